@@ -1,0 +1,43 @@
+// cli.h: shared plumbing for the m2msec command line.
+//
+// Each command group adds its subcommands to the root CLI::App and sets
+// Context::run for the leaf that was chosen; main() runs it after parsing.
+// Exit codes: 0 success, 1 operational failure (peer, network, refusal),
+// 2 bad input or usage. Errors are one line on stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "m2msec/core/error.h"
+
+namespace m2msec::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct Context {
+  bool json = false;          // --json: machine-readable output on stdout
+  std::function<int()> run;   // set by the chosen leaf command
+};
+
+// usage_error prints "m2msec: error: <message>" to stderr; returns 2.
+int usage_error(const Error& err);
+int usage_error(const std::string& message);
+
+// failure prints "m2msec: error: <message>" to stderr; returns 1.
+int failure(const Error& err);
+
+// print_json writes |j| as one line to stdout.
+void print_json(const nlohmann::json& j);
+
+// add_json_flag registers --json on |cmd|, bound to ctx.json.
+void add_json_flag(CLI::App* cmd, Context& ctx);
+
+void add_derive_commands(CLI::App& app, Context& ctx);
+void add_id_commands(CLI::App& app, Context& ctx);
+
+}  // namespace m2msec::cli

@@ -1,0 +1,58 @@
+// main.cc: the m2msec command line, one binary for every role.
+#include <cstdio>
+#include <iostream>
+
+#include "cli.h"
+
+namespace m2msec::cli {
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "m2msec: error: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+int usage_error(const Error& err) { return usage_error(err.message()); }
+
+int failure(const Error& err) {
+  std::fprintf(stderr, "m2msec: error: %s\n", err.message().c_str());
+  return kExitFailure;
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+void add_json_flag(CLI::App* cmd, Context& ctx) {
+  cmd->add_flag("--json", ctx.json, "Print one JSON object on stdout instead of text");
+}
+
+}  // namespace m2msec::cli
+
+int main(int argc, char** argv) {
+  using namespace m2msec::cli;
+  CLI::App app{
+      "m2msec: oneM2M service-layer security (TS-0003).\n"
+      "Key derivations, identifiers, and (as they land) the MEF, MAF and Entity B servers.\n"
+      "Secrets are read from files (mode 0600) or stdin ('-'), never from arguments.",
+      "m2msec"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "m2msec 0.1.0");
+  Context ctx;
+  add_derive_commands(app, ctx);
+  add_id_commands(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (what.empty()) what = e.get_name();
+    usage_error(what);
+    std::fprintf(stderr, "Run with --help for more information.\n");
+    return kExitUsage;
+  }
+  if (!ctx.run) return usage_error("no command given; run with --help");
+  return ctx.run();
+}
