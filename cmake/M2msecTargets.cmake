@@ -17,3 +17,21 @@ function(m2msec_module name)
   target_link_libraries(m2msec_${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
   m2msec_warnings(m2msec_${name})
 endfunction()
+
+# m2msec_gtest(NAME SOURCES ... DEPS ... [PREFIX p]): a GoogleTest binary
+# whose tests are registered with CTest as "<PREFIX>.<Suite>.<Test>".
+function(m2msec_gtest name)
+  cmake_parse_arguments(T "" "PREFIX;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  find_package(GTest REQUIRED)
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    M2MSEC_SOURCE_DIR="${PROJECT_SOURCE_DIR}" M2MSEC_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  m2msec_warnings(${name})
+  include(GoogleTest)
+  gtest_discover_tests(${name} TEST_PREFIX "${T_PREFIX}." DISCOVERY_MODE PRE_TEST
+                       PROPERTIES TIMEOUT ${T_TIMEOUT})
+endfunction()

@@ -96,7 +96,8 @@ Result<KeyId> KeyId::parse(KeyIdKind kind, std::string_view text, IdEncoding enc
 
   Result<Fqdn> fqdn = Fqdn::parse(text.substr(at + 1));
   if (!fqdn) return std::unexpected(fqdn.error());
-  return KeyId(kind, std::string(text), at, std::move(*fqdn));
+  const bool exported = kind == KeyIdKind::ke || kind == KeyIdKind::kc;
+  return KeyId(kind, exported ? enc : IdEncoding::base64, std::string(text), at, std::move(*fqdn));
 }
 
 Result<KeyId> KeyId::from_relative(KeyIdKind kind, const RelativeId& relative, const Fqdn& fqdn,
@@ -106,12 +107,13 @@ Result<KeyId> KeyId::from_relative(KeyIdKind kind, const RelativeId& relative, c
   }
   std::string rel = enc == IdEncoding::hex ? hex_encode(relative) : base64_encode(relative);
   const std::size_t at = rel.size();
-  return KeyId(kind, rel + "@" + fqdn.str(), at, fqdn);
+  return KeyId(kind, enc, rel + "@" + fqdn.str(), at, fqdn);
 }
 
 std::string KeyId::canonical() const {
   std::string rel(relative());
-  if (kind_ == KeyIdKind::km) rel = to_lower(rel);
+  const bool hex_exported = (kind_ == KeyIdKind::ke || kind_ == KeyIdKind::kc) && enc_ == IdEncoding::hex;
+  if (kind_ == KeyIdKind::km || hex_exported) rel = to_lower(rel);
   return rel + "@" + to_lower(fqdn_.str());
 }
 

@@ -24,6 +24,22 @@ enum class Errc : std::uint16_t {
   invalid_argument,         // a parameter is out of its allowed range
   io_error,                 // a file could not be read or written
   insecure_permissions,     // a secret file is readable by group or others
+  store_error,              // the database reported an error (I/O, corruption, busy)
+  not_found,                // no record has the requested key
+  already_exists,           // a record with the same key already exists
+  decrypt_failed,           // a stored secret failed authentication (wrong row or tampered)
+  schema_too_new,           // the database schema is newer than this code
+  wrong_kek,                // the key-encryption key does not match the database
+  key_expired,              // the record exists but its expiry time has passed
+  import_rejected,          // a bulk import was rolled back; see the per-row errors
+  tls_handshake_failed,     // the (D)TLS handshake failed (alert, protocol or cipher mismatch)
+  unknown_psk_identity,     // the peer's PSK identity is not known (alert unknown_psk_identity)
+  certificate_rejected,     // a certificate failed path validation or the TS-0003 profile
+  peer_name_mismatch,       // the peer's certificate does not carry the expected name
+  invalid_credentials,      // a certificate, key or trust anchor could not be loaded or used
+  connect_failed,           // the transport connection could not be established
+  timeout,                  // an operation did not complete before its deadline
+  connection_closed,        // the peer closed the connection or it was reset
 };
 
 // error_message returns the fixed message for |code|; never empty.

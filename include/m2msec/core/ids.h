@@ -83,18 +83,23 @@ class KeyId {
   std::string_view relative() const { return std::string_view(text_).substr(0, at_); }
   const Fqdn& fqdn() const { return fqdn_; }
 
-  // canonical returns the form used as a lookup key: the text itself, but
-  // for km with the relative part lowercased (10.6) and for every kind with
-  // the FQDN lowercased.
+  // encoding is the relative-part encoding of a KeID or KcID (base64 for
+  // km and kpsa, whose relative parts are names).
+  IdEncoding encoding() const { return enc_; }
+
+  // canonical returns the form used as a lookup key: the text with the FQDN
+  // lowercased, and the relative part lowercased where case carries no
+  // meaning: a KmID (10.6) and a hexBinary KeID/KcID.
   std::string canonical() const;
 
   bool operator==(const KeyId& other) const { return kind_ == other.kind_ && canonical() == other.canonical(); }
 
  private:
-  KeyId(KeyIdKind kind, std::string text, std::size_t at, Fqdn fqdn)
-      : kind_(kind), text_(std::move(text)), at_(at), fqdn_(std::move(fqdn)) {}
+  KeyId(KeyIdKind kind, IdEncoding enc, std::string text, std::size_t at, Fqdn fqdn)
+      : kind_(kind), enc_(enc), text_(std::move(text)), at_(at), fqdn_(std::move(fqdn)) {}
 
   KeyIdKind kind_;
+  IdEncoding enc_;
   std::string text_;
   std::size_t at_;
   Fqdn fqdn_;

@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+
+#include "m2msec/core/ids.h"
+
+namespace m2msec {
+namespace {
+
+TEST(Fqdn, AcceptsHostNames) {
+  for (std::string_view ok : {"mef.example.com", "a.b", "x-1.y-2.z", "MAF.Example.COM",
+                              "in-cse.sp1.example.org"}) {
+    EXPECT_TRUE(Fqdn::parse(ok)) << ok;
+  }
+  EXPECT_TRUE(Fqdn::parse(std::string(63, 'a') + ".com"));
+}
+
+// TS-0003 clause 10.1.1: "Wildcards shall not be used".
+TEST(Fqdn, RejectsBadSyntaxAndWildcards) {
+  const std::string long_label = std::string(64, 'a') + ".com";
+  std::string too_long;
+  while (too_long.size() < 254) too_long += "abcdefghi.";
+  too_long += "com";
+  for (const std::string& bad : {std::string(""), std::string("localhost"), std::string("*.example.com"),
+                                 std::string("a..b"), std::string(".a.b"), std::string("a.b."),
+                                 std::string("-a.b"), std::string("a-.b"), std::string("a_b.c"),
+                                 std::string("a b.c"), std::string("é.example.com"), long_label,
+                                 too_long}) {
+    auto f = Fqdn::parse(bad);
+    ASSERT_FALSE(f) << bad;
+    EXPECT_EQ(f.error().code(), Errc::invalid_fqdn) << bad;
+  }
+}
+
+TEST(Fqdn, MatchesCaseInsensitively) {
+  EXPECT_TRUE(Fqdn::parse("MAF.example.com")->matches(*Fqdn::parse("maf.EXAMPLE.com")));
+  EXPECT_FALSE(Fqdn::parse("maf.example.com")->matches(*Fqdn::parse("maf.example.co")));
+}
+
+// TS-0003 change 2 clause 10.3.4: KeId = base64encode(RelativeKeId)@MEF_FQDN
+TEST(KeyId, ParsesBase64KeId) {
+  auto id = KeyId::parse(KeyIdKind::ke, "AAECAwQFBgcICQoLDA0ODw==@mef.example.com");
+  ASSERT_TRUE(id) << id.error().message();
+  EXPECT_EQ(id->relative(), "AAECAwQFBgcICQoLDA0ODw==");
+  EXPECT_EQ(id->fqdn().str(), "mef.example.com");
+}
+
+// V3.18 clause 10.3.4: KeID = hexBinary(RelativeKeID)@MEF-FQDN
+TEST(KeyId, ParsesHexKcIdWhenSelected) {
+  auto id = KeyId::parse(KeyIdKind::kc, "000102030405060708090a0b0c0d0e0f@maf.example.com", IdEncoding::hex);
+  ASSERT_TRUE(id);
+  // The same text is not valid base64 of 16 bytes.
+  auto wrong = KeyId::parse(KeyIdKind::kc, "000102030405060708090a0b0c0d0e0f@maf.example.com");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), Errc::invalid_identifier);
+}
+
+// hexBinary is case-insensitive; base64 is not. Found by fuzz/key_id.cc.
+TEST(KeyId, HexRelativeIsCaseInsensitiveBase64IsNot) {
+  auto upper = KeyId::parse(KeyIdKind::kc, "000102030405060708090A0B0C0D0E0F@maf.example.com", IdEncoding::hex);
+  auto lower = KeyId::parse(KeyIdKind::kc, "000102030405060708090a0b0c0d0e0f@MAF.example.com", IdEncoding::hex);
+  ASSERT_TRUE(upper && lower);
+  EXPECT_EQ(upper->canonical(), lower->canonical());
+  EXPECT_EQ(upper->encoding(), IdEncoding::hex);
+  auto b1 = KeyId::parse(KeyIdKind::kc, "AAECAwQFBgcICQoLDA0ODw==@maf.example.com");
+  auto b2 = KeyId::parse(KeyIdKind::kc, "aaECAwQFBgcICQoLDA0ODw==@maf.example.com");
+  ASSERT_TRUE(b1 && b2);
+  EXPECT_FALSE(*b1 == *b2);
+}
+
+TEST(KeyId, FormsFromRelative) {
+  RelativeId rel{};
+  for (std::size_t i = 0; i < rel.size(); ++i) rel[i] = static_cast<std::uint8_t>(i);
+  auto fqdn = Fqdn::parse("maf.example.com");
+  auto b64 = KeyId::from_relative(KeyIdKind::kc, rel, *fqdn);
+  ASSERT_TRUE(b64);
+  EXPECT_EQ(b64->str(), "AAECAwQFBgcICQoLDA0ODw==@maf.example.com");
+  auto hex = KeyId::from_relative(KeyIdKind::ke, rel, *fqdn, IdEncoding::hex);
+  EXPECT_EQ(hex->str(), "000102030405060708090a0b0c0d0e0f@maf.example.com");
+  auto km = KeyId::from_relative(KeyIdKind::km, rel, *fqdn);
+  ASSERT_FALSE(km);
+  EXPECT_EQ(km.error().code(), Errc::invalid_argument);
+}
+
+TEST(KeyId, RejectsMalformedExportedIds) {
+  const char* bad[] = {
+      "AAECAwQFBgcICQoLDA0ODw==",                 // no '@'
+      "@mef.example.com",                         // empty relative
+      "AAECAwQFBgcICQoLDA0O@mef.example.com",     // 15 bytes
+      "AAECAwQFBgcICQoLDA0ODwA=@mef.example.com", // 17 bytes
+      "AAECAwQFBgcICQoLDA0ODw@mef.example.com",   // unpadded
+  };
+  for (const char* b : bad) {
+    auto id = KeyId::parse(KeyIdKind::ke, b);
+    ASSERT_FALSE(id) << b;
+    EXPECT_EQ(id.error().code(), Errc::invalid_identifier) << b;
+  }
+  auto fq = KeyId::parse(KeyIdKind::ke, "AAECAwQFBgcICQoLDA0ODw==@*.example.com");
+  ASSERT_FALSE(fq);
+  EXPECT_EQ(fq.error().code(), Errc::invalid_fqdn);
+  auto huge = KeyId::parse(KeyIdKind::km, std::string(300, 'a') + "@maf.example.com");
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().code(), Errc::invalid_identifier);
+}
+
+// V3.18 clause 10.6: "The MAF_RELATIVE_KmID is not case sensitive."
+TEST(KeyId, KmIdRelativePartIsCaseInsensitive) {
+  auto a = KeyId::parse(KeyIdKind::km, "Device-01.x_y@MAF.example.com");
+  auto b = KeyId::parse(KeyIdKind::km, "device-01.X_Y@maf.example.com");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->canonical(), "device-01.x_y@maf.example.com");
+  EXPECT_EQ(*a, *b);
+  // KpsaID relative parts stay case-sensitive.
+  auto c = KeyId::parse(KeyIdKind::kpsa, "Dev@issuer.example.com");
+  auto d = KeyId::parse(KeyIdKind::kpsa, "dev@issuer.example.com");
+  ASSERT_TRUE(c && d);
+  EXPECT_FALSE(*c == *d);
+}
+
+// V3.18 clauses 10.5 and 10.6: Roman alphabet, numerals, '.', '_' and '-'.
+TEST(KeyId, NamedRelativeCharacterSet) {
+  for (const char* bad : {"a+b@maf.example.com", "a/b@maf.example.com", "a b@maf.example.com",
+                          "é@maf.example.com", "a=@maf.example.com"}) {
+    auto id = KeyId::parse(KeyIdKind::kpsa, bad);
+    ASSERT_FALSE(id) << bad;
+    EXPECT_EQ(id.error().code(), Errc::invalid_identifier);
+  }
+  EXPECT_TRUE(KeyId::parse(KeyIdKind::kpsa, "A-z_0.9@issuer.example.com"));
+}
+
+TEST(KeyId, KindNamesRoundTrip) {
+  for (KeyIdKind k : {KeyIdKind::ke, KeyIdKind::kc, KeyIdKind::km, KeyIdKind::kpsa}) {
+    EXPECT_EQ(*parse_key_id_kind(key_id_kind_name(k)), k);
+  }
+  EXPECT_EQ(parse_key_id_kind("kid").error().code(), Errc::invalid_argument);
+  EXPECT_EQ(parse_id_encoding("base32").error().code(), Errc::invalid_argument);
+}
+
+// V3.18 clause 10.4: type-ID, '-', value of [A-Za-z0-9._@-].
+TEST(CredentialId, ParsesTypeAndValue) {
+  auto c = CredentialId::parse("1-device_01@factory.example.com");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->type_id(), 1u);
+  EXPECT_EQ(c->value(), "device_01@factory.example.com");
+  auto d = CredentialId::parse("42-a-b");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->value(), "a-b");
+}
+
+TEST(CredentialId, RejectsMalformed) {
+  for (const char* bad : {"", "1", "1-", "-x", "0-x", "01-x", "a-x", "1-x y", "1-x/y",
+                          "99999999999-x"}) {
+    auto c = CredentialId::parse(bad);
+    ASSERT_FALSE(c) << bad;
+    EXPECT_EQ(c.error().code(), Errc::invalid_identifier) << bad;
+  }
+}
+
+TEST(EntityId, TellsCseFromAe) {
+  EXPECT_EQ(EntityId::parse("/in-cse")->kind(), EntityKind::cse);
+  EXPECT_EQ(EntityId::parse("//sp.example.com/in-cse")->kind(), EntityKind::cse);
+  EXPECT_EQ(EntityId::parse("/in-cse/Cae1")->kind(), EntityKind::ae);
+  EXPECT_EQ(EntityId::parse("//sp.example.com/in-cse/Cae1")->kind(), EntityKind::ae);
+  EXPECT_EQ(EntityId::parse("Cae1")->kind(), EntityKind::ae);
+}
+
+TEST(EntityId, RejectsMalformed) {
+  for (const char* bad : {"", "/", "//", "/a//b", "/a/b/c", "ae1", "/a b", "C/x", "/in-cse/é"}) {
+    auto e = EntityId::parse(bad);
+    ASSERT_FALSE(e) << bad;
+    EXPECT_EQ(e.error().code(), Errc::invalid_identifier) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace m2msec
