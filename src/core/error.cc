@@ -54,6 +54,10 @@ std::string_view error_message(Errc code) {
       return "timed out";
     case Errc::connection_closed:
       return "connection closed";
+    case Errc::malformed_message:
+      return "malformed message";
+    case Errc::request_refused:
+      return "request refused by peer";
     default:
       return "unknown error";
   }
@@ -111,6 +115,10 @@ std::string_view error_name(Errc code) {
       return "timeout";
     case Errc::connection_closed:
       return "connection_closed";
+    case Errc::malformed_message:
+      return "malformed_message";
+    case Errc::request_refused:
+      return "request_refused";
     default:
       return "unknown";
   }

@@ -40,6 +40,8 @@ enum class Errc : std::uint16_t {
   connect_failed,           // the transport connection could not be established
   timeout,                  // an operation did not complete before its deadline
   connection_closed,        // the peer closed the connection or it was reset
+  malformed_message,        // a protocol message (HTTP, JSON, primitive) is malformed
+  request_refused,          // the peer answered a request with an error status
 };
 
 // error_message returns the fixed message for |code|; never empty.

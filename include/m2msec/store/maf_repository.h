@@ -1,0 +1,59 @@
+// m2msec/store/maf_repository.h: what the MAF keeps (the seeds' MAS): client
+// registrations with their Km, and registered Kc keys with their targets.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "m2msec/core/error.h"
+#include "m2msec/store/records.h"
+
+namespace m2msec::store {
+
+// MafRepository is implemented per backend. Every method is thread-safe,
+// never throws, and a write returns only after it is durably committed.
+class MafRepository {
+ public:
+  virtual ~MafRepository() = default;
+
+  // register_client stores a client registration. A registration for an
+  // entity that already has one replaces it (new KmID and Km; the old KmID
+  // stops resolving; the entity's Kc keys stay). Errc::already_exists if
+  // the KmID belongs to another entity; Errc::invalid_identifier if the
+  // KmID is not canonical; Errc::invalid_argument for an empty Km or entity.
+  virtual Status register_client(const MafClient& client, std::int64_t now) = 0;
+
+  // find_client resolves a MAF handshake's KmID: Errc::not_found, or
+  // Errc::key_expired if expires_at <= |now|.
+  virtual Result<MafClient> find_client(std::string_view km_id, std::int64_t now) = 0;
+
+  // deregister_client deletes the registration and every Kc key the entity
+  // registered. Errc::not_found if absent.
+  virtual Status deregister_client(std::string_view km_id) = 0;
+
+  // register_kc stores a key registration. Entity A must be a registered
+  // client (Errc::not_found); expires_at must be after |now|
+  // (Errc::invalid_argument); Errc::already_exists for a taken KcID.
+  virtual Status register_kc(const KcKey& key, std::int64_t now) = 0;
+
+  // find_kc is the only Kc lookup: by KcID, with Errc::key_expired if
+  // expires_at <= |now|. The caller checks that the requester is among
+  // targets.
+  virtual Result<KcKey> find_kc(std::string_view kc_id, std::int64_t now) = 0;
+
+  // update_kc replaces the expiry and target list (Key Registration
+  // Update). Errc::not_found if absent.
+  virtual Status update_kc(std::string_view kc_id, std::int64_t expires_at,
+                           std::span<const std::string> targets) = 0;
+
+  // deregister_kc deletes a key registration. Errc::not_found if absent.
+  virtual Status deregister_kc(std::string_view kc_id) = 0;
+
+  // purge_expired deletes Kc keys and client registrations whose expiry is
+  // at or before |now|, returning how many rows went.
+  virtual Result<std::size_t> purge_expired(std::int64_t now) = 0;
+};
+
+}  // namespace m2msec::store

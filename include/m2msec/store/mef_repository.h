@@ -1,0 +1,71 @@
+// m2msec/store/mef_repository.h: what the MEF keeps (enrolees and their
+// current enrolment), independent of the database behind it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "m2msec/core/error.h"
+#include "m2msec/store/records.h"
+
+namespace m2msec::store {
+
+// MefRepository is implemented per backend. Every method is thread-safe,
+// never throws, and a write returns only after it is durably committed.
+class MefRepository {
+ public:
+  virtual ~MefRepository() = default;
+
+  // add_enrolee inserts one enrolee (validate_enrolee rules). Fails with
+  // Errc::already_exists if the enrolee ID or KpmID is taken.
+  virtual Status add_enrolee(const Enrolee& enrolee, std::int64_t now) = 0;
+
+  // import_enrolees inserts all |rows| in one transaction or none. On
+  // success returns the count. If any row is invalid or collides (with the
+  // database or with another row of |rows|), nothing is written, the
+  // result is Errc::import_rejected and |out_errors| (if not null) receives
+  // one RowError per refused row.
+  virtual Result<std::size_t> import_enrolees(std::span<const Enrolee> rows, std::int64_t now,
+                                              std::vector<RowError>* out_errors) = 0;
+
+  // get_enrolee returns the enrolee in any state, with Kpm decrypted if
+  // present. Errc::not_found, or Errc::decrypt_failed if the Kpm blob does
+  // not open.
+  virtual Result<Enrolee> get_enrolee(std::string_view enrolee_id) = 0;
+
+  // find_enrolee_by_kpm_id resolves a MEF handshake's psk_identity. Only
+  // active enrolees match (Errc::not_found otherwise); one whose expiry is
+  // at or before |now| gives Errc::key_expired.
+  virtual Result<Enrolee> find_enrolee_by_kpm_id(std::string_view kpm_id, std::int64_t now) = 0;
+
+  // remove_enrolee marks the enrolee removed, erases its Kpm and deletes
+  // its enrolment, so neither its KpmID nor its KeID resolve any more. The
+  // KpmID stays reserved. Errc::not_found if absent or already removed.
+  virtual Status remove_enrolee(std::string_view enrolee_id) = 0;
+
+  // put_enrolment records an enrolment, atomically replacing the
+  // enrolee's previous one (whose KeID then stops resolving). The enrolee
+  // must be active and unexpired (Errc::not_found, Errc::key_expired);
+  // expires_at must be after |now| and not after the enrolee's expiry
+  // (Errc::invalid_argument). Errc::already_exists if the KeID or KpsaID
+  // belongs to another enrolment.
+  virtual Status put_enrolment(const Enrolment& enrolment, std::int64_t now) = 0;
+
+  // find_enrolment looks up by KeID: Errc::not_found, or Errc::key_expired
+  // if expires_at <= |now|.
+  virtual Result<Enrolment> find_enrolment(std::string_view ke_id, std::int64_t now) = 0;
+
+  // find_enrolment_by_kpsa_id is find_enrolment keyed by KpsaID.
+  virtual Result<Enrolment> find_enrolment_by_kpsa_id(std::string_view kpsa_id, std::int64_t now) = 0;
+
+  // remove_enrolment deletes one enrolment. Errc::not_found if absent.
+  virtual Status remove_enrolment(std::string_view ke_id) = 0;
+
+  // purge_expired deletes enrolments with expires_at <= |now| and returns
+  // how many.
+  virtual Result<std::size_t> purge_expired(std::int64_t now) = 0;
+};
+
+}  // namespace m2msec::store

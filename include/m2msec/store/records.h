@@ -1,0 +1,116 @@
+// m2msec/store/records.h: the value types the repositories read and write.
+//
+// Identifiers are text in their canonical form (KeyId::canonical() for
+// KeID, KmID, KcID and KpsaID); writes reject non-canonical identifiers with
+// Errc::invalid_identifier, so lookups by canonical text always match.
+// Times are unix seconds supplied by the caller. Secrets are SecretBytes,
+// so records are move-only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "m2msec/core/error.h"
+#include "m2msec/core/secret.h"
+
+namespace m2msec::store {
+
+// AuthKind is how an enrolee authenticates to the MEF: a pre-provisioned
+// symmetric key (Kpm/KpmID) or a certificate.
+enum class AuthKind { psk, cert };
+// TargetKind is what the enrolment provisions: Km for a MAF, or Kpsa for a
+// direct association with Entity B.
+enum class TargetKind { maf, kpsa };
+enum class EnroleeState { active, removed };
+// KmSource says where a MAF client's Km came from.
+enum class KmSource { mef, preprovisioned };
+
+std::string_view auth_kind_name(AuthKind v);
+std::string_view target_kind_name(TargetKind v);
+std::string_view enrolee_state_name(EnroleeState v);
+std::string_view km_source_name(KmSource v);
+// The parse_* functions accept exactly the names above; otherwise
+// Errc::invalid_argument.
+Result<AuthKind> parse_auth_kind(std::string_view text);
+Result<TargetKind> parse_target_kind(std::string_view text);
+Result<EnroleeState> parse_enrolee_state(std::string_view text);
+Result<KmSource> parse_km_source(std::string_view text);
+
+// Enrolee is one row of the MEF's enrolee list (who may enrol, and how).
+// On insert, created_at and state are ignored (the store sets now and
+// active).
+struct Enrolee {
+  std::string enrolee_id;  // CSE-ID or AE-ID (EntityId syntax)
+  AuthKind auth_kind = AuthKind::psk;
+  std::optional<std::string> kpm_id;             // psk only; unique
+  SecretBytes kpm;                               // psk only; empty once removed
+  std::optional<std::string> cert_subject;       // cert only
+  std::optional<std::string> cert_trust_anchor;  // cert only
+  TargetKind target_kind = TargetKind::maf;
+  std::string target;                    // MAF FQDN, or Enrolee-B-ID for kpsa
+  std::optional<std::int64_t> expires_at;  // enrolment may not outlive it
+  std::int64_t created_at = 0;
+  EnroleeState state = EnroleeState::active;
+};
+
+// Enrolment is the result of one enrolment exchange: Ke and KeID, and for
+// kpsa targets the Kpsa provisioned for Entity B.
+struct Enrolment {
+  std::string ke_id;  // canonical KeID
+  std::string enrolee_id;
+  SecretBytes ke;
+  std::optional<std::string> kpsa_id;  // canonical KpsaID; kpsa targets only
+  SecretBytes kpsa;                    // empty unless kpsa_id
+  std::int64_t created_at = 0;         // set by the store on insert
+  std::int64_t expires_at = 0;
+};
+
+// MafClient is a MAF client registration: the Km shared with one entity.
+struct MafClient {
+  std::string km_id;  // canonical KmID
+  SecretBytes km;
+  std::string entity_id;
+  KmSource source = KmSource::mef;
+  std::optional<std::int64_t> expires_at;
+  std::int64_t registered_at = 0;  // set by the store on insert
+};
+
+// KcKey is a MAF key registration: Kc, registered by Entity A, retrievable
+// by the entities in |targets|.
+struct KcKey {
+  std::string kc_id;  // canonical KcID
+  SecretBytes kc;
+  std::string entity_a_id;
+  std::vector<std::string> targets;
+  std::int64_t expires_at = 0;
+  std::int64_t created_at = 0;  // set by the store on insert
+};
+
+// RowError reports why row |row| (1-based) of a bulk import was refused.
+struct RowError {
+  std::size_t row;
+  Error error;
+};
+
+// WriteStats counts the write path since the store opened. transactions
+// counts COMMITs (each one durable flush); ops counts write operations.
+// With group commit, transactions < ops under concurrency.
+struct WriteStats {
+  std::uint64_t transactions = 0;
+  std::uint64_t ops = 0;
+  std::uint64_t ops_failed = 0;
+  std::uint64_t commit_failures = 0;
+  std::uint64_t largest_batch = 0;
+};
+
+// validate_enrolee checks an enrolee before it is written: the ID is an
+// EntityId; psk rows have a non-empty KpmID and Kpm and no certificate
+// fields; cert rows have subject and trust anchor and no Kpm; a maf target
+// is an FQDN and a kpsa target an EntityId. Fails with
+// Errc::invalid_identifier, Errc::invalid_fqdn or Errc::invalid_argument.
+Status validate_enrolee(const Enrolee& e);
+
+}  // namespace m2msec::store

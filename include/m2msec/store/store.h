@@ -1,0 +1,32 @@
+// m2msec/store/store.h: the backend-neutral store.
+//
+// A Store owns the connections to one database and hands out the MEF and
+// MAF repositories. SQLite (sqlite_store.h) is the only backend today; a
+// PostgreSQL backend for multi-node deployments implements the same three
+// interfaces (see docs/storage.md).
+#pragma once
+
+#include "m2msec/core/error.h"
+#include "m2msec/store/maf_repository.h"
+#include "m2msec/store/mef_repository.h"
+#include "m2msec/store/records.h"
+
+namespace m2msec::store {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The repositories live as long as the Store.
+  virtual MefRepository& mef() = 0;
+  virtual MafRepository& maf() = 0;
+
+  // write_stats reports group-commit effectiveness.
+  virtual WriteStats write_stats() const = 0;
+
+  // check_integrity runs the backend's own consistency checks (SQLite:
+  // integrity_check and foreign_key_check). Errc::store_error on failure.
+  virtual Status check_integrity() = 0;
+};
+
+}  // namespace m2msec::store

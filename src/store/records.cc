@@ -1,0 +1,128 @@
+#include "m2msec/store/records.h"
+
+#include "m2msec/core/ids.h"
+
+namespace m2msec::store {
+namespace {
+
+constexpr std::size_t kMaxTextField = 1024;
+
+Status check_text(const std::optional<std::string>& v, std::string_view field) {
+  if (!v || v->empty()) return fail(Errc::invalid_argument, std::string(field) + " is required");
+  if (v->size() > kMaxTextField) return fail(Errc::invalid_argument, std::string(field) + " is too long");
+  return {};
+}
+
+}  // namespace
+
+std::string_view auth_kind_name(AuthKind v) {
+  switch (v) {
+    case AuthKind::psk:
+      return "psk";
+    case AuthKind::cert:
+      return "cert";
+    default:
+      return "unknown";
+  }
+}
+
+std::string_view target_kind_name(TargetKind v) {
+  switch (v) {
+    case TargetKind::maf:
+      return "maf";
+    case TargetKind::kpsa:
+      return "kpsa";
+    default:
+      return "unknown";
+  }
+}
+
+std::string_view enrolee_state_name(EnroleeState v) {
+  switch (v) {
+    case EnroleeState::active:
+      return "active";
+    case EnroleeState::removed:
+      return "removed";
+    default:
+      return "unknown";
+  }
+}
+
+std::string_view km_source_name(KmSource v) {
+  switch (v) {
+    case KmSource::mef:
+      return "mef";
+    case KmSource::preprovisioned:
+      return "preprovisioned";
+    default:
+      return "unknown";
+  }
+}
+
+Result<AuthKind> parse_auth_kind(std::string_view text) {
+  if (text == "psk") return AuthKind::psk;
+  if (text == "cert") return AuthKind::cert;
+  return fail(Errc::invalid_argument, "auth kind must be psk or cert");
+}
+
+Result<TargetKind> parse_target_kind(std::string_view text) {
+  if (text == "maf") return TargetKind::maf;
+  if (text == "kpsa") return TargetKind::kpsa;
+  return fail(Errc::invalid_argument, "target kind must be maf or kpsa");
+}
+
+Result<EnroleeState> parse_enrolee_state(std::string_view text) {
+  if (text == "active") return EnroleeState::active;
+  if (text == "removed") return EnroleeState::removed;
+  return fail(Errc::invalid_argument, "enrolee state must be active or removed");
+}
+
+Result<KmSource> parse_km_source(std::string_view text) {
+  if (text == "mef") return KmSource::mef;
+  if (text == "preprovisioned") return KmSource::preprovisioned;
+  return fail(Errc::invalid_argument, "Km source must be mef or preprovisioned");
+}
+
+Status validate_enrolee(const Enrolee& e) {
+  Result<EntityId> id = EntityId::parse(e.enrolee_id);
+  if (!id) return fail(Errc::invalid_identifier, "enrolee_id: " + id.error().message());
+  switch (e.auth_kind) {
+    case AuthKind::psk: {
+      Status st = check_text(e.kpm_id, "kpm_id");
+      if (!st) return st;
+      if (e.kpm.empty()) return fail(Errc::invalid_argument, "kpm is required for psk");
+      if (e.cert_subject || e.cert_trust_anchor) {
+        return fail(Errc::invalid_argument, "psk enrolee has certificate fields");
+      }
+      break;
+    }
+    case AuthKind::cert: {
+      Status st = check_text(e.cert_subject, "cert_subject");
+      if (!st) return st;
+      st = check_text(e.cert_trust_anchor, "cert_trust_anchor");
+      if (!st) return st;
+      if (e.kpm_id || !e.kpm.empty()) return fail(Errc::invalid_argument, "cert enrolee has a Kpm");
+      break;
+    }
+    default:
+      return fail(Errc::invalid_argument, "unknown auth kind");
+  }
+  switch (e.target_kind) {
+    case TargetKind::maf: {
+      Result<Fqdn> fqdn = Fqdn::parse(e.target);
+      if (!fqdn) return fail(Errc::invalid_fqdn, "target: " + fqdn.error().message());
+      break;
+    }
+    case TargetKind::kpsa: {
+      Result<EntityId> b = EntityId::parse(e.target);
+      if (!b) return fail(Errc::invalid_identifier, "target: " + b.error().message());
+      break;
+    }
+    default:
+      return fail(Errc::invalid_argument, "unknown target kind");
+  }
+  if (e.expires_at && *e.expires_at <= 0) return fail(Errc::invalid_argument, "expires_at must be positive");
+  return {};
+}
+
+}  // namespace m2msec::store

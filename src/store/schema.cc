@@ -1,0 +1,128 @@
+#include "m2msec/store/schema.h"
+
+#include <array>
+#include <string>
+
+namespace m2msec::store {
+namespace {
+
+// Version 1: the MEF tables (enrolees, enrolments) and the MAF tables
+// (maf_clients, kc_keys, kc_targets), plus meta for the KEK check value.
+// Secret columns (kpm, ke, kpsa, km, kc) hold seal() blobs; see
+// secret_box.h and docs/storage.md.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE meta (
+  name  TEXT PRIMARY KEY NOT NULL,
+  value BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE enrolees (
+  enrolee_id        TEXT PRIMARY KEY NOT NULL,
+  auth_kind         TEXT NOT NULL CHECK (auth_kind IN ('psk', 'cert')),
+  kpm_id            TEXT UNIQUE,
+  kpm               BLOB,
+  cert_subject      TEXT,
+  cert_trust_anchor TEXT,
+  target_kind       TEXT NOT NULL CHECK (target_kind IN ('maf', 'kpsa')),
+  target            TEXT NOT NULL,
+  expires_at        INTEGER,
+  created_at        INTEGER NOT NULL,
+  state             TEXT NOT NULL CHECK (state IN ('active', 'removed')),
+  CHECK (auth_kind <> 'psk' OR kpm_id IS NOT NULL),
+  CHECK (state <> 'active' OR auth_kind <> 'psk' OR kpm IS NOT NULL),
+  CHECK (auth_kind <> 'cert' OR (cert_subject IS NOT NULL AND cert_trust_anchor IS NOT NULL))
+) STRICT;
+
+CREATE TABLE enrolments (
+  ke_id      TEXT PRIMARY KEY NOT NULL,
+  enrolee_id TEXT NOT NULL UNIQUE REFERENCES enrolees(enrolee_id) ON DELETE CASCADE,
+  ke         BLOB NOT NULL,
+  kpsa_id    TEXT UNIQUE,
+  kpsa       BLOB,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  CHECK ((kpsa_id IS NULL) = (kpsa IS NULL))
+) STRICT;
+
+CREATE TABLE maf_clients (
+  km_id         TEXT PRIMARY KEY NOT NULL,
+  km            BLOB NOT NULL,
+  entity_id     TEXT NOT NULL UNIQUE,
+  source        TEXT NOT NULL CHECK (source IN ('mef', 'preprovisioned')),
+  expires_at    INTEGER,
+  registered_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE kc_keys (
+  kc_id       TEXT PRIMARY KEY NOT NULL,
+  kc          BLOB NOT NULL,
+  entity_a_id TEXT NOT NULL REFERENCES maf_clients(entity_id) ON DELETE CASCADE,
+  expires_at  INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX kc_keys_entity_a ON kc_keys(entity_a_id);
+
+CREATE TABLE kc_targets (
+  kc_id     TEXT NOT NULL REFERENCES kc_keys(kc_id) ON DELETE CASCADE,
+  target_id TEXT NOT NULL,
+  PRIMARY KEY (kc_id, target_id)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 1> kMigrations = {{
+    {1, kSchemaV1},
+}};
+
+}  // namespace
+
+std::span<const Migration> schema_migrations() { return kMigrations; }
+
+Result<int> schema_version(SqliteConn& conn) {
+  Result<Stmt> stmt = conn.prepare("PRAGMA user_version");
+  if (!stmt) return std::unexpected(stmt.error());
+  Result<bool> row = stmt->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return fail(Errc::store_error, "PRAGMA user_version returned no row");
+  return static_cast<int>(stmt->column_int64(0));
+}
+
+Result<int> apply_migrations(SqliteConn& conn, std::span<const Migration> migrations) {
+  for (std::size_t i = 0; i < migrations.size(); ++i) {
+    if (migrations[i].version != static_cast<int>(i) + 1) {
+      return fail(Errc::invalid_argument, "migrations must be numbered 1..n in order");
+    }
+  }
+  const int target = static_cast<int>(migrations.size());
+  Status begin = conn.exec("BEGIN IMMEDIATE");
+  if (!begin) return std::unexpected(begin.error());
+  // Read the version inside the write lock: another process may have
+  // migrated between our open and now.
+  Result<int> current = schema_version(conn);
+  if (!current || *current > target) {
+    (void)conn.exec("ROLLBACK");
+    if (!current) return std::unexpected(current.error());
+    return fail(Errc::schema_too_new, "database has schema version " + std::to_string(*current) +
+                                          ", this program knows up to " + std::to_string(target));
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= *current) continue;
+    Status st = conn.exec(m.sql);
+    if (!st) {
+      (void)conn.exec("ROLLBACK");
+      return fail(Errc::store_error, "migration " + std::to_string(m.version) + ": " + st.error().detail());
+    }
+  }
+  Status set = conn.exec("PRAGMA user_version = " + std::to_string(target));
+  if (!set) {
+    (void)conn.exec("ROLLBACK");
+    return std::unexpected(set.error());
+  }
+  Status commit = conn.exec("COMMIT");
+  if (!commit) {
+    (void)conn.exec("ROLLBACK");
+    return std::unexpected(commit.error());
+  }
+  return target;
+}
+
+}  // namespace m2msec::store

@@ -1,0 +1,65 @@
+#include "sqlite_backend.h"
+
+namespace m2msec::store::detail {
+
+Result<std::unique_ptr<ReadPool>> ReadPool::open(const std::string& path, std::size_t n, int busy_timeout_ms) {
+  auto pool = std::make_unique<ReadPool>();
+  for (std::size_t i = 0; i < std::max<std::size_t>(n, 1); ++i) {
+    Result<SqliteConn> conn = SqliteConn::open(path, SqliteMode::reader, busy_timeout_ms);
+    if (!conn) return std::unexpected(conn.error());
+    pool->idle_.push_back(std::move(*conn));
+  }
+  return pool;
+}
+
+ReadPool::Lease ReadPool::acquire() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !idle_.empty(); });
+  SqliteConn conn = std::move(idle_.back());
+  idle_.pop_back();
+  return Lease(this, std::move(conn));
+}
+
+void ReadPool::release(SqliteConn conn) {
+  {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+Status require_canonical_id(KeyIdKind kind, std::string_view text, std::string_view field) {
+  const bool two_encodings = kind == KeyIdKind::ke || kind == KeyIdKind::kc;
+  for (IdEncoding enc : {IdEncoding::base64, IdEncoding::hex}) {
+    Result<KeyId> id = KeyId::parse(kind, text, enc);
+    if (id) {
+      if (id->canonical() == text) return {};
+      return fail(Errc::invalid_identifier, std::string(field) + " is not in canonical form");
+    }
+    if (!two_encodings) return fail(Errc::invalid_identifier, std::string(field) + ": " + id.error().message());
+  }
+  return fail(Errc::invalid_identifier, std::string(field) + " is not a valid " +
+                                            std::string(key_id_kind_name(kind)) + " identifier");
+}
+
+Result<std::vector<std::uint8_t>> seal_cell(const Kek& kek, std::string_view table, std::string_view column,
+                                            std::string_view pk, std::span<const std::uint8_t> secret) {
+  return seal(kek, seal_aad(table, column, pk), secret);
+}
+
+Result<SecretBytes> open_cell(const Kek& kek, std::string_view table, std::string_view column, std::string_view pk,
+                              std::span<const std::uint8_t> blob) {
+  Result<SecretBytes> plain = open_sealed(kek, seal_aad(table, column, pk), blob);
+  if (!plain) {
+    return fail(plain.error().code(), std::string(table) + "." + std::string(column) + " of " + std::string(pk) +
+                                          ": " + plain.error().detail());
+  }
+  return plain;
+}
+
+Status expect_changed(SqliteConn& conn, std::string_view what) {
+  if (conn.changes() == 0) return fail(Errc::not_found, std::string(what));
+  return {};
+}
+
+}  // namespace m2msec::store::detail

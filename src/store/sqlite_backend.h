@@ -1,0 +1,87 @@
+// sqlite_backend.h (private): what the SQLite repositories share: the read
+// connection pool, the write queue, the KEK, and small helpers.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "m2msec/core/error.h"
+#include "m2msec/core/ids.h"
+#include "m2msec/store/secret_box.h"
+#include "m2msec/store/sqlite_conn.h"
+#include "m2msec/store/write_queue.h"
+
+namespace m2msec::store::detail {
+
+// ReadPool holds query_only connections; WAL lets them read while the
+// writer commits. acquire() blocks until one is free.
+class ReadPool {
+ public:
+  // open opens |n| (at least 1) reader connections to |path|.
+  static Result<std::unique_ptr<ReadPool>> open(const std::string& path, std::size_t n, int busy_timeout_ms);
+
+  // Lease returns its connection to the pool on destruction.
+  class Lease {
+   public:
+    Lease(ReadPool* pool, SqliteConn conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { pool_->release(std::move(conn_)); }
+    SqliteConn& conn() { return conn_; }
+
+   private:
+    ReadPool* pool_;
+    SqliteConn conn_;
+  };
+
+  Lease acquire();
+
+ private:
+  void release(SqliteConn conn);
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<SqliteConn> idle_;
+};
+
+// Backend is the context every SQLite repository works in. Not owning.
+struct Backend {
+  WriteQueue* writer;
+  ReadPool* reads;
+  const Kek* kek;
+};
+
+// guarded runs |f| and converts any escaping exception (bad_alloc, a
+// system_error from a mutex) into Errc::store_error, keeping the module's
+// no-exceptions contract.
+template <typename F>
+auto guarded(F&& f) noexcept -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return fail(Errc::store_error, e.what());
+  } catch (...) {
+    return fail(Errc::store_error, "unknown exception");
+  }
+}
+
+// require_canonical_id checks that |text| parses as a |kind| key identifier
+// (either encoding for ke and kc) and is already in canonical form. Fails
+// with Errc::invalid_identifier naming |field|.
+Status require_canonical_id(KeyIdKind kind, std::string_view text, std::string_view field);
+
+// seal_cell and open_cell seal one secret cell with the AAD of
+// (table, column, primary key); see secret_box.h.
+Result<std::vector<std::uint8_t>> seal_cell(const Kek& kek, std::string_view table, std::string_view column,
+                                            std::string_view pk, std::span<const std::uint8_t> secret);
+Result<SecretBytes> open_cell(const Kek& kek, std::string_view table, std::string_view column, std::string_view pk,
+                              std::span<const std::uint8_t> blob);
+
+// expect_changed maps "no row changed" to Errc::not_found naming |what|.
+Status expect_changed(SqliteConn& conn, std::string_view what);
+
+}  // namespace m2msec::store::detail

@@ -1,0 +1,255 @@
+#include "sqlite_maf.h"
+
+#include <optional>
+
+namespace m2msec::store::detail {
+namespace {
+
+Status check_entity(std::string_view id, std::string_view field) {
+  Result<EntityId> parsed = EntityId::parse(id);
+  if (!parsed) return fail(Errc::invalid_identifier, std::string(field) + ": " + parsed.error().message());
+  return {};
+}
+
+// replace_targets rewrites the target list of |kc_id| inside the caller's
+// transaction. Duplicates in |targets| collapse.
+Status replace_targets(SqliteConn& conn, const std::string& kc_id, std::span<const std::string> targets) {
+  Result<Stmt> del = conn.prepare("DELETE FROM kc_targets WHERE kc_id = ?1");
+  if (!del) return std::unexpected(del.error());
+  Status st = del->bind_text(1, kc_id);
+  if (st) st = del->run();
+  if (!st) return st;
+  Result<Stmt> ins = conn.prepare("INSERT OR IGNORE INTO kc_targets (kc_id, target_id) VALUES (?1, ?2)");
+  if (!ins) return std::unexpected(ins.error());
+  for (const std::string& t : targets) {
+    st = ins->bind_text(1, kc_id);
+    if (st) st = ins->bind_text(2, t);
+    if (st) st = ins->run();
+    ins->reset();
+    if (!st) return st;
+  }
+  return {};
+}
+
+Status check_targets(std::span<const std::string> targets) {
+  if (targets.empty()) return fail(Errc::invalid_argument, "a Kc needs at least one target");
+  for (const std::string& t : targets) {
+    Status st = check_entity(t, "target");
+    if (!st) return st;
+  }
+  return {};
+}
+
+}  // namespace
+
+Status SqliteMafRepository::register_client(const MafClient& c, std::int64_t now) {
+  return guarded([&]() -> Status {
+    Status st = require_canonical_id(KeyIdKind::km, c.km_id, "km_id");
+    if (st) st = check_entity(c.entity_id, "entity_id");
+    if (!st) return st;
+    if (c.km.empty()) return fail(Errc::invalid_argument, "km is empty");
+    if (c.expires_at && *c.expires_at <= now) return fail(Errc::invalid_argument, "client expires_at must be after now");
+    Result<std::vector<std::uint8_t>> km = seal_cell(*b_.kek, "maf_clients", "km", c.km_id, c.km.view());
+    if (!km) return std::unexpected(km.error());
+    return b_.writer->run([&](SqliteConn& conn) -> Status {
+      // UPDATE keeps the row (and the kc_keys rows that reference its
+      // entity_id) while the KmID and Km change; INSERT if there is none.
+      Result<Stmt> up = conn.prepare(
+          "UPDATE maf_clients SET km_id = ?1, km = ?2, source = ?3, expires_at = ?4, registered_at = ?5 "
+          "WHERE entity_id = ?6");
+      if (!up) return std::unexpected(up.error());
+      Status ok = up->bind_text(1, c.km_id);
+      if (ok) ok = up->bind_blob(2, *km);
+      if (ok) ok = up->bind_text(3, km_source_name(c.source));
+      if (ok) ok = up->bind_optional(4, c.expires_at);
+      if (ok) ok = up->bind_int64(5, now);
+      if (ok) ok = up->bind_text(6, c.entity_id);
+      if (ok) ok = up->run();
+      if (!ok || conn.changes() > 0) return ok;
+      Result<Stmt> ins = conn.prepare(
+          "INSERT INTO maf_clients (km_id, km, source, expires_at, registered_at, entity_id) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      if (!ins) return std::unexpected(ins.error());
+      ok = ins->bind_text(1, c.km_id);
+      if (ok) ok = ins->bind_blob(2, *km);
+      if (ok) ok = ins->bind_text(3, km_source_name(c.source));
+      if (ok) ok = ins->bind_optional(4, c.expires_at);
+      if (ok) ok = ins->bind_int64(5, now);
+      if (ok) ok = ins->bind_text(6, c.entity_id);
+      if (ok) ok = ins->run();
+      return ok;
+    });
+  });
+}
+
+Result<MafClient> SqliteMafRepository::find_client(std::string_view km_id, std::int64_t now) {
+  return guarded([&]() -> Result<MafClient> {
+    ReadPool::Lease lease = b_.reads->acquire();
+    Result<Stmt> s = lease.conn().prepare(
+        "SELECT km_id, km, entity_id, source, expires_at, registered_at FROM maf_clients WHERE km_id = ?1");
+    if (!s) return std::unexpected(s.error());
+    Status st = s->bind_text(1, km_id);
+    if (!st) return std::unexpected(st.error());
+    Result<bool> row = s->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fail(Errc::not_found, "km_id " + std::string(km_id));
+    MafClient c;
+    c.km_id = s->column_text(0);
+    c.entity_id = s->column_text(2);
+    c.expires_at = s->column_optional_int64(4);
+    c.registered_at = s->column_int64(5);
+    if (c.expires_at && *c.expires_at <= now) return fail(Errc::key_expired, "km_id " + c.km_id);
+    Result<KmSource> source = parse_km_source(s->column_text(3));
+    if (!source) return fail(Errc::store_error, "corrupt maf_clients row " + c.km_id);
+    c.source = *source;
+    Result<SecretBytes> km = open_cell(*b_.kek, "maf_clients", "km", c.km_id, s->column_blob(1));
+    if (!km) return std::unexpected(km.error());
+    c.km = std::move(*km);
+    return c;
+  });
+}
+
+Status SqliteMafRepository::deregister_client(std::string_view km_id) {
+  return guarded([&]() -> Status {
+    const std::string id(km_id);
+    return b_.writer->run([&](SqliteConn& conn) -> Status {
+      // ON DELETE CASCADE removes the entity's kc_keys and their targets.
+      Result<Stmt> del = conn.prepare("DELETE FROM maf_clients WHERE km_id = ?1");
+      if (!del) return std::unexpected(del.error());
+      Status st = del->bind_text(1, id);
+      if (st) st = del->run();
+      if (st) st = expect_changed(conn, "km_id " + id);
+      return st;
+    });
+  });
+}
+
+Status SqliteMafRepository::register_kc(const KcKey& k, std::int64_t now) {
+  return guarded([&]() -> Status {
+    Status st = require_canonical_id(KeyIdKind::kc, k.kc_id, "kc_id");
+    if (st) st = check_entity(k.entity_a_id, "entity_a_id");
+    if (st) st = check_targets(k.targets);
+    if (!st) return st;
+    if (k.kc.empty()) return fail(Errc::invalid_argument, "kc is empty");
+    if (k.expires_at <= now) return fail(Errc::invalid_argument, "Kc expires_at must be after now");
+    Result<std::vector<std::uint8_t>> kc = seal_cell(*b_.kek, "kc_keys", "kc", k.kc_id, k.kc.view());
+    if (!kc) return std::unexpected(kc.error());
+    return b_.writer->run([&](SqliteConn& conn) -> Status {
+      Result<Stmt> q = conn.prepare("SELECT 1 FROM maf_clients WHERE entity_id = ?1");
+      if (!q) return std::unexpected(q.error());
+      Status ok = q->bind_text(1, k.entity_a_id);
+      if (!ok) return ok;
+      Result<bool> row = q->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return fail(Errc::not_found, "no MAF client for " + k.entity_a_id);
+      Result<Stmt> ins = conn.prepare(
+          "INSERT INTO kc_keys (kc_id, kc, entity_a_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+      if (!ins) return std::unexpected(ins.error());
+      ok = ins->bind_text(1, k.kc_id);
+      if (ok) ok = ins->bind_blob(2, *kc);
+      if (ok) ok = ins->bind_text(3, k.entity_a_id);
+      if (ok) ok = ins->bind_int64(4, k.expires_at);
+      if (ok) ok = ins->bind_int64(5, now);
+      if (ok) ok = ins->run();
+      if (ok) ok = replace_targets(conn, k.kc_id, k.targets);
+      return ok;
+    });
+  });
+}
+
+Result<KcKey> SqliteMafRepository::find_kc(std::string_view kc_id, std::int64_t now) {
+  return guarded([&]() -> Result<KcKey> {
+    ReadPool::Lease lease = b_.reads->acquire();
+    SqliteConn& conn = lease.conn();
+    // One read transaction: the key and its targets from one snapshot.
+    Status st = conn.exec("BEGIN");
+    if (!st) return std::unexpected(st.error());
+    struct EndRead {
+      SqliteConn& c;
+      ~EndRead() { (void)c.exec("COMMIT"); }
+    } end_read{conn};
+    Result<Stmt> s =
+        conn.prepare("SELECT kc_id, kc, entity_a_id, expires_at, created_at FROM kc_keys WHERE kc_id = ?1");
+    if (!s) return std::unexpected(s.error());
+    st = s->bind_text(1, kc_id);
+    if (!st) return std::unexpected(st.error());
+    Result<bool> row = s->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fail(Errc::not_found, "kc_id " + std::string(kc_id));
+    KcKey k;
+    k.kc_id = s->column_text(0);
+    k.entity_a_id = s->column_text(2);
+    k.expires_at = s->column_int64(3);
+    k.created_at = s->column_int64(4);
+    if (k.expires_at <= now) return fail(Errc::key_expired, "kc_id " + k.kc_id);
+    Result<SecretBytes> kc = open_cell(*b_.kek, "kc_keys", "kc", k.kc_id, s->column_blob(1));
+    if (!kc) return std::unexpected(kc.error());
+    k.kc = std::move(*kc);
+    Result<Stmt> t = conn.prepare("SELECT target_id FROM kc_targets WHERE kc_id = ?1 ORDER BY target_id");
+    if (!t) return std::unexpected(t.error());
+    st = t->bind_text(1, k.kc_id);
+    if (!st) return std::unexpected(st.error());
+    while (true) {
+      Result<bool> more = t->step();
+      if (!more) return std::unexpected(more.error());
+      if (!*more) break;
+      k.targets.push_back(t->column_text(0));
+    }
+    return k;
+  });
+}
+
+Status SqliteMafRepository::update_kc(std::string_view kc_id, std::int64_t expires_at,
+                                      std::span<const std::string> targets) {
+  return guarded([&]() -> Status {
+    Status st = check_targets(targets);
+    if (!st) return st;
+    const std::string id(kc_id);
+    return b_.writer->run([&](SqliteConn& conn) -> Status {
+      Result<Stmt> up = conn.prepare("UPDATE kc_keys SET expires_at = ?1 WHERE kc_id = ?2");
+      if (!up) return std::unexpected(up.error());
+      Status ok = up->bind_int64(1, expires_at);
+      if (ok) ok = up->bind_text(2, id);
+      if (ok) ok = up->run();
+      if (ok) ok = expect_changed(conn, "kc_id " + id);
+      if (ok) ok = replace_targets(conn, id, targets);
+      return ok;
+    });
+  });
+}
+
+Status SqliteMafRepository::deregister_kc(std::string_view kc_id) {
+  return guarded([&]() -> Status {
+    const std::string id(kc_id);
+    return b_.writer->run([&](SqliteConn& conn) -> Status {
+      Result<Stmt> del = conn.prepare("DELETE FROM kc_keys WHERE kc_id = ?1");
+      if (!del) return std::unexpected(del.error());
+      Status st = del->bind_text(1, id);
+      if (st) st = del->run();
+      if (st) st = expect_changed(conn, "kc_id " + id);
+      return st;
+    });
+  });
+}
+
+Result<std::size_t> SqliteMafRepository::purge_expired(std::int64_t now) {
+  return guarded([&]() -> Result<std::size_t> {
+    std::size_t removed = 0;
+    Status st = b_.writer->run([&](SqliteConn& conn) -> Status {
+      for (std::string_view sql : {std::string_view("DELETE FROM kc_keys WHERE expires_at <= ?1"),
+                                   std::string_view("DELETE FROM maf_clients WHERE expires_at <= ?1")}) {
+        Result<Stmt> del = conn.prepare(sql);
+        if (!del) return std::unexpected(del.error());
+        Status ok = del->bind_int64(1, now);
+        if (ok) ok = del->run();
+        if (!ok) return ok;
+        removed += static_cast<std::size_t>(conn.changes());
+      }
+      return {};
+    });
+    if (!st) return std::unexpected(st.error());
+    return removed;
+  });
+}
+
+}  // namespace m2msec::store::detail

@@ -1,0 +1,33 @@
+// sqlite_mef.h (private): MefRepository over SQLite (tables enrolees and
+// enrolments).
+#pragma once
+
+#include "m2msec/store/mef_repository.h"
+#include "sqlite_backend.h"
+
+namespace m2msec::store::detail {
+
+class SqliteMefRepository final : public MefRepository {
+ public:
+  explicit SqliteMefRepository(Backend backend) : b_(backend) {}
+
+  Status add_enrolee(const Enrolee& enrolee, std::int64_t now) override;
+  Result<std::size_t> import_enrolees(std::span<const Enrolee> rows, std::int64_t now,
+                                      std::vector<RowError>* out_errors) override;
+  Result<Enrolee> get_enrolee(std::string_view enrolee_id) override;
+  Result<Enrolee> find_enrolee_by_kpm_id(std::string_view kpm_id, std::int64_t now) override;
+  Status remove_enrolee(std::string_view enrolee_id) override;
+  Status put_enrolment(const Enrolment& enrolment, std::int64_t now) override;
+  Result<Enrolment> find_enrolment(std::string_view ke_id, std::int64_t now) override;
+  Result<Enrolment> find_enrolment_by_kpsa_id(std::string_view kpsa_id, std::int64_t now) override;
+  Status remove_enrolment(std::string_view ke_id) override;
+  Result<std::size_t> purge_expired(std::int64_t now) override;
+
+ private:
+  Result<Enrolee> read_enrolee(std::string_view where_column, std::string_view value);
+  Result<Enrolment> read_enrolment(std::string_view where_column, std::string_view value, std::int64_t now);
+
+  Backend b_;
+};
+
+}  // namespace m2msec::store::detail

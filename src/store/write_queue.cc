@@ -1,0 +1,191 @@
+#include "m2msec/store/write_queue.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <exception>
+#include <vector>
+
+namespace m2msec::store {
+namespace {
+
+// ready_future returns a future that already holds |st|.
+std::future<Status> ready_future(Status st) {
+  std::promise<Status> p;
+  p.set_value(std::move(st));
+  return p.get_future();
+}
+
+// run_op runs one op inside SAVEPOINT so that its failure undoes only its
+// own changes. Converts escaping exceptions to Errc::store_error.
+Status run_op(SqliteConn& conn, const WriteOp& op) {
+  Status sp = conn.exec("SAVEPOINT m2msec_op");
+  if (!sp) return sp;
+  Status result;
+  try {
+    result = op ? op(conn) : Status(fail(Errc::invalid_argument, "empty write op"));
+  } catch (const std::exception& e) {
+    result = fail(Errc::store_error, std::string("write op threw: ") + e.what());
+  } catch (...) {
+    result = fail(Errc::store_error, "write op threw");
+  }
+  if (sqlite3_get_autocommit(conn.get()) != 0) {
+    // SQLite rolled back the whole transaction (I/O error, disk full):
+    // the savepoint is gone too. The caller notices and restarts.
+    if (result) result = fail(Errc::store_error, "transaction aborted");
+    return result;
+  }
+  if (!result) {
+    (void)conn.exec("ROLLBACK TO m2msec_op");
+    (void)conn.exec("RELEASE m2msec_op");
+    return result;
+  }
+  Status rel = conn.exec("RELEASE m2msec_op");
+  if (!rel) {
+    (void)conn.exec("ROLLBACK TO m2msec_op");
+    (void)conn.exec("RELEASE m2msec_op");
+    return rel;
+  }
+  return result;
+}
+
+}  // namespace
+
+WriteQueue::WriteQueue(SqliteConn conn, WriteQueueOptions options)
+    : conn_(std::move(conn)), options_(options) {}
+
+Result<std::unique_ptr<WriteQueue>> WriteQueue::start(SqliteConn conn, WriteQueueOptions options) {
+  if (conn.get() == nullptr) return fail(Errc::invalid_argument, "write queue needs an open connection");
+  if (options.max_batch == 0) options.max_batch = 1;
+  try {
+    std::unique_ptr<WriteQueue> q(new WriteQueue(std::move(conn), options));
+    q->thread_ = std::thread([raw = q.get()] { raw->loop(); });
+    return q;
+  } catch (const std::exception& e) {
+    return fail(Errc::store_error, std::string("cannot start writer thread: ") + e.what());
+  }
+}
+
+WriteQueue::~WriteQueue() { stop(); }
+
+std::future<Status> WriteQueue::submit(WriteOp op) {
+  try {
+    Item item{std::move(op), std::promise<Status>()};
+    std::future<Status> fut = item.done.get_future();
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return ready_future(fail(Errc::store_error, "write queue is stopped"));
+      queue_.push_back(std::move(item));
+    }
+    cv_.notify_one();
+    return fut;
+  } catch (const std::exception& e) {
+    return ready_future(fail(Errc::store_error, std::string("submit: ") + e.what()));
+  }
+}
+
+Status WriteQueue::run(WriteOp op) {
+  std::future<Status> fut = submit(std::move(op));
+  try {
+    return fut.get();
+  } catch (const std::exception& e) {
+    return fail(Errc::store_error, std::string("write result lost: ") + e.what());
+  }
+}
+
+void WriteQueue::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+WriteStats WriteQueue::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void WriteQueue::loop() {
+  std::size_t last_batch = 0;
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and drained
+    // Linger only when the last batch showed concurrency; a lone writer
+    // pays no added latency.
+    if (last_batch > 1 && options_.max_wait.count() > 0 && !stopping_) {
+      cv_.wait_for(lock, options_.max_wait,
+                   [this] { return stopping_ || queue_.size() >= options_.max_batch; });
+    }
+    const std::size_t n = std::min(queue_.size(), options_.max_batch);
+    std::deque<Item> batch;
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    lock.unlock();
+    run_batch(batch);
+    last_batch = n;
+    lock.lock();
+  }
+}
+
+void WriteQueue::run_batch(std::deque<Item>& batch) {
+  std::vector<Status> results(batch.size());
+  std::uint64_t commits = 0, failed_commits = 0;
+  std::size_t i = 0;
+  while (i < batch.size()) {
+    const std::size_t first = i;
+    Status begin = conn_.exec("BEGIN IMMEDIATE");
+    if (!begin) {
+      for (; i < batch.size(); ++i) results[i] = begin;
+      ++failed_commits;
+      break;
+    }
+    bool aborted = false;
+    for (; i < batch.size(); ++i) {
+      results[i] = run_op(conn_, batch[i].op);
+      if (sqlite3_get_autocommit(conn_.get()) != 0) {
+        // The transaction is gone: earlier ops of it are lost too. Start a
+        // fresh transaction for the rest of the batch.
+        for (std::size_t j = first; j < i; ++j) {
+          if (results[j]) results[j] = fail(Errc::store_error, "transaction aborted by another op");
+        }
+        ++i;
+        aborted = true;
+        ++failed_commits;
+        break;
+      }
+    }
+    if (aborted) continue;
+    Status commit = conn_.exec("COMMIT");
+    if (!commit) {
+      (void)conn_.exec("ROLLBACK");
+      for (std::size_t j = first; j < i; ++j) {
+        results[j] = fail(Errc::store_error, "commit failed: " + commit.error().detail());
+      }
+      ++failed_commits;
+      continue;
+    }
+    ++commits;
+  }
+
+  std::uint64_t failed_ops = 0;
+  for (const Status& r : results) {
+    if (!r) ++failed_ops;
+  }
+  {
+    std::lock_guard lock(mu_);
+    stats_.transactions += commits;
+    stats_.commit_failures += failed_commits;
+    stats_.ops += batch.size();
+    stats_.ops_failed += failed_ops;
+    stats_.largest_batch = std::max<std::uint64_t>(stats_.largest_batch, batch.size());
+  }
+  // Completions fire only now, after COMMIT has returned.
+  for (std::size_t k = 0; k < batch.size(); ++k) batch[k].done.set_value(std::move(results[k]));
+}
+
+}  // namespace m2msec::store

@@ -1,0 +1,152 @@
+#include "m2msec/store/write_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace m2msec::store {
+namespace {
+
+using testing::TempDir;
+
+std::unique_ptr<WriteQueue> start_queue(const std::string& path, WriteQueueOptions opts = {}) {
+  Result<SqliteConn> conn = SqliteConn::open(path, SqliteMode::writer, 5000);
+  EXPECT_TRUE(conn);
+  EXPECT_TRUE(conn->exec("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"));
+  Result<std::unique_ptr<WriteQueue>> q = WriteQueue::start(std::move(*conn), opts);
+  EXPECT_TRUE(q);
+  return std::move(*q);
+}
+
+WriteOp insert_op(std::int64_t id) {
+  return [id](SqliteConn& c) -> Status {
+    Result<Stmt> s = c.prepare("INSERT INTO t (id, v) VALUES (?1, 'x')");
+    if (!s) return std::unexpected(s.error());
+    Status st = s->bind_int64(1, id);
+    if (st) st = s->run();
+    return st;
+  };
+}
+
+std::int64_t count_rows(const std::string& path) {
+  Result<SqliteConn> c = SqliteConn::open(path, SqliteMode::reader, 5000);
+  EXPECT_TRUE(c);
+  Result<Stmt> s = c->prepare("SELECT count(*) FROM t");
+  EXPECT_TRUE(s);
+  EXPECT_TRUE(s->step().value_or(false));
+  return s->column_int64(0);
+}
+
+TEST(WriteQueue, ConcurrentWritersShareCommits) {
+  TempDir dir;
+  const std::string path = dir.file("q.db");
+  constexpr int kThreads = 8, kPerThread = 150;
+  WriteStats stats;
+  {
+    std::unique_ptr<WriteQueue> q = start_queue(path);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          if (!q->run(insert_op(t * kPerThread + i))) ++failures;
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    stats = q->stats();
+  }
+  constexpr int kWrites = kThreads * kPerThread;
+  EXPECT_EQ(stats.ops, static_cast<std::uint64_t>(kWrites));
+  EXPECT_LT(stats.transactions, static_cast<std::uint64_t>(kWrites));
+  EXPECT_GT(stats.largest_batch, 1u);
+  EXPECT_EQ(count_rows(path), kWrites);  // after reopen
+}
+
+TEST(WriteQueue, FailingOpDoesNotPoisonItsBatch) {
+  TempDir dir;
+  const std::string path = dir.file("q.db");
+  std::unique_ptr<WriteQueue> q = start_queue(path);
+  // Hold the writer so that everything below queues into one batch.
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  auto started = std::make_shared<std::promise<void>>();
+  std::future<void> running = started->get_future();
+  std::future<Status> blocker = q->submit([gate, started](SqliteConn&) -> Status {
+    started->set_value();
+    gate.wait();
+    return {};
+  });
+  running.wait();
+  std::vector<std::future<Status>> futs;
+  for (int i = 0; i < 5; ++i) futs.push_back(q->submit(insert_op(i)));
+  futs.push_back(q->submit(insert_op(2)));  // duplicate key: fails
+  futs.push_back(q->submit([](SqliteConn& c) -> Status {
+    // Writes, then fails: its own row must be rolled back.
+    Status st = c.exec("INSERT INTO t (id, v) VALUES (100, 'partial')");
+    if (!st) return st;
+    return fail(Errc::invalid_argument, "op refuses");
+  }));
+  futs.push_back(q->submit([](SqliteConn&) -> Status { throw std::runtime_error("boom"); }));
+  for (int i = 5; i < 10; ++i) futs.push_back(q->submit(insert_op(i)));
+  release.set_value();
+  ASSERT_TRUE(blocker.get());
+
+  std::vector<Status> results;
+  for (auto& f : futs) results.push_back(f.get());
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(results[static_cast<std::size_t>(i)]) << i;
+  ASSERT_FALSE(results[5]);
+  EXPECT_EQ(results[5].error().code(), Errc::already_exists);
+  ASSERT_FALSE(results[6]);
+  EXPECT_EQ(results[6].error().code(), Errc::invalid_argument);
+  ASSERT_FALSE(results[7]);
+  EXPECT_EQ(results[7].error().code(), Errc::store_error);
+  for (std::size_t i = 8; i < results.size(); ++i) EXPECT_TRUE(results[i]) << i;
+
+  const WriteStats stats = q->stats();
+  EXPECT_GE(stats.largest_batch, futs.size());
+  EXPECT_EQ(stats.ops_failed, 3u);
+  q->stop();
+  EXPECT_EQ(count_rows(path), 10);
+}
+
+TEST(WriteQueue, SubmitAfterStopFails) {
+  TempDir dir;
+  std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"));
+  q->stop();
+  Status st = q->run(insert_op(1));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Errc::store_error);
+}
+
+TEST(WriteQueue, StartNeedsConnection) {
+  Result<std::unique_ptr<WriteQueue>> q = WriteQueue::start(SqliteConn());
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code(), Errc::invalid_argument);
+}
+
+TEST(SqliteConn, OpenMissingReaderFails) {
+  TempDir dir;
+  Result<SqliteConn> c = SqliteConn::open(dir.file("absent.db"), SqliteMode::reader, 100);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Errc::store_error);
+}
+
+TEST(SqliteConn, PragmasApplied) {
+  TempDir dir;
+  Result<SqliteConn> c = SqliteConn::open(dir.file("p.db"), SqliteMode::writer, 100);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->pragma_text("journal_mode").value_or(""), "wal");
+  EXPECT_EQ(c->pragma_text("synchronous").value_or(""), "2");  // FULL
+  EXPECT_EQ(c->pragma_text("foreign_keys").value_or(""), "1");
+  EXPECT_EQ(c->pragma_text("busy_timeout").value_or(""), "100");
+}
+
+}  // namespace
+}  // namespace m2msec::store
