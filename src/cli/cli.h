@@ -39,5 +39,7 @@ void add_json_flag(CLI::App* cmd, Context& ctx);
 
 void add_derive_commands(CLI::App& app, Context& ctx);
 void add_id_commands(CLI::App& app, Context& ctx);
+void add_mef_commands(CLI::App& app, Context& ctx);
+void add_enrol_command(CLI::App& app, Context& ctx);
 
 }  // namespace m2msec::cli

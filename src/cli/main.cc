@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   Context ctx;
   add_derive_commands(app, ctx);
   add_id_commands(app, ctx);
+  add_mef_commands(app, ctx);
+  add_enrol_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -69,8 +69,20 @@ CREATE TABLE kc_targets (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// Version 2: a certificate subject identifies at most one active enrolee,
+// so find_enrolee_by_cert_subject is unambiguous. Removed enrolees keep
+// their subject but do not reserve it (version 1 allowed re-adding a
+// removed subject, and such databases must still migrate). A version 1
+// database with two ACTIVE enrolees sharing a subject fails this migration
+// and stays at version 1 until one of them is removed (docs/storage.md).
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE UNIQUE INDEX enrolees_active_cert_subject ON enrolees(cert_subject)
+  WHERE cert_subject IS NOT NULL AND state = 'active';
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, kSchemaV1},
+    {2, kSchemaV2},
 }};
 
 }  // namespace

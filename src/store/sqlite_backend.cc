@@ -57,6 +57,25 @@ Result<SecretBytes> open_cell(const Kek& kek, std::string_view table, std::strin
   return plain;
 }
 
+Status check_page(const Page& page) {
+  if (page.limit == 0 || page.limit > kMaxPageLimit) {
+    return fail(Errc::invalid_argument, "page limit must be 1.." + std::to_string(kMaxPageLimit));
+  }
+  return {};
+}
+
+Result<std::vector<std::uint64_t>> count_row(ReadPool& reads, std::string_view sql, int n) {
+  ReadPool::Lease lease = reads.acquire();
+  Result<Stmt> s = lease.conn().prepare(sql);
+  if (!s) return std::unexpected(s.error());
+  Result<bool> row = s->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return fail(Errc::store_error, "count query returned no row");
+  std::vector<std::uint64_t> out;
+  for (int i = 0; i < n; ++i) out.push_back(static_cast<std::uint64_t>(s->column_int64(i)));
+  return out;
+}
+
 Status expect_changed(SqliteConn& conn, std::string_view what) {
   if (conn.changes() == 0) return fail(Errc::not_found, std::string(what));
   return {};

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/store/listing.h"
 #include "m2msec/store/secret_box.h"
 #include "m2msec/store/sqlite_conn.h"
 #include "m2msec/store/write_queue.h"
@@ -80,6 +82,32 @@ Result<std::vector<std::uint8_t>> seal_cell(const Kek& kek, std::string_view tab
                                             std::string_view pk, std::span<const std::uint8_t> secret);
 Result<SecretBytes> open_cell(const Kek& kek, std::string_view table, std::string_view column, std::string_view pk,
                               std::span<const std::uint8_t> blob);
+
+// check_page accepts 1 <= page.limit <= kMaxPageLimit; otherwise
+// Errc::invalid_argument.
+Status check_page(const Page& page);
+
+// collect steps |s| to the end and returns decode(s) for each row
+// (decode returns Result<T>); the first failing step or decode fails the
+// whole call.
+template <typename T, typename Decode>
+Result<std::vector<T>> collect(Stmt& s, Decode decode) {
+  std::vector<T> out;
+  while (true) {
+    Result<bool> row = s.step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return out;
+    Result<T> item = decode(s);
+    if (!item) return std::unexpected(item.error());
+    out.push_back(std::move(*item));
+  }
+}
+
+// count_row runs |sql| on a read connection; it must return one row of
+// |n| integer columns, which are returned in order. One statement reads
+// one snapshot, so the counts agree with each other. Errc::store_error if
+// no row comes back.
+Result<std::vector<std::uint64_t>> count_row(ReadPool& reads, std::string_view sql, int n);
 
 // expect_changed maps "no row changed" to Errc::not_found naming |what|.
 Status expect_changed(SqliteConn& conn, std::string_view what);

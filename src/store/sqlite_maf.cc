@@ -82,31 +82,39 @@ Status SqliteMafRepository::register_client(const MafClient& c, std::int64_t now
   });
 }
 
+Result<MafClient> SqliteMafRepository::read_client(std::string_view where_column, std::string_view value,
+                                                  std::int64_t now) {
+  ReadPool::Lease lease = b_.reads->acquire();
+  Result<Stmt> s = lease.conn().prepare(
+      "SELECT km_id, km, entity_id, source, expires_at, registered_at FROM maf_clients WHERE " +
+      std::string(where_column) + " = ?1");
+  if (!s) return std::unexpected(s.error());
+  Status st = s->bind_text(1, value);
+  if (!st) return std::unexpected(st.error());
+  Result<bool> row = s->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return fail(Errc::not_found, std::string(where_column) + " " + std::string(value));
+  MafClient c;
+  c.km_id = s->column_text(0);
+  c.entity_id = s->column_text(2);
+  c.expires_at = s->column_optional_int64(4);
+  c.registered_at = s->column_int64(5);
+  if (c.expires_at && *c.expires_at <= now) return fail(Errc::key_expired, "km_id " + c.km_id);
+  Result<KmSource> source = parse_km_source(s->column_text(3));
+  if (!source) return fail(Errc::store_error, "corrupt maf_clients row " + c.km_id);
+  c.source = *source;
+  Result<SecretBytes> km = open_cell(*b_.kek, "maf_clients", "km", c.km_id, s->column_blob(1));
+  if (!km) return std::unexpected(km.error());
+  c.km = std::move(*km);
+  return c;
+}
+
 Result<MafClient> SqliteMafRepository::find_client(std::string_view km_id, std::int64_t now) {
-  return guarded([&]() -> Result<MafClient> {
-    ReadPool::Lease lease = b_.reads->acquire();
-    Result<Stmt> s = lease.conn().prepare(
-        "SELECT km_id, km, entity_id, source, expires_at, registered_at FROM maf_clients WHERE km_id = ?1");
-    if (!s) return std::unexpected(s.error());
-    Status st = s->bind_text(1, km_id);
-    if (!st) return std::unexpected(st.error());
-    Result<bool> row = s->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return fail(Errc::not_found, "km_id " + std::string(km_id));
-    MafClient c;
-    c.km_id = s->column_text(0);
-    c.entity_id = s->column_text(2);
-    c.expires_at = s->column_optional_int64(4);
-    c.registered_at = s->column_int64(5);
-    if (c.expires_at && *c.expires_at <= now) return fail(Errc::key_expired, "km_id " + c.km_id);
-    Result<KmSource> source = parse_km_source(s->column_text(3));
-    if (!source) return fail(Errc::store_error, "corrupt maf_clients row " + c.km_id);
-    c.source = *source;
-    Result<SecretBytes> km = open_cell(*b_.kek, "maf_clients", "km", c.km_id, s->column_blob(1));
-    if (!km) return std::unexpected(km.error());
-    c.km = std::move(*km);
-    return c;
-  });
+  return guarded([&] { return read_client("km_id", km_id, now); });
+}
+
+Result<MafClient> SqliteMafRepository::find_client_by_entity(std::string_view entity_id, std::int64_t now) {
+  return guarded([&] { return read_client("entity_id", entity_id, now); });
 }
 
 Status SqliteMafRepository::deregister_client(std::string_view km_id) {

@@ -13,14 +13,25 @@ class SqliteMafRepository final : public MafRepository {
 
   Status register_client(const MafClient& client, std::int64_t now) override;
   Result<MafClient> find_client(std::string_view km_id, std::int64_t now) override;
+  Result<MafClient> find_client_by_entity(std::string_view entity_id, std::int64_t now) override;
   Status deregister_client(std::string_view km_id) override;
   Status register_kc(const KcKey& key, std::int64_t now) override;
   Result<KcKey> find_kc(std::string_view kc_id, std::int64_t now) override;
   Status update_kc(std::string_view kc_id, std::int64_t expires_at, std::span<const std::string> targets) override;
   Status deregister_kc(std::string_view kc_id) override;
   Result<std::size_t> purge_expired(std::int64_t now) override;
+  // list_clients, list_kc and counts live in sqlite_maf_list.cc.
+  Result<std::vector<MafClientSummary>> list_clients(const Page& page) override;
+  Result<std::vector<KcSummary>> list_kc(const Page& page) override;
+  Result<MafCounts> counts() override;
 
  private:
+  // read_client reads the registration whose |where_column| (km_id or
+  // entity_id) equals |value|: Errc::not_found, Errc::key_expired (checked
+  // before decrypting), Errc::store_error for a corrupt row, or
+  // Errc::decrypt_failed.
+  Result<MafClient> read_client(std::string_view where_column, std::string_view value, std::int64_t now);
+
   Backend b_;
 };
 

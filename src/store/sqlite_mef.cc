@@ -55,6 +55,10 @@ Error which_duplicate(const Error& err, const Enrolee& e) {
   if (err.detail().find("kpm_id") != std::string::npos) {
     return Error(Errc::already_exists, "kpm_id " + e.kpm_id.value_or("") + " is taken");
   }
+  if (err.detail().find("cert_subject") != std::string::npos) {
+    return Error(Errc::already_exists,
+                 "cert_subject " + e.cert_subject.value_or("") + " belongs to an active enrolee");
+  }
   return Error(Errc::already_exists, "enrolee_id " + e.enrolee_id + " is taken");
 }
 
@@ -183,10 +187,12 @@ Result<std::size_t> SqliteMefRepository::import_enrolees(std::span<const Enrolee
   });
 }
 
-Result<Enrolee> SqliteMefRepository::read_enrolee(std::string_view where_column, std::string_view value) {
+Result<Enrolee> SqliteMefRepository::read_enrolee(std::string_view where_column, std::string_view value,
+                                                  bool active_only) {
   ReadPool::Lease lease = b_.reads->acquire();
   Result<Stmt> s = lease.conn().prepare("SELECT " + std::string(kEnroleeColumns) + " FROM enrolees WHERE " +
-                                        std::string(where_column) + " = ?1");
+                                        std::string(where_column) + " = ?1" +
+                                        (active_only ? " AND state = 'active'" : ""));
   if (!s) return std::unexpected(s.error());
   Status st = s->bind_text(1, value);
   if (!st) return std::unexpected(st.error());
@@ -205,6 +211,17 @@ Result<Enrolee> SqliteMefRepository::find_enrolee_by_kpm_id(std::string_view kpm
     Result<Enrolee> e = read_enrolee("kpm_id", kpm_id);
     if (!e) return e;
     if (e->state != EnroleeState::active) return fail(Errc::not_found, "kpm_id " + std::string(kpm_id));
+    if (e->expires_at && *e->expires_at <= now) return fail(Errc::key_expired, "enrolee " + e->enrolee_id);
+    return e;
+  });
+}
+
+Result<Enrolee> SqliteMefRepository::find_enrolee_by_cert_subject(std::string_view subject, std::int64_t now) {
+  return guarded([&]() -> Result<Enrolee> {
+    // Removed enrolees may share the subject (the unique index covers
+    // active rows only), so the state filter belongs in the query.
+    Result<Enrolee> e = read_enrolee("cert_subject", subject, /*active_only=*/true);
+    if (!e) return e;
     if (e->expires_at && *e->expires_at <= now) return fail(Errc::key_expired, "enrolee " + e->enrolee_id);
     return e;
   });

@@ -16,15 +16,22 @@ class SqliteMefRepository final : public MefRepository {
                                       std::vector<RowError>* out_errors) override;
   Result<Enrolee> get_enrolee(std::string_view enrolee_id) override;
   Result<Enrolee> find_enrolee_by_kpm_id(std::string_view kpm_id, std::int64_t now) override;
+  Result<Enrolee> find_enrolee_by_cert_subject(std::string_view subject, std::int64_t now) override;
   Status remove_enrolee(std::string_view enrolee_id) override;
   Status put_enrolment(const Enrolment& enrolment, std::int64_t now) override;
   Result<Enrolment> find_enrolment(std::string_view ke_id, std::int64_t now) override;
   Result<Enrolment> find_enrolment_by_kpsa_id(std::string_view kpsa_id, std::int64_t now) override;
   Status remove_enrolment(std::string_view ke_id) override;
   Result<std::size_t> purge_expired(std::int64_t now) override;
+  // list_enrolees and counts live in sqlite_mef_list.cc.
+  Result<std::vector<EnroleeSummary>> list_enrolees(const EnroleeFilter& filter) override;
+  Result<MefCounts> counts() override;
 
  private:
-  Result<Enrolee> read_enrolee(std::string_view where_column, std::string_view value);
+  // read_enrolee reads the row whose |where_column| equals |value|
+  // (Errc::not_found if none; with |active_only|, removed rows do not
+  // count) and decrypts its Kpm (Errc::decrypt_failed).
+  Result<Enrolee> read_enrolee(std::string_view where_column, std::string_view value, bool active_only = false);
   Result<Enrolment> read_enrolment(std::string_view where_column, std::string_view value, std::int64_t now);
 
   Backend b_;

@@ -6,8 +6,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "m2msec/core/error.h"
+#include "m2msec/store/listing.h"
 #include "m2msec/store/records.h"
 
 namespace m2msec::store {
@@ -28,6 +30,10 @@ class MafRepository {
   // find_client resolves a MAF handshake's KmID: Errc::not_found, or
   // Errc::key_expired if expires_at <= |now|.
   virtual Result<MafClient> find_client(std::string_view km_id, std::int64_t now) = 0;
+
+  // find_client_by_entity is find_client keyed by the client's entity ID
+  // (Errc::not_found, Errc::key_expired).
+  virtual Result<MafClient> find_client_by_entity(std::string_view entity_id, std::int64_t now) = 0;
 
   // deregister_client deletes the registration and every Kc key the entity
   // registered. Errc::not_found if absent.
@@ -54,6 +60,20 @@ class MafRepository {
   // purge_expired deletes Kc keys and client registrations whose expiry is
   // at or before |now|, returning how many rows went.
   virtual Result<std::size_t> purge_expired(std::int64_t now) = 0;
+
+  // list_clients returns one page of client summaries (no Km) in
+  // entity_id order. Errc::invalid_argument for a bad page limit (see
+  // Page); Errc::store_error for a corrupt row.
+  virtual Result<std::vector<MafClientSummary>> list_clients(const Page& page) = 0;
+
+  // list_kc returns one page of Kc summaries (no Kc) in kc_id order, each
+  // with its sorted targets, from one snapshot. Errc::invalid_argument for
+  // a bad page limit (see Page).
+  virtual Result<std::vector<KcSummary>> list_kc(const Page& page) = 0;
+
+  // counts returns the number of client registrations and of Kc keys
+  // (expired ones included until purged), from one snapshot.
+  virtual Result<MafCounts> counts() = 0;
 };
 
 }  // namespace m2msec::store

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "m2msec/core/error.h"
+#include "m2msec/store/listing.h"
 #include "m2msec/store/records.h"
 
 namespace m2msec::store {
@@ -19,14 +20,16 @@ class MefRepository {
   virtual ~MefRepository() = default;
 
   // add_enrolee inserts one enrolee (validate_enrolee rules). Fails with
-  // Errc::already_exists if the enrolee ID or KpmID is taken.
+  // Errc::already_exists if the enrolee ID or KpmID is taken, or if the
+  // cert_subject belongs to another active enrolee.
   virtual Status add_enrolee(const Enrolee& enrolee, std::int64_t now) = 0;
 
   // import_enrolees inserts all |rows| in one transaction or none. On
-  // success returns the count. If any row is invalid or collides (with the
-  // database or with another row of |rows|), nothing is written, the
-  // result is Errc::import_rejected and |out_errors| (if not null) receives
-  // one RowError per refused row.
+  // success returns the count. If any row is invalid or collides (on
+  // enrolee ID, KpmID or active cert_subject, with the database or with
+  // another row of |rows|), nothing is written, the result is
+  // Errc::import_rejected and |out_errors| (if not null) receives one
+  // RowError per refused row.
   virtual Result<std::size_t> import_enrolees(std::span<const Enrolee> rows, std::int64_t now,
                                               std::vector<RowError>* out_errors) = 0;
 
@@ -39,6 +42,23 @@ class MefRepository {
   // active enrolees match (Errc::not_found otherwise); one whose expiry is
   // at or before |now| gives Errc::key_expired.
   virtual Result<Enrolee> find_enrolee_by_kpm_id(std::string_view kpm_id, std::int64_t now) = 0;
+
+  // find_enrolee_by_cert_subject resolves a certificate-authenticated MEF
+  // handshake by the subject the caller extracted from the validated
+  // certificate (exact text match). Only active enrolees match
+  // (Errc::not_found otherwise; at most one can, the subject being unique
+  // among them); one whose expiry is at or before |now| gives
+  // Errc::key_expired. The caller still checks the trust anchor.
+  virtual Result<Enrolee> find_enrolee_by_cert_subject(std::string_view subject, std::int64_t now) = 0;
+
+  // list_enrolees returns one page of enrolee summaries (no secrets) in
+  // enrolee_id order, filtered by |filter|. Errc::invalid_argument for a
+  // bad page limit (see Page); Errc::store_error for a corrupt row.
+  virtual Result<std::vector<EnroleeSummary>> list_enrolees(const EnroleeFilter& filter) = 0;
+
+  // counts returns the number of active and removed enrolees and of
+  // enrolments (expired ones included until purged), from one snapshot.
+  virtual Result<MefCounts> counts() = 0;
 
   // remove_enrolee marks the enrolee removed, erases its Kpm and deletes
   // its enrolment, so neither its KpmID nor its KeID resolve any more. The

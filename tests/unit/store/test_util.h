@@ -13,6 +13,7 @@
 
 #include "m2msec/core/ids.h"
 #include "m2msec/store/secret_box.h"
+#include "m2msec/store/sqlite_conn.h"
 #include "m2msec/store/sqlite_store.h"
 
 namespace m2msec::store::testing {
@@ -76,6 +77,25 @@ inline Enrolee psk_enrolee(const std::string& id, const std::string& kpm_id, std
   e.target_kind = TargetKind::maf;
   e.target = "maf.example.com";
   return e;
+}
+
+inline Enrolee cert_enrolee(const std::string& id, const std::string& subject) {
+  Enrolee e;
+  e.enrolee_id = id;
+  e.auth_kind = AuthKind::cert;
+  e.cert_subject = subject;
+  e.cert_trust_anchor = "factory-ca";
+  e.target_kind = TargetKind::maf;
+  e.target = "maf.example.com";
+  return e;
+}
+
+// open_writer opens a raw writer connection (for setting up old schemas
+// and corrupting rows behind the store's back).
+inline SqliteConn open_writer(const std::string& path) {
+  Result<SqliteConn> c = SqliteConn::open(path, SqliteMode::writer, 1000);
+  EXPECT_TRUE(c) << c.error().message();
+  return c ? std::move(*c) : SqliteConn();
 }
 
 }  // namespace m2msec::store::testing

@@ -1,0 +1,45 @@
+// m2msec/client/device_state.h: the credential state a device (Enrolee,
+// Entity A) keeps in a directory.
+//
+//   <dir>/state.json   non-secret: IDs, addresses, expiries (mode 0600)
+//   <dir>/ke.key       Ke   (hex, mode 0600)
+//   <dir>/km.key       Km   (hex, mode 0600), for a MAF target
+//   <dir>/kpsa.key     Kpsa (hex, mode 0600), for an Enrolee-B target
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "m2msec/core/error.h"
+#include "m2msec/core/secret.h"
+
+namespace m2msec::client {
+
+struct DeviceState {
+  std::string enrolee_id;     // assigned CSE-ID or AE-ID
+  std::string mef_fqdn;
+  std::string ke_id;          // KeID
+  std::int64_t expiry = 0;    // enrolment expiry (unix s)
+  std::string target_kind;    // "maf" or "kpsa"
+  std::string target;         // MAF-FQDN or Enrolee-B-ID
+  std::string maf_address;    // "host:port" from the MEF's instruction ("" for kpsa)
+  std::string key_id;         // identity to present: KeID (until registered), KmID, or KpsaID
+  std::string km_id;          // assignedSymmKeyID after MAF client registration ("" before)
+  std::int64_t key_lifetime = 0;  // Km/Kpsa lifetime
+};
+
+// save_device_state writes state.json and the given key files atomically
+// with mode 0600, creating |dir| (mode 0700) if needed. Empty keys are not
+// written.
+Status save_device_state(const std::string& dir, const DeviceState& st, const SecretBytes& ke,
+                         const SecretBytes& km, const SecretBytes& kpsa);
+
+// load_device_state reads state.json. Fails with Errc::io_error or
+// Errc::malformed_message.
+Result<DeviceState> load_device_state(const std::string& dir);
+
+// load_device_key reads <dir>/<name>.key (hex, 32 bytes, mode 0600).
+Result<SecretBytes> load_device_key(const std::string& dir, const std::string& name);
+
+}  // namespace m2msec::client

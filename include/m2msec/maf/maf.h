@@ -1,0 +1,102 @@
+// m2msec/maf/maf.h: the M2M Authentication Function (seed 001; TS-0003
+// 8.2.2.3, 8.8). Its key store is the seeds' MAS (seed 004): root keys (Km)
+// with the CSE-IDs/AE-IDs they belong to, identified by the MAS-ID.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "m2msec/client/remote.h"
+#include "m2msec/core/error.h"
+#include "m2msec/core/ids.h"
+#include "m2msec/proto/http_server.h"
+#include "m2msec/service/config.h"
+#include "m2msec/service/listener.h"
+#include "m2msec/service/runtime.h"
+#include "m2msec/store/store.h"
+
+namespace m2msec::maf {
+
+// PeerEntry names another server: its FQDN and "host:port".
+struct PeerEntry {
+  std::string fqdn;
+  std::string address;
+};
+
+// MafConfig is the [maf] table (docs/configuration.md).
+struct MafConfig {
+  service::ListenerSettings listen;
+  std::string sp_domain;
+  std::string mas_id;                     // MAS-ID (seed 004); default: the MAF-FQDN
+  std::string admin_fqdn;                 // administrating stakeholder; default: sp_domain
+  std::string data_dir;                   // holds maf.db
+  std::string kek_file;                   // default <data_dir>/kek.hex
+  IdEncoding id_encoding = IdEncoding::base64;  // KcID and KeID encoding
+  std::int64_t kc_lifetime = 3600;        // default Kc lifetime (s), capped by Km's
+  unsigned workers = 16;
+  std::vector<PeerEntry> mefs;            // MEFs it fetches Km from
+};
+
+Result<MafConfig> load_maf_config(const service::ConfigFile& file);
+Result<std::unique_ptr<store::Store>> open_maf_store(const MafConfig& cfg, bool create_kek);
+
+// assigned_km_id is the KmID the MAF assigns to a remotely provisioned
+// Km (8.8.2.3 assignedSymmKeyID): hex(RelativeKeID)@MAF-FQDN, a 10.6 KmID
+// that is unique per Ke.
+Result<KeyId> assigned_km_id(const KeyId& ke_id, const Fqdn& maf_fqdn);
+
+// MafService is the MAF's logic, independent of sockets.
+class MafService {
+ public:
+  // |mef_link| carries the MAF's client certificate and trust anchors for
+  // the MEFs; address and fqdn are filled per call.
+  MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, client::RemotePeer mef_link);
+
+  // psk_lookup (MAF handshake, 8.8.2.2): a KmID of this MAF resolves from
+  // the key store; a KeID of a configured MEF resolves from the store or,
+  // the first time, by fetching Km from that MEF (8.3.2.1 "Use of Remotely
+  // Provisioned Credential"). Unknown, expired, or unreachable MEF: error.
+  void psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done);
+
+  // handle serves the Mmaf requests:
+  //   CREATE   /maf            (sec:mcr)  MAF Client Registration   8.8.2.3
+  //   CREATE   /maf/keys       (sec:mkr)  MAF Key Registration      8.8.2.7
+  //   RETRIEVE /maf/keys/<rel>            MAF Key Retrieval         8.8.2.8
+  //   DELETE   /maf/keys/<rel>            MAF Key De-Registration   8.8.2.10
+  //   DELETE   /maf/clients/<KmID>        MAF Client De-Registration 8.8.2.6
+  void handle(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+
+ private:
+  Result<store::MafClient> client_for(const tls::PeerIdentity& peer, std::int64_t now);
+  void register_client(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void register_key(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void retrieve_key(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void delete_key(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void delete_client(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  Result<SecretBytes> fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, std::int64_t now);
+
+  MafConfig cfg_;
+  Fqdn fqdn_;
+  store::Store& store_;
+  service::WorkerPool& pool_;
+  client::RemotePeer mef_link_;
+};
+
+class MafServer {
+ public:
+  static Result<std::unique_ptr<MafServer>> start(MafConfig cfg);
+  ~MafServer();
+  std::uint16_t tls_port() const { return listeners_->tls_port(); }
+  std::uint16_t dtls_port() const { return listeners_->dtls_port(); }
+
+ private:
+  MafServer() = default;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<service::WorkerPool> pool_;
+  std::unique_ptr<MafService> service_;
+  std::unique_ptr<service::Listeners> listeners_;
+};
+
+}  // namespace m2msec::maf

@@ -1,0 +1,95 @@
+// m2msec/mef/mef.h: the M2M Enrolment Function (seed 002; TS-0003 8.3),
+// which also plays the seeds' MTF (seed 004): it provisions root keys (Km)
+// to the MAF key stores (MASes) and, through the enrolment exchange, to the
+// field AEs and CSEs. One MEF serves several MAFs, each with its own Km.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "m2msec/core/error.h"
+#include "m2msec/core/ids.h"
+#include "m2msec/proto/http_server.h"
+#include "m2msec/service/config.h"
+#include "m2msec/service/listener.h"
+#include "m2msec/service/runtime.h"
+#include "m2msec/store/store.h"
+#include "m2msec/tls/server.h"
+
+namespace m2msec::mef {
+
+// MafEntry is a MAF the MEF knows: where enrolees are sent to register.
+struct MafEntry {
+  std::string fqdn;
+  std::string address;  // "host:port" of its TLS listener
+};
+
+// MefConfig is the [mef] table (docs/configuration.md).
+struct MefConfig {
+  service::ListenerSettings listen;
+  std::string sp_domain;                 // SP domain of CSE-ID certificates
+  std::string data_dir;                  // holds mef.db
+  std::string kek_file;                  // default <data_dir>/kek.hex
+  IdEncoding id_encoding = IdEncoding::base64;
+  std::int64_t default_lifetime = 365 * 86400;  // enrolment lifetime when the enrolee has no expiry
+  unsigned workers = 16;                 // blocking-work threads
+  std::vector<MafEntry> mafs;
+};
+
+// load_mef_config reads [mef] from |file|. Fails with Errc::invalid_argument
+// naming the key.
+Result<MefConfig> load_mef_config(const service::ConfigFile& file);
+
+// open_mef_store opens (creating on first use) <data_dir>/mef.db with the
+// KEK in |kek_file|, which is created (random, mode 0600) if |create_kek|
+// and it does not exist.
+Result<std::unique_ptr<store::Store>> open_mef_store(const MefConfig& cfg, bool create_kek);
+
+// MefService is the MEF's logic, independent of sockets.
+class MefService {
+ public:
+  MefService(MefConfig cfg, store::Store& store, service::WorkerPool& pool);
+
+  // psk_lookup resolves a KpmID to Kpm (MEF handshake, 8.3.5.2.2). Unknown,
+  // removed or expired enrolees fail with Errc::unknown_psk_identity.
+  void psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done);
+
+  // handle serves the Mmef requests:
+  //   CREATE   /mef  (sec:enr)                     enrolment exchange
+  //   RETRIEVE /mef/fetchCredentials/<KeID>/<SUID> key retrieval by a MAF
+  //            or an Enrolee B (8.3.2.1 "Use of Remotely Provisioned
+  //            Credential")
+  void handle(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+
+  const MefConfig& config() const { return cfg_; }
+
+ private:
+  void enrol(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void fetch(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+
+  MefConfig cfg_;
+  Fqdn fqdn_;
+  store::Store& store_;
+  service::WorkerPool& pool_;
+};
+
+// MefServer runs a MefService on its configured listeners.
+class MefServer {
+ public:
+  static Result<std::unique_ptr<MefServer>> start(MefConfig cfg);
+  ~MefServer();
+  std::uint16_t tls_port() const { return listeners_->tls_port(); }
+  std::uint16_t dtls_port() const { return listeners_->dtls_port(); }
+  store::Store& store() { return *store_; }
+
+ private:
+  MefServer() = default;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<service::WorkerPool> pool_;
+  std::unique_ptr<MefService> service_;
+  std::unique_ptr<service::Listeners> listeners_;
+};
+
+}  // namespace m2msec::mef

@@ -1,0 +1,152 @@
+// m2msec/proto/messages.h: the Mmef and Mmaf messages (see docs/protocol.md).
+//
+// TS-0032, which defines these messages on the wire, is not available, so
+// m2msec carries them as oneM2M primitives over the HTTP binding with JSON
+// bodies and sec:-style short names, modelled on the parameter tables of
+// TS-0003 clauses 8.3.2.1 and 8.8.2. Each message has to_json() and a
+// strict from_json() that fails with Errc::malformed_message naming the
+// offending field. Times are oneM2M "YYYYMMDDTHHMMSS" strings on the wire
+// and unix seconds in memory. Key values travel as base64.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "m2msec/core/error.h"
+#include "m2msec/core/secret.h"
+
+namespace m2msec::proto {
+
+// m2msec's resource types for the create operations (private range).
+inline constexpr int kTyEnrolment = 10001;          // sec:enr
+inline constexpr int kTyMafClientReg = 10002;       // sec:mcr
+inline constexpr int kTyMafKeyReg = 10003;          // sec:mkr
+
+// Security Usage Identifiers m2msec uses (TS-0003 clause 8.8.2.3 names
+// SUID 21 for a remotely provisioned key shared with a MAF).
+inline constexpr int kSuidMafKm = 21;   // Km, shared with a MAF
+inline constexpr int kSuidKpsa = 22;    // Kpsa, shared with an Enrolee B
+inline constexpr int kSuidMafSaef = 10; // Kc for the MAF-based SAEF
+
+// Resource paths.
+inline constexpr std::string_view kMefPath = "/mef";
+inline constexpr std::string_view kMefFetchPrefix = "/mef/fetchCredentials/";
+inline constexpr std::string_view kMafPath = "/maf";
+inline constexpr std::string_view kMafKeysPrefix = "/maf/keys/";
+inline constexpr std::string_view kMafClientsPrefix = "/maf/clients/";
+
+// --- Mmef -----------------------------------------------------------------
+
+// EnrolRequest: table 8.3.2.1-1 plus the IdMAF of seed 002.
+struct EnrolRequest {
+  bool certificate_enrolment = false;  // cei
+  bool maf_enrolment = true;           // mei
+  bool remote_management = false;     // rmi
+  std::string maf_id;                  // idm: the MAF the enrolee wants ("" if none)
+
+  nlohmann::json to_json() const;
+  static Result<EnrolRequest> from_json(const nlohmann::json& j);
+};
+
+// EnrolInstruction: table 8.3.2.1-3 (MAF) or the Kpsa target (10.3.3).
+struct EnrolInstruction {
+  enum class Kind { maf, kpsa };
+  Kind kind = Kind::maf;
+  std::string target;            // MAF-FQDN or Enrolee-B-ID
+  std::string credential_type;   // ctp: "psk" (maf)
+  std::string client_reg_uri;    // cru (maf)
+  std::string key_reg_uri;       // kru (maf)
+  std::string key_retrieval_uri; // kri (maf)
+  std::string key_id;            // kid: the identifier to present to the target
+  std::int64_t lifetime = 0;     // lt: expiry of the derived key (unix s)
+};
+
+// EnrolResponse: the MEF's answer to the enrolment exchange.
+struct EnrolResponse {
+  std::string enrolee_id;          // ide: assigned CSE-ID or AE-ID
+  std::string ke_id;               // kei: KeID as the MEF formed it
+  std::int64_t expiry = 0;         // exp: enrolment expiry (0: none)
+  std::vector<EnrolInstruction> instructions;  // ins
+
+  nlohmann::json to_json() const;
+  static Result<EnrolResponse> from_json(const nlohmann::json& j);
+};
+
+// CredentialResponse: table 8.3.2.1-5, the MEF's answer to
+// RETRIEVE /mef/fetchCredentials/<KeID>/<SUID>.
+struct CredentialResponse {
+  SecretBytes key;                 // kv (base64 on the wire)
+  std::string enrolee_id;          // ide
+  std::int64_t lifetime = 0;       // lt (unix s)
+  std::string key_id;              // kid: the KmID/KpsaID the key is known by
+
+  nlohmann::json to_json() const;
+  static Result<CredentialResponse> from_json(const nlohmann::json& j);
+};
+
+// --- Mmaf -----------------------------------------------------------------
+
+// MafClientRegRequest: table 8.8.2.3-1.
+struct MafClientRegRequest {
+  std::string maf_fqdn;            // fqdn
+  std::int64_t expiration = 0;     // et
+  std::string admin_fqdn;          // adm
+
+  nlohmann::json to_json() const;
+  static Result<MafClientRegRequest> from_json(const nlohmann::json& j);
+};
+
+// MafClientRegResponse: table 8.8.2.3-2.
+struct MafClientRegResponse {
+  std::string reg_id;              // ri: mafClientRegID
+  std::int64_t expiration = 0;     // et
+  std::string client_id;           // cid
+  std::string admin_fqdn;          // adm
+  std::string assigned_key_id;     // sid: assignedSymmKeyID (KmID), may be ""
+
+  nlohmann::json to_json() const;
+  static Result<MafClientRegResponse> from_json(const nlohmann::json& j);
+};
+
+// MafKeyRegRequest: table 8.8.2.7-1 (no Key Value: the exporter makes Kc).
+struct MafKeyRegRequest {
+  std::string maf_fqdn;            // fqdn
+  std::int64_t expiration = 0;     // et
+  std::string admin_fqdn;          // adm
+  int suid = kSuidMafSaef;         // suid
+  std::vector<std::string> targets;  // tids
+
+  nlohmann::json to_json() const;
+  static Result<MafKeyRegRequest> from_json(const nlohmann::json& j);
+};
+
+// MafKeyRegResponse: table 8.8.2.7-2.
+struct MafKeyRegResponse {
+  std::string relative_key_id;     // rki
+  std::int64_t expiration = 0;     // et
+  std::string source_id;           // sid
+  std::string admin_fqdn;          // adm
+  int suid = kSuidMafSaef;         // suid
+  std::vector<std::string> targets;  // tids
+
+  nlohmann::json to_json() const;
+  static Result<MafKeyRegResponse> from_json(const nlohmann::json& j);
+};
+
+// MafKeyRetrieveResponse: table 8.8.2.8-2, the answer to
+// RETRIEVE /maf/keys/<RelativeKeyID>.
+struct MafKeyRetrieveResponse {
+  SecretBytes key;                 // kv
+  std::int64_t expiration = 0;     // et
+  std::string source_id;           // sid: Entity A
+  std::string admin_fqdn;          // adm
+  int suid = kSuidMafSaef;         // suid
+
+  nlohmann::json to_json() const;
+  static Result<MafKeyRetrieveResponse> from_json(const nlohmann::json& j);
+};
+
+}  // namespace m2msec::proto

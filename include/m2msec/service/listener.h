@@ -1,0 +1,65 @@
+// m2msec/service/listener.h: the settings every m2msec server role shares
+// (listen addresses, credentials, timeouts) and the (D)TLS listeners built
+// from them.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "m2msec/core/error.h"
+#include "m2msec/proto/http_server.h"
+#include "m2msec/service/config.h"
+#include "m2msec/tls/server.h"
+
+namespace m2msec::service {
+
+// ListenerSettings are read from a role's table:
+//   fqdn, tls_listen, dtls_listen, certificate, private_key, trust_anchors,
+//   threads, handshake_timeout_ms, idle_timeout_ms, max_handshakes, dtls_mtu
+struct ListenerSettings {
+  std::string fqdn;
+  std::string tls_listen;    // "host:port"; "" disables TLS
+  std::string dtls_listen;   // "host:port"; "" disables DTLS
+  std::string certificate;   // PEM; "" means PSK only
+  std::string private_key;   // PEM, mode 0600
+  std::string trust_anchors; // PEM CA certificates for client certificates
+  unsigned threads = 0;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::size_t max_handshakes = 256;
+  std::size_t dtls_mtu = 1200;
+};
+
+// read_listener_settings reads the shared keys from |t| (the caller still
+// calls t.finish()). |default_tls| is used when tls_listen is absent.
+ListenerSettings read_listener_settings(ConfigTable& t, const std::string& default_tls);
+
+// ListenerHandlers are what a role plugs into its listeners.
+struct ListenerHandlers {
+  tls::PskLookup psk_lookup;          // empty: no PSK suites
+  tls::ClientAuth client_auth = tls::ClientAuth::optional;
+  proto::RequestHandler handler;
+  std::function<void(const Error&)> on_handshake_error;
+};
+
+// Listeners owns the TLS and DTLS servers of one role.
+class Listeners {
+ public:
+  // start builds and starts one server per configured address. Fails with
+  // the first server's error (bind, credentials).
+  static Result<std::unique_ptr<Listeners>> start(const ListenerSettings& s, ListenerHandlers h);
+  ~Listeners();
+
+  std::uint16_t tls_port() const;   // 0 if TLS is off
+  std::uint16_t dtls_port() const;  // 0 if DTLS is off
+  void stop();
+
+ private:
+  Listeners() = default;
+  std::unique_ptr<tls::TlsServer> tls_;
+  std::unique_ptr<tls::TlsServer> dtls_;
+};
+
+}  // namespace m2msec::service

@@ -1,0 +1,89 @@
+// m2msec/tls/client.h: a blocking (D)TLS client for devices and tests.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "m2msec/core/error.h"
+#include "m2msec/core/secret.h"
+#include "m2msec/tls/credentials.h"
+#include "m2msec/tls/identity.h"
+#include "m2msec/tls/profile.h"
+#include "m2msec/tls/session.h"
+
+namespace m2msec::tls {
+
+// ClientPsk is the client's PSK credential.
+struct ClientPsk {
+  std::string identity;
+  SecretBytes key;
+};
+
+// ClientOptions configures connect(). Exactly the credentials given are
+// offered: PSK suites if |psk| is set, certificate suites if |trust| is
+// set (server authentication; |certificate| adds client authentication).
+struct ClientOptions {
+  Transport transport = Transport::tls;
+  std::string host = "127.0.0.1";   // IPv4/IPv6 literal or name
+  std::uint16_t port = 0;
+  std::string sni;                  // SNI host name; required (clause 10.2.1)
+  std::optional<ClientPsk> psk;
+  std::shared_ptr<const TrustAnchors> trust;
+  std::shared_ptr<const CertificateKey> certificate;
+  // expected_name is what the server certificate must carry; if unset, the
+  // SNI as an FQDN.
+  std::optional<ExpectedName> expected_name;
+  CipherProfile ciphers;            // empty halves: clause 10.2 defaults
+  std::string cipher_override;      // if set, the exact OpenSSL cipher string (tests)
+  std::chrono::milliseconds timeout{10000};  // connect + handshake
+  std::size_t mtu = kDefaultMtu;
+};
+
+// TlsClient is one established client connection. Move-only.
+class TlsClient {
+ public:
+  // connect opens the socket, performs the handshake and checks the peer.
+  // Fails with Errc::connect_failed, Errc::timeout,
+  // Errc::tls_handshake_failed, Errc::unknown_psk_identity,
+  // Errc::certificate_rejected, Errc::peer_name_mismatch,
+  // Errc::invalid_argument (no SNI, no credentials) or
+  // Errc::invalid_credentials.
+  static Result<TlsClient> connect(ClientOptions options);
+
+  TlsClient(TlsClient&&) noexcept;
+  TlsClient& operator=(TlsClient&&) noexcept;
+  ~TlsClient();
+
+  // peer returns the server's identity (certificate names or, for PSK,
+  // the identity this client used).
+  const PeerIdentity& peer() const;
+
+  // extms reports whether the session used the extended master secret.
+  bool extms() const;
+
+  // export_keying_material: RFC 5705, no context. See Session.
+  Result<SecretBytes> export_keying_material(std::string_view label, std::size_t length) const;
+
+  // write_all sends |data| (DTLS: one datagram). Errors:
+  // Errc::connection_closed, Errc::timeout.
+  Status write_all(std::span<const std::uint8_t> data, std::chrono::milliseconds timeout);
+
+  // read waits up to |timeout| for application data and returns 1 to
+  // |max| bytes. Errors: Errc::timeout, Errc::connection_closed.
+  Result<ByteVector> read(std::size_t max, std::chrono::milliseconds timeout);
+
+  // close sends close_notify and closes the socket. Idempotent.
+  void close();
+
+ private:
+  struct Impl;
+  explicit TlsClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace m2msec::tls

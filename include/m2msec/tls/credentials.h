@@ -1,0 +1,40 @@
+// m2msec/tls/credentials.h: certificates, private keys and trust anchors.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "m2msec/core/error.h"
+#include "m2msec/tls/ossl.h"
+
+namespace m2msec::tls {
+
+// CertificateKey is a leaf certificate, its chain (leaf first, without the
+// trust anchor) and the matching private key.
+struct CertificateKey {
+  UniquePtr<X509> leaf;
+  X509Stack chain;  // intermediates; may be empty
+  UniquePtr<EVP_PKEY> key;
+};
+
+// load_certificate_key reads a PEM file of certificates (leaf first) and a
+// PEM private key file. Fails with Errc::io_error if a file is unreadable,
+// Errc::invalid_credentials if it holds no certificate, the key does not
+// match the leaf, or (with |enforce_profile|) the leaf violates clause
+// 10.1.1 (P-256, keyUsage digitalSignature, no wildcard). Tests turn the
+// profile off to present bad certificates to a peer.
+Result<std::shared_ptr<const CertificateKey>> load_certificate_key(const std::string& cert_pem_path,
+                                                                   const std::string& key_pem_path,
+                                                                   bool enforce_profile = true);
+
+// TrustAnchors is a set of CA certificates that end certification paths.
+// Shared between contexts (X509_STORE is reference counted).
+struct TrustAnchors {
+  UniquePtr<X509_STORE> store;
+};
+
+// load_trust_anchors reads every certificate of a PEM file into a store.
+// Fails with Errc::io_error or Errc::invalid_credentials (no certificate).
+Result<std::shared_ptr<const TrustAnchors>> load_trust_anchors(const std::string& ca_pem_path);
+
+}  // namespace m2msec::tls

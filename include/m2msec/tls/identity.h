@@ -1,0 +1,53 @@
+// m2msec/tls/identity.h: who the peer is, and TS-0003 certificate checks.
+#pragma once
+
+#include <openssl/x509.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "m2msec/core/error.h"
+
+namespace m2msec::tls {
+
+// PeerIdentity is what the handshake authenticated about the peer.
+struct PeerIdentity {
+  // none: the client was not authenticated (certificate suite without a
+  // client certificate).
+  enum class Kind { none, psk, certificate };
+  Kind kind = Kind::none;
+  std::string psk_identity;            // kind == psk: the TLS psk_identity
+  std::vector<std::string> san_uris;   // kind == certificate: SAN URIs (AE-IDs)
+  std::vector<std::string> dns_names;  // kind == certificate: SAN dNSNames (CSE-ID, FQDN)
+  std::string sni;                     // the SNI host name the client sent ("" if none)
+  std::string cipher;                  // negotiated suite, OpenSSL name
+};
+
+// ExpectedName is the name a peer certificate must carry (TS-0003 clause
+// 8.1.2.1): an FQDN (MEF, MAF, the public domain name of a CSE-ID) in a
+// dNSName, or an AE-ID in its full URI form in a URI name.
+struct ExpectedName {
+  enum class Kind { fqdn, uri };
+  Kind kind = Kind::fqdn;
+  std::string value;
+};
+
+// check_certificate_profile applies the clause 10.1.1 leaf rules that path
+// validation does not: a P-256 (secp256r1) public key, a keyUsage extension
+// including digitalSignature, and no wildcard in any SAN entry. Fails with
+// Errc::certificate_rejected; the detail names the rule. |cert| is borrowed.
+Status check_certificate_profile(X509* cert);
+
+// check_peer_name tests whether |cert| carries |expected|: an FQDN matches
+// a dNSName SAN case-insensitively and exactly (no wildcards, no CN
+// fallback); a URI matches a URI SAN byte for byte. Fails with
+// Errc::peer_name_mismatch, or Errc::invalid_fqdn for a malformed expected
+// FQDN. |cert| is borrowed.
+Status check_peer_name(X509* cert, const ExpectedName& expected);
+
+// certificate_names fills |out_uris| and |out_dns| with the URI and
+// dNSName SAN entries of |cert| (borrowed), in certificate order.
+void certificate_names(X509* cert, std::vector<std::string>& out_uris, std::vector<std::string>& out_dns);
+
+}  // namespace m2msec::tls

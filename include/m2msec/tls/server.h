@@ -1,0 +1,98 @@
+// m2msec/tls/server.h: the asynchronous (D)TLS server.
+//
+// One listening port (TCP for TLS, UDP for DTLS) serves several
+// authorities, selected by the client's SNI (TS-0003 clause 10.2.1: "when
+// a host that acts as a virtual server for multiple Authorities receives a
+// new TLS or DTLS connection, it knows which keys to use"). Each authority
+// has a certificate, a PSK lookup, or both.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "m2msec/core/error.h"
+#include "m2msec/core/secret.h"
+#include "m2msec/tls/credentials.h"
+#include "m2msec/tls/profile.h"
+#include "m2msec/tls/session.h"
+
+namespace m2msec::tls {
+
+// PskRequest is what the server knows when it must choose a PSK.
+struct PskRequest {
+  std::string identity;  // psk_identity from ClientKeyExchange
+  std::string sni;       // SNI host name ("" if none)
+};
+
+// PskLookup finds the key for a PSK identity. It may answer at once or
+// later from any thread (a database, a MAF round trip), calling |done|
+// exactly once: with the key, or with an error (Errc::unknown_psk_identity
+// for an unknown identity; any error fails the handshake with the alert
+// unknown_psk_identity). The handshake of this one connection is paused
+// meanwhile; other connections proceed.
+using PskLookup = std::function<void(const PskRequest&, std::function<void(Result<SecretBytes>)> done)>;
+
+// ClientAuth says whether a server asks for a client certificate.
+enum class ClientAuth { none, optional, required };
+
+// ServerAuthority is one virtual server behind the port.
+struct ServerAuthority {
+  std::string fqdn;                                     // SNI host name it answers to
+  std::shared_ptr<const CertificateKey> certificate;    // null: no certificate suites
+  PskLookup psk_lookup;                                 // empty: no PSK suites
+  std::shared_ptr<const TrustAnchors> client_trust;     // for client certificates
+  ClientAuth client_auth = ClientAuth::none;
+};
+
+// ServerOptions configures a TlsServer. Durations of zero are invalid.
+struct ServerOptions {
+  Transport transport = Transport::tls;
+  std::string bind_address = "127.0.0.1";
+  std::uint16_t port = 0;                         // 0: pick a free port
+  std::vector<ServerAuthority> authorities;       // at least one
+  std::string default_authority;                  // fqdn used without SNI; "" rejects
+  CipherProfile ciphers;                          // empty halves: clause 10.2 defaults
+  unsigned threads = 0;                           // 0: one per core
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::size_t max_handshakes = 256;               // concurrent; excess closed at once
+  std::size_t mtu = kDefaultMtu;                  // DTLS link MTU
+  // DTLS always runs the stateless cookie exchange (DTLSv1_listen); it
+  // cannot be turned off.
+  SessionHandler on_session;                      // required
+  // on_handshake_error, if set, is told why a handshake failed (for logs
+  // and tests); it runs on a server thread and must not block.
+  std::function<void(const Error&)> on_handshake_error;
+};
+
+// TlsServer owns its io_context threads. Not copyable or movable.
+class TlsServer {
+ public:
+  // create validates |options|, builds the SSL contexts and binds the
+  // port. Fails with Errc::invalid_argument (no authority, no handler,
+  // zero timeout, MTU out of 256..65507), Errc::invalid_credentials, or
+  // Errc::io_error (bind failed).
+  static Result<std::unique_ptr<TlsServer>> create(ServerOptions options);
+
+  virtual ~TlsServer() = default;
+
+  // port returns the bound port (useful when options.port was 0).
+  virtual std::uint16_t port() const = 0;
+
+  // start launches the worker threads; returns at once.
+  virtual void start() = 0;
+
+  // stop closes the listener and every connection and joins the threads.
+  // Idempotent; also run by the destructor.
+  virtual void stop() = 0;
+
+  // active_handshakes returns the number of handshakes in progress.
+  virtual std::size_t active_handshakes() const = 0;
+};
+
+}  // namespace m2msec::tls

@@ -1,0 +1,168 @@
+// mef_cmd.cc: "m2msec mef serve" and "m2msec mef enrolee ..." (operator).
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli.h"
+#include "m2msec/core/ids.h"
+#include "m2msec/core/secret_file.h"
+#include "m2msec/mef/mef.h"
+#include "m2msec/service/runtime.h"
+#include "serve_util.h"
+
+namespace m2msec::cli {
+namespace {
+
+struct MefOpts {
+  std::string config;
+  std::string log_level = "info";
+  std::string kpm_id, kpm_file, enrolee_id, target, target_kind, expiry, cert_subject, cert_ca;
+};
+
+Result<mef::MefConfig> load_config(const std::string& path) {
+  auto file = service::ConfigFile::load(path);
+  if (!file) return std::unexpected(file.error());
+  return mef::load_mef_config(*file);
+}
+
+int serve(Context& ctx, const MefOpts& o) {
+  if (!init_logging(o.log_level)) return usage_error("unknown --log-level " + o.log_level);
+  auto cfg = load_config(o.config);
+  if (!cfg) return usage_error(cfg.error());
+  block_signals();
+  auto server = mef::MefServer::start(*cfg);
+  if (!server) return failure(server.error());
+  const nlohmann::json j = {{"role", "mef"}, {"fqdn", cfg->listen.fqdn}, {"tls_port", (*server)->tls_port()},
+                            {"dtls_port", (*server)->dtls_port()}, {"data_dir", cfg->data_dir}};
+  if (ctx.json) {
+    print_json(j);
+  } else {
+    std::cout << "mef " << cfg->listen.fqdn << " serving: tls port " << (*server)->tls_port() << ", dtls port "
+              << (*server)->dtls_port() << ", data in " << cfg->data_dir << std::endl;
+  }
+  spdlog::info("mef: stopping on {}", wait_for_signal());
+  return kExitOk;
+}
+
+// target_kind_for reads --target-kind, or guesses it: an FQDN names a
+// MAF, a CSE-ID/AE-ID names an Enrolee B (Kpsa, 10.3.3).
+Result<store::TargetKind> target_kind_for(const MefOpts& o) {
+  if (!o.target_kind.empty()) return store::parse_target_kind(o.target_kind);
+  if (Fqdn::parse(o.target)) return store::TargetKind::maf;
+  if (EntityId::parse(o.target)) return store::TargetKind::kpsa;
+  return fail(Errc::invalid_argument, "--target must be a MAF-FQDN or an Enrolee-B CSE-ID/AE-ID");
+}
+
+int add(Context& ctx, const MefOpts& o) {
+  auto cfg = load_config(o.config);
+  if (!cfg) return usage_error(cfg.error());
+  store::Enrolee e;
+  e.enrolee_id = o.enrolee_id;
+  e.target = o.target;
+  auto kind = target_kind_for(o);
+  if (!kind) return usage_error(kind.error());
+  e.target_kind = *kind;
+  const std::int64_t now = service::now_unix();
+  if (!o.expiry.empty()) {
+    auto d = service::parse_duration(o.expiry);
+    if (!d) return usage_error(d.error());
+    e.expires_at = now + *d;
+  }
+  if (!o.kpm_id.empty()) {
+    if (!o.cert_subject.empty()) return usage_error("give either --kpm-id/--kpm-file or --cert-subject, not both");
+    if (o.kpm_file.empty()) return usage_error("--kpm-id needs --kpm-file");
+    auto kpm = read_hex_key_file(o.kpm_file);
+    if (!kpm) return usage_error(kpm.error());
+    e.auth_kind = store::AuthKind::psk;
+    e.kpm_id = o.kpm_id;
+    e.kpm = std::move(*kpm);
+  } else if (!o.cert_subject.empty()) {
+    e.auth_kind = store::AuthKind::cert;
+    e.cert_subject = o.cert_subject;
+    e.cert_trust_anchor = o.cert_ca.empty() ? std::optional<std::string>() : o.cert_ca;
+  } else {
+    return usage_error("give --kpm-id and --kpm-file (pre-provisioned key) or --cert-subject (certificate)");
+  }
+  if (auto st = store::validate_enrolee(e); !st) return usage_error(st.error());
+  auto db = mef::open_mef_store(*cfg, /*create_kek=*/true);
+  if (!db) return failure(db.error());
+  if (auto st = (*db)->mef().add_enrolee(e, now); !st) {
+    return st.error().code() == Errc::already_exists ? usage_error(st.error()) : failure(st.error());
+  }
+  const nlohmann::json j = {{"enrolee_id", e.enrolee_id},
+                            {"auth", store::auth_kind_name(e.auth_kind)},
+                            {"target_kind", store::target_kind_name(e.target_kind)},
+                            {"target", e.target},
+                            {"expires_at", e.expires_at ? nlohmann::json(*e.expires_at) : nlohmann::json()}};
+  if (ctx.json) {
+    print_json(j);
+  } else {
+    std::cout << "added enrolee " << e.enrolee_id << " (" << store::auth_kind_name(e.auth_kind) << ", target "
+              << store::target_kind_name(e.target_kind) << " " << e.target << ")\n";
+  }
+  return kExitOk;
+}
+
+int remove(Context& ctx, const MefOpts& o) {
+  auto cfg = load_config(o.config);
+  if (!cfg) return usage_error(cfg.error());
+  auto db = mef::open_mef_store(*cfg, /*create_kek=*/false);
+  if (!db) return failure(db.error());
+  if (auto st = (*db)->mef().remove_enrolee(o.enrolee_id); !st) {
+    return st.error().code() == Errc::not_found ? usage_error(st.error()) : failure(st.error());
+  }
+  if (ctx.json) {
+    print_json({{"removed", o.enrolee_id}});
+  } else {
+    std::cout << "removed enrolee " << o.enrolee_id << "; its KeID no longer resolves\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_mef_enrolee_import(CLI::App* enrolee, Context& ctx);
+void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, Context& ctx);
+
+void add_mef_commands(CLI::App& app, Context& ctx) {
+  static MefOpts o;
+  CLI::App* mef = app.add_subcommand("mef", "M2M Enrolment Function: server and operator commands");
+  mef->require_subcommand(1);
+
+  CLI::App* serve_cmd = mef->add_subcommand("serve", "Run the MEF until SIGINT/SIGTERM");
+  serve_cmd->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+  serve_cmd->add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off");
+  add_json_flag(serve_cmd, ctx);
+  serve_cmd->callback([&ctx] { ctx.run = [&ctx] { return serve(ctx, o); }; });
+
+  CLI::App* enrolee = mef->add_subcommand("enrolee", "Bootstrap credential and instruction configuration");
+  enrolee->require_subcommand(1);
+  CLI::App* add_cmd = enrolee->add_subcommand(
+      "add",
+      "Register an enrolee: a pre-provisioned key (--kpm-id, --kpm-file) or a certificate name "
+      "(--cert-subject), its assigned CSE-ID/AE-ID, and its target: a MAF-FQDN (Km) or an Enrolee-B "
+      "CSE-ID/AE-ID (Kpsa)");
+  add_cmd->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+  add_cmd->add_option("--enrolee-id", o.enrolee_id, "CSE-ID or AE-ID assigned to the enrolee")->required();
+  add_cmd->add_option("--target", o.target, "MAF-FQDN, or Enrolee B's CSE-ID/AE-ID")->required();
+  add_cmd->add_option("--target-kind", o.target_kind, "maf|kpsa (default: guessed from --target)")
+      ->check(CLI::IsMember({"maf", "kpsa"}));
+  add_cmd->add_option("--kpm-id", o.kpm_id, "KpmID, the PSK identity of the bootstrap handshake");
+  add_cmd->add_option("--kpm-file", o.kpm_file, "File holding Kpm (hex, mode 0600; '-' for stdin)");
+  add_cmd->add_option("--cert-subject", o.cert_subject, "Name in the enrolee's certificate (SAN URI or dNSName)");
+  add_cmd->add_option("--cert-ca", o.cert_ca, "Name of the trust anchor for the enrolee's certificate");
+  add_cmd->add_option("--expiry", o.expiry, "Enrolment expiry from now: 3600, 90m, 12h, 30d");
+  add_json_flag(add_cmd, ctx);
+  add_cmd->callback([&ctx] { ctx.run = [&ctx] { return add(ctx, o); }; });
+
+  CLI::App* rm = enrolee->add_subcommand("remove", "De-enrol: remove an enrolee and its Ke; its KeID stops resolving");
+  rm->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+  rm->add_option("--enrolee-id", o.enrolee_id, "CSE-ID or AE-ID")->required();
+  add_json_flag(rm, ctx);
+  rm->callback([&ctx] { ctx.run = [&ctx] { return remove(ctx, o); }; });
+
+  add_mef_enrolee_import(enrolee, ctx);
+  add_mef_list_commands(mef, enrolee, ctx);
+}
+
+}  // namespace m2msec::cli

@@ -1,0 +1,210 @@
+// mef_import_cmd.cc: "m2msec mef enrolee import", bulk registration of a
+// factory's device list (CSV or JSON), all or nothing.
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <iostream>
+#include <sstream>
+
+#include "cli.h"
+#include "m2msec/core/encoding.h"
+#include "m2msec/core/secret_file.h"
+#include "m2msec/mef/mef.h"
+#include "m2msec/service/runtime.h"
+
+namespace m2msec::cli {
+namespace {
+
+struct ImportOpts {
+  std::string config, file, format;
+};
+
+// Progress draws "label [#####-----] n/total" on stderr when it is a tty.
+class Progress {
+ public:
+  Progress(std::string label, std::size_t total) : label_(std::move(label)), total_(total), tty_(::isatty(2)) {}
+  void update(std::size_t n) {
+    if (!tty_ || total_ == 0 || (n != total_ && n % 256 != 0)) return;
+    const std::size_t width = 30, filled = width * n / total_;
+    std::cerr << "\r" << label_ << " [" << std::string(filled, '#') << std::string(width - filled, '-') << "] " << n
+              << "/" << total_ << std::flush;
+    if (n == total_) std::cerr << "\n";
+  }
+
+ private:
+  std::string label_;
+  std::size_t total_;
+  bool tty_;
+};
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : line) {
+    if (c == ',') {
+      out.push_back(std::string(trim_ascii_space(cur)));
+      cur.clear();
+    } else if (c != '\r') {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(std::string(trim_ascii_space(cur)));
+  return out;
+}
+
+// Row fields, by name. Kpm is hex. expiry is a duration from now.
+struct RawRow {
+  std::size_t line = 0;
+  std::map<std::string, std::string> f;
+};
+
+Result<std::vector<RawRow>> read_rows(const std::string& text, const std::string& format) {
+  std::vector<RawRow> rows;
+  if (format == "json") {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_array()) return fail(Errc::malformed_message, "JSON import must be an array of objects");
+    std::size_t i = 0;
+    for (const auto& o : j) {
+      ++i;
+      if (!o.is_object()) return fail(Errc::malformed_message, "row " + std::to_string(i) + ": not an object");
+      RawRow r{i, {}};
+      for (const auto& [k, v] : o.items()) {
+        if (!v.is_string()) return fail(Errc::malformed_message, "row " + std::to_string(i) + ": " + k + " must be a string");
+        r.f[k] = v.get<std::string>();
+      }
+      rows.push_back(std::move(r));
+    }
+    return rows;
+  }
+  std::istringstream in(text);
+  std::string line;
+  std::vector<std::string> header;
+  std::size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (trim_ascii_space(line).empty() || line.starts_with("#")) continue;
+    auto cells = split_csv_line(line);
+    if (header.empty()) {
+      header = cells;
+      continue;
+    }
+    if (cells.size() != header.size()) {
+      return fail(Errc::malformed_message, "line " + std::to_string(n) + ": " + std::to_string(cells.size()) +
+                                               " fields, header has " + std::to_string(header.size()));
+    }
+    RawRow r{n, {}};
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      if (!cells[i].empty()) r.f[header[i]] = cells[i];
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+Result<store::Enrolee> to_enrolee(RawRow& r, std::int64_t now) {
+  static const std::set<std::string> known = {"enrolee_id", "kpm_id", "kpm", "cert_subject", "cert_ca",
+                                              "target",     "target_kind", "expiry"};
+  for (const auto& [k, v] : r.f) {
+    if (!known.count(k)) return fail(Errc::invalid_argument, "unknown column " + k);
+  }
+  store::Enrolee e;
+  e.enrolee_id = r.f["enrolee_id"];
+  e.target = r.f["target"];
+  if (r.f.count("target_kind")) {
+    auto k = store::parse_target_kind(r.f["target_kind"]);
+    if (!k) return std::unexpected(k.error());
+    e.target_kind = *k;
+  } else {
+    e.target_kind = Fqdn::parse(e.target) ? store::TargetKind::maf : store::TargetKind::kpsa;
+  }
+  if (r.f.count("kpm_id")) {
+    e.auth_kind = store::AuthKind::psk;
+    e.kpm_id = r.f["kpm_id"];
+    auto kpm = hex_decode_secret(r.f["kpm"]);
+    secure_wipe(r.f["kpm"].data(), r.f["kpm"].size());
+    if (!kpm || kpm->empty()) return fail(Errc::invalid_hex, "kpm must be hex");
+    e.kpm = std::move(*kpm);
+  } else {
+    e.auth_kind = store::AuthKind::cert;
+    if (r.f.count("cert_subject")) e.cert_subject = r.f["cert_subject"];
+    if (r.f.count("cert_ca")) e.cert_trust_anchor = r.f["cert_ca"];
+  }
+  if (r.f.count("expiry")) {
+    auto d = service::parse_duration(r.f["expiry"]);
+    if (!d) return std::unexpected(d.error());
+    e.expires_at = now + *d;
+  }
+  if (auto st = store::validate_enrolee(e); !st) return std::unexpected(st.error());
+  return e;
+}
+
+int run_import(Context& ctx, const ImportOpts& o) {
+  auto file = service::ConfigFile::load(o.config);
+  if (!file) return usage_error(file.error());
+  auto cfg = mef::load_mef_config(*file);
+  if (!cfg) return usage_error(cfg.error());
+  std::string format = o.format;
+  if (format.empty()) format = o.file.ends_with(".json") ? "json" : "csv";
+  // The file holds Kpm values: it is a secret file (mode 0600).
+  auto text = read_secret_file(o.file);
+  if (!text) return usage_error(text.error());
+  auto rows = read_rows(std::string(text->view()), format);
+  if (!rows) return usage_error(rows.error());
+
+  const std::int64_t now = service::now_unix();
+  std::vector<store::Enrolee> enrolees;
+  std::vector<std::string> errors;
+  Progress check("checking ", rows->size());
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    auto e = to_enrolee((*rows)[i], now);
+    if (!e) {
+      errors.push_back("row " + std::to_string(i + 1) + " (line " + std::to_string((*rows)[i].line) +
+                       "): " + e.error().message());
+    } else {
+      enrolees.push_back(std::move(*e));
+    }
+    check.update(i + 1);
+  }
+  std::size_t imported = 0;
+  if (errors.empty()) {
+    auto db = mef::open_mef_store(*cfg, /*create_kek=*/true);
+    if (!db) return failure(db.error());
+    std::vector<store::RowError> row_errors;
+    auto n = (*db)->mef().import_enrolees(enrolees, now, &row_errors);
+    for (const auto& re : row_errors) errors.push_back("row " + std::to_string(re.row) + ": " + re.error.message());
+    if (!n && errors.empty()) return failure(n.error());
+    if (n) imported = *n;
+  }
+  if (ctx.json) {
+    print_json({{"file", o.file}, {"rows", rows->size()}, {"imported", imported}, {"errors", errors}});
+  } else {
+    for (const auto& e : errors) std::cerr << "m2msec: error: " << e << "\n";
+    if (errors.empty()) {
+      std::cout << "imported " << imported << " enrolees from " << o.file << "\n";
+    } else {
+      std::cerr << "m2msec: error: import rejected, nothing was imported (" << errors.size() << " bad rows)\n";
+    }
+  }
+  return errors.empty() ? kExitOk : kExitUsage;
+}
+
+}  // namespace
+
+void add_mef_enrolee_import(CLI::App* enrolee, Context& ctx) {
+  static ImportOpts o;
+  CLI::App* cmd = enrolee->add_subcommand(
+      "import",
+      "Bulk-register enrolees from CSV (header: enrolee_id,kpm_id,kpm,target[,target_kind,expiry,"
+      "cert_subject,cert_ca]) or a JSON array of objects with those keys. All or nothing; every bad row "
+      "is reported. The file holds Kpm values: mode 0600.");
+  cmd->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+  cmd->add_option("--file", o.file, "CSV or JSON file ('-' for stdin)")->required();
+  cmd->add_option("--format", o.format, "csv|json (default: from the file name)")
+      ->check(CLI::IsMember({"csv", "json"}));
+  add_json_flag(cmd, ctx);
+  cmd->callback([&ctx] { ctx.run = [&ctx] { return run_import(ctx, o); }; });
+}
+
+}  // namespace m2msec::cli

@@ -1,0 +1,277 @@
+// mef_list_cmd.cc: the MEF operator's read-only views: "m2msec mef enrolee
+// list", "m2msec mef enrolee show" and "m2msec mef status".
+//
+// Everything here reads summaries (store/listing.h), which never carry key
+// material, so nothing secret can reach the output.
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "cli.h"
+#include "m2msec/mef/mef.h"
+#include "m2msec/service/runtime.h"
+
+namespace m2msec::cli {
+namespace {
+
+struct ListOpts {
+  std::string config, state, after, enrolee_id;
+  std::size_t limit = 100;
+};
+
+// OpenedStore is a parsed config and its store, or the exit code to
+// return: 2 for a bad config, 1 if the database does not open.
+struct OpenedStore {
+  mef::MefConfig cfg;
+  std::unique_ptr<store::Store> db;
+  int exit_code = kExitOk;
+};
+
+OpenedStore open_store(const std::string& path) {
+  OpenedStore out;
+  auto file = service::ConfigFile::load(path);
+  if (!file) {
+    out.exit_code = usage_error(file.error());
+    return out;
+  }
+  auto cfg = mef::load_mef_config(*file);
+  if (!cfg) {
+    out.exit_code = usage_error(cfg.error());
+    return out;
+  }
+  out.cfg = std::move(*cfg);
+  auto db = mef::open_mef_store(out.cfg, /*create_kek=*/false);
+  if (!db) {
+    out.exit_code = failure(db.error());
+    return out;
+  }
+  out.db = std::move(*db);
+  return out;
+}
+
+// iso_time formats unix seconds as "2025-01-31T12:00:00Z".
+std::string iso_time(std::int64_t t) {
+  const time_t tt = static_cast<time_t>(t);
+  struct tm tm {};
+  if (gmtime_r(&tt, &tm) == nullptr) return std::to_string(t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json opt_time(const std::optional<std::int64_t>& t) { return t ? nlohmann::json(iso_time(*t)) : nullptr; }
+
+template <typename T>
+nlohmann::json opt(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
+
+// summary_json renders one enrolee summary (no secrets exist in it).
+nlohmann::json summary_json(const store::EnroleeSummary& e) {
+  nlohmann::json j = {{"enrolee_id", e.enrolee_id},
+                      {"state", store::enrolee_state_name(e.state)},
+                      {"auth", store::auth_kind_name(e.auth_kind)},
+                      {"kpm_id", opt(e.kpm_id)},
+                      {"cert_subject", opt(e.cert_subject)},
+                      {"target_kind", store::target_kind_name(e.target_kind)},
+                      {"target", e.target},
+                      {"created_at", e.created_at},
+                      {"created", iso_time(e.created_at)},
+                      {"expires_at", opt(e.expires_at)},
+                      {"expires", opt_time(e.expires_at)},
+                      {"enrolment", nullptr}};
+  if (e.enrolment) {
+    const store::EnrolmentSummary& n = *e.enrolment;
+    j["enrolment"] = {{"ke_id", n.ke_id},           {"kpsa_id", opt(n.kpsa_id)},
+                      {"created_at", n.created_at}, {"created", iso_time(n.created_at)},
+                      {"expires_at", n.expires_at}, {"expires", iso_time(n.expires_at)}};
+  }
+  return j;
+}
+
+// credential_name is the KpmID or the certificate subject.
+std::string credential_name(const store::EnroleeSummary& e) {
+  if (e.kpm_id) return *e.kpm_id;
+  if (e.cert_subject) return *e.cert_subject;
+  return "-";
+}
+
+// shown_expiry is the enrolment's expiry if there is one (it never
+// outlives the enrolee's), else the enrolee's.
+std::string shown_expiry(const store::EnroleeSummary& e) {
+  if (e.enrolment) return iso_time(e.enrolment->expires_at);
+  return e.expires_at ? iso_time(*e.expires_at) : "-";
+}
+
+// print_table writes rows as left-aligned columns separated by two spaces.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows) {
+    width.resize(std::max(width.size(), r.size()));
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+int run_list(Context& ctx, const ListOpts& o) {
+  if (o.limit == 0) return usage_error("--limit must be at least 1");
+  store::EnroleeFilter filter;
+  if (!o.state.empty()) {
+    auto s = store::parse_enrolee_state(o.state);
+    if (!s) return usage_error(s.error());
+    filter.state = *s;
+  }
+  OpenedStore s = open_store(o.config);
+  if (!s.db) return s.exit_code;
+
+  // Pages of at most kMaxPageLimit, until --limit rows or the end.
+  std::vector<store::EnroleeSummary> rows;
+  filter.page.after = o.after;
+  bool more = false;
+  while (rows.size() < o.limit) {
+    filter.page.limit = std::min(o.limit - rows.size(), store::kMaxPageLimit);
+    auto page = s.db->mef().list_enrolees(filter);
+    if (!page) return failure(page.error());
+    const bool full = page->size() == filter.page.limit;
+    for (auto& e : *page) rows.push_back(std::move(e));
+    if (!full) break;
+    filter.page.after = rows.back().enrolee_id;
+    more = true;  // a full last page: there may be more
+  }
+  if (rows.size() < o.limit) more = false;
+  const std::optional<std::string> next = more && !rows.empty() ? std::optional(rows.back().enrolee_id) : std::nullopt;
+
+  if (ctx.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& e : rows) list.push_back(summary_json(e));
+    print_json({{"enrolees", list}, {"count", rows.size()}, {"next_after", opt(next)}});
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> table = {
+      {"ENROLEE", "STATE", "AUTH", "KPMID/CERT SUBJECT", "TARGET", "KEID", "EXPIRES"}};
+  for (const auto& e : rows) {
+    table.push_back({e.enrolee_id, std::string(store::enrolee_state_name(e.state)),
+                     std::string(store::auth_kind_name(e.auth_kind)), credential_name(e), e.target,
+                     e.enrolment ? e.enrolment->ke_id : "-", shown_expiry(e)});
+  }
+  print_table(table);
+  if (next) std::cerr << "more enrolees follow; continue with --after '" << *next << "'\n";
+  return kExitOk;
+}
+
+// find_summary looks one enrolee up through the listing (which reads no
+// secret column): it pages from just before |id| until it reaches it.
+Result<store::EnroleeSummary> find_summary(store::MefRepository& repo, const std::string& id) {
+  store::EnroleeFilter f;
+  f.page.after = id.empty() ? "" : id.substr(0, id.size() - 1);  // sorts before id
+  f.page.limit = store::kMaxPageLimit;
+  for (;;) {
+    auto page = repo.list_enrolees(f);
+    if (!page) return std::unexpected(page.error());
+    for (auto& e : *page) {
+      if (e.enrolee_id == id) return std::move(e);
+      if (e.enrolee_id > id) return fail(Errc::not_found, "no enrolee " + id);
+    }
+    if (page->size() < f.page.limit) return fail(Errc::not_found, "no enrolee " + id);
+    f.page.after = page->back().enrolee_id;
+  }
+}
+
+int run_show(Context& ctx, const ListOpts& o) {
+  OpenedStore s = open_store(o.config);
+  if (!s.db) return s.exit_code;
+  auto e = find_summary(s.db->mef(), o.enrolee_id);
+  if (!e) return e.error().code() == Errc::not_found ? usage_error(e.error()) : failure(e.error());
+  if (ctx.json) {
+    print_json(summary_json(*e));
+    return kExitOk;
+  }
+  const std::int64_t now = service::now_unix();
+  std::cout << "enrolee       " << e->enrolee_id << "\nstate         " << store::enrolee_state_name(e->state)
+            << "\nauth          " << store::auth_kind_name(e->auth_kind)
+            << (e->kpm_id ? "\nKpmID         " + *e->kpm_id : "")
+            << (e->cert_subject ? "\ncert subject  " + *e->cert_subject : "") << "\ntarget        "
+            << store::target_kind_name(e->target_kind) << " " << e->target << "\ncreated       "
+            << iso_time(e->created_at) << "\nexpires       " << (e->expires_at ? iso_time(*e->expires_at) : "never")
+            << "\n";
+  if (!e->enrolment) {
+    std::cout << "enrolment     none\n";
+    return kExitOk;
+  }
+  const store::EnrolmentSummary& n = *e->enrolment;
+  std::cout << "KeID          " << n.ke_id << (n.kpsa_id ? "\nKpsaID        " + *n.kpsa_id : "")
+            << "\nenrolled      " << iso_time(n.created_at) << "\nKe expires    " << iso_time(n.expires_at)
+            << (n.expires_at <= now ? " (expired)" : "") << "\n";
+  return kExitOk;
+}
+
+int run_status(Context& ctx, const ListOpts& o) {
+  OpenedStore s = open_store(o.config);
+  if (!s.db) return s.exit_code;
+  auto counts = s.db->mef().counts();
+  if (!counts) return failure(counts.error());
+  const Status integrity = s.db->check_integrity();
+  const store::WriteStats w = s.db->write_stats();
+  const std::string integrity_text = integrity ? "ok" : integrity.error().message();
+  if (ctx.json) {
+    print_json({{"fqdn", s.cfg.listen.fqdn},
+                {"data_dir", s.cfg.data_dir},
+                {"active_enrolees", counts->active_enrolees},
+                {"removed_enrolees", counts->removed_enrolees},
+                {"enrolments", counts->enrolments},
+                {"integrity", integrity_text},
+                {"write_stats",
+                 {{"transactions", w.transactions},
+                  {"ops", w.ops},
+                  {"ops_failed", w.ops_failed},
+                  {"commit_failures", w.commit_failures},
+                  {"largest_batch", w.largest_batch}}}});
+  } else {
+    std::cout << "mef           " << s.cfg.listen.fqdn << "\ndata          " << s.cfg.data_dir
+              << "\nenrolees      " << counts->active_enrolees << " active, " << counts->removed_enrolees
+              << " removed\nenrolments    " << counts->enrolments << "\nintegrity     " << integrity_text
+              << "\nwrites        " << w.transactions << " transactions, " << w.ops << " ops, " << w.ops_failed
+              << " failed, " << w.commit_failures << " commit failures (this command's own store handle)\n";
+  }
+  if (!integrity) return failure(integrity.error());
+  return kExitOk;
+}
+
+}  // namespace
+
+// add_mef_list_commands adds "enrolee list", "enrolee show" and "status".
+void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, Context& ctx) {
+  static ListOpts o;
+  CLI::App* list = enrolee->add_subcommand(
+      "list", "List enrolees in enrolee-ID order with their current KeID (no key material)");
+  list->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+  list->add_option("--state", o.state, "Only enrolees in this state")->check(CLI::IsMember({"active", "removed"}));
+  list->add_option("--limit", o.limit, "At most this many enrolees (default 100)");
+  list->add_option("--after", o.after, "Start after this enrolee ID (paging)");
+  add_json_flag(list, ctx);
+  list->callback([&ctx] { ctx.run = [&ctx] { return run_list(ctx, o); }; });
+
+  CLI::App* show = enrolee->add_subcommand("show", "Show one enrolee and its current enrolment (no key material)");
+  show->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+  show->add_option("--enrolee-id", o.enrolee_id, "CSE-ID or AE-ID")->required();
+  add_json_flag(show, ctx);
+  show->callback([&ctx] { ctx.run = [&ctx] { return run_show(ctx, o); }; });
+
+  CLI::App* status = mef->add_subcommand(
+      "status", "Enrolee and enrolment counts and a database integrity check (exit 1 if it fails)");
+  status->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+  add_json_flag(status, ctx);
+  status->callback([&ctx] { ctx.run = [&ctx] { return run_status(ctx, o); }; });
+}
+
+}  // namespace m2msec::cli

@@ -1,0 +1,26 @@
+#include "m2msec/client/remote.h"
+
+#include "m2msec/proto/http_client.h"
+#include "m2msec/service/runtime.h"
+
+namespace m2msec::client {
+
+Result<proto::Response> call_remote(const RemotePeer& peer, proto::Request req) {
+  auto ep = service::parse_endpoint(peer.address);
+  if (!ep) return std::unexpected(ep.error());
+  tls::ClientOptions o;
+  o.host = ep->host;
+  o.port = ep->port;
+  o.sni = peer.fqdn;
+  o.certificate = peer.certificate;
+  o.trust = peer.trust;
+  o.timeout = peer.timeout;
+  auto conn = tls::TlsClient::connect(std::move(o));
+  if (!conn) return std::unexpected(conn.error());
+  proto::HttpClient http(*conn, peer.fqdn, peer.timeout);
+  auto rsp = http.call(std::move(req));
+  conn->close();
+  return rsp;
+}
+
+}  // namespace m2msec::client

@@ -1,0 +1,283 @@
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "m2msec/core/encoding.h"
+#include "m2msec/crypto/derive.h"
+#include "m2msec/maf/maf.h"
+#include "m2msec/proto/http_client.h"
+#include "m2msec/proto/messages.h"
+
+namespace m2msec::maf {
+namespace {
+
+using proto::Request;
+using proto::Rsc;
+
+proto::Response refusal(const Request& req, const Error& err, std::string_view what) {
+  switch (err.code()) {
+    case Errc::not_found:
+      return proto::error_response(req, Rsc::not_found, std::string(what) + " not found");
+    case Errc::key_expired:
+      return proto::error_response(req, Rsc::originator_has_no_privilege, std::string(what) + " expired");
+    case Errc::already_exists:
+      return proto::error_response(req, Rsc::conflict, std::string(what) + " already exists");
+    default:
+      spdlog::error("maf: {}: {}", what, err.message());
+      return proto::error_response(req, Rsc::internal_server_error, "internal error");
+  }
+}
+
+}  // namespace
+
+Result<KeyId> assigned_km_id(const KeyId& ke_id, const Fqdn& maf_fqdn) {
+  auto rel = ke_id.encoding() == IdEncoding::hex ? hex_decode(ke_id.relative()) : base64_decode(ke_id.relative());
+  if (!rel) return std::unexpected(rel.error());
+  return KeyId::parse(KeyIdKind::km, hex_encode(*rel) + "@" + maf_fqdn.str());
+}
+
+MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, client::RemotePeer mef_link)
+    : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool),
+      mef_link_(std::move(mef_link)) {}
+
+// fetch_from_mef: 8.3.2.1 "If the Enrolment Target wishes to fetch any
+// credential information from the MEF, a retrieve request to MEF with the
+// target URI set to /fetchCredentials/<KeID>/<security-usage-identifier>".
+// The MAF stores Km (seed 004: the MTF provisions the root key to the MAS)
+// under the KmID it assigns, with the enrolee's ID and lifetime.
+Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, std::int64_t now) {
+  auto mef = std::find_if(cfg_.mefs.begin(), cfg_.mefs.end(),
+                          [&](const PeerEntry& m) { return Fqdn::parse(m.fqdn)->matches(ke_id.fqdn()); });
+  if (mef == cfg_.mefs.end()) return fail(Errc::unknown_psk_identity, "KeID of an unknown MEF");
+  client::RemotePeer peer = {mef->address, mef->fqdn, mef_link_.certificate, mef_link_.trust, mef_link_.timeout};
+  proto::Request req;
+  req.op = proto::Operation::retrieve;
+  req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(ke_id.str()) + "/" +
+           std::to_string(proto::kSuidMafKm);
+  req.from = fqdn_.str();
+  auto rsp = client::call_remote(peer, std::move(req));
+  if (!rsp) {
+    spdlog::warn("maf: MEF {} unreachable for {}: {}", mef->fqdn, ke_id.str(), rsp.error().message());
+    return fail(Errc::connect_failed, "MEF " + mef->fqdn + " unreachable");
+  }
+  if (auto st = proto::expect_success(*rsp); !st) {
+    spdlog::info("maf: MEF {} refused {}: {}", mef->fqdn, ke_id.str(), st.error().detail());
+    return fail(Errc::unknown_psk_identity, "MEF refused the KeID");
+  }
+  auto cred = proto::CredentialResponse::from_json(rsp->content);
+  if (!cred) return std::unexpected(cred.error());
+  if (cred->lifetime != 0 && cred->lifetime <= now) return fail(Errc::key_expired, "Km lifetime has passed");
+  store::MafClient c;
+  c.km_id = km_id.canonical();
+  c.km = cred->key.clone();
+  c.entity_id = cred->enrolee_id;
+  c.source = store::KmSource::mef;
+  if (cred->lifetime != 0) c.expires_at = cred->lifetime;
+  if (auto st = store_.maf().register_client(c, now); !st) return std::unexpected(st.error());
+  spdlog::info("maf: stored Km {} for {} from MEF {}", km_id.str(), c.entity_id, mef->fqdn);
+  return std::move(cred->key);
+}
+
+void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
+  pool_.post([this, identity = req.identity, done = std::move(done)] {
+    const std::int64_t now = service::now_unix();
+    if (auto km_id = KeyId::parse(KeyIdKind::km, identity); km_id && km_id->fqdn().matches(fqdn_)) {
+      auto c = store_.maf().find_client(km_id->canonical(), now);
+      if (!c) {
+        spdlog::info("maf: refused KmID {}: {}", identity, c.error().message());
+        return done(fail(Errc::unknown_psk_identity, identity));
+      }
+      return done(std::move(c->km));
+    }
+    auto ke_id = KeyId::parse(KeyIdKind::ke, identity, cfg_.id_encoding);
+    if (!ke_id) return done(fail(Errc::unknown_psk_identity, identity));
+    auto km_id = assigned_km_id(*ke_id, fqdn_);
+    if (!km_id) return done(fail(Errc::unknown_psk_identity, identity));
+    if (auto c = store_.maf().find_client(km_id->canonical(), now); c) return done(std::move(c->km));
+    done(fetch_from_mef(*ke_id, *km_id, now));
+  });
+}
+
+// client_for finds the MAF client behind an authenticated PSK identity.
+Result<store::MafClient> MafService::client_for(const tls::PeerIdentity& peer, std::int64_t now) {
+  if (peer.kind != tls::PeerIdentity::Kind::psk) return fail(Errc::not_found, "not a PSK session");
+  if (auto km_id = KeyId::parse(KeyIdKind::km, peer.psk_identity); km_id && km_id->fqdn().matches(fqdn_)) {
+    return store_.maf().find_client(km_id->canonical(), now);
+  }
+  auto ke_id = KeyId::parse(KeyIdKind::ke, peer.psk_identity, cfg_.id_encoding);
+  if (!ke_id) return fail(Errc::not_found, "unknown identity");
+  auto km_id = assigned_km_id(*ke_id, fqdn_);
+  if (!km_id) return std::unexpected(km_id.error());
+  return store_.maf().find_client(km_id->canonical(), now);
+}
+
+void MafService::handle(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  using proto::Operation;
+  if (req.to == proto::kMafPath && req.op == Operation::create && req.ty == proto::kTyMafClientReg) {
+    return register_client(req, std::move(session), std::move(reply));
+  }
+  if ((req.to == proto::kMafPath || req.to == "/maf/keys") && req.op == Operation::create &&
+      req.ty == proto::kTyMafKeyReg) {
+    return register_key(req, std::move(session), std::move(reply));
+  }
+  if (req.to.starts_with(proto::kMafKeysPrefix) && req.op == Operation::retrieve) {
+    return retrieve_key(req, std::move(session), std::move(reply));
+  }
+  if (req.to.starts_with(proto::kMafKeysPrefix) && req.op == Operation::del) {
+    return delete_key(req, std::move(session), std::move(reply));
+  }
+  if (req.to.starts_with(proto::kMafClientsPrefix) && req.op == Operation::del) {
+    return delete_client(req, std::move(session), std::move(reply));
+  }
+  reply(proto::error_response(req, Rsc::not_found, "no such resource or operation"));
+}
+
+// 8.8.2.3: "If assignedSymmKeyID was included, then the MAF Client shall
+// use this as Master Credential ID (KmID) hereafter".
+void MafService::register_client(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  auto body = proto::MafClientRegRequest::from_json(req.content);
+  if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
+  auto target = Fqdn::parse(body->maf_fqdn);
+  if (!target || !target->matches(fqdn_)) {
+    return reply(proto::error_response(req, Rsc::bad_request, "MAF-FQDN does not name this MAF"));
+  }
+  pool_.post([this, req, peer = session->peer(), reply = std::move(reply)] {
+    const std::int64_t now = service::now_unix();
+    auto c = client_for(peer, now);
+    if (!c) return reply(refusal(req, c.error(), "MAF client"));
+    if (req.from != c->entity_id) {  // TS-0003 7.2.1
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                         "X-M2M-Origin is not the authenticated entity"));
+    }
+    auto km_id = KeyId::parse(KeyIdKind::km, c->km_id);
+    proto::MafClientRegResponse rsp;
+    rsp.reg_id = std::string(km_id->relative());
+    rsp.expiration = c->expires_at.value_or(0);
+    rsp.client_id = c->entity_id;
+    rsp.admin_fqdn = cfg_.admin_fqdn;
+    rsp.assigned_key_id = c->source == store::KmSource::mef ? km_id->str() : "";
+    spdlog::info("maf: registered client {} as {}", c->entity_id, km_id->str());
+    reply(proto::ok_response(req, Rsc::created, rsp.to_json()));
+  });
+}
+
+// 8.8.2.7 with 10.3.1: Kc and RelativeKcID come from the MAF handshake's
+// exporter (label EXPORTER-oneM2M-Connection, length 48), so every
+// association gets a fresh Kc. Seed 000: Kc lives no longer than Km.
+void MafService::register_key(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  auto body = proto::MafKeyRegRequest::from_json(req.content);
+  if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
+  if (body->targets.size() != 1) {
+    return reply(proto::error_response(req, Rsc::bad_request, "MAF-based SAEF needs exactly one target"));
+  }
+  auto target = EntityId::parse(body->targets.front());
+  if (!target) return reply(proto::error_response(req, Rsc::bad_request, "target is not a CSE-ID or AE-ID"));
+  auto exported = session->export_keying_material(crypto::kConnectionExporterLabel, crypto::kExportedSize);
+  if (!exported) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+  pool_.post([this, req, peer = session->peer(), body = std::move(*body), exported = std::move(*exported),
+              reply = std::move(reply)]() mutable {
+    const std::int64_t now = service::now_unix();
+    auto c = client_for(peer, now);
+    if (!c) return reply(refusal(req, c.error(), "MAF client"));
+    if (req.from != c->entity_id) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                         "X-M2M-Origin is not the authenticated entity"));
+    }
+    auto parts = crypto::split_exported(exported.view());
+    if (!parts) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+    auto kc_id = KeyId::from_relative(KeyIdKind::kc, parts->relative_id, fqdn_, cfg_.id_encoding);
+    std::int64_t expires = body.expiration != 0 ? body.expiration : now + cfg_.kc_lifetime;
+    if (expires > now + cfg_.kc_lifetime) expires = now + cfg_.kc_lifetime;
+    if (c->expires_at && *c->expires_at < expires) expires = *c->expires_at;  // Kc <= Km
+    if (expires <= now) return reply(proto::error_response(req, Rsc::bad_request, "expirationTime is in the past"));
+    store::KcKey k;
+    k.kc_id = kc_id->canonical();
+    k.kc = std::move(parts->key);
+    k.entity_a_id = c->entity_id;
+    k.targets = body.targets;
+    k.expires_at = expires;
+    if (auto st = store_.maf().register_kc(k, now); !st) return reply(refusal(req, st.error(), "KcID"));
+    proto::MafKeyRegResponse rsp;
+    rsp.relative_key_id = std::string(kc_id->relative());
+    rsp.expiration = expires;
+    rsp.source_id = c->entity_id;
+    rsp.admin_fqdn = cfg_.admin_fqdn;
+    rsp.suid = body.suid;
+    rsp.targets = body.targets;
+    spdlog::info("maf: registered {} for {} -> {}", kc_id->str(), c->entity_id, body.targets.front());
+    reply(proto::ok_response(req, Rsc::created, rsp.to_json()));
+  });
+}
+
+// 8.8.2.8: "The MAF shall determine if the Target MAF Client is authorized
+// to retrieve the registered key ... by comparing the authenticated
+// identifier for Target MAF Client against the list of identifiers for
+// authorized Target MAF Clients."
+void MafService::retrieve_key(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  auto rel = proto::percent_decode(std::string_view(req.to).substr(proto::kMafKeysPrefix.size()));
+  if (!rel) return reply(proto::error_response(req, Rsc::bad_request, rel.error().message()));
+  auto kc_id = KeyId::parse(KeyIdKind::kc, *rel + "@" + fqdn_.str(), cfg_.id_encoding);
+  if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
+  auto who = service::peer_entity_id(session->peer(), cfg_.sp_domain);
+  if (!who || *who != req.from) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "X-M2M-Origin is not the authenticated Entity B"));
+  }
+  pool_.post([this, req, key = kc_id->canonical(), text = kc_id->str(), requester = *who, reply = std::move(reply)] {
+    auto k = store_.maf().find_kc(key, service::now_unix());
+    if (!k) return reply(refusal(req, k.error(), "KcID"));
+    if (std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
+      spdlog::warn("maf: {} is not a target of {}", requester, text);
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not a target of the key"));
+    }
+    proto::MafKeyRetrieveResponse rsp{std::move(k->kc), k->expires_at, k->entity_a_id, cfg_.admin_fqdn,
+                                      proto::kSuidMafSaef};
+    spdlog::info("maf: gave {} to {}", text, requester);
+    reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
+  });
+}
+
+// 8.8.2.10. The key's source (Entity A) or a target (Entity B, when the
+// connection ends: seed 000) may de-register it.
+void MafService::delete_key(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  auto rel = proto::percent_decode(std::string_view(req.to).substr(proto::kMafKeysPrefix.size()));
+  if (!rel) return reply(proto::error_response(req, Rsc::bad_request, rel.error().message()));
+  auto kc_id = KeyId::parse(KeyIdKind::kc, *rel + "@" + fqdn_.str(), cfg_.id_encoding);
+  if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
+  pool_.post([this, req, peer = session->peer(), key = kc_id->canonical(), reply = std::move(reply)] {
+    const std::int64_t now = service::now_unix();
+    std::string requester;
+    if (auto c = client_for(peer, now); c) requester = c->entity_id;
+    if (auto who = service::peer_entity_id(peer, cfg_.sp_domain); who) requester = *who;
+    if (requester.empty() || requester != req.from) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not authenticated"));
+    }
+    auto k = store_.maf().find_kc(key, now);
+    if (!k && k.error().code() != Errc::key_expired) return reply(refusal(req, k.error(), "KcID"));
+    if (k && k->entity_a_id != requester &&
+        std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester may not delete the key"));
+    }
+    if (auto st = store_.maf().deregister_kc(key); !st) return reply(refusal(req, st.error(), "KcID"));
+    reply(proto::ok_response(req, Rsc::deleted, nullptr));
+  });
+}
+
+// 8.8.2.6: the client ends its registration; Km and its Kc keys go.
+void MafService::delete_client(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  pool_.post([this, req, peer = session->peer(), reply = std::move(reply)] {
+    auto c = client_for(peer, service::now_unix());
+    if (!c) return reply(refusal(req, c.error(), "MAF client"));
+    auto km_id = KeyId::parse(KeyIdKind::km, c->km_id);
+    const std::string target = std::string(proto::kMafClientsPrefix) + proto::percent_encode(km_id->str());
+    if (req.from != c->entity_id || (req.to != target && req.to != std::string(proto::kMafClientsPrefix) +
+                                                               std::string(km_id->relative()))) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "may only de-register itself"));
+    }
+    if (auto st = store_.maf().deregister_client(c->km_id); !st) return reply(refusal(req, st.error(), "MAF client"));
+    spdlog::info("maf: de-registered client {}", c->entity_id);
+    reply(proto::ok_response(req, Rsc::deleted, nullptr));
+  });
+}
+
+}  // namespace m2msec::maf

@@ -1,0 +1,236 @@
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "m2msec/core/encoding.h"
+#include "m2msec/crypto/derive.h"
+#include "m2msec/mef/mef.h"
+#include "m2msec/proto/messages.h"
+
+namespace m2msec::mef {
+namespace {
+
+using proto::Request;
+using proto::Rsc;
+
+bool iequal(std::string_view a, std::string_view b) {
+  auto fa = Fqdn::parse(a), fb = Fqdn::parse(b);
+  return fa && fb && fa->matches(*fb);
+}
+
+// refusal maps a store lookup error onto the oneM2M answer the peer sees.
+proto::Response refusal(const Request& req, const Error& err, std::string_view what) {
+  switch (err.code()) {
+    case Errc::not_found:
+      return proto::error_response(req, Rsc::not_found, std::string(what) + " not found");
+    case Errc::key_expired:
+      return proto::error_response(req, Rsc::originator_has_no_privilege, std::string(what) + " expired");
+    default:
+      spdlog::error("mef: {}: {}", what, err.message());
+      return proto::error_response(req, Rsc::internal_server_error, "internal error");
+  }
+}
+
+// credential_names lists the names an authenticated peer can be known by:
+// its PSK identity, or its certificate's URIs and dNSNames.
+std::vector<std::string> credential_names(const tls::PeerIdentity& p) {
+  if (p.kind == tls::PeerIdentity::Kind::psk) return {p.psk_identity};
+  std::vector<std::string> out = p.san_uris;
+  out.insert(out.end(), p.dns_names.begin(), p.dns_names.end());
+  return out;
+}
+
+}  // namespace
+
+MefService::MefService(MefConfig cfg, store::Store& store, service::WorkerPool& pool)
+    : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool) {}
+
+void MefService::psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
+  pool_.post([this, identity = req.identity, done = std::move(done)] {
+    auto e = store_.mef().find_enrolee_by_kpm_id(identity, service::now_unix());
+    if (!e || e->kpm.empty()) {
+      spdlog::info("mef: refused PSK identity '{}': {}", identity, e ? "no Kpm" : e.error().message());
+      return done(fail(Errc::unknown_psk_identity, identity));
+    }
+    done(std::move(e->kpm));
+  });
+}
+
+void MefService::handle(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  if (req.to == proto::kMefPath) {
+    if (req.op != proto::Operation::create || req.ty != proto::kTyEnrolment) {
+      return reply(proto::error_response(req, Rsc::operation_not_allowed, "only CREATE sec:enr on /mef"));
+    }
+    return enrol(req, std::move(session), std::move(reply));
+  }
+  if (req.to.starts_with(proto::kMefFetchPrefix)) {
+    if (req.op != proto::Operation::retrieve) {
+      return reply(proto::error_response(req, Rsc::operation_not_allowed, "only RETRIEVE on fetchCredentials"));
+    }
+    return fetch(req, std::move(session), std::move(reply));
+  }
+  reply(proto::error_response(req, Rsc::not_found, "no such resource"));
+}
+
+// Seed 002, "Bootstrap Enrolment Exchange": "The Enrolee provides the M2M
+// Authentication Function Identity (IdMAF) to the M2M Enrolment Function.
+// The M2M Enrolment Function provides the Enrolee Identity (IdEnrolee)
+// that the Enrolee is to use with the identified M2M Authentication
+// Function." Ke and RelativeKeID come from the exporter (10.3.1).
+void MefService::enrol(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  const tls::PeerIdentity& peer = session->peer();
+  const std::vector<std::string> names = credential_names(peer);
+  if (names.empty()) {
+    return reply(proto::error_response(req, Rsc::security_association_required, "enrolee is not authenticated"));
+  }
+  if (std::find(names.begin(), names.end(), req.from) == names.end()) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "X-M2M-Origin must be the enrolee's credential identity"));
+  }
+  auto body = proto::EnrolRequest::from_json(req.content);
+  if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
+  auto exported = session->export_keying_material(crypto::kBootstrapExporterLabel, crypto::kExportedSize);
+  if (!exported) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+
+  pool_.post([this, req, peer, names, request = std::move(*body), exported = std::move(*exported),
+              reply = std::move(reply)]() mutable {
+    const std::int64_t now = service::now_unix();
+    Result<store::Enrolee> enrolee = fail(Errc::not_found);
+    if (peer.kind == tls::PeerIdentity::Kind::psk) enrolee = store_.mef().find_enrolee_by_kpm_id(peer.psk_identity, now);
+    for (std::size_t i = 0; peer.kind == tls::PeerIdentity::Kind::certificate && !enrolee && i < names.size(); ++i) {
+      enrolee = store_.mef().find_enrolee_by_cert_subject(names[i], now);
+    }
+    if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
+    if (enrolee->target_kind == store::TargetKind::maf && !request.maf_id.empty() &&
+        !iequal(request.maf_id, enrolee->target)) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                         "enrolee is not configured for MAF " + request.maf_id));
+    }
+    auto parts = crypto::split_exported(exported.view());
+    if (!parts) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+    auto ke_id = KeyId::from_relative(KeyIdKind::ke, parts->relative_id, fqdn_, cfg_.id_encoding);
+
+    // 10.7: keys derived from Ke do not outlive the enrolment expiry.
+    std::int64_t expires = now + cfg_.default_lifetime;
+    if (enrolee->expires_at && *enrolee->expires_at < expires) expires = *enrolee->expires_at;
+
+    store::Enrolment row;
+    row.ke_id = ke_id->canonical();
+    row.enrolee_id = enrolee->enrolee_id;
+    row.ke = parts->key.clone();
+    row.expires_at = expires;
+    proto::EnrolInstruction ins;
+    ins.target = enrolee->target;
+    ins.lifetime = expires;
+    if (enrolee->target_kind == store::TargetKind::kpsa) {
+      // KpsaID = hex(RelativeKeID)@MEF-FQDN: a 10.5 KpsaID whose issuer is
+      // this MEF, so Enrolee B knows where to fetch Kpsa.
+      auto kpsa = crypto::derive_kpsa(parts->key.view(), enrolee->target);
+      if (!kpsa) return reply(proto::error_response(req, Rsc::internal_server_error, "Kpsa derivation failed"));
+      const std::string kpsa_id = hex_encode(parts->relative_id) + "@" + fqdn_.str();
+      row.kpsa_id = KeyId::parse(KeyIdKind::kpsa, kpsa_id)->canonical();
+      row.kpsa = std::move(*kpsa);
+      ins.kind = proto::EnrolInstruction::Kind::kpsa;
+      ins.key_id = kpsa_id;
+    } else {
+      ins.kind = proto::EnrolInstruction::Kind::maf;
+      ins.credential_type = "psk";
+      std::string base = "https://" + enrolee->target;
+      for (const MafEntry& m : cfg_.mafs) {
+        if (iequal(m.fqdn, enrolee->target)) base = "https://" + m.address;
+      }
+      ins.client_reg_uri = base + std::string(proto::kMafPath);
+      ins.key_reg_uri = base + std::string(proto::kMafPath);
+      ins.key_retrieval_uri = base + std::string(proto::kMafKeysPrefix);
+      ins.key_id = ke_id->str();  // the enrolee presents KeID to the MAF (8.3.2.1 step b)
+    }
+    // The enrolment is durable before the response acknowledges it; a
+    // repeated enrolment replaces the previous Ke atomically.
+    if (auto st = store_.mef().put_enrolment(row, now); !st) return reply(refusal(req, st.error(), "enrolment"));
+    spdlog::info("mef: enrolled {} as {} (target {} {})", req.from, enrolee->enrolee_id,
+                 store::target_kind_name(enrolee->target_kind), enrolee->target);
+    proto::EnrolResponse rsp;
+    rsp.enrolee_id = enrolee->enrolee_id;
+    rsp.ke_id = ke_id->str();
+    rsp.expiry = expires;
+    rsp.instructions.push_back(std::move(ins));
+    reply(proto::ok_response(req, Rsc::created, rsp.to_json()));
+  });
+}
+
+// 8.3.2.1 step f): "a retrieve request to MEF with the target URI set to
+// /fetchCredentials/<KeID>/<security-usage-identifier> ... The originator
+// field ... contains the ID (AE-ID/CSE-ID/MAF-ID) of the Enrolment
+// Target/MAF." m2msec derives Km from the MAF-ID of the authenticated
+// requester (10.3.2), never from a name the request merely claims.
+void MefService::fetch(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  const tls::PeerIdentity& peer = session->peer();
+  const std::string_view rest = std::string_view(req.to).substr(proto::kMefFetchPrefix.size());
+  const std::size_t slash = rest.rfind('/');
+  if (slash == std::string_view::npos) {
+    return reply(proto::error_response(req, Rsc::bad_request, "want /mef/fetchCredentials/<KeID>/<SUID>"));
+  }
+  auto id_text = proto::percent_decode(rest.substr(0, slash));
+  const std::string_view suid = rest.substr(slash + 1);
+  if (!id_text) return reply(proto::error_response(req, Rsc::bad_request, id_text.error().message()));
+  if (peer.kind != tls::PeerIdentity::Kind::certificate) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "key retrieval needs a certificate"));
+  }
+
+  if (suid == std::to_string(proto::kSuidMafKm)) {
+    auto ke_id = KeyId::parse(KeyIdKind::ke, *id_text, cfg_.id_encoding);
+    if (!ke_id) return reply(proto::error_response(req, Rsc::bad_request, ke_id.error().message()));
+    if (!service::peer_has_fqdn(peer, req.from)) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                         "X-M2M-Origin is not the authenticated MAF-FQDN"));
+    }
+    pool_.post([this, req, key = ke_id->canonical(), text = ke_id->str(), reply = std::move(reply)] {
+      const std::int64_t now = service::now_unix();
+      auto enr = store_.mef().find_enrolment(key, now);
+      if (!enr) return reply(refusal(req, enr.error(), "KeID"));
+      auto enrolee = store_.mef().get_enrolee(enr->enrolee_id);
+      if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
+      if (enrolee->state != store::EnroleeState::active) return reply(refusal(req, Error(Errc::not_found), "enrolee"));
+      if (enrolee->target_kind != store::TargetKind::maf || !iequal(enrolee->target, req.from)) {
+        spdlog::warn("mef: MAF {} asked for {} whose target is {}", req.from, text, enrolee->target);
+        return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                           "requester is not the enrolee's MAF"));
+      }
+      auto km = crypto::derive_km(enr->ke.view(), req.from);
+      if (!km) return reply(proto::error_response(req, Rsc::internal_server_error, "Km derivation failed"));
+      std::int64_t lifetime = enr->expires_at;
+      if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
+      proto::CredentialResponse rsp{std::move(*km), enrolee->enrolee_id, lifetime, text};
+      spdlog::info("mef: gave Km for {} ({}) to MAF {}", text, enrolee->enrolee_id, req.from);
+      reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
+    });
+    return;
+  }
+  if (suid == std::to_string(proto::kSuidKpsa)) {
+    auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, *id_text);
+    if (!kpsa_id) return reply(proto::error_response(req, Rsc::bad_request, kpsa_id.error().message()));
+    auto who = service::peer_entity_id(peer, cfg_.sp_domain);
+    if (!who || *who != req.from) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                         "X-M2M-Origin is not the authenticated Enrolee B"));
+    }
+    pool_.post([this, req, key = kpsa_id->canonical(), text = kpsa_id->str(), reply = std::move(reply)] {
+      const std::int64_t now = service::now_unix();
+      auto enr = store_.mef().find_enrolment_by_kpsa_id(key, now);
+      if (!enr) return reply(refusal(req, enr.error(), "KpsaID"));
+      auto enrolee = store_.mef().get_enrolee(enr->enrolee_id);
+      if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
+      if (enrolee->target_kind != store::TargetKind::kpsa || enrolee->target != req.from) {
+        return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                           "requester is not the enrolee's Enrolee B"));
+      }
+      proto::CredentialResponse rsp{std::move(enr->kpsa), enrolee->enrolee_id, enr->expires_at, text};
+      spdlog::info("mef: gave Kpsa {} ({}) to {}", text, enrolee->enrolee_id, req.from);
+      reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
+    });
+    return;
+  }
+  reply(proto::error_response(req, Rsc::bad_request, "unsupported SUID " + std::string(suid)));
+}
+
+}  // namespace m2msec::mef

@@ -1,0 +1,277 @@
+#include "m2msec/proto/messages.h"
+
+#include "m2msec/core/encoding.h"
+#include "m2msec/proto/primitive.h"
+
+namespace m2msec::proto {
+namespace {
+
+using json = nlohmann::json;
+
+// Reader pulls typed fields out of one wrapper object ("sec:enr": {...})
+// and remembers the first failure, so from_json reads straight through.
+class Reader {
+ public:
+  Reader(const json& j, const char* wrapper) : wrapper_(wrapper) {
+    if (!j.is_object() || !j.contains(wrapper) || !j.at(wrapper).is_object()) {
+      err_ = "missing object " + std::string(wrapper);
+      return;
+    }
+    obj_ = &j.at(wrapper);
+  }
+
+  std::string str(const char* key, bool required = true) {
+    const json* v = field(key, required);
+    if (v == nullptr) return {};
+    if (!v->is_string()) return bad(key, "not a string"), std::string();
+    return v->get<std::string>();
+  }
+  bool boolean(const char* key, bool dflt) {
+    const json* v = field(key, false);
+    if (v == nullptr) return dflt;
+    if (!v->is_boolean()) return bad(key, "not a boolean"), dflt;
+    return v->get<bool>();
+  }
+  int integer(const char* key, int dflt, bool required = false) {
+    const json* v = field(key, required);
+    if (v == nullptr) return dflt;
+    if (!v->is_number_integer()) return bad(key, "not an integer"), dflt;
+    return v->get<int>();
+  }
+  std::int64_t time(const char* key, bool required = true) {
+    const std::string s = str(key, required);
+    if (s.empty()) return 0;
+    auto t = parse_time(s);
+    if (!t) return bad(key, "not a YYYYMMDDTHHMMSS time"), 0;
+    return *t;
+  }
+  SecretBytes key(const char* key_name) {
+    const std::string s = str(key_name);
+    if (!ok()) return {};
+    auto raw = base64_decode(s);
+    if (!raw) return bad(key_name, "not base64"), SecretBytes();
+    SecretBytes out(*raw);
+    secure_wipe(raw->data(), raw->size());
+    if (out.size() != 32) return bad(key_name, "not 32 bytes"), SecretBytes();
+    return out;
+  }
+  std::vector<std::string> strings(const char* key, bool required) {
+    const json* v = field(key, required);
+    std::vector<std::string> out;
+    if (v == nullptr) return out;
+    if (!v->is_array()) return bad(key, "not an array"), out;
+    for (const json& e : *v) {
+      if (!e.is_string()) return bad(key, "has a non-string element"), std::vector<std::string>();
+      out.push_back(e.get<std::string>());
+    }
+    return out;
+  }
+  const json* raw(const char* key) { return field(key, false); }
+
+  bool ok() const { return err_.empty(); }
+  Error error() const { return Error(Errc::malformed_message, err_); }
+  void bad(const char* key, const char* why) {
+    if (err_.empty()) err_ = std::string(wrapper_) + "." + key + " " + why;
+  }
+
+ private:
+  const json* field(const char* key, bool required) {
+    if (obj_ == nullptr) return nullptr;
+    auto it = obj_->find(key);
+    if (it == obj_->end() || it->is_null()) {
+      if (required) bad(key, "is missing");
+      return nullptr;
+    }
+    return &*it;
+  }
+  const char* wrapper_;
+  const json* obj_ = nullptr;
+  std::string err_;
+};
+
+std::string key_b64(const SecretBytes& k) { return base64_encode(k.view()); }
+
+}  // namespace
+
+json EnrolRequest::to_json() const {
+  json o = {{"cei", certificate_enrolment}, {"mei", maf_enrolment}, {"rmi", remote_management}};
+  if (!maf_id.empty()) o["idm"] = maf_id;
+  return {{"sec:enr", o}};
+}
+
+Result<EnrolRequest> EnrolRequest::from_json(const json& j) {
+  Reader r(j, "sec:enr");
+  EnrolRequest m;
+  m.certificate_enrolment = r.boolean("cei", false);
+  m.maf_enrolment = r.boolean("mei", true);
+  m.remote_management = r.boolean("rmi", false);
+  m.maf_id = r.str("idm", false);
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
+json EnrolResponse::to_json() const {
+  json ins = json::array();
+  for (const EnrolInstruction& i : instructions) {
+    json o = {{"typ", i.kind == EnrolInstruction::Kind::maf ? "maf" : "kpsa"},
+              {"tgt", i.target},
+              {"kid", i.key_id}};
+    if (i.lifetime != 0) o["lt"] = format_time(i.lifetime);
+    if (i.kind == EnrolInstruction::Kind::maf) {
+      o["ctp"] = i.credential_type;
+      o["cru"] = i.client_reg_uri;
+      o["kru"] = i.key_reg_uri;
+      o["kri"] = i.key_retrieval_uri;
+    }
+    ins.push_back(std::move(o));
+  }
+  json o = {{"ide", enrolee_id}, {"kei", ke_id}, {"ins", ins}};
+  if (expiry != 0) o["exp"] = format_time(expiry);
+  return {{"sec:enr", o}};
+}
+
+Result<EnrolResponse> EnrolResponse::from_json(const json& j) {
+  Reader r(j, "sec:enr");
+  EnrolResponse m;
+  m.enrolee_id = r.str("ide");
+  m.ke_id = r.str("kei");
+  m.expiry = r.time("exp", false);
+  const json* ins = r.raw("ins");
+  if (r.ok() && (ins == nullptr || !ins->is_array())) r.bad("ins", "is not an array");
+  if (!r.ok()) return std::unexpected(r.error());
+  for (const json& e : *ins) {
+    const json wrapped = {{"sec:ins", e}};  // Reader borrows; keep it alive
+    Reader ir(wrapped, "sec:ins");
+    EnrolInstruction i;
+    const std::string typ = ir.str("typ");
+    if (typ == "maf") {
+      i.kind = EnrolInstruction::Kind::maf;
+      i.credential_type = ir.str("ctp");
+      i.client_reg_uri = ir.str("cru");
+      i.key_reg_uri = ir.str("kru");
+      i.key_retrieval_uri = ir.str("kri");
+    } else if (typ == "kpsa") {
+      i.kind = EnrolInstruction::Kind::kpsa;
+    } else if (ir.ok()) {
+      ir.bad("typ", "is neither maf nor kpsa");
+    }
+    i.target = ir.str("tgt");
+    i.key_id = ir.str("kid");
+    i.lifetime = ir.time("lt", false);
+    if (!ir.ok()) return std::unexpected(ir.error());
+    m.instructions.push_back(std::move(i));
+  }
+  return m;
+}
+
+json CredentialResponse::to_json() const {
+  json o = {{"sts", true}, {"kv", key_b64(key)}, {"ide", enrolee_id}, {"kid", key_id}};
+  if (lifetime != 0) o["lt"] = format_time(lifetime);
+  return {{"sec:crd", o}};
+}
+
+Result<CredentialResponse> CredentialResponse::from_json(const json& j) {
+  Reader r(j, "sec:crd");
+  CredentialResponse m;
+  if (!r.boolean("sts", false)) r.bad("sts", "is not true");
+  m.key = r.key("kv");
+  m.enrolee_id = r.str("ide");
+  m.key_id = r.str("kid");
+  m.lifetime = r.time("lt", false);
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
+json MafClientRegRequest::to_json() const {
+  json o = {{"fqdn", maf_fqdn}, {"adm", admin_fqdn}};
+  if (expiration != 0) o["et"] = format_time(expiration);
+  return {{"sec:mcr", o}};
+}
+
+Result<MafClientRegRequest> MafClientRegRequest::from_json(const json& j) {
+  Reader r(j, "sec:mcr");
+  MafClientRegRequest m;
+  m.maf_fqdn = r.str("fqdn");
+  m.admin_fqdn = r.str("adm", false);
+  m.expiration = r.time("et", false);
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
+json MafClientRegResponse::to_json() const {
+  json o = {{"ri", reg_id}, {"cid", client_id}, {"adm", admin_fqdn}};
+  if (expiration != 0) o["et"] = format_time(expiration);
+  if (!assigned_key_id.empty()) o["sid"] = assigned_key_id;
+  return {{"sec:mcr", o}};
+}
+
+Result<MafClientRegResponse> MafClientRegResponse::from_json(const json& j) {
+  Reader r(j, "sec:mcr");
+  MafClientRegResponse m;
+  m.reg_id = r.str("ri");
+  m.client_id = r.str("cid");
+  m.admin_fqdn = r.str("adm", false);
+  m.expiration = r.time("et", false);
+  m.assigned_key_id = r.str("sid", false);
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
+json MafKeyRegRequest::to_json() const {
+  json o = {{"fqdn", maf_fqdn}, {"adm", admin_fqdn}, {"suid", suid}, {"tids", targets}};
+  if (expiration != 0) o["et"] = format_time(expiration);
+  return {{"sec:mkr", o}};
+}
+
+Result<MafKeyRegRequest> MafKeyRegRequest::from_json(const json& j) {
+  Reader r(j, "sec:mkr");
+  MafKeyRegRequest m;
+  m.maf_fqdn = r.str("fqdn");
+  m.admin_fqdn = r.str("adm", false);
+  m.expiration = r.time("et", false);
+  m.suid = r.integer("suid", kSuidMafSaef, true);
+  m.targets = r.strings("tids", false);
+  if (r.ok() && m.targets.size() > 64) r.bad("tids", "has more than 64 entries");
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
+json MafKeyRegResponse::to_json() const {
+  json o = {{"rki", relative_key_id}, {"sid", source_id}, {"adm", admin_fqdn}, {"suid", suid},
+            {"tids", targets}};
+  if (expiration != 0) o["et"] = format_time(expiration);
+  return {{"sec:mkr", o}};
+}
+
+Result<MafKeyRegResponse> MafKeyRegResponse::from_json(const json& j) {
+  Reader r(j, "sec:mkr");
+  MafKeyRegResponse m;
+  m.relative_key_id = r.str("rki");
+  m.source_id = r.str("sid");
+  m.admin_fqdn = r.str("adm", false);
+  m.expiration = r.time("et", false);
+  m.suid = r.integer("suid", kSuidMafSaef, true);
+  m.targets = r.strings("tids", true);
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
+json MafKeyRetrieveResponse::to_json() const {
+  json o = {{"kv", key_b64(key)}, {"sid", source_id}, {"adm", admin_fqdn}, {"suid", suid}};
+  if (expiration != 0) o["et"] = format_time(expiration);
+  return {{"sec:mkr", o}};
+}
+
+Result<MafKeyRetrieveResponse> MafKeyRetrieveResponse::from_json(const json& j) {
+  Reader r(j, "sec:mkr");
+  MafKeyRetrieveResponse m;
+  m.key = r.key("kv");
+  m.source_id = r.str("sid");
+  m.admin_fqdn = r.str("adm", false);
+  m.expiration = r.time("et", true);
+  m.suid = r.integer("suid", kSuidMafSaef, true);
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
+}  // namespace m2msec::proto

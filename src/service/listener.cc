@@ -1,0 +1,92 @@
+#include "m2msec/service/listener.h"
+
+#include "m2msec/service/runtime.h"
+#include "m2msec/tls/credentials.h"
+
+namespace m2msec::service {
+
+ListenerSettings read_listener_settings(ConfigTable& t, const std::string& default_tls) {
+  ListenerSettings s;
+  s.fqdn = t.str("fqdn", "", true);
+  s.tls_listen = t.str("tls_listen", default_tls);
+  s.dtls_listen = t.str("dtls_listen", "");
+  s.certificate = t.path("certificate", "");
+  s.private_key = t.path("private_key", "");
+  s.trust_anchors = t.path("trust_anchors", "");
+  s.threads = static_cast<unsigned>(t.integer("threads", 0, 0, 256));
+  s.handshake_timeout = std::chrono::milliseconds(t.integer("handshake_timeout_ms", 10000, 100, 600000));
+  s.idle_timeout = std::chrono::milliseconds(t.integer("idle_timeout_ms", 60000, 100, 86400000));
+  s.max_handshakes = static_cast<std::size_t>(t.integer("max_handshakes", 256, 1, 1000000));
+  s.dtls_mtu = static_cast<std::size_t>(t.integer("dtls_mtu", 1200, 256, 65507));
+  return s;
+}
+
+namespace {
+
+Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, const ListenerHandlers& h,
+                                                  tls::Transport transport, const std::string& listen) {
+  auto ep = parse_endpoint(listen);
+  if (!ep) return std::unexpected(ep.error());
+  tls::ServerAuthority auth;
+  auth.fqdn = s.fqdn;
+  auth.psk_lookup = h.psk_lookup;
+  if (!s.certificate.empty()) {
+    auto ck = tls::load_certificate_key(s.certificate, s.private_key);
+    if (!ck) return std::unexpected(ck.error());
+    auth.certificate = *ck;
+  }
+  if (!s.trust_anchors.empty()) {
+    auto ta = tls::load_trust_anchors(s.trust_anchors);
+    if (!ta) return std::unexpected(ta.error());
+    auth.client_trust = *ta;
+    auth.client_auth = h.client_auth;
+  }
+  tls::ServerOptions o;
+  o.transport = transport;
+  o.bind_address = ep->host;
+  o.port = ep->port;
+  o.authorities.push_back(std::move(auth));
+  o.default_authority = s.fqdn;
+  o.threads = s.threads;
+  o.handshake_timeout = s.handshake_timeout;
+  o.idle_timeout = s.idle_timeout;
+  o.max_handshakes = s.max_handshakes;
+  o.mtu = s.dtls_mtu;
+  o.on_handshake_error = h.on_handshake_error;
+  auto handler = h.handler;
+  o.on_session = [handler](std::shared_ptr<tls::Session> session) { proto::serve_http(std::move(session), handler); };
+  auto server = tls::TlsServer::create(std::move(o));
+  if (!server) return std::unexpected(server.error());
+  (*server)->start();
+  return std::move(*server);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Listeners>> Listeners::start(const ListenerSettings& s, ListenerHandlers h) {
+  std::unique_ptr<Listeners> l(new Listeners());
+  if (!s.tls_listen.empty()) {
+    auto srv = start_one(s, h, tls::Transport::tls, s.tls_listen);
+    if (!srv) return std::unexpected(srv.error());
+    l->tls_ = std::move(*srv);
+  }
+  if (!s.dtls_listen.empty()) {
+    auto srv = start_one(s, h, tls::Transport::dtls, s.dtls_listen);
+    if (!srv) return std::unexpected(srv.error());
+    l->dtls_ = std::move(*srv);
+  }
+  if (!l->tls_ && !l->dtls_) return fail(Errc::invalid_argument, "neither tls_listen nor dtls_listen is set");
+  return l;
+}
+
+Listeners::~Listeners() { stop(); }
+
+std::uint16_t Listeners::tls_port() const { return tls_ ? tls_->port() : 0; }
+std::uint16_t Listeners::dtls_port() const { return dtls_ ? dtls_->port() : 0; }
+
+void Listeners::stop() {
+  if (tls_) tls_->stop();
+  if (dtls_) dtls_->stop();
+}
+
+}  // namespace m2msec::service

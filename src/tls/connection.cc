@@ -1,0 +1,324 @@
+#include "connection.h"
+
+#include <openssl/err.h>
+
+#include <boost/asio/post.hpp>
+
+#include <thread>
+
+namespace m2msec::tls::detail {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// kReadChunk is one TLS record's maximum plaintext (RFC 5246 6.2.1).
+constexpr std::size_t kReadChunk = 16384;
+
+}  // namespace
+
+Connection::Connection(const std::shared_ptr<Worker>& worker, std::shared_ptr<ServerShared> shared, int fd,
+                       UniquePtr<SSL> ssl)
+    : worker_(*worker),
+      worker_weak_(worker),
+      shared_(std::move(shared)),
+      socket_(worker->ioc, fd),
+      deadline_timer_(worker->ioc),
+      dtls_timer_(worker->ioc),
+      ssl_(std::move(ssl)) {
+  prepare_server_ssl(ssl_.get(), &state_, *shared_->config);
+}
+
+Connection::~Connection() {
+  release_async_job();
+  if (counted_) shared_->handshakes.fetch_sub(1);
+}
+
+void Connection::start() {
+  registry_ = worker_.connections.insert(worker_.connections.end(), weak_from_this());
+  registered_ = true;
+  deadline_ = Clock::now() + shared_->options.handshake_timeout;
+  arm_deadline();
+  pump();
+}
+
+void Connection::touch() { deadline_ = Clock::now() + shared_->options.idle_timeout; }
+
+// arm_deadline waits for deadline_; the handler re-arms if deadline_ moved
+// later meanwhile (activity), so resetting it is a plain assignment.
+void Connection::arm_deadline() {
+  deadline_timer_.expires_at(deadline_);
+  deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->phase_ == Phase::closed) return;
+    self->on_deadline();
+  });
+}
+
+void Connection::on_deadline() {
+  if (Clock::now() < deadline_) {
+    arm_deadline();
+    return;
+  }
+  if (phase_ == Phase::handshaking) {
+    fail_handshake(Error(Errc::timeout, "handshake did not complete in time"));
+    return;
+  }
+  close_now(Error(Errc::timeout, "idle timeout"));
+}
+
+void Connection::pump() {
+  if (phase_ == Phase::closed) return;
+  want_read_ = false;
+  want_write_ = false;
+  if (phase_ == Phase::handshaking && !pump_handshake()) {
+    if (phase_ != Phase::closed) {
+      if (want_read_) wait_socket(false);
+      if (want_write_) wait_socket(true);
+    }
+    return;
+  }
+  if (phase_ == Phase::established && write_handler_) pump_write();
+  if (phase_ == Phase::established && read_handler_) pump_read();
+  if (phase_ == Phase::closed) return;
+  if (want_read_) wait_socket(false);
+  if (want_write_) wait_socket(true);
+}
+
+// pump_handshake returns true once the handshake has completed.
+bool Connection::pump_handshake() {
+  while (true) {
+    ERR_clear_error();
+    const int rc = SSL_do_handshake(ssl_.get());
+    if (rc == 1) {
+      finish_handshake();
+      return phase_ == Phase::established;
+    }
+    const int err = SSL_get_error(ssl_.get(), rc);
+    switch (err) {
+      case SSL_ERROR_WANT_READ:
+        want_read_ = true;
+        arm_dtls_timer();
+        return false;
+      case SSL_ERROR_WANT_WRITE:
+        want_write_ = true;
+        return false;
+      case SSL_ERROR_WANT_ASYNC:
+        // The PSK callback paused the job. A synchronous lookup answers at
+        // once and the loop resumes the job; otherwise on_psk_result does.
+        if (!state_.psk_lookup_started) start_psk_lookup();
+        if (state_.psk_phase == PskPhase::done) continue;
+        return false;
+      default:
+        fail_handshake(handshake_error(ssl_.get(), err));
+        return false;
+    }
+  }
+}
+
+void Connection::start_psk_lookup() {
+  state_.psk_lookup_started = true;
+  const AuthorityContext* auth = state_.authority;
+  if (auth == nullptr || !auth->authority.psk_lookup) {
+    state_.psk_result = fail(Errc::unknown_psk_identity, "authority has no PSK lookup");
+    state_.psk_phase = PskPhase::done;
+    return;
+  }
+  PskRequest request{state_.psk_identity, state_.sni};
+  std::weak_ptr<Connection> weak = weak_from_this();
+  in_lookup_call_ = true;
+  auto done = [weak, worker = worker_weak_, self = this, tid = std::this_thread::get_id()](
+                  Result<SecretBytes> result) {
+    // An answer given synchronously, inside the lookup call, is used
+    // directly: pump_handshake() resumes the job when the call returns.
+    if (std::this_thread::get_id() == tid && self->in_lookup_call_ && !weak.expired()) {
+      self->state_.psk_result = std::move(result);
+      self->state_.psk_phase = PskPhase::done;
+      return;
+    }
+    // Otherwise hop back to the connection's thread; the result moves with
+    // it. If the server is gone, the answer is dropped.
+    const std::shared_ptr<Worker> w = worker.lock();
+    if (!w) return;
+    auto shared_result = std::make_shared<Result<SecretBytes>>(std::move(result));
+    asio::post(w->ioc, [weak, shared_result] {
+      if (auto conn = weak.lock()) conn->on_psk_result(std::move(*shared_result));
+    });
+  };
+  auth->authority.psk_lookup(request, std::move(done));
+  in_lookup_call_ = false;
+}
+
+void Connection::on_psk_result(Result<SecretBytes> result) {
+  if (phase_ != Phase::handshaking || state_.psk_phase != PskPhase::pending) return;
+  state_.psk_result = std::move(result);
+  state_.psk_phase = PskPhase::done;
+  pump();  // SSL_do_handshake resumes the paused job
+}
+
+void Connection::arm_dtls_timer() {
+  if (shared_->config->transport != Transport::dtls) return;
+  timeval tv{};
+  if (DTLSv1_get_timeout(ssl_.get(), &tv) != 1) return;
+  const std::uint64_t gen = ++dtls_timer_gen_;
+  dtls_timer_.expires_after(std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec));
+  dtls_timer_.async_wait([self = shared_from_this(), gen](const boost::system::error_code& ec) {
+    if (ec || gen != self->dtls_timer_gen_ || self->phase_ != Phase::handshaking) return;
+    // RFC 6347 4.2.4: retransmit the last flight.
+    if (DTLSv1_handle_timeout(self->ssl_.get()) < 0) {
+      self->fail_handshake(Error(Errc::timeout, "DTLS retransmission limit reached"));
+      return;
+    }
+    self->pump();
+  });
+}
+
+void Connection::wait_socket(bool for_write) {
+  bool& waiting = for_write ? write_waiting_ : read_waiting_;
+  if (waiting) return;
+  waiting = true;
+  socket_.async_wait(for_write ? asio::posix::descriptor_base::wait_write : asio::posix::descriptor_base::wait_read,
+                     [self = shared_from_this(), for_write](const boost::system::error_code& ec) {
+                       (for_write ? self->write_waiting_ : self->read_waiting_) = false;
+                       if (ec || self->phase_ == Phase::closed) return;
+                       self->pump();
+                     });
+}
+
+void Connection::finish_handshake() {
+  phase_ = Phase::established;
+  counted_ = false;
+  shared_->handshakes.fetch_sub(1);
+  ++dtls_timer_gen_;
+  dtls_timer_.cancel();
+  SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);  // no async jobs for records
+  peer_ = peer_identity(ssl_.get());
+  touch();
+  arm_deadline();  // the idle deadline may be earlier than the handshake's
+  shared_->options.on_session(shared_from_this());
+}
+
+void Connection::fail_handshake(const Error& error) {
+  if (shared_->options.on_handshake_error) shared_->options.on_handshake_error(error);
+  close_now(error);
+}
+
+// release_async_job lets a handshake job paused in the PSK callback run to
+// its end (the callback then refuses), so OpenSSL frees the job's stack.
+void Connection::release_async_job() {
+  if (!ssl_ || state_.psk_phase != PskPhase::pending) return;
+  state_.psk_result = fail(Errc::timeout, "connection closed during PSK lookup");
+  state_.psk_phase = PskPhase::done;
+  SSL_do_handshake(ssl_.get());
+  ERR_clear_error();
+}
+
+void Connection::close_now(const Error& reason) {
+  if (phase_ == Phase::closed) return;
+  const bool established = phase_ == Phase::established;
+  phase_ = Phase::closed;
+  release_async_job();
+  if (established) {
+    SSL_shutdown(ssl_.get());  // one non-blocking attempt at close_notify
+    ERR_clear_error();
+  }
+  ssl_.reset();
+  boost::system::error_code ignored;
+  deadline_timer_.cancel();
+  dtls_timer_.cancel();
+  socket_.close(ignored);
+  if (counted_) {
+    counted_ = false;
+    shared_->handshakes.fetch_sub(1);
+  }
+  if (registered_) {
+    worker_.connections.erase(registry_);
+    registered_ = false;
+  }
+  const Errc code = reason.code() == Errc::timeout ? Errc::timeout : Errc::connection_closed;
+  if (ReadHandler h = std::move(read_handler_)) h(fail(code, reason.detail()));
+  if (WriteHandler h = std::move(write_handler_)) h(fail(code, reason.detail()));
+}
+
+void Connection::pump_write() {
+  while (write_done_ < write_data_.size()) {
+    std::size_t n = 0;
+    ERR_clear_error();
+    const int rc = SSL_write_ex(ssl_.get(), write_data_.data() + write_done_, write_data_.size() - write_done_, &n);
+    if (rc == 1) {
+      write_done_ += n;
+      touch();
+      continue;
+    }
+    const int err = SSL_get_error(ssl_.get(), rc);
+    if (err == SSL_ERROR_WANT_WRITE) {
+      want_write_ = true;
+      return;
+    }
+    if (err == SSL_ERROR_WANT_READ) {
+      want_read_ = true;
+      return;
+    }
+    close_now(Error(Errc::connection_closed, "write failed: " + ossl_error_string()));
+    return;
+  }
+  write_data_.clear();
+  write_done_ = 0;
+  if (WriteHandler h = std::move(write_handler_)) h({});
+}
+
+void Connection::pump_read() {
+  ByteVector buf(kReadChunk);
+  std::size_t n = 0;
+  ERR_clear_error();
+  const int rc = SSL_read_ex(ssl_.get(), buf.data(), buf.size(), &n);
+  if (rc == 1) {
+    buf.resize(n);
+    touch();
+    if (ReadHandler h = std::move(read_handler_)) h(std::move(buf));
+    return;
+  }
+  const int err = SSL_get_error(ssl_.get(), rc);
+  if (err == SSL_ERROR_WANT_READ) {
+    want_read_ = true;
+    return;
+  }
+  if (err == SSL_ERROR_WANT_WRITE) {
+    want_write_ = true;
+    return;
+  }
+  close_now(Error(Errc::connection_closed, err == SSL_ERROR_ZERO_RETURN ? "close_notify" : ossl_error_string()));
+}
+
+Result<SecretBytes> Connection::export_keying_material(std::string_view label, std::size_t length) const {
+  // Runs on the caller's thread; SSL_export_keying_material only reads the
+  // finished session's secrets, which no longer change.
+  if (phase_ != Phase::established || !ssl_) return fail(Errc::connection_closed);
+  return detail::export_keying_material(ssl_.get(), label, length);
+}
+
+void Connection::async_read(ReadHandler handler) {
+  asio::post(worker_.ioc, [self = shared_from_this(), h = std::move(handler)]() mutable {
+    if (self->phase_ != Phase::established) return h(fail(Errc::connection_closed));
+    if (self->read_handler_) return h(fail(Errc::invalid_argument, "a read is already pending"));
+    self->read_handler_ = std::move(h);
+    self->pump();
+  });
+}
+
+void Connection::async_write(ByteVector data, WriteHandler handler) {
+  asio::post(worker_.ioc, [self = shared_from_this(), d = std::move(data), h = std::move(handler)]() mutable {
+    if (self->phase_ != Phase::established) return h(fail(Errc::connection_closed));
+    if (self->write_handler_) return h(fail(Errc::invalid_argument, "a write is already pending"));
+    self->write_data_ = std::move(d);
+    self->write_done_ = 0;
+    self->write_handler_ = std::move(h);
+    self->pump();
+  });
+}
+
+void Connection::close() {
+  asio::post(worker_.ioc, [self = shared_from_this()] { self->close_now(Error(Errc::connection_closed, "closed")); });
+}
+
+}  // namespace m2msec::tls::detail

@@ -1,0 +1,353 @@
+// SSL_CTX construction and the OpenSSL callbacks (SNI, PSK, verify).
+#include <openssl/async.h>
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "internal.h"
+
+namespace m2msec::tls::detail {
+namespace {
+
+int state_index() {
+  static const int idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return idx;
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    const auto lo = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    return lo(x) == lo(y);
+  });
+}
+
+// verify_callback applies clause 10.1.1 and the expected-name check to the
+// leaf after OpenSSL's RFC 5280 path validation (clause 8.1.2.2: "the
+// entity shall perform basic certification path validation").
+int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
+  SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  HandshakeState* st = ssl ? state_of(ssl) : nullptr;
+  if (preverify_ok != 1) {
+    if (st && !st->failure) {
+      st->failure = Error(Errc::certificate_rejected,
+                          X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)));
+    }
+    return 0;
+  }
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  if (Status profile = check_certificate_profile(leaf); !profile) {
+    if (st) st->failure = profile.error();
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+  if (st && st->expected_name) {
+    if (Status name = check_peer_name(leaf, *st->expected_name); !name) {
+      st->failure = name.error();
+      X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+// servername_callback picks the authority. TS-0003 clause 10.2.1: "All
+// implementations shall support the Server Name Indication (SNI) to
+// indicate their authority".
+int servername_callback(SSL* ssl, int* alert, void*) {
+  HandshakeState* st = state_of(ssl);
+  if (st == nullptr || st->server == nullptr) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  st->sni = name ? name : "";
+  const AuthorityContext* auth = name ? st->server->find(name) : st->server->default_authority;
+  if (auth == nullptr) {
+    st->failure = Error(Errc::tls_handshake_failed, name ? "no authority for SNI " + st->sni : "client sent no SNI");
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  st->authority = auth;
+  if (SSL_set_SSL_CTX(ssl, auth->ctx.get()) == nullptr || SSL_set_cipher_list(ssl, auth->ciphers.c_str()) != 1) {
+    st->failure = Error(Errc::tls_handshake_failed, "cannot switch to authority " + auth->authority.fqdn);
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  SSL_set_verify(ssl, auth->verify_mode, verify_callback);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// psk_server_callback returns the key for |identity|. TLS 1.2 delivers the
+// identity in ClientKeyExchange and OpenSSL wants the key synchronously, so
+// the first call marks the lookup pending and pauses the handshake's async
+// job (SSL_do_handshake returns SSL_ERROR_WANT_ASYNC). The connection then
+// runs the application's lookup on its own stack and, when the answer is
+// in, calls SSL_do_handshake again, which resumes here.
+unsigned int psk_server_callback(SSL* ssl, const char* identity, unsigned char* psk, unsigned int max_psk_len) {
+  HandshakeState* st = state_of(ssl);
+  if (st == nullptr || st->authority == nullptr || !st->authority->authority.psk_lookup) {
+    if (st) st->failure = Error(Errc::unknown_psk_identity, "authority has no PSK lookup");
+    return 0;
+  }
+  if (st->psk_phase == PskPhase::idle) {
+    st->psk_identity = identity ? identity : "";
+    st->psk_phase = PskPhase::pending;
+  }
+  while (st->psk_phase == PskPhase::pending) {
+    if (ASYNC_get_current_job() == nullptr) {
+      st->failure = Error(Errc::tls_handshake_failed, "PSK lookup needs an async handshake job");
+      return 0;
+    }
+    if (ASYNC_pause_job() != 1) {
+      st->failure = Error(Errc::tls_handshake_failed, "cannot pause the handshake job");
+      return 0;
+    }
+  }
+  Result<SecretBytes> key = std::move(st->psk_result);
+  st->psk_result = SecretBytes();
+  if (!key) {
+    st->failure = key.error();
+    return 0;
+  }
+  if (key->empty() || key->size() > max_psk_len) {
+    st->failure = Error(Errc::invalid_length, "PSK length out of range");
+    return 0;
+  }
+  std::memcpy(psk, key->data(), key->size());
+  return static_cast<unsigned int>(key->size());
+}
+
+unsigned int psk_client_callback(SSL* ssl, const char*, char* identity, unsigned int max_identity_len,
+                                 unsigned char* psk, unsigned int max_psk_len) {
+  HandshakeState* st = state_of(ssl);
+  if (st == nullptr || st->client_psk == nullptr) return 0;
+  const ClientPsk& cred = *st->client_psk;
+  if (cred.identity.size() + 1 > max_identity_len || cred.key.empty() || cred.key.size() > max_psk_len) {
+    st->failure = Error(Errc::invalid_length, "PSK identity or key too long");
+    return 0;
+  }
+  std::memcpy(identity, cred.identity.c_str(), cred.identity.size() + 1);
+  std::memcpy(psk, cred.key.data(), cred.key.size());
+  st->psk_identity = cred.identity;
+  return static_cast<unsigned int>(cred.key.size());
+}
+
+// new_context creates a context with the clause 10.2.1 protocol version:
+// "Where TCP payloads are to be secured, TLS v1.2 [5] shall be used. Where
+// UDP payloads are to be secured, DTLS v1.2 [6] shall be used". Extended
+// master secret stays on (OpenSSL's default; SSL_OP_NO_EXTENDED_MASTER_SECRET
+// is never set). No session resumption: every connection authenticates.
+Result<UniquePtr<SSL_CTX>> new_context(Transport t, bool server) {
+  const SSL_METHOD* method = nullptr;
+  int version = 0;
+  switch (t) {
+    case Transport::tls:
+      method = server ? TLS_server_method() : TLS_client_method();
+      version = TLS1_2_VERSION;
+      break;
+    case Transport::dtls:
+      method = server ? DTLS_server_method() : DTLS_client_method();
+      version = DTLS1_2_VERSION;
+      break;
+    default:
+      return fail(Errc::invalid_argument, "unknown transport");
+  }
+  UniquePtr<SSL_CTX> ctx(SSL_CTX_new(method));
+  if (!ctx || SSL_CTX_set_min_proto_version(ctx.get(), version) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx.get(), version) != 1) {
+    return fail(Errc::invalid_argument, "cannot create SSL_CTX: " + ossl_error_string());
+  }
+  SSL_CTX_clear_options(ctx.get(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  // Clause 10.1.1.1: secp256r1 keys and SHA-256.
+  if (SSL_CTX_set1_groups_list(ctx.get(), "P-256") != 1 ||
+      SSL_CTX_set1_sigalgs_list(ctx.get(), "ECDSA+SHA256") != 1) {
+    return fail(Errc::invalid_argument, "cannot set groups/sigalgs: " + ossl_error_string());
+  }
+  if (server) {
+    SSL_CTX_set_tlsext_servername_callback(ctx.get(), servername_callback);
+    SSL_CTX_set_psk_server_callback(ctx.get(), psk_server_callback);
+    SSL_CTX_set_mode(ctx.get(), SSL_MODE_ASYNC);
+    if (t == Transport::dtls) install_cookie_callbacks(ctx.get());
+  } else {
+    SSL_CTX_set_psk_client_callback(ctx.get(), psk_client_callback);
+  }
+  return ctx;
+}
+
+Status use_certificate(SSL_CTX* ctx, const CertificateKey& cert) {
+  if (SSL_CTX_use_certificate(ctx, cert.leaf.get()) != 1 || SSL_CTX_use_PrivateKey(ctx, cert.key.get()) != 1) {
+    return fail(Errc::invalid_credentials, "cannot use certificate: " + ossl_error_string());
+  }
+  for (int i = 0; cert.chain && i < sk_X509_num(cert.chain.get()); ++i) {
+    if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(cert.chain.get(), i)) != 1) {
+      return fail(Errc::invalid_credentials, "cannot add chain certificate: " + ossl_error_string());
+    }
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return fail(Errc::invalid_credentials, "key does not match certificate: " + ossl_error_string());
+  }
+  return {};
+}
+
+void use_trust(SSL_CTX* ctx, const TrustAnchors& trust) {
+  X509_STORE_up_ref(trust.store.get());
+  SSL_CTX_set_cert_store(ctx, trust.store.get());  // takes the reference
+}
+
+// check_cipher_list rejects cipher strings OpenSSL does not know.
+Status check_cipher_list(SSL_CTX* ctx, const std::string& list) {
+  if (list.empty() || SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) {
+    ossl_error_string();
+    return fail(Errc::invalid_argument, "no usable cipher suite in \"" + list + "\"");
+  }
+  return {};
+}
+
+}  // namespace
+
+void attach_state(SSL* ssl, HandshakeState* state) { SSL_set_ex_data(ssl, state_index(), state); }
+
+HandshakeState* state_of(const SSL* ssl) { return static_cast<HandshakeState*>(SSL_get_ex_data(ssl, state_index())); }
+
+const AuthorityContext* ServerConfig::find(std::string_view sni) const {
+  for (const auto& a : authorities) {
+    if (iequal(a->authority.fqdn, sni)) return a.get();
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOptions& options) {
+  if (options.authorities.empty()) return fail(Errc::invalid_argument, "no authority configured");
+  auto config = std::make_shared<ServerConfig>();
+  config->transport = options.transport;
+  config->mtu = options.mtu;
+  auto base = new_context(options.transport, true);
+  if (!base) return std::unexpected(base.error());
+  config->base = std::move(*base);
+  const std::string all = cipher_list(options.ciphers, options.transport, true, true);
+  if (Status s = check_cipher_list(config->base.get(), all); !s) return std::unexpected(s.error());
+
+  for (const ServerAuthority& a : options.authorities) {
+    auto ctx = new_context(options.transport, true);
+    if (!ctx) return std::unexpected(ctx.error());
+    auto entry = std::make_unique<AuthorityContext>();
+    entry->authority = a;
+    entry->ctx = std::move(*ctx);
+    if (a.certificate) {
+      if (Status s = use_certificate(entry->ctx.get(), *a.certificate); !s) return std::unexpected(s.error());
+    }
+    if (a.client_auth != ClientAuth::none) {
+      if (!a.client_trust) return fail(Errc::invalid_argument, "client_auth needs client_trust for " + a.fqdn);
+      use_trust(entry->ctx.get(), *a.client_trust);
+      entry->verify_mode = SSL_VERIFY_PEER;
+      if (a.client_auth == ClientAuth::required) entry->verify_mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    }
+    entry->ciphers = cipher_list(options.ciphers, options.transport, bool(a.psk_lookup), bool(a.certificate));
+    if (entry->ciphers.empty()) return fail(Errc::invalid_argument, "authority " + a.fqdn + " has no credentials");
+    if (Status s = check_cipher_list(entry->ctx.get(), entry->ciphers); !s) return std::unexpected(s.error());
+    config->authorities.push_back(std::move(entry));
+  }
+  if (!options.default_authority.empty()) {
+    config->default_authority = config->find(options.default_authority);
+    if (config->default_authority == nullptr) return fail(Errc::invalid_argument, "unknown default_authority");
+  }
+  return std::shared_ptr<const ServerConfig>(std::move(config));
+}
+
+Result<UniquePtr<SSL_CTX>> build_client_context(const ClientOptions& options) {
+  auto ctx = new_context(options.transport, false);
+  if (!ctx) return std::unexpected(ctx.error());
+  const bool cert = options.trust != nullptr;
+  if (!options.psk && !cert) return fail(Errc::invalid_argument, "client has neither PSK nor trust anchors");
+  const std::string list = options.cipher_override.empty()
+                               ? cipher_list(options.ciphers, options.transport, options.psk.has_value(), cert)
+                               : options.cipher_override;
+  if (Status s = check_cipher_list(ctx->get(), list); !s) return std::unexpected(s.error());
+  if (cert) {
+    use_trust(ctx->get(), *options.trust);
+    SSL_CTX_set_verify(ctx->get(), SSL_VERIFY_PEER, verify_callback);
+  }
+  if (options.certificate) {
+    if (Status s = use_certificate(ctx->get(), *options.certificate); !s) return std::unexpected(s.error());
+  }
+  return std::move(*ctx);
+}
+
+void prepare_server_ssl(SSL* ssl, HandshakeState* state, const ServerConfig& config) {
+  state->server = &config;
+  attach_state(ssl, state);
+  SSL_set_mode(ssl, SSL_MODE_ASYNC);
+  if (config.transport == Transport::dtls) {
+    SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
+    DTLS_set_link_mtu(ssl, static_cast<long>(config.mtu));
+  }
+}
+
+Error handshake_error(SSL* ssl, int ssl_error) {
+  HandshakeState* st = ssl ? state_of(ssl) : nullptr;
+  const unsigned long last = ERR_peek_last_error();
+  std::string detail = ossl_error_string();
+  if (st && st->failure) return *st->failure;
+  if (ERR_GET_LIB(last) == ERR_LIB_SSL) {
+    switch (ERR_GET_REASON(last)) {
+      case SSL_R_TLSV1_ALERT_UNKNOWN_PSK_IDENTITY:
+      case SSL_R_PSK_IDENTITY_NOT_FOUND:
+        return Error(Errc::unknown_psk_identity, detail);
+      case SSL_R_CERTIFICATE_VERIFY_FAILED:
+      case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+      case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+      case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+      case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+        return Error(Errc::certificate_rejected, detail);
+      case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+        return Error(Errc::connection_closed, "peer closed the connection during the handshake");
+      default:
+        break;
+    }
+  }
+  if (detail.empty() && (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN)) {
+    return Error(Errc::connection_closed, "peer closed the connection during the handshake");
+  }
+  return Error(Errc::tls_handshake_failed, detail);
+}
+
+// TS-0003 clause 10.3.1: keys are generated "by applying TLS Key Export
+// (IETF RFC 5705 [18]) using the label ... and length 48" (no context).
+Result<SecretBytes> export_keying_material(SSL* ssl, std::string_view label, std::size_t length) {
+  if (label.empty() || length == 0 || length > 1024) return fail(Errc::invalid_argument, "export label or length");
+  SecretBytes out(length);
+  if (ssl == nullptr || SSL_export_keying_material(ssl, out.data(), length, label.data(), label.size(), nullptr, 0,
+                                                   0) != 1) {
+    ossl_error_string();
+    return fail(Errc::invalid_argument, "key export refused (no finished handshake)");
+  }
+  return out;
+}
+
+PeerIdentity peer_identity(SSL* ssl) {
+  PeerIdentity out;
+  const HandshakeState* st = state_of(ssl);
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  out.cipher = cipher ? SSL_CIPHER_get_name(cipher) : "";
+  if (st) out.sni = st->sni;
+  const bool psk = cipher && (SSL_CIPHER_get_auth_nid(cipher) == NID_auth_psk);
+  if (X509* cert = SSL_get0_peer_certificate(ssl)) {
+    out.kind = PeerIdentity::Kind::certificate;
+    certificate_names(cert, out.san_uris, out.dns_names);
+  } else if (psk) {
+    out.kind = PeerIdentity::Kind::psk;
+  } else {
+    out.kind = PeerIdentity::Kind::none;
+  }
+  if (psk && st) out.psk_identity = st->psk_identity;
+  return out;
+}
+
+}  // namespace m2msec::tls::detail

@@ -1,0 +1,120 @@
+// src/tls/internal.h: pieces shared by the server engine and the client.
+// Not installed; not part of the public API.
+#pragma once
+
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "m2msec/core/error.h"
+#include "m2msec/core/secret.h"
+#include "m2msec/tls/client.h"
+#include "m2msec/tls/identity.h"
+#include "m2msec/tls/ossl.h"
+#include "m2msec/tls/server.h"
+
+namespace m2msec::tls::detail {
+
+// SigpipeGuard blocks SIGPIPE on this thread for its lifetime and discards
+// any SIGPIPE raised meanwhile (OpenSSL writes sockets with write(2), so a
+// peer that closed first would otherwise kill the process). Server worker
+// threads block SIGPIPE for good instead.
+class SigpipeGuard {
+ public:
+  SigpipeGuard();
+  ~SigpipeGuard();
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t old_{};
+  bool was_pending_ = false;
+};
+
+// block_sigpipe_forever blocks SIGPIPE on the calling thread.
+void block_sigpipe_forever();
+
+// AuthorityContext is one ServerAuthority with its SSL_CTX.
+struct AuthorityContext {
+  ServerAuthority authority;
+  UniquePtr<SSL_CTX> ctx;
+  std::string ciphers;  // cipher list this authority can serve
+  int verify_mode = SSL_VERIFY_NONE;
+};
+
+// ServerConfig is the immutable, shared part of a server: the initial
+// SSL_CTX (used until SNI picks an authority) and one context per
+// authority.
+struct ServerConfig {
+  Transport transport = Transport::tls;
+  UniquePtr<SSL_CTX> base;
+  std::vector<std::unique_ptr<AuthorityContext>> authorities;
+  const AuthorityContext* default_authority = nullptr;
+  std::size_t mtu = kDefaultMtu;
+
+  // find returns the authority serving |sni| (case-insensitive), or null.
+  const AuthorityContext* find(std::string_view sni) const;
+};
+
+// PskPhase tracks the server's asynchronous PSK lookup for one handshake.
+enum class PskPhase { idle, pending, done };
+
+// HandshakeState is attached to every SSL object (ex_data) for the
+// callbacks. Owned by the connection; the SSL holds a borrowed pointer.
+struct HandshakeState {
+  // Server side.
+  const ServerConfig* server = nullptr;
+  const AuthorityContext* authority = nullptr;  // chosen by SNI
+  PskPhase psk_phase = PskPhase::idle;
+  bool psk_lookup_started = false;
+  Result<SecretBytes> psk_result;
+  // Client side.
+  const ClientPsk* client_psk = nullptr;
+  // Both.
+  std::string psk_identity;
+  std::string sni;
+  std::optional<ExpectedName> expected_name;
+  std::optional<Error> failure;  // why a callback refused, if it did
+};
+
+// attach_state stores |state| (borrowed) on |ssl|; state_of reads it back.
+void attach_state(SSL* ssl, HandshakeState* state);
+HandshakeState* state_of(const SSL* ssl);
+
+// build_server_config creates the SSL_CTXs for |options|. Fails with
+// Errc::invalid_argument (no authority, bad cipher string, unknown
+// default authority) or Errc::invalid_credentials.
+Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOptions& options);
+
+// build_client_context creates the SSL_CTX for |options|; the returned
+// context reads PSK credentials from HandshakeState::client_psk. Fails with
+// Errc::invalid_argument or Errc::invalid_credentials.
+Result<UniquePtr<SSL_CTX>> build_client_context(const ClientOptions& options);
+
+// prepare_server_ssl applies per-connection settings to a new server SSL:
+// attaches |state|, async mode (for the PSK pause), DTLS MTU.
+void prepare_server_ssl(SSL* ssl, HandshakeState* state, const ServerConfig& config);
+
+// handshake_error turns a failed handshake into an Error: the callback's
+// recorded failure if any, else a classification of OpenSSL's error queue
+// (alert unknown_psk_identity, certificate alerts/verification, peer
+// closed). Drains the error queue.
+Error handshake_error(SSL* ssl, int ssl_error);
+
+// export_keying_material runs RFC 5705 export (no context) on |ssl|.
+// Fails with Errc::invalid_argument (empty label, length 0 or > 1024, or
+// OpenSSL refused, e.g. before the handshake finished).
+Result<SecretBytes> export_keying_material(SSL* ssl, std::string_view label, std::size_t length);
+
+// peer_identity describes the authenticated peer of a finished handshake.
+PeerIdentity peer_identity(SSL* ssl);
+
+// install_cookie_callbacks sets the DTLS cookie generate/verify callbacks
+// on |ctx|: HMAC-SHA-256 over the peer address and port, keyed by a
+// per-process random secret.
+void install_cookie_callbacks(SSL_CTX* ctx);
+
+}  // namespace m2msec::tls::detail

@@ -1,0 +1,323 @@
+// TlsServer: worker threads, the TCP acceptor and the DTLS listener.
+#include "m2msec/tls/server.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "connection.h"
+
+namespace m2msec::tls {
+namespace {
+
+namespace asio = boost::asio;
+using detail::Connection;
+using detail::ServerShared;
+using detail::Worker;
+
+// kListenBurst bounds how many datagrams the DTLS listener handles before
+// yielding to other work on its thread.
+constexpr int kListenBurst = 32;
+
+// to_sockaddr converts an IPv4/IPv6 BIO_ADDR; returns 0 for other families.
+socklen_t to_sockaddr(const BIO_ADDR* addr, sockaddr_storage& out) {
+  std::size_t len = 0;
+  switch (BIO_ADDR_family(addr)) {
+    case AF_INET: {
+      auto* sin = reinterpret_cast<sockaddr_in*>(&out);
+      sin->sin_family = AF_INET;
+      sin->sin_port = BIO_ADDR_rawport(addr);
+      BIO_ADDR_rawaddress(addr, &sin->sin_addr, &len);
+      return len == sizeof sin->sin_addr ? sizeof(sockaddr_in) : 0;
+    }
+    case AF_INET6: {
+      auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_port = BIO_ADDR_rawport(addr);
+      BIO_ADDR_rawaddress(addr, &sin6->sin6_addr, &len);
+      return len == sizeof sin6->sin6_addr ? sizeof(sockaddr_in6) : 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+class Server final : public TlsServer {
+ public:
+  Server(std::shared_ptr<ServerShared> shared, unsigned threads) : shared_(std::move(shared)) {
+    for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_shared<Worker>());
+  }
+  ~Server() override { stop(); }
+
+  Status bind();
+  std::uint16_t port() const override { return port_; }
+  void start() override;
+  void stop() override;
+  std::size_t active_handshakes() const override { return shared_->handshakes.load(); }
+
+ private:
+  const std::shared_ptr<Worker>& next_worker() { return workers_[next_++ % workers_.size()]; }
+  bool take_handshake_slot();
+  void do_accept();
+  void on_accept(const std::shared_ptr<Worker>& worker, const boost::system::error_code& ec,
+                 asio::ip::tcp::socket socket);
+  Status new_listen_ssl();
+  void do_listen();
+  void on_datagrams();
+  void accept_dtls(const BIO_ADDR* peer);
+  void report(const Error& e) {
+    if (shared_->options.on_handshake_error) shared_->options.on_handshake_error(e);
+  }
+
+  std::shared_ptr<ServerShared> shared_;
+  std::vector<std::shared_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::optional<asio::ip::tcp::acceptor> acceptor_;
+  std::optional<asio::ip::udp::socket> udp_;
+  asio::ip::udp::endpoint udp_local_;
+  UniquePtr<SSL> listen_ssl_;
+  std::size_t next_ = 0;
+  std::uint16_t port_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+Status Server::bind() {
+  const ServerOptions& o = shared_->options;
+  boost::system::error_code ec;
+  const asio::ip::address addr = asio::ip::make_address(o.bind_address, ec);
+  if (ec) return fail(Errc::invalid_argument, "bind_address: " + ec.message());
+  asio::io_context& ioc = workers_[0]->ioc;
+  if (o.transport == Transport::tls) {
+    acceptor_.emplace(ioc);
+    const asio::ip::tcp::endpoint ep(addr, o.port);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail(Errc::io_error, "listen: " + ec.message());
+    port_ = acceptor_->local_endpoint().port();
+    return {};
+  }
+  udp_.emplace(ioc);
+  const asio::ip::udp::endpoint ep(addr, o.port);
+  udp_->open(ep.protocol(), ec);
+  int one = 1;
+  if (!ec) udp_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && ::setsockopt(udp_->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    ec = boost::system::error_code(errno, boost::system::system_category());
+  }
+  if (!ec) udp_->bind(ep, ec);
+  if (!ec) udp_->non_blocking(true, ec);
+  if (ec) return fail(Errc::io_error, "UDP bind: " + ec.message());
+  udp_local_ = udp_->local_endpoint();
+  port_ = udp_local_.port();
+  return new_listen_ssl();
+}
+
+bool Server::take_handshake_slot() {
+  std::size_t cur = shared_->handshakes.load();
+  do {
+    if (cur >= shared_->options.max_handshakes) return false;
+  } while (!shared_->handshakes.compare_exchange_weak(cur, cur + 1));
+  return true;
+}
+
+void Server::start() {
+  if (started_ || stopped_) return;
+  started_ = true;
+  for (auto& w : workers_) guards_.push_back(asio::make_work_guard(w->ioc));
+  if (acceptor_) asio::post(workers_[0]->ioc, [this] { do_accept(); });
+  if (udp_) asio::post(workers_[0]->ioc, [this] { do_listen(); });
+  for (auto& w : workers_) {
+    threads_.emplace_back([&ioc = w->ioc] {
+      detail::block_sigpipe_forever();
+      ioc.run();
+    });
+  }
+}
+
+void Server::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (!started_) return;
+  asio::post(workers_[0]->ioc, [this] {
+    boost::system::error_code ignored;
+    if (acceptor_) acceptor_->close(ignored);
+    if (udp_) udp_->close(ignored);
+  });
+  for (auto& w : workers_) {
+    // Close every connection on its own thread (a paused handshake job
+    // must finish there), then stop once the resulting handlers ran.
+    asio::post(w->ioc, [&worker = *w] {
+      auto conns = worker.connections;
+      for (auto& weak : conns) {
+        if (auto c = weak.lock()) c->close_now(Error(Errc::connection_closed, "server stopping"));
+      }
+      asio::post(worker.ioc, [&worker] { worker.ioc.stop(); });
+    });
+  }
+  for (auto& t : threads_) t.join();
+  guards_.clear();
+}
+
+// --- TLS over TCP ---
+
+void Server::do_accept() {
+  std::shared_ptr<Worker> worker = next_worker();
+  asio::io_context& ioc = worker->ioc;
+  acceptor_->async_accept(ioc, [this, worker](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+    on_accept(worker, ec, std::move(socket));
+  });
+}
+
+void Server::on_accept(const std::shared_ptr<Worker>& worker, const boost::system::error_code& ec,
+                       asio::ip::tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+  if (!ec) {
+    if (!take_handshake_slot()) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // over the cap: refuse at once
+      report(Error(Errc::connection_closed, "too many concurrent handshakes"));
+    } else {
+      boost::system::error_code ignored;
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      const int fd = socket.release(ignored);
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+      UniquePtr<SSL> ssl(SSL_new(shared_->config->base.get()));
+      if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
+        ::close(fd);
+        shared_->handshakes.fetch_sub(1);
+        report(Error(Errc::tls_handshake_failed, "SSL_new: " + ossl_error_string()));
+      } else {
+        SSL_set_accept_state(ssl.get());
+        auto conn = std::make_shared<Connection>(worker, shared_, fd, std::move(ssl));
+        asio::post(worker->ioc, [conn] { conn->start(); });
+      }
+    }
+  }
+  do_accept();
+}
+
+// --- DTLS over UDP ---
+
+Status Server::new_listen_ssl() {
+  listen_ssl_.reset(SSL_new(shared_->config->base.get()));
+  UniquePtr<BIO> bio(BIO_new_dgram(udp_->native_handle(), BIO_NOCLOSE));
+  if (!listen_ssl_ || !bio) return fail(Errc::io_error, "DTLS listener: " + ossl_error_string());
+  BIO* raw = bio.release();
+  SSL_set_bio(listen_ssl_.get(), raw, raw);  // the SSL owns the BIO
+  SSL_set_options(listen_ssl_.get(), SSL_OP_COOKIE_EXCHANGE | SSL_OP_NO_QUERY_MTU);
+  DTLS_set_link_mtu(listen_ssl_.get(), static_cast<long>(shared_->config->mtu));
+  return {};
+}
+
+void Server::do_listen() {
+  udp_->async_wait(asio::socket_base::wait_read, [this](const boost::system::error_code& ec) {
+    if (ec || !udp_->is_open()) return;
+    on_datagrams();
+  });
+}
+
+// on_datagrams runs DTLSv1_listen: RFC 6347 4.2.1 stateless cookies. Only
+// a ClientHello that returns our cookie gets per-connection state.
+void Server::on_datagrams() {
+  UniquePtr<BIO_ADDR> peer(BIO_ADDR_new());
+  for (int i = 0; i < kListenBurst; ++i) {
+    ERR_clear_error();
+    const int rc = DTLSv1_listen(listen_ssl_.get(), peer.get());
+    if (rc > 0) {
+      accept_dtls(peer.get());
+      if (!new_listen_ssl()) return;
+      continue;
+    }
+    ERR_clear_error();
+    if (rc < 0 && !new_listen_ssl()) return;
+    std::uint8_t probe = 0;
+    if (::recv(udp_->native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) < 0) break;  // drained
+  }
+  if (udp_->is_open()) {
+    asio::post(workers_[0]->ioc, [this] {
+      if (udp_->is_open()) {
+        std::uint8_t probe = 0;
+        if (::recv(udp_->native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+          on_datagrams();
+        } else {
+          do_listen();
+        }
+      }
+    });
+  }
+}
+
+// accept_dtls gives the verified client its own UDP socket: bound to the
+// listener's address (SO_REUSEADDR/SO_REUSEPORT) and connected to the
+// peer, so the kernel delivers that peer's datagrams to it.
+void Server::accept_dtls(const BIO_ADDR* peer) {
+  if (!take_handshake_slot()) {
+    report(Error(Errc::connection_closed, "too many concurrent handshakes"));
+    return;
+  }
+  const int fd = ::socket(udp_local_.protocol().family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  sockaddr_storage peer_ss{};
+  const socklen_t peer_len = to_sockaddr(peer, peer_ss);
+  const sockaddr* peer_sa = reinterpret_cast<const sockaddr*>(&peer_ss);
+  if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+      ::bind(fd, udp_local_.data(), static_cast<socklen_t>(udp_local_.size())) != 0 ||
+      peer_len == 0 || ::connect(fd, peer_sa, peer_len) != 0) {
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    shared_->handshakes.fetch_sub(1);
+    report(Error(Errc::io_error, "DTLS peer socket: " + why));
+    return;
+  }
+  UniquePtr<SSL> ssl = std::move(listen_ssl_);
+  BIO* bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+  if (bio == nullptr) {
+    ::close(fd);
+    shared_->handshakes.fetch_sub(1);
+    return;
+  }
+  BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &peer_ss);
+  SSL_set_bio(ssl.get(), bio, bio);  // frees the listener's BIO (NOCLOSE)
+  const std::shared_ptr<Worker>& worker = next_worker();
+  auto conn = std::make_shared<Connection>(worker, shared_, fd, std::move(ssl));
+  asio::post(worker->ioc, [conn] { conn->start(); });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TlsServer>> TlsServer::create(ServerOptions options) {
+  if (!options.on_session) return fail(Errc::invalid_argument, "on_session handler is required");
+  if (options.handshake_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
+    return fail(Errc::invalid_argument, "timeouts must be positive");
+  }
+  if (options.mtu < 256 || options.mtu > 65507) return fail(Errc::invalid_argument, "MTU out of 256..65507");
+  if (options.max_handshakes == 0) return fail(Errc::invalid_argument, "max_handshakes must be positive");
+  auto config = detail::build_server_config(options);
+  if (!config) return std::unexpected(config.error());
+  unsigned threads = options.threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  auto shared = std::make_shared<ServerShared>();
+  shared->config = std::move(*config);
+  shared->options = std::move(options);
+  auto server = std::make_unique<Server>(std::move(shared), threads);
+  if (Status s = server->bind(); !s) return std::unexpected(s.error());
+  return std::unique_ptr<TlsServer>(std::move(server));
+}
+
+}  // namespace m2msec::tls

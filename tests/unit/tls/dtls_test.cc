@@ -1,0 +1,116 @@
+// DTLS 1.2 over UDP: cookies, per-peer sockets, retransmission, MTU.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <vector>
+
+#include "tls_harness.h"
+
+namespace m2msec::tls::test {
+namespace {
+
+TEST(Dtls, PskHandshakeExportAndEcho) {
+  Harness h(psk_server_options(Transport::dtls, {{"dev1", 1}}));
+  expect_serving(h, Transport::dtls, 0);
+  const auto rec = h.session(0);
+  EXPECT_EQ(rec.peer.cipher, "PSK-AES128-CCM8");
+  EXPECT_EQ(rec.peer.psk_identity, "dev1");
+}
+
+TEST(Dtls, ConcurrentPeersAreDemultiplexed) {
+  Harness h(psk_server_options(Transport::dtls, {{"dev1", 1}, {"dev2", 2}, {"dev3", 3}}));
+  std::vector<std::future<bool>> peers;
+  for (std::uint8_t i = 1; i <= 3; ++i) {
+    peers.push_back(std::async(std::launch::async, [&h, i] {
+      auto c = psk_client(Transport::dtls, h.port(), "dev" + std::to_string(i), i);
+      if (!c) return false;
+      for (int k = 0; k < 5; ++k) {
+        const ByteVector msg(100, static_cast<std::uint8_t>(i * 10 + k));
+        if (!c->write_all(msg, 2s)) return false;
+        auto back = c->read(2000, 2s);
+        if (!back || *back != msg) return false;
+      }
+      return true;
+    }));
+  }
+  for (auto& p : peers) EXPECT_TRUE(p.get());
+  EXPECT_TRUE(h.wait_sessions(3));
+}
+
+TEST(Dtls, CertificateWithSmallMtuFragments) {
+  ServerOptions o = psk_server_options(Transport::dtls, {{"dev1", 1}});
+  o.authorities[0].certificate = cert("mef");
+  o.mtu = 300;
+  Harness h(std::move(o));
+  ClientOptions c;
+  c.transport = Transport::dtls;
+  c.port = h.port();
+  c.sni = kMef;
+  c.trust = trust();
+  c.mtu = 300;
+  auto r = TlsClient::connect(std::move(c));
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->peer().cipher, "ECDHE-ECDSA-AES128-CCM8");
+  ASSERT_TRUE(h.wait_sessions(1));
+  EXPECT_TRUE(*r->export_keying_material(kLabel, 48) == h.session(0).exported);
+}
+
+TEST(Dtls, WrongKeyUnknownIdentityGarbage) {
+  Harness h(psk_server_options(Transport::dtls, {{"dev1", 1}}));
+  auto wrong = psk_client(Transport::dtls, h.port(), "dev1", 5);
+  ASSERT_FALSE(wrong.has_value());
+  auto unknown = psk_client(Transport::dtls, h.port(), "nobody", 1);
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code(), Errc::unknown_psk_identity) << unknown.error().message();
+  const int fd = raw_udp_connect(h.port());
+  const char junk[] = "\x16\xfe\xfd garbage that is not a ClientHello";
+  ASSERT_GT(::send(fd, junk, sizeof junk, 0), 0);
+  raw_close(fd);
+  ASSERT_TRUE(h.wait_errors(2));
+  expect_serving(h, Transport::dtls, 0);
+}
+
+TEST(Dtls, SuitesOutsideProfile) {
+  Harness h(psk_server_options(Transport::dtls, {{"dev1", 1}}));
+  ClientOptions c;
+  c.transport = Transport::dtls;
+  c.port = h.port();
+  c.sni = kMef;
+  c.psk = ClientPsk{"dev1", key(1)};
+  c.cipher_override = "PSK-AES128-GCM-SHA256";
+  c.timeout = 2s;
+  auto r = TlsClient::connect(std::move(c));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::tls_handshake_failed) << r.error().message();
+  expect_serving(h, Transport::dtls, 0);
+}
+
+TEST(Dtls, ClientTimesOutAgainstSilentPeer) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  ClientOptions c;
+  c.transport = Transport::dtls;
+  c.port = ntohs(sin.sin_port);
+  c.sni = kMef;
+  c.psk = ClientPsk{"dev1", key(1)};
+  c.timeout = 1500ms;  // spans a retransmission (initial timer 1 s)
+  auto r = TlsClient::connect(std::move(c));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Errc::timeout);
+  char buf[2048];
+  int hellos = 0;
+  while (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0) ++hellos;
+  EXPECT_GE(hellos, 2);  // the ClientHello was retransmitted
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace m2msec::tls::test

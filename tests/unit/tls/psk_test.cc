@@ -1,0 +1,121 @@
+// TLS-PSK over TCP: async lookup, export, SNI selection, profile.
+#include <future>
+#include <thread>
+
+#include "tls_harness.h"
+
+namespace m2msec::tls::test {
+namespace {
+
+TEST(TlsPsk, HandshakeExportAndEcho) {
+  Harness h(psk_server_options(Transport::tls, {{"dev1", 1}}));
+  auto c = psk_client(Transport::tls, h.port(), "dev1", 1);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  ASSERT_TRUE(h.wait_sessions(1));
+  const auto rec = h.session(0);
+  EXPECT_EQ(rec.peer.kind, PeerIdentity::Kind::psk);
+  EXPECT_EQ(rec.peer.psk_identity, "dev1");
+  EXPECT_EQ(rec.peer.sni, kMef);
+  EXPECT_EQ(rec.peer.cipher, "PSK-AES128-CBC-SHA256");
+  EXPECT_TRUE(c->extms());  // RFC 7627 extended master secret in use
+  auto ours = c->export_keying_material(kLabel, 48);
+  ASSERT_TRUE(ours.has_value());
+  ASSERT_EQ(ours->size(), 48u);
+  EXPECT_TRUE(*ours == rec.exported);
+  auto other = c->export_keying_material("EXPORTER-oneM2M-Connection", 48);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_FALSE(*other == *ours);
+  EXPECT_EQ(c->peer().kind, PeerIdentity::Kind::psk);
+  EXPECT_EQ(c->peer().psk_identity, "dev1");
+  expect_echo(*c);
+  EXPECT_EQ(c->export_keying_material("", 48).error().code(), Errc::invalid_argument);
+}
+
+// A slow lookup (answered from another thread) must not block other
+// handshakes on the same single-threaded io_context.
+TEST(TlsPsk, SlowLookupDoesNotBlockOthers) {
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  ServerOptions o = psk_server_options(Transport::tls, {});
+  o.threads = 1;
+  o.authorities[0].psk_lookup = [released](const PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
+    if (req.identity == "slow") {
+      std::thread([released, done = std::move(done)] {
+        released.wait();
+        done(key(7));
+      }).detach();
+      return;
+    }
+    done(key(1));  // synchronous answer
+  };
+  Harness h(std::move(o));
+  auto slow = std::async(std::launch::async, [&] { return psk_client(Transport::tls, h.port(), "slow", 7); });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(h.server().active_handshakes(), 1u);  // paused in the PSK callback
+  const auto t0 = std::chrono::steady_clock::now();
+  auto fast = psk_client(Transport::tls, h.port(), "fast", 1);
+  ASSERT_TRUE(fast.has_value()) << fast.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_EQ(slow.wait_for(0ms), std::future_status::timeout);
+  release->set_value();
+  auto s = slow.get();
+  ASSERT_TRUE(s.has_value()) << s.error().message();
+  expect_echo(*s);
+}
+
+TEST(TlsPsk, SniSelectsAuthority) {
+  ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}}, kMef);
+  ServerAuthority maf;
+  maf.fqdn = kMaf;
+  auto seen_sni = std::make_shared<std::string>();
+  maf.psk_lookup = [seen_sni](const PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
+    *seen_sni = req.sni;
+    done(key(2));
+  };
+  o.authorities.push_back(std::move(maf));
+  Harness h(std::move(o));
+  auto a = psk_client(Transport::tls, h.port(), "dev1", 2, kMaf);
+  ASSERT_TRUE(a.has_value()) << a.error().message();
+  EXPECT_EQ(*seen_sni, kMaf);
+  // The MEF key does not work for the MAF authority and vice versa.
+  EXPECT_FALSE(psk_client(Transport::tls, h.port(), "dev1", 1, kMaf).has_value());
+  EXPECT_FALSE(psk_client(Transport::tls, h.port(), "dev1", 2, kMef).has_value());
+  // Unknown SNI: unrecognized_name.
+  auto u = psk_client(Transport::tls, h.port(), "dev1", 1, "nobody.example.com");
+  ASSERT_FALSE(u.has_value());
+  EXPECT_EQ(u.error().code(), Errc::tls_handshake_failed);
+  expect_serving(h, Transport::tls, 1);
+}
+
+TEST(TlsPsk, DefaultAuthorityWithoutSni) {
+  ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+  o.default_authority = "nobody.example.com";
+  EXPECT_EQ(TlsServer::create(o).error().code(), Errc::invalid_argument);
+  ClientOptions c;
+  c.port = 1;
+  c.psk = ClientPsk{"dev1", key(1)};
+  EXPECT_EQ(TlsClient::connect(std::move(c)).error().code(), Errc::invalid_argument);  // no SNI
+}
+
+TEST(TlsPsk, ExtraSuitesAreConfigurable) {
+  ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+  o.ciphers.psk_suites = "PSK-AES128-CBC-SHA256:ECDHE-PSK-AES128-CBC-SHA256";
+  Harness h(std::move(o));
+  ClientOptions c;
+  c.port = h.port();
+  c.sni = kMef;
+  c.psk = ClientPsk{"dev1", key(1)};
+  c.cipher_override = "ECDHE-PSK-AES128-CBC-SHA256";
+  auto r = TlsClient::connect(std::move(c));
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->peer().cipher, "ECDHE-PSK-AES128-CBC-SHA256");
+}
+
+TEST(TlsPsk, ProfileDefaults) {
+  EXPECT_EQ(cipher_list({}, Transport::tls, true, true), "ECDHE-ECDSA-AES128-SHA256:PSK-AES128-CBC-SHA256");
+  EXPECT_EQ(cipher_list({}, Transport::dtls, true, false), "PSK-AES128-CCM8");
+  EXPECT_EQ(cipher_list({}, Transport::dtls, false, true), "ECDHE-ECDSA-AES128-CCM8");
+}
+
+}  // namespace
+}  // namespace m2msec::tls::test
