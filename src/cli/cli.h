@@ -41,5 +41,8 @@ void add_derive_commands(CLI::App& app, Context& ctx);
 void add_id_commands(CLI::App& app, Context& ctx);
 void add_mef_commands(CLI::App& app, Context& ctx);
 void add_enrol_command(CLI::App& app, Context& ctx);
+void add_maf_commands(CLI::App& app, Context& ctx);
+void add_cse_commands(CLI::App& app, Context& ctx);
+void add_associate_command(CLI::App& app, Context& ctx);
 
 }  // namespace m2msec::cli

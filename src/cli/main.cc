@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   add_id_commands(app, ctx);
   add_mef_commands(app, ctx);
   add_enrol_command(app, ctx);
+  add_maf_commands(app, ctx);
+  add_cse_commands(app, ctx);
+  add_associate_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

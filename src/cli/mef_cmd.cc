@@ -26,22 +26,7 @@ Result<mef::MefConfig> load_config(const std::string& path) {
 }
 
 int serve(Context& ctx, const MefOpts& o) {
-  if (!init_logging(o.log_level)) return usage_error("unknown --log-level " + o.log_level);
-  auto cfg = load_config(o.config);
-  if (!cfg) return usage_error(cfg.error());
-  block_signals();
-  auto server = mef::MefServer::start(*cfg);
-  if (!server) return failure(server.error());
-  const nlohmann::json j = {{"role", "mef"}, {"fqdn", cfg->listen.fqdn}, {"tls_port", (*server)->tls_port()},
-                            {"dtls_port", (*server)->dtls_port()}, {"data_dir", cfg->data_dir}};
-  if (ctx.json) {
-    print_json(j);
-  } else {
-    std::cout << "mef " << cfg->listen.fqdn << " serving: tls port " << (*server)->tls_port() << ", dtls port "
-              << (*server)->dtls_port() << ", data in " << cfg->data_dir << std::endl;
-  }
-  spdlog::info("mef: stopping on {}", wait_for_signal());
-  return kExitOk;
+  return serve_role<mef::MefServer>(ctx, "mef", o.config, o.log_level, mef::load_mef_config);
 }
 
 // target_kind_for reads --target-kind, or guesses it: an FQDN names a

@@ -17,6 +17,10 @@
 namespace m2msec::cli {
 namespace {
 
+// kMaxImportFileSize bounds an import file; the whole file is held in
+// (wiped) memory while it is checked.
+constexpr std::size_t kMaxImportFileSize = 256u << 20;
+
 struct ImportOpts {
   std::string config, file, format;
 };
@@ -147,8 +151,9 @@ int run_import(Context& ctx, const ImportOpts& o) {
   if (!cfg) return usage_error(cfg.error());
   std::string format = o.format;
   if (format.empty()) format = o.file.ends_with(".json") ? "json" : "csv";
-  // The file holds Kpm values: it is a secret file (mode 0600).
-  auto text = read_secret_file(o.file);
+  // The file holds Kpm values: it is a secret file (mode 0600). A factory
+  // list is far larger than a key file: allow 256 MiB (~2 million rows).
+  auto text = read_secret_file(o.file, kMaxImportFileSize);
   if (!text) return usage_error(text.error());
   auto rows = read_rows(std::string(text->view()), format);
   if (!rows) return usage_error(rows.error());

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -43,6 +44,13 @@ OpenedStore open_store(const std::string& path) {
     return out;
   }
   out.cfg = std::move(*cfg);
+  // Reading must not create anything: say so if there is no database yet.
+  std::error_code ec;
+  if (!std::filesystem::exists(out.cfg.data_dir + "/mef.db", ec)) {
+    out.exit_code = failure(Error(Errc::not_found, "no MEF database in " + out.cfg.data_dir +
+                                                       " (mef enrolee add/import or mef serve creates it)"));
+    return out;
+  }
   auto db = mef::open_mef_store(out.cfg, /*create_kek=*/false);
   if (!db) {
     out.exit_code = failure(db.error());

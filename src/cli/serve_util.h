@@ -18,3 +18,38 @@ std::string wait_for_signal();
 bool init_logging(const std::string& level);
 
 }  // namespace m2msec::cli
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli.h"
+#include "m2msec/service/config.h"
+
+namespace m2msec::cli {
+
+// serve_role loads |config| with |load| (a load_<role>_config function),
+// starts |Server|, prints one ready line (JSON with --json), and runs until
+// SIGINT/SIGTERM.
+template <typename Server, typename LoadFn>
+int serve_role(Context& ctx, const char* role, const std::string& config, const std::string& log_level, LoadFn load) {
+  if (!init_logging(log_level)) return usage_error("unknown --log-level " + log_level);
+  auto file = service::ConfigFile::load(config);
+  if (!file) return usage_error(file.error());
+  auto cfg = load(*file);
+  if (!cfg) return usage_error(cfg.error());
+  const std::string fqdn = cfg->listen.fqdn;
+  block_signals();
+  auto server = Server::start(std::move(*cfg));
+  if (!server) return failure(server.error());
+  if (ctx.json) {
+    print_json({{"role", role}, {"fqdn", fqdn}, {"tls_port", (*server)->tls_port()}, {"dtls_port", (*server)->dtls_port()}});
+  } else {
+    std::cout << role << " " << fqdn << " serving: tls port " << (*server)->tls_port() << ", dtls port "
+              << (*server)->dtls_port() << std::endl;
+  }
+  spdlog::info("{}: stopping on {}", role, wait_for_signal());
+  return kExitOk;
+}
+
+}  // namespace m2msec::cli

@@ -32,7 +32,7 @@ Status save_device_state(const std::string& dir, const DeviceState& st, const Se
   }
   const nlohmann::json j = {{"enrolee_id", st.enrolee_id}, {"mef_fqdn", st.mef_fqdn},   {"ke_id", st.ke_id},
                             {"expiry", st.expiry},         {"target_kind", st.target_kind}, {"target", st.target},
-                            {"maf_address", st.maf_address}, {"key_id", st.key_id},   {"km_id", st.km_id},
+                            {"maf_address", st.maf_address}, {"key_id", st.key_id},   {"km_id", st.km_id}, {"sp_domain", st.sp_domain},
                             {"key_lifetime", st.key_lifetime}};
   const std::string text = j.dump(2) + "\n";
   return write_secret_file(dir + "/state.json", {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
@@ -54,6 +54,7 @@ Result<DeviceState> load_device_state(const std::string& dir) {
     st.maf_address = j.at("maf_address").get<std::string>();
     st.key_id = j.at("key_id").get<std::string>();
     st.km_id = j.value("km_id", "");
+    st.sp_domain = j.value("sp_domain", "");
     st.key_lifetime = j.value("key_lifetime", std::int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     return fail(Errc::malformed_message, dir + "/state.json: " + e.what());

@@ -63,6 +63,7 @@ Result<Enrolment> enrol(const EnrolOptions& o) {
   out.state.mef_fqdn = o.mef_fqdn;
   out.state.ke_id = ke_id->str();
   out.state.expiry = answer->expiry;
+  out.state.sp_domain = answer->sp_domain;
   out.state.target = ins.target;
   out.state.key_id = ins.key_id;
   out.state.key_lifetime = ins.lifetime;
@@ -73,7 +74,10 @@ Result<Enrolment> enrol(const EnrolOptions& o) {
       const std::string prefix = "https://";
       std::string addr = ins.client_reg_uri.starts_with(prefix) ? ins.client_reg_uri.substr(prefix.size()) : "";
       out.state.maf_address = addr.substr(0, addr.find('/'));
-      auto km = crypto::derive_km(out.ke.view(), ins.target);  // 10.3.2
+      // 10.3.2 with the MAF-ID as the lowercase MAF-FQDN (as the MEF does).
+      std::string maf_id = ins.target;
+      for (char& c : maf_id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      auto km = crypto::derive_km(out.ke.view(), maf_id);
       if (!km) return std::unexpected(km.error());
       out.km = std::move(*km);
       break;

@@ -34,7 +34,7 @@ class Fd {
 
 std::string errno_detail(const std::string& path) { return path + ": " + std::strerror(errno); }
 
-Result<SecretString> read_all(int fd, const std::string& name) {
+Result<SecretString> read_all(int fd, const std::string& name, std::size_t max_size) {
   SecretString out;
   char buf[4096];
   while (true) {
@@ -46,9 +46,9 @@ Result<SecretString> read_all(int fd, const std::string& name) {
     }
     if (n == 0) break;
     out.append(std::string_view(buf, static_cast<std::size_t>(n)));
-    if (out.size() > kMaxSecretFileSize) {
+    if (out.size() > max_size) {
       secure_wipe(buf, sizeof buf);
-      return fail(Errc::io_error, name + ": larger than 64 KiB");
+      return fail(Errc::io_error, name + ": larger than " + std::to_string(max_size / 1024) + " KiB");
     }
   }
   secure_wipe(buf, sizeof buf);
@@ -65,8 +65,8 @@ std::string_view trim_ascii_space(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
-Result<SecretString> read_secret_file(const std::string& path) {
-  if (path == "-") return read_all(STDIN_FILENO, "<stdin>");
+Result<SecretString> read_secret_file(const std::string& path, std::size_t max_size) {
+  if (path == "-") return read_all(STDIN_FILENO, "<stdin>", max_size);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (fd.get() < 0) return fail(Errc::io_error, errno_detail(path));
   struct stat st {};
@@ -74,7 +74,7 @@ Result<SecretString> read_secret_file(const std::string& path) {
   if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     return fail(Errc::insecure_permissions, path);
   }
-  return read_all(fd.get(), path);
+  return read_all(fd.get(), path, max_size);
 }
 
 Result<SecretBytes> read_hex_key_file(const std::string& path, std::size_t want_size) {

@@ -167,6 +167,13 @@ void MafService::register_client(const Request& req, std::shared_ptr<tls::Sessio
 void MafService::register_key(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
   auto body = proto::MafKeyRegRequest::from_json(req.content);
   if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
+  auto named = Fqdn::parse(body->maf_fqdn);
+  if (!named || !named->matches(fqdn_)) {
+    return reply(proto::error_response(req, Rsc::bad_request, "MAF-FQDN does not name this MAF"));
+  }
+  if (body->suid != proto::kSuidMafSaef) {
+    return reply(proto::error_response(req, Rsc::bad_request, "SUID must be " + std::to_string(proto::kSuidMafSaef)));
+  }
   if (body->targets.size() != 1) {
     return reply(proto::error_response(req, Rsc::bad_request, "MAF-based SAEF needs exactly one target"));
   }
@@ -253,8 +260,8 @@ void MafService::delete_key(const Request& req, std::shared_ptr<tls::Session> se
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not authenticated"));
     }
     auto k = store_.maf().find_kc(key, now);
-    if (!k && k.error().code() != Errc::key_expired) return reply(refusal(req, k.error(), "KcID"));
-    if (k && k->entity_a_id != requester &&
+    if (!k) return reply(refusal(req, k.error(), "KcID"));
+    if (k->entity_a_id != requester &&
         std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester may not delete the key"));
     }

@@ -13,6 +13,15 @@ namespace {
 using proto::Request;
 using proto::Rsc;
 
+// maf_id_of is the MAF-ID that enters the Km derivation (10.3.2): the
+// MAF-FQDN in lowercase, since DNS names compare case-insensitively but
+// NFKC does not fold case.
+std::string maf_id_of(std::string_view fqdn) {
+  std::string out(fqdn);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 bool iequal(std::string_view a, std::string_view b) {
   auto fa = Fqdn::parse(a), fb = Fqdn::parse(b);
   return fa && fb && fa->matches(*fb);
@@ -153,6 +162,7 @@ void MefService::enrol(const Request& req, std::shared_ptr<tls::Session> session
     rsp.enrolee_id = enrolee->enrolee_id;
     rsp.ke_id = ke_id->str();
     rsp.expiry = expires;
+    rsp.sp_domain = cfg_.sp_domain;
     rsp.instructions.push_back(std::move(ins));
     reply(proto::ok_response(req, Rsc::created, rsp.to_json()));
   });
@@ -196,7 +206,7 @@ void MefService::fetch(const Request& req, std::shared_ptr<tls::Session> session
         return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                            "requester is not the enrolee's MAF"));
       }
-      auto km = crypto::derive_km(enr->ke.view(), req.from);
+      auto km = crypto::derive_km(enr->ke.view(), maf_id_of(req.from));
       if (!km) return reply(proto::error_response(req, Rsc::internal_server_error, "Km derivation failed"));
       std::int64_t lifetime = enr->expires_at;
       if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
@@ -220,11 +230,14 @@ void MefService::fetch(const Request& req, std::shared_ptr<tls::Session> session
       if (!enr) return reply(refusal(req, enr.error(), "KpsaID"));
       auto enrolee = store_.mef().get_enrolee(enr->enrolee_id);
       if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
+      if (enrolee->state != store::EnroleeState::active) return reply(refusal(req, Error(Errc::not_found), "enrolee"));
       if (enrolee->target_kind != store::TargetKind::kpsa || enrolee->target != req.from) {
         return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                            "requester is not the enrolee's Enrolee B"));
       }
-      proto::CredentialResponse rsp{std::move(enr->kpsa), enrolee->enrolee_id, enr->expires_at, text};
+      std::int64_t lifetime = enr->expires_at;
+      if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
+      proto::CredentialResponse rsp{std::move(enr->kpsa), enrolee->enrolee_id, lifetime, text};
       spdlog::info("mef: gave Kpsa {} ({}) to {}", text, enrolee->enrolee_id, req.from);
       reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
     });

@@ -127,6 +127,7 @@ json EnrolResponse::to_json() const {
   }
   json o = {{"ide", enrolee_id}, {"kei", ke_id}, {"ins", ins}};
   if (expiry != 0) o["exp"] = format_time(expiry);
+  if (!sp_domain.empty()) o["spd"] = sp_domain;
   return {{"sec:enr", o}};
 }
 
@@ -136,6 +137,7 @@ Result<EnrolResponse> EnrolResponse::from_json(const json& j) {
   m.enrolee_id = r.str("ide");
   m.ke_id = r.str("kei");
   m.expiry = r.time("exp", false);
+  m.sp_domain = r.str("spd", false);
   const json* ins = r.raw("ins");
   if (r.ok() && (ins == nullptr || !ins->is_array())) r.bad("ins", "is not an array");
   if (!r.ok()) return std::unexpected(r.error());

@@ -54,7 +54,14 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   o.mtu = s.dtls_mtu;
   o.on_handshake_error = h.on_handshake_error;
   auto handler = h.handler;
-  o.on_session = [handler](std::shared_ptr<tls::Session> session) { proto::serve_http(std::move(session), handler); };
+  auto on_end = h.on_session_end;
+  auto on_start = h.on_session_start;
+  o.on_session = [handler, on_end, on_start](std::shared_ptr<tls::Session> session) {
+    if (on_start) on_start(session->peer());
+    std::function<void()> on_close;
+    if (on_end) on_close = [on_end, peer = session->peer()] { on_end(peer); };
+    proto::serve_http(std::move(session), handler, {}, std::move(on_close));
+  };
   auto server = tls::TlsServer::create(std::move(o));
   if (!server) return std::unexpected(server.error());
   (*server)->start();

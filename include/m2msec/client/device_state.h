@@ -26,6 +26,7 @@ struct DeviceState {
   std::string maf_address;    // "host:port" from the MEF's instruction ("" for kpsa)
   std::string key_id;         // identity to present: KeID (until registered), KmID, or KpsaID
   std::string km_id;          // assignedSymmKeyID after MAF client registration ("" before)
+  std::string sp_domain;      // the SP's domain, from the MEF (for CSE-ID FQDNs)
   std::int64_t key_lifetime = 0;  // Km/Kpsa lifetime
 };
 

@@ -17,9 +17,10 @@ inline constexpr std::size_t kMaxSecretFileSize = 64 * 1024;
 // read_secret_file returns the contents of |path|, or of standard input if
 // |path| is "-". A regular file must not be readable or writable by group
 // or others (Errc::insecure_permissions); a missing or unreadable file, or
-// one larger than kMaxSecretFileSize, gives Errc::io_error. The error
-// detail names the path, never the contents.
-Result<SecretString> read_secret_file(const std::string& path);
+// one larger than |max_size| bytes, gives Errc::io_error. The error detail
+// names the path, never the contents. Raise |max_size| only for bulk files
+// (an enrolee import), not for key files.
+Result<SecretString> read_secret_file(const std::string& path, std::size_t max_size = kMaxSecretFileSize);
 
 // read_hex_key_file reads a secret file holding hex text (surrounding
 // ASCII whitespace is ignored) and decodes it. If |want_size| is non-zero

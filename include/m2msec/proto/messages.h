@@ -29,7 +29,7 @@ inline constexpr int kTyMafKeyReg = 10003;          // sec:mkr
 // SUID 21 for a remotely provisioned key shared with a MAF).
 inline constexpr int kSuidMafKm = 21;   // Km, shared with a MAF
 inline constexpr int kSuidKpsa = 22;    // Kpsa, shared with an Enrolee B
-inline constexpr int kSuidMafSaef = 10; // Kc for the MAF-based SAEF
+inline constexpr int kSuidMafSaef = 32; // Kc for the MAF-based SAEF (TS-0004 MAF range 32-35)
 
 // Resource paths.
 inline constexpr std::string_view kMefPath = "/mef";
@@ -69,6 +69,7 @@ struct EnrolResponse {
   std::string enrolee_id;          // ide: assigned CSE-ID or AE-ID
   std::string ke_id;               // kei: KeID as the MEF formed it
   std::int64_t expiry = 0;         // exp: enrolment expiry (0: none)
+  std::string sp_domain;           // spd: the SP's domain (m2msec), for CSE-ID FQDNs
   std::vector<EnrolInstruction> instructions;  // ins
 
   nlohmann::json to_json() const;

@@ -42,6 +42,12 @@ struct ListenerHandlers {
   tls::ClientAuth client_auth = tls::ClientAuth::optional;
   proto::RequestHandler handler;
   std::function<void(const Error&)> on_handshake_error;
+  // on_session_end, if set, runs once when an authenticated session's
+  // request loop ends (peer closed, idle timeout, bad request).
+  std::function<void(const tls::PeerIdentity&)> on_session_end;
+  // on_session_start, if set, runs once per authenticated session before
+  // its first request is read.
+  std::function<void(const tls::PeerIdentity&)> on_session_start;
 };
 
 // Listeners owns the TLS and DTLS servers of one role.

@@ -1,0 +1,60 @@
+// m2msec/client/associate.h: the Entity A side of Security Association
+// Establishment (seeds 001, 003; TS-0003 8.2): MAF-based, provisioned-key
+// (Kpsa) and certificate-based, then one authenticated oneM2M request.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "m2msec/client/device_state.h"
+#include "m2msec/core/error.h"
+#include "m2msec/core/ids.h"
+#include "m2msec/proto/primitive.h"
+#include "m2msec/tls/client.h"
+
+namespace m2msec::client {
+
+enum class Framework { maf, kpsa, cert };
+
+std::string_view framework_name(Framework f);
+Result<Framework> parse_framework(std::string_view text);
+
+struct AssociateOptions {
+  Framework framework = Framework::maf;
+  std::string state_dir;                // device state (maf, kpsa)
+  tls::Transport transport = tls::Transport::tls;
+  std::string maf_address;              // "host:port"; "" uses the state's
+  std::string cse_address;              // "host:port" of Entity B
+  std::string cse_id;                   // Entity B's SP-relative CSE-ID ("/in-cse")
+  std::string cse_fqdn;                 // SNI; "" derives <cse>.<domain of the MEF>
+  IdEncoding id_encoding = IdEncoding::base64;
+  std::int64_t kc_lifetime = 0;         // requested Kc lifetime (s); 0 lets the MAF choose
+  // Certificate framework:
+  std::shared_ptr<const tls::CertificateKey> certificate;
+  std::shared_ptr<const tls::TrustAnchors> trust;
+  std::string entity_id;                // our CSE-ID/AE-ID for the cert framework
+  proto::Request request;               // the request to send; To/From default to CSEBase/us
+  std::chrono::milliseconds timeout{10000};
+};
+
+struct AssociateResult {
+  Framework framework = Framework::maf;
+  std::string key_id;         // KcID or KpsaID ("" for certificates)
+  std::string entity_id;      // who we are to Entity B
+  std::string km_id;          // KmID used with the MAF (maf)
+  std::int64_t key_expiry = 0;
+  proto::Response response;
+  // Phase timings (ms) for reports.
+  double maf_ms = 0, cse_ms = 0;
+};
+
+// associate performs the chosen framework and sends the request.
+// MAF-based: MAF handshake (KmID or, before registration, KeID) -> MAF
+// Client Registration if no KmID was assigned yet (saved to the state) ->
+// MAF Key Registration (Kc, KcID from EXPORTER-oneM2M-Connection) ->
+// (D)TLS-PSK with Entity B using KcID/Kc. Fails with transport errors or
+// Errc::request_refused.
+Result<AssociateResult> associate(AssociateOptions options);
+
+}  // namespace m2msec::client

@@ -1,0 +1,123 @@
+// m2msec/entityb/entityb.h: the Entity B acceptor, which a CSE (usually the
+// IN-CSE) embeds or runs in front of itself (TS-0003 8.2; seeds 001, 003).
+//
+// The PSK identity a client presents selects the framework:
+//   KcID   (…@<MAF-FQDN>)  MAF-based SAEF: Kc is retrieved from that MAF
+//                          (8.8.2.8) and cached until the connection ends
+//                          or Kc expires (8.2.2.3; seed 000);
+//   KpsaID (…@<issuer>)    provisioned-key SAEF: pre-provisioned by the
+//                          operator, or remotely provisioned by a MEF
+//                          (10.3.3) and fetched from it;
+//   none (certificates)    certificate-based SAEF.
+// Each session is bound to Entity A's authenticated CSE-ID/AE-ID, and a
+// request whose X-M2M-Origin differs is refused (7.2.1).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "m2msec/client/remote.h"
+#include "m2msec/core/error.h"
+#include "m2msec/core/ids.h"
+#include "m2msec/proto/http_server.h"
+#include "m2msec/service/config.h"
+#include "m2msec/service/listener.h"
+#include "m2msec/service/runtime.h"
+
+namespace m2msec::entityb {
+
+struct PeerEntry {
+  std::string fqdn;
+  std::string address;
+};
+
+// KpsaEntry is an operator-provisioned Kpsa (8.2.2.1).
+struct KpsaEntry {
+  std::string kpsa_id;
+  std::string key_file;   // hex, mode 0600
+  std::string entity_id;  // Entity A's CSE-ID or AE-ID
+};
+
+// CseConfig is the [cse] table (docs/configuration.md).
+struct CseConfig {
+  service::ListenerSettings listen;  // fqdn: the CSE-ID's public domain name
+  std::string sp_domain;
+  std::string cse_id;                // SP-relative, e.g. "/in-cse"
+  std::string csebase;               // CSEBase resource name, e.g. "in-name"
+  IdEncoding id_encoding = IdEncoding::base64;  // KcID encoding of the MAFs
+  unsigned workers = 16;
+  std::vector<PeerEntry> mafs;
+  std::vector<PeerEntry> mefs;
+  std::vector<KpsaEntry> kpsa;
+};
+
+Result<CseConfig> load_cse_config(const service::ConfigFile& file);
+
+// CachedKey is a connection key Entity B holds for one Entity A.
+struct CachedKey {
+  SecretBytes key;
+  std::string entity_id;
+  std::int64_t expires_at = 0;  // 0: no expiry (operator Kpsa)
+  bool from_maf = false;        // a Kc: de-register it when the connection ends
+  std::string maf_fqdn;
+  std::string relative;         // RelativeKcID, for de-registration
+  int sessions = 0;
+};
+
+// KeyStats counts what the acceptor did, for status and benchmarks.
+struct KeyStats {
+  std::uint64_t cache_hits = 0;
+  std::uint64_t maf_fetches = 0;
+  std::uint64_t mef_fetches = 0;
+  std::uint64_t refusals = 0;
+};
+
+class EntityB {
+ public:
+  EntityB(CseConfig cfg, service::WorkerPool& pool, client::RemotePeer link,
+          std::map<std::string, CachedKey> provisioned);
+
+  void psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done);
+  void handle(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void on_session_start(const tls::PeerIdentity& peer);
+  void on_session_end(const tls::PeerIdentity& peer);
+
+  // bound_entity returns the CSE-ID/AE-ID an authenticated peer is bound to.
+  Result<std::string> bound_entity(const tls::PeerIdentity& peer);
+  KeyStats stats() const;
+
+ private:
+  Result<SecretBytes> fetch_kc(const KeyId& kc_id, const std::string& maf_address, std::int64_t now);
+  Result<SecretBytes> fetch_kpsa(const KeyId& kpsa_id, const std::string& mef_address, std::int64_t now);
+  void serve_cse(const proto::Request& req, const std::string& entity, proto::Reply reply);
+
+  CseConfig cfg_;
+  service::WorkerPool& pool_;
+  client::RemotePeer link_;
+  mutable std::mutex mu_;
+  std::map<std::string, CachedKey> keys_;          // canonical key ID -> key (cache + provisioned)
+  std::map<std::string, nlohmann::json> aes_;      // AE resources by name
+  KeyStats stats_;
+  std::int64_t started_ = 0;
+};
+
+class CseServer {
+ public:
+  static Result<std::unique_ptr<CseServer>> start(CseConfig cfg);
+  ~CseServer();
+  std::uint16_t tls_port() const { return listeners_->tls_port(); }
+  std::uint16_t dtls_port() const { return listeners_->dtls_port(); }
+  KeyStats stats() const { return service_->stats(); }
+
+ private:
+  CseServer() = default;
+  std::unique_ptr<service::WorkerPool> pool_;
+  std::unique_ptr<EntityB> service_;
+  std::unique_ptr<service::Listeners> listeners_;
+};
+
+}  // namespace m2msec::entityb

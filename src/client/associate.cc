@@ -1,0 +1,201 @@
+#include "m2msec/client/associate.h"
+
+#include "m2msec/crypto/derive.h"
+#include "m2msec/proto/http_client.h"
+#include "m2msec/proto/messages.h"
+#include "m2msec/service/runtime.h"
+
+namespace m2msec::client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+Result<tls::TlsClient> connect(const AssociateOptions& o, const std::string& address, const std::string& sni,
+                               std::optional<tls::ClientPsk> psk) {
+  auto ep = service::parse_endpoint(address);
+  if (!ep) return std::unexpected(ep.error());
+  tls::ClientOptions co;
+  co.transport = o.transport;
+  co.host = ep->host;
+  co.port = ep->port;
+  co.sni = sni;
+  co.psk = std::move(psk);
+  co.timeout = o.timeout;
+  if (!co.psk) {
+    co.certificate = o.certificate;
+    co.trust = o.trust;
+  }
+  return tls::TlsClient::connect(std::move(co));
+}
+
+// sp_relative turns "//sp/cse" into "/cse", the form the MAF compares
+// with Entity B's authenticated CSE-ID.
+std::string sp_relative(const std::string& cse_id) {
+  if (!cse_id.starts_with("//")) return cse_id;
+  const std::size_t slash = cse_id.find('/', 2);
+  return slash == std::string::npos ? cse_id : cse_id.substr(slash);
+}
+
+// maf_phase runs the MAF handshake, registration and key registration,
+// returning Kc and KcID (8.2.2.3 "M2M Secure Connection Key generation").
+Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, DeviceState& st, AssociateResult& out) {
+  auto km = load_device_key(o.state_dir, "km");
+  if (!km) return std::unexpected(km.error());
+  auto maf_fqdn = Fqdn::parse(st.target);
+  if (!maf_fqdn) return std::unexpected(maf_fqdn.error());
+  const std::string identity = st.km_id.empty() ? st.key_id : st.km_id;
+  const std::string address = o.maf_address.empty() ? st.maf_address : o.maf_address;
+  auto conn = connect(o, address, st.target, tls::ClientPsk{identity, std::move(*km)});
+  if (!conn) return std::unexpected(conn.error());
+  proto::HttpClient http(*conn, st.target, o.timeout);
+
+  if (st.km_id.empty()) {  // 8.8.2.3 MAF Client Registration
+    proto::Request reg;
+    reg.op = proto::Operation::create;
+    reg.to = std::string(proto::kMafPath);
+    reg.ty = proto::kTyMafClientReg;
+    reg.from = st.enrolee_id;
+    reg.content = proto::MafClientRegRequest{st.target, 0, ""}.to_json();
+    auto rsp = http.call(std::move(reg));
+    if (!rsp) return std::unexpected(rsp.error());
+    if (auto s = proto::expect_success(*rsp); !s) return std::unexpected(s.error());
+    auto body = proto::MafClientRegResponse::from_json(rsp->content);
+    if (!body) return std::unexpected(body.error());
+    if (!body->assigned_key_id.empty()) {
+      st.km_id = body->assigned_key_id;
+      if (auto s = save_device_state(o.state_dir, st, {}, {}, {}); !s) return std::unexpected(s.error());
+    }
+  }
+  out.km_id = st.km_id.empty() ? identity : st.km_id;
+
+  // 8.8.2.7 MAF Key Registration; Kc from the exporter (10.3.1).
+  proto::Request kr;
+  kr.op = proto::Operation::create;
+  kr.to = std::string(proto::kMafPath);
+  kr.ty = proto::kTyMafKeyReg;
+  kr.from = st.enrolee_id;
+  const std::int64_t now = service::now_unix();
+  kr.content = proto::MafKeyRegRequest{st.target, o.kc_lifetime > 0 ? now + o.kc_lifetime : 0, "",
+                                       proto::kSuidMafSaef, {sp_relative(o.cse_id)}}
+                   .to_json();
+  auto rsp = http.call(std::move(kr));
+  if (!rsp) return std::unexpected(rsp.error());
+  if (auto s = proto::expect_success(*rsp); !s) return std::unexpected(s.error());
+  auto body = proto::MafKeyRegResponse::from_json(rsp->content);
+  if (!body) return std::unexpected(body.error());
+  auto exported = conn->export_keying_material(crypto::kConnectionExporterLabel, crypto::kExportedSize);
+  conn->close();
+  if (!exported) return std::unexpected(exported.error());
+  auto parts = crypto::split_exported(exported->view());
+  if (!parts) return std::unexpected(parts.error());
+  auto kc_id = KeyId::from_relative(KeyIdKind::kc, parts->relative_id, *maf_fqdn, o.id_encoding);
+  if (!kc_id) return std::unexpected(kc_id.error());
+  if (body->relative_key_id != kc_id->relative()) {
+    return fail(Errc::malformed_message, "MAF registered a different RelativeKcID");
+  }
+  out.key_expiry = body->expiration;
+  return std::pair<SecretBytes, KeyId>(std::move(parts->key), std::move(*kc_id));
+}
+
+// default_cse_fqdn is the public domain name of Entity B's CSE-ID (8.1.2.1),
+// used as SNI: "//sp/cse" gives "cse.sp"; "/cse" uses the SP domain the
+// MEF told the device.
+std::string default_cse_fqdn(const AssociateOptions& o, const DeviceState& st) {
+  if (!o.cse_fqdn.empty()) return o.cse_fqdn;
+  if (o.cse_id.starts_with("//")) {
+    const std::string rest = o.cse_id.substr(2);
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string::npos) return "";
+    auto fqdn = service::cse_public_domain_name(rest.substr(slash), rest.substr(0, slash));
+    return fqdn ? *fqdn : "";
+  }
+  auto fqdn = service::cse_public_domain_name(o.cse_id, st.sp_domain);
+  return fqdn ? *fqdn : "";
+}
+
+
+}  // namespace
+
+std::string_view framework_name(Framework f) {
+  switch (f) {
+    case Framework::maf:
+      return "maf";
+    case Framework::kpsa:
+      return "kpsa";
+    case Framework::cert:
+      return "cert";
+    default:
+      return "unknown";
+  }
+}
+
+Result<Framework> parse_framework(std::string_view text) {
+  if (text == "maf") return Framework::maf;
+  if (text == "kpsa") return Framework::kpsa;
+  if (text == "cert") return Framework::cert;
+  return fail(Errc::invalid_argument, "framework must be maf, kpsa or cert");
+}
+
+Result<AssociateResult> associate(AssociateOptions o) {
+  AssociateResult out;
+  out.framework = o.framework;
+  std::optional<tls::ClientPsk> psk;
+  DeviceState st;
+  std::string sni = o.cse_fqdn;
+  if (o.framework != Framework::cert) {
+    auto loaded = load_device_state(o.state_dir);
+    if (!loaded) return std::unexpected(loaded.error());
+    st = std::move(*loaded);
+    out.entity_id = st.enrolee_id;
+    sni = default_cse_fqdn(o, st);
+    if (sni.empty()) return fail(Errc::invalid_argument, "cannot derive Entity B's FQDN; give --cse-fqdn");
+  } else {
+    out.entity_id = o.entity_id;
+    if (sni.empty()) return fail(Errc::invalid_argument, "the certificate framework needs Entity B's FQDN");
+  }
+  const auto t0 = Clock::now();
+  switch (o.framework) {
+    case Framework::maf: {
+      if (st.target_kind != "maf") return fail(Errc::invalid_argument, "device is not enrolled for a MAF");
+      auto kc = maf_phase(o, st, out);
+      if (!kc) return std::unexpected(kc.error());
+      out.key_id = kc->second.str();
+      psk = tls::ClientPsk{kc->second.str(), std::move(kc->first)};
+      out.maf_ms = ms_since(t0);
+      break;
+    }
+    case Framework::kpsa: {
+      if (st.target_kind != "kpsa") return fail(Errc::invalid_argument, "device is not provisioned with a Kpsa");
+      auto kpsa = load_device_key(o.state_dir, "kpsa");
+      if (!kpsa) return std::unexpected(kpsa.error());
+      out.key_id = st.key_id;
+      out.key_expiry = st.key_lifetime;
+      psk = tls::ClientPsk{st.key_id, std::move(*kpsa)};
+      break;
+    }
+    case Framework::cert:
+      if (!o.certificate || !o.trust) return fail(Errc::invalid_argument, "certificate framework needs --cert/--key/--ca");
+      break;
+    default:
+      return fail(Errc::invalid_argument, "unknown framework");
+  }
+  const auto t1 = Clock::now();
+  auto conn = connect(o, o.cse_address, sni, std::move(psk));
+  if (!conn) return std::unexpected(conn.error());
+  proto::Request req = o.request;
+  if (req.to.empty()) req.to = o.cse_id;  // the CSE-ID addresses the CSEBase
+  if (req.from.empty()) req.from = out.entity_id;
+  proto::HttpClient http(*conn, sni, o.timeout);
+  auto rsp = http.call(std::move(req));
+  conn->close();
+  if (!rsp) return std::unexpected(rsp.error());
+  out.response = std::move(*rsp);
+  out.cse_ms = ms_since(t1);
+  return out;
+}
+
+}  // namespace m2msec::client

@@ -1,0 +1,57 @@
+#include "m2msec/entityb/entityb.h"
+
+namespace m2msec::entityb {
+namespace {
+
+Result<std::vector<PeerEntry>> read_peers(service::ConfigTable& t, const std::string& key) {
+  std::vector<PeerEntry> out;
+  for (service::ConfigTable& m : t.tables(key)) {
+    PeerEntry e{m.str("fqdn", "", true), m.str("address", "", true)};
+    if (auto st = m.finish(); !st) return std::unexpected(st.error());
+    if (!Fqdn::parse(e.fqdn)) return fail(Errc::invalid_argument, m.name() + ".fqdn: not an FQDN");
+    if (!service::parse_endpoint(e.address)) return fail(Errc::invalid_argument, m.name() + ".address: want host:port");
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
+  auto t = file.table("cse");
+  if (!t) return std::unexpected(t.error());
+  CseConfig c;
+  c.listen = service::read_listener_settings(*t, "127.0.0.1:5686");
+  c.sp_domain = t->str("sp_domain", "", true);
+  c.cse_id = t->str("cse_id", "", true);
+  c.csebase = t->str("csebase", "cb");
+  const std::string enc = t->str("id_encoding", "base64");
+  c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));
+  auto mafs = read_peers(*t, "maf");
+  if (!mafs) return std::unexpected(mafs.error());
+  c.mafs = std::move(*mafs);
+  auto mefs = read_peers(*t, "mef");
+  if (!mefs) return std::unexpected(mefs.error());
+  c.mefs = std::move(*mefs);
+  for (service::ConfigTable& k : t->tables("kpsa")) {
+    KpsaEntry e{k.str("id", "", true), k.path("key_file", "", true), k.str("entity_id", "", true)};
+    if (auto st = k.finish(); !st) return std::unexpected(st.error());
+    if (!KeyId::parse(KeyIdKind::kpsa, e.kpsa_id)) return fail(Errc::invalid_argument, k.name() + ".id: not a KpsaID");
+    if (!EntityId::parse(e.entity_id)) return fail(Errc::invalid_argument, k.name() + ".entity_id: not a CSE-ID/AE-ID");
+    c.kpsa.push_back(std::move(e));
+  }
+  if (auto st = t->finish(); !st) return std::unexpected(st.error());
+  auto e = parse_id_encoding(enc);
+  if (!e) return fail(Errc::invalid_argument, "cse.id_encoding: must be base64 or hex");
+  c.id_encoding = *e;
+  if (!Fqdn::parse(c.listen.fqdn)) return fail(Errc::invalid_argument, "cse.fqdn: not an FQDN");
+  if (!service::cse_public_domain_name(c.cse_id, c.sp_domain)) {
+    return fail(Errc::invalid_argument, "cse.cse_id: want an SP-relative CSE-ID such as /in-cse");
+  }
+  if ((!c.mafs.empty() || !c.mefs.empty()) && (c.listen.certificate.empty() || c.listen.trust_anchors.empty())) {
+    return fail(Errc::invalid_argument, "cse: retrieving keys from a MAF or MEF needs certificate, private_key and trust_anchors");
+  }
+  return c;
+}
+
+}  // namespace m2msec::entityb

@@ -1,0 +1,55 @@
+#include <spdlog/spdlog.h>
+
+#include "m2msec/core/secret_file.h"
+#include "m2msec/entityb/entityb.h"
+#include "m2msec/tls/credentials.h"
+
+namespace m2msec::entityb {
+
+Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
+  std::unique_ptr<CseServer> s(new CseServer());
+  client::RemotePeer link;
+  if (!cfg.listen.certificate.empty()) {
+    auto ck = tls::load_certificate_key(cfg.listen.certificate, cfg.listen.private_key);
+    if (!ck) return std::unexpected(ck.error());
+    link.certificate = *ck;
+  }
+  if (!cfg.listen.trust_anchors.empty()) {
+    auto ta = tls::load_trust_anchors(cfg.listen.trust_anchors);
+    if (!ta) return std::unexpected(ta.error());
+    link.trust = *ta;
+  }
+  // 8.2.2.1: operator-provisioned Kpsa, loaded once from 0600 files.
+  std::map<std::string, CachedKey> provisioned;
+  for (const KpsaEntry& e : cfg.kpsa) {
+    auto key = read_hex_key_file(e.key_file, 32);
+    if (!key) return std::unexpected(key.error());
+    provisioned[KeyId::parse(KeyIdKind::kpsa, e.kpsa_id)->canonical()] =
+        CachedKey{std::move(*key), e.entity_id, 0, false, "", "", 0};
+  }
+  s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
+  s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, std::move(link), std::move(provisioned));
+  EntityB* svc = s->service_.get();
+  service::ListenerHandlers h;
+  h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
+    svc->psk_lookup(r, std::move(done));
+  };
+  h.client_auth = tls::ClientAuth::optional;
+  h.handler = [svc](const proto::Request& r, std::shared_ptr<tls::Session> ss, proto::Reply reply) {
+    svc->handle(r, std::move(ss), std::move(reply));
+  };
+  h.on_session_start = [svc](const tls::PeerIdentity& p) { svc->on_session_start(p); };
+  h.on_session_end = [svc](const tls::PeerIdentity& p) { svc->on_session_end(p); };
+  h.on_handshake_error = [](const Error& e) { spdlog::info("cse: handshake failed: {}", e.message()); };
+  auto l = service::Listeners::start(cfg.listen, std::move(h));
+  if (!l) return std::unexpected(l.error());
+  s->listeners_ = std::move(*l);
+  return s;
+}
+
+CseServer::~CseServer() {
+  if (listeners_) listeners_->stop();
+  pool_.reset();
+}
+
+}  // namespace m2msec::entityb

@@ -1,0 +1,250 @@
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "m2msec/entityb/entityb.h"
+#include "m2msec/proto/http_client.h"
+#include "m2msec/proto/messages.h"
+
+namespace m2msec::entityb {
+namespace {
+
+using proto::Request;
+using proto::Rsc;
+
+const PeerEntry* find_peer(const std::vector<PeerEntry>& peers, const Fqdn& fqdn) {
+  for (const PeerEntry& p : peers) {
+    if (Fqdn::parse(p.fqdn)->matches(fqdn)) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+EntityB::EntityB(CseConfig cfg, service::WorkerPool& pool, client::RemotePeer link,
+                 std::map<std::string, CachedKey> provisioned)
+    : cfg_(std::move(cfg)), pool_(pool), link_(std::move(link)), keys_(std::move(provisioned)),
+      started_(service::now_unix()) {}
+
+KeyStats EntityB::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+// fetch_kc: 8.2.2.3 "Entity B (Infrastructure Node) can retrieve the M2M
+// Secure Connection Key (Kc) from the MAF", by MAF Key Retrieval (8.8.2.8)
+// with its CSE-ID certificate.
+Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const std::string& maf_address, std::int64_t now) {
+  client::RemotePeer peer{maf_address, kc_id.fqdn().str(), link_.certificate, link_.trust, link_.timeout};
+  Request req;
+  req.op = proto::Operation::retrieve;
+  req.to = std::string(proto::kMafKeysPrefix) + proto::percent_encode(kc_id.relative());
+  req.from = cfg_.cse_id;
+  auto rsp = client::call_remote(peer, std::move(req));
+  if (!rsp) {
+    spdlog::warn("cse: MAF {} unreachable: {}", kc_id.fqdn().str(), rsp.error().message());
+    return fail(Errc::connect_failed, "MAF unreachable");
+  }
+  if (auto st = proto::expect_success(*rsp); !st) {
+    spdlog::info("cse: MAF refused {}: {}", kc_id.str(), st.error().detail());
+    return fail(Errc::unknown_psk_identity, "MAF refused the KcID");
+  }
+  auto k = proto::MafKeyRetrieveResponse::from_json(rsp->content);
+  if (!k) return std::unexpected(k.error());
+  if (k->expiration <= now) return fail(Errc::key_expired, "Kc has expired");
+  CachedKey entry{k->key.clone(), k->source_id, k->expiration, true, kc_id.fqdn().str(), std::string(kc_id.relative()), 0};
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.maf_fetches;
+    keys_[kc_id.canonical()] = std::move(entry);
+  }
+  spdlog::info("cse: retrieved {} for {} from MAF", kc_id.str(), k->source_id);
+  return std::move(k->key);
+}
+
+// fetch_kpsa: 8.3.2.1 "Use of Remotely Provisioned Credential", with the
+// Enrolee B (this CSE) as the Enrolment Target.
+Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const std::string& mef_address, std::int64_t now) {
+  client::RemotePeer peer{mef_address, kpsa_id.fqdn().str(), link_.certificate, link_.trust, link_.timeout};
+  Request req;
+  req.op = proto::Operation::retrieve;
+  req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(kpsa_id.str()) + "/" +
+           std::to_string(proto::kSuidKpsa);
+  req.from = cfg_.cse_id;
+  auto rsp = client::call_remote(peer, std::move(req));
+  if (!rsp) return fail(Errc::connect_failed, "MEF unreachable");
+  if (auto st = proto::expect_success(*rsp); !st) return fail(Errc::unknown_psk_identity, "MEF refused the KpsaID");
+  auto c = proto::CredentialResponse::from_json(rsp->content);
+  if (!c) return std::unexpected(c.error());
+  if (c->lifetime != 0 && c->lifetime <= now) return fail(Errc::key_expired, "Kpsa has expired");
+  CachedKey entry{c->key.clone(), c->enrolee_id, c->lifetime, false, "", "", 0};
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.mef_fetches;
+    keys_[kpsa_id.canonical()] = std::move(entry);
+  }
+  return std::move(c->key);
+}
+
+void EntityB::psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
+  const std::int64_t now = service::now_unix();
+  auto kc_id = KeyId::parse(KeyIdKind::kc, req.identity, cfg_.id_encoding);
+  const PeerEntry* maf = kc_id ? find_peer(cfg_.mafs, kc_id->fqdn()) : nullptr;
+  Result<KeyId> kpsa_id = fail(Errc::invalid_identifier);
+  if (maf == nullptr) kpsa_id = KeyId::parse(KeyIdKind::kpsa, req.identity);
+  const std::string key = maf ? kc_id->canonical() : (kpsa_id ? kpsa_id->canonical() : "");
+  if (key.empty()) {
+    std::lock_guard lock(mu_);
+    ++stats_.refusals;
+    return done(fail(Errc::unknown_psk_identity, "neither a KcID of a known MAF nor a KpsaID"));
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(key);
+    if (it != keys_.end()) {
+      // 8.2.2.3: once Kc has expired, Entity B fails the handshake.
+      if (it->second.expires_at != 0 && it->second.expires_at <= now) {
+        ++stats_.refusals;
+        if (it->second.sessions == 0) keys_.erase(it);
+        return done(fail(Errc::key_expired, req.identity));
+      }
+      ++stats_.cache_hits;
+      return done(it->second.key.clone());
+    }
+  }
+  if (maf) {
+    return pool_.post([this, id = *kc_id, address = maf->address, done = std::move(done), now] {
+      done(fetch_kc(id, address, now));
+    });
+  }
+  const PeerEntry* mef = find_peer(cfg_.mefs, kpsa_id->fqdn());
+  if (mef == nullptr) {
+    std::lock_guard lock(mu_);
+    ++stats_.refusals;
+    return done(fail(Errc::unknown_psk_identity, "unknown KpsaID"));
+  }
+  pool_.post([this, id = *kpsa_id, address = mef->address, done = std::move(done), now] {
+    done(fetch_kpsa(id, address, now));
+  });
+}
+
+Result<std::string> EntityB::bound_entity(const tls::PeerIdentity& peer) {
+  if (peer.kind == tls::PeerIdentity::Kind::certificate) return service::peer_entity_id(peer, cfg_.sp_domain);
+  if (peer.kind != tls::PeerIdentity::Kind::psk) return fail(Errc::not_found, "unauthenticated peer");
+  auto kc_id = KeyId::parse(KeyIdKind::kc, peer.psk_identity, cfg_.id_encoding);
+  std::string key;
+  if (kc_id && find_peer(cfg_.mafs, kc_id->fqdn())) {
+    key = kc_id->canonical();
+  } else if (auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, peer.psk_identity)) {
+    key = kpsa_id->canonical();
+  }
+  std::lock_guard lock(mu_);
+  auto it = keys_.find(key);
+  if (key.empty() || it == keys_.end()) return fail(Errc::not_found, "no key for the session");
+  return it->second.entity_id;
+}
+
+void EntityB::on_session_start(const tls::PeerIdentity& peer) {
+  if (peer.kind != tls::PeerIdentity::Kind::psk) return;
+  auto kc_id = KeyId::parse(KeyIdKind::kc, peer.psk_identity, cfg_.id_encoding);
+  if (!kc_id) return;
+  std::lock_guard lock(mu_);
+  auto it = keys_.find(kc_id->canonical());
+  if (it != keys_.end() && it->second.from_maf) ++it->second.sessions;
+}
+
+// Seed 000: "M2M Connection Key shall expire upon termination of the
+// corresponding Service Connection." Entity B drops Kc and asks the MAF to
+// de-register it (8.8.2.10).
+void EntityB::on_session_end(const tls::PeerIdentity& peer) {
+  if (peer.kind != tls::PeerIdentity::Kind::psk) return;
+  auto kc_id = KeyId::parse(KeyIdKind::kc, peer.psk_identity, cfg_.id_encoding);
+  if (!kc_id) return;
+  const PeerEntry* maf = find_peer(cfg_.mafs, kc_id->fqdn());
+  if (maf == nullptr) return;
+  {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(kc_id->canonical());
+    if (it == keys_.end() || !it->second.from_maf) return;
+    if (--it->second.sessions > 0) return;
+    keys_.erase(it);
+  }
+  pool_.post([this, id = *kc_id, address = maf->address] {
+    client::RemotePeer p{address, id.fqdn().str(), link_.certificate, link_.trust, link_.timeout};
+    Request req;
+    req.op = proto::Operation::del;
+    req.to = std::string(proto::kMafKeysPrefix) + proto::percent_encode(id.relative());
+    req.from = cfg_.cse_id;
+    auto rsp = client::call_remote(p, std::move(req));
+    if (!rsp || !proto::is_success(rsp->rsc)) {
+      spdlog::info("cse: could not de-register {} at the MAF", id.str());
+      return;
+    }
+    spdlog::info("cse: connection ended; dropped and de-registered {}", id.str());
+  });
+}
+
+void EntityB::handle(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+  auto entity = bound_entity(session->peer());
+  if (!entity) {
+    return reply(proto::error_response(req, Rsc::security_association_required, "no authenticated identity"));
+  }
+  // TS-0003 7.2.1: the originator must be the authenticated entity.
+  if (req.from != *entity) {
+    spdlog::warn("cse: refused request from '{}' on a session of {}", req.from, *entity);
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "X-M2M-Origin does not match the authenticated identity"));
+  }
+  serve_cse(req, *entity, std::move(reply));
+}
+
+// serve_cse is the minimal CSE behind the acceptor: RETRIEVE of the
+// CSEBase (addressed by CSE-ID or by name), CREATE and RETRIEVE of AEs.
+void EntityB::serve_cse(const Request& req, const std::string& entity, proto::Reply reply) {
+  const std::string base = "/" + cfg_.csebase;
+  const bool at_base = req.to == base || req.to == cfg_.cse_id;
+  if (at_base && req.op == proto::Operation::retrieve) {
+    const nlohmann::json cb = {{"m2m:cb",
+                                {{"rn", cfg_.csebase},
+                                 {"ri", cfg_.cse_id.substr(1)},
+                                 {"ty", 5},
+                                 {"csi", cfg_.cse_id},
+                                 {"cst", 1},
+                                 {"srt", {2, 5}},
+                                 {"ct", proto::format_time(started_)},
+                                 {"poa", {"https://" + cfg_.listen.fqdn}}}}};
+    return reply(proto::ok_response(req, Rsc::ok, cb));
+  }
+  if (at_base && req.op == proto::Operation::create) {
+    if (req.ty != 2) return reply(proto::error_response(req, Rsc::operation_not_allowed, "only AE (ty=2) may be created"));
+    if (!req.content.is_object() || !req.content.contains("m2m:ae") || !req.content["m2m:ae"].is_object()) {
+      return reply(proto::error_response(req, Rsc::bad_request, "body must be {\"m2m:ae\": {...}}"));
+    }
+    const auto& in = req.content["m2m:ae"];
+    std::string rn = in.value("rn", "");
+    if (rn.empty()) rn = entity.substr(entity.rfind('/') + 1);
+    if (rn.size() > 64 || rn.find_first_of("/?#% ") != std::string::npos) {
+      return reply(proto::error_response(req, Rsc::bad_request, "bad rn"));
+    }
+    nlohmann::json ae = {{"rn", rn}, {"ri", "ae-" + rn}, {"pi", cfg_.cse_id.substr(1)}, {"ty", 2},
+                         {"aei", entity}, {"api", in.value("api", "Nm2msec")}, {"rr", in.value("rr", false)},
+                         {"ct", proto::format_time(service::now_unix())}};
+    {
+      std::lock_guard lock(mu_);
+      if (aes_.count(rn)) return reply(proto::error_response(req, Rsc::conflict, "AE " + rn + " exists"));
+      if (aes_.size() >= 100000) return reply(proto::error_response(req, Rsc::not_implemented, "AE table full"));
+      aes_[rn] = ae;
+    }
+    return reply(proto::ok_response(req, Rsc::created, {{"m2m:ae", ae}}));
+  }
+  if (req.to.starts_with(base + "/") && req.op == proto::Operation::retrieve) {
+    const std::string rn = req.to.substr(base.size() + 1);
+    std::lock_guard lock(mu_);
+    auto it = aes_.find(rn);
+    if (it == aes_.end()) return reply(proto::error_response(req, Rsc::not_found, "no such AE"));
+    return reply(proto::ok_response(req, Rsc::ok, {{"m2m:ae", it->second}}));
+  }
+  reply(proto::error_response(req, Rsc::not_found, "no such resource"));
+}
+
+}  // namespace m2msec::entityb
