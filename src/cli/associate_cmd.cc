@@ -10,7 +10,8 @@ namespace {
 
 struct AssocOpts {
   std::string state, maf, cse, cse_id, cse_fqdn, framework = "maf", cert, key, ca, entity_id, encoding = "base64";
-  std::string op = "retrieve", to, body;
+  std::string op = "retrieve", to, body, from;
+  int hold_ms = 0;
   bool dtls = false;
   int timeout_ms = 10000;
   std::int64_t kc_lifetime = 0;
@@ -33,6 +34,8 @@ int run(Context& ctx, const AssocOpts& o) {
   a.kc_lifetime = o.kc_lifetime;
   a.entity_id = o.entity_id;
   a.timeout = std::chrono::milliseconds(o.timeout_ms);
+  a.hold = std::chrono::milliseconds(o.hold_ms);
+  a.request.from = o.from;
   if (*fw == client::Framework::cert) {
     if (o.cert.empty() || o.key.empty() || o.ca.empty()) return usage_error("--framework cert needs --cert, --key and --ca");
     auto ck = tls::load_certificate_key(o.cert, o.key);
@@ -94,6 +97,8 @@ void add_associate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--ae-name", o.body, "Resource name for --request create-ae");
   cmd->add_option("--kc-lifetime", o.kc_lifetime, "Requested Kc lifetime in seconds (MAF caps it)");
   cmd->add_option("--id-encoding", o.encoding, "KcID encoding: base64 (seeds) or hex (V3.18)")->check(CLI::IsMember({"base64", "hex"}));
+  cmd->add_option("--from", o.from, "X-M2M-Origin to send (default: our identity; another value is refused by Entity B)");
+  cmd->add_option("--hold-ms", o.hold_ms, "Wait between getting the key and contacting Entity B (tests key expiry)");
   cmd->add_flag("--dtls", o.dtls, "Use DTLS 1.2 over UDP");
   cmd->add_option("--timeout-ms", o.timeout_ms, "Per-step timeout");
   add_json_flag(cmd, ctx);

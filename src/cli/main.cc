@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   add_maf_commands(app, ctx);
   add_cse_commands(app, ctx);
   add_associate_command(app, ctx);
+  add_serve_command(app, ctx);
+  add_demo_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

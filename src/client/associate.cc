@@ -1,5 +1,7 @@
 #include "m2msec/client/associate.h"
 
+#include <thread>
+
 #include "m2msec/crypto/derive.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
@@ -32,6 +34,12 @@ Result<tls::TlsClient> connect(const AssociateOptions& o, const std::string& add
   return tls::TlsClient::connect(std::move(co));
 }
 
+// at names the server a step failed with, keeping the error code, so that
+// a refusal says whether the MAF or Entity B refused.
+Error at(std::string_view who, const std::string& address, const Error& e) {
+  return Error(e.code(), std::string(who) + " " + address + ": " + e.detail());
+}
+
 // sp_relative turns "//sp/cse" into "/cse", the form the MAF compares
 // with Entity B's authenticated CSE-ID.
 std::string sp_relative(const std::string& cse_id) {
@@ -50,7 +58,7 @@ Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, Devic
   const std::string identity = st.km_id.empty() ? st.key_id : st.km_id;
   const std::string address = o.maf_address.empty() ? st.maf_address : o.maf_address;
   auto conn = connect(o, address, st.target, tls::ClientPsk{identity, std::move(*km)});
-  if (!conn) return std::unexpected(conn.error());
+  if (!conn) return std::unexpected(at("MAF", address, conn.error()));
   proto::HttpClient http(*conn, st.target, o.timeout);
 
   if (st.km_id.empty()) {  // 8.8.2.3 MAF Client Registration
@@ -183,9 +191,10 @@ Result<AssociateResult> associate(AssociateOptions o) {
     default:
       return fail(Errc::invalid_argument, "unknown framework");
   }
+  if (o.hold.count() > 0) std::this_thread::sleep_for(o.hold);
   const auto t1 = Clock::now();
   auto conn = connect(o, o.cse_address, sni, std::move(psk));
-  if (!conn) return std::unexpected(conn.error());
+  if (!conn) return std::unexpected(at("Entity B", o.cse_address, conn.error()));
   proto::Request req = o.request;
   if (req.to.empty()) req.to = o.cse_id;  // the CSE-ID addresses the CSEBase
   if (req.from.empty()) req.from = out.entity_id;

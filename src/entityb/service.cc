@@ -56,6 +56,10 @@ Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const std::string& maf
   {
     std::lock_guard lock(mu_);
     ++stats_.maf_fetches;
+    // Two first handshakes with the same KcID may both fetch: keep the
+    // count of sessions already open on the entry, or the first of them to
+    // end would drop Kc (and the other session's identity) too early.
+    if (auto it = keys_.find(kc_id.canonical()); it != keys_.end()) entry.sessions = it->second.sessions;
     keys_[kc_id.canonical()] = std::move(entry);
   }
   spdlog::info("cse: retrieved {} for {} from MAF", kc_id.str(), k->source_id);

@@ -36,6 +36,9 @@ struct AssociateOptions {
   std::string entity_id;                // our CSE-ID/AE-ID for the cert framework
   proto::Request request;               // the request to send; To/From default to CSEBase/us
   std::chrono::milliseconds timeout{10000};
+  // hold waits this long between getting the key and contacting Entity B
+  // (to exercise key expiry).
+  std::chrono::milliseconds hold{0};
 };
 
 struct AssociateResult {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -38,6 +39,8 @@ M2MSEC_OSSL_DELETER(EVP_MAC, EVP_MAC_free);
 M2MSEC_OSSL_DELETER(EVP_MAC_CTX, EVP_MAC_CTX_free);
 M2MSEC_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free);
 M2MSEC_OSSL_DELETER(ASN1_BIT_STRING, ASN1_BIT_STRING_free);
+M2MSEC_OSSL_DELETER(X509_EXTENSION, X509_EXTENSION_free);
+M2MSEC_OSSL_DELETER(BIGNUM, BN_free);
 
 #undef M2MSEC_OSSL_DELETER
 

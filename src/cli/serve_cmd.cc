@@ -1,0 +1,160 @@
+// serve_cmd.cc: "m2msec serve", the MEF, the MAF and an Entity B in one
+// process, from one config file, with a demo PKI made on first start.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "all_in_one.h"
+#include "cli.h"
+#include "m2msec/entityb/entityb.h"
+#include "m2msec/maf/maf.h"
+#include "m2msec/mef/mef.h"
+#include "m2msec/tls/pki.h"
+#include "serve_util.h"
+
+namespace m2msec::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// issue_for makes the leaf certificate a role's config names, in the PKI
+// directory, for the role's FQDN.
+Status issue_for(const std::string& pki_dir, const std::string& certificate, const std::string& fqdn,
+                 std::vector<std::string>& created) {
+  if (certificate.empty()) return {};
+  const fs::path p(certificate);
+  if (fs::weakly_canonical(p.parent_path()) != fs::weakly_canonical(pki_dir)) {
+    return fail(Errc::invalid_argument, certificate + ": a generated certificate must live in [pki].dir");
+  }
+  auto made = tls::issue_leaf(pki_dir, tls::LeafSpec{p.stem().string(), {fqdn}, {}, 825});
+  if (!made) return std::unexpected(made.error());
+  if (*made) created.push_back(certificate);
+  return {};
+}
+
+}  // namespace
+
+Result<AllInOne> load_all_in_one(const std::string& path, std::vector<std::string>* out_created) {
+  auto file = service::ConfigFile::load(path);
+  if (!file) return std::unexpected(file.error());
+  AllInOne a;
+  if (file->has("mef")) {
+    auto c = mef::load_mef_config(*file);
+    if (!c) return std::unexpected(c.error());
+    a.mef = std::move(*c);
+  }
+  if (file->has("maf")) {
+    auto c = maf::load_maf_config(*file);
+    if (!c) return std::unexpected(c.error());
+    a.maf = std::move(*c);
+  }
+  if (file->has("cse")) {
+    auto c = entityb::load_cse_config(*file);
+    if (!c) return std::unexpected(c.error());
+    a.cse = std::move(*c);
+  }
+  if (!a.mef && !a.maf && !a.cse) return fail(Errc::invalid_argument, path + ": no [mef], [maf] or [cse] table");
+  if (file->has("pki")) {
+    auto t = file->table("pki");
+    a.pki_dir = t->path("dir", "", true);
+    const std::string ca_name = t->str("ca_name", "m2msec demo CA");
+    if (auto st = t->finish(); !st) return std::unexpected(st.error());
+    std::vector<std::string> created;
+    const bool had_ca = fs::exists(a.pki_dir + "/ca.crt");
+    if (auto st = tls::ensure_ca(a.pki_dir, ca_name); !st) return std::unexpected(st.error());
+    if (!had_ca) created.push_back(a.pki_dir + "/ca.crt");
+    Status st;
+    if (a.mef) st = issue_for(a.pki_dir, a.mef->listen.certificate, a.mef->listen.fqdn, created);
+    if (st && a.maf) st = issue_for(a.pki_dir, a.maf->listen.certificate, a.maf->listen.fqdn, created);
+    if (st && a.cse) st = issue_for(a.pki_dir, a.cse->listen.certificate, a.cse->listen.fqdn, created);
+    if (!st) return std::unexpected(st.error());
+    if (out_created) *out_created = std::move(created);
+  }
+  return a;
+}
+
+Result<RunningAllInOne> start_all_in_one(AllInOne a) {
+  RunningAllInOne r;
+  // The MAF and Entity B reach the others as clients, so the MEF starts
+  // first and Entity B last; each makes its own KEK on first start.
+  if (a.mef) {
+    auto s = mef::MefServer::start(*a.mef);
+    if (!s) return fail(s.error().code(), "mef: " + s.error().message());
+    r.mef = std::move(*s);
+  }
+  if (a.maf) {
+    auto s = maf::MafServer::start(*a.maf);
+    if (!s) return fail(s.error().code(), "maf: " + s.error().message());
+    r.maf = std::move(*s);
+  }
+  if (a.cse) {
+    auto s = entityb::CseServer::start(*a.cse);
+    if (!s) return fail(s.error().code(), "cse: " + s.error().message());
+    r.cse = std::move(*s);
+  }
+  return r;
+}
+
+RunningAllInOne::RunningAllInOne() = default;
+RunningAllInOne::RunningAllInOne(RunningAllInOne&&) noexcept = default;
+RunningAllInOne::~RunningAllInOne() {
+  cse.reset();  // stop in reverse order of start
+  maf.reset();
+  mef.reset();
+}
+
+namespace {
+
+int run_serve(Context& ctx, const std::string& config, const std::string& log_level) {
+  if (!init_logging(log_level)) return usage_error("unknown --log-level " + log_level);
+  std::vector<std::string> created;
+  auto a = load_all_in_one(config, &created);
+  if (!a) return usage_error(a.error());
+  block_signals();
+  std::vector<std::string> keks;
+  for (const std::string& k : {a->mef ? a->mef->kek_file : "", a->maf ? a->maf->kek_file : ""}) {
+    if (!k.empty() && !fs::exists(k)) keks.push_back(k);
+  }
+  nlohmann::json j = {{"role", "all-in-one"}};
+  const std::string pki_dir = a->pki_dir;
+  auto running = start_all_in_one(std::move(*a));
+  if (!running) return failure(running.error());
+  if (running->mef) j["mef"] = {{"tls_port", running->mef->tls_port()}, {"dtls_port", running->mef->dtls_port()}};
+  if (running->maf) j["maf"] = {{"tls_port", running->maf->tls_port()}, {"dtls_port", running->maf->dtls_port()}};
+  if (running->cse) j["cse"] = {{"tls_port", running->cse->tls_port()}, {"dtls_port", running->cse->dtls_port()}};
+  j["created"] = created;
+  j["created_keks"] = keks;
+  j["pki_dir"] = pki_dir;
+  if (ctx.json) {
+    print_json(j);
+  } else {
+    for (const auto& c : created) std::cout << "created demo certificate " << c << "\n";
+    for (const auto& k : keks) std::cout << "created key-encryption key " << k << " (mode 0600; keep it safe)\n";
+    if (!pki_dir.empty()) std::cout << "demo PKI in " << pki_dir << " (trust anchor: " << pki_dir << "/ca.crt)\n";
+    for (const char* role : {"mef", "maf", "cse"}) {
+      if (j.contains(role)) {
+        std::cout << role << " serving: tls port " << j[role]["tls_port"] << ", dtls port " << j[role]["dtls_port"] << "\n";
+      }
+    }
+    std::cout << std::flush;
+  }
+  spdlog::info("all-in-one: stopping on {}", wait_for_signal());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Context& ctx) {
+  static std::string config, log_level = "info";
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Run the MEF, the MAF and an Entity B in one process from one config (see examples/all-in-one.toml). "
+      "With a [pki] table, a demo CA and the servers' certificates are created on first start.");
+  cmd->add_option("--config", config, "TOML file with [mef], [maf], [cse] and optionally [pki] tables")->required();
+  cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
+  add_json_flag(cmd, ctx);
+  cmd->callback([&ctx] { ctx.run = [&ctx] { return run_serve(ctx, config, log_level); }; });
+}
+
+}  // namespace m2msec::cli
