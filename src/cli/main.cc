@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   add_associate_command(app, ctx);
   add_serve_command(app, ctx);
   add_demo_command(app, ctx);
+  add_operator_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -332,6 +332,20 @@ Status SqliteMefRepository::remove_enrolment(std::string_view ke_id) {
   });
 }
 
+Status SqliteMefRepository::revoke_enrolment(std::string_view enrolee_id) {
+  return guarded([&]() -> Status {
+    const std::string id(enrolee_id);
+    return b_.writer->run([&](SqliteConn& conn) -> Status {
+      Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
+      if (!del) return std::unexpected(del.error());
+      Status st = del->bind_text(1, id);
+      if (st) st = del->run();
+      if (st) st = expect_changed(conn, "enrolment of " + id);
+      return st;
+    });
+  });
+}
+
 Result<std::size_t> SqliteMefRepository::purge_expired(std::int64_t now) {
   return guarded([&]() -> Result<std::size_t> {
     std::size_t removed = 0;

@@ -83,6 +83,12 @@ class MefRepository {
   // remove_enrolment deletes one enrolment. Errc::not_found if absent.
   virtual Status remove_enrolment(std::string_view ke_id) = 0;
 
+  // revoke_enrolment deletes the enrolee's current enrolment, so its KeID
+  // (and every key derived from its Ke) stops resolving and the device must
+  // enrol again; the enrolee itself stays registered. Errc::not_found if
+  // the enrolee has no enrolment.
+  virtual Status revoke_enrolment(std::string_view enrolee_id) = 0;
+
   // purge_expired deletes enrolments with expires_at <= |now| and returns
   // how many.
   virtual Result<std::size_t> purge_expired(std::int64_t now) = 0;

@@ -255,3 +255,22 @@ TEST(MefOpen, EmptyPathIsInvalid) {
 
 }  // namespace
 }  // namespace m2msec::store
+
+namespace m2msec::store {
+namespace {
+
+// Operator rotation: the current enrolment goes, the enrolee stays.
+TEST_F(MefTest, RevokeEnrolmentLeavesEnrolee) {
+  ASSERT_TRUE(mef().add_enrolee(psk_enrolee("/cse1", "kpm-1"), kNow));
+  ASSERT_TRUE(mef().put_enrolment(enrolment_for("/cse1", 1), kNow));
+  ASSERT_TRUE(mef().revoke_enrolment("/cse1"));
+  EXPECT_EQ(mef().find_enrolment(ke_id(1), kNow).error().code(), Errc::not_found);
+  EXPECT_TRUE(mef().get_enrolee("/cse1"));
+  EXPECT_EQ(mef().revoke_enrolment("/cse1").error().code(), Errc::not_found);
+  EXPECT_EQ(mef().revoke_enrolment("/nobody").error().code(), Errc::not_found);
+  ASSERT_TRUE(mef().put_enrolment(enrolment_for("/cse1", 2), kNow));
+  EXPECT_TRUE(mef().find_enrolment(ke_id(2), kNow));
+}
+
+}  // namespace
+}  // namespace m2msec::store

@@ -1,0 +1,149 @@
+// operator_cmd.cc: revocation and rotation ("m2msec maf revoke",
+// "m2msec mef enrolee rotate", "m2msec rotate") and the device-side
+// "m2msec state show [--reveal]".
+#include <iostream>
+
+#include "all_in_one.h"
+#include "cli.h"
+#include "m2msec/client/device_state.h"
+#include "m2msec/core/encoding.h"
+#include "m2msec/core/secret_file.h"
+
+namespace m2msec::cli {
+namespace {
+
+struct OpOpts {
+  std::string config, entity, kc_id, state;
+  bool reveal = false;
+};
+
+Result<AllInOne> load(const std::string& path) { return load_all_in_one(path, nullptr); }
+
+// revoke_at_maf deletes the MAF's copy of an entity's Km and its Kc keys.
+Status revoke_at_maf(const maf::MafConfig& cfg, const std::string& entity) {
+  auto db = maf::open_maf_store(cfg, false);
+  if (!db) return std::unexpected(db.error());
+  auto c = (*db)->maf().find_client_by_entity(entity, 0);
+  if (!c) return std::unexpected(c.error());
+  return (*db)->maf().deregister_client(c->km_id);
+}
+
+// rotate_at_mef revokes the entity's enrolment: its KeID stops resolving
+// and the device must enrol again, which gives a new Ke and so a new Km.
+Status rotate_at_mef(const mef::MefConfig& cfg, const std::string& entity) {
+  auto db = mef::open_mef_store(cfg, false);
+  if (!db) return std::unexpected(db.error());
+  return (*db)->mef().revoke_enrolment(entity);
+}
+
+int report(Context& ctx, const Status& st, const nlohmann::json& j, const std::string& text) {
+  if (!st) return st.error().code() == Errc::not_found ? usage_error(st.error()) : failure(st.error());
+  if (ctx.json) {
+    print_json(j);
+  } else {
+    std::cout << text << "\n";
+  }
+  return kExitOk;
+}
+
+int maf_revoke(Context& ctx, const OpOpts& o) {
+  auto a = load(o.config);
+  if (!a) return usage_error(a.error());
+  if (!a->maf) return usage_error(o.config + ": no [maf] table");
+  if (o.entity.empty() == o.kc_id.empty()) return usage_error("give exactly one of --entity and --kc-id");
+  if (!o.entity.empty()) {
+    return report(ctx, revoke_at_maf(*a->maf, o.entity), {{"revoked_client", o.entity}},
+                  "revoked MAF client " + o.entity + ": its Km and Kc keys are gone");
+  }
+  auto id = KeyId::parse(KeyIdKind::kc, o.kc_id, a->maf->id_encoding);
+  if (!id) return usage_error(id.error());
+  auto db = maf::open_maf_store(*a->maf, false);
+  if (!db) return failure(db.error());
+  return report(ctx, (*db)->maf().deregister_kc(id->canonical()), {{"revoked_key", id->str()}},
+                "revoked " + id->str() + "; Entity B can no longer retrieve it");
+}
+
+int mef_rotate(Context& ctx, const OpOpts& o) {
+  auto a = load(o.config);
+  if (!a) return usage_error(a.error());
+  if (!a->mef) return usage_error(o.config + ": no [mef] table");
+  return report(ctx, rotate_at_mef(*a->mef, o.entity), {{"rotated", o.entity}},
+                o.entity + " must enrol again: its KeID no longer resolves");
+}
+
+// rotate (all-in-one): a new Km for the entity at its MAF. Km is derived
+// from Ke (10.3.2), so rotation means a new enrolment: the MEF forgets the
+// old Ke and the MAF its old Km.
+int rotate(Context& ctx, const OpOpts& o) {
+  auto a = load(o.config);
+  if (!a) return usage_error(a.error());
+  if (!a->mef || !a->maf) return usage_error(o.config + ": rotate needs [mef] and [maf] tables");
+  Status st = rotate_at_mef(*a->mef, o.entity);
+  if (!st && st.error().code() != Errc::not_found) return failure(st.error());
+  Status st2 = revoke_at_maf(*a->maf, o.entity);
+  if (!st && !st2) return usage_error(Error(Errc::not_found, "nothing to rotate for " + o.entity));
+  if (!st2 && st2.error().code() != Errc::not_found) return failure(st2.error());
+  return report(ctx, {}, {{"rotated", o.entity}, {"mef_enrolment_revoked", bool(st)}, {"maf_km_revoked", bool(st2)}},
+                o.entity + ": old KeID and Km revoked; the device gets a new Km when it enrols again");
+}
+
+int state_show(Context& ctx, const OpOpts& o) {
+  auto st = client::load_device_state(o.state);
+  if (!st) return usage_error(st.error());
+  nlohmann::json j = {{"enrolee_id", st->enrolee_id}, {"mef_fqdn", st->mef_fqdn}, {"ke_id", st->ke_id},
+                      {"expiry", st->expiry},         {"target_kind", st->target_kind}, {"target", st->target},
+                      {"key_id", st->key_id},         {"km_id", st->km_id}, {"key_lifetime", st->key_lifetime}};
+  if (o.reveal) {
+    // The operator asked to see the keys of a state directory they can read.
+    for (const char* name : {"ke", "km", "kpsa"}) {
+      auto k = client::load_device_key(o.state, name);
+      if (k) j[std::string(name)] = hex_encode(k->view());
+    }
+  }
+  if (ctx.json) {
+    print_json(j);
+  } else {
+    for (auto& [k, v] : j.items()) std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_operator_commands(CLI::App& app, Context& ctx) {
+  static OpOpts o;
+  if (CLI::App* maf = app.get_subcommand("maf")) {
+    CLI::App* revoke = maf->add_subcommand("revoke", "Revoke a MAF client (its Km and Kc keys) or one Kc");
+    revoke->add_option("--config", o.config, "TOML file with a [maf] table")->required();
+    revoke->add_option("--entity", o.entity, "The client's CSE-ID/AE-ID");
+    revoke->add_option("--kc-id", o.kc_id, "A KcID");
+    add_json_flag(revoke, ctx);
+    revoke->callback([&ctx] { ctx.run = [&ctx] { return maf_revoke(ctx, o); }; });
+  }
+  if (CLI::App* mef = app.get_subcommand("mef")) {
+    if (CLI::App* enrolee = mef->get_subcommand("enrolee")) {
+      CLI::App* r = enrolee->add_subcommand("rotate", "Revoke an enrolee's current enrolment; it must enrol again");
+      r->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+      r->add_option("--enrolee-id", o.entity, "CSE-ID or AE-ID")->required();
+      add_json_flag(r, ctx);
+      r->callback([&ctx] { ctx.run = [&ctx] { return mef_rotate(ctx, o); }; });
+    }
+  }
+  CLI::App* rot = app.add_subcommand(
+      "rotate", "Rotate an entity's Km at its MAF: revoke the enrolment at the MEF and the Km at the MAF; the device "
+                "gets a new Ke and Km when it enrols again (one config with [mef] and [maf])");
+  rot->add_option("--config", o.config, "TOML file with [mef] and [maf] tables")->required();
+  rot->add_option("--entity", o.entity, "CSE-ID or AE-ID")->required();
+  add_json_flag(rot, ctx);
+  rot->callback([&ctx] { ctx.run = [&ctx] { return rotate(ctx, o); }; });
+
+  CLI::App* state = app.add_subcommand("state", "Device credential state");
+  state->require_subcommand(1);
+  CLI::App* show = state->add_subcommand("show", "Show a device's state directory; keys only with --reveal");
+  show->add_option("--state", o.state, "State directory")->required();
+  show->add_flag("--reveal", o.reveal, "Also print the keys (Ke, Km, Kpsa) in hex");
+  add_json_flag(show, ctx);
+  show->callback([&ctx] { ctx.run = [&ctx] { return state_show(ctx, o); }; });
+}
+
+}  // namespace m2msec::cli
