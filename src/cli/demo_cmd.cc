@@ -25,6 +25,8 @@
 #include "demo_stats.h"
 #include "m2msec/client/associate.h"
 #include "m2msec/client/enrolee.h"
+#include "m2msec/core/encoding.h"
+#include "m2msec/core/secret_file.h"
 #include "m2msec/crypto/derive.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/service/runtime.h"
@@ -242,6 +244,18 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       e.kpm = d.kpm.clone();
     }
     rows.push_back(std::move(e));
+  }
+  // The factory's device list, as an operator would receive it (mode 0600;
+  // importable with "m2msec mef enrolee import").
+  {
+    std::string csv = "enrolee_id,kpm_id,kpm,target,cert_subject,cert_ca\n";
+    for (const store::Enrolee& e : rows) {
+      csv += e.enrolee_id + "," + e.kpm_id.value_or("") + "," + hex_encode(e.kpm.view()) + "," + e.target + "," +
+             e.cert_subject.value_or("") + "," + e.cert_trust_anchor.value_or("") + "\n";
+    }
+    auto st = write_secret_file(work + "/factory.csv", {reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size()});
+    secure_wipe(csv.data(), csv.size());
+    if (!st) return failure(st.error());
   }
   {
     auto file = service::ConfigFile::load(work + "/all-in-one.toml");

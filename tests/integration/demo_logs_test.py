@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Runs the full demo fleet (real all-in-one server process, debug logs)
+and checks that no key appears in any log or output, in hex (either case)
+or base64: every device's Ke, Km and Kpsa, every Kpm of the factory list,
+and the servers' key-encryption keys. Also checks that the demo onboarded
+every device and that its --json summary is well formed.
+
+Usage: demo_logs_test.py PATH/TO/m2msec [DEVICES]
+"""
+import base64
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+M2MSEC = sys.argv[1]
+DEVICES = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+passed, failed = 0, 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def forms(hex_key):
+    raw = bytes.fromhex(hex_key)
+    return {hex_key.lower(), hex_key.upper(), base64.b64encode(raw).decode(),
+            base64.urlsafe_b64encode(raw).decode().rstrip("=")}
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        work = os.path.join(tmp, "demo")
+        p = subprocess.run([M2MSEC, "demo", "--devices", str(DEVICES), "--work-dir", work,
+                            "--server-log-level", "debug", "--threads", "8", "--json"],
+                           capture_output=True, text=True, timeout=600)
+        check(p.returncode == 0, f"demo exit {p.returncode}: {p.stderr[-500:]}")
+        summary = json.loads(p.stdout.strip().splitlines()[-1])
+        check(summary["devices"] == DEVICES and summary["ok"] == DEVICES and summary["failed"] == 0,
+              f"summary {summary}")
+        for phase in ("bootstrap", "associate"):
+            ph = summary["phases"][phase]
+            check(ph["count"] == DEVICES and ph["failed"] == 0 and ph["p99_ms"] >= ph["p50_ms"] > 0,
+                  f"phase {phase}: {ph}")
+        check(sum(summary["frameworks"].values()) == DEVICES and min(summary["frameworks"].values()) > 0,
+              f"framework mix {summary['frameworks']}")
+
+        secrets = set()
+        for path in glob.glob(os.path.join(work, "devices", "*", "*.key")):
+            check(oct(os.stat(path).st_mode & 0o777) == "0o600", f"{path} mode")
+            secrets |= forms(open(path).read().strip())
+        for path in glob.glob(os.path.join(work, "*", "kek.hex")):
+            secrets |= forms(open(path).read().strip())
+        with open(os.path.join(work, "factory.csv")) as f:
+            next(f)
+            for line in f:
+                kpm = line.split(",")[2]
+                if kpm:
+                    secrets |= forms(kpm)
+        check(len(secrets) >= 4 * DEVICES, f"collected {len(secrets)} secret forms")
+
+        logs = {"demo stdout": p.stdout, "demo stderr": p.stderr,
+                "server.log": open(os.path.join(work, "server.log"), errors="replace").read()}
+        check(len(logs["server.log"]) > 1000, "server.log has debug content")
+        for name, text in logs.items():
+            leaked = [s for s in secrets if s in text]
+            check(not leaked, f"{name} contains {len(leaked)} key forms")
+    print(f"demo_logs_test: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
