@@ -1,0 +1,395 @@
+// bench_maf.cc: the MAF-based security association, in one process on
+// loopback, each figure next to a bare OpenSSL TLS-PSK handshake loop
+// (PSK-AES128-CBC-SHA256, TLS 1.2, same run).
+//
+// Setup: a test PKI from tests/integration/pki.py (CA, maf.example.com,
+// in-cse.sp.example.com), a MafServer (TLS, certificate + trust anchors so
+// Entity B can authenticate) with N pre-provisioned MAF clients
+// (KmID d-<i>@maf.example.com, registered in the MAF store before start),
+// and a CseServer (Entity B, /in-cse) that knows the MAF.
+//
+//  1. Associations per second at the MAF: THREADS client threads, each
+//     association = MAF handshake (PSK KmID/Km) + MAF Key Registration
+//     (durable Kc row) + EXPORTER-oneM2M-Connection on the client.
+//     Bare: THREADS x blocking SSL_connect/SSL_accept + 48-byte export.
+//  2. Kc retrieval latency at Entity B, sequential, SAMPLES times: after an
+//     (untimed) association, the first handshake with the KcID (cache
+//     cold: Entity B fetches Kc from the MAF over TLS with its certificate
+//     inside the handshake) and a second, concurrent handshake with the
+//     same KcID while the first connection is open (cache warm). Bare: one
+//     SSL_connect at a time.
+//
+//   cmake --preset release && cmake --build --preset release --target bench_maf
+//   build/release/bench/bench_maf [N [THREADS [SAMPLES]]]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "m2msec/crypto/derive.h"
+#include "m2msec/entityb/entityb.h"
+#include "m2msec/maf/maf.h"
+#include "m2msec/proto/http_client.h"
+#include "m2msec/proto/messages.h"
+
+using namespace m2msec;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kMaf = "maf.example.com";
+constexpr const char* kCse = "in-cse.sp.example.com";
+constexpr const char* kCseId = "/in-cse";
+constexpr const char* kSp = "sp.example.com";
+constexpr const char* kSuite = "PSK-AES128-CBC-SHA256";
+
+[[noreturn]] void die(const std::string& what, const Error& e) {
+  std::fprintf(stderr, "bench_maf: %s: %s\n", what.c_str(), e.message().c_str());
+  std::exit(1);
+}
+
+std::string km_id(int i) { return "d-" + std::to_string(i) + "@" + kMaf; }
+SecretBytes km(int i) {
+  std::vector<std::uint8_t> v(32, static_cast<std::uint8_t>(i));
+  v[0] = static_cast<std::uint8_t>(i >> 8);
+  return SecretBytes(std::move(v));
+}
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+template <typename Job>
+double run_threads(int n, int threads, Job job) {
+  std::atomic<int> next{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&] {
+      for (int k = next++; k < n; k = next++) job(k);
+    });
+  }
+  for (auto& t : ts) t.join();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Stats {
+  double p50 = 0, p99 = 0, mean = 0;
+};
+
+Stats stats(std::vector<double> v) {
+  Stats s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.p50 = v[v.size() / 2];
+  s.p99 = v[std::min(v.size() - 1, v.size() * 99 / 100)];
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  return s;
+}
+
+// -- the m2msec side ----------------------------------------------------------
+
+struct Kc {
+  SecretBytes key;
+  std::string id;
+};
+
+// associate_at_maf: MAF handshake with KmID/Km, MAF Key Registration for
+// /in-cse, Kc and KcID from the exporter (client::associate's MAF phase).
+Result<Kc> associate_at_maf(std::uint16_t port, int i) {
+  tls::ClientOptions co;
+  co.port = port;
+  co.sni = kMaf;
+  co.psk = tls::ClientPsk{km_id(i), km(i)};
+  auto conn = tls::TlsClient::connect(std::move(co));
+  if (!conn) return std::unexpected(conn.error());
+  proto::HttpClient http(*conn, kMaf);
+  proto::Request kr;
+  kr.op = proto::Operation::create;
+  kr.to = "/maf/keys";
+  kr.ty = proto::kTyMafKeyReg;
+  kr.from = "/d-" + std::to_string(i);
+  kr.content = proto::MafKeyRegRequest{kMaf, 0, "", proto::kSuidMafSaef, {kCseId}}.to_json();
+  auto rsp = http.call(std::move(kr));
+  if (!rsp) return std::unexpected(rsp.error());
+  if (rsp->rsc != proto::Rsc::created) return fail(Errc::request_refused, "key registration: " + rsp->content.dump());
+  auto exported = conn->export_keying_material(crypto::kConnectionExporterLabel, crypto::kExportedSize);
+  conn->close();
+  if (!exported) return std::unexpected(exported.error());
+  auto parts = crypto::split_exported(exported->view());
+  if (!parts) return std::unexpected(parts.error());
+  auto id = KeyId::from_relative(KeyIdKind::kc, parts->relative_id, *Fqdn::parse(kMaf), IdEncoding::base64);
+  if (!id) return std::unexpected(id.error());
+  return Kc{std::move(parts->key), id->str()};
+}
+
+Result<tls::TlsClient> connect_cse(std::uint16_t port, const Kc& kc) {
+  tls::ClientOptions co;
+  co.port = port;
+  co.sni = kCse;
+  co.psk = tls::ClientPsk{kc.id, kc.key.clone()};
+  return tls::TlsClient::connect(std::move(co));
+}
+
+// -- the bare OpenSSL side --------------------------------------------------------
+
+unsigned int bare_server_psk(SSL*, const char*, unsigned char* psk, unsigned int max) {
+  if (max < 32) return 0;
+  std::memset(psk, 0x5a, 32);
+  return 32;
+}
+
+unsigned int bare_client_psk(SSL*, const char*, char* id, unsigned int max_id, unsigned char* psk,
+                             unsigned int max) {
+  if (max < 32 || max_id < 40) return 0;
+  std::snprintf(id, max_id, "ESIzRFVmd4iZqrvM3e7/AA==@%s", kMaf);
+  std::memset(psk, 0x5a, 32);
+  return 32;
+}
+
+SSL_CTX* bare_ctx(bool server) {
+  SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(ctx, kSuite);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (server) {
+    SSL_CTX_set_psk_server_callback(ctx, bare_server_psk);
+  } else {
+    SSL_CTX_set_psk_client_callback(ctx, bare_client_psk);
+  }
+  return ctx;
+}
+
+bool bare_export(SSL* ssl) {
+  unsigned char out[48];
+  const std::string label(crypto::kConnectionExporterLabel);
+  return SSL_export_keying_material(ssl, out, sizeof out, label.data(), label.size(), nullptr, 0, 0) == 1;
+}
+
+// bare runs N TLS-PSK handshakes + export on THREADS client threads against
+// THREADS blocking server threads; returns handshakes/s and fills |lat|
+// with each client-side handshake time (ms).
+double bare(int n, int threads, std::vector<double>* lat) {
+  SSL_CTX* sctx = bare_ctx(true);
+  SSL_CTX* cctx = bare_ctx(false);
+  const int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || listen(lfd, 1024) != 0) std::abort();
+  socklen_t slen = sizeof sin;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&sin), &slen);
+  std::atomic<int> failed{0};
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> servers;
+  for (int t = 0; t < threads; ++t) {
+    servers.emplace_back([&] {
+      while (accepted++ < n) {
+        const int fd = accept(lfd, nullptr, nullptr);
+        if (fd < 0) break;
+        SSL* ssl = SSL_new(sctx);
+        SSL_set_fd(ssl, fd);
+        if (SSL_accept(ssl) != 1 || !bare_export(ssl)) ++failed;
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+        close(fd);
+        ERR_clear_error();
+      }
+    });
+  }
+  std::mutex mu;
+  const double secs = run_threads(n, threads, [&](int) {
+    const auto t0 = Clock::now();
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
+      ++failed;
+      close(fd);
+      return;
+    }
+    SSL* ssl = SSL_new(cctx);
+    SSL_set_tlsext_host_name(ssl, kCse);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) != 1 || !bare_export(ssl)) ++failed;
+    const double d = ms(Clock::now() - t0);
+    if (lat) {
+      std::lock_guard lock(mu);
+      lat->push_back(d);
+    }
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+    ERR_clear_error();
+  });
+  shutdown(lfd, SHUT_RDWR);
+  for (auto& t : servers) t.join();
+  close(lfd);
+  SSL_CTX_free(sctx);
+  SSL_CTX_free(cctx);
+  if (failed > 0) {
+    std::fprintf(stderr, "bench_maf: %d bare handshakes failed\n", failed.load());
+    std::exit(1);
+  }
+  return n / secs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  spdlog::set_level(spdlog::level::warn);  // the servers log every registration at info
+  const int n = argc > 1 ? std::atoi(argv[1]) : 2000;
+  const int threads = argc > 2 ? std::atoi(argv[2]) : 16;
+  const int samples = argc > 3 ? std::atoi(argv[3]) : 200;
+  if (n < 1 || threads < 1 || samples < 1) {
+    std::fprintf(stderr, "usage: bench_maf [N [THREADS [SAMPLES]]]\n");
+    return 2;
+  }
+  std::string tmpl = std::filesystem::temp_directory_path().string() + "/m2msec-bench-maf-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  const std::string dir = tmpl;
+  const std::string pki = dir + "/pki";
+  // The test PKI (tests/integration/pki.py), with Entity B's CSE-ID certificate.
+  const std::string cmd = "python3 -c 'import os, sys; sys.path.insert(0, \"" M2MSEC_PKI_DIR
+                          "\"); import pki; os.umask(0o077); pki.make_pki(\"" +
+                          pki + "\"); pki.make_cse(\"" + pki + "\", \"in-cse\")'";
+  if (std::system(cmd.c_str()) != 0) {
+    std::fprintf(stderr, "bench_maf: pki.py failed\n");
+    return 1;
+  }
+
+  maf::MafConfig mc;
+  mc.listen.fqdn = kMaf;
+  mc.listen.tls_listen = "127.0.0.1:0";
+  mc.listen.certificate = pki + "/maf.crt";
+  mc.listen.private_key = pki + "/maf.key";
+  mc.listen.trust_anchors = pki + "/ca.crt";
+  mc.listen.max_handshakes = 1024;
+  mc.sp_domain = kSp;
+  mc.mas_id = kMaf;
+  mc.admin_fqdn = kSp;
+  mc.data_dir = dir + "/maf";
+  mc.kek_file = dir + "/maf/kek.hex";
+  mc.kc_lifetime = 3600;
+  {  // N pre-provisioned MAF clients, written before the MAF starts.
+    auto st = maf::open_maf_store(mc, /*create_kek=*/true);
+    if (!st) die("open_maf_store", st.error());
+    const std::int64_t now = service::now_unix();
+    std::atomic<int> bad{0};
+    run_threads(n, 16, [&](int i) {
+      store::MafClient c;
+      c.km_id = KeyId::parse(KeyIdKind::km, km_id(i))->canonical();
+      c.km = km(i);
+      c.entity_id = "/d-" + std::to_string(i);
+      c.source = store::KmSource::preprovisioned;
+      if (auto s = (*st)->maf().register_client(c, now); !s && bad++ == 0) die("register_client", s.error());
+    });
+  }
+  auto mafs = maf::MafServer::start(mc);
+  if (!mafs) die("MafServer::start", mafs.error());
+  const std::uint16_t maf_port = (*mafs)->tls_port();
+
+  entityb::CseConfig cc;
+  cc.listen.fqdn = kCse;
+  cc.listen.tls_listen = "127.0.0.1:0";
+  cc.listen.certificate = pki + "/in-cse.crt";
+  cc.listen.private_key = pki + "/in-cse.key";
+  cc.listen.trust_anchors = pki + "/ca.crt";
+  cc.listen.max_handshakes = 1024;
+  cc.sp_domain = kSp;
+  cc.cse_id = kCseId;
+  cc.csebase = "cb";
+  cc.mafs.push_back({kMaf, "127.0.0.1:" + std::to_string(maf_port)});
+  auto cse = entityb::CseServer::start(cc);
+  if (!cse) die("CseServer::start", cse.error());
+  const std::uint16_t cse_port = (*cse)->tls_port();
+
+  std::printf("%d associations, %d client threads; %d Kc-retrieval samples; loopback, TLS 1.2, %s\n\n", n, threads,
+              samples, kSuite);
+
+  // 1. Associations per second at the MAF, next to bare handshakes.
+  bare(n / 10, threads, nullptr);  // warm-up
+  const double bare_tput = bare(n, threads, nullptr);
+  std::atomic<int> failed{0};
+  const double secs = run_threads(n, threads, [&](int i) {
+    auto r = associate_at_maf(maf_port, i);
+    if (!r && failed++ == 0) std::fprintf(stderr, "bench_maf: association: %s\n", r.error().message().c_str());
+  });
+  if (failed > 0) {
+    std::fprintf(stderr, "bench_maf: %d associations failed\n", failed.load());
+    return 1;
+  }
+  const double assoc_tput = n / secs;
+
+  // 2. Kc retrieval at Entity B: cold, warm, bare (sequential).
+  std::vector<double> cold, warm, bare_lat;
+  bare(samples, 1, &bare_lat);
+  for (int s = 0; s < samples; ++s) {
+    auto kc = associate_at_maf(maf_port, s % n);
+    if (!kc) die("association", kc.error());
+    auto t0 = Clock::now();
+    auto first = connect_cse(cse_port, *kc);
+    if (!first) die("cold handshake at Entity B", first.error());
+    cold.push_back(ms(Clock::now() - t0));
+    t0 = Clock::now();
+    auto second = connect_cse(cse_port, *kc);
+    if (!second) die("warm handshake at Entity B", second.error());
+    warm.push_back(ms(Clock::now() - t0));
+    if (s == 0) {  // the association is real: Entity B answers the CSEBase
+      proto::HttpClient http(*first, kCse);
+      proto::Request req;
+      req.op = proto::Operation::retrieve;
+      req.to = kCseId;
+      req.from = "/d-0";
+      auto rsp = http.call(std::move(req));
+      if (!rsp || rsp->rsc != proto::Rsc::ok) {
+        std::fprintf(stderr, "bench_maf: CSEBase retrieve failed\n");
+        return 1;
+      }
+    }
+    second->close();
+    first->close();
+  }
+  const entityb::KeyStats ks = (*cse)->stats();
+  const Stats c = stats(cold), w = stats(warm), b = stats(bare_lat);
+
+  std::printf("Entity B: %llu Kc fetched from the MAF, %llu cache hits, %llu refusals\n\n",
+              static_cast<unsigned long long>(ks.maf_fetches), static_cast<unsigned long long>(ks.cache_hits),
+              static_cast<unsigned long long>(ks.refusals));
+  std::printf("| Benchmark | value |\n|---|---|\n");
+  std::printf("| m2msec associations at the MAF (handshake + key registration), per s | %.0f |\n", assoc_tput);
+  std::printf("| bare OpenSSL TLS-PSK handshake + export, per s | %.0f |\n", bare_tput);
+  std::printf("| ratio associations / bare handshakes | %.2f |\n", assoc_tput / bare_tput);
+  std::printf("| Entity B handshake, Kc cache cold (fetch from MAF), p50 / p99 ms | %.2f / %.2f |\n", c.p50, c.p99);
+  std::printf("| Entity B handshake, Kc cache warm (concurrent, same KcID), p50 / p99 ms | %.2f / %.2f |\n", w.p50,
+              w.p99);
+  std::printf("| bare OpenSSL TLS-PSK handshake, p50 / p99 ms | %.2f / %.2f |\n", b.p50, b.p99);
+  std::printf("| ratio cold / bare (p50) | %.2f |\n", c.p50 / b.p50);
+  std::printf("| ratio warm / bare (p50) | %.2f |\n", w.p50 / b.p50);
+  cse->reset();
+  mafs->reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}

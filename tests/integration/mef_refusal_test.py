@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""mef_refusal_test.py M2MSEC: every way the MEF refuses an enrolment.
+
+Wrong Kpm, unknown KpmID, untrusted certificate, expired certificate,
+unregistered certificate, expired enrolment (--expiry 2, then 3 s), an
+enrolee removed while the server runs, and a --maf the enrolee is not
+configured for. Each must make "m2msec enrol" exit 1 with one clear error
+line and write no state; after each, the same server still enrols a good
+enrolee.
+"""
+import os
+import sys
+import time
+
+from mef_harness import MAF2, Harness
+
+
+def body(h):
+    good_kpm, _ = h.add_psk_enrolee("/good", "good@mef.example.com")
+    dev_kpm, _ = h.add_psk_enrolee("/dev-001", "dev-001@mef.example.com")
+    wrong_kpm, _ = h.new_kpm("wrong")
+    short_kpm, _ = h.add_psk_enrolee("/short", "short@mef.example.com", expiry="2")
+    gone_kpm, _ = h.add_psk_enrolee("/gone", "gone@mef.example.com")
+    for name, ca, expired in (("dev-rogue", "rogue-ca", False), ("dev-old", "ca", True)):
+        subject = h.pki_cse(name, ca=ca, expired=expired)
+        rc, _, err = h.mef(["enrolee", "add", "--enrolee-id", "/" + name, "--cert-subject", subject, "--cert-ca", "ca",
+                            "--target", "maf.example.com"])
+        h.check(rc == 0, f"cert enrolee /{name} added", err)
+    h.pki_cse("dev-stranger")  # trusted, but never registered
+    added = time.time()
+
+    mef = h.start_mef()
+    n = [0]
+
+    def still_serves(after):
+        n[0] += 1
+        rc, out, err = h.enrol(mef.tls_port, f"good{n[0]}", "good@mef.example.com", good_kpm)
+        h.check(rc == 0, f"after {after}: a good enrolee still enrols", err.strip())
+
+    def refused(what, result, needle, state):
+        h.expect_refusal(what, result, needle)
+        h.check(not os.path.exists(os.path.join(h.dir, state)), f"{what}: no state written")
+        still_serves(what)
+
+    refused("wrong Kpm", h.enrol(mef.tls_port, "s1", "dev-001@mef.example.com", wrong_kpm), "handshake", "s1")
+    refused("wrong Kpm (dtls)", h.enrol(mef.dtls_port, "s1d", "dev-001@mef.example.com", wrong_kpm, dtls=True),
+            "timed out", "s1d")
+    refused("unknown KpmID", h.enrol(mef.tls_port, "s2", "nobody@mef.example.com", dev_kpm), "psk", "s2")
+    refused("untrusted certificate", h.enrol(mef.tls_port, "s3", cert="dev-rogue"), "certificate", "s3")
+    refused("expired certificate", h.enrol(mef.tls_port, "s4", cert="dev-old"), "certificate", "s4")
+    refused("unregistered certificate", h.enrol(mef.tls_port, "s5", cert="dev-stranger"), "not found", "s5")
+
+    # Expired enrolment: the enrolee's expiry (2 s after add) has passed.
+    time.sleep(max(0.0, added + 3.0 - time.time()))
+    refused("expired enrolment", h.enrol(mef.tls_port, "s6", "short@mef.example.com", short_kpm), "psk", "s6")
+
+    # Removed while the server runs: enrols first, then is removed.
+    rc, _, err = h.enrol(mef.tls_port, "gone-ok", "gone@mef.example.com", gone_kpm)
+    h.check(rc == 0, "/gone enrols before removal", err)
+    rc, out, err = h.mef(["enrolee", "remove", "--enrolee-id", "/gone"])
+    h.check(rc == 0, "mef enrolee remove while serving", err)
+    refused("removed enrolee", h.enrol(mef.tls_port, "s7", "gone@mef.example.com", gone_kpm), "psk", "s7")
+    j = h.mef_json(["enrolee", "show", "--enrolee-id", "/gone"])
+    h.check(j["state"] == "removed" and j["enrolment"] is None, "removed enrolee: no enrolment left", str(j))
+
+    refused("wrong --maf", h.enrol(mef.tls_port, "s8", "dev-001@mef.example.com", dev_kpm, maf=MAF2),
+            "not configured for MAF", "s8")
+
+    st = h.mef_json(["status"])
+    h.check(st["integrity"] == "ok" and st["removed_enrolees"] == 1, "status after refusals", str(st))
+    h.check(mef.stop() == 0, "mef serve exits 0 on SIGTERM")
+
+
+if __name__ == "__main__":
+    Harness(sys.argv[1], "mef_refusal").main(body)
