@@ -62,6 +62,7 @@ int add(Context& ctx, const MefOpts& o) {
     e.kpm_id = o.kpm_id;
     e.kpm = std::move(*kpm);
   } else if (!o.cert_subject.empty()) {
+    if (o.cert_ca.empty()) return usage_error("--cert-subject needs --cert-ca (the CN of the enrolee's root of trust)");
     e.auth_kind = store::AuthKind::cert;
     e.cert_subject = o.cert_subject;
     e.cert_trust_anchor = o.cert_ca.empty() ? std::optional<std::string>() : o.cert_ca;
@@ -135,7 +136,9 @@ void add_mef_commands(CLI::App& app, Context& ctx) {
   add_cmd->add_option("--kpm-id", o.kpm_id, "KpmID, the PSK identity of the bootstrap handshake");
   add_cmd->add_option("--kpm-file", o.kpm_file, "File holding Kpm (hex, mode 0600; '-' for stdin)");
   add_cmd->add_option("--cert-subject", o.cert_subject, "Name in the enrolee's certificate (SAN URI or dNSName)");
-  add_cmd->add_option("--cert-ca", o.cert_ca, "Name of the trust anchor for the enrolee's certificate");
+  add_cmd->add_option("--cert-ca", o.cert_ca,
+                      "Root of trust of the enrolee's certificate: the subject CN of the CA certificate (in the "
+                      "MEF's trust_anchors) that its chain must end at");
   add_cmd->add_option("--expiry", o.expiry, "Enrolment expiry from now: 3600, 90m, 12h, 30d");
   add_json_flag(add_cmd, ctx);
   add_cmd->callback([&ctx] { ctx.run = [&ctx] { return add(ctx, o); }; });

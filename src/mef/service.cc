@@ -110,6 +110,15 @@ void MefService::enrol(const Request& req, std::shared_ptr<tls::Session> session
       enrolee = store_.mef().find_enrolee_by_cert_subject(names[i], now);
     }
     if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
+    // Seed 002: the MEF verifies the enrolee "against the Enrolee
+    // Certificate Name and Enrolee Root of Trust" configured for it.
+    if (peer.kind == tls::PeerIdentity::Kind::certificate && enrolee->cert_trust_anchor &&
+        *enrolee->cert_trust_anchor != peer.trust_anchor) {
+      spdlog::warn("mef: {} presented a certificate from '{}', not its root of trust '{}'", enrolee->enrolee_id,
+                   peer.trust_anchor, *enrolee->cert_trust_anchor);
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                         "certificate is not from the enrolee's configured root of trust"));
+    }
     if (enrolee->target_kind == store::TargetKind::maf && !request.maf_id.empty() &&
         !iequal(request.maf_id, enrolee->target)) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege,

@@ -341,6 +341,14 @@ PeerIdentity peer_identity(SSL* ssl) {
   if (X509* cert = SSL_get0_peer_certificate(ssl)) {
     out.kind = PeerIdentity::Kind::certificate;
     certificate_names(cert, out.san_uris, out.dns_names);
+    // The last certificate of the verified chain is the trust anchor.
+    if (STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl); chain != nullptr && sk_X509_num(chain) > 0) {
+      X509* anchor = sk_X509_value(chain, sk_X509_num(chain) - 1);
+      char cn[256] = {0};
+      if (X509_NAME_get_text_by_NID(X509_get_subject_name(anchor), NID_commonName, cn, sizeof cn) > 0) {
+        out.trust_anchor = cn;
+      }
+    }
   } else if (psk) {
     out.kind = PeerIdentity::Kind::psk;
   } else {

@@ -23,10 +23,16 @@ def body(h):
     gone_kpm, _ = h.add_psk_enrolee("/gone", "gone@mef.example.com")
     for name, ca, expired in (("dev-rogue", "rogue-ca", False), ("dev-old", "ca", True)):
         subject = h.pki_cse(name, ca=ca, expired=expired)
-        rc, _, err = h.mef(["enrolee", "add", "--enrolee-id", "/" + name, "--cert-subject", subject, "--cert-ca", "ca",
+        rc, _, err = h.mef(["enrolee", "add", "--enrolee-id", "/" + name, "--cert-subject", subject, "--cert-ca", "ca test CA",
                             "--target", "maf.example.com"])
         h.check(rc == 0, f"cert enrolee /{name} added", err)
     h.pki_cse("dev-stranger")  # trusted, but never registered
+    # Trusted chain, but registered under another root of trust (seed 002:
+    # the MEF checks the Enrolee Certificate Name and Enrolee Root of Trust).
+    subject = h.pki_cse("dev-otherroot")
+    rc, _, err = h.mef(["enrolee", "add", "--enrolee-id", "/dev-otherroot", "--cert-subject", subject,
+                        "--cert-ca", "another vendor CA", "--target", "maf.example.com"])
+    h.check(rc == 0, "cert enrolee /dev-otherroot added", err)
     added = time.time()
 
     mef = h.start_mef()
@@ -49,6 +55,8 @@ def body(h):
     refused("untrusted certificate", h.enrol(mef.tls_port, "s3", cert="dev-rogue"), "certificate", "s3")
     refused("expired certificate", h.enrol(mef.tls_port, "s4", cert="dev-old"), "certificate", "s4")
     refused("unregistered certificate", h.enrol(mef.tls_port, "s5", cert="dev-stranger"), "not found", "s5")
+    refused("certificate from another root of trust", h.enrol(mef.tls_port, "s5r", cert="dev-otherroot"),
+            "root of trust", "s5r")
 
     # Expired enrolment: the enrolee's expiry (2 s after add) has passed.
     time.sleep(max(0.0, added + 3.0 - time.time()))

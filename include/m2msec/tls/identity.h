@@ -20,6 +20,7 @@ struct PeerIdentity {
   std::string psk_identity;            // kind == psk: the TLS psk_identity
   std::vector<std::string> san_uris;   // kind == certificate: SAN URIs (AE-IDs)
   std::vector<std::string> dns_names;  // kind == certificate: SAN dNSNames (CSE-ID, FQDN)
+  std::string trust_anchor;            // kind == certificate: subject CN of the anchor ending the verified chain
   std::string sni;                     // the SNI host name the client sent ("" if none)
   std::string cipher;                  // negotiated suite, OpenSSL name
 };
