@@ -47,5 +47,6 @@ void add_associate_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_demo_command(CLI::App& app, Context& ctx);
 void add_operator_commands(CLI::App& app, Context& ctx);
+void add_status_command(CLI::App& app, Context& ctx);
 
 }  // namespace m2msec::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, ctx);
   add_demo_command(app, ctx);
   add_operator_commands(app, ctx);
+  add_status_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

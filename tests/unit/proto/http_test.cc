@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "m2msec/proto/http.h"
+#include "m2msec/proto/http_client.h"
 
 namespace m2msec::proto {
 namespace {
@@ -113,6 +114,16 @@ TEST(Http, EnforcesLimits) {
 
   RequestReader flood(small);
   EXPECT_EQ(flood.feed(bytes(std::string(2000, 'G'))).error().code(), Errc::malformed_message);
+}
+
+TEST(Http, ExpectSuccessTurnsErrorsIntoRequestRefused) {
+  Request req;
+  req.rqi = "r9";
+  EXPECT_TRUE(expect_success(ok_response(req, Rsc::created, nullptr)));
+  auto st = expect_success(error_response(req, Rsc::originator_has_no_privilege, "not a target"));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Errc::request_refused);
+  EXPECT_EQ(st.error().detail(), "RSC 4103: not a target");
 }
 
 TEST(Http, ResponseNeedsRsc) {
