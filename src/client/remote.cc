@@ -2,8 +2,25 @@
 
 #include "m2msec/proto/http_client.h"
 #include "m2msec/service/runtime.h"
+#include "m2msec/tls/credentials.h"
 
 namespace m2msec::client {
+
+Result<RemotePeer> load_link(const std::string& certificate, const std::string& private_key,
+                             const std::string& trust_anchors) {
+  RemotePeer link;
+  if (!certificate.empty()) {
+    auto ck = tls::load_certificate_key(certificate, private_key);
+    if (!ck) return std::unexpected(ck.error());
+    link.certificate = *ck;
+  }
+  if (!trust_anchors.empty()) {
+    auto ta = tls::load_trust_anchors(trust_anchors);
+    if (!ta) return std::unexpected(ta.error());
+    link.trust = *ta;
+  }
+  return link;
+}
 
 Result<proto::Response> call_remote(const RemotePeer& peer, proto::Request req) {
   auto ep = service::parse_endpoint(peer.address);

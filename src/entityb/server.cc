@@ -2,23 +2,13 @@
 
 #include "m2msec/core/secret_file.h"
 #include "m2msec/entityb/entityb.h"
-#include "m2msec/tls/credentials.h"
 
 namespace m2msec::entityb {
 
 Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   std::unique_ptr<CseServer> s(new CseServer());
-  client::RemotePeer link;
-  if (!cfg.listen.certificate.empty()) {
-    auto ck = tls::load_certificate_key(cfg.listen.certificate, cfg.listen.private_key);
-    if (!ck) return std::unexpected(ck.error());
-    link.certificate = *ck;
-  }
-  if (!cfg.listen.trust_anchors.empty()) {
-    auto ta = tls::load_trust_anchors(cfg.listen.trust_anchors);
-    if (!ta) return std::unexpected(ta.error());
-    link.trust = *ta;
-  }
+  auto link = client::load_link(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors);
+  if (!link) return std::unexpected(link.error());
   // 8.2.2.1: operator-provisioned Kpsa, loaded once from 0600 files.
   std::map<std::string, CachedKey> provisioned;
   for (const KpsaEntry& e : cfg.kpsa) {
@@ -28,7 +18,7 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
         CachedKey{std::move(*key), e.entity_id, 0, false, "", "", 0};
   }
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
-  s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, std::move(link), std::move(provisioned));
+  s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, std::move(*link), std::move(provisioned));
   EntityB* svc = s->service_.get();
   service::ListenerHandlers h;
   h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {

@@ -1,8 +1,7 @@
 #include <filesystem>
 
 #include "m2msec/maf/maf.h"
-#include "m2msec/store/secret_box.h"
-#include "m2msec/store/sqlite_store.h"
+#include "m2msec/service/role_store.h"
 
 namespace m2msec::maf {
 
@@ -42,16 +41,7 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
 }
 
 Result<std::unique_ptr<store::Store>> open_maf_store(const MafConfig& cfg, bool create_kek) {
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) return fail(Errc::io_error, cfg.data_dir + ": " + ec.message());
-  std::filesystem::permissions(cfg.data_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
-  Result<store::Kek> kek = store::load_kek_file(cfg.kek_file);
-  if (!kek && create_kek && !std::filesystem::exists(cfg.kek_file)) kek = store::create_kek_file(cfg.kek_file);
-  if (!kek) return std::unexpected(kek.error());
-  store::SqliteStoreOptions o;
-  o.path = cfg.data_dir + "/maf.db";
-  return store::open_sqlite_store(o, std::move(*kek));
+  return service::open_role_store(cfg.data_dir, cfg.kek_file, "maf.db", create_kek);
 }
 
 }  // namespace m2msec::maf

@@ -1,28 +1,18 @@
 #include <spdlog/spdlog.h>
 
 #include "m2msec/maf/maf.h"
-#include "m2msec/tls/credentials.h"
 
 namespace m2msec::maf {
 
 Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   std::unique_ptr<MafServer> s(new MafServer());
-  client::RemotePeer link;
-  if (!cfg.listen.certificate.empty()) {
-    auto ck = tls::load_certificate_key(cfg.listen.certificate, cfg.listen.private_key);
-    if (!ck) return std::unexpected(ck.error());
-    link.certificate = *ck;
-  }
-  if (!cfg.listen.trust_anchors.empty()) {
-    auto ta = tls::load_trust_anchors(cfg.listen.trust_anchors);
-    if (!ta) return std::unexpected(ta.error());
-    link.trust = *ta;
-  }
+  auto link = client::load_link(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors);
+  if (!link) return std::unexpected(link.error());
   auto st = open_maf_store(cfg, /*create_kek=*/true);
   if (!st) return std::unexpected(st.error());
   s->store_ = std::move(*st);
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
-  s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, std::move(link));
+  s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, std::move(*link));
   MafService* svc = s->service_.get();
   service::ListenerHandlers h;
   h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {

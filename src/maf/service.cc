@@ -7,6 +7,7 @@
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
+#include "m2msec/service/role_store.h"
 
 namespace m2msec::maf {
 namespace {
@@ -15,17 +16,7 @@ using proto::Request;
 using proto::Rsc;
 
 proto::Response refusal(const Request& req, const Error& err, std::string_view what) {
-  switch (err.code()) {
-    case Errc::not_found:
-      return proto::error_response(req, Rsc::not_found, std::string(what) + " not found");
-    case Errc::key_expired:
-      return proto::error_response(req, Rsc::originator_has_no_privilege, std::string(what) + " expired");
-    case Errc::already_exists:
-      return proto::error_response(req, Rsc::conflict, std::string(what) + " already exists");
-    default:
-      spdlog::error("maf: {}: {}", what, err.message());
-      return proto::error_response(req, Rsc::internal_server_error, "internal error");
-  }
+  return service::store_refusal(req, err, what, "maf");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "m2msec/crypto/derive.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/proto/messages.h"
+#include "m2msec/service/role_store.h"
 
 namespace m2msec::mef {
 namespace {
@@ -29,15 +30,7 @@ bool iequal(std::string_view a, std::string_view b) {
 
 // refusal maps a store lookup error onto the oneM2M answer the peer sees.
 proto::Response refusal(const Request& req, const Error& err, std::string_view what) {
-  switch (err.code()) {
-    case Errc::not_found:
-      return proto::error_response(req, Rsc::not_found, std::string(what) + " not found");
-    case Errc::key_expired:
-      return proto::error_response(req, Rsc::originator_has_no_privilege, std::string(what) + " expired");
-    default:
-      spdlog::error("mef: {}: {}", what, err.message());
-      return proto::error_response(req, Rsc::internal_server_error, "internal error");
-  }
+  return service::store_refusal(req, err, what, "mef");
 }
 
 // credential_names lists the names an authenticated peer can be known by:

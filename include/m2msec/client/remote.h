@@ -22,6 +22,12 @@ struct RemotePeer {
   std::chrono::milliseconds timeout{5000};
 };
 
+// load_link loads the certificate (with its key) and trust anchors a
+// server presents and checks when it calls another server. Empty paths
+// leave the field null. Fails with the loaders' errors.
+Result<RemotePeer> load_link(const std::string& certificate, const std::string& private_key,
+                             const std::string& trust_anchors);
+
 // call_remote connects (certificate-based TLS), sends |req| and returns the
 // response. Transport failures (Errc::connect_failed, Errc::timeout,
 // Errc::tls_handshake_failed, ...) mean the peer is unreachable; an error

@@ -1,0 +1,28 @@
+// m2msec/service/role_store.h: what the MEF and the MAF share around their
+// stores: opening one, and answering a peer when a store lookup fails.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "m2msec/core/error.h"
+#include "m2msec/proto/primitive.h"
+#include "m2msec/store/store.h"
+
+namespace m2msec::service {
+
+// open_role_store opens <data_dir>/<db_name> (created on first use, the
+// directory with mode 0700) with the KEK in |kek_file|. With |create_kek|,
+// a missing KEK file is created (random, mode 0600); an existing one is
+// never replaced. Fails with Errc::io_error, Errc::wrong_kek, ...
+Result<std::unique_ptr<store::Store>> open_role_store(const std::string& data_dir, const std::string& kek_file,
+                                                      const std::string& db_name, bool create_kek);
+
+// store_refusal maps a failed store lookup onto the oneM2M answer a peer
+// sees: not_found -> 4004, key_expired -> 4103, already_exists -> 4105;
+// anything else is logged (with |role|) and answered 5000 without detail.
+proto::Response store_refusal(const proto::Request& req, const Error& err, std::string_view what,
+                              std::string_view role);
+
+}  // namespace m2msec::service
