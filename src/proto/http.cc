@@ -122,12 +122,15 @@ std::string encode_request(const Request& req, std::string_view host) {
   msg.set("X-M2M-RI", req.rqi);
   msg.set("X-M2M-RVI", req.rvi);
   msg.set(http::field::accept, std::string(kJson));
-  if (!req.content.is_null()) {
+  // A create carries its resource type in Content-Type even without a
+  // body; otherwise it would read back as a notify (found by fuzz/http.cc).
+  const bool typed_create = req.op == Operation::create && req.ty > 0;
+  if (!req.content.is_null() || typed_create) {
     std::string ct(kJson);
-    if (req.op == Operation::create && req.ty > 0) ct += ";ty=" + std::to_string(req.ty);
+    if (typed_create) ct += ";ty=" + std::to_string(req.ty);
     msg.set(http::field::content_type, ct);
-    msg.body() = req.content.dump();
   }
+  if (!req.content.is_null()) msg.body() = req.content.dump();
   msg.prepare_payload();
   std::ostringstream out;
   out << msg;

@@ -83,7 +83,7 @@ Result<std::int64_t> parse_time(std::string_view text) {
   std::tm tm{};
   int year = 0, mon = 0, day = 0, hh = 0, mm = 0, ss = 0;
   if (!num(0, 4, year) || !num(4, 2, mon) || !num(6, 2, day) || !num(9, 2, hh) || !num(11, 2, mm) ||
-      !num(13, 2, ss) || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) {
+      !num(13, 2, ss) || year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) {
     return fail(Errc::invalid_argument, "time must be YYYYMMDDTHHMMSS");
   }
   tm.tm_year = year - 1900;

@@ -75,8 +75,8 @@ Response ok_response(const Request& req, Rsc rsc, nlohmann::json content);
 // Timestamps use the oneM2M basic ISO 8601 form "YYYYMMDDTHHMMSS" (UTC).
 std::string format_time(std::int64_t unix_seconds);
 
-// parse_time reads "YYYYMMDDTHHMMSS" (an optional trailing "Z" or
-// ",fraction" is not accepted). Fails with Errc::invalid_argument.
+// parse_time reads "YYYYMMDDTHHMMSS", year 1970 or later (a trailing "Z"
+// or ",fraction" is not accepted). Fails with Errc::invalid_argument.
 Result<std::int64_t> parse_time(std::string_view text);
 
 // percent_encode escapes every byte outside RFC 3986 unreserved, so that a

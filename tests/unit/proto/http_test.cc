@@ -43,6 +43,20 @@ TEST(Http, RequestRoundTripsByteByByte) {
   EXPECT_EQ(got->content, sample().content);
 }
 
+// Found by fuzz/http.cc: a create without a body keeps its ty.
+TEST(Http, BodylessCreateKeepsItsResourceType) {
+  Request r = sample();
+  r.content = nullptr;
+  RequestReader reader;
+  const std::string wire = encode_request(r, "maf.example.com");
+  ASSERT_TRUE(reader.feed(bytes(wire)));
+  auto got = reader.next();
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->op, Operation::create);
+  EXPECT_EQ((*got)->ty, 10002);
+  EXPECT_TRUE((*got)->content.is_null());
+}
+
 TEST(Http, PipelinedRequestsAreSeparated) {
   Request get;
   get.op = Operation::retrieve;
