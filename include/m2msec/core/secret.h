@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -23,20 +24,26 @@ void secure_wipe(void* ptr, std::size_t len);
 // contents (the lengths are not secret). Returns false if the lengths differ.
 bool ct_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 
-template <typename T>
+// WipingAllocator wipes every buffer before |Base| (stateless) releases
+// it. Base is std::allocator except in tests, which observe the wipe.
+template <typename T, typename Base = std::allocator<T>>
 struct WipingAllocator {
   using value_type = T;
-  WipingAllocator() noexcept = default;
   template <typename U>
-  WipingAllocator(const WipingAllocator<U>&) noexcept {}
+  struct rebind {
+    using other = WipingAllocator<U, typename std::allocator_traits<Base>::template rebind_alloc<U>>;
+  };
+  WipingAllocator() noexcept = default;
+  template <typename U, typename B>
+  WipingAllocator(const WipingAllocator<U, B>&) noexcept {}
 
-  T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
+  T* allocate(std::size_t n) { return Base{}.allocate(n); }
   void deallocate(T* p, std::size_t n) noexcept {
     secure_wipe(p, n * sizeof(T));
-    std::allocator<T>{}.deallocate(p, n);
+    Base{}.deallocate(p, n);
   }
-  template <typename U>
-  bool operator==(const WipingAllocator<U>&) const noexcept {
+  template <typename U, typename B>
+  bool operator==(const WipingAllocator<U, B>&) const noexcept {
     return true;
   }
 };

@@ -49,15 +49,52 @@ TEST(SecureWipe, ZeroesMemory) {
   secure_wipe(nullptr, 0);  // allowed
 }
 
-// The allocator wipes before it frees. Observe it through a derived
-// allocator that checks the buffer right after the base wiped it.
-TEST(WipingAllocator, WipesOnDeallocate) {
-  WipingAllocator<std::uint8_t> alloc;
-  std::uint8_t* p = alloc.allocate(32);
-  for (int i = 0; i < 32; ++i) p[i] = 0x5c;
-  secure_wipe(p, 32);  // what deallocate() does first
-  for (int i = 0; i < 32; ++i) ASSERT_EQ(p[i], 0);
-  alloc.deallocate(p, 32);
+// RecordingRelease is a Base for WipingAllocator that, just before it
+// frees a buffer, records whether every byte was already zero.
+int g_released = 0;
+int g_released_nonzero = 0;
+
+template <typename T>
+struct RecordingRelease {
+  using value_type = T;
+  RecordingRelease() = default;
+  template <typename U>
+  RecordingRelease(const RecordingRelease<U>&) {}
+  T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
+  void deallocate(T* p, std::size_t n) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n * sizeof(T); ++i) {
+      if (bytes[i] != 0) {
+        ++g_released_nonzero;
+        break;
+      }
+    }
+    ++g_released;
+    std::allocator<T>{}.deallocate(p, n);
+  }
+};
+
+// The allocator wipes before it frees: on destruction and on every
+// reallocation as the vector grows.
+TEST(WipingAllocator, WipesEveryBufferBeforeRelease) {
+  g_released = g_released_nonzero = 0;
+  {
+    std::vector<std::uint8_t, WipingAllocator<std::uint8_t, RecordingRelease<std::uint8_t>>> v;
+    for (int i = 0; i < 1000; ++i) v.push_back(0x5c);  // several reallocations
+  }
+  EXPECT_GE(g_released, 3);
+  EXPECT_EQ(g_released_nonzero, 0);
+}
+
+// Control: without the wiping layer the same recorder sees live bytes, so
+// the test above can fail.
+TEST(WipingAllocator, RecorderSeesUnwipedBuffers) {
+  g_released = g_released_nonzero = 0;
+  {
+    std::vector<std::uint8_t, RecordingRelease<std::uint8_t>> v(64, 0x5c);
+  }
+  EXPECT_EQ(g_released, 1);
+  EXPECT_EQ(g_released_nonzero, 1);
 }
 
 TEST(SecretString, HoldsText) {
