@@ -1,5 +1,3 @@
-#include <spdlog/spdlog.h>
-
 #include "m2msec/core/secret_file.h"
 #include "m2msec/entityb/entityb.h"
 
@@ -20,17 +18,9 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, std::move(*link), std::move(provisioned));
   EntityB* svc = s->service_.get();
-  service::ListenerHandlers h;
-  h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
-    svc->psk_lookup(r, std::move(done));
-  };
-  h.client_auth = tls::ClientAuth::optional;
-  h.handler = [svc](const proto::Request& r, std::shared_ptr<tls::Session> ss, proto::Reply reply) {
-    svc->handle(r, std::move(ss), std::move(reply));
-  };
+  service::ListenerHandlers h = service::handlers_for(svc, "cse");
   h.on_session_start = [svc](const tls::PeerIdentity& p) { svc->on_session_start(p); };
   h.on_session_end = [svc](const tls::PeerIdentity& p) { svc->on_session_end(p); };
-  h.on_handshake_error = [](const Error& e) { spdlog::info("cse: handshake failed: {}", e.message()); };
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);

@@ -1,5 +1,3 @@
-#include <spdlog/spdlog.h>
-
 #include "m2msec/mef/mef.h"
 
 namespace m2msec::mef {
@@ -11,16 +9,8 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
   s->store_ = std::move(*st);
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<MefService>(cfg, *s->store_, *s->pool_);
-  service::ListenerHandlers h;
   MefService* svc = s->service_.get();
-  h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
-    svc->psk_lookup(r, std::move(done));
-  };
-  h.client_auth = tls::ClientAuth::optional;
-  h.handler = [svc](const proto::Request& r, std::shared_ptr<tls::Session> ss, proto::Reply reply) {
-    svc->handle(r, std::move(ss), std::move(reply));
-  };
-  h.on_handshake_error = [](const Error& e) { spdlog::info("mef: handshake failed: {}", e.message()); };
+  service::ListenerHandlers h = service::handlers_for(svc, "mef");
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);

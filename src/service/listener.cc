@@ -1,9 +1,15 @@
 #include "m2msec/service/listener.h"
 
+#include <spdlog/spdlog.h>
+
 #include "m2msec/service/runtime.h"
 #include "m2msec/tls/credentials.h"
 
 namespace m2msec::service {
+
+std::function<void(const Error&)> log_handshake_failure(std::string role) {
+  return [role = std::move(role)](const Error& e) { spdlog::info("{}: handshake failed: {}", role, e.message()); };
+}
 
 ListenerSettings read_listener_settings(ConfigTable& t, const std::string& default_tls) {
   ListenerSettings s;

@@ -50,6 +50,27 @@ struct ListenerHandlers {
   std::function<void(const tls::PeerIdentity&)> on_session_start;
 };
 
+// log_handshake_failure returns an on_handshake_error that logs at info
+// level, prefixed with |role|.
+std::function<void(const Error&)> log_handshake_failure(std::string role);
+
+// handlers_for wires a role's service object (with psk_lookup(req, done)
+// and handle(req, session, reply)) into ListenerHandlers. |svc| must
+// outlive the listeners.
+template <typename Service>
+ListenerHandlers handlers_for(Service* svc, std::string role) {
+  ListenerHandlers h;
+  h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
+    svc->psk_lookup(r, std::move(done));
+  };
+  h.client_auth = tls::ClientAuth::optional;
+  h.handler = [svc](const proto::Request& r, std::shared_ptr<tls::Session> s, proto::Reply reply) {
+    svc->handle(r, std::move(s), std::move(reply));
+  };
+  h.on_handshake_error = log_handshake_failure(std::move(role));
+  return h;
+}
+
 // Listeners owns the TLS and DTLS servers of one role.
 class Listeners {
  public:
