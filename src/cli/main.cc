@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "m2msec/core/printable.h"
 
 namespace m2msec::cli {
 
@@ -63,5 +64,15 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (!ctx.run) return usage_error("no command given; run with --help");
-  return ctx.run();
+  // The CLI's exception barrier: a library that throws (nlohmann on an odd
+  // file, the allocator) ends the command with one line, not an abort.
+  try {
+    return ctx.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "m2msec: error: internal error: %s\n", m2msec::printable(e.what(), 256).c_str());
+    return kExitFailure;
+  } catch (...) {
+    std::fprintf(stderr, "m2msec: error: internal error\n");
+    return kExitFailure;
+  }
 }

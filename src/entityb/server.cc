@@ -19,8 +19,8 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, std::move(*link), std::move(provisioned));
   EntityB* svc = s->service_.get();
   service::ListenerHandlers h = service::handlers_for(svc, "cse");
-  h.on_session_start = [svc](const tls::PeerIdentity& p) { svc->on_session_start(p); };
-  h.on_session_end = [svc](const tls::PeerIdentity& p) { svc->on_session_end(p); };
+  h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };
+  h.on_session_end = [svc](const service::AuthContext& c) { svc->on_session_end(c); };
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);

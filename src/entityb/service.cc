@@ -1,8 +1,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 
+#include "m2msec/core/printable.h"
 #include "m2msec/entityb/entityb.h"
+#include "m2msec/proto/json_reader.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
 
@@ -11,6 +14,16 @@ namespace {
 
 using proto::Request;
 using proto::Rsc;
+
+// valid_resource_name accepts RFC 3986 unreserved characters only, so a
+// resource name is one path segment and safe in any log or JSON text.
+bool valid_resource_name(std::string_view rn) {
+  for (char c : rn) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 const PeerEntry* find_peer(const std::vector<PeerEntry>& peers, const Fqdn& fqdn) {
   for (const PeerEntry& p : peers) {
@@ -148,9 +161,13 @@ Result<std::string> EntityB::bound_entity(const tls::PeerIdentity& peer) {
   return it->second.entity_id;
 }
 
-void EntityB::on_session_start(const tls::PeerIdentity& peer) {
-  if (peer.kind != tls::PeerIdentity::Kind::psk) return;
-  auto kc_id = KeyId::parse(KeyIdKind::kc, peer.psk_identity, cfg_.id_encoding);
+// on_session_start binds the session to Entity A's CSE-ID/AE-ID (from the
+// certificate, or the key Entity B holds for the PSK identity) and counts
+// the session on its Kc, so that the key is dropped only with the last one.
+void EntityB::on_session_start(service::AuthContext& ctx) {
+  if (auto entity = bound_entity(ctx.peer); entity) ctx.entity_id = *entity;
+  if (ctx.peer.kind != tls::PeerIdentity::Kind::psk) return;
+  auto kc_id = KeyId::parse(KeyIdKind::kc, ctx.peer.psk_identity, cfg_.id_encoding);
   if (!kc_id) return;
   std::lock_guard lock(mu_);
   auto it = keys_.find(kc_id->canonical());
@@ -160,7 +177,8 @@ void EntityB::on_session_start(const tls::PeerIdentity& peer) {
 // Seed 000: "M2M Connection Key shall expire upon termination of the
 // corresponding Service Connection." Entity B drops Kc and asks the MAF to
 // de-register it (8.8.2.10).
-void EntityB::on_session_end(const tls::PeerIdentity& peer) {
+void EntityB::on_session_end(const service::AuthContext& ctx) {
+  const tls::PeerIdentity& peer = ctx.peer;
   if (peer.kind != tls::PeerIdentity::Kind::psk) return;
   auto kc_id = KeyId::parse(KeyIdKind::kc, peer.psk_identity, cfg_.id_encoding);
   if (!kc_id) return;
@@ -188,18 +206,18 @@ void EntityB::on_session_end(const tls::PeerIdentity& peer) {
   });
 }
 
-void EntityB::handle(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
-  auto entity = bound_entity(session->peer());
-  if (!entity) {
+void EntityB::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  const std::string& entity = ctx->entity_id;
+  if (entity.empty()) {
     return reply(proto::error_response(req, Rsc::security_association_required, "no authenticated identity"));
   }
   // TS-0003 7.2.1: the originator must be the authenticated entity.
-  if (req.from != *entity) {
-    spdlog::warn("cse: refused request from '{}' on a session of {}", req.from, *entity);
+  if (req.from != entity) {
+    spdlog::warn("cse: refused request from '{}' on a session of {}", printable(req.from), entity);
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin does not match the authenticated identity"));
   }
-  serve_cse(req, *entity, std::move(reply));
+  serve_cse(req, entity, std::move(reply));
 }
 
 // serve_cse is the minimal CSE behind the acceptor: RETRIEVE of the
@@ -221,17 +239,19 @@ void EntityB::serve_cse(const Request& req, const std::string& entity, proto::Re
   }
   if (at_base && req.op == proto::Operation::create) {
     if (req.ty != 2) return reply(proto::error_response(req, Rsc::operation_not_allowed, "only AE (ty=2) may be created"));
-    if (!req.content.is_object() || !req.content.contains("m2m:ae") || !req.content["m2m:ae"].is_object()) {
-      return reply(proto::error_response(req, Rsc::bad_request, "body must be {\"m2m:ae\": {...}}"));
-    }
-    const auto& in = req.content["m2m:ae"];
-    std::string rn = in.value("rn", "");
+    // Typed reads: a wrong type ("rn": 5, "rr": "yes") is a 4000, never
+    // an exception.
+    proto::JsonReader in(req.content, "m2m:ae");
+    std::string rn = in.str("rn", false, 64);
+    std::string api = in.has("api") ? in.str("api", true, 256) : "Nm2msec";
+    const bool rr = in.boolean("rr", false);
+    if (!in.ok()) return reply(proto::error_response(req, Rsc::bad_request, in.error().message()));
     if (rn.empty()) rn = entity.substr(entity.rfind('/') + 1);
-    if (rn.size() > 64 || rn.find_first_of("/?#% ") != std::string::npos) {
-      return reply(proto::error_response(req, Rsc::bad_request, "bad rn"));
+    if (rn.empty() || rn.size() > 64 || !valid_resource_name(rn)) {
+      return reply(proto::error_response(req, Rsc::bad_request, "rn must be 1..64 characters of [A-Za-z0-9._~-]"));
     }
     nlohmann::json ae = {{"rn", rn}, {"ri", "ae-" + rn}, {"pi", cfg_.cse_id.substr(1)}, {"ty", 2},
-                         {"aei", entity}, {"api", in.value("api", "Nm2msec")}, {"rr", in.value("rr", false)},
+                         {"aei", entity}, {"api", api}, {"rr", rr},
                          {"ct", proto::format_time(service::now_unix())}};
     {
       std::lock_guard lock(mu_);

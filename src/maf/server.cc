@@ -1,3 +1,4 @@
+#include "m2msec/crypto/derive.h"
 #include "m2msec/maf/maf.h"
 
 namespace m2msec::maf {
@@ -12,7 +13,7 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, std::move(*link));
   MafService* svc = s->service_.get();
-  service::ListenerHandlers h = service::handlers_for(svc, "maf");
+  service::ListenerHandlers h = service::handlers_for(svc, "maf", std::string(crypto::kConnectionExporterLabel));
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);

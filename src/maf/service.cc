@@ -1,8 +1,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "m2msec/core/encoding.h"
+#include "m2msec/core/printable.h"
 #include "m2msec/crypto/derive.h"
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_client.h"
@@ -75,7 +77,7 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
     if (auto km_id = KeyId::parse(KeyIdKind::km, identity); km_id && km_id->fqdn().matches(fqdn_)) {
       auto c = store_.maf().find_client(km_id->canonical(), now);
       if (!c) {
-        spdlog::info("maf: refused KmID {}: {}", identity, c.error().message());
+        spdlog::info("maf: refused KmID {}: {}", printable(identity), c.error().message());
         return done(fail(Errc::unknown_psk_identity, identity));
       }
       return done(std::move(c->km));
@@ -102,37 +104,37 @@ Result<store::MafClient> MafService::client_for(const tls::PeerIdentity& peer, s
   return store_.maf().find_client(km_id->canonical(), now);
 }
 
-void MafService::handle(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+void MafService::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
   using proto::Operation;
   if (req.to == proto::kMafPath && req.op == Operation::create && req.ty == proto::kTyMafClientReg) {
-    return register_client(req, std::move(session), std::move(reply));
+    return register_client(ctx, req, std::move(reply));
   }
   if ((req.to == proto::kMafPath || req.to == "/maf/keys") && req.op == Operation::create &&
       req.ty == proto::kTyMafKeyReg) {
-    return register_key(req, std::move(session), std::move(reply));
+    return register_key(ctx, req, std::move(reply));
   }
   if (req.to.starts_with(proto::kMafKeysPrefix) && req.op == Operation::retrieve) {
-    return retrieve_key(req, std::move(session), std::move(reply));
+    return retrieve_key(ctx, req, std::move(reply));
   }
   if (req.to.starts_with(proto::kMafKeysPrefix) && req.op == Operation::del) {
-    return delete_key(req, std::move(session), std::move(reply));
+    return delete_key(ctx, req, std::move(reply));
   }
   if (req.to.starts_with(proto::kMafClientsPrefix) && req.op == Operation::del) {
-    return delete_client(req, std::move(session), std::move(reply));
+    return delete_client(ctx, req, std::move(reply));
   }
   reply(proto::error_response(req, Rsc::not_found, "no such resource or operation"));
 }
 
 // 8.8.2.3: "If assignedSymmKeyID was included, then the MAF Client shall
 // use this as Master Credential ID (KmID) hereafter".
-void MafService::register_client(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+void MafService::register_client(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
   auto body = proto::MafClientRegRequest::from_json(req.content);
   if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
   auto target = Fqdn::parse(body->maf_fqdn);
   if (!target || !target->matches(fqdn_)) {
     return reply(proto::error_response(req, Rsc::bad_request, "MAF-FQDN does not name this MAF"));
   }
-  pool_.post([this, req, peer = session->peer(), reply = std::move(reply)] {
+  pool_.post([this, req, peer = ctx->peer, reply = std::move(reply)] {
     const std::int64_t now = service::now_unix();
     auto c = client_for(peer, now);
     if (!c) return reply(refusal(req, c.error(), "MAF client"));
@@ -155,7 +157,7 @@ void MafService::register_client(const Request& req, std::shared_ptr<tls::Sessio
 // 8.8.2.7 with 10.3.1: Kc and RelativeKcID come from the MAF handshake's
 // exporter (label EXPORTER-oneM2M-Connection, length 48), so every
 // association gets a fresh Kc. Seed 000: Kc lives no longer than Km.
-void MafService::register_key(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+void MafService::register_key(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
   auto body = proto::MafKeyRegRequest::from_json(req.content);
   if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
   auto named = Fqdn::parse(body->maf_fqdn);
@@ -170,10 +172,11 @@ void MafService::register_key(const Request& req, std::shared_ptr<tls::Session> 
   }
   auto target = EntityId::parse(body->targets.front());
   if (!target) return reply(proto::error_response(req, Rsc::bad_request, "target is not a CSE-ID or AE-ID"));
-  auto exported = session->export_keying_material(crypto::kConnectionExporterLabel, crypto::kExportedSize);
-  if (!exported) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
-  pool_.post([this, req, peer = session->peer(), body = std::move(*body), exported = std::move(*exported),
-              reply = std::move(reply)]() mutable {
+  if (ctx->exported.size() != crypto::kExportedSize) {
+    return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+  }
+  pool_.post([this, req, ctx, body = std::move(*body), reply = std::move(reply)]() mutable {
+    const tls::PeerIdentity& peer = ctx->peer;
     const std::int64_t now = service::now_unix();
     auto c = client_for(peer, now);
     if (!c) return reply(refusal(req, c.error(), "MAF client"));
@@ -181,7 +184,7 @@ void MafService::register_key(const Request& req, std::shared_ptr<tls::Session> 
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                          "X-M2M-Origin is not the authenticated entity"));
     }
-    auto parts = crypto::split_exported(exported.view());
+    auto parts = crypto::split_exported(ctx->exported.view());
     if (!parts) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
     auto kc_id = KeyId::from_relative(KeyIdKind::kc, parts->relative_id, fqdn_, cfg_.id_encoding);
     std::int64_t expires = body.expiration != 0 ? body.expiration : now + cfg_.kc_lifetime;
@@ -211,12 +214,12 @@ void MafService::register_key(const Request& req, std::shared_ptr<tls::Session> 
 // to retrieve the registered key ... by comparing the authenticated
 // identifier for Target MAF Client against the list of identifiers for
 // authorized Target MAF Clients."
-void MafService::retrieve_key(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+void MafService::retrieve_key(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
   auto rel = proto::percent_decode(std::string_view(req.to).substr(proto::kMafKeysPrefix.size()));
   if (!rel) return reply(proto::error_response(req, Rsc::bad_request, rel.error().message()));
   auto kc_id = KeyId::parse(KeyIdKind::kc, *rel + "@" + fqdn_.str(), cfg_.id_encoding);
   if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
-  auto who = service::peer_entity_id(session->peer(), cfg_.sp_domain);
+  auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain);
   if (!who || *who != req.from) {
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin is not the authenticated Entity B"));
@@ -237,12 +240,12 @@ void MafService::retrieve_key(const Request& req, std::shared_ptr<tls::Session> 
 
 // 8.8.2.10. The key's source (Entity A) or a target (Entity B, when the
 // connection ends: seed 000) may de-register it.
-void MafService::delete_key(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+void MafService::delete_key(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
   auto rel = proto::percent_decode(std::string_view(req.to).substr(proto::kMafKeysPrefix.size()));
   if (!rel) return reply(proto::error_response(req, Rsc::bad_request, rel.error().message()));
   auto kc_id = KeyId::parse(KeyIdKind::kc, *rel + "@" + fqdn_.str(), cfg_.id_encoding);
   if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
-  pool_.post([this, req, peer = session->peer(), key = kc_id->canonical(), reply = std::move(reply)] {
+  pool_.post([this, req, peer = ctx->peer, key = kc_id->canonical(), reply = std::move(reply)] {
     const std::int64_t now = service::now_unix();
     std::string requester;
     if (auto c = client_for(peer, now); c) requester = c->entity_id;
@@ -250,7 +253,9 @@ void MafService::delete_key(const Request& req, std::shared_ptr<tls::Session> se
     if (requester.empty() || requester != req.from) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not authenticated"));
     }
-    auto k = store_.maf().find_kc(key, now);
+    // 8.8.2.10: de-registration ignores the key's expiry, so that an
+    // expired Kc can still be removed by its source or a target.
+    auto k = store_.maf().find_kc(key, std::numeric_limits<std::int64_t>::min());
     if (!k) return reply(refusal(req, k.error(), "KcID"));
     if (k->entity_a_id != requester &&
         std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
@@ -262,8 +267,8 @@ void MafService::delete_key(const Request& req, std::shared_ptr<tls::Session> se
 }
 
 // 8.8.2.6: the client ends its registration; Km and its Kc keys go.
-void MafService::delete_client(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
-  pool_.post([this, req, peer = session->peer(), reply = std::move(reply)] {
+void MafService::delete_client(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  pool_.post([this, req, peer = ctx->peer, reply = std::move(reply)] {
     auto c = client_for(peer, service::now_unix());
     if (!c) return reply(refusal(req, c.error(), "MAF client"));
     auto km_id = KeyId::parse(KeyIdKind::km, c->km_id);

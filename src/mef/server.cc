@@ -1,3 +1,4 @@
+#include "m2msec/crypto/derive.h"
 #include "m2msec/mef/mef.h"
 
 namespace m2msec::mef {
@@ -10,7 +11,7 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<MefService>(cfg, *s->store_, *s->pool_);
   MefService* svc = s->service_.get();
-  service::ListenerHandlers h = service::handlers_for(svc, "mef");
+  service::ListenerHandlers h = service::handlers_for(svc, "mef", std::string(crypto::kBootstrapExporterLabel));
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "m2msec/core/encoding.h"
+#include "m2msec/core/printable.h"
 #include "m2msec/crypto/derive.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/proto/messages.h"
@@ -51,25 +52,25 @@ void MefService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
   pool_.post([this, identity = req.identity, done = std::move(done)] {
     auto e = store_.mef().find_enrolee_by_kpm_id(identity, service::now_unix());
     if (!e || e->kpm.empty()) {
-      spdlog::info("mef: refused PSK identity '{}': {}", identity, e ? "no Kpm" : e.error().message());
+      spdlog::info("mef: refused PSK identity '{}': {}", printable(identity), e ? "no Kpm" : e.error().message());
       return done(fail(Errc::unknown_psk_identity, identity));
     }
     done(std::move(e->kpm));
   });
 }
 
-void MefService::handle(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
+void MefService::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
   if (req.to == proto::kMefPath) {
     if (req.op != proto::Operation::create || req.ty != proto::kTyEnrolment) {
       return reply(proto::error_response(req, Rsc::operation_not_allowed, "only CREATE sec:enr on /mef"));
     }
-    return enrol(req, std::move(session), std::move(reply));
+    return enrol(ctx, req, std::move(reply));
   }
   if (req.to.starts_with(proto::kMefFetchPrefix)) {
     if (req.op != proto::Operation::retrieve) {
       return reply(proto::error_response(req, Rsc::operation_not_allowed, "only RETRIEVE on fetchCredentials"));
     }
-    return fetch(req, std::move(session), std::move(reply));
+    return fetch(ctx, req, std::move(reply));
   }
   reply(proto::error_response(req, Rsc::not_found, "no such resource"));
 }
@@ -79,9 +80,8 @@ void MefService::handle(const Request& req, std::shared_ptr<tls::Session> sessio
 // The M2M Enrolment Function provides the Enrolee Identity (IdEnrolee)
 // that the Enrolee is to use with the identified M2M Authentication
 // Function." Ke and RelativeKeID come from the exporter (10.3.1).
-void MefService::enrol(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
-  const tls::PeerIdentity& peer = session->peer();
-  const std::vector<std::string> names = credential_names(peer);
+void MefService::enrol(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  const std::vector<std::string> names = credential_names(ctx->peer);
   if (names.empty()) {
     return reply(proto::error_response(req, Rsc::security_association_required, "enrolee is not authenticated"));
   }
@@ -91,11 +91,12 @@ void MefService::enrol(const Request& req, std::shared_ptr<tls::Session> session
   }
   auto body = proto::EnrolRequest::from_json(req.content);
   if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
-  auto exported = session->export_keying_material(crypto::kBootstrapExporterLabel, crypto::kExportedSize);
-  if (!exported) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+  if (ctx->exported.size() != crypto::kExportedSize) {
+    return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+  }
 
-  pool_.post([this, req, peer, names, request = std::move(*body), exported = std::move(*exported),
-              reply = std::move(reply)]() mutable {
+  pool_.post([this, req, ctx, names, request = std::move(*body), reply = std::move(reply)]() mutable {
+    const tls::PeerIdentity& peer = ctx->peer;
     const std::int64_t now = service::now_unix();
     Result<store::Enrolee> enrolee = fail(Errc::not_found);
     if (peer.kind == tls::PeerIdentity::Kind::psk) enrolee = store_.mef().find_enrolee_by_kpm_id(peer.psk_identity, now);
@@ -117,7 +118,7 @@ void MefService::enrol(const Request& req, std::shared_ptr<tls::Session> session
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                          "enrolee is not configured for MAF " + request.maf_id));
     }
-    auto parts = crypto::split_exported(exported.view());
+    auto parts = crypto::split_exported(ctx->exported.view());
     if (!parts) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
     auto ke_id = KeyId::from_relative(KeyIdKind::ke, parts->relative_id, fqdn_, cfg_.id_encoding);
 
@@ -158,7 +159,7 @@ void MefService::enrol(const Request& req, std::shared_ptr<tls::Session> session
     // The enrolment is durable before the response acknowledges it; a
     // repeated enrolment replaces the previous Ke atomically.
     if (auto st = store_.mef().put_enrolment(row, now); !st) return reply(refusal(req, st.error(), "enrolment"));
-    spdlog::info("mef: enrolled {} as {} (target {} {})", req.from, enrolee->enrolee_id,
+    spdlog::info("mef: enrolled {} as {} (target {} {})", printable(req.from), enrolee->enrolee_id,
                  store::target_kind_name(enrolee->target_kind), enrolee->target);
     proto::EnrolResponse rsp;
     rsp.enrolee_id = enrolee->enrolee_id;
@@ -175,8 +176,8 @@ void MefService::enrol(const Request& req, std::shared_ptr<tls::Session> session
 // field ... contains the ID (AE-ID/CSE-ID/MAF-ID) of the Enrolment
 // Target/MAF." m2msec derives Km from the MAF-ID of the authenticated
 // requester (10.3.2), never from a name the request merely claims.
-void MefService::fetch(const Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply) {
-  const tls::PeerIdentity& peer = session->peer();
+void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  const tls::PeerIdentity& peer = ctx->peer;
   const std::string_view rest = std::string_view(req.to).substr(proto::kMefFetchPrefix.size());
   const std::size_t slash = rest.rfind('/');
   if (slash == std::string_view::npos) {
@@ -204,7 +205,7 @@ void MefService::fetch(const Request& req, std::shared_ptr<tls::Session> session
       if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
       if (enrolee->state != store::EnroleeState::active) return reply(refusal(req, Error(Errc::not_found), "enrolee"));
       if (enrolee->target_kind != store::TargetKind::maf || !iequal(enrolee->target, req.from)) {
-        spdlog::warn("mef: MAF {} asked for {} whose target is {}", req.from, text, enrolee->target);
+        spdlog::warn("mef: MAF {} asked for {} whose target is {}", printable(req.from), text, enrolee->target);
         return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                            "requester is not the enrolee's MAF"));
       }
@@ -213,7 +214,7 @@ void MefService::fetch(const Request& req, std::shared_ptr<tls::Session> session
       std::int64_t lifetime = enr->expires_at;
       if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
       proto::CredentialResponse rsp{std::move(*km), enrolee->enrolee_id, lifetime, text};
-      spdlog::info("mef: gave Km for {} ({}) to MAF {}", text, enrolee->enrolee_id, req.from);
+      spdlog::info("mef: gave Km for {} ({}) to MAF {}", text, enrolee->enrolee_id, printable(req.from));
       reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
     });
     return;
@@ -240,7 +241,7 @@ void MefService::fetch(const Request& req, std::shared_ptr<tls::Session> session
       std::int64_t lifetime = enr->expires_at;
       if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
       proto::CredentialResponse rsp{std::move(enr->kpsa), enrolee->enrolee_id, lifetime, text};
-      spdlog::info("mef: gave Kpsa {} ({}) to {}", text, enrolee->enrolee_id, req.from);
+      spdlog::info("mef: gave Kpsa {} ({}) to {}", text, enrolee->enrolee_id, printable(req.from));
       reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
     });
     return;

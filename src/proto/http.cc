@@ -130,7 +130,7 @@ std::string encode_request(const Request& req, std::string_view host) {
     if (typed_create) ct += ";ty=" + std::to_string(req.ty);
     msg.set(http::field::content_type, ct);
   }
-  if (!req.content.is_null()) msg.body() = req.content.dump();
+  if (!req.content.is_null()) msg.body() = req.content.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   msg.prepare_payload();
   std::ostringstream out;
   out << msg;
@@ -145,7 +145,7 @@ std::string encode_response(const Response& rsp) {
   msg.set("X-M2M-RI", rsp.rqi);
   if (!rsp.content.is_null()) {
     msg.set(http::field::content_type, std::string(kJson));
-    msg.body() = rsp.content.dump();
+    msg.body() = rsp.content.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   msg.prepare_payload();
   std::ostringstream out;

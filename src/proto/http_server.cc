@@ -1,9 +1,30 @@
 #include "m2msec/proto/http_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
+#include <exception>
+
+#include "m2msec/core/printable.h"
 
 namespace m2msec::proto {
 namespace {
+
+class HttpConnection;
+
+// PendingReply is the shared state behind one request's Reply. Whoever
+// holds the last copy of the Reply without having answered (a handler
+// that dropped it, a worker job that threw) makes it answer 5000, so a
+// peer never waits for the idle timeout on a lost request.
+struct PendingReply {
+  PendingReply(std::shared_ptr<HttpConnection> c, std::string r) : conn(std::move(c)), rqi(std::move(r)) {}
+  ~PendingReply();
+  void send(Response rsp);
+
+  std::shared_ptr<HttpConnection> conn;
+  std::string rqi;
+  std::atomic<bool> replied{false};
+};
 
 // HttpConnection runs the read -> handle -> write loop for one session.
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
@@ -16,6 +37,18 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
         on_close_(std::move(on_close)) {}
 
   void start() { do_next(); }
+
+  // write_response encodes and sends |rsp|, then serves the next request.
+  void write_response(const Response& rsp) {
+    std::string text;
+    try {
+      text = encode_response(rsp);
+    } catch (const std::exception& e) {
+      spdlog::error("http: could not encode a response: {}", printable(e.what()));
+      text = encode_response(Response{Rsc::internal_server_error, rsp.rqi, nullptr});
+    }
+    do_write(text, /*then_close=*/false);
+  }
 
  private:
   // do_next serves a buffered request if there is one, else reads more.
@@ -36,13 +69,21 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     do_next();
   }
 
+  // handle is the exception barrier of handler dispatch: whatever the
+  // handler throws becomes one log line and a 5000 answer.
   void handle(Request req) {
-    auto self = shared_from_this();
-    auto replied = std::make_shared<std::atomic<bool>>(false);
-    handler_(req, session_, [self, replied](Response rsp) {
-      if (replied->exchange(true)) return;  // a second reply is a bug; ignore it
-      self->do_write(encode_response(rsp), /*then_close=*/false);
-    });
+    auto pending = std::make_shared<PendingReply>(shared_from_this(), req.rqi);
+    Reply reply = [pending](Response rsp) { pending->send(std::move(rsp)); };
+    try {
+      handler_(req, reply);
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler failed on {} {}: {}", operation_name(req.op), printable(req.to),
+                    printable(e.what()));
+      reply(error_response(req, Rsc::internal_server_error, "internal error"));
+    } catch (...) {
+      spdlog::error("http: handler failed on {} {}", operation_name(req.op), printable(req.to));
+      reply(error_response(req, Rsc::internal_server_error, "internal error"));
+    }
   }
 
   void do_write(const std::string& text, bool then_close) {
@@ -66,7 +107,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void finish() {
     if (finished_.exchange(true)) return;
     session_->close();
-    if (on_close_) on_close_();
+    if (!on_close_) return;
+    try {
+      on_close_();
+    } catch (const std::exception& e) {
+      spdlog::error("http: session end handler failed: {}", printable(e.what()));
+    }
   }
 
   std::shared_ptr<tls::Session> session_;
@@ -75,6 +121,18 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::function<void()> on_close_;
   std::atomic<bool> finished_{false};
 };
+
+void PendingReply::send(Response rsp) {
+  if (replied.exchange(true)) return;  // a second reply is a bug; ignore it
+  conn->write_response(rsp);
+}
+
+PendingReply::~PendingReply() {
+  if (replied.load()) return;
+  spdlog::error("http: request {} was never answered; sending 5000", printable(rqi));
+  Response rsp{Rsc::internal_server_error, rqi, nlohmann::json{{"m2m:dbg", "internal error"}}};
+  conn->write_response(rsp);
+}
 
 }  // namespace
 

@@ -1,93 +1,14 @@
 #include "m2msec/proto/messages.h"
 
 #include "m2msec/core/encoding.h"
+#include "m2msec/proto/json_reader.h"
 #include "m2msec/proto/primitive.h"
 
 namespace m2msec::proto {
 namespace {
 
 using json = nlohmann::json;
-
-// Reader pulls typed fields out of one wrapper object ("sec:enr": {...})
-// and remembers the first failure, so from_json reads straight through.
-class Reader {
- public:
-  Reader(const json& j, const char* wrapper) : wrapper_(wrapper) {
-    if (!j.is_object() || !j.contains(wrapper) || !j.at(wrapper).is_object()) {
-      err_ = "missing object " + std::string(wrapper);
-      return;
-    }
-    obj_ = &j.at(wrapper);
-  }
-
-  std::string str(const char* key, bool required = true) {
-    const json* v = field(key, required);
-    if (v == nullptr) return {};
-    if (!v->is_string()) return bad(key, "not a string"), std::string();
-    return v->get<std::string>();
-  }
-  bool boolean(const char* key, bool dflt) {
-    const json* v = field(key, false);
-    if (v == nullptr) return dflt;
-    if (!v->is_boolean()) return bad(key, "not a boolean"), dflt;
-    return v->get<bool>();
-  }
-  int integer(const char* key, int dflt, bool required = false) {
-    const json* v = field(key, required);
-    if (v == nullptr) return dflt;
-    if (!v->is_number_integer()) return bad(key, "not an integer"), dflt;
-    return v->get<int>();
-  }
-  std::int64_t time(const char* key, bool required = true) {
-    const std::string s = str(key, required);
-    if (s.empty()) return 0;
-    auto t = parse_time(s);
-    if (!t) return bad(key, "not a YYYYMMDDTHHMMSS time"), 0;
-    return *t;
-  }
-  SecretBytes key(const char* key_name) {
-    const std::string s = str(key_name);
-    if (!ok()) return {};
-    auto raw = base64_decode(s);
-    if (!raw) return bad(key_name, "not base64"), SecretBytes();
-    SecretBytes out(*raw);
-    secure_wipe(raw->data(), raw->size());
-    if (out.size() != 32) return bad(key_name, "not 32 bytes"), SecretBytes();
-    return out;
-  }
-  std::vector<std::string> strings(const char* key, bool required) {
-    const json* v = field(key, required);
-    std::vector<std::string> out;
-    if (v == nullptr) return out;
-    if (!v->is_array()) return bad(key, "not an array"), out;
-    for (const json& e : *v) {
-      if (!e.is_string()) return bad(key, "has a non-string element"), std::vector<std::string>();
-      out.push_back(e.get<std::string>());
-    }
-    return out;
-  }
-  const json* raw(const char* key) { return field(key, false); }
-
-  bool ok() const { return err_.empty(); }
-  Error error() const { return Error(Errc::malformed_message, err_); }
-  void bad(const char* key, const char* why) {
-    if (err_.empty()) err_ = std::string(wrapper_) + "." + key + " " + why;
-  }
-
- private:
-  const json* field(const char* key, bool required) {
-    if (obj_ == nullptr) return nullptr;
-    auto it = obj_->find(key);
-    if (it == obj_->end() || it->is_null()) {
-      if (required) bad(key, "is missing");
-      return nullptr;
-    }
-    return &*it;
-  }
-  const char* wrapper_;
-  const json* obj_ = nullptr;
-  std::string err_;
-};
+using Reader = JsonReader;
 
 std::string key_b64(const SecretBytes& k) { return base64_encode(k.view()); }
 
@@ -231,7 +152,7 @@ Result<MafKeyRegRequest> MafKeyRegRequest::from_json(const json& j) {
   m.maf_fqdn = r.str("fqdn");
   m.admin_fqdn = r.str("adm", false);
   m.expiration = r.time("et", false);
-  m.suid = r.integer("suid", kSuidMafSaef, true);
+  m.suid = static_cast<int>(r.integer("suid", kSuidMafSaef, 0, 65535, true));
   m.targets = r.strings("tids", false);
   if (r.ok() && m.targets.size() > 64) r.bad("tids", "has more than 64 entries");
   if (!r.ok()) return std::unexpected(r.error());
@@ -252,7 +173,7 @@ Result<MafKeyRegResponse> MafKeyRegResponse::from_json(const json& j) {
   m.source_id = r.str("sid");
   m.admin_fqdn = r.str("adm", false);
   m.expiration = r.time("et", false);
-  m.suid = r.integer("suid", kSuidMafSaef, true);
+  m.suid = static_cast<int>(r.integer("suid", kSuidMafSaef, 0, 65535, true));
   m.targets = r.strings("tids", true);
   if (!r.ok()) return std::unexpected(r.error());
   return m;
@@ -271,7 +192,7 @@ Result<MafKeyRetrieveResponse> MafKeyRetrieveResponse::from_json(const json& j) 
   m.source_id = r.str("sid");
   m.admin_fqdn = r.str("adm", false);
   m.expiration = r.time("et", true);
-  m.suid = r.integer("suid", kSuidMafSaef, true);
+  m.suid = static_cast<int>(r.integer("suid", kSuidMafSaef, 0, 65535, true));
   if (!r.ok()) return std::unexpected(r.error());
   return m;
 }

@@ -1,5 +1,7 @@
 #include "m2msec/proto/primitive.h"
 
+#include "m2msec/core/printable.h"
+
 #include <charconv>
 #include <ctime>
 
@@ -58,7 +60,9 @@ int http_status(Rsc rsc) {
 }
 
 Response error_response(const Request& req, Rsc rsc, std::string_view debug) {
-  return Response{rsc, req.rqi, nlohmann::json{{"m2m:dbg", std::string(debug)}}};
+  // The text may quote peer bytes: printable() keeps it one line of ASCII,
+  // so the JSON encoder cannot throw on it and no log reader is fooled.
+  return Response{rsc, req.rqi, nlohmann::json{{"m2m:dbg", printable(debug, 512)}}};
 }
 
 Response ok_response(const Request& req, Rsc rsc, nlohmann::json content) {

@@ -2,13 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "m2msec/core/printable.h"
+#include "m2msec/crypto/derive.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/tls/credentials.h"
 
 namespace m2msec::service {
 
 std::function<void(const Error&)> log_handshake_failure(std::string role) {
-  return [role = std::move(role)](const Error& e) { spdlog::info("{}: handshake failed: {}", role, e.message()); };
+  return [role = std::move(role)](const Error& e) { spdlog::info("{}: handshake failed: {}", role, printable(e.message(), 256)); };
 }
 
 ListenerSettings read_listener_settings(ConfigTable& t, const std::string& default_tls) {
@@ -28,6 +30,37 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
 }
 
 namespace {
+
+// start_session computes the session's AuthContext (exporter output, the
+// role's entity binding) once, then serves its requests with it. A role
+// callback that throws closes this session only.
+void start_session(const ListenerHandlers& h, const std::string& listener, std::shared_ptr<tls::Session> session) {
+  auto ctx = std::make_shared<AuthContext>();
+  try {
+    ctx->peer = session->peer();
+    if (ctx->peer.kind == tls::PeerIdentity::Kind::psk) ctx->key_id = ctx->peer.psk_identity;
+    ctx->listener = listener;
+    if (!h.export_label.empty()) {
+      auto exported = session->export_keying_material(h.export_label, crypto::kExportedSize);
+      if (!exported) {
+        spdlog::warn("{}: key export failed: {}", h.role, exported.error().message());
+        return session->close();
+      }
+      ctx->exported = std::move(*exported);
+    }
+    if (h.on_session_start) h.on_session_start(*ctx);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: session start failed: {}", h.role, printable(e.what()));
+    return session->close();
+  }
+  AuthRef ref = std::move(ctx);
+  std::function<void()> on_close;
+  if (h.on_session_end) on_close = [on_end = h.on_session_end, ref] { on_end(*ref); };
+  proto::serve_http(
+      std::move(session),
+      [handler = h.handler, ref](const proto::Request& r, proto::Reply reply) { handler(ref, r, std::move(reply)); },
+      {}, std::move(on_close));
+}
 
 Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, const ListenerHandlers& h,
                                                   tls::Transport transport, const std::string& listen) {
@@ -59,14 +92,9 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   o.max_handshakes = s.max_handshakes;
   o.mtu = s.dtls_mtu;
   o.on_handshake_error = h.on_handshake_error;
-  auto handler = h.handler;
-  auto on_end = h.on_session_end;
-  auto on_start = h.on_session_start;
-  o.on_session = [handler, on_end, on_start](std::shared_ptr<tls::Session> session) {
-    if (on_start) on_start(session->peer());
-    std::function<void()> on_close;
-    if (on_end) on_close = [on_end, peer = session->peer()] { on_end(peer); };
-    proto::serve_http(std::move(session), handler, {}, std::move(on_close));
+  const std::string listener = h.role + (transport == tls::Transport::tls ? "/tls" : "/dtls");
+  o.on_session = [h, listener](std::shared_ptr<tls::Session> session) {
+    start_session(h, listener, std::move(session));
   };
   auto server = tls::TlsServer::create(std::move(o));
   if (!server) return std::unexpected(server.error());

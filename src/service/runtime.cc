@@ -6,6 +6,9 @@
 #include <charconv>
 
 #include "m2msec/core/ids.h"
+#include "m2msec/core/printable.h"
+
+#include <spdlog/spdlog.h>
 
 namespace m2msec::service {
 
@@ -24,7 +27,17 @@ WorkerPool::WorkerPool(unsigned threads) : impl_(std::make_unique<Impl>(threads)
 WorkerPool::~WorkerPool() { impl_->pool.join(); }
 
 void WorkerPool::post(std::move_only_function<void()> job) {
-  boost::asio::post(impl_->pool, [job = std::move(job)]() mutable { job(); });
+  // The pool's exception barrier: a job that throws is logged once and
+  // dropped; a Reply it held answers 5000 as it is destroyed.
+  boost::asio::post(impl_->pool, [job = std::move(job)]() mutable {
+    try {
+      job();
+    } catch (const std::exception& e) {
+      spdlog::error("worker: job failed: {}", printable(e.what()));
+    } catch (...) {
+      spdlog::error("worker: job failed with a non-standard exception");
+    }
+  });
 }
 
 Result<Endpoint> parse_endpoint(std::string_view text) {

@@ -24,6 +24,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/proto/http_server.h"
+#include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
 #include "m2msec/service/runtime.h"
@@ -82,9 +83,10 @@ class EntityB {
           std::map<std::string, CachedKey> provisioned);
 
   void psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done);
-  void handle(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
-  void on_session_start(const tls::PeerIdentity& peer);
-  void on_session_end(const tls::PeerIdentity& peer);
+  // handle is pure: the session's binding is ctx->entity_id.
+  void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void on_session_start(service::AuthContext& ctx);
+  void on_session_end(const service::AuthContext& ctx);
 
   // bound_entity returns the CSE-ID/AE-ID an authenticated peer is bound to.
   Result<std::string> bound_entity(const tls::PeerIdentity& peer);

@@ -12,6 +12,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/proto/http_server.h"
+#include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
 #include "m2msec/service/runtime.h"
@@ -66,15 +67,15 @@ class MafService {
   //   RETRIEVE /maf/keys/<rel>            MAF Key Retrieval         8.8.2.8
   //   DELETE   /maf/keys/<rel>            MAF Key De-Registration   8.8.2.10
   //   DELETE   /maf/clients/<KmID>        MAF Client De-Registration 8.8.2.6
-  void handle(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
  private:
   Result<store::MafClient> client_for(const tls::PeerIdentity& peer, std::int64_t now);
-  void register_client(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
-  void register_key(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
-  void retrieve_key(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
-  void delete_key(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
-  void delete_client(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void register_client(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void register_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void retrieve_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void delete_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void delete_client(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   Result<SecretBytes> fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, std::int64_t now);
 
   MafConfig cfg_;

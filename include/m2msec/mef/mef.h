@@ -12,6 +12,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/proto/http_server.h"
+#include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
 #include "m2msec/service/runtime.h"
@@ -61,13 +62,14 @@ class MefService {
   //   RETRIEVE /mef/fetchCredentials/<KeID>/<SUID> key retrieval by a MAF
   //            or an Enrolee B (8.3.2.1 "Use of Remotely Provisioned
   //            Credential")
-  void handle(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  // Both are pure: everything the handshake established is in |ctx|.
+  void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
   const MefConfig& config() const { return cfg_; }
 
  private:
-  void enrol(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
-  void fetch(const proto::Request& req, std::shared_ptr<tls::Session> session, proto::Reply reply);
+  void enrol(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void fetch(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
   MefConfig cfg_;
   Fqdn fqdn_;

@@ -11,21 +11,25 @@
 
 namespace m2msec::proto {
 
-// Reply sends the response to one request. Call it exactly once, from any
-// thread; it is cheap to copy.
+// Reply sends the response to one request. Call it once, from any thread;
+// it is cheap to copy. A second call is ignored. If every copy is
+// destroyed without a call (a handler lost the request, or a worker job
+// threw), the peer gets 5000 internal server error.
 using Reply = std::function<void(Response)>;
 
-// RequestHandler is a service's logic: given a request and the session
-// (its peer() is what the handshake authenticated; it can export keying
-// material), answer through |reply| (at once, or later after a durable
-// write). It must not block. The session outlives the reply.
-using RequestHandler = std::function<void(const Request&, std::shared_ptr<tls::Session>, Reply)>;
+// RequestHandler is a service's logic for one request: answer through
+// |reply| (at once, or later after a durable write). It must not block.
+// It sees no session: whatever the handshake established is bound into
+// the handler by the listener (service::AuthContext).
+using RequestHandler = std::function<void(const Request&, Reply)>;
 
 // serve_http reads requests from |session| one at a time, hands each to
 // |handler| and writes the response, until the peer closes, the idle
 // timeout fires, or a request is malformed (answered 4000 bad request,
-// then the session is closed). |on_close| (optional) runs once when the
-// loop ends. |session| is kept alive by the loop.
+// then the session is closed). An exception thrown by |handler| is caught,
+// logged once and answered 5000; the session and the process go on.
+// |on_close| (optional) runs once when the loop ends. |session| is kept
+// alive by the loop.
 void serve_http(std::shared_ptr<tls::Session> session, RequestHandler handler, HttpLimits limits = {},
                 std::function<void()> on_close = {});
 

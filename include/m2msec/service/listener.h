@@ -10,6 +10,7 @@
 
 #include "m2msec/core/error.h"
 #include "m2msec/proto/http_server.h"
+#include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/tls/server.h"
 
@@ -38,16 +39,21 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
 
 // ListenerHandlers are what a role plugs into its listeners.
 struct ListenerHandlers {
+  std::string role;                   // "mef", "maf", "cse": log prefix and listener names
   tls::PskLookup psk_lookup;          // empty: no PSK suites
   tls::ClientAuth client_auth = tls::ClientAuth::optional;
-  proto::RequestHandler handler;
+  // export_label, if set, is the RFC 5705 label whose 48-byte output the
+  // listener exports once per session into AuthContext::exported.
+  std::string export_label;
+  ServiceHandler handler;
   std::function<void(const Error&)> on_handshake_error;
+  // on_session_start, if set, runs once per authenticated session before
+  // its first request is read; it may bind the session to an entity
+  // (AuthContext::entity_id). After it the context is immutable.
+  std::function<void(AuthContext&)> on_session_start;
   // on_session_end, if set, runs once when an authenticated session's
   // request loop ends (peer closed, idle timeout, bad request).
-  std::function<void(const tls::PeerIdentity&)> on_session_end;
-  // on_session_start, if set, runs once per authenticated session before
-  // its first request is read.
-  std::function<void(const tls::PeerIdentity&)> on_session_start;
+  std::function<void(const AuthContext&)> on_session_end;
 };
 
 // log_handshake_failure returns an on_handshake_error that logs at info
@@ -55,17 +61,20 @@ struct ListenerHandlers {
 std::function<void(const Error&)> log_handshake_failure(std::string role);
 
 // handlers_for wires a role's service object (with psk_lookup(req, done)
-// and handle(req, session, reply)) into ListenerHandlers. |svc| must
-// outlive the listeners.
+// and handle(ctx, req, reply)) into ListenerHandlers. |svc| must outlive
+// the listeners. |export_label| is the exporter label the role derives
+// keys from ("" for none).
 template <typename Service>
-ListenerHandlers handlers_for(Service* svc, std::string role) {
+ListenerHandlers handlers_for(Service* svc, std::string role, std::string export_label = {}) {
   ListenerHandlers h;
+  h.role = role;
   h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
     svc->psk_lookup(r, std::move(done));
   };
   h.client_auth = tls::ClientAuth::optional;
-  h.handler = [svc](const proto::Request& r, std::shared_ptr<tls::Session> s, proto::Reply reply) {
-    svc->handle(r, std::move(s), std::move(reply));
+  h.export_label = std::move(export_label);
+  h.handler = [svc](const AuthRef& ctx, const proto::Request& r, proto::Reply reply) {
+    svc->handle(ctx, r, std::move(reply));
   };
   h.on_handshake_error = log_handshake_failure(std::move(role));
   return h;

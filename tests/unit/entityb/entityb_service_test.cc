@@ -1,0 +1,131 @@
+// EntityB driven directly: constructed AuthContexts, no sockets. The
+// session binding (on_session_start) and every refusal of handle().
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "m2msec/entityb/entityb.h"
+#include "../service/service_harness.h"
+
+namespace m2msec::entityb {
+namespace {
+
+using namespace service::testing;
+using proto::Operation;
+
+constexpr const char* kKpsaId = "dev-5.kpsa@sp.example.com";
+
+class EntityBTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CseConfig cfg;
+    cfg.listen.fqdn = "in-cse.sp.example.com";
+    cfg.sp_domain = "sp.example.com";
+    cfg.cse_id = "/in-cse";
+    cfg.csebase = "in-name";
+    cfg.mafs.push_back({"maf.example.com", "127.0.0.1:1"});
+    std::map<std::string, CachedKey> provisioned;
+    provisioned[KeyId::parse(KeyIdKind::kpsa, kKpsaId)->canonical()] =
+        CachedKey{store::testing::secret_of(0x55), "/dev-5", 0, false, "", "", 0};
+    svc_ = std::make_unique<EntityB>(cfg, pool_, client::RemotePeer{}, std::move(provisioned));
+  }
+
+  // session runs on_session_start for a PSK session with |identity|.
+  AuthRef session(const std::string& identity) {
+    service::AuthContext ctx;
+    ctx.peer.kind = tls::PeerIdentity::Kind::psk;
+    ctx.peer.psk_identity = identity;
+    ctx.key_id = identity;
+    svc_->on_session_start(ctx);
+    return std::make_shared<service::AuthContext>(std::move(ctx));
+  }
+
+  proto::Response create_ae(const AuthRef& ctx, nlohmann::json body, const std::string& from = "/dev-5") {
+    return call(*svc_, ctx, request(Operation::create, "/in-name", from, std::move(body), 2));
+  }
+
+  service::WorkerPool pool_{2};
+  std::unique_ptr<EntityB> svc_;
+};
+
+TEST_F(EntityBTest, BindsAKpsaSessionToItsEntity) { EXPECT_EQ(session(kKpsaId)->entity_id, "/dev-5"); }
+
+TEST_F(EntityBTest, BindsACertificateSessionToItsCseId) {
+  service::AuthContext ctx;
+  ctx.peer.kind = tls::PeerIdentity::Kind::certificate;
+  ctx.peer.dns_names = {"mn-cse.sp.example.com"};
+  svc_->on_session_start(ctx);
+  EXPECT_EQ(ctx.entity_id, "/mn-cse");
+}
+
+TEST_F(EntityBTest, BindsNothingForAnUnknownKey) { EXPECT_EQ(session("other@sp.example.com")->entity_id, ""); }
+
+TEST_F(EntityBTest, ServesTheCseBaseAndAes) {
+  auto ctx = session(kKpsaId);
+  const proto::Response cb = call(*svc_, ctx, request(Operation::retrieve, "/in-name", "/dev-5"));
+  ASSERT_EQ(rsc(cb), 2000);
+  EXPECT_EQ(cb.content["m2m:cb"]["csi"], "/in-cse");
+  const proto::Response made = create_ae(ctx, {{"m2m:ae", {{"rn", "light"}, {"api", "Napp"}, {"rr", true}}}});
+  ASSERT_EQ(rsc(made), 2001) << dbg(made);
+  EXPECT_EQ(made.content["m2m:ae"]["aei"], "/dev-5");
+  EXPECT_EQ(made.content["m2m:ae"]["api"], "Napp");
+  EXPECT_EQ(made.content["m2m:ae"]["rr"], true);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::retrieve, "/in-name/light", "/dev-5"))), 2000);
+  EXPECT_EQ(rsc(create_ae(ctx, {{"m2m:ae", {{"rn", "light"}}}})), 4105);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::retrieve, "/in-name/dark", "/dev-5"))), 4004);
+}
+
+// Issue 9: each of these bodies made nlohmann's value() throw and killed
+// every role in the process.
+TEST_F(EntityBTest, RefusesAeBodiesOfTheWrongTypes) {
+  auto ctx = session(kKpsaId);
+  for (const nlohmann::json& body :
+       {nlohmann::json{{"m2m:ae", {{"rn", 5}}}}, nlohmann::json{{"m2m:ae", {{"api", 5}}}},
+        nlohmann::json{{"m2m:ae", {{"rr", "yes"}}}}, nlohmann::json{{"m2m:ae", 5}}, nlohmann::json(nullptr),
+        nlohmann::json::array(), nlohmann::json{{"m2m:ae", {{"rn", "a/b"}}}},
+        nlohmann::json{{"m2m:ae", {{"rn", "bad\nname"}}}}, nlohmann::json{{"m2m:ae", {{"rn", std::string(65, 'a')}}}}}) {
+    EXPECT_EQ(rsc(create_ae(ctx, body)), 4000) << body.dump();
+  }
+}
+
+TEST_F(EntityBTest, NullResourceNameMeansTheDefault) {
+  const proto::Response made = create_ae(session(kKpsaId), {{"m2m:ae", {{"rn", nullptr}}}});
+  ASSERT_EQ(rsc(made), 2001) << dbg(made);
+  EXPECT_EQ(made.content["m2m:ae"]["rn"], "dev-5");
+}
+
+TEST_F(EntityBTest, RefusesUnboundSessionsAndSpoofedOriginators) {
+  EXPECT_EQ(rsc(call(*svc_, session("other@sp.example.com"), request(Operation::retrieve, "/in-name", "/dev-5"))),
+            4107);
+  EXPECT_EQ(rsc(call(*svc_, anonymous_ctx(), request(Operation::retrieve, "/in-name", ""))), 4107);
+  EXPECT_EQ(rsc(call(*svc_, session(kKpsaId), request(Operation::retrieve, "/in-name", "/dev-6"))), 4103);
+}
+
+TEST_F(EntityBTest, RefusesOtherOperationsAndPaths) {
+  auto ctx = session(kKpsaId);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::create, "/in-name", "/dev-5", {{"m2m:cnt", {}}}, 3))), 4005);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::del, "/in-name", "/dev-5"))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::retrieve, "/elsewhere", "/dev-5"))), 4004);
+}
+
+TEST_F(EntityBTest, PskLookupKnowsProvisionedKeysAndRefusesTheRest) {
+  auto lookup = [&](const std::string& id) {
+    std::promise<Result<SecretBytes>> p;
+    auto f = p.get_future();
+    svc_->psk_lookup(tls::PskRequest{id, "in-cse.sp.example.com"},
+                     [&p](Result<SecretBytes> r) { p.set_value(std::move(r)); });
+    return f.get();
+  };
+  auto ok = lookup(kKpsaId);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->size(), 32u);
+  EXPECT_FALSE(lookup("not a key id"));
+  EXPECT_FALSE(lookup("other@unknown-issuer.example.com"));
+  // A KcID of the known MAF whose MAF is down: a clean refusal.
+  auto down = lookup("AAECAwQFBgcICQoLDA0ODw==@maf.example.com");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code(), Errc::connect_failed);
+}
+
+}  // namespace
+}  // namespace m2msec::entityb

@@ -1,0 +1,195 @@
+// MafService::handle driven directly: constructed AuthContexts, a real
+// SQLite store in a temp dir, no sockets. Every refusal the handler can
+// give has a case here.
+//
+// Expected Kc values were computed independently with python3:
+//   ex = bytes(range(100, 148)); rel, kc = ex[:16], ex[16:]
+//   base64.b64encode(rel) -> "ZGVmZ2hpamtsbW5vcHFycw=="   (RelativeKcID)
+//   base64.b64encode(kc)  -> "dHV2d3h5ent8fX5/gIGCg4SFhoeIiYqLjI2Oj5CRkpM="
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "m2msec/core/encoding.h"
+#include "m2msec/maf/maf.h"
+#include "m2msec/proto/messages.h"
+#include "../service/service_harness.h"
+
+namespace m2msec::maf {
+namespace {
+
+using namespace service::testing;
+using proto::Operation;
+
+constexpr const char* kKmId = "0a0b0c0d@maf.example.com";
+constexpr const char* kRelKcId = "ZGVmZ2hpamtsbW5vcHFycw==";
+constexpr const char* kKcB64 = "dHV2d3h5ent8fX5/gIGCg4SFhoeIiYqLjI2Oj5CRkpM=";
+
+class MafServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = store::testing::open_store(dir_.file("maf.db"));
+    ASSERT_TRUE(store_);
+    MafConfig cfg;
+    cfg.listen.fqdn = "maf.example.com";
+    cfg.sp_domain = "sp.example.com";
+    cfg.admin_fqdn = "sp.example.com";
+    svc_ = std::make_unique<MafService>(cfg, *store_, pool_, client::RemotePeer{});
+    store::MafClient c;
+    c.km_id = KeyId::parse(KeyIdKind::km, kKmId)->canonical();
+    c.km = store::testing::secret_of(0x22);
+    c.entity_id = "/dev-1";
+    c.expires_at = service::now_unix() + 3600;
+    ASSERT_TRUE(store_->maf().register_client(c, service::now_unix()));
+  }
+
+  static nlohmann::json key_reg(nlohmann::json extra = nlohmann::json::object()) {
+    nlohmann::json o = {{"fqdn", "maf.example.com"}, {"suid", proto::kSuidMafSaef}, {"tids", {"/in-cse"}}};
+    o.update(extra);
+    return {{"sec:mkr", o}};
+  }
+
+  proto::Response register_key(nlohmann::json body = key_reg(), SecretBytes exported = exported_bytes(100)) {
+    return call(*svc_, psk_ctx(kKmId, std::move(exported)),
+                request(Operation::create, "/maf", "/dev-1", std::move(body), proto::kTyMafKeyReg));
+  }
+
+  static AuthRef in_cse() { return cert_ctx({}, {"in-cse.sp.example.com"}); }
+  static proto::Request retrieve(const std::string& rel, const std::string& from = "/in-cse") {
+    return request(Operation::retrieve, std::string(proto::kMafKeysPrefix) + proto::percent_encode(rel), from);
+  }
+  static proto::Request remove(const std::string& rel, const std::string& from) {
+    return request(Operation::del, std::string(proto::kMafKeysPrefix) + proto::percent_encode(rel), from);
+  }
+
+  TempDir dir_;
+  service::WorkerPool pool_{2};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<MafService> svc_;
+};
+
+// 8.8.2.3: client registration returns assignedSymmKeyID.
+TEST_F(MafServiceTest, RegistersAClient) {
+  const proto::Response rsp = call(*svc_, psk_ctx(kKmId),
+                                   request(Operation::create, "/maf", "/dev-1",
+                                           {{"sec:mcr", {{"fqdn", "maf.example.com"}}}}, proto::kTyMafClientReg));
+  ASSERT_EQ(rsc(rsp), 2001) << dbg(rsp);
+  auto body = proto::MafClientRegResponse::from_json(rsp.content);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(body->client_id, "/dev-1");
+  EXPECT_EQ(body->assigned_key_id, kKmId);
+}
+
+TEST_F(MafServiceTest, RefusesClientRegistrationsThatDoNotFit) {
+  auto reg = [&](const AuthRef& ctx, const std::string& from, nlohmann::json body) {
+    return rsc(call(*svc_, ctx, request(Operation::create, "/maf", from, std::move(body), proto::kTyMafClientReg)));
+  };
+  const nlohmann::json good = {{"sec:mcr", {{"fqdn", "maf.example.com"}}}};
+  EXPECT_EQ(reg(psk_ctx(kKmId), "/dev-2", good), 4103);                              // not the authenticated entity
+  EXPECT_EQ(reg(psk_ctx("ffff@maf.example.com"), "/dev-1", good), 4004);             // unknown KmID
+  EXPECT_EQ(reg(in_cse(), "/in-cse", good), 4004);                                   // not a PSK session
+  EXPECT_EQ(reg(psk_ctx(kKmId), "/dev-1", {{"sec:mcr", {{"fqdn", "maf2.example.com"}}}}), 4000);
+  EXPECT_EQ(reg(psk_ctx(kKmId), "/dev-1", {{"sec:mcr", {{"fqdn", 5}}}}), 4000);
+  EXPECT_EQ(reg(psk_ctx(kKmId), "/dev-1", {{"sec:mcr", {{"fqdn", "maf.example.com"}, {"et", 5}}}}), 4000);
+}
+
+// 8.8.2.7 with 10.3.1: Kc and RelativeKcID come from the exporter; Entity B
+// retrieves Kc (8.8.2.8).
+TEST_F(MafServiceTest, RegistersKcAndGivesItToTheTarget) {
+  const proto::Response rsp = register_key();
+  ASSERT_EQ(rsc(rsp), 2001) << dbg(rsp);
+  auto body = proto::MafKeyRegResponse::from_json(rsp.content);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(body->relative_key_id, kRelKcId);
+  EXPECT_EQ(body->source_id, "/dev-1");
+  EXPECT_LE(body->expiration, service::now_unix() + 3600);
+
+  const proto::Response got = call(*svc_, in_cse(), retrieve(kRelKcId));
+  ASSERT_EQ(rsc(got), 2000) << dbg(got);
+  auto key = proto::MafKeyRetrieveResponse::from_json(got.content);
+  ASSERT_TRUE(key) << key.error().message();
+  EXPECT_EQ(base64_encode(key->key.view()), kKcB64);
+  EXPECT_EQ(key->source_id, "/dev-1");
+}
+
+TEST_F(MafServiceTest, RefusesKeyRegistrationsThatDoNotFit) {
+  EXPECT_EQ(rsc(register_key(key_reg({{"suid", 10}}))), 4000);
+  // Issue 9: 4294967306 was read as 10 by get<int>().
+  EXPECT_EQ(rsc(register_key(key_reg({{"suid", 4294967306LL}}))), 4000);
+  EXPECT_EQ(rsc(register_key(key_reg({{"suid", 18446744073709551615ULL}}))), 4000);
+  EXPECT_EQ(rsc(register_key(key_reg({{"suid", "32"}}))), 4000);
+  EXPECT_EQ(rsc(register_key(key_reg({{"tids", {"/in-cse", "/mn-cse"}}}))), 4000);
+  EXPECT_EQ(rsc(register_key(key_reg({{"tids", {"not an id"}}}))), 4000);
+  EXPECT_EQ(rsc(register_key(key_reg({{"tids", nlohmann::json::array()}}))), 4000);
+  EXPECT_EQ(rsc(register_key(key_reg({{"fqdn", "maf2.example.com"}}))), 4000);
+  EXPECT_EQ(rsc(register_key(key_reg({{"et", "19700101T000001"}}))), 4000);
+  EXPECT_EQ(rsc(register_key(key_reg(), SecretBytes())), 5000);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId, exported_bytes(100)),
+                     request(Operation::create, "/maf", "/dev-2", key_reg(), proto::kTyMafKeyReg))),
+            4103);
+}
+
+TEST_F(MafServiceTest, GivesKcOnlyToItsTarget) {
+  ASSERT_EQ(rsc(register_key()), 2001);
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"mn-cse.sp.example.com"}), retrieve(kRelKcId, "/mn-cse"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"mn-cse.sp.example.com"}), retrieve(kRelKcId, "/in-cse"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), retrieve(kRelKcId, "/dev-1"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve("AAAAAAAAAAAAAAAAAAAAAA=="))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve("not base64!"))), 4000);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), request(Operation::retrieve, "/maf/keys/%g0", "/in-cse"))), 4000);
+}
+
+// 8.8.2.10: the source or a target may de-register the key.
+TEST_F(MafServiceTest, DeletesKcForItsSourceOrTarget) {
+  ASSERT_EQ(rsc(register_key()), 2001);
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"mn-cse.sp.example.com"}), remove(kRelKcId, "/mn-cse"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, anonymous_ctx(), remove(kRelKcId, "/in-cse"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), remove(kRelKcId, "/in-cse"))), 2002);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), remove(kRelKcId, "/in-cse"))), 4004);
+  ASSERT_EQ(rsc(register_key(key_reg(), exported_bytes(100))), 2001);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), remove(kRelKcId, "/dev-1"))), 2002);
+}
+
+// docs/protocol.md: an expired Kc can still be de-registered.
+TEST_F(MafServiceTest, DeletesAnExpiredKc) {
+  ASSERT_EQ(rsc(register_key(key_reg({{"et", proto::format_time(service::now_unix() + 1)}}))), 2001);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), remove(kRelKcId, "/in-cse"))), 2002);
+}
+
+// 8.8.2.6: a client de-registers itself only.
+TEST_F(MafServiceTest, DeletesOnlyItsOwnClientRegistration) {
+  const std::string own = std::string(proto::kMafClientsPrefix) + proto::percent_encode(kKmId);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), request(Operation::del, "/maf/clients/other", "/dev-1"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), request(Operation::del, own, "/dev-2"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), request(Operation::del, own, "/in-cse"))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), request(Operation::del, own, "/dev-1"))), 2002);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), request(Operation::del, own, "/dev-1"))), 4004);
+}
+
+TEST_F(MafServiceTest, RefusesOtherOperationsAndPaths) {
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), request(Operation::update, "/maf", "/dev-1"))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), request(Operation::create, "/maf", "/dev-1", nullptr, 2))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), request(Operation::retrieve, "/elsewhere", "/dev-1"))), 4004);
+}
+
+TEST_F(MafServiceTest, PskLookupResolvesRegisteredKmIdsOnly) {
+  auto lookup = [&](const std::string& id) {
+    std::promise<Result<SecretBytes>> p;
+    auto f = p.get_future();
+    svc_->psk_lookup(tls::PskRequest{id, "maf.example.com"}, [&p](Result<SecretBytes> r) { p.set_value(std::move(r)); });
+    return f.get();
+  };
+  auto ok = lookup(kKmId);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(hex_encode(ok->view()), std::string(64, '2'));
+  EXPECT_FALSE(lookup("ffff@maf.example.com"));
+  EXPECT_FALSE(lookup("garbage\n"));
+  // A KeID of a MEF the MAF does not know.
+  EXPECT_FALSE(lookup("AAECAwQFBgcICQoLDA0ODw==@mef.example.com"));
+}
+
+}  // namespace
+}  // namespace m2msec::maf

@@ -1,0 +1,252 @@
+// MefService::handle driven directly: constructed AuthContexts, a real
+// SQLite store in a temp dir, no sockets. Every refusal the handler can
+// give has a case here.
+//
+// Expected key values were computed independently with python3:
+//   ex = bytes(range(48)); rel, ke = ex[:16], ex[16:]
+//   base64.b64encode(rel)                                   -> KeID relative part
+//   base64.b64encode(hmac.new(ke, b"oneM2M Enrolment Key to Master Credential derivation"
+//                    + b"maf.example.com", sha256).digest())  -> Km
+//   base64.b64encode(hmac.new(ke, b"oneM2M Enrolment Key to Provisioned Secure Connection Key derivation"
+//                    + b"/in-cse", sha256).digest())          -> Kpsa
+#include <gtest/gtest.h>
+
+#include "m2msec/core/encoding.h"
+#include "m2msec/mef/mef.h"
+#include "m2msec/proto/messages.h"
+#include "../service/service_harness.h"
+
+namespace m2msec::mef {
+namespace {
+
+using namespace service::testing;
+using proto::Operation;
+using store::testing::psk_enrolee;
+
+constexpr const char* kKeIdB64 = "AAECAwQFBgcICQoLDA0ODw==@mef.example.com";
+constexpr const char* kKmB64 = "KKgjv+aD16z+0uU96nXmPznF/EvD1v/CsqpGkjfc9Ng=";
+constexpr const char* kKpsaB64 = "wUlabFv7IIRWKlp39Gol4GOCljssIggpjtkncMrxTFY=";
+
+class MefServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = store::testing::open_store(dir_.file("mef.db"));
+    ASSERT_TRUE(store_);
+    MefConfig cfg;
+    cfg.listen.fqdn = "mef.example.com";
+    cfg.sp_domain = "sp.example.com";
+    cfg.mafs.push_back({"maf.example.com", "127.0.0.1:4000"});
+    svc_ = std::make_unique<MefService>(cfg, *store_, pool_);
+    const std::int64_t now = service::now_unix();
+    ASSERT_TRUE(store_->mef().add_enrolee(psk_enrolee("/dev-1", "kpm-1"), now));
+    store::Enrolee kpsa = psk_enrolee("Cdev-2", "kpm-2");
+    kpsa.target_kind = store::TargetKind::kpsa;
+    kpsa.target = "/in-cse";
+    ASSERT_TRUE(store_->mef().add_enrolee(kpsa, now));
+    store::Enrolee cert = store::testing::cert_enrolee("/dev-3", "dev-3.sp.example.com");
+    ASSERT_TRUE(store_->mef().add_enrolee(cert, now));
+  }
+
+  proto::Request enrol_request(const std::string& from, nlohmann::json body = {{"sec:enr", {{"idm", "maf.example.com"}}}}) {
+    return request(Operation::create, "/mef", from, std::move(body), proto::kTyEnrolment);
+  }
+
+  // enrol_dev1 enrols /dev-1 with the exporter output 0..47.
+  proto::Response enrol_dev1() { return call(*svc_, psk_ctx("kpm-1", exported_bytes(0)), enrol_request("kpm-1")); }
+
+  proto::Request fetch_request(const std::string& id, int suid, const std::string& from) {
+    return request(Operation::retrieve,
+                   std::string(proto::kMefFetchPrefix) + proto::percent_encode(id) + "/" + std::to_string(suid), from);
+  }
+
+  TempDir dir_;
+  service::WorkerPool pool_{2};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<MefService> svc_;
+};
+
+// Seed 002, "Bootstrap Enrolment Exchange"; Ke and RelativeKeID from the
+// exporter (10.3.1).
+TEST_F(MefServiceTest, EnrolsAPskEnroleeAndStoresKe) {
+  const proto::Response rsp = enrol_dev1();
+  ASSERT_EQ(rsc(rsp), 2001) << dbg(rsp);
+  auto body = proto::EnrolResponse::from_json(rsp.content);
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(body->enrolee_id, "/dev-1");
+  EXPECT_EQ(body->ke_id, kKeIdB64);
+  EXPECT_EQ(body->sp_domain, "sp.example.com");
+  ASSERT_EQ(body->instructions.size(), 1u);
+  EXPECT_EQ(body->instructions[0].target, "maf.example.com");
+  EXPECT_EQ(body->instructions[0].key_id, kKeIdB64);
+  EXPECT_EQ(body->instructions[0].client_reg_uri, "https://127.0.0.1:4000/maf");
+  auto enr = store_->mef().find_enrolment(KeyId::parse(KeyIdKind::ke, kKeIdB64)->canonical(), service::now_unix());
+  ASSERT_TRUE(enr) << enr.error().message();
+  EXPECT_EQ(hex_encode(enr->ke.view()), "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f");
+}
+
+TEST_F(MefServiceTest, EnrolsAKpsaEnroleeWithKpsaForEnroleeB) {
+  const proto::Response rsp = call(*svc_, psk_ctx("kpm-2", exported_bytes(0)), enrol_request("kpm-2", {{"sec:enr", nlohmann::json::object()}}));
+  ASSERT_EQ(rsc(rsp), 2001) << dbg(rsp);
+  auto body = proto::EnrolResponse::from_json(rsp.content);
+  ASSERT_TRUE(body);
+  ASSERT_EQ(body->instructions.size(), 1u);
+  EXPECT_EQ(body->instructions[0].key_id, "000102030405060708090a0b0c0d0e0f@mef.example.com");
+  // Enrolee B fetches it with its CSE-ID certificate.
+  const proto::Response got =
+      call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}),
+           fetch_request("000102030405060708090a0b0c0d0e0f@mef.example.com", proto::kSuidKpsa, "/in-cse"));
+  ASSERT_EQ(rsc(got), 2000) << dbg(got);
+  EXPECT_EQ(got.content["sec:crd"]["kv"], kKpsaB64);
+}
+
+TEST_F(MefServiceTest, EnrolsACertificateEnroleeFromItsRoot) {
+  const proto::Response rsp = call(*svc_, cert_ctx({}, {"dev-3.sp.example.com"}, "factory-ca", exported_bytes(0)),
+                                   enrol_request("dev-3.sp.example.com"));
+  EXPECT_EQ(rsc(rsp), 2001) << dbg(rsp);
+}
+
+TEST_F(MefServiceTest, RefusesACertificateFromAnotherRoot) {
+  const proto::Response rsp = call(*svc_, cert_ctx({}, {"dev-3.sp.example.com"}, "other-ca", exported_bytes(0)),
+                                   enrol_request("dev-3.sp.example.com"));
+  EXPECT_EQ(rsc(rsp), 4103);
+}
+
+TEST_F(MefServiceTest, RefusesAnUnauthenticatedEnrolee) {
+  const proto::Response rsp = call(*svc_, anonymous_ctx(), enrol_request("kpm-1"));
+  EXPECT_EQ(rsc(rsp), 4107);
+}
+
+TEST_F(MefServiceTest, RefusesAnOriginatorThatIsNotTheCredential) {
+  const proto::Response rsp = call(*svc_, psk_ctx("kpm-1", exported_bytes(0)), enrol_request("kpm-2"));
+  EXPECT_EQ(rsc(rsp), 4103);
+}
+
+TEST_F(MefServiceTest, RefusesMalformedEnrolmentBodies) {
+  for (const nlohmann::json& body : {nlohmann::json(nullptr), nlohmann::json(5), nlohmann::json{{"sec:enr", 5}},
+                                     nlohmann::json{{"sec:enr", {{"idm", 5}}}},
+                                     nlohmann::json{{"sec:enr", {{"cei", "yes"}}}},
+                                     nlohmann::json{{"sec:enr", {{"idm", std::string(5000, 'a')}}}}}) {
+    const proto::Response rsp = call(*svc_, psk_ctx("kpm-1", exported_bytes(0)), enrol_request("kpm-1", body));
+    EXPECT_EQ(rsc(rsp), 4000) << body.dump();
+  }
+}
+
+TEST_F(MefServiceTest, RefusesAnotherMaf) {
+  const proto::Response rsp = call(*svc_, psk_ctx("kpm-1", exported_bytes(0)),
+                                   enrol_request("kpm-1", {{"sec:enr", {{"idm", "maf2.example.com"}}}}));
+  EXPECT_EQ(rsc(rsp), 4103);
+}
+
+TEST_F(MefServiceTest, RefusesWithoutExportedKey) {
+  const proto::Response rsp = call(*svc_, psk_ctx("kpm-1"), enrol_request("kpm-1"));
+  EXPECT_EQ(rsc(rsp), 5000);
+}
+
+TEST_F(MefServiceTest, RefusesAnUnknownOrRemovedEnrolee) {
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx("kpm-9", exported_bytes(0)), enrol_request("kpm-9"))), 4004);
+  ASSERT_TRUE(store_->mef().remove_enrolee("/dev-1"));
+  EXPECT_EQ(rsc(enrol_dev1()), 4004);
+}
+
+TEST_F(MefServiceTest, RefusesOtherOperationsAndPaths) {
+  auto ctx = psk_ctx("kpm-1", exported_bytes(0));
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::retrieve, "/mef", "kpm-1"))), 4005);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::create, "/mef", "kpm-1", nullptr, 2))), 4005);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::create, "/other", "kpm-1"))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::del, "/mef/fetchCredentials/x/21", "kpm-1"))), 4005);
+}
+
+// 8.3.2.1 step f): the MAF fetches Km with /fetchCredentials/<KeID>/<SUID>.
+TEST_F(MefServiceTest, GivesKmToTheEnroleesMaf) {
+  ASSERT_EQ(rsc(enrol_dev1()), 2001);
+  const proto::Response rsp =
+      call(*svc_, cert_ctx({}, {"maf.example.com"}), fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"));
+  ASSERT_EQ(rsc(rsp), 2000) << dbg(rsp);
+  auto cred = proto::CredentialResponse::from_json(rsp.content);
+  ASSERT_TRUE(cred) << cred.error().message();
+  EXPECT_EQ(base64_encode(cred->key.view()), kKmB64);
+  EXPECT_EQ(cred->enrolee_id, "/dev-1");
+}
+
+TEST_F(MefServiceTest, RefusesKmToAnyoneElse) {
+  ASSERT_EQ(rsc(enrol_dev1()), 2001);
+  // Another MAF, authenticated as itself.
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf2.example.com"}),
+                     fetch_request(kKeIdB64, proto::kSuidMafKm, "maf2.example.com"))),
+            4103);
+  // A MAF claiming another MAF's name.
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf2.example.com"}),
+                     fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))),
+            4103);
+  // A PSK session (the enrolee itself).
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx("kpm-1"), fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))), 4103);
+}
+
+TEST_F(MefServiceTest, RefusesUnknownRemovedOrMalformedKeIds) {
+  auto maf = cert_ctx({}, {"maf.example.com"});
+  EXPECT_EQ(rsc(call(*svc_, maf, fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, maf, fetch_request("not-a-keid", proto::kSuidMafKm, "maf.example.com"))), 4000);
+  EXPECT_EQ(rsc(call(*svc_, maf, request(Operation::retrieve, "/mef/fetchCredentials/abc", "maf.example.com"))), 4000);
+  EXPECT_EQ(rsc(call(*svc_, maf, request(Operation::retrieve, "/mef/fetchCredentials/%zz/21", "maf.example.com"))),
+            4000);
+  ASSERT_EQ(rsc(enrol_dev1()), 2001);
+  ASSERT_TRUE(store_->mef().remove_enrolee("/dev-1"));
+  EXPECT_EQ(rsc(call(*svc_, maf, fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))), 4004);
+}
+
+// Issue 9: a raw 0xFF byte in the SUID went into the error text and made
+// the JSON encoder throw, killing the process.
+TEST_F(MefServiceTest, QuotesRawBytesInErrors) {
+  auto maf = cert_ctx({}, {"maf.example.com"});
+  const proto::Response rsp =
+      call(*svc_, maf, request(Operation::retrieve, "/mef/fetchCredentials/x/\xff\n", "maf.example.com"));
+  EXPECT_EQ(rsc(rsp), 4000);
+  EXPECT_EQ(dbg(rsp), "unsupported SUID \\xff\\x0a");
+  EXPECT_NO_THROW((void)rsp.content.dump());
+}
+
+TEST_F(MefServiceTest, RefusesKpsaToAnyoneButEnroleeB) {
+  ASSERT_EQ(rsc(call(*svc_, psk_ctx("kpm-2", exported_bytes(0)), enrol_request("kpm-2", {{"sec:enr", nlohmann::json::object()}}))), 2001);
+  const std::string id = "000102030405060708090a0b0c0d0e0f@mef.example.com";
+  // Another CSE.
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"mn-cse.sp.example.com"}), fetch_request(id, proto::kSuidKpsa, "/mn-cse"))),
+            4103);
+  // Claiming /in-cse without its certificate.
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"mn-cse.sp.example.com"}), fetch_request(id, proto::kSuidKpsa, "/in-cse"))),
+            4103);
+  // The MAF asking for a Kpsa enrolee's Km.
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}), fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))),
+            4103);
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}), fetch_request("bad id@mef.example.com", proto::kSuidKpsa, "/in-cse"))),
+            4000);
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}), fetch_request("00ff@mef.example.com", proto::kSuidKpsa, "/in-cse"))),
+            4004);
+}
+
+TEST_F(MefServiceTest, RefusesAnExpiredEnrolment) {
+  store::Enrolee e = psk_enrolee("/dev-9", "kpm-9");
+  e.expires_at = service::now_unix() + 1;
+  ASSERT_TRUE(store_->mef().add_enrolee(e, service::now_unix()));
+  ASSERT_EQ(rsc(call(*svc_, psk_ctx("kpm-9", exported_bytes(0)), enrol_request("kpm-9"))), 2001);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}), fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))),
+            4103);
+}
+
+TEST_F(MefServiceTest, PskLookupResolvesKnownKpmIdsOnly) {
+  auto lookup = [&](const std::string& id) {
+    std::promise<Result<SecretBytes>> p;
+    auto f = p.get_future();
+    svc_->psk_lookup(tls::PskRequest{id, "mef.example.com"}, [&p](Result<SecretBytes> r) { p.set_value(std::move(r)); });
+    return f.get();
+  };
+  auto ok = lookup("kpm-1");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->size(), 32u);
+  auto bad = lookup("kpm-unknown\n\x1b[31m");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Errc::unknown_psk_identity);
+}
+
+}  // namespace
+}  // namespace m2msec::mef
