@@ -31,7 +31,8 @@ int usage_error(const std::string& message);
 // failure prints "m2msec: error: <message>" to stderr; returns 1.
 int failure(const Error& err);
 
-// print_json writes |j| as one line to stdout.
+// print_json writes |j| as one line to stdout; ill-formed UTF-8 in strings
+// is written as U+FFFD instead of throwing.
 void print_json(const nlohmann::json& j);
 
 // add_json_flag registers --json on |cmd|, bound to ctx.json.

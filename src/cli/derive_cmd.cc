@@ -34,6 +34,16 @@ int emit(const Context& ctx, const char* name, const Result<SecretBytes>& key) {
   return kExitOk;
 }
 
+// require_id refuses an empty identifier (exit 2). Every derivation here
+// binds its key to an identifier; HMAC over the label alone is defined but
+// is never what an operator means, so "--enrolee-b-id ''" is an error
+// rather than a key for nobody.
+bool require_id(std::string_view option, const std::string& value) {
+  if (!value.empty()) return true;
+  usage_error(std::string(option) + " must not be empty");
+  return false;
+}
+
 // key_command adds a derivation subcommand with --json.
 CLI::App* key_command(CLI::App* derive, Context& ctx, const char* name, const char* help) {
   CLI::App* cmd = derive->add_subcommand(name, help);
@@ -58,6 +68,7 @@ void add_derive_commands(CLI::App& app, Context& ctx) {
   km->add_option("--maf-id", o.id, "MAF-ID (UTF-8; NFKC is applied)")->required();
   km->callback([&ctx] {
     ctx.run = [&ctx] {
+      if (!require_id("--maf-id", o.id)) return kExitUsage;
       auto ke = read_hex_key_file(o.key_file, crypto::kKeySize);
       if (!ke) return usage_error(ke.error());
       return emit(ctx, "km", crypto::derive_km(ke->view(), o.id));
@@ -72,6 +83,7 @@ void add_derive_commands(CLI::App& app, Context& ctx) {
       ->required();
   kpsa->callback([&ctx] {
     ctx.run = [&ctx] {
+      if (!require_id("--enrolee-b-id", o.id)) return kExitUsage;
       auto ke = read_hex_key_file(o.key_file, crypto::kKeySize);
       if (!ke) return usage_error(ke.error());
       return emit(ctx, "kpsa", crypto::derive_kpsa(ke->view(), o.id));
@@ -118,6 +130,7 @@ void add_derive_commands(CLI::App& app, Context& ctx) {
   app_key->add_option("--ae-id", o.id, "AE-ID (UTF-8; NFKC is applied)")->required();
   app_key->callback([&ctx] {
     ctx.run = [&ctx] {
+      if (!require_id("--ae-id", o.id)) return kExitUsage;
       auto km_key = read_hex_key_file(o.key_file, crypto::kKeySize);
       if (!km_key) return usage_error(km_key.error());
       return emit(ctx, "app_key", crypto::derive_app_key(km_key->view(), o.id));
@@ -134,6 +147,7 @@ void add_derive_commands(CLI::App& app, Context& ctx) {
       ->required();
   usage->callback([&ctx] {
     ctx.run = [&ctx] {
+      if (!require_id("--target-id", o.id)) return kExitUsage;
       auto ke = read_hex_key_file(o.key_file, crypto::kKeySize);
       if (!ke) return usage_error(ke.error());
       return emit(ctx, "key", crypto::derive_usage_constrained(ke->view(), o.suid, o.id));
@@ -147,6 +161,7 @@ void add_derive_commands(CLI::App& app, Context& ctx) {
   e2e->add_option("--source-id", o.id, "Source ESF End-Point-B-ID (UTF-8; NFKC is applied)")->required();
   e2e->callback([&ctx] {
     ctx.run = [&ctx] {
+      if (!require_id("--source-id", o.id)) return kExitUsage;
       auto kpsa_key = read_hex_key_file(o.key_file, crypto::kKeySize);
       if (!kpsa_key) return usage_error(kpsa_key.error());
       auto master = crypto::derive_e2e_master(kpsa_key->view(), o.id);

@@ -19,7 +19,11 @@ int failure(const Error& err) {
   return kExitFailure;
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+// Stored text may predate today's validation (a KpmID that is not UTF-8):
+// nlohmann's dump() would throw on it, so such bytes become U+FFFD.
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
 
 void add_json_flag(CLI::App* cmd, Context& ctx) {
   cmd->add_flag("--json", ctx.json, "Print one JSON object on stdout instead of text");

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "cli.h"
+#include "m2msec/core/encoding.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/service/runtime.h"
 
@@ -100,10 +101,12 @@ nlohmann::json summary_json(const store::EnroleeSummary& e) {
   return j;
 }
 
-// credential_name is the KpmID or the certificate subject.
+// credential_name is the KpmID or the certificate subject, with bytes a
+// terminal would act on replaced (rows may predate validate_enrolee's
+// printable-text rule).
 std::string credential_name(const store::EnroleeSummary& e) {
-  if (e.kpm_id) return *e.kpm_id;
-  if (e.cert_subject) return *e.cert_subject;
+  if (e.kpm_id) return printable_text(*e.kpm_id);
+  if (e.cert_subject) return printable_text(*e.cert_subject);
   return "-";
 }
 
@@ -207,8 +210,8 @@ int run_show(Context& ctx, const ListOpts& o) {
   const std::int64_t now = service::now_unix();
   std::cout << "enrolee       " << e->enrolee_id << "\nstate         " << store::enrolee_state_name(e->state)
             << "\nauth          " << store::auth_kind_name(e->auth_kind)
-            << (e->kpm_id ? "\nKpmID         " + *e->kpm_id : "")
-            << (e->cert_subject ? "\ncert subject  " + *e->cert_subject : "") << "\ntarget        "
+            << (e->kpm_id ? "\nKpmID         " + printable_text(*e->kpm_id) : "")
+            << (e->cert_subject ? "\ncert subject  " + printable_text(*e->cert_subject) : "") << "\ntarget        "
             << store::target_kind_name(e->target_kind) << " " << e->target << "\ncreated       "
             << iso_time(e->created_at) << "\nexpires       " << (e->expires_at ? iso_time(*e->expires_at) : "never")
             << "\n";

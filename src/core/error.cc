@@ -21,7 +21,7 @@ std::string_view error_message(Errc code) {
     case Errc::io_error:
       return "I/O error";
     case Errc::insecure_permissions:
-      return "secret file is accessible by group or others (want mode 0600)";
+      return "accessible by group or others (want mode 0600 for a secret file, 0700 for a data directory)";
     case Errc::store_error:
       return "storage error";
     case Errc::not_found:

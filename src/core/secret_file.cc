@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "m2msec/core/encoding.h"
 
@@ -118,6 +120,37 @@ Status write_secret_file(const std::string& path, std::span<const std::uint8_t> 
   Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() >= 0) ::fsync(dfd.get());
   return {};
+}
+
+Status check_private_dir(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail(Errc::io_error, errno_detail(path));
+  if (!S_ISDIR(st.st_mode)) return fail(Errc::io_error, path + ": not a directory");
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return fail(Errc::insecure_permissions, path + " has mode " + mode + "; run chmod 700 " + path);
+  }
+  if (st.st_uid != ::geteuid()) {
+    return fail(Errc::insecure_permissions, path + " is owned by uid " + std::to_string(st.st_uid) +
+                                                ", not by this user (uid " + std::to_string(::geteuid()) + ")");
+  }
+  return {};
+}
+
+Status make_private_dir(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fail(Errc::io_error, errno_detail(path));
+    std::error_code ec;
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) return fail(Errc::io_error, parent.string() + ": " + ec.message());
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return fail(Errc::io_error, errno_detail(path));
+    // mkdir applies the umask, which can only remove bits; a racing
+    // creator (EEXIST) keeps its own mode and is judged below.
+  }
+  return check_private_dir(path);
 }
 
 }  // namespace m2msec

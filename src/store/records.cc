@@ -1,5 +1,6 @@
 #include "m2msec/store/records.h"
 
+#include "m2msec/core/encoding.h"
 #include "m2msec/core/ids.h"
 
 namespace m2msec::store {
@@ -10,6 +11,9 @@ constexpr std::size_t kMaxTextField = 1024;
 Status check_text(const std::optional<std::string>& v, std::string_view field) {
   if (!v || v->empty()) return fail(Errc::invalid_argument, std::string(field) + " is required");
   if (v->size() > kMaxTextField) return fail(Errc::invalid_argument, std::string(field) + " is too long");
+  if (Status st = check_printable_utf8(*v); !st) {
+    return fail(Errc::invalid_argument, std::string(field) + ": " + st.error().detail());
+  }
   return {};
 }
 
@@ -88,8 +92,11 @@ Status validate_enrolee(const Enrolee& e) {
   if (!id) return fail(Errc::invalid_identifier, "enrolee_id: " + id.error().message());
   switch (e.auth_kind) {
     case AuthKind::psk: {
-      Status st = check_text(e.kpm_id, "kpm_id");
-      if (!st) return st;
+      // The KpmID is the psk_identity of the bootstrap handshake.
+      if (!e.kpm_id) return fail(Errc::invalid_identifier, "kpm_id is required");
+      if (Status st = check_psk_identity(*e.kpm_id); !st) {
+        return fail(Errc::invalid_identifier, "kpm_id: " + st.error().detail());
+      }
       if (e.kpm.empty()) return fail(Errc::invalid_argument, "kpm is required for psk");
       if (e.cert_subject || e.cert_trust_anchor) {
         return fail(Errc::invalid_argument, "psk enrolee has certificate fields");

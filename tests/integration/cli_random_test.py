@@ -61,12 +61,14 @@ def rand_id(rng):
     return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 24)))
 
 
-def expect_usage_error(args, what, stdin=None, needle=None):
+def expect_usage_error(args, what, stdin=None, needle=None, one_line=False):
     rc, out, err = run(args, stdin)
     lines = [l for l in err.splitlines() if l.strip()]
     check(rc == 2, f"{what}: exit {rc}, want 2")
     check(out == "", f"{what}: stdout not empty")
     check(len(lines) >= 1 and lines[0].startswith("m2msec: error: "), f"{what}: stderr {err!r}")
+    if one_line:
+        check(len(lines) == 1, f"{what}: one error line, got {err!r}")
     if needle:
         check(needle in err, f"{what}: stderr lacks {needle!r}: {err!r}")
 
@@ -150,6 +152,13 @@ def main():
         expect_usage_error(["derive", "usage-key", "--ke-file", good, "--suid", "0", "--target-id", "a.b"],
                            "suid 0", needle="SUID")
         expect_usage_error(["derive", "km", "--ke-file", good, "--maf-id", "x", "--bogus"], "unknown flag")
+        # An empty identifier is refused by every derivation that takes one.
+        for args, opt in ((["km", "--ke-file", good], "--maf-id"), (["kpsa", "--ke-file", good], "--enrolee-b-id"),
+                          (["app-key", "--km-file", good], "--ae-id"),
+                          (["usage-key", "--ke-file", good, "--suid", "32"], "--target-id"),
+                          (["e2e", "--kpsa-file", good], "--source-id")):
+            expect_usage_error(["derive"] + args + [opt, ""], f"derive {args[0]} {opt} ''",
+                               needle=f"{opt} must not be empty", one_line=True)
         expect_usage_error(["id", "check", "--kind", "kcid", "abc@maf.example.com"], "bad kcid",
                            needle="invalid identifier")
         expect_usage_error([], "no command")

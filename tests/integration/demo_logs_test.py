@@ -5,6 +5,12 @@ or base64: every device's Ke, Km and Kpsa, every Kpm of the factory list,
 and the servers' key-encryption keys. Also checks that the demo onboarded
 every device and that its --json summary is well formed.
 
+Not covered here: Kc. Each association's Kc comes from a TLS exporter
+inside the demo process and is never written to a file, so this test has
+no value to look for. protocol_examples_test.py covers it: it runs its
+own Entity-A sessions with openssl s_client, so it knows every Kc the
+MAF and Entity B handle, and scans their debug logs for it.
+
 Usage: demo_logs_test.py PATH/TO/m2msec [DEVICES]
 """
 import base64

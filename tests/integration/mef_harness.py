@@ -4,7 +4,9 @@ Each test runs the real m2msec binary: a MEF ("m2msec mef serve --json",
 ports picked by the kernel and read from its ready line) and devices
 ("m2msec enrol"), all on loopback, in a fresh temporary directory with a
 fresh PKI (pki.py). Checks are counted; finish() prints "N passed, N
-failed" and exits non-zero on any failure.
+failed" and exits non-zero on any failure. Every MEF process and command
+is watched (proc_watch.py): a sanitizer report in its output, or an exit
+the test did not ask for, is a failed check.
 """
 import json
 import os
@@ -20,6 +22,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
+import proc_watch  # noqa: E402
 
 MEF_FQDN = "mef.example.com"
 MAF = "maf.example.com"
@@ -37,6 +40,7 @@ class Harness:
         self.passed = 0
         self.failed = 0
         self.servers = []
+        self.watch = proc_watch.Watch()
         self.dir = tempfile.mkdtemp(prefix=f"m2msec-{name}-")
         self.pki = os.path.join(self.dir, "pki")
         old = os.umask(0o077)
@@ -78,6 +82,9 @@ address = "127.0.0.1:9998"
     def finish(self):
         for s in list(self.servers):
             s.kill()
+        problems = self.watch.problems()
+        self.check(not problems, f"no sanitizer report or unasked exit in {len(self.watch.procs)} server processes",
+                   "; ".join(problems))
         print(f"{self.passed} passed, {self.failed} failed")
         if self.failed == 0:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -98,6 +105,9 @@ address = "127.0.0.1:9998"
     def run(self, args, stdin=None, timeout=CMD_TIMEOUT):
         """run returns (exit code, stdout, stderr) of one m2msec command."""
         p = subprocess.run([self.m2msec] + args, input=stdin, capture_output=True, text=True, timeout=timeout)
+        reports = proc_watch.sanitizer_reports(p.stderr)
+        if reports:
+            self.check(False, f"no sanitizer report from m2msec {' '.join(args[:3])}", "; ".join(reports))
         return p.returncode, p.stdout, p.stderr
 
     def mef(self, args, timeout=CMD_TIMEOUT):
@@ -183,6 +193,7 @@ class Mef:
         self.log = open(os.path.join(h.dir, "mef.log"), "a")
         self.p = subprocess.Popen([h.m2msec, "mef", "serve", "--config", h.config, "--json", "--log-level", "info"],
                                   stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.watched = h.watch.add("mef serve", self.p, [self.log.name])
         ready, _, _ = select.select([self.p.stdout], [], [], READY_TIMEOUT)
         line = self.p.stdout.readline() if ready else ""
         if not line:
@@ -198,7 +209,7 @@ class Mef:
 
     def stop(self, timeout=20):
         """stop sends SIGTERM and returns the exit code."""
-        self.p.send_signal(signal.SIGTERM)
+        self.watched.send(signal.SIGTERM)
         try:
             rc = self.p.wait(timeout)
         finally:
@@ -207,7 +218,7 @@ class Mef:
 
     def kill(self, sig=signal.SIGKILL):
         if self.p.poll() is None:
-            self.p.send_signal(sig)
+            self.watched.send(sig)
             self.p.wait(10)
         if self in self.h.servers:
             self.h.servers.remove(self)

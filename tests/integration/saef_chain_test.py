@@ -108,12 +108,15 @@ def body(h):
             (show, ke_exp))
     h.check(ke_exp <= now + 20 * 60 + 5, "Ke capped at the enrolee's expiry", ke_exp - now)
     km_exp = clients.get("/dev-3", {}).get("expires_at")
+    kc_exp = keys[0].get("expires_at") if keys else None
     h.check(bool(keys), "Kc of /dev-3 listed by 'maf keys' while the association is held")
-    if keys and km_exp:
-        kc_exp = keys[0]["expires_at"]
-        h.check(kc_exp <= km_exp <= ke_exp, "Kc <= Km <= Ke", (kc_exp - now, km_exp - now, ke_exp - now))
-        h.check(kc_exp == km_exp, "Kc capped at Km's expiry", (kc_exp, km_exp))
-        h.check(keys[0]["targets"] == [CSE_ID], "Kc's target is /in-cse", keys[0])
+    # A listing without an expiry must fail the comparison, never skip it.
+    h.check(isinstance(kc_exp, int), "'maf keys' lists Kc's expires_at", keys)
+    h.check(isinstance(km_exp, int), "'maf clients' lists Km's expires_at", clients.get("/dev-3"))
+    h.check(isinstance(ke_exp, int) and isinstance(kc_exp, int) and isinstance(km_exp, int) and
+            kc_exp <= km_exp <= ke_exp, "Kc <= Km <= Ke", (kc_exp, km_exp, ke_exp, now))
+    h.check(kc_exp is not None and kc_exp == km_exp, "Kc capped at Km's expiry", (kc_exp, km_exp))
+    h.check(bool(keys) and keys[0].get("targets") == [CSE_ID], "Kc's target is /in-cse", keys)
     # Seed 000: the connection key expires with the connection; Entity B de-registers it.
     h.check(wait_until(lambda: not [k for k in h.maf_keys() if k["entity_a_id"] == "/dev-3"], 10, step=0.2),
             "Kc de-registered at the MAF after the connection ended")
@@ -124,12 +127,13 @@ def body(h):
     rc, out, err = h.wait(p)
     h.check(rc == 0, "association with --kc-lifetime 60", err)
     s1 = h.state(st1)
-    if keys and clients.get("/dev-1"):
-        kc_exp, km_exp = keys[0]["expires_at"], clients["/dev-1"]["expires_at"]
-        h.check(kc_exp <= int(time.time()) + 61 and kc_exp < km_exp <= s1["expiry"], "Kc (60 s) < Km <= Ke",
-                (kc_exp - now, km_exp - now, s1["expiry"] - now))
-    else:
-        h.check(False, "Kc and Km of /dev-1 listed", (keys, clients))
+    kc_exp = keys[0].get("expires_at") if keys else None
+    km_exp = clients.get("/dev-1", {}).get("expires_at")
+    ke_exp = s1.get("expiry")
+    h.check(all(isinstance(t, int) for t in (kc_exp, km_exp, ke_exp)), "Kc, Km and Ke of /dev-1 listed with expiries",
+            (keys, clients.get("/dev-1"), ke_exp))
+    h.check(all(isinstance(t, int) for t in (kc_exp, km_exp, ke_exp)) and kc_exp <= int(time.time()) + 61 and
+            kc_exp < km_exp <= ke_exp, "Kc (60 s) < Km <= Ke", (kc_exp, km_exp, ke_exp, now))
 
     # -- shutdown and the secret scan ------------------------------------------------------
     for s in list(h.servers):

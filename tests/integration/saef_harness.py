@@ -12,7 +12,9 @@ kept so that scan_secrets() can check that no key appears in any of it.
 
 Certificates come from pki.py (mef/maf/maf2, in-cse and dev-c CSE-ID
 certificates). Checks are counted; finish() kills every server, prints
-"N passed, N failed" and exits non-zero on any failure.
+"N passed, N failed" and exits non-zero on any failure. Every server and
+command is watched (proc_watch.py): a sanitizer report in its output, or
+an exit the test did not ask for, is a failed check.
 """
 import base64
 import glob
@@ -30,6 +32,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
+import proc_watch  # noqa: E402
 
 MEF_FQDN = "mef.example.com"
 MAF = "maf.example.com"
@@ -84,6 +87,7 @@ class Server:
         self.err = open(self.err_path, "w")
         self.p = subprocess.Popen([h.m2msec, role, "serve", "--config", config, "--json", "--log-level", "debug"],
                                   stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL)
+        self.watched = h.watch.add(f"{name} serve", self.p, [self.out_path, self.err_path])
         h.servers.append(self)
 
         def ready():
@@ -111,7 +115,7 @@ class Server:
     def kill(self, sig=signal.SIGTERM):
         """kill stops the process (SIGTERM, then SIGKILL after 15 s) and returns its exit code."""
         if self.p.poll() is None:
-            self.p.send_signal(sig)
+            self.watched.send(sig)
             try:
                 self.p.wait(15)
             except subprocess.TimeoutExpired:
@@ -127,12 +131,15 @@ class Server:
 class Saef:
     """Saef owns a temp dir with a PKI, one all.toml ([mef], [maf], [cse]), maf2.toml, and the checks."""
 
-    def __init__(self, m2msec, name, kc_lifetime_s=None):
+    def __init__(self, m2msec, name, kc_lifetime_s=None, csebase="in-name", advertised_maf=None):
+        """advertised_maf, if given, is the MAF address the MEF hands out in enrolment instructions
+        ([[mef.maf]] address); by default the MAF's real loopback address."""
         self.m2msec = os.path.abspath(m2msec)
         self.name = name
         self.passed = 0
         self.failed = 0
         self.servers = []
+        self.watch = proc_watch.Watch()
         self.all_logs = []
         self.transcript = []  # (what, text) of every command run
         self.dir = tempfile.mkdtemp(prefix=f"m2msec-{name}-")
@@ -164,7 +171,7 @@ workers = 4
 
 [[mef.maf]]
 fqdn = "{MAF}"
-address = "127.0.0.1:{self.ports['maf']}"
+address = "{advertised_maf or f"127.0.0.1:{self.ports['maf']}"}"
 
 [[mef.maf]]
 fqdn = "{MAF2}"
@@ -189,7 +196,7 @@ address = "127.0.0.1:{self.ports['mef']}"
 fqdn = "{CSE_FQDN}"
 sp_domain = "{pki.SP_DOMAIN}"
 cse_id = "{CSE_ID}"
-csebase = "in-name"
+csebase = "{csebase}"
 tls_listen = "127.0.0.1:{self.ports['cse']}"
 dtls_listen = "127.0.0.1:{self.ports['cse']}"
 certificate = "pki/in-cse.crt"
@@ -253,6 +260,9 @@ address = "127.0.0.1:{self.ports['mef']}"
     def finish(self):
         for s in list(self.servers):
             s.kill()
+        problems = self.watch.problems()
+        self.check(not problems, f"no sanitizer report or unasked exit in {len(self.watch.procs)} server processes",
+                   "; ".join(problems))
         print(f"{self.passed} passed, {self.failed} failed")
         if self.failed == 0:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -297,7 +307,13 @@ address = "127.0.0.1:{self.ports['mef']}"
         p = subprocess.run([self.m2msec] + args, capture_output=True, text=True, timeout=timeout,
                            stdin=subprocess.DEVNULL)
         self.transcript.append((" ".join(args[:2]), p.stdout + p.stderr))
+        self.no_sanitizer_report(" ".join(args[:2]), p.stderr)
         return p.returncode, p.stdout, p.stderr
+
+    def no_sanitizer_report(self, what, text):
+        reports = proc_watch.sanitizer_reports(text)
+        if reports:
+            self.check(False, f"no sanitizer report from m2msec {what}", "; ".join(reports))
 
     def spawn(self, args):
         """spawn starts one m2msec command in the background; collect with wait()."""
@@ -308,6 +324,7 @@ address = "127.0.0.1:{self.ports['mef']}"
     def wait(self, p, timeout=CMD_TIMEOUT):
         out, err = p.communicate(timeout=timeout)
         self.transcript.append(("background", out + err))
+        self.no_sanitizer_report("(background)", err)
         return p.returncode, out, err
 
     def json_cmd(self, args):
@@ -430,8 +447,11 @@ address = "127.0.0.1:{self.ports['mef']}"
                     found[os.path.relpath(p, self.dir)] = v
         return found
 
-    def scan_secrets(self, expect_at_least=1):
+    def scan_secrets(self, expect_at_least=1, extra=None):
+        """scan_secrets looks for every key file's value, and every value of |extra| ({label: hex}: keys
+        the test learnt otherwise, such as a Kc from its own TLS exporter), in all logs and command output."""
         keys = self.all_secrets()
+        keys.update({label: hx.lower() for label, hx in (extra or {}).items()})
         self.check(len(keys) >= expect_at_least, f"secret scan covers {len(keys)} key files (>= {expect_at_least})")
         text = self.server_logs() + "\n".join(t for _, t in self.transcript)
         low = text.lower()

@@ -4,7 +4,9 @@
 Each case runs real processes on loopback and checks that both ends
 exported the same RFC 5705 keying material (label EXPORTER-oneM2M-Bootstrap,
 48 bytes). tls_peer prints only a SHA-256 of its export, so the CLI's hex
-output is hashed here before comparing. Exit status 0 = pass.
+output is hashed here before comparing. Exit status 0 = pass. A
+sanitizer report in tls_peer's output, or a tls_peer exit other than 0,
+fails the case (proc_watch.py in tests/integration).
 """
 import hashlib
 import os
@@ -14,6 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import proc_watch  # noqa: E402
 
 LABEL = "EXPORTER-oneM2M-Bootstrap"
 PSK_ID = "dev1@mef.example.com"
@@ -48,7 +53,18 @@ class Peer:
 
     def finish(self):
         out, _ = self.p.communicate(timeout=TIMEOUT)
+        ours_ok("tls_peer server", self.p.returncode, out)
         return out
+
+
+def ours_ok(what, rc, out):
+    """ours_ok fails the case if one of our processes printed a sanitizer report or did not exit 0."""
+    reports = proc_watch.sanitizer_reports(out)
+    if reports:
+        raise SystemExit(f"{what}: sanitizer report: " + "; ".join(reports))
+    problem = proc_watch.exit_problem(what, rc, None)
+    if problem:
+        raise SystemExit(problem + ":\n" + out[-2000:])
 
 
 def session_hash(out, want_kind=None):
@@ -97,7 +113,10 @@ def s_server(extra, dtls=False):
 
 
 def our_client(exe, transport, port, extra):
-    out = run([exe, "client", "--transport", transport, "--port", str(port), "--sni", SNI] + extra)
+    r = subprocess.run([exe, "client", "--transport", transport, "--port", str(port), "--sni", SNI] + extra,
+                       input="", capture_output=True, text=True, timeout=TIMEOUT)
+    out = r.stdout + r.stderr
+    ours_ok("tls_peer client", r.returncode, out)
     return out
 
 

@@ -36,4 +36,15 @@ std::string base64_encode(std::span<const std::uint8_t> bytes);
 // as needed, and zero pad bits. Fails with Errc::invalid_base64.
 Result<std::vector<std::uint8_t>> base64_decode(std::string_view text);
 
+// check_printable_utf8 accepts well-formed UTF-8 (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF) without control characters
+// (U+0000-U+001F, U+007F-U+009F). Fails with Errc::invalid_argument; the
+// detail gives the byte offset, never the text.
+Status check_printable_utf8(std::string_view text);
+
+// printable_text returns |text| with every ill-formed UTF-8 byte and every
+// control character replaced by U+FFFD, for showing stored text that
+// predates a validation rule.
+std::string printable_text(std::string_view text);
+
 }  // namespace m2msec

@@ -55,9 +55,22 @@ Result<KeyIdKind> parse_key_id_kind(std::string_view text);
 inline constexpr std::size_t kRelativeIdSize = 16;
 using RelativeId = std::array<std::uint8_t, kRelativeIdSize>;
 
+// kMaxPskIdentityLength is the longest psk_identity the handshakes here
+// can carry. RFC 4279 allows 2^16-1 octets, but OpenSSL 3 gives the
+// client's PSK callback a buffer of PSK_MAX_IDENTITY_LEN (256) bytes that
+// must also hold the terminating NUL (tls/context.cc psk_client_callback).
+inline constexpr std::size_t kMaxPskIdentityLength = 255;
+
+// check_psk_identity is the rule for any text used as a TLS psk_identity
+// that an operator chooses (a KpmID, a pre-provisioned KmID or KpsaID):
+// 1..kMaxPskIdentityLength bytes of printable UTF-8 (check_printable_utf8;
+// RFC 4279 clause 5.1 encodes the identity as UTF-8). Fails with
+// Errc::invalid_identifier; the detail never repeats the text.
+Status check_psk_identity(std::string_view text);
+
 // kMaxKeyIdLength bounds every key identifier so that it fits a TLS
-// psk_identity on every implementation we know of.
-inline constexpr std::size_t kMaxKeyIdLength = 255;
+// psk_identity (kMaxPskIdentityLength).
+inline constexpr std::size_t kMaxKeyIdLength = kMaxPskIdentityLength;
 
 // KeyId is "<relative>@<fqdn>" for one of the four kinds.
 //

@@ -31,6 +31,22 @@ Result<SecretBytes> read_hex_key_file(const std::string& path, std::size_t want_
 // file created with mode 0600, fsync, rename, fsync of the directory).
 Status write_secret_file(const std::string& path, std::span<const std::uint8_t> contents);
 
+// check_private_dir requires |path| to be a directory owned by the
+// effective user with no group or other permission bits (mode 0700 or
+// stricter), as a role's data directory (keys, KEK, database) must be. A
+// looser mode gives Errc::insecure_permissions, another owner
+// Errc::insecure_permissions as well; the detail names the path and the
+// mode. A missing path or a non-directory gives Errc::io_error. Symbolic
+// links are followed. Nothing is changed on disk.
+Status check_private_dir(const std::string& path);
+
+// make_private_dir creates |path| (and missing parents, with the process
+// umask) if it does not exist, giving the last component mode 0700, then
+// applies check_private_dir. An existing directory is never chmod-ed: a
+// looser one is refused, so that an operator's mistake is reported rather
+// than silently repaired.
+Status make_private_dir(const std::string& path);
+
 // trim_ascii_space removes leading and trailing ASCII whitespace.
 std::string_view trim_ascii_space(std::string_view s);
 

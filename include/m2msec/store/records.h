@@ -107,8 +107,10 @@ struct WriteStats {
 };
 
 // validate_enrolee checks an enrolee before it is written: the ID is an
-// EntityId; psk rows have a non-empty KpmID and Kpm and no certificate
-// fields; cert rows have subject and trust anchor and no Kpm; a maf target
+// EntityId; psk rows have a KpmID usable as a psk_identity
+// (check_psk_identity: at most 255 bytes of printable UTF-8), a Kpm and no
+// certificate fields; cert rows have a subject and trust anchor (printable
+// UTF-8, at most 1024 bytes) and no Kpm; a maf target
 // is an FQDN and a kpsa target an EntityId. Fails with
 // Errc::invalid_identifier, Errc::invalid_fqdn or Errc::invalid_argument.
 Status validate_enrolee(const Enrolee& e);

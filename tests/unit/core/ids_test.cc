@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "m2msec/core/encoding.h"
 #include "m2msec/core/ids.h"
 
 namespace m2msec {
@@ -168,6 +169,68 @@ TEST(EntityId, RejectsMalformed) {
     ASSERT_FALSE(e) << bad;
     EXPECT_EQ(e.error().code(), Errc::invalid_identifier) << bad;
   }
+}
+
+// RFC 4279 clause 5.1: "The PSK identity MUST be first converted to a
+// character string, and then encoded to octets using UTF-8." The byte
+// sequences below were classified with Python's strict UTF-8 codec
+// (bytes.decode("utf-8")), an independent RFC 3629 decoder.
+TEST(PskIdentity, AcceptsPrintableUtf8UpToTheLimit) {
+  for (const std::string& ok : {std::string("kpm-device-0001"), std::string("dev 1@factory.example.com"),
+                                std::string("caf\xc3\xa9"), std::string("\xf0\x9f\x94\x91"),
+                                std::string("\xc2\xa0x"), std::string(kMaxPskIdentityLength, 'a')}) {
+    auto st = check_psk_identity(ok);
+    EXPECT_TRUE(st) << ok << ": " << st.error().message();
+  }
+}
+
+TEST(PskIdentity, RefusesEmptyOverlongInvalidUtf8AndControls) {
+  // OpenSSL 3's PSK_MAX_IDENTITY_LEN is 256 including the NUL.
+  EXPECT_EQ(kMaxPskIdentityLength, 255u);
+  const std::string cases[] = {
+      "",
+      std::string(kMaxPskIdentityLength + 1, 'a'),
+      "\xc0\xaf",          // overlong '/'
+      "\xe0\x80\xaf",      // overlong '/'
+      "\xed\xa0\x80",      // a surrogate
+      "\xf4\x90\x80\x80",  // above U+10FFFF
+      "\xf8\x88\x80\x80\x80",
+      "\x80",              // a lone continuation byte
+      "ab\xc3",            // truncated
+      "\xe2\x82",          // truncated
+      std::string("a\0b", 3),
+      "a\tb",
+      "line\n",
+      "\x1b[31m",          // ESC
+      "a\x7f",             // DEL
+      "\xc2\x85",          // NEL, a C1 control
+  };
+  for (const std::string& bad : cases) {
+    auto st = check_psk_identity(bad);
+    ASSERT_FALSE(st) << testing::PrintToString(bad);
+    EXPECT_EQ(st.error().code(), Errc::invalid_identifier);
+  }
+}
+
+TEST(PskIdentity, ErrorNamesTheReasonNotTheText) {
+  auto st = check_psk_identity("secret\x01");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().detail().find("control character at byte 6"), std::string::npos) << st.error().detail();
+  EXPECT_EQ(st.error().detail().find("secret"), std::string::npos);
+  auto utf = check_psk_identity("ab\xff");
+  ASSERT_FALSE(utf);
+  EXPECT_NE(utf.error().detail().find("not valid UTF-8 (byte 2)"), std::string::npos) << utf.error().detail();
+  auto len = check_psk_identity(std::string(256, 'a'));
+  ASSERT_FALSE(len);
+  EXPECT_NE(len.error().detail().find("longer than 255 bytes (256)"), std::string::npos) << len.error().detail();
+}
+
+TEST(PrintableText, ReplacesInvalidBytesAndControlsOnly) {
+  EXPECT_EQ(printable_text("caf\xc3\xa9 ok"), "caf\xc3\xa9 ok");
+  EXPECT_EQ(printable_text("a\xff" "b"), "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(printable_text("a\x1b[0m"), "a\xef\xbf\xbd[0m");
+  EXPECT_EQ(printable_text("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_TRUE(check_printable_utf8(printable_text("\xc0\xaf\x01\xed\xa0\x80z")));
 }
 
 }  // namespace

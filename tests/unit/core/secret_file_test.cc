@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <ios>
 
 #include "m2msec/core/secret_file.h"
 
@@ -87,6 +88,58 @@ TEST_F(SecretFileTest, WritesWithMode0600) {
 TEST(TrimAsciiSpace, Trims) {
   EXPECT_EQ(trim_ascii_space(" \t a b \r\n"), "a b");
   EXPECT_EQ(trim_ascii_space("   "), "");
+}
+
+// A role's data directory holds its KEK and database: mode 0700, never
+// repaired silently.
+TEST_F(SecretFileTest, PrivateDirAcceptsOwnerOnlyModes) {
+  for (mode_t mode : {0700, 0500, 0300}) {
+    const std::string d = dir_ + "/d" + std::to_string(mode);
+    ASSERT_EQ(::mkdir(d.c_str(), 0700), 0);
+    ASSERT_EQ(::chmod(d.c_str(), mode), 0);
+    auto st = check_private_dir(d);
+    EXPECT_TRUE(st) << std::oct << mode << " " << st.error().message();
+  }
+}
+
+TEST_F(SecretFileTest, PrivateDirRefusesGroupOrOtherBits) {
+  for (mode_t mode : {0710, 0701, 0750, 0755, 0770, 0777, 0702}) {
+    const std::string d = dir_ + "/d" + std::to_string(mode);
+    ASSERT_EQ(::mkdir(d.c_str(), 0700), 0);
+    ASSERT_EQ(::chmod(d.c_str(), mode), 0);
+    auto st = check_private_dir(d);
+    ASSERT_FALSE(st) << std::oct << mode;
+    EXPECT_EQ(st.error().code(), Errc::insecure_permissions);
+    EXPECT_NE(st.error().detail().find(d), std::string::npos) << st.error().detail();
+    // make_private_dir refuses it too, and leaves the mode alone.
+    auto made = make_private_dir(d);
+    ASSERT_FALSE(made) << std::oct << mode;
+    EXPECT_EQ(made.error().code(), Errc::insecure_permissions);
+    struct stat sb {};
+    ASSERT_EQ(::stat(d.c_str(), &sb), 0);
+    EXPECT_EQ(sb.st_mode & 07777, mode);
+  }
+}
+
+TEST_F(SecretFileTest, PrivateDirMissingOrNotADirectoryIsIoError) {
+  auto missing = check_private_dir(dir_ + "/absent");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), Errc::io_error);
+  auto file = check_private_dir(write("f", "x", 0600));
+  ASSERT_FALSE(file);
+  EXPECT_EQ(file.error().code(), Errc::io_error);
+}
+
+TEST_F(SecretFileTest, MakePrivateDirCreatesMode0700EvenUnderAPermissiveUmask) {
+  const mode_t old = ::umask(0);
+  const std::string d = dir_ + "/a/b/data";
+  auto st = make_private_dir(d);
+  ::umask(old);
+  ASSERT_TRUE(st) << st.error().message();
+  struct stat sb {};
+  ASSERT_EQ(::stat(d.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 07777, 0700u);
+  EXPECT_TRUE(make_private_dir(d)) << "an existing private directory is accepted";
 }
 
 }  // namespace

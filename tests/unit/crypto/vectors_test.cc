@@ -2,7 +2,9 @@
 // hmac/hashlib/unicodedata/base64 produced (see tests/vectors/README.md).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "m2msec/core/encoding.h"
@@ -27,9 +29,53 @@ std::string text(const nlohmann::json& v) {
   return {b.begin(), b.end()};
 }
 
+// Every known-answer test below iterates an array: an array that went
+// missing or empty would make its test pass vacuously. Each one must be
+// present with enough entries, each entry must carry the fields its test
+// reads (with an expected output that is not empty), and the file must
+// hold no array that no test reads.
 TEST(Vectors, FileIsPresentAndNonTrivial) {
-  ASSERT_GE(vectors()["km"].size(), 10u);
-  ASSERT_GE(vectors()["split"].size(), 6u);
+  struct Want {
+    const char* name;
+    std::size_t min_entries;
+    std::vector<const char*> fields;  // the last one is an expected output
+    bool empty_output_ok = false;     // NFKC of "" is ""
+  };
+  const Want want[] = {
+      {"nfkc", 10, {"input_hex", "nfkc_hex"}, true},
+      {"km", 10, {"ke", "id_hex", "out"}},
+      {"kpsa", 10, {"ke", "id_hex", "out"}},
+      {"app_key", 10, {"km", "id_hex", "out"}},
+      {"usage_constrained", 4, {"ke", "suid", "id_hex", "out"}},
+      {"e2e", 4, {"kpsa", "id_hex", "master", "msg_auth", "msg_conf", "att_auth", "att_conf"}},
+      {"split", 6, {"exported", "fqdn", "id_base64", "id_hex", "key"}},
+  };
+  const nlohmann::json& all = vectors();
+  ASSERT_TRUE(all.is_object());
+  std::size_t arrays = 0;
+  for (const auto& [name, value] : all.items()) {
+    if (!value.is_array()) continue;
+    ++arrays;
+    const bool known = std::any_of(std::begin(want), std::end(want), [&](const Want& w) { return name == w.name; });
+    EXPECT_TRUE(known) << "array " << name << " is read by no test";
+  }
+  EXPECT_EQ(arrays, std::size(want));
+  for (const Want& w : want) {
+    SCOPED_TRACE(w.name);
+    ASSERT_TRUE(all.contains(w.name));
+    const nlohmann::json& a = all[w.name];
+    ASSERT_TRUE(a.is_array());
+    EXPECT_GE(a.size(), w.min_entries);
+    for (const auto& v : a) {
+      ASSERT_TRUE(v.is_object()) << v.dump();
+      for (const char* f : w.fields) ASSERT_TRUE(v.contains(f)) << f << " in " << v.dump();
+      const nlohmann::json& out = v[w.fields.back()];
+      ASSERT_TRUE(out.is_string()) << v.dump();
+      if (!w.empty_output_ok) {
+        EXPECT_FALSE(out.get<std::string>().empty()) << v.dump();
+      }
+    }
+  }
 }
 
 TEST(Vectors, Nfkc) {

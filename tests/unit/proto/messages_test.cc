@@ -44,43 +44,116 @@ TEST(Messages, CredentialCarriesKeyAsBase64) {
 TEST(Messages, MafRoundTrips) {
   MafKeyRegRequest kr{"maf.example.com", 1795250580, "sp.example.com", kSuidMafSaef, {"/in-cse"}};
   auto kr2 = MafKeyRegRequest::from_json(kr.to_json());
-  ASSERT_TRUE(kr2);
+  ASSERT_TRUE(kr2) << kr2.error().message();
+  EXPECT_EQ(kr2->maf_fqdn, "maf.example.com");
+  EXPECT_EQ(kr2->expiration, 1795250580);
+  EXPECT_EQ(kr2->admin_fqdn, "sp.example.com");
+  EXPECT_EQ(kr2->suid, kSuidMafSaef);
   EXPECT_EQ(kr2->targets, std::vector<std::string>{"/in-cse"});
-  MafKeyRetrieveResponse kv{key(1), 1795250580, "/dev-001", "sp.example.com", kSuidMafSaef};
-  auto kv2 = MafKeyRetrieveResponse::from_json(kv.to_json());
-  ASSERT_TRUE(kv2);
+
+  // Kc travels only here (8.8.2.8): the value and its expiry must survive.
+  std::vector<std::uint8_t> kc(32);
+  for (std::size_t i = 0; i < kc.size(); ++i) kc[i] = static_cast<std::uint8_t>(7 * i + 1);
+  MafKeyRetrieveResponse kv{SecretBytes(kc), 1795250580, "/dev-001", "sp.example.com", kSuidMafSaef};
+  const nlohmann::json wire = kv.to_json();
+  // 1795250580 = 2026-11-21T08:43:00Z (python3: datetime.fromtimestamp(1795250580, timezone.utc)).
+  EXPECT_EQ(wire["sec:mkr"]["et"], "20261121T084300");
+  auto kv2 = MafKeyRetrieveResponse::from_json(wire);
+  ASSERT_TRUE(kv2) << kv2.error().message();
+  EXPECT_EQ(hex_encode(kv2->key.view()), hex_encode(kc));
+  EXPECT_EQ(kv2->expiration, 1795250580);
   EXPECT_EQ(kv2->source_id, "/dev-001");
-  MafClientRegResponse cr{"reg-1", 0, "/dev-001", "", "00ff@maf.example.com"};
+  EXPECT_EQ(kv2->admin_fqdn, "sp.example.com");
+  EXPECT_EQ(kv2->suid, kSuidMafSaef);
+
+  MafKeyRegResponse rr{"ESIzRFVmd4iZqrvM3e7/AA==", 1795250580, "/dev-001", "sp.example.com", kSuidMafSaef,
+                       {"/in-cse"}};
+  auto rr2 = MafKeyRegResponse::from_json(rr.to_json());
+  ASSERT_TRUE(rr2) << rr2.error().message();
+  EXPECT_EQ(rr2->relative_key_id, "ESIzRFVmd4iZqrvM3e7/AA==");
+  EXPECT_EQ(rr2->expiration, 1795250580);
+  EXPECT_EQ(rr2->source_id, "/dev-001");
+  EXPECT_EQ(rr2->suid, kSuidMafSaef);
+  EXPECT_EQ(rr2->targets, std::vector<std::string>{"/in-cse"});
+
+  MafClientRegResponse cr{"reg-1", 1795250580, "/dev-001", "sp.example.com", "00ff@maf.example.com"};
   auto cr2 = MafClientRegResponse::from_json(cr.to_json());
-  ASSERT_TRUE(cr2);
+  ASSERT_TRUE(cr2) << cr2.error().message();
+  EXPECT_EQ(cr2->reg_id, "reg-1");
+  EXPECT_EQ(cr2->expiration, 1795250580);
+  EXPECT_EQ(cr2->client_id, "/dev-001");
+  EXPECT_EQ(cr2->admin_fqdn, "sp.example.com");
   EXPECT_EQ(cr2->assigned_key_id, "00ff@maf.example.com");
 }
 
+// Each bad shape is a valid key registration with exactly one thing
+// changed, and must be refused for that thing: the error names the field.
 TEST(Messages, RejectBadShapes) {
   using nlohmann::json;
-  const json cases[] = {
-      json(),                                              // null
-      json::array(),                                       // not an object
-      json{{"sec:xxx", json::object()}},                   // wrong wrapper
-      json{{"sec:mkr", {{"fqdn", 1}}}},                    // wrong type
-      json{{"sec:mkr", {{"fqdn", "a.b"}}}},                // missing suid
-      json{{"sec:mkr", {{"fqdn", "a.b"}, {"suid", 10}, {"tids", "x"}}}},        // tids not array
-      json{{"sec:mkr", {{"fqdn", "a.b"}, {"suid", 10}, {"et", "tomorrow"}}}},   // bad time
+  const json valid = {{"sec:mkr", {{"fqdn", "a.b"}, {"suid", 32}, {"tids", {"/in-cse"}}, {"et", "20300101T000000"}}}};
+  ASSERT_TRUE(MafKeyRegRequest::from_json(valid)) << "the control must parse";
+  auto with = [&](const char* field, json v) {
+    json j = valid;
+    j["sec:mkr"][field] = std::move(v);
+    return j;
   };
-  for (const json& j : cases) {
-    auto m = MafKeyRegRequest::from_json(j);
-    ASSERT_FALSE(m) << j.dump();
-    EXPECT_EQ(m.error().code(), Errc::malformed_message) << j.dump();
+  auto without = [&](const char* field) {
+    json j = valid;
+    j["sec:mkr"].erase(field);
+    return j;
+  };
+  struct Case {
+    json body;
+    std::string reason;  // expected in the error detail
+  };
+  const Case cases[] = {
+      {json(), "missing object sec:mkr"},
+      {json::array(), "missing object sec:mkr"},
+      {json{{"sec:xxx", valid["sec:mkr"]}}, "missing object sec:mkr"},
+      {json{{"sec:mkr", json::array()}}, "missing object sec:mkr"},
+      {with("fqdn", 1), "sec:mkr.fqdn not a string"},
+      {without("fqdn"), "sec:mkr.fqdn is missing"},
+      {without("suid"), "sec:mkr.suid is missing"},
+      {with("suid", "32"), "sec:mkr.suid not an integer"},
+      {with("tids", "x"), "sec:mkr.tids not an array"},
+      {with("tids", {"/in-cse", 7}), "sec:mkr.tids has a non-string element"},
+      {with("tids", json(std::vector<std::string>(65, "/in-cse"))), "sec:mkr.tids has more than 64 entries"},
+      {with("et", "tomorrow"), "sec:mkr.et not a YYYYMMDDTHHMMSS time"},
+  };
+  for (const Case& c : cases) {
+    auto m = MafKeyRegRequest::from_json(c.body);
+    ASSERT_FALSE(m) << c.body.dump();
+    EXPECT_EQ(m.error().code(), Errc::malformed_message) << c.body.dump();
+    EXPECT_EQ(m.error().detail(), c.reason) << c.body.dump();
   }
-  auto short_key = CredentialResponse::from_json(
-      json{{"sec:crd", {{"sts", true}, {"kv", "AAAA"}, {"ide", "x"}, {"kid", "y"}}}});
-  ASSERT_FALSE(short_key);
-  EXPECT_NE(short_key.error().detail().find("32 bytes"), std::string::npos);
-  auto not_ok = CredentialResponse::from_json(json{{"sec:crd", {{"sts", false}}}});
-  ASSERT_FALSE(not_ok);
-  auto bad_ins = EnrolResponse::from_json(
-      json{{"sec:enr", {{"ide", "x"}, {"kei", "y"}, {"ins", {{{"typ", "gba"}, {"tgt", "t"}, {"kid", "k"}}}}}}});
-  ASSERT_FALSE(bad_ins);
+
+  const json crd = {{"sec:crd",
+                     {{"sts", true},
+                      {"kv", "AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09o="},
+                      {"ide", "/dev-1"},
+                      {"kid", "k@mef.example.com"}}}};
+  ASSERT_TRUE(CredentialResponse::from_json(crd)) << "the control must parse";
+  json short_key = crd;
+  short_key["sec:crd"]["kv"] = "AAAA";
+  auto sk = CredentialResponse::from_json(short_key);
+  ASSERT_FALSE(sk);
+  EXPECT_EQ(sk.error().detail(), "sec:crd.kv not 32 bytes");
+  json not_ok = crd;
+  not_ok["sec:crd"]["sts"] = false;
+  auto no = CredentialResponse::from_json(not_ok);
+  ASSERT_FALSE(no);
+  EXPECT_EQ(no.error().detail(), "sec:crd.sts is not true");
+
+  const json enr = {{"sec:enr",
+                     {{"ide", "/dev-1"},
+                      {"kei", "k@mef.example.com"},
+                      {"ins", {{{"typ", "kpsa"}, {"tgt", "/in-cse"}, {"kid", "x@mef.example.com"}}}}}}};
+  ASSERT_TRUE(EnrolResponse::from_json(enr)) << "the control must parse";
+  json bad_ins = enr;
+  bad_ins["sec:enr"]["ins"][0]["typ"] = "gba";
+  auto bi = EnrolResponse::from_json(bad_ins);
+  ASSERT_FALSE(bi);
+  EXPECT_EQ(bi.error().detail(), "sec:ins.typ is neither maf nor kpsa");
 }
 
 }  // namespace

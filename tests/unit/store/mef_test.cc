@@ -121,6 +121,38 @@ TEST_F(MefTest, ImportIsAllOrNothingWithRowErrors) {
   EXPECT_TRUE(mef().find_enrolee_by_kpm_id("kpm-1999", kNow));
 }
 
+// A KpmID is the psk_identity of the bootstrap handshake: one that no
+// handshake can carry (check_psk_identity) is refused on add and import.
+TEST_F(MefTest, KpmIdMustBeAUsablePskIdentity) {
+  const std::string bad[] = {std::string(256, 'k'), "kpm-\xff", "kpm-\x1b[2J", std::string("kpm\0x", 5), ""};
+  for (const std::string& kpm_id : bad) {
+    auto st = mef().add_enrolee(psk_enrolee("/dev1", kpm_id), kNow);
+    ASSERT_FALSE(st) << ::testing::PrintToString(kpm_id);
+    EXPECT_EQ(st.error().code(), Errc::invalid_identifier);
+    EXPECT_NE(st.error().detail().find("kpm_id"), std::string::npos) << st.error().detail();
+    std::vector<RowError> errors;
+    std::vector<Enrolee> rows;
+    rows.push_back(psk_enrolee("/dev2", "kpm-2"));
+    rows.push_back(psk_enrolee("/dev3", kpm_id));
+    ASSERT_FALSE(mef().import_enrolees(rows, kNow, &errors));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].row, 2u);
+    EXPECT_EQ(errors[0].error.code(), Errc::invalid_identifier);
+  }
+  // The control: the longest usable KpmID is accepted.
+  ASSERT_TRUE(mef().add_enrolee(psk_enrolee("/dev1", std::string(255, 'k')), kNow));
+  EXPECT_EQ(mef().get_enrolee("/dev2").error().code(), Errc::not_found);
+}
+
+// Certificate names end up in listings (JSON): printable UTF-8 only.
+TEST_F(MefTest, CertificateNamesMustBePrintableUtf8) {
+  Enrolee e = testing::cert_enrolee("/dev1", "dev\xc0\xaf.example.com");
+  auto st = mef().add_enrolee(e, kNow);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().detail().find("cert_subject"), std::string::npos) << st.error().detail();
+  ASSERT_TRUE(mef().add_enrolee(testing::cert_enrolee("/dev1", "dev1.example.com"), kNow));
+}
+
 TEST_F(MefTest, NewEnrolmentReplacesOld) {
   ASSERT_TRUE(mef().add_enrolee(psk_enrolee("/cse1", "kpm-1"), kNow));
   ASSERT_TRUE(mef().put_enrolment(enrolment_for("/cse1", 1), kNow));
