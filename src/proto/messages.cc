@@ -154,7 +154,6 @@ Result<MafKeyRegRequest> MafKeyRegRequest::from_json(const json& j) {
   m.expiration = r.time("et", false);
   m.suid = static_cast<int>(r.integer("suid", kSuidMafSaef, 0, 65535, true));
   m.targets = r.strings("tids", false);
-  if (r.ok() && m.targets.size() > 64) r.bad("tids", "has more than 64 entries");
   if (!r.ok()) return std::unexpected(r.error());
   return m;
 }

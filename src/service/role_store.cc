@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "m2msec/core/secret_file.h"
 #include "m2msec/store/secret_box.h"
 #include "m2msec/store/sqlite_store.h"
 
@@ -12,10 +13,10 @@ namespace m2msec::service {
 Result<std::unique_ptr<store::Store>> open_role_store(const std::string& data_dir, const std::string& kek_file,
                                                       const std::string& db_name, bool create_kek) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(data_dir, ec);
-  if (ec) return fail(Errc::io_error, data_dir + ": " + ec.message());
-  fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  // The data dir holds the database and, by default, the KEK: it is
+  // created 0700, and an existing one open to group or others is refused
+  // (never silently chmod-ed).
+  if (auto st = make_private_dir(data_dir); !st) return std::unexpected(st.error());
   Result<store::Kek> kek = store::load_kek_file(kek_file);
   if (!kek && kek.error().code() == Errc::io_error && create_kek && !fs::exists(kek_file)) {
     kek = store::create_kek_file(kek_file);

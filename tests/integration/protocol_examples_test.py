@@ -32,8 +32,8 @@ documented, and the JSON body has the documented fields with the
 documented values; a documented time (YYYYMMDDTHHMMSS) only needs to be a
 time of the right kind (ct: about now; exp, lt, et: in the future).
 
-Also: an expired Kc registration can be deleted, as §3.4 says (see
-KNOWN_SERVER_BUGS), and no key this test learnt (Kpm, Ke, Km, Kpsa and
+Also: an expired Kc registration can be deleted by a target and by no one
+else, as §3.4 says, and no key this test learnt (Kpm, Ke, Km, Kpsa and
 every Kc) appears in any server log (--log-level debug) or command output.
 """
 import base64
@@ -63,13 +63,6 @@ KM_LABEL = b"oneM2M Enrolment Key to Master Credential derivation"
 KPSA_LABEL = b"oneM2M Enrolment Key to Provisioned Secure Connection Key derivation"
 TIME_RE = re.compile(r"^\d{8}T\d{6}$")
 IO_TIMEOUT = 30
-
-# Examples the servers do not yet answer as documented: name -> the bug.
-# A failing case here is reported but not counted; once it passes, it
-# says so, and the entry should be removed so that the check binds.
-KNOWN_SERVER_BUGS = {
-    "expired-kc-delete": "the MAF's delete_key refuses an expired Kc (4103) that §3.4 says may be deleted",
-}
 
 # The doc's placeholders for values that only a run can know.
 DOC_KEID_1 = "q83vASNFZ4mrze8BI0VniQ==@mef.example.com"
@@ -391,9 +384,9 @@ def body(h, doc_path):
     run(b, "maf-key-delete", kc2_subst)
     a2.close()
 
-    # §3.4: "An expired registration may be deleted by any authenticated requester": a target
-    # (Entity B) and a certificate entity that is neither source nor target (/dev-c), each with a Kc
-    # registered for 2 s.
+    # §3.4: "an expired registration may still be deleted by its source or a target (and by no
+    # one else)": a target (Entity B) and a certificate entity that is neither source nor target
+    # (/dev-c), each with a Kc registered for 2 s.
     expired = []
     for who in ("in-cse", "dev-c"):
         s, rki_x, _ = maf_session()
@@ -409,15 +402,10 @@ def body(h, doc_path):
         d = delete.replace(pct(DOC_RKI), pct(rki_x)).replace("X-M2M-Origin: /in-cse", f"X-M2M-Origin: /{who}")
         got = s.request(wire_request(d))
         s.close()
-        ok = got[1].get("x-m2m-rsc") == "2002"
-        what = f"expired Kc deleted by /{who} ({'a target' if who == 'in-cse' else 'neither source nor target'})"
-        if "expired-kc-delete" in KNOWN_SERVER_BUGS and not ok:
-            print(f"known server bug, not counted: {what}: RSC {got[1].get('x-m2m-rsc')} {got[2]} -- "
-                  f"{KNOWN_SERVER_BUGS['expired-kc-delete']}")
-        else:
-            h.check(ok, what, got)
-            if "expired-kc-delete" in KNOWN_SERVER_BUGS:
-                print("note: expired-kc-delete passes now; remove it from KNOWN_SERVER_BUGS")
+        want = "2002" if who == "in-cse" else "4103"
+        what = (f"expired Kc deleted by its target /{who}" if who == "in-cse"
+                else f"expired Kc not deletable by /{who}, neither source nor target")
+        h.check(got[1].get("x-m2m-rsc") == want, what, got)
     b.close()
 
     # -- §3.5 client de-registration ------------------------------------------------------------------

@@ -107,18 +107,22 @@ TEST(Messages, RejectBadShapes) {
     std::string reason;  // expected in the error detail
   };
   const Case cases[] = {
-      {json(), "missing object sec:mkr"},
-      {json::array(), "missing object sec:mkr"},
+      {json(), "body must be a JSON object with sec:mkr"},
+      {json::array(), "body must be a JSON object with sec:mkr"},
       {json{{"sec:xxx", valid["sec:mkr"]}}, "missing object sec:mkr"},
       {json{{"sec:mkr", json::array()}}, "missing object sec:mkr"},
-      {with("fqdn", 1), "sec:mkr.fqdn not a string"},
+      {with("fqdn", 1), "sec:mkr.fqdn is not a string"},
       {without("fqdn"), "sec:mkr.fqdn is missing"},
       {without("suid"), "sec:mkr.suid is missing"},
-      {with("suid", "32"), "sec:mkr.suid not an integer"},
-      {with("tids", "x"), "sec:mkr.tids not an array"},
+      {with("suid", "32"), "sec:mkr.suid is not an integer"},
+      // Issue 9: 4294967306 was narrowed to 10 by get<int>().
+      {with("suid", 4294967306LL), "sec:mkr.suid is out of range 0..65535"},
+      {with("suid", 18446744073709551615ULL), "sec:mkr.suid is out of range 0..65535"},
+      {with("suid", -1), "sec:mkr.suid is out of range 0..65535"},
+      {with("tids", "x"), "sec:mkr.tids is not an array"},
       {with("tids", {"/in-cse", 7}), "sec:mkr.tids has a non-string element"},
-      {with("tids", json(std::vector<std::string>(65, "/in-cse"))), "sec:mkr.tids has more than 64 entries"},
-      {with("et", "tomorrow"), "sec:mkr.et not a YYYYMMDDTHHMMSS time"},
+      {with("tids", json(std::vector<std::string>(65, "/in-cse"))), "sec:mkr.tids has more than 64 elements"},
+      {with("et", "tomorrow"), "sec:mkr.et is not a YYYYMMDDTHHMMSS time"},
   };
   for (const Case& c : cases) {
     auto m = MafKeyRegRequest::from_json(c.body);
@@ -137,7 +141,7 @@ TEST(Messages, RejectBadShapes) {
   short_key["sec:crd"]["kv"] = "AAAA";
   auto sk = CredentialResponse::from_json(short_key);
   ASSERT_FALSE(sk);
-  EXPECT_EQ(sk.error().detail(), "sec:crd.kv not 32 bytes");
+  EXPECT_EQ(sk.error().detail(), "sec:crd.kv is not 32 bytes");
   json not_ok = crd;
   not_ok["sec:crd"]["sts"] = false;
   auto no = CredentialResponse::from_json(not_ok);
