@@ -388,6 +388,11 @@ int main(int argc, char** argv) {
   std::printf("| bare OpenSSL TLS-PSK handshake, p50 / p99 ms | %.2f / %.2f |\n", b.p50, b.p99);
   std::printf("| ratio cold / bare (p50) | %.2f |\n", c.p50 / b.p50);
   std::printf("| ratio warm / bare (p50) | %.2f |\n", w.p50 / b.p50);
+  // The last line: the figures as one JSON object (docs/performance.md).
+  std::printf("{\"bench\":\"bench_maf\",\"associations_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f,"
+              "\"cold_p50_ms\":%.3f,\"warm_p50_ms\":%.3f,\"bare_p50_ms\":%.3f,\"cold_ratio\":%.2f,"
+              "\"warm_ratio\":%.2f}\n",
+              assoc_tput, bare_tput, assoc_tput / bare_tput, c.p50, w.p50, b.p50, c.p50 / b.p50, w.p50 / b.p50);
   cse->reset();
   mafs->reset();
   std::filesystem::remove_all(dir);

@@ -271,6 +271,7 @@ int main(int argc, char** argv) {
   std::printf("%d sequential handshakes + 48-byte export per row, loopback, server on 1 thread\n\n", n);
   std::printf("| Mode | Suite | m2msec hs/s | bare hs/s | ratio | m2msec server CPU us/hs | bare server CPU us/hs |"
               " CPU ratio (bare/m2msec) |\n|---|---|---|---|---|---|---|---|\n");
+  std::string json = "{\"bench\":\"bench_tls\",\"modes\":{";
   for (const Mode& m : modes) {
     bare(m, n / 10);  // warm-up
     const Measured b = bare(m, n);
@@ -278,7 +279,15 @@ int main(int argc, char** argv) {
     std::printf("| %s | %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n", m.name, m.suite, o.per_sec, b.per_sec,
                 o.per_sec / b.per_sec, o.cpu_us, b.cpu_us, b.cpu_us / o.cpu_us);
     std::fflush(stdout);
+    char entry[320];
+    std::snprintf(entry, sizeof entry,
+                  "%s\"%s\":{\"handshakes_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f,"
+                  "\"server_cpu_us\":%.1f,\"bare_server_cpu_us\":%.1f}",
+                  &m == &modes[0] ? "" : ",", m.name, o.per_sec, b.per_sec, o.per_sec / b.per_sec, o.cpu_us, b.cpu_us);
+    json += entry;
   }
+  // The last line: the figures as one JSON object (docs/performance.md).
+  std::printf("%s}}\n", json.c_str());
   std::filesystem::remove_all(std::filesystem::path(g_pki).parent_path());
   return 0;
 }
