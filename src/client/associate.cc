@@ -5,7 +5,7 @@
 #include "m2msec/crypto/derive.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
-#include "m2msec/service/runtime.h"
+#include "m2msec/core/endpoint.h"
 
 namespace m2msec::client {
 namespace {
@@ -18,7 +18,7 @@ double ms_since(Clock::time_point t) {
 
 Result<tls::TlsClient> connect(const AssociateOptions& o, const std::string& address, const std::string& sni,
                                std::optional<tls::ClientPsk> psk) {
-  auto ep = service::parse_endpoint(address);
+  auto ep = parse_endpoint(address);
   if (!ep) return std::unexpected(ep.error());
   tls::ClientOptions co;
   co.transport = o.transport;
@@ -86,7 +86,7 @@ Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, Devic
   kr.to = std::string(proto::kMafPath);
   kr.ty = proto::kTyMafKeyReg;
   kr.from = st.enrolee_id;
-  const std::int64_t now = service::now_unix();
+  const std::int64_t now = now_unix();
   kr.content = proto::MafKeyRegRequest{st.target, o.kc_lifetime > 0 ? now + o.kc_lifetime : 0, "",
                                        proto::kSuidMafSaef, {sp_relative(o.cse_id)}}
                    .to_json();
@@ -118,10 +118,10 @@ std::string default_cse_fqdn(const AssociateOptions& o, const DeviceState& st) {
     const std::string rest = o.cse_id.substr(2);
     const std::size_t slash = rest.find('/');
     if (slash == std::string::npos) return "";
-    auto fqdn = service::cse_public_domain_name(rest.substr(slash), rest.substr(0, slash));
+    auto fqdn = cse_public_domain_name(rest.substr(slash), rest.substr(0, slash));
     return fqdn ? *fqdn : "";
   }
-  auto fqdn = service::cse_public_domain_name(o.cse_id, st.sp_domain);
+  auto fqdn = cse_public_domain_name(o.cse_id, st.sp_domain);
   return fqdn ? *fqdn : "";
 }
 

@@ -1,7 +1,7 @@
 #include "m2msec/client/remote.h"
 
 #include "m2msec/proto/http_client.h"
-#include "m2msec/service/runtime.h"
+#include "m2msec/core/endpoint.h"
 #include "m2msec/tls/credentials.h"
 
 namespace m2msec::client {
@@ -23,7 +23,7 @@ Result<RemotePeer> load_link(const std::string& certificate, const std::string& 
 }
 
 Result<proto::Response> call_remote(const RemotePeer& peer, proto::Request req) {
-  auto ep = service::parse_endpoint(peer.address);
+  auto ep = parse_endpoint(peer.address);
   if (!ep) return std::unexpected(ep.error());
   tls::ClientOptions o;
   o.host = ep->host;

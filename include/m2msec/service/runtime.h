@@ -9,13 +9,18 @@
 #include <string>
 #include <string_view>
 
+#include "m2msec/core/endpoint.h"
 #include "m2msec/core/error.h"
 #include "m2msec/tls/identity.h"
 
 namespace m2msec::service {
 
-// now_unix returns the current time in unix seconds.
-std::int64_t now_unix();
+// now_unix, Endpoint, parse_endpoint and cse_public_domain_name live in
+// core/endpoint.h (the device side uses them too); these names remain.
+using ::m2msec::cse_public_domain_name;
+using ::m2msec::Endpoint;
+using ::m2msec::now_unix;
+using ::m2msec::parse_endpoint;
 
 // WorkerPool runs blocking jobs (a group-committed write, a round trip to
 // another server) off the (D)TLS I/O threads, so that one slow fsync never
@@ -34,23 +39,6 @@ class WorkerPool {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Endpoint is a parsed "host:port" ("[v6]:port" for IPv6).
-struct Endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
-// parse_endpoint reads "host:port"; port 0 is allowed (pick a free port).
-// Fails with Errc::invalid_argument.
-Result<Endpoint> parse_endpoint(std::string_view text);
-
-// cse_public_domain_name implements the "public domain name representation
-// of a CSE-ID" that a CSE-ID certificate carries (TS-0003 8.1.2.1): for the
-// SP-relative CSE-ID "/in-cse" in SP domain "sp.example.com" it is
-// "in-cse.sp.example.com". Fails with Errc::invalid_identifier unless
-// |cse_id| is an SP-relative CSE-ID whose name is a valid DNS label.
-Result<std::string> cse_public_domain_name(std::string_view cse_id, std::string_view sp_domain);
 
 // peer_entity_id returns the oneM2M ID a certificate peer authenticated
 // as: its first SAN URI (an AE-ID), else the CSE-ID whose public domain

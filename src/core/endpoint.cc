@@ -1,0 +1,46 @@
+#include "m2msec/core/endpoint.h"
+
+#include <chrono>
+#include <charconv>
+
+#include "m2msec/core/ids.h"
+
+namespace m2msec {
+
+std::int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<Endpoint> parse_endpoint(std::string_view text) {
+  std::string_view host, port;
+  if (text.starts_with("[")) {
+    const std::size_t close = text.find("]:");
+    if (close == std::string_view::npos) return fail(Errc::invalid_argument, "want [v6addr]:port");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return fail(Errc::invalid_argument, "want host:port, got '" + std::string(text) + "'");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  const auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (host.empty() || port.empty() || ec != std::errc{} || p != port.data() + port.size() || value > 65535) {
+    return fail(Errc::invalid_argument, "want host:port with port 0..65535, got '" + std::string(text) + "'");
+  }
+  return Endpoint{std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+Result<std::string> cse_public_domain_name(std::string_view cse_id, std::string_view sp_domain) {
+  auto id = EntityId::parse(cse_id);
+  if (!id || id->kind() != EntityKind::cse || !cse_id.starts_with("/") || cse_id.starts_with("//")) {
+    return fail(Errc::invalid_identifier, "not an SP-relative CSE-ID: " + std::string(cse_id));
+  }
+  std::string fqdn = std::string(cse_id.substr(1)) + "." + std::string(sp_domain);
+  if (!Fqdn::parse(fqdn)) return fail(Errc::invalid_identifier, "CSE-ID has no DNS form: " + std::string(cse_id));
+  return fqdn;
+}
+
+}  // namespace m2msec
