@@ -161,7 +161,7 @@ Status SqliteMafRepository::register_kc(const KcKey& k, std::int64_t now) {
       if (ok) ok = ins->run();
       if (ok) ok = replace_targets(conn, k.kc_id, k.targets);
       return ok;
-    });
+    }, Durability::relaxed);
   });
 }
 
@@ -236,7 +236,7 @@ Status SqliteMafRepository::deregister_kc(std::string_view kc_id) {
       if (st) st = del->run();
       if (st) st = expect_changed(conn, "kc_id " + id);
       return st;
-    });
+    }, Durability::relaxed);
   });
 }
 

@@ -68,9 +68,9 @@ Result<std::unique_ptr<WriteQueue>> WriteQueue::start(SqliteConn conn, WriteQueu
 
 WriteQueue::~WriteQueue() { stop(); }
 
-std::future<Status> WriteQueue::submit(WriteOp op) {
+std::future<Status> WriteQueue::submit(WriteOp op, Durability durability) {
   try {
-    Item item{std::move(op), std::promise<Status>()};
+    Item item{std::move(op), std::promise<Status>(), durability};
     std::future<Status> fut = item.done.get_future();
     {
       std::lock_guard lock(mu_);
@@ -84,8 +84,8 @@ std::future<Status> WriteQueue::submit(WriteOp op) {
   }
 }
 
-Status WriteQueue::run(WriteOp op) {
-  std::future<Status> fut = submit(std::move(op));
+Status WriteQueue::run(WriteOp op, Durability durability) {
+  std::future<Status> fut = submit(std::move(op), durability);
   try {
     return fut.get();
   } catch (const std::exception& e) {
@@ -135,6 +135,25 @@ void WriteQueue::loop() {
 void WriteQueue::run_batch(std::deque<Item>& batch) {
   std::vector<Status> results(batch.size());
   std::uint64_t commits = 0, failed_commits = 0;
+  // One full op makes the whole batch full; synchronous can only change
+  // outside a transaction.
+  const bool relaxed = std::all_of(batch.begin(), batch.end(),
+                                   [](const Item& it) { return it.durability == Durability::relaxed; });
+  const Durability want = relaxed ? Durability::relaxed : Durability::full;
+  if (want != synchronous_) {
+    Status set = conn_.exec(relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
+    if (set) {
+      synchronous_ = want;
+    } else if (!relaxed) {
+      // Never acknowledge a full op without FULL: fail the batch.
+      for (std::size_t k = 0; k < batch.size(); ++k) batch[k].done.set_value(set);
+      std::lock_guard lock(mu_);
+      stats_.commit_failures += 1;
+      stats_.ops += batch.size();
+      stats_.ops_failed += batch.size();
+      return;
+    }
+  }
   std::size_t i = 0;
   while (i < batch.size()) {
     const std::size_t first = i;
@@ -179,6 +198,7 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
   {
     std::lock_guard lock(mu_);
     stats_.transactions += commits;
+    if (synchronous_ == Durability::relaxed) stats_.relaxed_transactions += commits;
     stats_.commit_failures += failed_commits;
     stats_.ops += batch.size();
     stats_.ops_failed += failed_ops;

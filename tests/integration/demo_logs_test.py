@@ -21,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import proc_watch  # noqa: E402
+
 M2MSEC = sys.argv[1]
 DEVICES = int(sys.argv[2]) if len(sys.argv) > 2 else 30
 passed, failed = 0, 0
@@ -78,6 +81,10 @@ def main():
         for name, text in logs.items():
             leaked = [s for s in secrets if s in text]
             check(not leaked, f"{name} contains {len(leaked)} key forms")
+            # The demo's server and clients run under the sanitizers in CI:
+            # a report in any of their output fails the test.
+            reports = proc_watch.sanitizer_reports(text)
+            check(not reports, f"{name} has sanitizer reports: {reports[:3]}")
     print(f"demo_logs_test: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -100,6 +100,7 @@ struct RowError {
 // With group commit, transactions < ops under concurrency.
 struct WriteStats {
   std::uint64_t transactions = 0;
+  std::uint64_t relaxed_transactions = 0;  // of which committed without fsync (Durability::relaxed)
   std::uint64_t ops = 0;
   std::uint64_t ops_failed = 0;
   std::uint64_t commit_failures = 0;

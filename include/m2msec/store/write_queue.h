@@ -31,6 +31,15 @@ namespace m2msec::store {
 // (an escaping exception is caught and reported as Errc::store_error).
 using WriteOp = std::function<Status(SqliteConn&)>;
 
+// Durability says what an acknowledged op survives. full: power loss (the
+// commit fsyncs the WAL; synchronous=FULL). relaxed: a process crash, not
+// necessarily a power cut (synchronous=NORMAL in WAL mode: the commit is
+// atomic and in the OS's hands; the WAL is fsynced at the next checkpoint
+// or full commit). Kc registrations are relaxed: a Kc lost to a power cut
+// costs a device one re-association (docs/storage.md). A batch holding any
+// full op commits as full.
+enum class Durability { full, relaxed };
+
 struct WriteQueueOptions {
   // max_batch bounds the number of ops in one transaction.
   std::size_t max_batch = 256;
@@ -58,10 +67,10 @@ class WriteQueue {
   // transaction has committed, or an error if the op failed, the commit
   // failed (every op of that batch then reports Errc::store_error), or the
   // queue is stopped (Errc::store_error). Never throws.
-  std::future<Status> submit(WriteOp op);
+  std::future<Status> submit(WriteOp op, Durability durability = Durability::full);
 
   // run is submit followed by waiting for the result.
-  Status run(WriteOp op);
+  Status run(WriteOp op, Durability durability = Durability::full);
 
   // stop drains the queue (queued ops still run and commit), then joins
   // the writer thread. Later submits fail. Idempotent.
@@ -73,6 +82,7 @@ class WriteQueue {
   struct Item {
     WriteOp op;
     std::promise<Status> done;
+    Durability durability = Durability::full;
   };
 
   WriteQueue(SqliteConn conn, WriteQueueOptions options);
@@ -84,6 +94,7 @@ class WriteQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
+  Durability synchronous_ = Durability::full;  // the connection's current setting (writer thread only)
   bool stopping_ = false;
   WriteStats stats_;
   std::thread thread_;

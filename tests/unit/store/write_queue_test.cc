@@ -42,6 +42,53 @@ std::int64_t count_rows(const std::string& path) {
   return s->column_int64(0);
 }
 
+// synchronous_op records the connection's PRAGMA synchronous (1 NORMAL,
+// 2 FULL) as seen inside the transaction that commits the op.
+WriteOp synchronous_op(std::atomic<int>& out) {
+  return [&out](SqliteConn& c) -> Status {
+    Result<Stmt> s = c.prepare("PRAGMA synchronous");
+    if (!s) return std::unexpected(s.error());
+    Result<bool> row = s->step();
+    if (!row || !*row) return fail(Errc::store_error, "no pragma row");
+    out = static_cast<int>(s->column_int64(0));
+    return {};
+  };
+}
+
+// Kc registrations commit without fsync (Durability::relaxed); everything
+// else, and any batch holding a full op, commits with synchronous=FULL.
+TEST(WriteQueue, RelaxedOpsCommitWithoutFsyncAndFullOnesWithIt) {
+  TempDir dir;
+  std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"));
+  std::atomic<int> seen{0};
+  ASSERT_TRUE(q->run(synchronous_op(seen), Durability::relaxed));
+  EXPECT_EQ(seen.load(), 1);
+  ASSERT_TRUE(q->run(synchronous_op(seen)));
+  EXPECT_EQ(seen.load(), 2);
+  ASSERT_TRUE(q->run(synchronous_op(seen), Durability::relaxed));
+  EXPECT_EQ(seen.load(), 1);
+
+  // A batch with one full op among relaxed ones is full: hold the writer
+  // in a first op while the batch queues up.
+  std::atomic<bool> release{false};
+  auto blocker = q->submit([&](SqliteConn&) -> Status {
+    while (!release.load()) std::this_thread::yield();
+    return {};
+  });
+  std::atomic<int> a{0}, b{0};
+  auto f1 = q->submit(synchronous_op(a), Durability::relaxed);
+  auto f2 = q->submit(synchronous_op(b), Durability::full);
+  release = true;
+  ASSERT_TRUE(blocker.get());
+  ASSERT_TRUE(f1.get());
+  ASSERT_TRUE(f2.get());
+  EXPECT_EQ(a.load(), 2);
+  EXPECT_EQ(b.load(), 2);
+  const WriteStats st = q->stats();
+  EXPECT_EQ(st.relaxed_transactions, 2u);
+  EXPECT_GE(st.transactions, 4u);
+}
+
 TEST(WriteQueue, ConcurrentWritersShareCommits) {
   TempDir dir;
   const std::string path = dir.file("q.db");
