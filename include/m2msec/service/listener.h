@@ -17,7 +17,8 @@ namespace m2msec::service {
 
 // ListenerSettings are read from a role's table:
 //   fqdn, tls_listen, dtls_listen, certificate, private_key, trust_anchors,
-//   threads, handshake_timeout_ms, idle_timeout_ms, max_handshakes, dtls_mtu
+//   threads, handshake_timeout_ms, flight_timeout_ms, idle_timeout_ms,
+//   max_handshakes, max_sessions, dtls_mtu
 struct ListenerSettings {
   std::string fqdn;
   std::string tls_listen;    // "host:port"; "" disables TLS
@@ -27,8 +28,10 @@ struct ListenerSettings {
   std::string trust_anchors; // PEM CA certificates for client certificates
   unsigned threads = 0;
   std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds flight_timeout{2000};
   std::chrono::milliseconds idle_timeout{60000};
   std::size_t max_handshakes = 256;
+  std::size_t max_sessions = 10000;
   std::size_t dtls_mtu = 1200;
 };
 
@@ -39,7 +42,9 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
 // ListenerHandlers are what a role plugs into its listeners.
 struct ListenerHandlers {
   tls::PskLookup psk_lookup;          // empty: no PSK suites
-  tls::ClientAuth client_auth = tls::ClientAuth::optional;
+  // client_auth applies when trust anchors are configured: certificate
+  // suites then need a verified client certificate (PSK suites carry none).
+  tls::ClientAuth client_auth = tls::ClientAuth::required;
   proto::RequestHandler handler;
   std::function<void(const Error&)> on_handshake_error;
   // on_session_end, if set, runs once when an authenticated session's
@@ -54,6 +59,11 @@ struct ListenerHandlers {
 // level, prefixed with |role|.
 std::function<void(const Error&)> log_handshake_failure(std::string role);
 
+// log_open_file_limit raises the open file limit to its hard limit
+// (tls::raise_open_file_limit) and logs the result, prefixed with |role|.
+// Call once at start, before the listeners.
+void log_open_file_limit(const std::string& role);
+
 // handlers_for wires a role's service object (with psk_lookup(req, done)
 // and handle(req, session, reply)) into ListenerHandlers. |svc| must
 // outlive the listeners.
@@ -63,7 +73,7 @@ ListenerHandlers handlers_for(Service* svc, std::string role) {
   h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
     svc->psk_lookup(r, std::move(done));
   };
-  h.client_auth = tls::ClientAuth::optional;
+  h.client_auth = tls::ClientAuth::required;
   h.handler = [svc](const proto::Request& r, std::shared_ptr<tls::Session> s, proto::Reply reply) {
     svc->handle(r, std::move(s), std::move(reply));
   };

@@ -133,6 +133,26 @@ TEST(TlsCert, InvalidCredentials) {
   EXPECT_EQ(not_pem.error().code(), Errc::invalid_credentials);
 }
 
+// Issue 9 item 7: with client authentication required, a certificate suite
+// without a client certificate is refused in the handshake, while a PSK
+// client of the same authority (TLS 1.2 sends no CertificateRequest with a
+// PSK suite) still gets through.
+TEST(TlsCert, RequiredClientAuthRefusesCertificatelessClient) {
+  for (Transport t : {Transport::tls, Transport::dtls}) {
+    Harness h(cert_server(t, ClientAuth::required));
+    auto anonymous = cert_client(t, h.port(), kMef);
+    ASSERT_FALSE(anonymous.has_value()) << (t == Transport::tls ? "tls" : "dtls");
+    EXPECT_EQ(anonymous.error().code(), Errc::tls_handshake_failed) << anonymous.error().message();
+    ASSERT_TRUE(h.wait_errors(1));
+    EXPECT_EQ(h.errors()[0].code(), Errc::certificate_rejected) << h.errors()[0].message();
+    expect_serving(h, t, 0);  // PSK
+    auto mutual = cert_client(t, h.port(), kMef, "ca", cert("ae"), std::nullopt);
+    ASSERT_TRUE(mutual.has_value()) << mutual.error().message();
+    ASSERT_TRUE(h.wait_sessions(2));
+    EXPECT_EQ(h.session(1).peer.kind, PeerIdentity::Kind::certificate);
+  }
+}
+
 // Issue 9 item 7: a private key file that group or others may read is
 // refused with its mode and the fix; the same file at 0600 loads.
 TEST(TlsCert, KeyFileAccessibleByOthersIsRefused) {
