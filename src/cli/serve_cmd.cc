@@ -112,6 +112,7 @@ int run_serve(Context& ctx, const std::string& config, const std::string& log_le
   auto a = load_all_in_one(config, &created);
   if (!a) return usage_error(a.error());
   block_signals();
+  service::log_open_file_limit("all-in-one");
   std::vector<std::string> keks;
   for (const std::string& k : {a->mef ? a->mef->kek_file : "", a->maf ? a->maf->kek_file : ""}) {
     if (!k.empty() && !fs::exists(k)) keks.push_back(k);

@@ -25,6 +25,7 @@ bool init_logging(const std::string& level);
 
 #include "cli.h"
 #include "m2msec/service/config.h"
+#include "m2msec/service/listener.h"
 
 namespace m2msec::cli {
 
@@ -40,6 +41,7 @@ int serve_role(Context& ctx, const char* role, const std::string& config, const 
   if (!cfg) return usage_error(cfg.error());
   const std::string fqdn = cfg->listen.fqdn;
   block_signals();
+  service::log_open_file_limit(role);
   auto server = Server::start(std::move(*cfg));
   if (!server) return failure(server.error());
   if (ctx.json) {

@@ -13,6 +13,15 @@ std::function<void(const Error&)> log_handshake_failure(std::string role) {
   return [role = std::move(role)](const Error& e) { spdlog::info("{}: handshake failed: {}", role, printable(e.message(), 256)); };
 }
 
+void log_open_file_limit(const std::string& role) {
+  auto limit = tls::raise_open_file_limit();
+  if (!limit) {
+    spdlog::warn("{}: open file limit unknown: {}", role, limit.error().message());
+    return;
+  }
+  spdlog::info("{}: open file limit {} (each connection holds one)", role, *limit);
+}
+
 ListenerSettings read_listener_settings(ConfigTable& t, const std::string& default_tls) {
   ListenerSettings s;
   s.fqdn = t.str("fqdn", "", true);
@@ -23,8 +32,10 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
   s.trust_anchors = t.path("trust_anchors", "");
   s.threads = static_cast<unsigned>(t.integer("threads", 0, 0, 256));
   s.handshake_timeout = std::chrono::milliseconds(t.integer("handshake_timeout_ms", 10000, 100, 600000));
+  s.flight_timeout = std::chrono::milliseconds(t.integer("flight_timeout_ms", 2000, 100, 600000));
   s.idle_timeout = std::chrono::milliseconds(t.integer("idle_timeout_ms", 60000, 100, 86400000));
   s.max_handshakes = static_cast<std::size_t>(t.integer("max_handshakes", 256, 1, 1000000));
+  s.max_sessions = static_cast<std::size_t>(t.integer("max_sessions", 10000, 1, 10000000));
   s.dtls_mtu = static_cast<std::size_t>(t.integer("dtls_mtu", 1200, 256, 65507));
   return s;
 }
@@ -88,10 +99,15 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   o.default_authority = s.fqdn;
   o.threads = s.threads;
   o.handshake_timeout = s.handshake_timeout;
+  o.flight_timeout = s.flight_timeout;
   o.idle_timeout = s.idle_timeout;
   o.max_handshakes = s.max_handshakes;
+  o.max_sessions = s.max_sessions;
   o.mtu = s.dtls_mtu;
   o.on_handshake_error = h.on_handshake_error;
+  o.on_notice = [role = s.fqdn, transport](const Error& e) {
+    spdlog::warn("{} ({}): {}", role, transport == tls::Transport::tls ? "tls" : "dtls", printable(e.message(), 256));
+  };
   const std::string listener = h.role + (transport == tls::Transport::tls ? "/tls" : "/dtls");
   o.on_session = [h, listener](std::shared_ptr<tls::Session> session) {
     start_session(h, listener, std::move(session));

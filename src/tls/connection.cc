@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <exception>
 #include <thread>
 
 namespace m2msec::tls::detail {
@@ -16,7 +17,55 @@ namespace {
 // kReadChunk is one TLS record's maximum plaintext (RFC 5246 6.2.1).
 constexpr std::size_t kReadChunk = 16384;
 
+std::int64_t ticks(Clock::time_point t) { return t.time_since_epoch().count(); }
+
+// rank orders slots for eviction: lowest stage, then smallest |since|.
+bool ranks_below(const Slot& a, const Slot& b) {
+  const std::uint32_t sa = a.stage.load(std::memory_order_relaxed);
+  const std::uint32_t sb = b.stage.load(std::memory_order_relaxed);
+  if (sa != sb) return sa < sb;
+  return a.since.load(std::memory_order_relaxed) < b.since.load(std::memory_order_relaxed);
+}
+
 }  // namespace
+
+std::shared_ptr<Connection> SlotTable::admit(const std::shared_ptr<Slot>& slot) {
+  std::shared_ptr<Connection> victim;  // destroyed after the lock: its destructor locks mu_
+  std::lock_guard lock(mu_);
+  if (!slots_.empty() && slots_.size() >= capacity_) {
+    auto lowest = slots_.begin();
+    for (auto it = std::next(slots_.begin()); it != slots_.end(); ++it) {
+      if (ranks_below(**it, **lowest)) lowest = it;
+    }
+    (*lowest)->held = false;
+    victim = (*lowest)->conn.lock();
+    slots_.erase(lowest);
+  }
+  slot->pos = slots_.insert(slots_.end(), slot);
+  slot->held = true;
+  return victim;
+}
+
+bool SlotTable::release(Slot& slot) {
+  std::lock_guard lock(mu_);
+  if (!slot.held) return false;
+  slot.held = false;
+  slots_.erase(slot.pos);
+  return true;
+}
+
+std::size_t SlotTable::size() const {
+  std::lock_guard lock(mu_);
+  return slots_.size();
+}
+
+void notify(const ServerOptions& options, const Error& event) {
+  if (!options.on_notice) return;
+  try {
+    options.on_notice(event);
+  } catch (...) {  // a failing log sink must not take the server down
+  }
+}
 
 Connection::Connection(const std::shared_ptr<Worker>& worker, std::shared_ptr<ServerShared> shared, int fd,
                        UniquePtr<SSL> ssl)
@@ -28,27 +77,87 @@ Connection::Connection(const std::shared_ptr<Worker>& worker, std::shared_ptr<Se
       dtls_timer_(worker->ioc),
       ssl_(std::move(ssl)) {
   prepare_server_ssl(ssl_.get(), &state_, *shared_->config);
+  handshake_slot_->since.store(ticks(Clock::now()), std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
   release_async_job();
-  if (counted_) shared_->handshakes.fetch_sub(1);
+  release_slots();
 }
 
-void Connection::start() {
+// guard is the exception barrier around the application's callbacks
+// (session handler, PSK lookup, read and write handlers): whatever they
+// throw closes this connection only.
+template <typename F>
+void Connection::guard(const char* what, F&& f) {
+  std::string why;
+  try {
+    std::forward<F>(f)();
+    return;
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "unknown exception";
+  }
+  notify(shared_->options, Error(Errc::connection_closed, std::string(what) + " threw: " + escape_for_log(why)));
+  close_now(Error(Errc::connection_closed, "internal error"));
+}
+
+void Connection::start(std::uint32_t stage) {
+  if (phase_ == Phase::closed) return;  // shed before it started
   registry_ = worker_.connections.insert(worker_.connections.end(), weak_from_this());
   registered_ = true;
-  deadline_ = Clock::now() + shared_->options.handshake_timeout;
+  const Clock::time_point now = Clock::now();
+  deadline_ = now + shared_->options.handshake_timeout;
+  flight_deadline_ = now + shared_->options.flight_timeout;
+  messages_seen_ = stage;
+  state_.messages_in = stage;
   arm_deadline();
   pump();
 }
 
-void Connection::touch() { deadline_ = Clock::now() + shared_->options.idle_timeout; }
+void Connection::shed(bool handshake, Error reason) {
+  asio::post(worker_.ioc, [self = shared_from_this(), handshake, reason = std::move(reason)] {
+    // A handshake that finished meanwhile is no longer one: it stays.
+    if (self->phase_ != (handshake ? Phase::handshaking : Phase::established)) return;
+    if (handshake) {
+      self->fail_handshake(reason);
+    } else {
+      notify(self->shared_->options, reason);
+      self->close_now(reason);
+    }
+  });
+}
 
-// arm_deadline waits for deadline_; the handler re-arms if deadline_ moved
-// later meanwhile (activity), so resetting it is a plain assignment.
+void Connection::touch() {
+  const Clock::time_point now = Clock::now();
+  deadline_ = now + shared_->options.idle_timeout;
+  if (session_slot_) session_slot_->since.store(ticks(now), std::memory_order_relaxed);
+}
+
+// note_progress records complete client messages: each one ranks the
+// handshake higher for shedding and restarts the flight deadline.
+void Connection::note_progress() {
+  if (state_.messages_in <= messages_seen_) return;
+  messages_seen_ = state_.messages_in;
+  handshake_slot_->stage.store(messages_seen_, std::memory_order_relaxed);
+  flight_deadline_ = Clock::now() + shared_->options.flight_timeout;
+}
+
+Clock::time_point Connection::next_deadline() const {
+  return phase_ == Phase::handshaking ? std::min(deadline_, flight_deadline_) : deadline_;
+}
+
+void Connection::release_slots() {
+  shared_->handshakes.release(*handshake_slot_);
+  if (session_slot_) shared_->sessions.release(*session_slot_);
+}
+
+// arm_deadline waits for next_deadline(); the handler re-arms if it moved
+// later meanwhile (activity), so pushing a deadline back is a plain
+// assignment. Bringing one forward needs a new arm_deadline().
 void Connection::arm_deadline() {
-  deadline_timer_.expires_at(deadline_);
+  deadline_timer_.expires_at(next_deadline());
   deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->phase_ == Phase::closed) return;
     self->on_deadline();
@@ -56,12 +165,14 @@ void Connection::arm_deadline() {
 }
 
 void Connection::on_deadline() {
-  if (Clock::now() < deadline_) {
+  const Clock::time_point now = Clock::now();
+  if (now < next_deadline()) {
     arm_deadline();
     return;
   }
   if (phase_ == Phase::handshaking) {
-    fail_handshake(Error(Errc::timeout, "handshake did not complete in time"));
+    fail_handshake(Error(Errc::timeout, now >= flight_deadline_ ? "client sent no handshake message in time"
+                                                                : "handshake did not complete in time"));
     return;
   }
   close_now(Error(Errc::timeout, "idle timeout"));
@@ -90,6 +201,7 @@ bool Connection::pump_handshake() {
   while (true) {
     ERR_clear_error();
     const int rc = SSL_do_handshake(ssl_.get());
+    note_progress();
     if (rc == 1) {
       finish_handshake();
       return phase_ == Phase::established;
@@ -106,8 +218,11 @@ bool Connection::pump_handshake() {
       case SSL_ERROR_WANT_ASYNC:
         // The PSK callback paused the job. A synchronous lookup answers at
         // once and the loop resumes the job; otherwise on_psk_result does.
+        // The flight deadline waits meanwhile (handshake_timeout holds).
         if (!state_.psk_lookup_started) start_psk_lookup();
+        if (phase_ == Phase::closed) return false;
         if (state_.psk_phase == PskPhase::done) continue;
+        flight_deadline_ = Clock::time_point::max();
         return false;
       default:
         fail_handshake(handshake_error(ssl_.get(), err));
@@ -126,7 +241,6 @@ void Connection::start_psk_lookup() {
   }
   PskRequest request{state_.psk_identity, state_.sni};
   std::weak_ptr<Connection> weak = weak_from_this();
-  in_lookup_call_ = true;
   auto done = [weak, worker = worker_weak_, self = this, tid = std::this_thread::get_id()](
                   Result<SecretBytes> result) {
     // An answer given synchronously, inside the lookup call, is used
@@ -145,7 +259,9 @@ void Connection::start_psk_lookup() {
       if (auto conn = weak.lock()) conn->on_psk_result(std::move(*shared_result));
     });
   };
-  auth->authority.psk_lookup(request, std::move(done));
+  in_lookup_call_ = true;
+  // A throwing lookup closes the connection (which releases the job).
+  guard("PSK lookup", [&] { auth->authority.psk_lookup(request, std::move(done)); });
   in_lookup_call_ = false;
 }
 
@@ -153,7 +269,9 @@ void Connection::on_psk_result(Result<SecretBytes> result) {
   if (phase_ != Phase::handshaking || state_.psk_phase != PskPhase::pending) return;
   state_.psk_result = std::move(result);
   state_.psk_phase = PskPhase::done;
-  pump();  // SSL_do_handshake resumes the paused job
+  flight_deadline_ = Clock::now() + shared_->options.flight_timeout;
+  arm_deadline();  // the flight deadline may be earlier than the handshake's
+  pump();          // SSL_do_handshake resumes the paused job
 }
 
 void Connection::arm_dtls_timer() {
@@ -186,20 +304,33 @@ void Connection::wait_socket(bool for_write) {
 }
 
 void Connection::finish_handshake() {
+  if (Status s = check_client_certificate(ssl_.get()); !s) {
+    fail_handshake(s.error());
+    return;
+  }
   phase_ = Phase::established;
-  counted_ = false;
-  shared_->handshakes.fetch_sub(1);
+  shared_->handshakes.release(*handshake_slot_);
   ++dtls_timer_gen_;
   dtls_timer_.cancel();
   SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);  // no async jobs for records
   peer_ = peer_identity(ssl_.get());
+  session_slot_ = std::make_shared<Slot>();
+  session_slot_->conn = weak_from_this();
   touch();
+  if (auto idle = shared_->sessions.admit(session_slot_)) {
+    idle->shed(false, Error(Errc::connection_closed, "session shed: max_sessions reached (longest idle)"));
+  }
   arm_deadline();  // the idle deadline may be earlier than the handshake's
-  shared_->options.on_session(shared_from_this());
+  guard("session handler", [&] { shared_->options.on_session(shared_from_this()); });
 }
 
 void Connection::fail_handshake(const Error& error) {
-  if (shared_->options.on_handshake_error) shared_->options.on_handshake_error(error);
+  if (shared_->options.on_handshake_error) {
+    try {
+      shared_->options.on_handshake_error(error);
+    } catch (...) {  // a failing log sink must not take the server down
+    }
+  }
   close_now(error);
 }
 
@@ -227,17 +358,15 @@ void Connection::close_now(const Error& reason) {
   deadline_timer_.cancel();
   dtls_timer_.cancel();
   socket_.close(ignored);
-  if (counted_) {
-    counted_ = false;
-    shared_->handshakes.fetch_sub(1);
-  }
+  release_slots();
   if (registered_) {
     worker_.connections.erase(registry_);
     registered_ = false;
   }
   const Errc code = reason.code() == Errc::timeout ? Errc::timeout : Errc::connection_closed;
-  if (ReadHandler h = std::move(read_handler_)) h(fail(code, reason.detail()));
-  if (WriteHandler h = std::move(write_handler_)) h(fail(code, reason.detail()));
+  // The connection is closed already: a throwing handler is only reported.
+  if (ReadHandler h = std::move(read_handler_)) guard("read handler", [&] { h(fail(code, reason.detail())); });
+  if (WriteHandler h = std::move(write_handler_)) guard("write handler", [&] { h(fail(code, reason.detail())); });
 }
 
 void Connection::pump_write() {
@@ -264,7 +393,7 @@ void Connection::pump_write() {
   }
   write_data_.clear();
   write_done_ = 0;
-  if (WriteHandler h = std::move(write_handler_)) h({});
+  if (WriteHandler h = std::move(write_handler_)) guard("write handler", [&] { h({}); });
 }
 
 void Connection::pump_read() {
@@ -275,7 +404,7 @@ void Connection::pump_read() {
   if (rc == 1) {
     buf.resize(n);
     touch();
-    if (ReadHandler h = std::move(read_handler_)) h(std::move(buf));
+    if (ReadHandler h = std::move(read_handler_)) guard("read handler", [&] { h(std::move(buf)); });
     return;
   }
   const int err = SSL_get_error(ssl_.get(), rc);
@@ -299,8 +428,12 @@ Result<SecretBytes> Connection::export_keying_material(std::string_view label, s
 
 void Connection::async_read(ReadHandler handler) {
   asio::post(worker_.ioc, [self = shared_from_this(), h = std::move(handler)]() mutable {
-    if (self->phase_ != Phase::established) return h(fail(Errc::connection_closed));
-    if (self->read_handler_) return h(fail(Errc::invalid_argument, "a read is already pending"));
+    if (self->phase_ != Phase::established) {
+      return self->guard("read handler", [&] { h(fail(Errc::connection_closed)); });
+    }
+    if (self->read_handler_) {
+      return self->guard("read handler", [&] { h(fail(Errc::invalid_argument, "a read is already pending")); });
+    }
     self->read_handler_ = std::move(h);
     self->pump();
   });
@@ -308,8 +441,12 @@ void Connection::async_read(ReadHandler handler) {
 
 void Connection::async_write(ByteVector data, WriteHandler handler) {
   asio::post(worker_.ioc, [self = shared_from_this(), d = std::move(data), h = std::move(handler)]() mutable {
-    if (self->phase_ != Phase::established) return h(fail(Errc::connection_closed));
-    if (self->write_handler_) return h(fail(Errc::invalid_argument, "a write is already pending"));
+    if (self->phase_ != Phase::established) {
+      return self->guard("write handler", [&] { h(fail(Errc::connection_closed)); });
+    }
+    if (self->write_handler_) {
+      return self->guard("write handler", [&] { h(fail(Errc::invalid_argument, "a write is already pending")); });
+    }
     self->write_data_ = std::move(d);
     self->write_done_ = 0;
     self->write_handler_ = std::move(h);

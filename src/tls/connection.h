@@ -8,9 +8,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 
 #include "internal.h"
 #include "m2msec/tls/session.h"
@@ -19,11 +22,55 @@ namespace m2msec::tls::detail {
 
 class Connection;
 
+// Slot is one connection's place in a SlotTable. |stage| and |since| rank
+// it for shedding; the connection updates them from its own thread.
+struct Slot {
+  std::weak_ptr<Connection> conn;
+  std::atomic<std::uint32_t> stage{0};   // handshake messages received
+  std::atomic<std::int64_t> since{0};    // steady_clock ticks: accepted, or last activity
+  std::list<std::shared_ptr<Slot>>::iterator pos;
+  bool held = false;  // in the table; guarded by SlotTable::mu_
+};
+
+// SlotTable bounds a set of connections across all workers: the
+// handshakes in progress, or the established sessions. When it is full,
+// admit() evicts the lowest-ranked slot (lowest |stage|, then smallest
+// |since|) so the newcomer always gets in: for handshakes, the one that
+// made the least progress, oldest first; for sessions, the longest idle.
+class SlotTable {
+ public:
+  explicit SlotTable(std::size_t capacity) : capacity_(capacity) {}
+
+  // admit inserts |slot|. If the table is full it evicts the lowest-ranked
+  // slot and returns its connection, which the caller must close (null if
+  // none was evicted or it is already being destroyed). The victim is
+  // released outside the lock: its destructor calls release().
+  std::shared_ptr<Connection> admit(const std::shared_ptr<Slot>& slot);
+
+  // release removes |slot| if it is still in the table (an evicted slot is
+  // not). Returns whether it was.
+  bool release(Slot& slot);
+
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::list<std::shared_ptr<Slot>> slots_;
+  std::size_t capacity_;
+};
+
+// Notify reports a server-level event through ServerOptions::on_notice;
+// exceptions from the callback are swallowed.
+void notify(const ServerOptions& options, const Error& event);
+
 // ServerShared is what every connection of one server reads.
 struct ServerShared {
+  ServerShared(std::size_t max_handshakes, std::size_t max_sessions)
+      : handshakes(max_handshakes), sessions(max_sessions) {}
   std::shared_ptr<const ServerConfig> config;
   ServerOptions options;
-  std::atomic<std::size_t> handshakes{0};
+  SlotTable handshakes;
+  SlotTable sessions;
 };
 
 // Worker is one io_context, run by one thread, and its connections. Only
@@ -37,7 +84,8 @@ struct Worker {
 // socket. Every step runs on the worker's thread; pump() retries whatever
 // is pending and waits (socket readiness, PSK lookup, DTLS retransmission
 // timer) for what cannot progress. A deadline timer bounds the handshake
-// and, afterwards, idle time.
+// and, afterwards, idle time; during the handshake a shorter flight
+// deadline bounds the wait for the client's next handshake message.
 class Connection final : public Session, public std::enable_shared_from_this<Connection> {
  public:
   // Connection takes ownership of |fd| (non-blocking) and |ssl|, which must
@@ -46,8 +94,19 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   ~Connection() override;
 
   // start registers the connection with its worker and begins the
-  // handshake; call on the worker's thread.
-  void start();
+  // handshake; call on the worker's thread. |stage| is the number of
+  // handshake messages already received (1 for a DTLS peer that returned
+  // our cookie in its ClientHello).
+  void start(std::uint32_t stage = 0);
+
+  // handshake_slot is this connection's place among the server's
+  // handshakes; admit it before start().
+  const std::shared_ptr<Slot>& handshake_slot() const { return handshake_slot_; }
+
+  // shed closes the connection from any thread (posted to its worker)
+  // after its slot was evicted from the handshakes (|handshake|) or the
+  // sessions table; a handshake that finished meanwhile is left alone.
+  void shed(bool handshake, Error reason);
 
   // close_now fails pending operations with |reason| and closes; worker
   // thread only.
@@ -76,6 +135,13 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   void fail_handshake(const Error& error);
   void release_async_job();
   void touch();
+  void note_progress();
+  std::chrono::steady_clock::time_point next_deadline() const;
+  void release_slots();
+  // guard runs |f| (which calls the application); an exception closes this
+  // connection and is reported once through on_notice.
+  template <typename F>
+  void guard(const char* what, F&& f);
 
   Worker& worker_;
   std::weak_ptr<Worker> worker_weak_;  // for PSK completions from other threads
@@ -84,10 +150,13 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer dtls_timer_;
   std::chrono::steady_clock::time_point deadline_{};
+  std::chrono::steady_clock::time_point flight_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::uint32_t messages_seen_ = 0;
   HandshakeState state_;
   UniquePtr<SSL> ssl_;
   Phase phase_ = Phase::handshaking;
-  bool counted_ = true;  // holds one slot of ServerShared::handshakes
+  std::shared_ptr<Slot> handshake_slot_ = std::make_shared<Slot>();
+  std::shared_ptr<Slot> session_slot_;
   bool want_read_ = false;
   bool want_write_ = false;
   bool read_waiting_ = false;

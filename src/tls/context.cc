@@ -79,6 +79,15 @@ int servername_callback(SSL* ssl, int* alert, void*) {
   return SSL_TLSEXT_ERR_OK;
 }
 
+// count_client_messages is the server's message callback: it counts each
+// complete handshake or ChangeCipherSpec message the client delivered.
+// A peer that trickles bytes makes no progress until a message completes.
+void count_client_messages(int write_p, int, int content_type, const void*, size_t, SSL* ssl, void*) {
+  if (write_p != 0) return;
+  if (content_type != SSL3_RT_HANDSHAKE && content_type != SSL3_RT_CHANGE_CIPHER_SPEC) return;
+  if (HandshakeState* st = state_of(ssl)) ++st->messages_in;
+}
+
 // psk_server_callback returns the key for |identity|. TLS 1.2 delivers the
 // identity in ClientKeyExchange and OpenSSL wants the key synchronously, so
 // the first call marks the lookup pending and pauses the handshake's async
@@ -170,6 +179,7 @@ Result<UniquePtr<SSL_CTX>> new_context(Transport t, bool server) {
   if (server) {
     SSL_CTX_set_tlsext_servername_callback(ctx.get(), servername_callback);
     SSL_CTX_set_psk_server_callback(ctx.get(), psk_server_callback);
+    SSL_CTX_set_msg_callback(ctx.get(), count_client_messages);
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_ASYNC);
     if (t == Transport::dtls) install_cookie_callbacks(ctx.get());
   } else {
@@ -328,6 +338,37 @@ Result<SecretBytes> export_keying_material(SSL* ssl, std::string_view label, std
     ossl_error_string();
     return fail(Errc::invalid_argument, "key export refused (no finished handshake)");
   }
+  return out;
+}
+
+Status check_client_certificate(SSL* ssl) {
+  const HandshakeState* st = state_of(ssl);
+  if (st == nullptr || st->authority == nullptr || st->authority->authority.client_auth != ClientAuth::required) {
+    return {};
+  }
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  if (cipher != nullptr && SSL_CIPHER_get_auth_nid(cipher) == NID_auth_psk) return {};
+  if (SSL_get0_peer_certificate(ssl) == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
+    return fail(Errc::certificate_rejected, "a certificate suite needs a verified client certificate");
+  }
+  return {};
+}
+
+std::string escape_for_log(std::string_view text) {
+  constexpr std::size_t kMax = 200;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  if (text.size() > kMax) out += "...";
   return out;
 }
 

@@ -1,10 +1,12 @@
 #include "m2msec/tls/credentials.h"
 
 #include <openssl/pem.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <memory>
 
+#include "m2msec/core/secret_file.h"
 #include "m2msec/tls/identity.h"
 
 namespace m2msec::tls {
@@ -19,6 +21,29 @@ Result<UniquePtr<BIO>> open_file(const std::string& path) {
   return bio;
 }
 
+// read_private_key reads a PEM private key from a file that only its owner
+// may access. Fails with Errc::insecure_permissions (the detail names the
+// mode and the fix), Errc::io_error, or Errc::invalid_credentials.
+Result<UniquePtr<EVP_PKEY>> read_private_key(const std::string& path) {
+  Result<SecretString> pem = read_secret_file(path);
+  if (!pem && pem.error().code() == Errc::insecure_permissions) {
+    struct stat st {};
+    char mode[8] = "?";
+    if (::stat(path.c_str(), &st) == 0) std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777u);
+    return fail(Errc::insecure_permissions,
+                "private key " + path + " has mode " + mode + "; run chmod 600 " + path);
+  }
+  if (!pem) return std::unexpected(pem.error());
+  UniquePtr<BIO> bio(BIO_new_mem_buf(pem->view().data(), static_cast<int>(pem->size())));
+  if (!bio) return fail(Errc::invalid_credentials, "out of memory");
+  UniquePtr<EVP_PKEY> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    ossl_error_string();
+    return fail(Errc::invalid_credentials, "no private key in " + path);
+  }
+  return key;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const CertificateKey>> load_certificate_key(const std::string& cert_pem_path,
@@ -26,8 +51,6 @@ Result<std::shared_ptr<const CertificateKey>> load_certificate_key(const std::st
                                                                    bool enforce_profile) {
   auto cert_bio = open_file(cert_pem_path);
   if (!cert_bio) return std::unexpected(cert_bio.error());
-  auto key_bio = open_file(key_pem_path);
-  if (!key_bio) return std::unexpected(key_bio.error());
 
   auto out = std::make_shared<CertificateKey>();
   out->leaf.reset(PEM_read_bio_X509(cert_bio->get(), nullptr, nullptr, nullptr));
@@ -43,11 +66,9 @@ Result<std::shared_ptr<const CertificateKey>> load_certificate_key(const std::st
     }
   }
   ossl_error_string();  // the loop ends on "no start line"
-  out->key.reset(PEM_read_bio_PrivateKey(key_bio->get(), nullptr, nullptr, nullptr));
-  if (!out->key) {
-    ossl_error_string();
-    return fail(Errc::invalid_credentials, "no private key in " + key_pem_path);
-  }
+  auto key = read_private_key(key_pem_path);
+  if (!key) return std::unexpected(key.error());
+  out->key = std::move(*key);
   if (X509_check_private_key(out->leaf.get(), out->key.get()) != 1) {
     ossl_error_string();
     return fail(Errc::invalid_credentials, "private key does not match the certificate");

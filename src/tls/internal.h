@@ -3,6 +3,7 @@
 #pragma once
 
 #include <csignal>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,9 @@ struct HandshakeState {
   PskPhase psk_phase = PskPhase::idle;
   bool psk_lookup_started = false;
   Result<SecretBytes> psk_result;
+  // messages_in counts the complete handshake (and ChangeCipherSpec)
+  // messages received from the client: the connection's progress.
+  std::uint32_t messages_in = 0;
   // Client side.
   const ClientPsk* client_psk = nullptr;
   // Both.
@@ -111,6 +115,17 @@ Result<SecretBytes> export_keying_material(SSL* ssl, std::string_view label, std
 
 // peer_identity describes the authenticated peer of a finished handshake.
 PeerIdentity peer_identity(SSL* ssl);
+
+// check_client_certificate enforces ClientAuth::required after a finished
+// server handshake: unless a PSK suite was negotiated, the client must have
+// presented a certificate that verified. OpenSSL already refuses such a
+// handshake (SSL_VERIFY_FAIL_IF_NO_PEER_CERT); this is the second lock.
+// Fails with Errc::certificate_rejected.
+Status check_client_certificate(SSL* ssl);
+
+// escape_for_log returns |text| cut to 200 bytes with every byte outside
+// printable ASCII written as \xNN, for log lines that may carry peer bytes.
+std::string escape_for_log(std::string_view text);
 
 // install_cookie_callbacks sets the DTLS cookie generate/verify callbacks
 // on |ctx|: HMAC-SHA-256 over the peer address and port, keyed by a

@@ -2,7 +2,10 @@
 #include "m2msec/tls/server.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,9 +14,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <thread>
 
 #include "connection.h"
@@ -29,6 +34,44 @@ using detail::Worker;
 // kListenBurst bounds how many datagrams the DTLS listener handles before
 // yielding to other work on its thread.
 constexpr int kListenBurst = 32;
+
+// kAcceptBackoff is how long the TCP listener pauses when accept() finds
+// no file descriptor (EMFILE, ENFILE) or no kernel memory, instead of
+// retrying at once: the pending connection stays in the kernel's backlog.
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
+
+// is_resource_shortage says whether an accept() error means "out of
+// descriptors or memory": retrying at once would spin.
+bool is_resource_shortage(const boost::system::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  switch (ec.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// run_guarded runs |ioc| until it is stopped: the I/O loop's exception
+// barrier. A handler that throws is reported once and the loop goes on
+// (the handler is consumed; its connection closes by its own deadline).
+void run_guarded(boost::asio::io_context& ioc, const ServerOptions& options) {
+  while (true) {
+    std::string why;
+    try {
+      ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      why = e.what();
+    } catch (...) {
+      why = "unknown exception";
+    }
+    detail::notify(options, Error(Errc::io_error, "exception in the I/O loop: " + detail::escape_for_log(why)));
+  }
+}
 
 // to_sockaddr converts an IPv4/IPv6 BIO_ADDR; returns 0 for other families.
 socklen_t to_sockaddr(const BIO_ADDR* addr, sockaddr_storage& out) {
@@ -64,12 +107,15 @@ class Server final : public TlsServer {
   std::uint16_t port() const override { return port_; }
   void start() override;
   void stop() override;
-  std::size_t active_handshakes() const override { return shared_->handshakes.load(); }
+  std::size_t active_handshakes() const override { return shared_->handshakes.size(); }
+  std::size_t active_sessions() const override { return shared_->sessions.size(); }
 
  private:
   const std::shared_ptr<Worker>& next_worker() { return workers_[next_++ % workers_.size()]; }
-  bool take_handshake_slot();
+  void admit_and_start(const std::shared_ptr<Worker>& worker, const std::shared_ptr<Connection>& conn,
+                       std::uint32_t stage);
   void do_accept();
+  void on_accept_error(const boost::system::error_code& ec);
   void on_accept(const std::shared_ptr<Worker>& worker, const boost::system::error_code& ec,
                  asio::ip::tcp::socket socket);
   Status new_listen_ssl();
@@ -85,6 +131,8 @@ class Server final : public TlsServer {
   std::vector<std::thread> threads_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;
+  std::optional<asio::steady_timer> accept_backoff_;
+  std::size_t accept_failures_ = 0;  // in the current shortage episode
   std::optional<asio::ip::udp::socket> udp_;
   asio::ip::udp::endpoint udp_local_;
   UniquePtr<SSL> listen_ssl_;
@@ -102,6 +150,7 @@ Status Server::bind() {
   asio::io_context& ioc = workers_[0]->ioc;
   if (o.transport == Transport::tls) {
     acceptor_.emplace(ioc);
+    accept_backoff_.emplace(ioc);
     const asio::ip::tcp::endpoint ep(addr, o.port);
     acceptor_->open(ep.protocol(), ec);
     if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
@@ -127,12 +176,33 @@ Status Server::bind() {
   return new_listen_ssl();
 }
 
-bool Server::take_handshake_slot() {
-  std::size_t cur = shared_->handshakes.load();
-  do {
-    if (cur >= shared_->options.max_handshakes) return false;
-  } while (!shared_->handshakes.compare_exchange_weak(cur, cur + 1));
-  return true;
+// buffered_stage ranks a just-accepted TCP connection by what its client
+// has already sent: 1 if a whole first TLS record (the ClientHello) waits
+// in the socket, else 0. Progress then reflects the client, not how soon
+// this server got to read it, so a device that spoke at once is not shed
+// in favour of a silent peer accepted after it.
+std::uint32_t buffered_stage(int fd) {
+  std::uint8_t header[5];
+  const ssize_t n = ::recv(fd, header, sizeof header, MSG_PEEK | MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(sizeof header) || header[0] != 22) return 0;  // 22: handshake record
+  const std::size_t record = 5 + ((std::size_t{header[3]} << 8) | header[4]);
+  int avail = 0;
+  if (::ioctl(fd, FIONREAD, &avail) != 0 || avail < 0) return 0;
+  return static_cast<std::size_t>(avail) >= record ? 1 : 0;
+}
+
+// admit_and_start gives |conn| a handshake slot, shedding the handshake
+// that made the least progress if the slots are full, and starts it on its
+// worker. |stage| is how many client messages it has already delivered.
+void Server::admit_and_start(const std::shared_ptr<Worker>& worker, const std::shared_ptr<Connection>& conn,
+                             std::uint32_t stage) {
+  const std::shared_ptr<detail::Slot>& slot = conn->handshake_slot();
+  slot->conn = conn;
+  slot->stage.store(stage, std::memory_order_relaxed);
+  if (std::shared_ptr<Connection> victim = shared_->handshakes.admit(slot)) {
+    victim->shed(true, Error(Errc::connection_closed, "handshake shed: max_handshakes reached (least progress)"));
+  }
+  asio::post(worker->ioc, [conn, stage] { conn->start(stage); });
 }
 
 void Server::start() {
@@ -142,9 +212,9 @@ void Server::start() {
   if (acceptor_) asio::post(workers_[0]->ioc, [this] { do_accept(); });
   if (udp_) asio::post(workers_[0]->ioc, [this] { do_listen(); });
   for (auto& w : workers_) {
-    threads_.emplace_back([&ioc = w->ioc] {
+    threads_.emplace_back([&ioc = w->ioc, shared = shared_] {
       detail::block_sigpipe_forever();
-      ioc.run();
+      run_guarded(ioc, shared->options);
     });
   }
 }
@@ -156,6 +226,7 @@ void Server::stop() {
   asio::post(workers_[0]->ioc, [this] {
     boost::system::error_code ignored;
     if (acceptor_) acceptor_->close(ignored);
+    if (accept_backoff_) accept_backoff_->cancel();
     if (udp_) udp_->close(ignored);
   });
   for (auto& w : workers_) {
@@ -186,29 +257,48 @@ void Server::do_accept() {
 void Server::on_accept(const std::shared_ptr<Worker>& worker, const boost::system::error_code& ec,
                        asio::ip::tcp::socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-  if (!ec) {
-    if (!take_handshake_slot()) {
-      boost::system::error_code ignored;
-      socket.close(ignored);  // over the cap: refuse at once
-      report(Error(Errc::connection_closed, "too many concurrent handshakes"));
-    } else {
-      boost::system::error_code ignored;
-      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-      const int fd = socket.release(ignored);
-      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-      UniquePtr<SSL> ssl(SSL_new(shared_->config->base.get()));
-      if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
-        ::close(fd);
-        shared_->handshakes.fetch_sub(1);
-        report(Error(Errc::tls_handshake_failed, "SSL_new: " + ossl_error_string()));
-      } else {
-        SSL_set_accept_state(ssl.get());
-        auto conn = std::make_shared<Connection>(worker, shared_, fd, std::move(ssl));
-        asio::post(worker->ioc, [conn] { conn->start(); });
-      }
-    }
+  if (ec) {
+    on_accept_error(ec);
+    return;
+  }
+  if (accept_failures_ != 0) {
+    detail::notify(shared_->options, Error(Errc::io_error, "accept resumed after " + std::to_string(accept_failures_) +
+                                                               " failures for lack of file descriptors or memory"));
+    accept_failures_ = 0;
+  }
+  boost::system::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  const int fd = socket.release(ignored);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  UniquePtr<SSL> ssl(SSL_new(shared_->config->base.get()));
+  if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
+    ::close(fd);
+    report(Error(Errc::tls_handshake_failed, "SSL_new: " + ossl_error_string()));
+  } else {
+    SSL_set_accept_state(ssl.get());
+    admit_and_start(worker, std::make_shared<Connection>(worker, shared_, fd, std::move(ssl)), buffered_stage(fd));
   }
   do_accept();
+}
+
+// on_accept_error retries at once after a transient error; when the process
+// is out of descriptors or memory it pauses (the connection waits in the
+// backlog) and reports once per episode, with the count when it ends.
+void Server::on_accept_error(const boost::system::error_code& ec) {
+  if (!is_resource_shortage(ec)) {
+    do_accept();
+    return;
+  }
+  if (accept_failures_++ == 0) {
+    detail::notify(shared_->options, Error(Errc::io_error, "accept: " + ec.message() + "; pausing " +
+                                                               std::to_string(kAcceptBackoff.count()) +
+                                                               " ms between attempts"));
+  }
+  accept_backoff_->expires_after(kAcceptBackoff);
+  accept_backoff_->async_wait([this](const boost::system::error_code& wait_ec) {
+    if (wait_ec || !acceptor_->is_open()) return;
+    do_accept();
+  });
 }
 
 // --- DTLS over UDP ---
@@ -266,10 +356,6 @@ void Server::on_datagrams() {
 // listener's address (SO_REUSEADDR/SO_REUSEPORT) and connected to the
 // peer, so the kernel delivers that peer's datagrams to it.
 void Server::accept_dtls(const BIO_ADDR* peer) {
-  if (!take_handshake_slot()) {
-    report(Error(Errc::connection_closed, "too many concurrent handshakes"));
-    return;
-  }
   const int fd = ::socket(udp_local_.protocol().family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   sockaddr_storage peer_ss{};
@@ -281,7 +367,6 @@ void Server::accept_dtls(const BIO_ADDR* peer) {
       peer_len == 0 || ::connect(fd, peer_sa, peer_len) != 0) {
     const std::string why = std::strerror(errno);
     if (fd >= 0) ::close(fd);
-    shared_->handshakes.fetch_sub(1);
     report(Error(Errc::io_error, "DTLS peer socket: " + why));
     return;
   }
@@ -289,35 +374,48 @@ void Server::accept_dtls(const BIO_ADDR* peer) {
   BIO* bio = BIO_new_dgram(fd, BIO_NOCLOSE);
   if (bio == nullptr) {
     ::close(fd);
-    shared_->handshakes.fetch_sub(1);
     return;
   }
   BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &peer_ss);
   SSL_set_bio(ssl.get(), bio, bio);  // frees the listener's BIO (NOCLOSE)
   const std::shared_ptr<Worker>& worker = next_worker();
-  auto conn = std::make_shared<Connection>(worker, shared_, fd, std::move(ssl));
-  asio::post(worker->ioc, [conn] { conn->start(); });
+  // The peer returned our cookie: its ClientHello is complete (stage 1),
+  // and its next flight is due within flight_timeout.
+  admit_and_start(worker, std::make_shared<Connection>(worker, shared_, fd, std::move(ssl)), 1);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<TlsServer>> TlsServer::create(ServerOptions options) {
   if (!options.on_session) return fail(Errc::invalid_argument, "on_session handler is required");
-  if (options.handshake_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
+  if (options.handshake_timeout.count() <= 0 || options.idle_timeout.count() <= 0 ||
+      options.flight_timeout.count() <= 0) {
     return fail(Errc::invalid_argument, "timeouts must be positive");
   }
   if (options.mtu < 256 || options.mtu > 65507) return fail(Errc::invalid_argument, "MTU out of 256..65507");
   if (options.max_handshakes == 0) return fail(Errc::invalid_argument, "max_handshakes must be positive");
+  if (options.max_sessions == 0) return fail(Errc::invalid_argument, "max_sessions must be positive");
   auto config = detail::build_server_config(options);
   if (!config) return std::unexpected(config.error());
   unsigned threads = options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  auto shared = std::make_shared<ServerShared>();
+  auto shared = std::make_shared<ServerShared>(options.max_handshakes, options.max_sessions);
   shared->config = std::move(*config);
   shared->options = std::move(options);
   auto server = std::make_unique<Server>(std::move(shared), threads);
   if (Status s = server->bind(); !s) return std::unexpected(s.error());
   return std::unique_ptr<TlsServer>(std::move(server));
+}
+
+Result<std::uint64_t> raise_open_file_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return fail(Errc::io_error, std::string("getrlimit: ") + std::strerror(errno));
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return static_cast<std::uint64_t>(lim.rlim_cur);
 }
 
 }  // namespace m2msec::tls

@@ -6,9 +6,11 @@ unregistered certificate, expired enrolment (--expiry 2, then 3 s), an
 enrolee removed while the server runs, and a --maf the enrolee is not
 configured for. Each must make "m2msec enrol" exit 1 with one clear error
 line and write no state; after each, the same server still enrols a good
-enrolee.
+enrolee. Also (issue 9 item 7): a TLS client on a certificate suite without
+a client certificate (openssl s_client) is refused in the handshake.
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -70,6 +72,20 @@ def body(h):
     refused("removed enrolee", h.enrol(mef.tls_port, "s7", "gone@mef.example.com", gone_kpm), "psk", "s7")
     j = h.mef_json(["enrolee", "show", "--enrolee-id", "/gone"])
     h.check(j["state"] == "removed" and j["enrolment"] is None, "removed enrolee: no enrolment left", str(j))
+
+    # Certificate suite, no client certificate: refused with an alert (before,
+    # the session completed and s_client read until stdin ended).
+    for cipher, flag, port in (("ECDHE-ECDSA-AES128-SHA256", "-tls1_2", mef.tls_port),
+                               ("ECDHE-ECDSA-AES128-CCM8", "-dtls1_2", mef.dtls_port)):
+        p = subprocess.run(["openssl", "s_client", flag, "-connect", f"127.0.0.1:{port}", "-servername",
+                            "mef.example.com", "-cipher", cipher, "-CAfile", os.path.join(h.pki, "ca.crt"),
+                            "-verify_return_error"], input="", capture_output=True, text=True, timeout=30)
+        h.check("alert" in p.stderr.lower(), f"{flag}: certificate-less client refused with an alert",
+                p.stdout[-400:] + p.stderr[-400:])
+        log = open(mef.log.name).read()
+        h.check("needs a verified client certificate" in log or "did not return a certificate" in log.lower(),
+                f"{flag}: the MEF logged why", log[-600:])
+    still_serves("certificate-less clients")
 
     refused("wrong --maf", h.enrol(mef.tls_port, "s8", "dev-001@mef.example.com", dev_kpm, maf=MAF2),
             "not configured for MAF", "s8")

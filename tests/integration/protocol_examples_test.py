@@ -340,6 +340,15 @@ def body(h, doc_path):
     s = Session(mef, MEF_FQDN, BOOTSTRAP, cert=cert("maf"), ca=ca)
     run(s, "mef-fetch-km", s1 + [(DOC_KV, b64(km))], "mef-fetch-km (kv = python's 10.3.2 Km)")
     s.close()
+    # Issue 9: a raw 0xFF byte in the path went into an error text that the JSON encoder then
+    # threw on, killing every role of the process. Now: 4000, and the same session goes on.
+    s = Session(mef, MEF_FQDN, BOOTSTRAP, cert=cert("maf"), ca=ca)
+    got = s.request(b"GET /mef/fetchCredentials/x/\xff HTTP/1.1\r\nHost: " + MEF_FQDN.encode() +
+                    b"\r\nX-M2M-Origin: " + MAF.encode() + b"\r\nX-M2M-RI: raw-ff\r\n\r\n")
+    h.check(got[1].get("x-m2m-rsc") == "4000" and "\\xff" in got[2],
+            "a raw 0xFF byte in the path: 4000 with the byte quoted", got)
+    run(s, "mef-fetch-km", s1 + [(DOC_KV, b64(km))], "mef-fetch-km on the same session afterwards")
+    s.close()
     s = Session(mef, MEF_FQDN, BOOTSTRAP, cert=cert("maf2"), ca=ca)
     run(s, "mef-fetch-km-not-target", s1)
     s.close()
@@ -371,6 +380,13 @@ def body(h, doc_path):
     run(e, "cse-retrieve-cb", [])
     run(e, "cse-create-ae", [])
     run(e, "cse-spoofed-origin", [])
+    # Issue 9: each of these AE bodies made Entity B throw and took the MEF and MAF down with it.
+    create_ae, _ = ex["cse-create-ae"]
+    head, _, _ = create_ae.partition("\n\n")
+    for bad in ({"m2m:ae": {"rn": 5}}, {"m2m:ae": {"api": 5}}, {"m2m:ae": {"rr": "yes"}}):
+        got = e.request(wire_request(head + "\n\n" + json.dumps(bad)))
+        h.check(got[1].get("x-m2m-rsc") == "4000", f"AE create with {json.dumps(bad)}: 4000", got)
+    run(e, "cse-retrieve-cb", [], "cse-retrieve-cb on the same session afterwards")
     e.close()
     # Entity B de-registers Kc when the connection ends (§4), so §3.4 needs a key of its own.
     h.check(wait_for(lambda: rki + "@" + MAF not in {k["kc_id"] for k in h.maf_keys()}),

@@ -40,9 +40,11 @@ def body(h):
     h.start_all()
     h.start("maf2")
     t_short = time.time()
-    # Enrolments that expire in 3 s: one associates at once (Km stored at the MAF), one never did.
-    st_e = h.enrol("dev-e", expiry="3")
-    st_f = h.enrol("dev-f", expiry="3")
+    # Enrolments that expire in 8 s: one associates at once (Km stored at the MAF), one never did.
+    # (8 s, not less: under a loaded sanitizer build two enrolments and an association can take
+    # several seconds, and the association must come before the expiry.)
+    st_e = h.enrol("dev-e", expiry="8")
+    st_f = h.enrol("dev-f", expiry="8")
     h.expect_ok("dev-e associates before its Km expires", h.associate(st_e))
     st1 = h.enrol("dev-1")
 
@@ -112,7 +114,7 @@ def body(h):
     good("MAF restarted again")
 
     # -- Km lifetime passed -------------------------------------------------------------
-    time.sleep(max(0.0, t_short + 4.5 - time.time()))
+    time.sleep(max(0.0, t_short + 9.5 - time.time()))
     h.expect_refusal("Km lifetime passed (stored at the MAF)", h.associate(st_e), AT_MAF)
     h.check("refused KmID" in h.maf.log_text(), "MAF log: expired KmID refused")
     h.expect_refusal("Km lifetime passed (MAF fetches it from the MEF)", h.associate(st_f), AT_MAF)

@@ -18,7 +18,8 @@ namespace m2msec::service {
 
 // ListenerSettings are read from a role's table:
 //   fqdn, tls_listen, dtls_listen, certificate, private_key, trust_anchors,
-//   threads, handshake_timeout_ms, idle_timeout_ms, max_handshakes, dtls_mtu
+//   threads, handshake_timeout_ms, flight_timeout_ms, idle_timeout_ms,
+//   max_handshakes, max_sessions, dtls_mtu
 struct ListenerSettings {
   std::string fqdn;
   std::string tls_listen;    // "host:port"; "" disables TLS
@@ -28,8 +29,10 @@ struct ListenerSettings {
   std::string trust_anchors; // PEM CA certificates for client certificates
   unsigned threads = 0;
   std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds flight_timeout{2000};
   std::chrono::milliseconds idle_timeout{60000};
   std::size_t max_handshakes = 256;
+  std::size_t max_sessions = 10000;
   std::size_t dtls_mtu = 1200;
 };
 
@@ -41,7 +44,9 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
 struct ListenerHandlers {
   std::string role;                   // "mef", "maf", "cse": log prefix and listener names
   tls::PskLookup psk_lookup;          // empty: no PSK suites
-  tls::ClientAuth client_auth = tls::ClientAuth::optional;
+  // client_auth applies when trust anchors are configured: certificate
+  // suites then need a verified client certificate (PSK suites carry none).
+  tls::ClientAuth client_auth = tls::ClientAuth::required;
   // export_label, if set, is the RFC 5705 label whose 48-byte output the
   // listener exports once per session into AuthContext::exported.
   std::string export_label;
@@ -60,6 +65,11 @@ struct ListenerHandlers {
 // level, prefixed with |role|.
 std::function<void(const Error&)> log_handshake_failure(std::string role);
 
+// log_open_file_limit raises the open file limit to its hard limit
+// (tls::raise_open_file_limit) and logs the result, prefixed with |role|.
+// Call once at start, before the listeners.
+void log_open_file_limit(const std::string& role);
+
 // handlers_for wires a role's service object (with psk_lookup(req, done)
 // and handle(ctx, req, reply)) into ListenerHandlers. |svc| must outlive
 // the listeners. |export_label| is the exporter label the role derives
@@ -71,7 +81,7 @@ ListenerHandlers handlers_for(Service* svc, std::string role, std::string export
   h.psk_lookup = [svc](const tls::PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
     svc->psk_lookup(r, std::move(done));
   };
-  h.client_auth = tls::ClientAuth::optional;
+  h.client_auth = tls::ClientAuth::required;
   h.export_label = std::move(export_label);
   h.handler = [svc](const AuthRef& ctx, const proto::Request& r, proto::Reply reply) {
     svc->handle(ctx, r, std::move(reply));

@@ -19,6 +19,8 @@ struct CertificateKey {
 
 // load_certificate_key reads a PEM file of certificates (leaf first) and a
 // PEM private key file. Fails with Errc::io_error if a file is unreadable,
+// Errc::insecure_permissions if group or others may access the key file
+// (the detail gives its mode and says to chmod 600),
 // Errc::invalid_credentials if it holds no certificate, the key does not
 // match the leaf, or (with |enforce_profile|) the leaf violates clause
 // 10.1.1 (P-256, keyUsage digitalSignature, no wildcard). Tests turn the

@@ -37,7 +37,15 @@ struct PskRequest {
 // meanwhile; other connections proceed.
 using PskLookup = std::function<void(const PskRequest&, std::function<void(Result<SecretBytes>)> done)>;
 
-// ClientAuth says whether a server asks for a client certificate.
+// ClientAuth says whether a server asks for a client certificate. TLS 1.2
+// never asks on a PSK suite (no CertificateRequest; RFC 4279 2), so these
+// modes only affect certificate suites:
+//   none      no certificate asked: server-only authentication;
+//   optional  asked, and verified if sent, but a client may send none (the
+//             session's PeerIdentity is then Kind::none);
+//   required  a certificate suite needs a verified client certificate; a
+//             certificate-less client is refused in the handshake. PSK
+//             clients of the same authority are unaffected.
 enum class ClientAuth { none, optional, required };
 
 // ServerAuthority is one virtual server behind the port.
@@ -50,6 +58,18 @@ struct ServerAuthority {
 };
 
 // ServerOptions configures a TlsServer. Durations of zero are invalid.
+//
+// Unauthenticated peers are cheap to hold, so what they can occupy is
+// bounded: at most |max_handshakes| handshakes are in progress; when a new
+// one arrives at the cap, the handshake that made the least progress
+// (fewest complete client messages; the oldest among equals) is shed, not
+// the newcomer. A handshake in which the client delivers no complete
+// message for |flight_timeout| (after the accept, or after its last
+// message; a pending PSK lookup does not count) is closed, so idle and
+// trickling peers free their slots long before |handshake_timeout|. At
+// most |max_sessions| sessions are established; at the cap the longest
+// idle one is closed to admit the next. When accept() runs out of file
+// descriptors the listener pauses 100 ms instead of spinning.
 struct ServerOptions {
   Transport transport = Transport::tls;
   std::string bind_address = "127.0.0.1";
@@ -59,8 +79,10 @@ struct ServerOptions {
   CipherProfile ciphers;                          // empty halves: clause 10.2 defaults
   unsigned threads = 0;                           // 0: one per core
   std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds flight_timeout{2000}; // wait for each client handshake message
   std::chrono::milliseconds idle_timeout{60000};
-  std::size_t max_handshakes = 256;               // concurrent; excess closed at once
+  std::size_t max_handshakes = 256;               // concurrent; at the cap the least progressed is shed
+  std::size_t max_sessions = 10000;               // established; at the cap the longest idle is closed
   std::size_t mtu = kDefaultMtu;                  // DTLS link MTU
   // DTLS always runs the stateless cookie exchange (DTLSv1_listen); it
   // cannot be turned off.
@@ -68,6 +90,11 @@ struct ServerOptions {
   // on_handshake_error, if set, is told why a handshake failed (for logs
   // and tests); it runs on a server thread and must not block.
   std::function<void(const Error&)> on_handshake_error;
+  // on_notice, if set, is told of server-level events (accept paused for
+  // lack of file descriptors and resumed, a session shed, an exception
+  // caught at the server's barrier); it runs on a server thread and must
+  // not block. Details hold no peer bytes unescaped.
+  std::function<void(const Error&)> on_notice;
 };
 
 // TlsServer owns its io_context threads. Not copyable or movable.
@@ -75,7 +102,8 @@ class TlsServer {
  public:
   // create validates |options|, builds the SSL contexts and binds the
   // port. Fails with Errc::invalid_argument (no authority, no handler,
-  // zero timeout, MTU out of 256..65507), Errc::invalid_credentials, or
+  // zero timeout, zero max_handshakes or max_sessions, MTU out of
+  // 256..65507), Errc::invalid_credentials, or
   // Errc::io_error (bind failed).
   static Result<std::unique_ptr<TlsServer>> create(ServerOptions options);
 
@@ -93,6 +121,16 @@ class TlsServer {
 
   // active_handshakes returns the number of handshakes in progress.
   virtual std::size_t active_handshakes() const = 0;
+
+  // active_sessions returns the number of established sessions.
+  virtual std::size_t active_sessions() const = 0;
 };
+
+// raise_open_file_limit raises this process's RLIMIT_NOFILE soft limit to
+// its hard limit (each connection holds a descriptor) and returns the soft
+// limit now in force. Fails with Errc::io_error if the limit cannot be
+// read; a refused raise keeps the old limit and returns it. Call once at
+// start, before threads are started.
+Result<std::uint64_t> raise_open_file_limit();
 
 }  // namespace m2msec::tls

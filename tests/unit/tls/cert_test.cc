@@ -1,4 +1,8 @@
 // Certificate-based TLS: path validation, clause 10.1.1 profile, names.
+#include <sys/stat.h>
+
+#include <filesystem>
+
 #include "tls_harness.h"
 
 namespace m2msec::tls::test {
@@ -127,6 +131,47 @@ TEST(TlsCert, InvalidCredentials) {
   auto not_pem = load_trust_anchors(pki_file("ca.key"));
   ASSERT_FALSE(not_pem.has_value());
   EXPECT_EQ(not_pem.error().code(), Errc::invalid_credentials);
+}
+
+// Issue 9 item 7: with client authentication required, a certificate suite
+// without a client certificate is refused in the handshake, while a PSK
+// client of the same authority (TLS 1.2 sends no CertificateRequest with a
+// PSK suite) still gets through.
+TEST(TlsCert, RequiredClientAuthRefusesCertificatelessClient) {
+  for (Transport t : {Transport::tls, Transport::dtls}) {
+    Harness h(cert_server(t, ClientAuth::required));
+    auto anonymous = cert_client(t, h.port(), kMef);
+    ASSERT_FALSE(anonymous.has_value()) << (t == Transport::tls ? "tls" : "dtls");
+    EXPECT_EQ(anonymous.error().code(), Errc::tls_handshake_failed) << anonymous.error().message();
+    ASSERT_TRUE(h.wait_errors(1));
+    EXPECT_EQ(h.errors()[0].code(), Errc::certificate_rejected) << h.errors()[0].message();
+    expect_serving(h, t, 0);  // PSK
+    auto mutual = cert_client(t, h.port(), kMef, "ca", cert("ae"), std::nullopt);
+    ASSERT_TRUE(mutual.has_value()) << mutual.error().message();
+    ASSERT_TRUE(h.wait_sessions(2));
+    EXPECT_EQ(h.session(1).peer.kind, PeerIdentity::Kind::certificate);
+  }
+}
+
+// Issue 9 item 7: a private key file that group or others may read is
+// refused with its mode and the fix; the same file at 0600 loads.
+TEST(TlsCert, KeyFileAccessibleByOthersIsRefused) {
+  const std::string copy = pki() + "/mode-test.key";
+  std::filesystem::copy_file(pki_file("mef.key"), copy, std::filesystem::copy_options::overwrite_existing);
+  for (mode_t mode : {0644, 0640, 0604, 0660}) {
+    ASSERT_EQ(::chmod(copy.c_str(), mode), 0);
+    auto loaded = load_certificate_key(pki_file("mef.pem"), copy);
+    ASSERT_FALSE(loaded.has_value()) << std::oct << mode;
+    EXPECT_EQ(loaded.error().code(), Errc::insecure_permissions);
+    char want[8];
+    std::snprintf(want, sizeof want, "%04o", static_cast<unsigned>(mode));
+    EXPECT_NE(loaded.error().message().find(want), std::string::npos) << loaded.error().message();
+    EXPECT_NE(loaded.error().message().find("chmod 600"), std::string::npos) << loaded.error().message();
+  }
+  ASSERT_EQ(::chmod(copy.c_str(), 0600), 0);
+  auto ok = load_certificate_key(pki_file("mef.pem"), copy);
+  EXPECT_TRUE(ok.has_value()) << ok.error().message();
+  std::filesystem::remove(copy);
 }
 
 }  // namespace
