@@ -20,7 +20,7 @@ struct Cse {
     std::map<std::string, entityb::CachedKey> provisioned;
     provisioned[KeyId::parse(KeyIdKind::kpsa, "dev-5.kpsa@sp.example.com")->canonical()] =
         entityb::CachedKey{SecretBytes(std::vector<std::uint8_t>(32, 0x55)), "/dev-5", 0, false, "", "", 0};
-    svc = std::make_unique<entityb::EntityB>(cfg, pool, client::RemotePeer{}, std::move(provisioned));
+    svc = std::make_unique<entityb::EntityB>(cfg, pool, nullptr, std::move(provisioned));
     ids.psk = {"dev-5.kpsa@sp.example.com", "other@sp.example.com", ""};
     ids.cert_dns = {{"mn-cse.sp.example.com"}, {}, {"in-cse.sp.example.com", "x.sp.example.com"}};
     ids.cert_uris = {{}, {"Cae-1"}, {"/in-cse/Cae-2"}};

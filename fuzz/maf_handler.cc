@@ -29,7 +29,7 @@ struct Maf {
     cfg.sp_domain = "sp.example.com";
     cfg.admin_fqdn = "sp.example.com";
     // No MEF: a KeID identity is refused without a network call.
-    svc = std::make_unique<maf::MafService>(cfg, *store, pool, client::RemotePeer{});
+    svc = std::make_unique<maf::MafService>(cfg, *store, pool, nullptr);
     ids.psk = {"0a0b0c0d@maf.example.com", "ffff@maf.example.com", "AAECAwQFBgcICQoLDA0ODw==@mef.example.com", ""};
     ids.cert_dns = {{"in-cse.sp.example.com"}, {"mn-cse.sp.example.com"}, {"maf.example.com"}, {}};
     ids.cert_uris = {{}, {"/dev-1"}};

@@ -27,6 +27,8 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
   c.csebase = t->str("csebase", "cb");
   const std::string enc = t->str("id_encoding", "base64");
   c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));
+  c.link_pool_size = static_cast<std::size_t>(t->integer("link_pool_size", 4, 1, 64));
+  c.link_timeout = std::chrono::milliseconds(t->integer("link_timeout_ms", 5000, 100, 600000));
   auto mafs = read_peers(*t, "maf");
   if (!mafs) return std::unexpected(mafs.error());
   c.mafs = std::move(*mafs);
@@ -52,6 +54,18 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
     return fail(Errc::invalid_argument, "cse: retrieving keys from a MAF or MEF needs certificate, private_key and trust_anchors");
   }
   return c;
+}
+
+Result<link::LinkOptions> link_options(const CseConfig& cfg) {
+  link::LinkOptions o;
+  if (auto st = link::load_link_credentials(o, cfg.listen.certificate, cfg.listen.private_key,
+                                            cfg.listen.trust_anchors);
+      !st) {
+    return std::unexpected(st.error());
+  }
+  o.pool_size = cfg.link_pool_size;
+  o.timeout = cfg.link_timeout;
+  return o;
 }
 
 }  // namespace m2msec::entityb

@@ -5,8 +5,15 @@ namespace m2msec::entityb {
 
 Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   std::unique_ptr<CseServer> s(new CseServer());
-  auto link = client::load_link(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors);
-  if (!link) return std::unexpected(link.error());
+  // One client context and connection pool for every call to the MAFs
+  // and MEFs, built before the first handshake needs it.
+  if (!cfg.mafs.empty() || !cfg.mefs.empty()) {
+    auto lo = link_options(cfg);
+    if (!lo) return std::unexpected(lo.error());
+    auto link = link::Link::create(std::move(*lo));
+    if (!link) return std::unexpected(link.error());
+    s->link_ = std::move(*link);
+  }
   // 8.2.2.1: operator-provisioned Kpsa, loaded once from 0600 files.
   std::map<std::string, CachedKey> provisioned;
   for (const KpsaEntry& e : cfg.kpsa) {
@@ -16,7 +23,7 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
         CachedKey{std::move(*key), e.entity_id, 0, false, "", "", 0};
   }
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
-  s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, std::move(*link), std::move(provisioned));
+  s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, s->link_.get(), std::move(provisioned));
   EntityB* svc = s->service_.get();
   service::ListenerHandlers h = service::handlers_for(svc, "cse");
   h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };

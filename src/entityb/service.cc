@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <exception>
+#include <optional>
 
 #include "m2msec/core/printable.h"
 #include "m2msec/entityb/entityb.h"
@@ -25,6 +27,10 @@ bool valid_resource_name(std::string_view rn) {
   return true;
 }
 
+// is_refusal: the issuer's answer about a key identifier (remembered for a
+// while), as opposed to a transport failure (which says nothing about it).
+bool is_refusal(const Error& e) { return e.code() == Errc::unknown_psk_identity || e.code() == Errc::key_expired; }
+
 const PeerEntry* find_peer(const std::vector<PeerEntry>& peers, const Fqdn& fqdn) {
   for (const PeerEntry& p : peers) {
     if (Fqdn::parse(p.fqdn)->matches(fqdn)) return &p;
@@ -34,10 +40,16 @@ const PeerEntry* find_peer(const std::vector<PeerEntry>& peers, const Fqdn& fqdn
 
 }  // namespace
 
-EntityB::EntityB(CseConfig cfg, service::WorkerPool& pool, client::RemotePeer link,
-                 std::map<std::string, CachedKey> provisioned)
-    : cfg_(std::move(cfg)), pool_(pool), link_(std::move(link)), keys_(std::move(provisioned)),
-      started_(service::now_unix()) {}
+EntityB::EntityB(CseConfig cfg, service::WorkerPool& pool, link::Link* link, std::map<std::string, CachedKey> provisioned)
+    : cfg_(std::move(cfg)), pool_(pool), link_(link), keys_(std::move(provisioned)), started_(service::now_unix()) {}
+
+// call sends |req| to a configured MAF or MEF over the role's link.
+Result<proto::Response> EntityB::call(const PeerEntry& peer, Request req) {
+  if (link_ == nullptr) return fail(Errc::connect_failed, "no link to the MAFs and MEFs");
+  auto ep = service::parse_endpoint(peer.address);  // checked by load_cse_config
+  if (!ep) return std::unexpected(ep.error());
+  return link_->call(link::Peer{ep->host, ep->port, peer.fqdn}, std::move(req));
+}
 
 KeyStats EntityB::stats() const {
   std::lock_guard lock(mu_);
@@ -47,13 +59,12 @@ KeyStats EntityB::stats() const {
 // fetch_kc: 8.2.2.3 "Entity B (Infrastructure Node) can retrieve the M2M
 // Secure Connection Key (Kc) from the MAF", by MAF Key Retrieval (8.8.2.8)
 // with its CSE-ID certificate.
-Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const std::string& maf_address, std::int64_t now) {
-  client::RemotePeer peer{maf_address, kc_id.fqdn().str(), link_.certificate, link_.trust, link_.timeout};
+Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const PeerEntry& maf, std::int64_t now) {
   Request req;
   req.op = proto::Operation::retrieve;
   req.to = std::string(proto::kMafKeysPrefix) + proto::percent_encode(kc_id.relative());
   req.from = cfg_.cse_id;
-  auto rsp = client::call_remote(peer, std::move(req));
+  auto rsp = call(maf, std::move(req));
   if (!rsp) {
     spdlog::warn("cse: MAF {} unreachable: {}", kc_id.fqdn().str(), rsp.error().message());
     return fail(Errc::connect_failed, "MAF unreachable");
@@ -81,15 +92,17 @@ Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const std::string& maf
 
 // fetch_kpsa: 8.3.2.1 "Use of Remotely Provisioned Credential", with the
 // Enrolee B (this CSE) as the Enrolment Target.
-Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const std::string& mef_address, std::int64_t now) {
-  client::RemotePeer peer{mef_address, kpsa_id.fqdn().str(), link_.certificate, link_.trust, link_.timeout};
+Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& mef, std::int64_t now) {
   Request req;
   req.op = proto::Operation::retrieve;
   req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(kpsa_id.str()) + "/" +
            std::to_string(proto::kSuidKpsa);
   req.from = cfg_.cse_id;
-  auto rsp = client::call_remote(peer, std::move(req));
-  if (!rsp) return fail(Errc::connect_failed, "MEF unreachable");
+  auto rsp = call(mef, std::move(req));
+  if (!rsp) {
+    spdlog::warn("cse: MEF {} unreachable: {}", kpsa_id.fqdn().str(), rsp.error().message());
+    return fail(Errc::connect_failed, "MEF unreachable");
+  }
   if (auto st = proto::expect_success(*rsp); !st) return fail(Errc::unknown_psk_identity, "MEF refused the KpsaID");
   auto c = proto::CredentialResponse::from_json(rsp->content);
   if (!c) return std::unexpected(c.error());
@@ -129,19 +142,62 @@ void EntityB::psk_lookup(const tls::PskRequest& req, std::function<void(Result<S
       return done(it->second.key.clone());
     }
   }
-  if (maf) {
-    return pool_.post([this, id = *kc_id, address = maf->address, done = std::move(done), now] {
-      done(fetch_kc(id, address, now));
-    });
+  if (auto why = refused_.find(key)) {
+    std::lock_guard lock(mu_);
+    ++stats_.refusals;
+    ++stats_.negative_hits;
+    return done(fail(why->code(), "refused recently"));
   }
+  if (maf) return fetch_once(key, [this, id = *kc_id, maf, now] { return fetch_kc(id, *maf, now); }, std::move(done));
   const PeerEntry* mef = find_peer(cfg_.mefs, kpsa_id->fqdn());
   if (mef == nullptr) {
     std::lock_guard lock(mu_);
     ++stats_.refusals;
     return done(fail(Errc::unknown_psk_identity, "unknown KpsaID"));
   }
-  pool_.post([this, id = *kpsa_id, address = mef->address, done = std::move(done), now] {
-    done(fetch_kpsa(id, address, now));
+  fetch_once(key, [this, id = *kpsa_id, mef, now] { return fetch_kpsa(id, *mef, now); }, std::move(done));
+}
+
+// fetch_once: concurrent handshakes with the same unknown key identifier
+// cause one fetch; all of them get its result. A refusal by the issuer is
+// remembered for a short time, a transport failure is not.
+void EntityB::fetch_once(const std::string& key, std::function<Result<SecretBytes>()> fetch,
+                         std::function<void(Result<SecretBytes>)> done) {
+  auto waiter = [done = std::move(done)](const Result<SecretBytes>& r) {
+    if (!r) return done(std::unexpected(r.error()));
+    done(r->clone());
+  };
+  if (!fetches_.join(key, std::move(waiter))) {
+    std::lock_guard lock(mu_);
+    ++stats_.joined;
+    return;
+  }
+  pool_.post([this, key, fetch = std::move(fetch)] {
+    Result<SecretBytes> r = fail(Errc::connect_failed, "key fetch failed");
+    try {
+      // A fetch that finished between the cache miss and join stored the key.
+      std::optional<SecretBytes> held;
+      {
+        std::lock_guard lock(mu_);
+        auto it = keys_.find(key);
+        if (it != keys_.end() && (it->second.expires_at == 0 || it->second.expires_at > service::now_unix())) {
+          held = it->second.key.clone();
+        }
+      }
+      r = held ? Result<SecretBytes>(std::move(*held)) : fetch();
+    } catch (const std::exception& e) {
+      spdlog::error("cse: key fetch failed: {}", printable(e.what()));
+    }
+    if (r) {
+      refused_.erase(key);
+    } else if (is_refusal(r.error())) {
+      refused_.add(key, r.error());
+    }
+    if (!r) {
+      std::lock_guard lock(mu_);
+      ++stats_.refusals;
+    }
+    fetches_.finish(key, r);
   });
 }
 
@@ -191,13 +247,12 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
     if (--it->second.sessions > 0) return;
     keys_.erase(it);
   }
-  pool_.post([this, id = *kc_id, address = maf->address] {
-    client::RemotePeer p{address, id.fqdn().str(), link_.certificate, link_.trust, link_.timeout};
+  pool_.post([this, id = *kc_id, maf] {
     Request req;
     req.op = proto::Operation::del;
     req.to = std::string(proto::kMafKeysPrefix) + proto::percent_encode(id.relative());
     req.from = cfg_.cse_id;
-    auto rsp = client::call_remote(p, std::move(req));
+    auto rsp = call(*maf, std::move(req));
     if (!rsp || !proto::is_success(rsp->rsc)) {
       spdlog::info("cse: could not de-register {} at the MAF", id.str());
       return;

@@ -19,6 +19,8 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
   const std::string enc = t->str("id_encoding", "base64");
   c.kc_lifetime = t->integer("kc_lifetime_s", 3600, 1, 365 * 86400);
   c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));
+  c.link_pool_size = static_cast<std::size_t>(t->integer("link_pool_size", 4, 1, 64));
+  c.link_timeout = std::chrono::milliseconds(t->integer("link_timeout_ms", 5000, 100, 600000));
   for (service::ConfigTable& m : t->tables("mef")) {
     PeerEntry e{m.str("fqdn", "", true), m.str("address", "", true)};
     if (auto st = m.finish(); !st) return std::unexpected(st.error());
@@ -38,6 +40,18 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
     return fail(Errc::invalid_argument, "maf: fetching Km from a MEF needs certificate, private_key and trust_anchors");
   }
   return c;
+}
+
+Result<link::LinkOptions> link_options(const MafConfig& cfg) {
+  link::LinkOptions o;
+  if (auto st = link::load_link_credentials(o, cfg.listen.certificate, cfg.listen.private_key,
+                                            cfg.listen.trust_anchors);
+      !st) {
+    return std::unexpected(st.error());
+  }
+  o.pool_size = cfg.link_pool_size;
+  o.timeout = cfg.link_timeout;
+  return o;
 }
 
 Result<std::unique_ptr<store::Store>> open_maf_store(const MafConfig& cfg, bool create_kek) {

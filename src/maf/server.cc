@@ -5,13 +5,20 @@ namespace m2msec::maf {
 
 Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   std::unique_ptr<MafServer> s(new MafServer());
-  auto link = client::load_link(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors);
-  if (!link) return std::unexpected(link.error());
+  // One client context and connection pool for every call to the MEFs,
+  // built before the first handshake needs it.
+  if (!cfg.mefs.empty()) {
+    auto lo = link_options(cfg);
+    if (!lo) return std::unexpected(lo.error());
+    auto link = link::Link::create(std::move(*lo));
+    if (!link) return std::unexpected(link.error());
+    s->link_ = std::move(*link);
+  }
   auto st = open_maf_store(cfg, /*create_kek=*/true);
   if (!st) return std::unexpected(st.error());
   s->store_ = std::move(*st);
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
-  s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, std::move(*link));
+  s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, s->link_.get());
   MafService* svc = s->service_.get();
   service::ListenerHandlers h = service::handlers_for(svc, "maf", std::string(crypto::kConnectionExporterLabel));
   auto l = service::Listeners::start(cfg.listen, std::move(h));

@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <exception>
 #include <limits>
 
 #include "m2msec/core/encoding.h"
@@ -21,6 +22,10 @@ proto::Response refusal(const Request& req, const Error& err, std::string_view w
   return service::store_refusal(req, err, what, "maf");
 }
 
+// is_refusal: the MEF's answer about a KeID (remembered for a while), as
+// opposed to a transport failure (which says nothing about the KeID).
+bool is_refusal(const Error& e) { return e.code() == Errc::unknown_psk_identity || e.code() == Errc::key_expired; }
+
 }  // namespace
 
 Result<KeyId> assigned_km_id(const KeyId& ke_id, const Fqdn& maf_fqdn) {
@@ -29,9 +34,13 @@ Result<KeyId> assigned_km_id(const KeyId& ke_id, const Fqdn& maf_fqdn) {
   return KeyId::parse(KeyIdKind::km, hex_encode(*rel) + "@" + maf_fqdn.str());
 }
 
-MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, client::RemotePeer mef_link)
-    : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool),
-      mef_link_(std::move(mef_link)) {}
+MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, link::Link* mef_link)
+    : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool), mef_link_(mef_link) {
+  for (const PeerEntry& m : cfg_.mefs) {
+    auto ep = service::parse_endpoint(m.address);  // checked by load_maf_config
+    mef_peers_.push_back(ep ? link::Peer{ep->host, ep->port, m.fqdn} : link::Peer{m.address, 0, m.fqdn});
+  }
+}
 
 // fetch_from_mef: 8.3.2.1 "If the Enrolment Target wishes to fetch any
 // credential information from the MEF, a retrieve request to MEF with the
@@ -42,13 +51,14 @@ Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& 
   auto mef = std::find_if(cfg_.mefs.begin(), cfg_.mefs.end(),
                           [&](const PeerEntry& m) { return Fqdn::parse(m.fqdn)->matches(ke_id.fqdn()); });
   if (mef == cfg_.mefs.end()) return fail(Errc::unknown_psk_identity, "KeID of an unknown MEF");
-  client::RemotePeer peer = {mef->address, mef->fqdn, mef_link_.certificate, mef_link_.trust, mef_link_.timeout};
+  if (mef_link_ == nullptr) return fail(Errc::connect_failed, "no link to the MEFs");
+  const link::Peer& peer = mef_peers_[static_cast<std::size_t>(mef - cfg_.mefs.begin())];
   proto::Request req;
   req.op = proto::Operation::retrieve;
   req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(ke_id.str()) + "/" +
            std::to_string(proto::kSuidMafKm);
   req.from = fqdn_.str();
-  auto rsp = client::call_remote(peer, std::move(req));
+  auto rsp = mef_link_->call(peer, std::move(req));
   if (!rsp) {
     spdlog::warn("maf: MEF {} unreachable for {}: {}", mef->fqdn, ke_id.str(), rsp.error().message());
     return fail(Errc::connect_failed, "MEF " + mef->fqdn + " unreachable");
@@ -86,8 +96,29 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
     if (!ke_id) return done(fail(Errc::unknown_psk_identity, identity));
     auto km_id = assigned_km_id(*ke_id, fqdn_);
     if (!km_id) return done(fail(Errc::unknown_psk_identity, identity));
-    if (auto c = store_.maf().find_client(km_id->canonical(), now); c) return done(std::move(c->km));
-    done(fetch_from_mef(*ke_id, *km_id, now));
+    const std::string key = km_id->canonical();
+    if (auto c = store_.maf().find_client(key, now); c) return done(std::move(c->km));
+    if (auto why = refused_.find(key)) return done(fail(why->code(), identity));
+    // Single flight: the first lookup of a KeID fetches, the others wait
+    // for its result (one MEF round trip, one store write).
+    auto waiter = [done](const Result<SecretBytes>& r) {
+      if (!r) return done(std::unexpected(r.error()));
+      done(r->clone());
+    };
+    if (!fetches_.join(key, std::move(waiter))) return;
+    Result<SecretBytes> r = fail(Errc::connect_failed, "Km fetch failed");
+    try {
+      // A fetch that finished between find_client and join stored Km.
+      if (auto c = store_.maf().find_client(key, now); c) {
+        r = std::move(c->km);
+      } else {
+        r = fetch_from_mef(*ke_id, *km_id, now);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("maf: Km fetch for {} failed: {}", printable(identity), printable(e.what()));
+    }
+    if (!r && is_refusal(r.error())) refused_.add(key, r.error());
+    fetches_.finish(key, r);
   });
 }
 

@@ -19,9 +19,32 @@ namespace m2msec::tls {
 
 using Clock = std::chrono::steady_clock;
 
+struct ClientContext::Impl {
+  UniquePtr<SSL_CTX> ctx;
+  Transport transport = Transport::tls;
+  bool verifies = false;
+};
+
+ClientContext::ClientContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ClientContext::~ClientContext() = default;
+
+Result<std::shared_ptr<const ClientContext>> ClientContext::create(const ClientOptions& options) {
+  auto ctx = detail::build_client_context(options);
+  if (!ctx) return std::unexpected(ctx.error());
+  auto impl = std::make_unique<Impl>();
+  impl->ctx = std::move(*ctx);
+  impl->transport = options.transport;
+  impl->verifies = options.trust != nullptr;
+  return std::shared_ptr<const ClientContext>(new ClientContext(std::move(impl)));
+}
+
+Transport ClientContext::transport() const { return impl_->transport; }
+bool ClientContext::verifies_certificates() const { return impl_->verifies; }
+
 struct TlsClient::Impl {
   ClientOptions options;
-  UniquePtr<SSL_CTX> ctx;
+  UniquePtr<SSL_CTX> ctx;                        // built for this connection, or null
+  std::shared_ptr<const ClientContext> shared;   // options.context, kept alive
   UniquePtr<SSL> ssl;
   detail::HandshakeState state;
   PeerIdentity peer;
@@ -117,16 +140,28 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
   const auto deadline = Clock::now() + options.timeout;
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
-  const ClientOptions& o = impl->options;
+  ClientOptions& o = impl->options;
 
-  auto ctx = detail::build_client_context(o);
-  if (!ctx) return std::unexpected(ctx.error());
-  impl->ctx = std::move(*ctx);
+  SSL_CTX* ctx = nullptr;
+  bool verifies = false;
+  if (o.context) {
+    // The shared context decides the transport and the credentials.
+    impl->shared = std::move(o.context);
+    o.transport = impl->shared->transport();
+    ctx = impl->shared->impl_->ctx.get();
+    verifies = impl->shared->verifies_certificates();
+  } else {
+    auto built = detail::build_client_context(o);
+    if (!built) return std::unexpected(built.error());
+    impl->ctx = std::move(*built);
+    ctx = impl->ctx.get();
+    verifies = o.trust != nullptr;
+  }
   auto fd = open_socket(o, deadline);
   if (!fd) return std::unexpected(fd.error());
   impl->fd = *fd;
 
-  impl->ssl.reset(SSL_new(impl->ctx.get()));
+  impl->ssl.reset(SSL_new(ctx));
   if (!impl->ssl) return fail(Errc::tls_handshake_failed, "SSL_new: " + ossl_error_string());
   SSL* ssl = impl->ssl.get();
   if (o.transport == Transport::tls) {
@@ -144,7 +179,7 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
   }
   impl->state.client_psk = o.psk ? &*o.psk : nullptr;
   impl->state.sni = o.sni;
-  if (o.trust) impl->state.expected_name = o.expected_name.value_or(ExpectedName{ExpectedName::Kind::fqdn, o.sni});
+  if (verifies) impl->state.expected_name = o.expected_name.value_or(ExpectedName{ExpectedName::Kind::fqdn, o.sni});
   detail::attach_state(ssl, &impl->state);
   // Clause 10.2.1: indicate the authority "in the SNI HostName field".
   if (SSL_set_tlsext_host_name(ssl, o.sni.c_str()) != 1) {
@@ -227,6 +262,14 @@ Result<ByteVector> TlsClient::read(std::size_t max, std::chrono::milliseconds ti
     const std::string detail = ossl_error_string();
     return fail(Errc::connection_closed, err == SSL_ERROR_ZERO_RETURN ? "close_notify" : detail);
   }
+}
+
+bool TlsClient::reusable() const {
+  if (!impl_ || !impl_->ssl || impl_->closed || impl_->fd < 0) return false;
+  if (SSL_pending(impl_->ssl.get()) > 0) return false;
+  pollfd p{impl_->fd, POLLIN, 0};
+  const int n = ::poll(&p, 1, 0);
+  return n == 0;  // readable, hung up or failed: not reusable
 }
 
 void TlsClient::close() {

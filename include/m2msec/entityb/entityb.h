@@ -20,9 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "m2msec/client/remote.h"
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/link/link.h"
+#include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
@@ -54,9 +55,15 @@ struct CseConfig {
   std::vector<PeerEntry> mafs;
   std::vector<PeerEntry> mefs;
   std::vector<KpsaEntry> kpsa;
+  std::size_t link_pool_size = 4;         // connections kept open per MAF / MEF
+  std::chrono::milliseconds link_timeout{5000};  // deadline of one key retrieval
 };
 
 Result<CseConfig> load_cse_config(const service::ConfigFile& file);
+
+// link_options is Entity B's link::LinkOptions: its listener certificate
+// and anchors, and the link_* settings. Fails with the loaders' errors.
+Result<link::LinkOptions> link_options(const CseConfig& cfg);
 
 // CachedKey is a connection key Entity B holds for one Entity A.
 struct CachedKey {
@@ -75,13 +82,21 @@ struct KeyStats {
   std::uint64_t maf_fetches = 0;
   std::uint64_t mef_fetches = 0;
   std::uint64_t refusals = 0;
+  std::uint64_t joined = 0;         // lookups that waited for a fetch already running
+  std::uint64_t negative_hits = 0;  // refused from the negative cache, without a fetch
 };
 
 class EntityB {
  public:
-  EntityB(CseConfig cfg, service::WorkerPool& pool, client::RemotePeer link,
-          std::map<std::string, CachedKey> provisioned);
+  // |link| (borrowed; null: keys are never fetched) carries the calls to
+  // the MAFs and MEFs and must outlive the acceptor.
+  EntityB(CseConfig cfg, service::WorkerPool& pool, link::Link* link, std::map<std::string, CachedKey> provisioned);
 
+  // psk_lookup resolves a KcID or KpsaID: from the keys held, else by one
+  // fetch per key identifier however many handshakes ask at once
+  // (single flight). A key identifier its issuer refused is refused
+  // without a fetch for the next 5 s (negative cache; transport failures
+  // are not remembered).
   void psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done);
   // handle is pure: the session's binding is ctx->entity_id.
   void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
@@ -93,13 +108,20 @@ class EntityB {
   KeyStats stats() const;
 
  private:
-  Result<SecretBytes> fetch_kc(const KeyId& kc_id, const std::string& maf_address, std::int64_t now);
-  Result<SecretBytes> fetch_kpsa(const KeyId& kpsa_id, const std::string& mef_address, std::int64_t now);
+  Result<SecretBytes> fetch_kc(const KeyId& kc_id, const PeerEntry& maf, std::int64_t now);
+  Result<SecretBytes> fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& mef, std::int64_t now);
+  // fetch_once runs |fetch| for |key| unless a fetch of it is running, and
+  // answers |done| with the shared result.
+  void fetch_once(const std::string& key, std::function<Result<SecretBytes>()> fetch,
+                  std::function<void(Result<SecretBytes>)> done);
+  Result<proto::Response> call(const PeerEntry& peer, proto::Request req);
   void serve_cse(const proto::Request& req, const std::string& entity, proto::Reply reply);
 
   CseConfig cfg_;
   service::WorkerPool& pool_;
-  client::RemotePeer link_;
+  link::Link* link_;
+  link::SingleFlight<std::string, SecretBytes> fetches_;
+  link::NegativeCache<std::string> refused_{1024, std::chrono::seconds(5)};
   mutable std::mutex mu_;
   std::map<std::string, CachedKey> keys_;          // canonical key ID -> key (cache + provisioned)
   std::map<std::string, nlohmann::json> aes_;      // AE resources by name
@@ -117,6 +139,7 @@ class CseServer {
 
  private:
   CseServer() = default;
+  std::unique_ptr<link::Link> link_;  // outlives the pool's jobs and the acceptor
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<EntityB> service_;
   std::unique_ptr<service::Listeners> listeners_;

@@ -8,9 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "m2msec/client/remote.h"
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/link/link.h"
+#include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
@@ -38,7 +39,13 @@ struct MafConfig {
   std::int64_t kc_lifetime = 3600;        // default Kc lifetime (s), capped by Km's
   unsigned workers = 16;
   std::vector<PeerEntry> mefs;            // MEFs it fetches Km from
+  std::size_t link_pool_size = 4;         // connections kept open per MEF
+  std::chrono::milliseconds link_timeout{5000};  // deadline of one call to a MEF
 };
+
+// link_options is the MAF's link::LinkOptions: its listener certificate
+// and anchors, and the link_* settings. Fails with the loaders' errors.
+Result<link::LinkOptions> link_options(const MafConfig& cfg);
 
 Result<MafConfig> load_maf_config(const service::ConfigFile& file);
 Result<std::unique_ptr<store::Store>> open_maf_store(const MafConfig& cfg, bool create_kek);
@@ -51,9 +58,9 @@ Result<KeyId> assigned_km_id(const KeyId& ke_id, const Fqdn& maf_fqdn);
 // MafService is the MAF's logic, independent of sockets.
 class MafService {
  public:
-  // |mef_link| carries the MAF's client certificate and trust anchors for
-  // the MEFs; address and fqdn are filled per call.
-  MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, client::RemotePeer mef_link);
+  // |mef_link| (borrowed; null: Km is never fetched) carries the calls to
+  // the MEFs and must outlive the service.
+  MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, link::Link* mef_link);
 
   // psk_lookup (MAF handshake, 8.8.2.2): a KmID of this MAF resolves from
   // the key store; a KeID of a configured MEF resolves from the store or,
@@ -82,7 +89,12 @@ class MafService {
   Fqdn fqdn_;
   store::Store& store_;
   service::WorkerPool& pool_;
-  client::RemotePeer mef_link_;
+  link::Link* mef_link_;
+  std::vector<link::Peer> mef_peers_;  // cfg_.mefs, resolved once
+  // Concurrent first handshakes with one KeID share one fetch (and one
+  // store write); a KeID the MEF refused is refused locally for a while.
+  link::SingleFlight<std::string, SecretBytes> fetches_;
+  link::NegativeCache<std::string> refused_{1024, std::chrono::seconds(5)};
 };
 
 class MafServer {
@@ -95,6 +107,7 @@ class MafServer {
  private:
   MafServer() = default;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<link::Link> link_;  // outlives the pool's jobs and the service
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<MafService> service_;
   std::unique_ptr<service::Listeners> listeners_;

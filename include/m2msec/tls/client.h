@@ -24,6 +24,8 @@ struct ClientPsk {
   SecretBytes key;
 };
 
+class ClientContext;
+
 // ClientOptions configures connect(). Exactly the credentials given are
 // offered: PSK suites if |psk| is set, certificate suites if |trust| is
 // set (server authentication; |certificate| adds client authentication).
@@ -42,6 +44,40 @@ struct ClientOptions {
   std::string cipher_override;      // if set, the exact OpenSSL cipher string (tests)
   std::chrono::milliseconds timeout{10000};  // connect + handshake
   std::size_t mtu = kDefaultMtu;
+  // context, if set, is a context built once by ClientContext::create and
+  // shared by many connections: transport, trust, certificate, ciphers and
+  // cipher_override are then taken from it (the fields here are ignored),
+  // and no SSL_CTX is built per connection. |psk| is still read from here.
+  std::shared_ptr<const ClientContext> context;
+};
+
+// ClientContext is a client SSL_CTX built once from the credential half of
+// ClientOptions (transport, psk suites, trust, certificate, ciphers) and
+// shared, read-only, by any number of connections on any threads. Building
+// a context costs about as much as a PSK handshake; servers that call other
+// servers build one per role at start.
+class ClientContext {
+ public:
+  // create builds the context. The |psk| key itself is not kept: only
+  // whether PSK suites are offered. Fails like TlsClient::connect does
+  // before it opens a socket (Errc::invalid_argument,
+  // Errc::invalid_credentials).
+  static Result<std::shared_ptr<const ClientContext>> create(const ClientOptions& options);
+
+  ~ClientContext();
+  ClientContext(const ClientContext&) = delete;
+  ClientContext& operator=(const ClientContext&) = delete;
+
+  Transport transport() const;
+  // verifies_certificates is true if the context checks the server's
+  // certificate (it was built with trust anchors).
+  bool verifies_certificates() const;
+
+ private:
+  friend class TlsClient;
+  struct Impl;
+  explicit ClientContext(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 // TlsClient is one established client connection. Move-only.
@@ -76,6 +112,12 @@ class TlsClient {
   // read waits up to |timeout| for application data and returns 1 to
   // |max| bytes. Errors: Errc::timeout, Errc::connection_closed.
   Result<ByteVector> read(std::size_t max, std::chrono::milliseconds timeout);
+
+  // reusable reports whether an idle connection can carry another request:
+  // it is open, nothing is buffered, and nothing has arrived since the last
+  // read (on an idle connection, readable means the peer sent close_notify,
+  // closed, or sent something unasked). Never blocks.
+  bool reusable() const;
 
   // close sends close_notify and closes the socket. Idempotent.
   void close();

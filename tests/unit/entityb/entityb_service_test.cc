@@ -27,7 +27,7 @@ class EntityBTest : public ::testing::Test {
     std::map<std::string, CachedKey> provisioned;
     provisioned[KeyId::parse(KeyIdKind::kpsa, kKpsaId)->canonical()] =
         CachedKey{store::testing::secret_of(0x55), "/dev-5", 0, false, "", "", 0};
-    svc_ = std::make_unique<EntityB>(cfg, pool_, client::RemotePeer{}, std::move(provisioned));
+    svc_ = std::make_unique<EntityB>(cfg, pool_, nullptr, std::move(provisioned));
   }
 
   // session runs on_session_start for a PSK session with |identity|.

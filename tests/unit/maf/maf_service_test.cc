@@ -34,7 +34,7 @@ class MafServiceTest : public ::testing::Test {
     cfg.listen.fqdn = "maf.example.com";
     cfg.sp_domain = "sp.example.com";
     cfg.admin_fqdn = "sp.example.com";
-    svc_ = std::make_unique<MafService>(cfg, *store_, pool_, client::RemotePeer{});
+    svc_ = std::make_unique<MafService>(cfg, *store_, pool_, nullptr);
     store::MafClient c;
     c.km_id = KeyId::parse(KeyIdKind::km, kKmId)->canonical();
     c.km = store::testing::secret_of(0x22);

@@ -1,0 +1,149 @@
+// m2msec/link/single_flight.h: concurrent lookups of one key share one
+// fetch, and refusals are remembered briefly (a negative cache).
+//
+// A handshake that names an unknown key identifier makes the acceptor ask
+// another server. Without these, a hundred devices presenting the same new
+// KcID at once cause a hundred fetches, and a peer repeating a forged KcID
+// makes the acceptor dial the MAF for each attempt.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "m2msec/core/error.h"
+
+namespace m2msec::link {
+
+// SingleFlight<Key, Value> joins concurrent fetches of the same key.
+// Thread-safe. Typical use:
+//
+//   if (flights.join(key, [done](const Result<V>& r) { ... })) {
+//     pool.post([&] { flights.finish(key, fetch(key)); });
+//   }
+template <typename Key, typename Value>
+class SingleFlight {
+ public:
+  // Waiter receives the shared result; it runs on the thread that calls
+  // finish(), outside any lock, and must copy what it keeps.
+  using Waiter = std::function<void(const Result<Value>&)>;
+
+  // join registers |waiter| for |key|. It returns true if no fetch of |key|
+  // was running: the caller then leads, runs the fetch and must call
+  // finish(key, ...) exactly once. It returns false if a fetch is already
+  // running; |waiter| is then called when that fetch finishes.
+  bool join(const Key& key, Waiter waiter) {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = flights_.try_emplace(key);
+    it->second.push_back(std::move(waiter));
+    return inserted;
+  }
+
+  // finish hands |result| to every waiter of |key| (the leader's first)
+  // and forgets the key, so that a later join leads a new fetch.
+  void finish(const Key& key, const Result<Value>& result) {
+    std::vector<Waiter> waiters;
+    {
+      std::lock_guard lock(mu_);
+      auto it = flights_.find(key);
+      if (it == flights_.end()) return;
+      waiters = std::move(it->second);
+      flights_.erase(it);
+    }
+    for (Waiter& w : waiters) w(result);
+  }
+
+  // pending returns the number of keys being fetched.
+  std::size_t pending() const {
+    std::lock_guard lock(mu_);
+    return flights_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<Key, std::vector<Waiter>> flights_;
+};
+
+// NegativeCache<Key> remembers, for a short time, that a key was refused
+// (the issuer answered "unknown", "expired", "not yours"). It is bounded:
+// when full, the oldest entry goes first. Only answers from the issuer
+// belong here; a transport failure says nothing about the key and must not
+// be cached as a refusal. Thread-safe. Times are passed in so that tests
+// need no clock.
+template <typename Key, typename Clock = std::chrono::steady_clock>
+class NegativeCache {
+ public:
+  using TimePoint = typename Clock::time_point;
+
+  // |capacity| of 0 disables the cache.
+  NegativeCache(std::size_t capacity, std::chrono::milliseconds ttl) : capacity_(capacity), ttl_(ttl) {}
+
+  // add records that |key| was refused with |why| at |now|.
+  void add(const Key& key, Error why, TimePoint now = Clock::now()) {
+    if (capacity_ == 0) return;
+    std::lock_guard lock(mu_);
+    prune(now);
+    // order_ may also hold stale records of keys added again or erased:
+    // bound it too.
+    while ((entries_.size() >= capacity_ || order_.size() >= 2 * capacity_) && !order_.empty()) evict_oldest();
+    const TimePoint expires = now + ttl_;
+    entries_.insert_or_assign(key, Entry{std::move(why), expires});
+    order_.emplace_back(key, expires);
+  }
+
+  // find returns the refusal recorded for |key| if it has not expired at
+  // |now|.
+  std::optional<Error> find(const Key& key, TimePoint now = Clock::now()) const {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.expires <= now) return std::nullopt;
+    return it->second.why;
+  }
+
+  // erase forgets |key| (it became known).
+  void erase(const Key& key) {
+    std::lock_guard lock(mu_);
+    entries_.erase(key);
+  }
+
+  // size counts the entries held, expired ones not yet pruned included.
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return entries_.size();
+  }
+
+ private:
+  struct Entry {
+    Error why;
+    TimePoint expires;
+  };
+
+  // prune drops the entries that have expired at |now|. Every entry
+  // lives ttl_, so insertion order is expiry order.
+  void prune(TimePoint now) {
+    while (!order_.empty() && order_.front().second <= now) evict_oldest();
+  }
+
+  // evict_oldest drops the oldest record, unless the key was added again
+  // since (then only the stale record in order_ goes).
+  void evict_oldest() {
+    auto [key, expires] = std::move(order_.front());
+    order_.pop_front();
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.expires == expires) entries_.erase(it);
+  }
+
+  const std::size_t capacity_;
+  const std::chrono::milliseconds ttl_;
+  mutable std::mutex mu_;
+  std::map<Key, Entry> entries_;
+  std::deque<std::pair<Key, TimePoint>> order_;
+};
+
+}  // namespace m2msec::link

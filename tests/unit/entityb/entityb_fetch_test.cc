@@ -1,0 +1,172 @@
+// Entity B's key fetches over a real link::Link to a stub MAF (a TlsServer
+// on loopback serving HTTP, certificate maf.example.com, client
+// certificates required; the tls tests' PKI, where Entity B is
+// cse1.sp.example.com). What the stub counts is what reached the MAF.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+
+#include "../tls/tls_harness.h"
+#include "m2msec/entityb/entityb.h"
+#include "m2msec/proto/http_server.h"
+#include "m2msec/proto/messages.h"
+
+namespace m2msec::entityb {
+namespace {
+
+using namespace std::chrono_literals;
+using tls::test::cert;
+using tls::test::trust;
+
+constexpr const char* kKcId = "AAECAwQFBgcICQoLDA0ODw==@maf.example.com";
+
+// StubMaf answers RETRIEVE /maf/keys/<rel>: 4004 when |refuse|, else a
+// Kc for /dev-1 once release() is called.
+class StubMaf {
+ public:
+  explicit StubMaf(bool refuse) : refuse_(refuse) {
+    tls::ServerOptions o;
+    tls::ServerAuthority a;
+    a.fqdn = tls::test::kMaf;
+    a.certificate = cert("maf");
+    a.client_trust = trust();
+    a.client_auth = tls::ClientAuth::required;
+    o.authorities.push_back(std::move(a));
+    o.threads = 2;
+    o.on_session = [this](std::shared_ptr<tls::Session> s) {
+      proto::serve_http(std::move(s), [this](const proto::Request& req, proto::Reply reply) {
+        ++requests_;
+        if (refuse_) return reply(proto::error_response(req, proto::Rsc::not_found, "no such key"));
+        std::lock_guard lock(mu_);
+        held_.emplace_back(req, std::move(reply));
+        cv_.notify_all();
+      });
+    };
+    auto s = tls::TlsServer::create(std::move(o));
+    if (!s) std::abort();
+    server_ = std::move(*s);
+    server_->start();
+  }
+  ~StubMaf() {
+    release();
+    server_->stop();
+  }
+
+  std::uint16_t port() const { return server_->port(); }
+  std::size_t requests() const { return requests_; }
+
+  bool wait_held(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 5s, [&] { return held_.size() >= n; });
+  }
+
+  void release() {
+    std::vector<std::pair<proto::Request, proto::Reply>> held;
+    {
+      std::lock_guard lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& [req, reply] : held) {
+      proto::MafKeyRetrieveResponse k{SecretBytes(std::vector<std::uint8_t>(32, 0x42)), service::now_unix() + 600,
+                                      "/dev-1", "sp.example.com", proto::kSuidMafSaef};
+      reply(proto::ok_response(req, proto::Rsc::ok, k.to_json()));
+    }
+  }
+
+ private:
+  const bool refuse_;
+  std::unique_ptr<tls::TlsServer> server_;
+  std::atomic<std::size_t> requests_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<proto::Request, proto::Reply>> held_;
+};
+
+class EntityBFetchTest : public ::testing::Test {
+ protected:
+  void start(std::uint16_t maf_port) {
+    CseConfig cfg;
+    cfg.listen.fqdn = "cse1.sp.example.com";
+    cfg.sp_domain = "sp.example.com";
+    cfg.cse_id = "/cse1";
+    cfg.csebase = "cb";
+    cfg.mafs.push_back({"maf.example.com", "127.0.0.1:" + std::to_string(maf_port)});
+    link::LinkOptions lo;
+    lo.certificate = cert("cse");
+    lo.trust = trust();
+    auto l = link::Link::create(std::move(lo));
+    ASSERT_TRUE(l);
+    link_ = std::move(*l);
+    svc_ = std::make_unique<EntityB>(cfg, pool_, link_.get(), std::map<std::string, CachedKey>{});
+  }
+
+  std::future<Result<SecretBytes>> lookup(const std::string& id) {
+    auto p = std::make_shared<std::promise<Result<SecretBytes>>>();
+    auto f = p->get_future();
+    svc_->psk_lookup(tls::PskRequest{id, "cse1.sp.example.com"}, [p](Result<SecretBytes> r) { p->set_value(std::move(r)); });
+    return f;
+  }
+
+  std::unique_ptr<link::Link> link_;
+  service::WorkerPool pool_{4};
+  std::unique_ptr<EntityB> svc_;
+};
+
+// Issue 10: a forged KcID must not make Entity B dial the MAF each time.
+TEST_F(EntityBFetchTest, AKcIdTheMafRefusedIsRefusedWithoutAskingAgain) {
+  StubMaf maf(/*refuse=*/true);
+  start(maf.port());
+  for (int i = 0; i < 5; ++i) {
+    auto r = lookup(kKcId).get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::unknown_psk_identity);
+  }
+  EXPECT_EQ(maf.requests(), 1u);
+  EXPECT_EQ(svc_->stats().negative_hits, 4u);
+}
+
+// Concurrent handshakes with the same unknown KcID cause one fetch.
+TEST_F(EntityBFetchTest, ConcurrentLookupsOfOneKcIdShareOneFetch) {
+  StubMaf maf(/*refuse=*/false);
+  start(maf.port());
+  std::vector<std::future<Result<SecretBytes>>> results;
+  for (int i = 0; i < 8; ++i) results.push_back(lookup(kKcId));
+  ASSERT_TRUE(maf.wait_held(1));
+  maf.release();
+  for (auto& f : results) {
+    auto r = f.get();
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->size(), 32u);
+  }
+  EXPECT_EQ(maf.requests(), 1u);
+  EXPECT_EQ(svc_->stats().maf_fetches, 1u);
+  EXPECT_EQ(svc_->stats().joined, 7u);
+  EXPECT_EQ(link_->stats().handshakes, 1u);
+}
+
+// A MAF that cannot be reached says nothing about the KcID: the next
+// handshake asks again.
+TEST_F(EntityBFetchTest, ATransportFailureIsNotRemembered) {
+  std::uint16_t port = 0;
+  {
+    StubMaf gone(/*refuse=*/true);
+    port = gone.port();
+  }
+  start(port);
+  for (int i = 0; i < 2; ++i) {
+    auto r = lookup(kKcId).get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::connect_failed);
+  }
+  EXPECT_EQ(svc_->stats().negative_hits, 0u);
+}
+
+}  // namespace
+}  // namespace m2msec::entityb
