@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/secret_file.h"
+#include "m2msec/proto/json_reader.h"
 
 namespace m2msec::client {
 namespace {
@@ -43,22 +45,24 @@ Result<DeviceState> load_device_state(const std::string& dir) {
   if (!text) return std::unexpected(text.error());
   const nlohmann::json j = nlohmann::json::parse(text->view(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail(Errc::malformed_message, dir + "/state.json is not JSON");
+  // The same typed reader as every request body: a wrong type or an
+  // out-of-range number is a clean error, never an exception or a silent
+  // narrowing.
+  const nlohmann::json wrapped = {{"state.json", j}};
+  proto::JsonReader r(wrapped, "state.json");
   DeviceState st;
-  try {
-    st.enrolee_id = j.at("enrolee_id").get<std::string>();
-    st.mef_fqdn = j.at("mef_fqdn").get<std::string>();
-    st.ke_id = j.at("ke_id").get<std::string>();
-    st.expiry = j.at("expiry").get<std::int64_t>();
-    st.target_kind = j.at("target_kind").get<std::string>();
-    st.target = j.at("target").get<std::string>();
-    st.maf_address = j.at("maf_address").get<std::string>();
-    st.key_id = j.at("key_id").get<std::string>();
-    st.km_id = j.value("km_id", "");
-    st.sp_domain = j.value("sp_domain", "");
-    st.key_lifetime = j.value("key_lifetime", std::int64_t{0});
-  } catch (const nlohmann::json::exception& e) {
-    return fail(Errc::malformed_message, dir + "/state.json: " + e.what());
-  }
+  st.enrolee_id = r.str("enrolee_id");
+  st.mef_fqdn = r.str("mef_fqdn");
+  st.ke_id = r.str("ke_id");
+  st.expiry = r.integer("expiry", 0, 0, std::numeric_limits<std::int64_t>::max(), true);
+  st.target_kind = r.str("target_kind");
+  st.target = r.str("target");
+  st.maf_address = r.str("maf_address");
+  st.key_id = r.str("key_id");
+  st.km_id = r.str("km_id", false);
+  st.sp_domain = r.str("sp_domain", false);
+  st.key_lifetime = r.integer("key_lifetime", 0, 0, std::numeric_limits<std::int64_t>::max());
+  if (!r.ok()) return fail(Errc::malformed_message, dir + "/" + r.error().detail());
   return st;
 }
 

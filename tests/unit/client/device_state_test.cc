@@ -69,7 +69,12 @@ TEST(DeviceState, RefusesMalformedStateFiles) {
   ASSERT_TRUE(save_device_state(d, sample(), secret_of(0x01), SecretBytes(), SecretBytes()));
   for (const char* text : {"not json", "[]", "{}", R"({"enrolee_id": 5})",
                            R"({"enrolee_id":"/d","mef_fqdn":"m","ke_id":"k","expiry":"soon","target_kind":"maf",
-                               "target":"t","maf_address":"a","key_id":"k"})"}) {
+                               "target":"t","maf_address":"a","key_id":"k"})",
+                           // Optional fields of the wrong type, or out of range, are refused too.
+                           R"({"enrolee_id":"/d","mef_fqdn":"m","ke_id":"k","expiry":1,"target_kind":"maf",
+                               "target":"t","maf_address":"a","key_id":"k","km_id":5})",
+                           R"({"enrolee_id":"/d","mef_fqdn":"m","ke_id":"k","expiry":1,"target_kind":"maf",
+                               "target":"t","maf_address":"a","key_id":"k","key_lifetime":18446744073709551615})"}) {
     write_file(d + "/state.json", text);
     auto st = load_device_state(d);
     ASSERT_FALSE(st) << text;
