@@ -57,15 +57,8 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
 }
 
 Result<link::LinkOptions> link_options(const CseConfig& cfg) {
-  link::LinkOptions o;
-  if (auto st = link::load_link_credentials(o, cfg.listen.certificate, cfg.listen.private_key,
-                                            cfg.listen.trust_anchors);
-      !st) {
-    return std::unexpected(st.error());
-  }
-  o.pool_size = cfg.link_pool_size;
-  o.timeout = cfg.link_timeout;
-  return o;
+  return link::make_options(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors,
+                            cfg.link_pool_size, cfg.link_timeout);
 }
 
 }  // namespace m2msec::entityb

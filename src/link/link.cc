@@ -288,8 +288,12 @@ LinkStats Link::stats() const {
 
 const LinkOptions& Link::options() const { return impl_->options; }
 
-Status load_link_credentials(LinkOptions& out_options, const std::string& certificate, const std::string& private_key,
-                             const std::string& trust_anchors) {
+Result<LinkOptions> make_options(const std::string& certificate, const std::string& private_key,
+                                 const std::string& trust_anchors, std::size_t pool_size,
+                                 std::chrono::milliseconds timeout) {
+  LinkOptions out_options;
+  out_options.pool_size = pool_size;
+  out_options.timeout = timeout;
   if (!certificate.empty()) {
     auto ck = tls::load_certificate_key(certificate, private_key);
     if (!ck) return std::unexpected(ck.error());
@@ -300,7 +304,7 @@ Status load_link_credentials(LinkOptions& out_options, const std::string& certif
     if (!ta) return std::unexpected(ta.error());
     out_options.trust = *ta;
   }
-  return {};
+  return out_options;
 }
 
 }  // namespace m2msec::link

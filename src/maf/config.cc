@@ -43,15 +43,8 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
 }
 
 Result<link::LinkOptions> link_options(const MafConfig& cfg) {
-  link::LinkOptions o;
-  if (auto st = link::load_link_credentials(o, cfg.listen.certificate, cfg.listen.private_key,
-                                            cfg.listen.trust_anchors);
-      !st) {
-    return std::unexpected(st.error());
-  }
-  o.pool_size = cfg.link_pool_size;
-  o.timeout = cfg.link_timeout;
-  return o;
+  return link::make_options(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors,
+                            cfg.link_pool_size, cfg.link_timeout);
 }
 
 Result<std::unique_ptr<store::Store>> open_maf_store(const MafConfig& cfg, bool create_kek) {

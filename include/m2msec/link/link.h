@@ -102,11 +102,13 @@ class Link {
   std::unique_ptr<Impl> impl_;
 };
 
-// load_link_credentials loads the certificate (with its key) a role
-// presents when it calls another server and the anchors it checks that
-// server with. Empty paths leave the field null. Fails with the loaders'
+// make_options builds a role's LinkOptions: the certificate (with its key)
+// it presents when it calls another server, the anchors it checks that
+// server with, its pool size and call deadline; the rest keeps the
+// defaults. Empty paths leave the field null. Fails with the loaders'
 // errors (Errc::io_error, Errc::invalid_credentials, ...).
-Status load_link_credentials(LinkOptions& out_options, const std::string& certificate,
-                             const std::string& private_key, const std::string& trust_anchors);
+Result<LinkOptions> make_options(const std::string& certificate, const std::string& private_key,
+                                 const std::string& trust_anchors, std::size_t pool_size,
+                                 std::chrono::milliseconds timeout);
 
 }  // namespace m2msec::link
