@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <exception>
-#include <limits>
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
@@ -286,7 +285,7 @@ void MafService::delete_key(const service::AuthRef& ctx, const Request& req, pro
     }
     // 8.8.2.10: de-registration ignores the key's expiry, so that an
     // expired Kc can still be removed by its source or a target.
-    auto k = store_.maf().find_kc(key, std::numeric_limits<std::int64_t>::min());
+    auto k = store_.maf().find_kc(key, store::kAnyExpiry);
     if (!k) return reply(refusal(req, k.error(), "KcID"));
     if (k->entity_a_id != requester &&
         std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {

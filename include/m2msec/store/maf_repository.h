@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +17,9 @@ namespace m2msec::store {
 
 // MafRepository is implemented per backend. Every method is thread-safe,
 // never throws, and a write returns only after it is durably committed.
+// kAnyExpiry, as the |now| of a lookup, finds a row whatever its expiry.
+inline constexpr std::int64_t kAnyExpiry = std::numeric_limits<std::int64_t>::min();
+
 class MafRepository {
  public:
   virtual ~MafRepository() = default;
@@ -45,8 +49,9 @@ class MafRepository {
   virtual Status register_kc(const KcKey& key, std::int64_t now) = 0;
 
   // find_kc is the only Kc lookup: by KcID, with Errc::key_expired if
-  // expires_at <= |now|. The caller checks that the requester is among
-  // targets.
+  // expires_at <= |now| (pass kAnyExpiry to find the row whatever its
+  // expiry, as de-registration does). The caller checks that the requester
+  // is among targets.
   virtual Result<KcKey> find_kc(std::string_view kc_id, std::int64_t now) = 0;
 
   // update_kc replaces the expiry and target list (Key Registration
