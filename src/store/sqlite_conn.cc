@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <unordered_map>
+
 namespace m2msec::store {
 namespace {
 
@@ -28,8 +30,35 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   return Error(Errc::store_error, std::string(what) + ": " + errmsg(db, rc));
 }
 
-void Stmt::Finalizer::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+struct StmtCache {
+  // The repositories use a few dozen distinct statements; anything beyond
+  // this is finalized instead of kept.
+  static constexpr std::size_t kCapacity = 64;
+  std::unordered_map<std::string, sqlite3_stmt*> idle;
+};
+
+void StmtFinalizer::operator()(sqlite3_stmt* s) const {
+  if (s == nullptr) return;
+  if (cache != nullptr && cache->idle.size() < StmtCache::kCapacity) {
+    // reset drops the rows and clear_bindings the bound values, so an
+    // idle statement holds nothing of the last call.
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    try {
+      if (cache->idle.emplace(sql, s).second) return;
+    } catch (...) {
+      // Out of memory: finalize below.
+    }
+  }
+  sqlite3_finalize(s);
+}
+
 void SqliteConn::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+void SqliteConn::CacheDeleter::operator()(StmtCache* c) const {
+  for (auto& [sql, s] : c->idle) sqlite3_finalize(s);
+  delete c;
+}
 
 Status Stmt::bind_text(int index, std::string_view text) {
   const int rc = sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
@@ -151,14 +180,24 @@ Status SqliteConn::exec(std::string_view sql) {
 }
 
 Result<Stmt> SqliteConn::prepare(std::string_view sql) {
+  std::string key(sql);
+  if (!cache_) cache_.reset(new StmtCache());
+  if (auto it = cache_->idle.find(key); it != cache_->idle.end()) {
+    sqlite3_stmt* raw = it->second;
+    cache_->idle.erase(it);
+    return Stmt(db_.get(), raw, cache_.get(), std::move(key));
+  }
   sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+  const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                    &raw, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(raw);
     return std::unexpected(sqlite_error(db_.get(), rc, "prepare"));
   }
-  return Stmt(db_.get(), raw);
+  return Stmt(db_.get(), raw, cache_.get(), std::move(key));
 }
+
+std::size_t SqliteConn::cached_statements() const { return cache_ ? cache_->idle.size() : 0; }
 
 int SqliteConn::changes() const { return sqlite3_changes(db_.get()); }
 

@@ -132,37 +132,68 @@ Status SqliteMafRepository::deregister_client(std::string_view km_id) {
   });
 }
 
+namespace {
+
+// kc_op checks and seals |k| and returns the write that stores it.
+Result<WriteOp> kc_op(const Backend& b, const KcKey& k, std::int64_t now) {
+  Status st = require_canonical_id(KeyIdKind::kc, k.kc_id, "kc_id");
+  if (st) st = check_entity(k.entity_a_id, "entity_a_id");
+  if (st) st = check_targets(k.targets);
+  if (!st) return std::unexpected(st.error());
+  if (k.kc.empty()) return fail(Errc::invalid_argument, "kc is empty");
+  if (k.expires_at <= now) return fail(Errc::invalid_argument, "Kc expires_at must be after now");
+  Result<std::vector<std::uint8_t>> kc = seal_cell(*b.kek, "kc_keys", "kc", k.kc_id, k.kc.view());
+  if (!kc) return std::unexpected(kc.error());
+  // The op owns what it writes: identifiers and the sealed blob.
+  return WriteOp([kc_id = k.kc_id, entity_a_id = k.entity_a_id, targets = k.targets, expires_at = k.expires_at,
+                  blob = std::move(*kc), now](SqliteConn& conn) -> Status {
+    Result<Stmt> q = conn.prepare("SELECT 1 FROM maf_clients WHERE entity_id = ?1");
+    if (!q) return std::unexpected(q.error());
+    Status ok = q->bind_text(1, entity_a_id);
+    if (!ok) return ok;
+    Result<bool> row = q->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fail(Errc::not_found, "no MAF client for " + entity_a_id);
+    Result<Stmt> ins = conn.prepare(
+        "INSERT INTO kc_keys (kc_id, kc, entity_a_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!ins) return std::unexpected(ins.error());
+    ok = ins->bind_text(1, kc_id);
+    if (ok) ok = ins->bind_blob(2, blob);
+    if (ok) ok = ins->bind_text(3, entity_a_id);
+    if (ok) ok = ins->bind_int64(4, expires_at);
+    if (ok) ok = ins->bind_int64(5, now);
+    if (ok) ok = ins->run();
+    if (ok) ok = replace_targets(conn, kc_id, targets);
+    return ok;
+  });
+}
+
+// deregister_kc_op deletes one Kc row (Errc::not_found if absent).
+WriteOp deregister_kc_op(std::string kc_id) {
+  return [id = std::move(kc_id)](SqliteConn& conn) -> Status {
+    Result<Stmt> del = conn.prepare("DELETE FROM kc_keys WHERE kc_id = ?1");
+    if (!del) return std::unexpected(del.error());
+    Status st = del->bind_text(1, id);
+    if (st) st = del->run();
+    if (st) st = expect_changed(conn, "kc_id " + id);
+    return st;
+  };
+}
+
+}  // namespace
+
 Status SqliteMafRepository::register_kc(const KcKey& k, std::int64_t now) {
   return guarded([&]() -> Status {
-    Status st = require_canonical_id(KeyIdKind::kc, k.kc_id, "kc_id");
-    if (st) st = check_entity(k.entity_a_id, "entity_a_id");
-    if (st) st = check_targets(k.targets);
-    if (!st) return st;
-    if (k.kc.empty()) return fail(Errc::invalid_argument, "kc is empty");
-    if (k.expires_at <= now) return fail(Errc::invalid_argument, "Kc expires_at must be after now");
-    Result<std::vector<std::uint8_t>> kc = seal_cell(*b_.kek, "kc_keys", "kc", k.kc_id, k.kc.view());
-    if (!kc) return std::unexpected(kc.error());
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
-      Result<Stmt> q = conn.prepare("SELECT 1 FROM maf_clients WHERE entity_id = ?1");
-      if (!q) return std::unexpected(q.error());
-      Status ok = q->bind_text(1, k.entity_a_id);
-      if (!ok) return ok;
-      Result<bool> row = q->step();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) return fail(Errc::not_found, "no MAF client for " + k.entity_a_id);
-      Result<Stmt> ins = conn.prepare(
-          "INSERT INTO kc_keys (kc_id, kc, entity_a_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
-      if (!ins) return std::unexpected(ins.error());
-      ok = ins->bind_text(1, k.kc_id);
-      if (ok) ok = ins->bind_blob(2, *kc);
-      if (ok) ok = ins->bind_text(3, k.entity_a_id);
-      if (ok) ok = ins->bind_int64(4, k.expires_at);
-      if (ok) ok = ins->bind_int64(5, now);
-      if (ok) ok = ins->run();
-      if (ok) ok = replace_targets(conn, k.kc_id, k.targets);
-      return ok;
-    }, Durability::relaxed);
+    Result<WriteOp> op = kc_op(b_, k, now);
+    if (!op) return std::unexpected(op.error());
+    return b_.writer->run(std::move(*op), Durability::relaxed);
   });
+}
+
+void SqliteMafRepository::register_kc_async(const KcKey& k, std::int64_t now, Completion done) {
+  Result<WriteOp> op = guarded([&]() -> Result<WriteOp> { return kc_op(b_, k, now); });
+  if (!op) return done(std::unexpected(op.error()));
+  b_.writer->submit(std::move(*op), Durability::relaxed, std::move(done));
 }
 
 Result<KcKey> SqliteMafRepository::find_kc(std::string_view kc_id, std::int64_t now) {
@@ -227,17 +258,13 @@ Status SqliteMafRepository::update_kc(std::string_view kc_id, std::int64_t expir
 }
 
 Status SqliteMafRepository::deregister_kc(std::string_view kc_id) {
-  return guarded([&]() -> Status {
-    const std::string id(kc_id);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
-      Result<Stmt> del = conn.prepare("DELETE FROM kc_keys WHERE kc_id = ?1");
-      if (!del) return std::unexpected(del.error());
-      Status st = del->bind_text(1, id);
-      if (st) st = del->run();
-      if (st) st = expect_changed(conn, "kc_id " + id);
-      return st;
-    }, Durability::relaxed);
-  });
+  return guarded([&]() -> Status { return b_.writer->run(deregister_kc_op(std::string(kc_id)), Durability::relaxed); });
+}
+
+void SqliteMafRepository::deregister_kc_async(std::string_view kc_id, Completion done) {
+  Result<WriteOp> op = guarded([&]() -> Result<WriteOp> { return deregister_kc_op(std::string(kc_id)); });
+  if (!op) return done(std::unexpected(op.error()));
+  b_.writer->submit(std::move(*op), Durability::relaxed, std::move(done));
 }
 
 Result<std::size_t> SqliteMafRepository::purge_expired(std::int64_t now) {

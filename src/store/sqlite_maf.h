@@ -16,9 +16,11 @@ class SqliteMafRepository final : public MafRepository {
   Result<MafClient> find_client_by_entity(std::string_view entity_id, std::int64_t now) override;
   Status deregister_client(std::string_view km_id) override;
   Status register_kc(const KcKey& key, std::int64_t now) override;
+  void register_kc_async(const KcKey& key, std::int64_t now, Completion done) override;
   Result<KcKey> find_kc(std::string_view kc_id, std::int64_t now) override;
   Status update_kc(std::string_view kc_id, std::int64_t expires_at, std::span<const std::string> targets) override;
   Status deregister_kc(std::string_view kc_id) override;
+  void deregister_kc_async(std::string_view kc_id, Completion done) override;
   Result<std::size_t> purge_expired(std::int64_t now) override;
   // list_clients, list_kc and counts live in sqlite_maf_list.cc.
   Result<std::vector<MafClientSummary>> list_clients(const Page& page) override;

@@ -105,21 +105,23 @@ Result<Enrolment> decode_enrolment(const Stmt& s, const Kek& kek) {
 }
 
 // check_enrolee_accepts verifies, inside the write transaction, that the
-// enrolee may receive |e|.
-Status check_enrolee_accepts(SqliteConn& conn, const Enrolment& e, std::int64_t now) {
+// enrolee may receive an enrolment expiring at |expires_at| (with a Kpsa
+// if |has_kpsa|).
+Status check_enrolee_accepts(SqliteConn& conn, const std::string& enrolee_id, bool has_kpsa,
+                             std::int64_t expires_at, std::int64_t now) {
   Result<Stmt> q = conn.prepare("SELECT state, expires_at, target_kind FROM enrolees WHERE enrolee_id = ?1");
   if (!q) return std::unexpected(q.error());
-  Status st = q->bind_text(1, e.enrolee_id);
+  Status st = q->bind_text(1, enrolee_id);
   if (!st) return st;
   Result<bool> row = q->step();
   if (!row) return std::unexpected(row.error());
-  if (!*row || q->column_text(0) != "active") return fail(Errc::not_found, "enrolee " + e.enrolee_id);
+  if (!*row || q->column_text(0) != "active") return fail(Errc::not_found, "enrolee " + enrolee_id);
   const std::optional<std::int64_t> enrolee_expiry = q->column_optional_int64(1);
-  if (enrolee_expiry && *enrolee_expiry <= now) return fail(Errc::key_expired, "enrolee " + e.enrolee_id);
-  if (enrolee_expiry && e.expires_at > *enrolee_expiry) {
-    return fail(Errc::invalid_argument, "enrolment would outlive enrolee " + e.enrolee_id);
+  if (enrolee_expiry && *enrolee_expiry <= now) return fail(Errc::key_expired, "enrolee " + enrolee_id);
+  if (enrolee_expiry && expires_at > *enrolee_expiry) {
+    return fail(Errc::invalid_argument, "enrolment would outlive enrolee " + enrolee_id);
   }
-  if (e.kpsa_id && q->column_text(2) != "kpsa") {
+  if (has_kpsa && q->column_text(2) != "kpsa") {
     return fail(Errc::invalid_argument, "Kpsa given for an enrolee whose target is a MAF");
   }
   return {};
@@ -247,51 +249,65 @@ Status SqliteMefRepository::remove_enrolee(std::string_view enrolee_id) {
   });
 }
 
+Result<WriteOp> SqliteMefRepository::enrolment_op(const Enrolment& e, std::int64_t now) {
+  Status st = require_canonical_id(KeyIdKind::ke, e.ke_id, "ke_id");
+  if (!st) return std::unexpected(st.error());
+  if (e.ke.empty()) return fail(Errc::invalid_argument, "ke is empty");
+  if (e.kpsa_id.has_value() == e.kpsa.empty()) {
+    return fail(Errc::invalid_argument, "kpsa_id and kpsa must be given together");
+  }
+  if (e.kpsa_id) {
+    st = require_canonical_id(KeyIdKind::kpsa, *e.kpsa_id, "kpsa_id");
+    if (!st) return std::unexpected(st.error());
+  }
+  if (e.expires_at <= now) return fail(Errc::invalid_argument, "enrolment expires_at must be after now");
+  Result<std::vector<std::uint8_t>> ke = seal_cell(*b_.kek, "enrolments", "ke", e.ke_id, e.ke.view());
+  if (!ke) return std::unexpected(ke.error());
+  std::optional<std::vector<std::uint8_t>> kpsa;
+  if (e.kpsa_id) {
+    Result<std::vector<std::uint8_t>> blob = seal_cell(*b_.kek, "enrolments", "kpsa", e.ke_id, e.kpsa.view());
+    if (!blob) return std::unexpected(blob.error());
+    kpsa = std::move(*blob);
+  }
+  // The op owns what it writes: identifiers and sealed blobs, no plaintext.
+  return WriteOp([ke_id = e.ke_id, enrolee_id = e.enrolee_id, kpsa_id = e.kpsa_id, expires_at = e.expires_at,
+                  ke = std::move(*ke), kpsa = std::move(kpsa), now](SqliteConn& conn) -> Status {
+    Status ok = check_enrolee_accepts(conn, enrolee_id, kpsa_id.has_value(), expires_at, now);
+    if (!ok) return ok;
+    // Replace: the old enrolment (and its KeID) goes in the same
+    // savepoint as the new one arrives.
+    Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
+    if (!del) return std::unexpected(del.error());
+    ok = del->bind_text(1, enrolee_id);
+    if (ok) ok = del->run();
+    if (!ok) return ok;
+    Result<Stmt> ins = conn.prepare("INSERT INTO enrolments (" + std::string(kEnrolmentColumns) +
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!ins) return std::unexpected(ins.error());
+    ok = ins->bind_text(1, ke_id);
+    if (ok) ok = ins->bind_text(2, enrolee_id);
+    if (ok) ok = ins->bind_blob(3, ke);
+    if (ok) ok = ins->bind_optional(4, kpsa_id);
+    if (ok) ok = kpsa ? ins->bind_blob(5, *kpsa) : ins->bind_null(5);
+    if (ok) ok = ins->bind_int64(6, now);
+    if (ok) ok = ins->bind_int64(7, expires_at);
+    if (ok) ok = ins->run();
+    return ok;
+  });
+}
+
 Status SqliteMefRepository::put_enrolment(const Enrolment& e, std::int64_t now) {
   return guarded([&]() -> Status {
-    Status st = require_canonical_id(KeyIdKind::ke, e.ke_id, "ke_id");
-    if (!st) return st;
-    if (e.ke.empty()) return fail(Errc::invalid_argument, "ke is empty");
-    if (e.kpsa_id.has_value() == e.kpsa.empty()) {
-      return fail(Errc::invalid_argument, "kpsa_id and kpsa must be given together");
-    }
-    if (e.kpsa_id) {
-      st = require_canonical_id(KeyIdKind::kpsa, *e.kpsa_id, "kpsa_id");
-      if (!st) return st;
-    }
-    if (e.expires_at <= now) return fail(Errc::invalid_argument, "enrolment expires_at must be after now");
-    Result<std::vector<std::uint8_t>> ke = seal_cell(*b_.kek, "enrolments", "ke", e.ke_id, e.ke.view());
-    if (!ke) return std::unexpected(ke.error());
-    std::optional<std::vector<std::uint8_t>> kpsa;
-    if (e.kpsa_id) {
-      Result<std::vector<std::uint8_t>> blob = seal_cell(*b_.kek, "enrolments", "kpsa", e.ke_id, e.kpsa.view());
-      if (!blob) return std::unexpected(blob.error());
-      kpsa = std::move(*blob);
-    }
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
-      Status ok = check_enrolee_accepts(conn, e, now);
-      if (!ok) return ok;
-      // Replace: the old enrolment (and its KeID) goes in the same
-      // savepoint as the new one arrives.
-      Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
-      if (!del) return std::unexpected(del.error());
-      ok = del->bind_text(1, e.enrolee_id);
-      if (ok) ok = del->run();
-      if (!ok) return ok;
-      Result<Stmt> ins = conn.prepare("INSERT INTO enrolments (" + std::string(kEnrolmentColumns) +
-                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-      if (!ins) return std::unexpected(ins.error());
-      ok = ins->bind_text(1, e.ke_id);
-      if (ok) ok = ins->bind_text(2, e.enrolee_id);
-      if (ok) ok = ins->bind_blob(3, *ke);
-      if (ok) ok = ins->bind_optional(4, e.kpsa_id);
-      if (ok) ok = kpsa ? ins->bind_blob(5, *kpsa) : ins->bind_null(5);
-      if (ok) ok = ins->bind_int64(6, now);
-      if (ok) ok = ins->bind_int64(7, e.expires_at);
-      if (ok) ok = ins->run();
-      return ok;
-    });
+    Result<WriteOp> op = enrolment_op(e, now);
+    if (!op) return std::unexpected(op.error());
+    return b_.writer->run(std::move(*op));
   });
+}
+
+void SqliteMefRepository::put_enrolment_async(const Enrolment& e, std::int64_t now, Completion done) {
+  Result<WriteOp> op = guarded([&]() -> Result<WriteOp> { return enrolment_op(e, now); });
+  if (!op) return done(std::unexpected(op.error()));
+  b_.writer->submit(std::move(*op), Durability::full, std::move(done));
 }
 
 Result<Enrolment> SqliteMefRepository::read_enrolment(std::string_view where_column, std::string_view value,

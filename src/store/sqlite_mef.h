@@ -19,6 +19,7 @@ class SqliteMefRepository final : public MefRepository {
   Result<Enrolee> find_enrolee_by_cert_subject(std::string_view subject, std::int64_t now) override;
   Status remove_enrolee(std::string_view enrolee_id) override;
   Status put_enrolment(const Enrolment& enrolment, std::int64_t now) override;
+  void put_enrolment_async(const Enrolment& enrolment, std::int64_t now, Completion done) override;
   Result<Enrolment> find_enrolment(std::string_view ke_id, std::int64_t now) override;
   Result<Enrolment> find_enrolment_by_kpsa_id(std::string_view kpsa_id, std::int64_t now) override;
   Status revoke_enrolment(std::string_view enrolee_id) override;
@@ -33,6 +34,8 @@ class SqliteMefRepository final : public MefRepository {
   // (Errc::not_found if none; with |active_only|, removed rows do not
   // count) and decrypts its Kpm (Errc::decrypt_failed).
   Result<Enrolee> read_enrolee(std::string_view where_column, std::string_view value, bool active_only = false);
+  // enrolment_op checks and seals |e| and returns the write that stores it.
+  Result<WriteOp> enrolment_op(const Enrolment& e, std::int64_t now);
   Result<Enrolment> read_enrolment(std::string_view where_column, std::string_view value, std::int64_t now);
 
   Backend b_;

@@ -1,5 +1,6 @@
 #include "m2msec/store/write_queue.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -51,6 +52,15 @@ Status run_op(SqliteConn& conn, const WriteOp& op) {
 
 }  // namespace
 
+void WriteQueue::complete(WriteDone& done, Status st) noexcept {
+  if (!done) return;
+  try {
+    done(std::move(st));
+  } catch (...) {
+    // A completion must not throw; the writer thread outlives it.
+  }
+}
+
 WriteQueue::WriteQueue(SqliteConn conn, WriteQueueOptions options)
     : conn_(std::move(conn)), options_(options) {}
 
@@ -70,18 +80,31 @@ WriteQueue::~WriteQueue() { stop(); }
 
 std::future<Status> WriteQueue::submit(WriteOp op, Durability durability) {
   try {
-    Item item{std::move(op), std::promise<Status>(), durability};
-    std::future<Status> fut = item.done.get_future();
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return ready_future(fail(Errc::store_error, "write queue is stopped"));
-      queue_.push_back(std::move(item));
-    }
-    cv_.notify_one();
+    auto promise = std::make_shared<std::promise<Status>>();
+    std::future<Status> fut = promise->get_future();
+    submit(std::move(op), durability, [promise](Status st) { promise->set_value(std::move(st)); });
     return fut;
   } catch (const std::exception& e) {
     return ready_future(fail(Errc::store_error, std::string("submit: ") + e.what()));
   }
+}
+
+void WriteQueue::submit(WriteOp op, Durability durability, WriteDone done) {
+  Status outcome = fail(Errc::store_error, "write queue is stopped");
+  try {
+    std::unique_lock lock(mu_);
+    if (!stopping_) {
+      // If push_back throws, |done| is still ours to call.
+      queue_.push_back(Item{std::move(op), WriteDone(), durability});
+      queue_.back().done = std::move(done);
+      lock.unlock();
+      cv_.notify_one();
+      return;
+    }
+  } catch (const std::exception& e) {
+    outcome = fail(Errc::store_error, std::string("submit: ") + e.what());
+  }
+  complete(done, std::move(outcome));
 }
 
 Status WriteQueue::run(WriteOp op, Durability durability) {
@@ -108,6 +131,7 @@ WriteStats WriteQueue::stats() const {
 }
 
 void WriteQueue::loop() {
+  pthread_setname_np(pthread_self(), "m2m-writer");  // for top -H and perf
   std::size_t last_batch = 0;
   std::unique_lock lock(mu_);
   while (true) {
@@ -146,7 +170,7 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
       synchronous_ = want;
     } else if (!relaxed) {
       // Never acknowledge a full op without FULL: fail the batch.
-      for (std::size_t k = 0; k < batch.size(); ++k) batch[k].done.set_value(set);
+      for (std::size_t k = 0; k < batch.size(); ++k) complete(batch[k].done, set);
       std::lock_guard lock(mu_);
       stats_.commit_failures += 1;
       stats_.ops += batch.size();
@@ -205,7 +229,7 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
     stats_.largest_batch = std::max<std::uint64_t>(stats_.largest_batch, batch.size());
   }
   // Completions fire only now, after COMMIT has returned.
-  for (std::size_t k = 0; k < batch.size(); ++k) batch[k].done.set_value(std::move(results[k]));
+  for (std::size_t k = 0; k < batch.size(); ++k) complete(batch[k].done, std::move(results[k]));
 }
 
 }  // namespace m2msec::store

@@ -48,6 +48,13 @@ class MafRepository {
   // (Errc::invalid_argument); Errc::already_exists for a taken KcID.
   virtual Status register_kc(const KcKey& key, std::int64_t now) = 0;
 
+  // register_kc_async is register_kc without waiting: |done| receives the
+  // same Status once the row is committed (or refused). Default: the
+  // synchronous form.
+  virtual void register_kc_async(const KcKey& key, std::int64_t now, Completion done) {
+    done(register_kc(key, now));
+  }
+
   // find_kc is the only Kc lookup: by KcID, with Errc::key_expired if
   // expires_at <= |now| (pass kAnyExpiry to find the row whatever its
   // expiry, as de-registration does). The caller checks that the requester
@@ -61,6 +68,10 @@ class MafRepository {
 
   // deregister_kc deletes a key registration. Errc::not_found if absent.
   virtual Status deregister_kc(std::string_view kc_id) = 0;
+
+  // deregister_kc_async is deregister_kc without waiting (see
+  // register_kc_async).
+  virtual void deregister_kc_async(std::string_view kc_id, Completion done) { done(deregister_kc(kc_id)); }
 
   // purge_expired deletes Kc keys and client registrations whose expiry is
   // at or before |now|, returning how many rows went.

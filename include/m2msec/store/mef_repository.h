@@ -73,6 +73,14 @@ class MefRepository {
   // belongs to another enrolment.
   virtual Status put_enrolment(const Enrolment& enrolment, std::int64_t now) = 0;
 
+  // put_enrolment_async is put_enrolment without waiting: |done| receives
+  // the same Status once the enrolment is durable (or refused). The
+  // default runs the synchronous form; a backend with a write queue
+  // overrides it so that no thread waits for the commit.
+  virtual void put_enrolment_async(const Enrolment& enrolment, std::int64_t now, Completion done) {
+    done(put_enrolment(enrolment, now));
+  }
+
   // find_enrolment looks up by KeID: Errc::not_found, or Errc::key_expired
   // if expires_at <= |now|.
   virtual Result<Enrolment> find_enrolment(std::string_view ke_id, std::int64_t now) = 0;

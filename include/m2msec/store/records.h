@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,6 +89,11 @@ struct KcKey {
   std::int64_t expires_at = 0;
   std::int64_t created_at = 0;  // set by the store on insert
 };
+
+// Completion receives the outcome of a write submitted without waiting:
+// once its transaction has committed (or failed), possibly on the store's
+// writer thread, so it must be quick, must not block and must not throw.
+using Completion = std::function<void(Status)>;
 
 // RowError reports why row |row| (1-based) of a bulk import was refused.
 struct RowError {

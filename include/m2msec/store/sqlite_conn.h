@@ -32,12 +32,27 @@ enum class SqliteMode { writer, reader };
 // else Errc::store_error. |what| names the operation (never a value).
 Error sqlite_error(sqlite3* db, int rc, std::string_view what);
 
+// StmtCache keeps a connection's prepared statements for reuse (the SQL
+// text is the key). Private to SqliteConn and Stmt.
+struct StmtCache;
+
+// StmtFinalizer finalizes a statement, or returns it to |cache|.
+struct StmtFinalizer {
+  StmtCache* cache = nullptr;
+  std::string sql;
+  void operator()(sqlite3_stmt* s) const;
+};
+
 // Stmt owns one prepared statement. Column and bind indexes follow SQLite:
 // binds from 1, columns from 0.
 class Stmt {
  public:
   Stmt() = default;
   Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // A statement from |cache| returns to it (reset, bindings cleared) when
+  // this Stmt is destroyed, instead of being finalized.
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, StmtCache* cache, std::string sql)
+      : db_(db), stmt_(stmt, StmtFinalizer{cache, std::move(sql)}) {}
 
   Status bind_text(int index, std::string_view text);
   Status bind_int64(int index, std::int64_t value);
@@ -63,11 +78,8 @@ class Stmt {
   std::vector<std::uint8_t> column_blob(int col) const;
 
  private:
-  struct Finalizer {
-    void operator()(sqlite3_stmt* s) const;
-  };
   sqlite3* db_ = nullptr;
-  std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
+  std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
 };
 
 // SqliteConn owns one open connection. Moving transfers ownership.
@@ -83,8 +95,13 @@ class SqliteConn {
 
   // exec runs one or more statements that return no rows we need.
   Status exec(std::string_view sql);
-  // prepare compiles one statement.
+  // prepare compiles one statement, or hands out the one this connection
+  // compiled for the same text before (a small per-connection cache: the
+  // repositories' SQL is a fixed set of strings).
   Result<Stmt> prepare(std::string_view sql);
+
+  // cached_statements counts the statements waiting in the cache.
+  std::size_t cached_statements() const;
   // changes is the number of rows changed by the last statement.
   int changes() const;
 
@@ -97,7 +114,13 @@ class SqliteConn {
   struct Closer {
     void operator()(sqlite3* db) const;
   };
+  struct CacheDeleter {
+    void operator()(StmtCache* c) const;
+  };
+  // Declared after db_, so destroyed first: cached statements are
+  // finalized before the connection closes.
   std::unique_ptr<sqlite3, Closer> db_;
+  std::unique_ptr<StmtCache, CacheDeleter> cache_;
 };
 
 }  // namespace m2msec::store

@@ -31,6 +31,12 @@ namespace m2msec::store {
 // (an escaping exception is caught and reported as Errc::store_error).
 using WriteOp = std::function<Status(SqliteConn&)>;
 
+// WriteDone receives an op's result once its transaction has committed
+// (or failed). It runs on the writer thread, so it must be quick and must
+// not block, wait on the queue or throw (a throw is caught and dropped):
+// answering a request through proto::Reply is the intended use.
+using WriteDone = std::function<void(Status)>;
+
 // Durability says what an acknowledged op survives. full: power loss (the
 // commit fsyncs the WAL; synchronous=FULL). relaxed: a process crash, not
 // necessarily a power cut (synchronous=NORMAL in WAL mode: the commit is
@@ -69,6 +75,13 @@ class WriteQueue {
   // queue is stopped (Errc::store_error). Never throws.
   std::future<Status> submit(WriteOp op, Durability durability = Durability::full);
 
+  // submit with a completion: |done| gets the same Status the future would
+  // hold, on the writer thread after COMMIT has returned (or at once on the
+  // calling thread if the queue is stopped). The caller holds no thread
+  // while the commit is pending, so a batch can hold as many ops as there
+  // are requests waiting, not as many as there are workers.
+  void submit(WriteOp op, Durability durability, WriteDone done);
+
   // run is submit followed by waiting for the result.
   Status run(WriteOp op, Durability durability = Durability::full);
 
@@ -81,13 +94,14 @@ class WriteQueue {
  private:
   struct Item {
     WriteOp op;
-    std::promise<Status> done;
+    WriteDone done;
     Durability durability = Durability::full;
   };
 
   WriteQueue(SqliteConn conn, WriteQueueOptions options);
   void loop();
   void run_batch(std::deque<Item>& batch);
+  static void complete(WriteDone& done, Status st) noexcept;
 
   SqliteConn conn_;
   const WriteQueueOptions options_;

@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -172,6 +177,81 @@ TEST(WriteQueue, SubmitAfterStopFails) {
   EXPECT_EQ(st.error().code(), Errc::store_error);
 }
 
+// A completion runs on the writer thread once the op's transaction has
+// committed: by then the row is visible to a fresh reader. The submitting
+// thread does not wait, so one thread can keep many writes in flight and
+// they share commits.
+TEST(WriteQueue, CompletionRunsAfterCommitWithoutAWaitingThread) {
+  TempDir dir;
+  const std::string path = dir.file("q.db");
+  std::unique_ptr<WriteQueue> q = start_queue(path);
+  constexpr int kWrites = 200;
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0, failed = 0, missing_at_completion = 0;
+  std::set<std::thread::id> completion_threads;
+  for (int i = 0; i < kWrites; ++i) {
+    q->submit(insert_op(i), Durability::full, [&, i](Status st) {
+      // Committed: a separate connection sees the row.
+      Result<SqliteConn> c = SqliteConn::open(path, SqliteMode::reader, 5000);
+      Result<Stmt> s = c ? c->prepare("SELECT 1 FROM t WHERE id = ?1") : fail(Errc::store_error);
+      bool seen = s && s->bind_int64(1, i) && s->step().value_or(false);
+      std::lock_guard lock(mu);
+      if (!st) ++failed;
+      if (!seen) ++missing_at_completion;
+      completion_threads.insert(std::this_thread::get_id());
+      ++done;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done == kWrites; });
+  }
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(missing_at_completion, 0);
+  ASSERT_EQ(completion_threads.size(), 1u);
+  EXPECT_NE(*completion_threads.begin(), std::this_thread::get_id());
+  const WriteStats stats = q->stats();
+  EXPECT_EQ(stats.ops, static_cast<std::uint64_t>(kWrites));
+  // One submitting thread, yet batches formed: they are not capped by the
+  // number of waiting threads.
+  EXPECT_GT(stats.largest_batch, 1u);
+}
+
+TEST(WriteQueue, CompletionGetsTheOpsOwnError) {
+  TempDir dir;
+  std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"));
+  ASSERT_TRUE(q->run(insert_op(7)));
+  std::promise<Status> got;
+  q->submit(insert_op(7), Durability::full, [&got](Status st) { got.set_value(std::move(st)); });
+  Status st = got.get_future().get();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Errc::already_exists);
+}
+
+TEST(WriteQueue, CompletionAfterStopRunsAtOnceWithAnError) {
+  TempDir dir;
+  std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"));
+  q->stop();
+  std::optional<Status> got;
+  q->submit(insert_op(1), Durability::relaxed, [&got](Status st) { got = std::move(st); });
+  ASSERT_TRUE(got.has_value());  // called before submit returned
+  ASSERT_FALSE(*got);
+  EXPECT_EQ(got->error().code(), Errc::store_error);
+}
+
+// A completion that throws is dropped; the writer keeps serving.
+TEST(WriteQueue, ThrowingCompletionLeavesTheWriterRunning) {
+  TempDir dir;
+  const std::string path = dir.file("q.db");
+  std::unique_ptr<WriteQueue> q = start_queue(path);
+  q->submit(insert_op(1), Durability::full, [](Status) { throw std::runtime_error("completion fails"); });
+  EXPECT_TRUE(q->run(insert_op(2)));
+  q->stop();
+  EXPECT_EQ(count_rows(path), 2);
+}
+
 TEST(WriteQueue, StartNeedsConnection) {
   Result<std::unique_ptr<WriteQueue>> q = WriteQueue::start(SqliteConn());
   ASSERT_FALSE(q);
@@ -183,6 +263,39 @@ TEST(SqliteConn, OpenMissingReaderFails) {
   Result<SqliteConn> c = SqliteConn::open(dir.file("absent.db"), SqliteMode::reader, 100);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), Errc::store_error);
+}
+
+// prepare hands out the statement compiled for the same text before,
+// reset and with its bindings cleared.
+TEST(SqliteConn, ReusesPreparedStatementsWithClearedBindings) {
+  TempDir dir;
+  Result<SqliteConn> c = SqliteConn::open(dir.file("s.db"), SqliteMode::writer, 100);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+  const std::string sql = "SELECT ?1 IS NULL, ?1";
+  const std::size_t base = c->cached_statements();  // open() ran PRAGMAs
+  {
+    Result<Stmt> s = c->prepare(sql);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->bind_text(1, "secret-looking"));
+    ASSERT_TRUE(s->step().value_or(false));
+    EXPECT_EQ(s->column_int64(0), 0);
+    // Same text while the first is in use: a second, separate statement.
+    Result<Stmt> t = c->prepare(sql);
+    ASSERT_TRUE(t);
+    ASSERT_TRUE(t->step().value_or(false));
+    EXPECT_EQ(t->column_int64(0), 1);
+  }
+  EXPECT_EQ(c->cached_statements(), base + 1);  // the second copy was finalized
+  Result<Stmt> again = c->prepare(sql);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(c->cached_statements(), base);  // taken from the cache
+  ASSERT_TRUE(again->step().value_or(false));
+  EXPECT_EQ(again->column_int64(0), 1);  // the earlier binding is gone
+  // A statement that does not compile is refused and not cached.
+  Result<Stmt> bad = c->prepare("SELEKT 1");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Errc::store_error);
 }
 
 TEST(SqliteConn, PragmasApplied) {
