@@ -103,12 +103,45 @@ Stats stats(std::vector<double> v) {
   return s;
 }
 
+// free_port asks the kernel for a port nobody listens on (closed at once;
+// the server binds it moments later).
+std::uint16_t free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    std::perror("free_port");
+    std::exit(1);
+  }
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
 // -- the m2msec side ----------------------------------------------------------
 
 struct Kc {
   SecretBytes key;
   std::string id;
 };
+
+// psk_context is the one client context every m2msec-side connection
+// uses, as the bare loop has one SSL_CTX per side.
+std::shared_ptr<const tls::ClientContext> psk_context() {
+  static const std::shared_ptr<const tls::ClientContext> ctx = [] {
+    tls::ClientOptions co;
+    co.psk = tls::ClientPsk{"x", SecretBytes(std::vector<std::uint8_t>(32, 1))};
+    auto c = tls::ClientContext::create(co);
+    if (!c) {
+      std::fprintf(stderr, "bench_maf: client context: %s\n", c.error().message().c_str());
+      std::exit(1);
+    }
+    return *c;
+  }();
+  return ctx;
+}
 
 // associate_at_maf: MAF handshake with KmID/Km, MAF Key Registration for
 // /in-cse, Kc and KcID from the exporter (client::associate's MAF phase).
@@ -117,6 +150,7 @@ Result<Kc> associate_at_maf(std::uint16_t port, int i) {
   co.port = port;
   co.sni = kMaf;
   co.psk = tls::ClientPsk{km_id(i), km(i)};
+  co.context = psk_context();
   auto conn = tls::TlsClient::connect(std::move(co));
   if (!conn) return std::unexpected(conn.error());
   proto::HttpClient http(*conn, kMaf);
@@ -144,6 +178,7 @@ Result<tls::TlsClient> connect_cse(std::uint16_t port, const Kc& kc) {
   co.port = port;
   co.sni = kCse;
   co.psk = tls::ClientPsk{kc.id, kc.key.clone()};
+  co.context = psk_context();
   return tls::TlsClient::connect(std::move(co));
 }
 
@@ -260,8 +295,9 @@ int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 16;
   const int samples = argc > 3 ? std::atoi(argv[3]) : 200;
-  if (n < 1 || threads < 1 || samples < 1) {
-    std::fprintf(stderr, "usage: bench_maf [N [THREADS [SAMPLES]]]\n");
+  const bool push = argc > 4 ? std::string_view(argv[4]) != "nopush" : true;
+  if (n < 1 || threads < 1 || samples < 1 || (argc > 4 && std::string_view(argv[4]) != "push" && !push)) {
+    std::fprintf(stderr, "usage: bench_maf [N [THREADS [SAMPLES [push|nopush]]]]\n");
     return 2;
   }
   std::string tmpl = std::filesystem::temp_directory_path().string() + "/m2msec-bench-maf-XXXXXX";
@@ -307,13 +343,16 @@ int main(int argc, char** argv) {
       if (auto s = (*st)->maf().register_client(c, now); !s && bad++ == 0) die("register_client", s.error());
     });
   }
+  // Entity B's port is chosen first, so that the MAF can push Kc to it.
+  const std::uint16_t cse_port = free_port();
+  if (push) mc.cses.push_back({kCseId, kCse, "127.0.0.1:" + std::to_string(cse_port)});
   auto mafs = maf::MafServer::start(mc);
   if (!mafs) die("MafServer::start", mafs.error());
   const std::uint16_t maf_port = (*mafs)->tls_port();
 
   entityb::CseConfig cc;
   cc.listen.fqdn = kCse;
-  cc.listen.tls_listen = "127.0.0.1:0";
+  cc.listen.tls_listen = "127.0.0.1:" + std::to_string(cse_port);
   cc.listen.certificate = pki + "/in-cse.crt";
   cc.listen.private_key = pki + "/in-cse.key";
   cc.listen.trust_anchors = pki + "/ca.crt";
@@ -324,7 +363,6 @@ int main(int argc, char** argv) {
   cc.mafs.push_back({kMaf, "127.0.0.1:" + std::to_string(maf_port)});
   auto cse = entityb::CseServer::start(cc);
   if (!cse) die("CseServer::start", cse.error());
-  const std::uint16_t cse_port = (*cse)->tls_port();
 
   std::printf("%d associations, %d client threads; %d Kc-retrieval samples; loopback, TLS 1.2, %s\n\n", n, threads,
               samples, kSuite);
@@ -375,14 +413,15 @@ int main(int argc, char** argv) {
   const entityb::KeyStats ks = (*cse)->stats();
   const Stats c = stats(cold), w = stats(warm), b = stats(bare_lat);
 
-  std::printf("Entity B: %llu Kc fetched from the MAF, %llu cache hits, %llu refusals\n\n",
-              static_cast<unsigned long long>(ks.maf_fetches), static_cast<unsigned long long>(ks.cache_hits),
-              static_cast<unsigned long long>(ks.refusals));
+  std::printf("Entity B: %llu Kc pushed by the MAF, %llu fetched from the MAF, %llu cache hits, %llu refusals\n\n",
+              static_cast<unsigned long long>(ks.pushed), static_cast<unsigned long long>(ks.maf_fetches),
+              static_cast<unsigned long long>(ks.cache_hits), static_cast<unsigned long long>(ks.refusals));
   std::printf("| Benchmark | value |\n|---|---|\n");
   std::printf("| m2msec associations at the MAF (handshake + key registration), per s | %.0f |\n", assoc_tput);
   std::printf("| bare OpenSSL TLS-PSK handshake + export, per s | %.0f |\n", bare_tput);
   std::printf("| ratio associations / bare handshakes | %.2f |\n", assoc_tput / bare_tput);
-  std::printf("| Entity B handshake, Kc cache cold (fetch from MAF), p50 / p99 ms | %.2f / %.2f |\n", c.p50, c.p99);
+  std::printf("| Entity B first handshake with a new KcID (%s), p50 / p99 ms | %.2f / %.2f |\n",
+              push ? "Kc pushed by the MAF" : "Kc fetched from the MAF", c.p50, c.p99);
   std::printf("| Entity B handshake, Kc cache warm (concurrent, same KcID), p50 / p99 ms | %.2f / %.2f |\n", w.p50,
               w.p99);
   std::printf("| bare OpenSSL TLS-PSK handshake, p50 / p99 ms | %.2f / %.2f |\n", b.p50, b.p99);
@@ -391,8 +430,10 @@ int main(int argc, char** argv) {
   // The last line: the figures as one JSON object (docs/performance.md).
   std::printf("{\"bench\":\"bench_maf\",\"associations_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f,"
               "\"cold_p50_ms\":%.3f,\"warm_p50_ms\":%.3f,\"bare_p50_ms\":%.3f,\"cold_ratio\":%.2f,"
-              "\"warm_ratio\":%.2f}\n",
-              assoc_tput, bare_tput, assoc_tput / bare_tput, c.p50, w.p50, b.p50, c.p50 / b.p50, w.p50 / b.p50);
+              "\"warm_ratio\":%.2f,\"kc_push\":%s,\"pushed\":%llu,\"fetched\":%llu}\n",
+              assoc_tput, bare_tput, assoc_tput / bare_tput, c.p50, w.p50, b.p50, c.p50 / b.p50, w.p50 / b.p50,
+              push ? "true" : "false", static_cast<unsigned long long>(ks.pushed),
+              static_cast<unsigned long long>(ks.maf_fetches));
   cse->reset();
   mafs->reset();
   std::filesystem::remove_all(dir);

@@ -81,6 +81,7 @@ std::string config_text(int mef, int maf, int cse) {
          "\"\n\n[maf]\nfqdn = \"maf.sp.example.com\"\nsp_domain = \"sp.example.com\"\ntls_listen = \"127.0.0.1:" + a +
          "\"\ndata_dir = \"maf\"\ncertificate = \"pki/maf.crt\"\nprivate_key = \"pki/maf.key\"\n"
          "trust_anchors = \"pki/ca.crt\"\nworkers = 32\n[[maf.mef]]\nfqdn = \"mef.sp.example.com\"\naddress = \"127.0.0.1:" + m +
+         "\"\n[[maf.cse]]\ncse_id = \"/in-cse\"\nfqdn = \"in-cse.sp.example.com\"\naddress = \"127.0.0.1:" + c +
          "\"\n\n[cse]\nfqdn = \"in-cse.sp.example.com\"\nsp_domain = \"sp.example.com\"\ncse_id = \"/in-cse\"\n"
          "csebase = \"in-name\"\ntls_listen = \"127.0.0.1:" + c +
          "\"\ncertificate = \"pki/in-cse.crt\"\nprivate_key = \"pki/in-cse.key\"\ntrust_anchors = \"pki/ca.crt\"\n"
@@ -273,6 +274,13 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   auto ca = tls::load_trust_anchors(work + "/pki/ca.crt");
   if (!ca) return failure(ca.error());
 
+  // The simulated devices share one PSK client context (a real device
+  // builds its own once); certificate devices each bring their own.
+  tls::ClientOptions pco;
+  pco.psk = tls::ClientPsk{"demo", SecretBytes(std::size_t{32})};
+  auto psk_context = tls::ClientContext::create(pco);
+  if (!psk_context) return failure(psk_context.error());
+
   PhaseStats boot("bootstrap"), assoc("associate"), maf_sub("  maf"), cse_sub("  entity-b");
   run_phase("bootstrap", devices, o.threads, *server, boot, [&](Device& d) {
     const auto t0 = Clock::now();
@@ -287,6 +295,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       eo.certificate = *ck;
     } else {
       eo.psk = tls::ClientPsk{d.id.substr(1) + "@factory.example.com", d.kpm.clone()};
+      eo.context = *psk_context;
       eo.maf_fqdn = d.kind == Kind::maf ? "maf.sp.example.com" : "";
     }
     auto r = client::enrol(eo);
@@ -304,6 +313,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     a.cse_address = "127.0.0.1:" + std::to_string(cse_port);
     a.cse_id = "/in-cse";
     a.maf_address = "127.0.0.1:" + std::to_string(maf_port);
+    a.psk_context = *psk_context;
     switch (d.kind) {
       case Kind::maf:
         a.framework = client::Framework::maf;

@@ -27,6 +27,7 @@ Result<tls::TlsClient> connect(const AssociateOptions& o, const std::string& add
   co.sni = sni;
   co.psk = std::move(psk);
   co.timeout = o.timeout;
+  if (co.psk) co.context = o.psk_context;
   if (!co.psk) {
     co.certificate = o.certificate;
     co.trust = o.trust;

@@ -18,6 +18,7 @@ Result<Enrolment> enrol(const EnrolOptions& o) {
   if (o.psk) co.psk = tls::ClientPsk{o.psk->identity, o.psk->key.clone()};
   co.certificate = o.certificate;
   co.trust = o.trust;
+  co.context = o.context;
   auto conn = tls::TlsClient::connect(std::move(co));
   if (!conn) return std::unexpected(conn.error());
 

@@ -262,6 +262,7 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
 }
 
 void EntityB::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  if (req.to == proto::kCseMafKeysPath) return accept_push(ctx, req, std::move(reply));
   const std::string& entity = ctx->entity_id;
   if (entity.empty()) {
     return reply(proto::error_response(req, Rsc::security_association_required, "no authenticated identity"));
@@ -273,6 +274,72 @@ void EntityB::handle(const service::AuthRef& ctx, const Request& req, proto::Rep
                                        "X-M2M-Origin does not match the authenticated identity"));
   }
   serve_cse(req, entity, std::move(reply));
+}
+
+// accept_push: MAF Key Push (docs/protocol.md), an m2msec extension. A MAF
+// that registered a Kc naming this CSE as target hands it over, so that
+// Entity A's first handshake needs no MAF Key Retrieval (8.8.2.8). Only a
+// configured MAF, authenticated by its certificate, may push, and only
+// keys of its own KcIDs.
+void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  if (req.op != proto::Operation::create) {
+    return reply(proto::error_response(req, Rsc::operation_not_allowed, "only CREATE on /mafKeys"));
+  }
+  const PeerEntry* maf = nullptr;
+  if (ctx->peer.kind == tls::PeerIdentity::Kind::certificate) {
+    for (const PeerEntry& p : cfg_.mafs) {
+      if (service::peer_has_fqdn(ctx->peer, p.fqdn)) maf = &p;
+    }
+  }
+  if (maf == nullptr) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "only a configured MAF may push keys"));
+  }
+  const Fqdn maf_fqdn = *Fqdn::parse(maf->fqdn);
+  auto origin = Fqdn::parse(req.from);
+  if (!origin || !origin->matches(maf_fqdn)) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "X-M2M-Origin is not the authenticated MAF-FQDN"));
+  }
+  auto body = proto::MafKeyPush::from_json(req.content);
+  if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
+  auto kc_id = KeyId::parse(KeyIdKind::kc, body->kc_id, cfg_.id_encoding);
+  if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
+  if (!kc_id->fqdn().matches(maf_fqdn)) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "KcID of another MAF"));
+  }
+  if (body->suid != proto::kSuidMafSaef) {
+    return reply(proto::error_response(req, Rsc::bad_request, "SUID must be " + std::to_string(proto::kSuidMafSaef)));
+  }
+  if (body->key.size() != 32) return reply(proto::error_response(req, Rsc::bad_request, "Kc must be 32 bytes"));
+  if (!EntityId::parse(body->source_id)) {
+    return reply(proto::error_response(req, Rsc::bad_request, "sid is not a CSE-ID or AE-ID"));
+  }
+  const std::int64_t now = service::now_unix();
+  if (body->expiration <= now) return reply(proto::error_response(req, Rsc::bad_request, "Kc has expired"));
+  const std::string key = kc_id->canonical();
+  {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(key);
+    if (it != keys_.end() && !it->second.from_maf) {
+      return reply(proto::error_response(req, Rsc::conflict, "key identifier is taken"));
+    }
+    if (it == keys_.end() && keys_.size() >= kMaxHeldKeys) {
+      // Make room from keys no session uses any more and that expired.
+      std::erase_if(keys_, [now](const auto& kv) {
+        return kv.second.from_maf && kv.second.sessions == 0 && kv.second.expires_at <= now;
+      });
+      if (keys_.size() >= kMaxHeldKeys) {
+        return reply(proto::error_response(req, Rsc::not_implemented, "key table full; retrieve instead"));
+      }
+    }
+    CachedKey entry{body->key.clone(), body->source_id, body->expiration, true, maf_fqdn.str(),
+                    std::string(kc_id->relative()), it != keys_.end() ? it->second.sessions : 0};
+    keys_[key] = std::move(entry);
+    ++stats_.pushed;
+  }
+  refused_.erase(key);
+  spdlog::info("cse: MAF {} pushed {} for {}", maf_fqdn.str(), kc_id->str(), printable(body->source_id));
+  reply(proto::ok_response(req, Rsc::created, nullptr));
 }
 
 // serve_cse is the minimal CSE behind the acceptor: RETRIEVE of the

@@ -28,6 +28,17 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
     if (!service::parse_endpoint(e.address)) return fail(Errc::invalid_argument, m.name() + ".address: want host:port");
     c.mefs.push_back(std::move(e));
   }
+  for (service::ConfigTable& m : t->tables("cse")) {
+    CseEntry e{m.str("cse_id", "", true), m.str("fqdn", "", true), m.str("address", "", true)};
+    if (auto st = m.finish(); !st) return std::unexpected(st.error());
+    auto id = EntityId::parse(e.cse_id);
+    if (!id || id->kind() != EntityKind::cse || !e.cse_id.starts_with("/") || e.cse_id.starts_with("//")) {
+      return fail(Errc::invalid_argument, m.name() + ".cse_id: want an SP-relative CSE-ID such as /in-cse");
+    }
+    if (!Fqdn::parse(e.fqdn)) return fail(Errc::invalid_argument, m.name() + ".fqdn: not an FQDN");
+    if (!service::parse_endpoint(e.address)) return fail(Errc::invalid_argument, m.name() + ".address: want host:port");
+    c.cses.push_back(std::move(e));
+  }
   if (auto st = t->finish(); !st) return std::unexpected(st.error());
   auto e = parse_id_encoding(enc);
   if (!e) return fail(Errc::invalid_argument, "maf.id_encoding: must be base64 or hex");
@@ -38,6 +49,9 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
   if (c.admin_fqdn.empty()) c.admin_fqdn = c.sp_domain;
   if (!c.mefs.empty() && (c.listen.certificate.empty() || c.listen.trust_anchors.empty())) {
     return fail(Errc::invalid_argument, "maf: fetching Km from a MEF needs certificate, private_key and trust_anchors");
+  }
+  if (!c.cses.empty() && (c.listen.certificate.empty() || c.listen.trust_anchors.empty())) {
+    return fail(Errc::invalid_argument, "maf: pushing Kc to Entity B needs certificate, private_key and trust_anchors");
   }
   return c;
 }

@@ -5,9 +5,9 @@ namespace m2msec::maf {
 
 Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   std::unique_ptr<MafServer> s(new MafServer());
-  // One client context and connection pool for every call to the MEFs,
-  // built before the first handshake needs it.
-  if (!cfg.mefs.empty()) {
+  // One client context and connection pool for every call to the MEFs and
+  // Entity Bs, built before the first handshake needs it.
+  if (!cfg.mefs.empty() || !cfg.cses.empty()) {
     auto lo = link_options(cfg);
     if (!lo) return std::unexpected(lo.error());
     auto link = link::Link::create(std::move(*lo));
@@ -21,6 +21,7 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, s->link_.get());
   MafService* svc = s->service_.get();
   service::ListenerHandlers h = service::handlers_for(svc, "maf", std::string(crypto::kConnectionExporterLabel));
+  h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);
@@ -29,6 +30,7 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
 
 MafServer::~MafServer() {
   if (listeners_) listeners_->stop();
+  if (service_) service_->close();  // store completions stop posting to the pool
   pool_.reset();
 }
 

@@ -33,12 +33,22 @@ Result<KeyId> assigned_km_id(const KeyId& ke_id, const Fqdn& maf_fqdn) {
   return KeyId::parse(KeyIdKind::km, hex_encode(*rel) + "@" + maf_fqdn.str());
 }
 
-MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, link::Link* mef_link)
-    : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool), mef_link_(mef_link) {
+MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, link::Link* link)
+    : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool), link_(link) {
   for (const PeerEntry& m : cfg_.mefs) {
     auto ep = service::parse_endpoint(m.address);  // checked by load_maf_config
     mef_peers_.push_back(ep ? link::Peer{ep->host, ep->port, m.fqdn} : link::Peer{m.address, 0, m.fqdn});
   }
+  for (const CseEntry& c : cfg_.cses) {
+    if (auto ep = service::parse_endpoint(c.address)) cse_peers_[c.cse_id] = link::Peer{ep->host, ep->port, c.fqdn};
+  }
+}
+
+MafService::~MafService() { close(); }
+
+void MafService::close() {
+  std::lock_guard lock(gate_->mu);
+  gate_->open = false;
 }
 
 // fetch_from_mef: 8.3.2.1 "If the Enrolment Target wishes to fetch any
@@ -50,14 +60,14 @@ Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& 
   auto mef = std::find_if(cfg_.mefs.begin(), cfg_.mefs.end(),
                           [&](const PeerEntry& m) { return Fqdn::parse(m.fqdn)->matches(ke_id.fqdn()); });
   if (mef == cfg_.mefs.end()) return fail(Errc::unknown_psk_identity, "KeID of an unknown MEF");
-  if (mef_link_ == nullptr) return fail(Errc::connect_failed, "no link to the MEFs");
+  if (link_ == nullptr) return fail(Errc::connect_failed, "no link to the MEFs");
   const link::Peer& peer = mef_peers_[static_cast<std::size_t>(mef - cfg_.mefs.begin())];
   proto::Request req;
   req.op = proto::Operation::retrieve;
   req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(ke_id.str()) + "/" +
            std::to_string(proto::kSuidMafKm);
   req.from = fqdn_.str();
-  auto rsp = mef_link_->call(peer, std::move(req));
+  auto rsp = link_->call(peer, std::move(req));
   if (!rsp) {
     spdlog::warn("maf: MEF {} unreachable for {}: {}", mef->fqdn, ke_id.str(), rsp.error().message());
     return fail(Errc::connect_failed, "MEF " + mef->fqdn + " unreachable");
@@ -77,10 +87,33 @@ Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& 
   if (cred->lifetime != 0) c.expires_at = cred->lifetime;
   if (auto st = store_.maf().register_client(c, now); !st) return std::unexpected(st.error());
   spdlog::info("maf: stored Km {} for {} from MEF {}", km_id.str(), c.entity_id, mef->fqdn);
+  // The entity's previous registration (another KmID) stopped resolving.
+  clients_.erase_if([&](const ClientRef& r) { return r->entity_id == c.entity_id; });
+  remember(std::move(c));
   return std::move(cred->key);
 }
 
+std::optional<std::string> MafService::client_km_id(std::string_view identity) const {
+  if (auto km_id = KeyId::parse(KeyIdKind::km, identity); km_id && km_id->fqdn().matches(fqdn_)) {
+    return km_id->canonical();
+  }
+  auto ke_id = KeyId::parse(KeyIdKind::ke, identity, cfg_.id_encoding);
+  if (!ke_id) return std::nullopt;
+  auto km_id = assigned_km_id(*ke_id, fqdn_);
+  if (!km_id) return std::nullopt;
+  return km_id->canonical();
+}
+
+MafService::ClientRef MafService::remember(store::MafClient c) {
+  auto ref = std::make_shared<const store::MafClient>(std::move(c));
+  clients_.put(ref->km_id, ref);
+  return ref;
+}
+
 void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
+  // Every handshake reads the store, so an operator's revoke (written to
+  // the database by another process) refuses the very next handshake. The
+  // client cache only carries what this read found into the session.
   pool_.post([this, identity = req.identity, done = std::move(done)] {
     const std::int64_t now = service::now_unix();
     if (auto km_id = KeyId::parse(KeyIdKind::km, identity); km_id && km_id->fqdn().matches(fqdn_)) {
@@ -89,14 +122,14 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
         spdlog::info("maf: refused KmID {}: {}", printable(identity), c.error().message());
         return done(fail(Errc::unknown_psk_identity, identity));
       }
-      return done(std::move(c->km));
+      return done(remember(std::move(*c))->km.clone());
     }
     auto ke_id = KeyId::parse(KeyIdKind::ke, identity, cfg_.id_encoding);
     if (!ke_id) return done(fail(Errc::unknown_psk_identity, identity));
     auto km_id = assigned_km_id(*ke_id, fqdn_);
     if (!km_id) return done(fail(Errc::unknown_psk_identity, identity));
     const std::string key = km_id->canonical();
-    if (auto c = store_.maf().find_client(key, now); c) return done(std::move(c->km));
+    if (auto c = store_.maf().find_client(key, now); c) return done(remember(std::move(*c))->km.clone());
     if (auto why = refused_.find(key)) return done(fail(why->code(), identity));
     // Single flight: the first lookup of a KeID fetches, the others wait
     // for its result (one MEF round trip, one store write).
@@ -109,7 +142,7 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
     try {
       // A fetch that finished between find_client and join stored Km.
       if (auto c = store_.maf().find_client(key, now); c) {
-        r = std::move(c->km);
+        r = remember(std::move(*c))->km.clone();
       } else {
         r = fetch_from_mef(*ke_id, *km_id, now);
       }
@@ -121,17 +154,23 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
   });
 }
 
-// client_for finds the MAF client behind an authenticated PSK identity.
-Result<store::MafClient> MafService::client_for(const tls::PeerIdentity& peer, std::int64_t now) {
+Result<MafService::ClientRef> MafService::client_for(const tls::PeerIdentity& peer, std::int64_t now) {
   if (peer.kind != tls::PeerIdentity::Kind::psk) return fail(Errc::not_found, "not a PSK session");
-  if (auto km_id = KeyId::parse(KeyIdKind::km, peer.psk_identity); km_id && km_id->fqdn().matches(fqdn_)) {
-    return store_.maf().find_client(km_id->canonical(), now);
-  }
-  auto ke_id = KeyId::parse(KeyIdKind::ke, peer.psk_identity, cfg_.id_encoding);
-  if (!ke_id) return fail(Errc::not_found, "unknown identity");
-  auto km_id = assigned_km_id(*ke_id, fqdn_);
-  if (!km_id) return std::unexpected(km_id.error());
-  return store_.maf().find_client(km_id->canonical(), now);
+  auto key = client_km_id(peer.psk_identity);
+  if (!key) return fail(Errc::not_found, "unknown identity");
+  auto c = store_.maf().find_client(*key, now);
+  if (!c) return std::unexpected(c.error());
+  return remember(std::move(*c));
+}
+
+void MafService::on_session_start(service::AuthContext& ctx) {
+  if (ctx.peer.kind != tls::PeerIdentity::Kind::psk) return;
+  auto key = client_km_id(ctx.peer.psk_identity);
+  if (!key) return;
+  auto hit = clients_.find(*key);
+  if (!hit) return;
+  ctx.entity_id = (*hit)->entity_id;
+  ctx.key_expires_at = (*hit)->expires_at;
 }
 
 void MafService::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
@@ -164,23 +203,31 @@ void MafService::register_client(const service::AuthRef& ctx, const Request& req
   if (!target || !target->matches(fqdn_)) {
     return reply(proto::error_response(req, Rsc::bad_request, "MAF-FQDN does not name this MAF"));
   }
-  pool_.post([this, req, peer = ctx->peer, reply = std::move(reply)] {
-    const std::int64_t now = service::now_unix();
-    auto c = client_for(peer, now);
-    if (!c) return reply(refusal(req, c.error(), "MAF client"));
-    if (req.from != c->entity_id) {  // TS-0003 7.2.1
-      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
-                                         "X-M2M-Origin is not the authenticated entity"));
+  auto answer = [this, req](const Result<ClientRef>& c, const proto::Reply& respond) {
+    if (!c) return respond(refusal(req, c.error(), "MAF client"));
+    const store::MafClient& client = **c;
+    if (req.from != client.entity_id) {  // TS-0003 7.2.1
+      return respond(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                           "X-M2M-Origin is not the authenticated entity"));
     }
-    auto km_id = KeyId::parse(KeyIdKind::km, c->km_id);
+    auto km_id = KeyId::parse(KeyIdKind::km, client.km_id);
     proto::MafClientRegResponse rsp;
     rsp.reg_id = std::string(km_id->relative());
-    rsp.expiration = c->expires_at.value_or(0);
-    rsp.client_id = c->entity_id;
+    rsp.expiration = client.expires_at.value_or(0);
+    rsp.client_id = client.entity_id;
     rsp.admin_fqdn = cfg_.admin_fqdn;
-    rsp.assigned_key_id = c->source == store::KmSource::mef ? km_id->str() : "";
-    spdlog::info("maf: registered client {} as {}", c->entity_id, km_id->str());
-    reply(proto::ok_response(req, Rsc::created, rsp.to_json()));
+    rsp.assigned_key_id = client.source == store::KmSource::mef ? km_id->str() : "";
+    spdlog::info("maf: registered client {} as {}", client.entity_id, km_id->str());
+    respond(proto::ok_response(req, Rsc::created, rsp.to_json()));
+  };
+  // The handshake usually left the client in the cache: answer at once.
+  if (auto key = client_km_id(ctx->key_id); key && ctx->peer.kind == tls::PeerIdentity::Kind::psk) {
+    if (auto hit = clients_.find(*key); hit && (!(*hit)->expires_at || *(*hit)->expires_at > service::now_unix())) {
+      return answer(*hit, reply);
+    }
+  }
+  pool_.post([this, peer = ctx->peer, answer, reply = std::move(reply)] {
+    answer(client_for(peer, service::now_unix()), reply);
   });
 }
 
@@ -205,39 +252,100 @@ void MafService::register_key(const service::AuthRef& ctx, const Request& req, p
   if (ctx->exported.size() != crypto::kExportedSize) {
     return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
   }
+  // The session was bound to its client when it started: no lookup.
+  if (!ctx->entity_id.empty()) {
+    return store_key(req, *ctx, std::move(*body), ctx->entity_id, ctx->key_expires_at, std::move(reply));
+  }
   pool_.post([this, req, ctx, body = std::move(*body), reply = std::move(reply)]() mutable {
-    const tls::PeerIdentity& peer = ctx->peer;
-    const std::int64_t now = service::now_unix();
-    auto c = client_for(peer, now);
+    auto c = client_for(ctx->peer, service::now_unix());
     if (!c) return reply(refusal(req, c.error(), "MAF client"));
-    if (req.from != c->entity_id) {
-      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
-                                         "X-M2M-Origin is not the authenticated entity"));
-    }
-    auto parts = crypto::split_exported(ctx->exported.view());
-    if (!parts) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
-    auto kc_id = KeyId::from_relative(KeyIdKind::kc, parts->relative_id, fqdn_, cfg_.id_encoding);
-    std::int64_t expires = body.expiration != 0 ? body.expiration : now + cfg_.kc_lifetime;
-    if (expires > now + cfg_.kc_lifetime) expires = now + cfg_.kc_lifetime;
-    if (c->expires_at && *c->expires_at < expires) expires = *c->expires_at;  // Kc <= Km
-    if (expires <= now) return reply(proto::error_response(req, Rsc::bad_request, "expirationTime is in the past"));
-    store::KcKey k;
-    k.kc_id = kc_id->canonical();
-    k.kc = std::move(parts->key);
-    k.entity_a_id = c->entity_id;
-    k.targets = body.targets;
-    k.expires_at = expires;
-    if (auto st = store_.maf().register_kc(k, now); !st) return reply(refusal(req, st.error(), "KcID"));
-    proto::MafKeyRegResponse rsp;
-    rsp.relative_key_id = std::string(kc_id->relative());
-    rsp.expiration = expires;
-    rsp.source_id = c->entity_id;
-    rsp.admin_fqdn = cfg_.admin_fqdn;
-    rsp.suid = body.suid;
-    rsp.targets = body.targets;
-    spdlog::info("maf: registered {} for {} -> {}", kc_id->str(), c->entity_id, body.targets.front());
-    reply(proto::ok_response(req, Rsc::created, rsp.to_json()));
+    store_key(req, *ctx, std::move(body), (*c)->entity_id, (*c)->expires_at, std::move(reply));
   });
+}
+
+// store_key derives Kc from the session's exporter output, stores it and
+// answers once the row is committed (no thread waits for the commit).
+void MafService::store_key(const Request& req, const service::AuthContext& ctx, proto::MafKeyRegRequest body,
+                           const std::string& entity, std::optional<std::int64_t> km_expires, proto::Reply reply) {
+  if (req.from != entity) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "X-M2M-Origin is not the authenticated entity"));
+  }
+  const std::int64_t now = service::now_unix();
+  auto parts = crypto::split_exported(ctx.exported.view());
+  if (!parts) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+  auto kc_id = KeyId::from_relative(KeyIdKind::kc, parts->relative_id, fqdn_, cfg_.id_encoding);
+  std::int64_t expires = body.expiration != 0 ? body.expiration : now + cfg_.kc_lifetime;
+  if (expires > now + cfg_.kc_lifetime) expires = now + cfg_.kc_lifetime;
+  if (km_expires && *km_expires < expires) expires = *km_expires;  // Kc <= Km
+  if (expires <= now) return reply(proto::error_response(req, Rsc::bad_request, "expirationTime is in the past"));
+  store::KcKey k;
+  k.kc_id = kc_id->canonical();
+  k.kc = std::move(parts->key);
+  k.entity_a_id = entity;
+  k.targets = body.targets;
+  k.expires_at = expires;
+  proto::MafKeyRegResponse rsp;
+  rsp.relative_key_id = std::string(kc_id->relative());
+  rsp.expiration = expires;
+  rsp.source_id = entity;
+  rsp.admin_fqdn = cfg_.admin_fqdn;
+  rsp.suid = body.suid;
+  rsp.targets = body.targets;
+  // With a push configured for the target, Entity B gets Kc (after the
+  // commit, so it never holds a key the MAF refused) before the device
+  // hears back, so the device's first handshake there is already warm.
+  std::shared_ptr<const proto::MafKeyPush> push;
+  if (link_ != nullptr && cse_peers_.count(body.targets.front()) != 0) {
+    proto::MafKeyPush p;
+    p.kc_id = kc_id->str();
+    p.key = k.kc.clone();
+    p.expiration = expires;
+    p.source_id = entity;
+    p.admin_fqdn = cfg_.admin_fqdn;
+    p.suid = body.suid;
+    push = std::make_shared<const proto::MafKeyPush>(std::move(p));
+  }
+  store_.maf().register_kc_async(
+      k, now,
+      [this, gate = gate_, push, req, reply, body = rsp.to_json(), text = kc_id->str(), entity,
+       target = body.targets.front()](Status st) {
+        if (!st) return reply(refusal(req, st.error(), "KcID"));
+        spdlog::info("maf: registered {} for {} -> {}", text, entity, target);
+        auto answer = [req, reply, body] { reply(proto::ok_response(req, Rsc::created, body)); };
+        if (push) {
+          // This runs on the store's writer thread: the push (a network
+          // call) goes to the pool, while the service is open.
+          std::lock_guard lock(gate->mu);
+          if (gate->open) {
+            return pool_.post([this, push, target, answer] {
+              push_kc(target, *push);
+              answer();
+            });
+          }
+        }
+        answer();
+      });
+}
+
+void MafService::push_kc(const std::string& target, const proto::MafKeyPush& push) {
+  auto peer = cse_peers_.find(target);
+  if (peer == cse_peers_.end() || link_ == nullptr) return;
+  proto::Request req;
+  req.op = proto::Operation::create;
+  req.to = std::string(proto::kCseMafKeysPath);
+  req.ty = proto::kTyMafKeyReg;
+  req.from = fqdn_.str();
+  req.content = push.to_json();
+  // A push only saves Entity B a retrieval: it gets a short deadline, so
+  // a slow Entity B delays an association by no more than this.
+  const auto deadline = std::min<std::chrono::milliseconds>(cfg_.link_timeout, std::chrono::milliseconds(500));
+  auto rsp = link_->call(peer->second, std::move(req), deadline);
+  if (!rsp) {
+    spdlog::info("maf: could not push {} to {}: {}", push.kc_id, target, rsp.error().message());
+  } else if (auto st = proto::expect_success(*rsp); !st) {
+    spdlog::info("maf: {} refused the push of {}: {}", target, push.kc_id, st.error().detail());
+  }
 }
 
 // 8.8.2.8: "The MAF shall determine if the Target MAF Client is authorized
@@ -275,11 +383,13 @@ void MafService::delete_key(const service::AuthRef& ctx, const Request& req, pro
   if (!rel) return reply(proto::error_response(req, Rsc::bad_request, rel.error().message()));
   auto kc_id = KeyId::parse(KeyIdKind::kc, *rel + "@" + fqdn_.str(), cfg_.id_encoding);
   if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
-  pool_.post([this, req, peer = ctx->peer, key = kc_id->canonical(), reply = std::move(reply)] {
+  pool_.post([this, req, ctx, key = kc_id->canonical(), reply = std::move(reply)] {
     const std::int64_t now = service::now_unix();
-    std::string requester;
-    if (auto c = client_for(peer, now); c) requester = c->entity_id;
-    if (auto who = service::peer_entity_id(peer, cfg_.sp_domain); who) requester = *who;
+    std::string requester = ctx->entity_id;
+    if (requester.empty()) {
+      if (auto c = client_for(ctx->peer, now); c) requester = (*c)->entity_id;
+    }
+    if (auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain); who) requester = *who;
     if (requester.empty() || requester != req.from) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not authenticated"));
     }
@@ -291,8 +401,10 @@ void MafService::delete_key(const service::AuthRef& ctx, const Request& req, pro
         std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester may not delete the key"));
     }
-    if (auto st = store_.maf().deregister_kc(key); !st) return reply(refusal(req, st.error(), "KcID"));
-    reply(proto::ok_response(req, Rsc::deleted, nullptr));
+    store_.maf().deregister_kc_async(key, [req, reply](Status st) {
+      if (!st) return reply(refusal(req, st.error(), "KcID"));
+      reply(proto::ok_response(req, Rsc::deleted, nullptr));
+    });
   });
 }
 
@@ -301,14 +413,19 @@ void MafService::delete_client(const service::AuthRef& ctx, const Request& req, 
   pool_.post([this, req, peer = ctx->peer, reply = std::move(reply)] {
     auto c = client_for(peer, service::now_unix());
     if (!c) return reply(refusal(req, c.error(), "MAF client"));
-    auto km_id = KeyId::parse(KeyIdKind::km, c->km_id);
+    const store::MafClient& client = **c;
+    auto km_id = KeyId::parse(KeyIdKind::km, client.km_id);
     const std::string target = std::string(proto::kMafClientsPrefix) + proto::percent_encode(km_id->str());
-    if (req.from != c->entity_id || (req.to != target && req.to != std::string(proto::kMafClientsPrefix) +
-                                                               std::string(km_id->relative()))) {
+    if (req.from != client.entity_id || (req.to != target && req.to != std::string(proto::kMafClientsPrefix) +
+                                                                    std::string(km_id->relative()))) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "may only de-register itself"));
     }
-    if (auto st = store_.maf().deregister_client(c->km_id); !st) return reply(refusal(req, st.error(), "MAF client"));
-    spdlog::info("maf: de-registered client {}", c->entity_id);
+    clients_.erase(client.km_id);
+    if (auto st = store_.maf().deregister_client(client.km_id); !st) {
+      return reply(refusal(req, st.error(), "MAF client"));
+    }
+    clients_.erase(client.km_id);
+    spdlog::info("maf: de-registered client {}", client.entity_id);
     reply(proto::ok_response(req, Rsc::deleted, nullptr));
   });
 }

@@ -55,7 +55,10 @@ void MefService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
       spdlog::info("mef: refused PSK identity '{}': {}", printable(identity), e ? "no Kpm" : e.error().message());
       return done(fail(Errc::unknown_psk_identity, identity));
     }
-    done(std::move(e->kpm));
+    SecretBytes kpm = e->kpm.clone();
+    e->kpm = SecretBytes();  // the cache needs the enrolee, not its Kpm
+    enrolees_.put(identity, std::make_shared<const store::Enrolee>(std::move(*e)));
+    done(std::move(kpm));
   });
 }
 
@@ -95,6 +98,13 @@ void MefService::enrol(const service::AuthRef& ctx, const Request& req, proto::R
     return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
   }
 
+  // A PSK handshake has just read the enrolee: enrol without a worker.
+  if (ctx->peer.kind == tls::PeerIdentity::Kind::psk) {
+    if (auto hit = enrolees_.find(ctx->peer.psk_identity)) {
+      const std::int64_t now = service::now_unix();
+      if (!(*hit)->expires_at || *(*hit)->expires_at > now) return enrol_as(*ctx, req, *body, **hit, std::move(reply));
+    }
+  }
   pool_.post([this, req, ctx, names, request = std::move(*body), reply = std::move(reply)]() mutable {
     const tls::PeerIdentity& peer = ctx->peer;
     const std::int64_t now = service::now_unix();
@@ -104,71 +114,85 @@ void MefService::enrol(const service::AuthRef& ctx, const Request& req, proto::R
       enrolee = store_.mef().find_enrolee_by_cert_subject(names[i], now);
     }
     if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
-    // Seed 002: the MEF verifies the enrolee "against the Enrolee
-    // Certificate Name and Enrolee Root of Trust" configured for it.
-    if (peer.kind == tls::PeerIdentity::Kind::certificate && enrolee->cert_trust_anchor &&
-        *enrolee->cert_trust_anchor != peer.trust_anchor) {
-      spdlog::warn("mef: {} presented a certificate from '{}', not its root of trust '{}'", enrolee->enrolee_id,
-                   peer.trust_anchor, *enrolee->cert_trust_anchor);
-      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
-                                         "certificate is not from the enrolee's configured root of trust"));
-    }
-    if (enrolee->target_kind == store::TargetKind::maf && !request.maf_id.empty() &&
-        !iequal(request.maf_id, enrolee->target)) {
-      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
-                                         "enrolee is not configured for MAF " + request.maf_id));
-    }
-    auto parts = crypto::split_exported(ctx->exported.view());
-    if (!parts) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
-    auto ke_id = KeyId::from_relative(KeyIdKind::ke, parts->relative_id, fqdn_, cfg_.id_encoding);
-
-    // 10.7: keys derived from Ke do not outlive the enrolment expiry.
-    std::int64_t expires = now + cfg_.default_lifetime;
-    if (enrolee->expires_at && *enrolee->expires_at < expires) expires = *enrolee->expires_at;
-
-    store::Enrolment row;
-    row.ke_id = ke_id->canonical();
-    row.enrolee_id = enrolee->enrolee_id;
-    row.ke = parts->key.clone();
-    row.expires_at = expires;
-    proto::EnrolInstruction ins;
-    ins.target = enrolee->target;
-    ins.lifetime = expires;
-    if (enrolee->target_kind == store::TargetKind::kpsa) {
-      // KpsaID = hex(RelativeKeID)@MEF-FQDN: a 10.5 KpsaID whose issuer is
-      // this MEF, so Enrolee B knows where to fetch Kpsa.
-      auto kpsa = crypto::derive_kpsa(parts->key.view(), enrolee->target);
-      if (!kpsa) return reply(proto::error_response(req, Rsc::internal_server_error, "Kpsa derivation failed"));
-      const std::string kpsa_id = hex_encode(parts->relative_id) + "@" + fqdn_.str();
-      row.kpsa_id = KeyId::parse(KeyIdKind::kpsa, kpsa_id)->canonical();
-      row.kpsa = std::move(*kpsa);
-      ins.kind = proto::EnrolInstruction::Kind::kpsa;
-      ins.key_id = kpsa_id;
-    } else {
-      ins.kind = proto::EnrolInstruction::Kind::maf;
-      ins.credential_type = "psk";
-      std::string base = "https://" + enrolee->target;
-      for (const MafEntry& m : cfg_.mafs) {
-        if (iequal(m.fqdn, enrolee->target)) base = "https://" + m.address;
-      }
-      ins.client_reg_uri = base + std::string(proto::kMafPath);
-      ins.key_reg_uri = base + std::string(proto::kMafPath);
-      ins.key_retrieval_uri = base + std::string(proto::kMafKeysPrefix);
-      ins.key_id = ke_id->str();  // the enrolee presents KeID to the MAF (8.3.2.1 step b)
-    }
-    // The enrolment is durable before the response acknowledges it; a
-    // repeated enrolment replaces the previous Ke atomically.
-    if (auto st = store_.mef().put_enrolment(row, now); !st) return reply(refusal(req, st.error(), "enrolment"));
-    spdlog::info("mef: enrolled {} as {} (target {} {})", printable(req.from), enrolee->enrolee_id,
-                 store::target_kind_name(enrolee->target_kind), enrolee->target);
-    proto::EnrolResponse rsp;
-    rsp.enrolee_id = enrolee->enrolee_id;
-    rsp.ke_id = ke_id->str();
-    rsp.expiry = expires;
-    rsp.sp_domain = cfg_.sp_domain;
-    rsp.instructions.push_back(std::move(ins));
-    reply(proto::ok_response(req, Rsc::created, rsp.to_json()));
+    enrol_as(*ctx, req, request, *enrolee, std::move(reply));
   });
+}
+
+void MefService::enrol_as(const service::AuthContext& ctx, const Request& req, const proto::EnrolRequest& request,
+                          const store::Enrolee& e, proto::Reply reply) {
+  const tls::PeerIdentity& peer = ctx.peer;
+  const std::int64_t now = service::now_unix();
+  const store::Enrolee* enrolee = &e;
+  // Seed 002: the MEF verifies the enrolee "against the Enrolee
+  // Certificate Name and Enrolee Root of Trust" configured for it.
+  if (peer.kind == tls::PeerIdentity::Kind::certificate && enrolee->cert_trust_anchor &&
+      *enrolee->cert_trust_anchor != peer.trust_anchor) {
+    spdlog::warn("mef: {} presented a certificate from '{}', not its root of trust '{}'", enrolee->enrolee_id,
+                 peer.trust_anchor, *enrolee->cert_trust_anchor);
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "certificate is not from the enrolee's configured root of trust"));
+  }
+  if (enrolee->target_kind == store::TargetKind::maf && !request.maf_id.empty() &&
+      !iequal(request.maf_id, enrolee->target)) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "enrolee is not configured for MAF " + request.maf_id));
+  }
+  auto parts = crypto::split_exported(ctx.exported.view());
+  if (!parts) return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
+  auto ke_id = KeyId::from_relative(KeyIdKind::ke, parts->relative_id, fqdn_, cfg_.id_encoding);
+
+  // 10.7: keys derived from Ke do not outlive the enrolment expiry.
+  std::int64_t expires = now + cfg_.default_lifetime;
+  if (enrolee->expires_at && *enrolee->expires_at < expires) expires = *enrolee->expires_at;
+
+  store::Enrolment row;
+  row.ke_id = ke_id->canonical();
+  row.enrolee_id = enrolee->enrolee_id;
+  row.ke = parts->key.clone();
+  row.expires_at = expires;
+  proto::EnrolInstruction ins;
+  ins.target = enrolee->target;
+  ins.lifetime = expires;
+  if (enrolee->target_kind == store::TargetKind::kpsa) {
+    // KpsaID = hex(RelativeKeID)@MEF-FQDN: a 10.5 KpsaID whose issuer is
+    // this MEF, so Enrolee B knows where to fetch Kpsa.
+    auto kpsa = crypto::derive_kpsa(parts->key.view(), enrolee->target);
+    if (!kpsa) return reply(proto::error_response(req, Rsc::internal_server_error, "Kpsa derivation failed"));
+    const std::string kpsa_id = hex_encode(parts->relative_id) + "@" + fqdn_.str();
+    row.kpsa_id = KeyId::parse(KeyIdKind::kpsa, kpsa_id)->canonical();
+    row.kpsa = std::move(*kpsa);
+    ins.kind = proto::EnrolInstruction::Kind::kpsa;
+    ins.key_id = kpsa_id;
+  } else {
+    ins.kind = proto::EnrolInstruction::Kind::maf;
+    ins.credential_type = "psk";
+    std::string base = "https://" + enrolee->target;
+    for (const MafEntry& m : cfg_.mafs) {
+      if (iequal(m.fqdn, enrolee->target)) base = "https://" + m.address;
+    }
+    ins.client_reg_uri = base + std::string(proto::kMafPath);
+    ins.key_reg_uri = base + std::string(proto::kMafPath);
+    ins.key_retrieval_uri = base + std::string(proto::kMafKeysPrefix);
+    ins.key_id = ke_id->str();  // the enrolee presents KeID to the MAF (8.3.2.1 step b)
+  }
+  proto::EnrolResponse rsp;
+  rsp.enrolee_id = enrolee->enrolee_id;
+  rsp.ke_id = ke_id->str();
+  rsp.expiry = expires;
+  rsp.sp_domain = cfg_.sp_domain;
+  rsp.instructions.push_back(std::move(ins));
+  // The enrolment is durable before the response acknowledges it; a
+  // repeated enrolment replaces the previous Ke atomically. The worker
+  // does not wait for the commit: the answer leaves from the store's
+  // completion, so commits group as many enrolments as are waiting.
+  store_.mef().put_enrolment_async(
+      row, now,
+      [req, reply, body = rsp.to_json(), enrolee_id = enrolee->enrolee_id,
+       target = std::string(store::target_kind_name(enrolee->target_kind)) + " " + enrolee->target](Status st) {
+        if (!st) return reply(refusal(req, st.error(), "enrolment"));
+        spdlog::info("mef: enrolled {} as {} (target {})", printable(req.from), enrolee_id, target);
+        reply(proto::ok_response(req, Rsc::created, body));
+      });
 }
 
 // 8.3.2.1 step f): "a retrieve request to MEF with the target URI set to

@@ -196,4 +196,23 @@ Result<MafKeyRetrieveResponse> MafKeyRetrieveResponse::from_json(const json& j) 
   return m;
 }
 
+json MafKeyPush::to_json() const {
+  return {{"sec:mkp",
+           {{"kid", kc_id}, {"kv", key_b64(key)}, {"et", format_time(expiration)}, {"sid", source_id},
+            {"adm", admin_fqdn}, {"suid", suid}}}};
+}
+
+Result<MafKeyPush> MafKeyPush::from_json(const json& j) {
+  Reader r(j, "sec:mkp");
+  MafKeyPush m;
+  m.kc_id = r.str("kid");
+  m.key = r.key("kv");
+  m.expiration = r.time("et");
+  m.source_id = r.str("sid");
+  m.admin_fqdn = r.str("adm", false);
+  m.suid = static_cast<int>(r.integer("suid", kSuidMafSaef, 0, 65535, true));
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
 }  // namespace m2msec::proto

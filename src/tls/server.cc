@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -213,6 +214,7 @@ void Server::start() {
   if (udp_) asio::post(workers_[0]->ioc, [this] { do_listen(); });
   for (auto& w : workers_) {
     threads_.emplace_back([&ioc = w->ioc, shared = shared_] {
+      pthread_setname_np(pthread_self(), "m2m-tls-io");  // for top -H and perf
       detail::block_sigpipe_forever();
       run_guarded(ioc, shared->options);
     });

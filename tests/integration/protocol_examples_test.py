@@ -70,6 +70,8 @@ DOC_REL_1 = "abcdef0123456789abcdef0123456789"
 DOC_KEID_2 = "ASNFZ4mrze+rze8BI0VniQ==@mef.example.com"
 DOC_REL_2 = "0123456789abcdefabcdef0123456789"
 DOC_RKI = "ESIzRFVmd4iZqrvM3e7/AA=="
+# Requests carry this expiry instead of the documented one (which would pass one day).
+FUTURE = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 30 * 86400))
 DOC_KV = "AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09o="
 
 
@@ -287,7 +289,7 @@ def body(h, doc_path):
     h.check(len(ex) == len(examples), "example names are unique", [n for n, _, _ in examples])
     known = {"mef-enrol-maf", "mef-enrol-kpsa", "mef-fetch-km", "mef-fetch-km-not-target", "mef-fetch-kpsa",
              "maf-client-reg", "maf-key-reg", "maf-key-retrieve", "maf-key-delete", "maf-client-delete",
-             "cse-retrieve-cb", "cse-create-ae", "cse-spoofed-origin"}
+             "cse-retrieve-cb", "cse-create-ae", "cse-spoofed-origin", "cse-maf-key-push"}
     h.check(set(ex) == known, "the document's examples are the ones this test runs",
             f"unknown {sorted(set(ex) - known)}, missing {sorted(known - set(ex))}")
     learnt = {}  # label -> hex of every key this test learns, for the secret scan
@@ -297,6 +299,8 @@ def body(h, doc_path):
         req, rsp = ex[name]
         for old, new in subst:
             req = req.replace(old, new)
+        # A documented expiry must stay in the future whenever the test runs.
+        req = re.sub(r'"et":"\d{8}T\d{6}"', '"et":"%s"' % FUTURE, req)
         got = session.request(wire_request(req))
         ran.add(name)
         return check_response(h, name, rsp, got, subst, label)
@@ -388,6 +392,23 @@ def body(h, doc_path):
         h.check(got[1].get("x-m2m-rsc") == "4000", f"AE create with {json.dumps(bad)}: 4000", got)
     run(e, "cse-retrieve-cb", [], "cse-retrieve-cb on the same session afterwards")
     e.close()
+
+    # -- §3.6 MAF Key Push, on the MAF's certificate session to Entity B ------------------------------
+    push_rel, push_kc = secrets.token_bytes(16), secrets.token_bytes(32)
+    learnt["pushed Kc"] = push_kc.hex()
+    p = Session(cse, CSE_FQDN, CONNECTION, cert=cert("maf"), ca=ca)
+    run(p, "cse-maf-key-push", [(DOC_RKI, b64(push_rel)), (DOC_KV, b64(push_kc))])
+    # A device certificate may not push.
+    req_push, _ = ex["cse-maf-key-push"]
+    q = Session(cse, CSE_FQDN, CONNECTION, cert=cert("dev-c"), ca=ca)
+    got = q.request(wire_request(req_push.replace("X-M2M-Origin: maf.example.com", "X-M2M-Origin: /dev-c")))
+    q.close()
+    h.check(got[1].get("x-m2m-rsc") == "4103", "cse-maf-key-push from a device certificate: 4103", got)
+    p.close()
+    # The MAF never registered this KcID: only the push can have given Entity B the key.
+    e2 = Session(cse, CSE_FQDN, CONNECTION, psk=(b64(push_rel) + "@" + MAF, push_kc.hex()))
+    run(e2, "cse-retrieve-cb", [], "cse-retrieve-cb on a session keyed by the pushed Kc")
+    e2.close()
     # Entity B de-registers Kc when the connection ends (§4), so §3.4 needs a key of its own.
     h.check(wait_for(lambda: rki + "@" + MAF not in {k["kc_id"] for k in h.maf_keys()}),
             "Entity B de-registered the Kc when its connection ended")

@@ -131,9 +131,10 @@ class Server:
 class Saef:
     """Saef owns a temp dir with a PKI, one all.toml ([mef], [maf], [cse]), maf2.toml, and the checks."""
 
-    def __init__(self, m2msec, name, kc_lifetime_s=None, csebase="in-name", advertised_maf=None):
+    def __init__(self, m2msec, name, kc_lifetime_s=None, csebase="in-name", advertised_maf=None, push_kc=False):
         """advertised_maf, if given, is the MAF address the MEF hands out in enrolment instructions
-        ([[mef.maf]] address); by default the MAF's real loopback address."""
+        ([[mef.maf]] address); by default the MAF's real loopback address. push_kc configures the MAF
+        to push each new Kc to Entity B ([[maf.cse]], MAF Key Push)."""
         self.m2msec = os.path.abspath(m2msec)
         self.name = name
         self.passed = 0
@@ -158,6 +159,8 @@ class Saef:
         self.probe_kpsa_file, self.probe_kpsa_hex = self.secret_file("probe.kpsa.hex", secrets.token_hex(32))
         self.config = os.path.join(self.dir, "all.toml")
         kc = f"kc_lifetime_s = {kc_lifetime_s}\n" if kc_lifetime_s else ""
+        if push_kc:
+            kc += f'[[maf.cse]]\ncse_id = "{CSE_ID}"\nfqdn = "{CSE_FQDN}"\naddress = "127.0.0.1:{self.ports["cse"]}"\n'
         with open(self.config, "w") as f:
             f.write(f"""[mef]
 fqdn = "{MEF_FQDN}"

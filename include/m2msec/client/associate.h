@@ -36,6 +36,11 @@ struct AssociateOptions {
   std::string entity_id;                // our CSE-ID/AE-ID for the cert framework
   proto::Request request;               // the request to send; To/From default to CSEBase/us
   std::chrono::milliseconds timeout{10000};
+  // psk_context, if set, is a PSK client context (tls::ClientContext built
+  // with a psk) used for the MAF and Entity B PSK handshakes instead of a
+  // new SSL_CTX per connection: for a program that associates many
+  // entities (a gateway, the demo fleet).
+  std::shared_ptr<const tls::ClientContext> psk_context;
   // hold waits this long between getting the key and contacting Entity B
   // (to exercise key expiry).
   std::chrono::milliseconds hold{0};

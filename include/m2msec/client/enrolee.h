@@ -26,6 +26,10 @@ struct EnrolOptions {
   std::string maf_fqdn;                 // IdMAF the enrolee asks for ("" lets the MEF choose)
   IdEncoding id_encoding = IdEncoding::base64;
   std::chrono::milliseconds timeout{10000};
+  // context, if set, is a client context built once (tls::ClientContext,
+  // with the same kind of credential: a psk, or trust and certificate)
+  // and shared by many enrolments instead of a new SSL_CTX for each.
+  std::shared_ptr<const tls::ClientContext> context;
 };
 
 // Enrolment is what an enrolment exchange yields.

@@ -84,10 +84,13 @@ struct KeyStats {
   std::uint64_t refusals = 0;
   std::uint64_t joined = 0;         // lookups that waited for a fetch already running
   std::uint64_t negative_hits = 0;  // refused from the negative cache, without a fetch
+  std::uint64_t pushed = 0;         // Kc keys a MAF pushed at key registration
 };
 
 class EntityB {
  public:
+  static constexpr std::size_t kMaxHeldKeys = 500000;
+
   // |link| (borrowed; null: keys are never fetched) carries the calls to
   // the MAFs and MEFs and must outlive the acceptor.
   EntityB(CseConfig cfg, service::WorkerPool& pool, link::Link* link, std::map<std::string, CachedKey> provisioned);
@@ -98,7 +101,10 @@ class EntityB {
   // without a fetch for the next 5 s (negative cache; transport failures
   // are not remembered).
   void psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done);
-  // handle is pure: the session's binding is ctx->entity_id.
+  // handle is pure: the session's binding is ctx->entity_id. It also
+  // accepts MAF Key Push (CREATE /mafKeys) from a configured MAF's
+  // certificate session: the pushed Kc is held (at most kMaxHeldKeys keys
+  // in all) until a session with it ends or it expires.
   void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void on_session_start(service::AuthContext& ctx);
   void on_session_end(const service::AuthContext& ctx);
@@ -116,6 +122,7 @@ class EntityB {
                   std::function<void(Result<SecretBytes>)> done);
   Result<proto::Response> call(const PeerEntry& peer, proto::Request req);
   void serve_cse(const proto::Request& req, const std::string& entity, proto::Reply reply);
+  void accept_push(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
   CseConfig cfg_;
   service::WorkerPool& pool_;

@@ -12,12 +12,14 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "m2msec/core/error.h"
+#include "m2msec/core/expiring_cache.h"
 
 namespace m2msec::link {
 
@@ -71,79 +73,32 @@ class SingleFlight {
 };
 
 // NegativeCache<Key> remembers, for a short time, that a key was refused
-// (the issuer answered "unknown", "expired", "not yours"). It is bounded:
-// when full, the oldest entry goes first. Only answers from the issuer
-// belong here; a transport failure says nothing about the key and must not
-// be cached as a refusal. Thread-safe. Times are passed in so that tests
-// need no clock.
+// (the issuer answered "unknown", "expired", "not yours"). Only answers
+// from the issuer belong here; a transport failure says nothing about the
+// key and must not be cached as a refusal.
 template <typename Key, typename Clock = std::chrono::steady_clock>
 class NegativeCache {
  public:
   using TimePoint = typename Clock::time_point;
 
   // |capacity| of 0 disables the cache.
-  NegativeCache(std::size_t capacity, std::chrono::milliseconds ttl) : capacity_(capacity), ttl_(ttl) {}
+  NegativeCache(std::size_t capacity, std::chrono::milliseconds ttl) : cache_(capacity, ttl) {}
 
   // add records that |key| was refused with |why| at |now|.
-  void add(const Key& key, Error why, TimePoint now = Clock::now()) {
-    if (capacity_ == 0) return;
-    std::lock_guard lock(mu_);
-    prune(now);
-    // order_ may also hold stale records of keys added again or erased:
-    // bound it too.
-    while ((entries_.size() >= capacity_ || order_.size() >= 2 * capacity_) && !order_.empty()) evict_oldest();
-    const TimePoint expires = now + ttl_;
-    entries_.insert_or_assign(key, Entry{std::move(why), expires});
-    order_.emplace_back(key, expires);
-  }
+  void add(const Key& key, Error why, TimePoint now = Clock::now()) { cache_.put(key, std::move(why), now); }
 
   // find returns the refusal recorded for |key| if it has not expired at
   // |now|.
-  std::optional<Error> find(const Key& key, TimePoint now = Clock::now()) const {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end() || it->second.expires <= now) return std::nullopt;
-    return it->second.why;
-  }
+  std::optional<Error> find(const Key& key, TimePoint now = Clock::now()) const { return cache_.find(key, now); }
 
   // erase forgets |key| (it became known).
-  void erase(const Key& key) {
-    std::lock_guard lock(mu_);
-    entries_.erase(key);
-  }
+  void erase(const Key& key) { cache_.erase(key); }
 
   // size counts the entries held, expired ones not yet pruned included.
-  std::size_t size() const {
-    std::lock_guard lock(mu_);
-    return entries_.size();
-  }
+  std::size_t size() const { return cache_.size(); }
 
  private:
-  struct Entry {
-    Error why;
-    TimePoint expires;
-  };
-
-  // prune drops the entries that have expired at |now|. Every entry
-  // lives ttl_, so insertion order is expiry order.
-  void prune(TimePoint now) {
-    while (!order_.empty() && order_.front().second <= now) evict_oldest();
-  }
-
-  // evict_oldest drops the oldest record, unless the key was added again
-  // since (then only the stale record in order_ goes).
-  void evict_oldest() {
-    auto [key, expires] = std::move(order_.front());
-    order_.pop_front();
-    auto it = entries_.find(key);
-    if (it != entries_.end() && it->second.expires == expires) entries_.erase(it);
-  }
-
-  const std::size_t capacity_;
-  const std::chrono::milliseconds ttl_;
-  mutable std::mutex mu_;
-  std::map<Key, Entry> entries_;
-  std::deque<std::pair<Key, TimePoint>> order_;
+  ExpiringCache<Key, Error, Clock> cache_;
 };
 
 }  // namespace m2msec::link

@@ -4,15 +4,19 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "m2msec/core/error.h"
+#include "m2msec/core/expiring_cache.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/link/link.h"
 #include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
+#include "m2msec/proto/messages.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
@@ -23,6 +27,14 @@ namespace m2msec::maf {
 
 // PeerEntry names another server: its FQDN and "host:port".
 struct PeerEntry {
+  std::string fqdn;
+  std::string address;
+};
+
+// CseEntry names an Entity B the MAF pushes new Kc keys to: the CSE-ID
+// that key registrations name as target, its FQDN and "host:port".
+struct CseEntry {
+  std::string cse_id;
   std::string fqdn;
   std::string address;
 };
@@ -39,6 +51,7 @@ struct MafConfig {
   std::int64_t kc_lifetime = 3600;        // default Kc lifetime (s), capped by Km's
   unsigned workers = 16;
   std::vector<PeerEntry> mefs;            // MEFs it fetches Km from
+  std::vector<CseEntry> cses;             // Entity Bs it pushes Kc to (MAF Key Push)
   std::size_t link_pool_size = 4;         // connections kept open per MEF
   std::chrono::milliseconds link_timeout{5000};  // deadline of one call to a MEF
 };
@@ -58,9 +71,18 @@ Result<KeyId> assigned_km_id(const KeyId& ke_id, const Fqdn& maf_fqdn);
 // MafService is the MAF's logic, independent of sockets.
 class MafService {
  public:
-  // |mef_link| (borrowed; null: Km is never fetched) carries the calls to
-  // the MEFs and must outlive the service.
-  MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, link::Link* mef_link);
+  // |link| (borrowed; null: Km is never fetched and Kc never pushed)
+  // carries the calls to the MEFs and the Entity Bs and must outlive the
+  // service.
+  MafService(MafConfig cfg, store::Store& store, service::WorkerPool& pool, link::Link* link);
+  // The destructor calls close().
+  ~MafService();
+  MafService(const MafService&) = delete;
+  MafService& operator=(const MafService&) = delete;
+
+  // close stops handing work to the pool from store completions (they
+  // then answer without pushing Kc). Call it before the pool is destroyed.
+  void close();
 
   // psk_lookup (MAF handshake, 8.8.2.2): a KmID of this MAF resolves from
   // the key store; a KeID of a configured MEF resolves from the store or,
@@ -76,8 +98,25 @@ class MafService {
   //   DELETE   /maf/clients/<KmID>        MAF Client De-Registration 8.8.2.6
   void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
+  // on_session_start binds a PSK session to the MAF client whose Km the
+  // handshake used (entity ID and Km expiry into the context), from the
+  // client cache the handshake filled; on a miss the requests look the
+  // client up themselves.
+  void on_session_start(service::AuthContext& ctx);
+
  private:
-  Result<store::MafClient> client_for(const tls::PeerIdentity& peer, std::int64_t now);
+  using ClientRef = std::shared_ptr<const store::MafClient>;
+  // client_km_id is the canonical KmID behind a MAF PSK identity (a KmID
+  // of this MAF, or the KmID assigned to a KeID); nullopt for others.
+  std::optional<std::string> client_km_id(std::string_view identity) const;
+  // client_for reads the MAF client behind an authenticated PSK identity
+  // from the store (worker threads only).
+  Result<ClientRef> client_for(const tls::PeerIdentity& peer, std::int64_t now);
+  // remember caches |c| (and returns it) so the requests that follow its
+  // handshake need no store read.
+  ClientRef remember(store::MafClient c);
+  void store_key(const proto::Request& req, const service::AuthContext& ctx, proto::MafKeyRegRequest body,
+                 const std::string& entity, std::optional<std::int64_t> km_expires, proto::Reply reply);
   void register_client(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void register_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void retrieve_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
@@ -89,12 +128,30 @@ class MafService {
   Fqdn fqdn_;
   store::Store& store_;
   service::WorkerPool& pool_;
-  link::Link* mef_link_;
+  // push_kc hands a committed Kc to its target Entity B (MAF Key Push),
+  // best effort: a failure only means Entity B will retrieve it.
+  void push_kc(const std::string& target, const proto::MafKeyPush& push);
+
+  link::Link* link_;
   std::vector<link::Peer> mef_peers_;  // cfg_.mefs, resolved once
+  std::map<std::string, link::Peer> cse_peers_;  // cfg_.cses by CSE-ID
+  // Gate lets a store completion (writer thread) post to the pool only
+  // while the service is open.
+  struct Gate {
+    std::mutex mu;
+    bool open = true;
+  };
+  std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
   // Concurrent first handshakes with one KeID share one fetch (and one
   // store write); a KeID the MEF refused is refused locally for a while.
   link::SingleFlight<std::string, SecretBytes> fetches_;
   link::NegativeCache<std::string> refused_{1024, std::chrono::seconds(5)};
+  // Clients read by recent handshakes, by canonical KmID, so that the
+  // session they start is bound without a second read: bounded and
+  // short-lived (Km stays in memory no longer than an association takes
+  // to register its Kc; a client replaced or de-registered here is
+  // dropped at once). Handshakes never answer from it.
+  ExpiringCache<std::string, ClientRef> clients_{4096, std::chrono::seconds(2)};
 };
 
 class MafServer {

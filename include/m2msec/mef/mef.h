@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "m2msec/core/error.h"
+#include "m2msec/core/expiring_cache.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/proto/http_server.h"
+#include "m2msec/proto/messages.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
@@ -68,13 +70,22 @@ class MefService {
   const MefConfig& config() const { return cfg_; }
 
  private:
+  using EnroleeRef = std::shared_ptr<const store::Enrolee>;
   void enrol(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  // enrol_as completes an enrolment for |enrolee| (found by the handshake
+  // or by a store read) and answers once it is durable.
+  void enrol_as(const service::AuthContext& ctx, const proto::Request& req, const proto::EnrolRequest& request,
+                const store::Enrolee& enrolee, proto::Reply reply);
   void fetch(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
   MefConfig cfg_;
   Fqdn fqdn_;
   store::Store& store_;
   service::WorkerPool& pool_;
+  // Enrolees read by recent PSK handshakes, by KpmID, so that the
+  // enrolment request on that session needs no second read (and no
+  // worker): bounded, short-lived, never used to answer a handshake.
+  ExpiringCache<std::string, EnroleeRef> enrolees_{4096, std::chrono::seconds(2)};
 };
 
 // MefServer runs a MefService on its configured listeners.

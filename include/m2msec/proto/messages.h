@@ -37,6 +37,9 @@ inline constexpr std::string_view kMefFetchPrefix = "/mef/fetchCredentials/";
 inline constexpr std::string_view kMafPath = "/maf";
 inline constexpr std::string_view kMafKeysPrefix = "/maf/keys/";
 inline constexpr std::string_view kMafClientsPrefix = "/maf/clients/";
+// kCseMafKeysPath is where Entity B accepts a Kc pushed by its MAF at key
+// registration (an m2msec extension; docs/protocol.md "MAF Key Push").
+inline constexpr std::string_view kCseMafKeysPath = "/mafKeys";
 
 // --- Mmef -----------------------------------------------------------------
 
@@ -148,6 +151,21 @@ struct MafKeyRetrieveResponse {
 
   nlohmann::json to_json() const;
   static Result<MafKeyRetrieveResponse> from_json(const nlohmann::json& j);
+};
+
+// MafKeyPush (sec:mkp) is the MAF handing a newly registered Kc to the
+// Entity B it names as target, so that Entity B's first handshake with
+// the KcID needs no MAF Key Retrieval (docs/protocol.md "MAF Key Push").
+struct MafKeyPush {
+  std::string kc_id;               // kid: the KcID (…@MAF-FQDN)
+  SecretBytes key;                 // kv
+  std::int64_t expiration = 0;     // et (required)
+  std::string source_id;           // sid: Entity A
+  std::string admin_fqdn;          // adm
+  int suid = kSuidMafSaef;         // suid
+
+  nlohmann::json to_json() const;
+  static Result<MafKeyPush> from_json(const nlohmann::json& j);
 };
 
 }  // namespace m2msec::proto

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "m2msec/core/secret.h"
@@ -32,6 +33,10 @@ struct AuthContext {
   // entity_id is the oneM2M entity the role bound the session to when it
   // started ("" if the role binds per request, or could not bind).
   std::string entity_id;
+  // key_expires_at is the expiry (Unix seconds) of the key the session
+  // was authenticated with, when the role learned it during the handshake
+  // (the MAF: Km's), so requests need not look the key up again.
+  std::optional<std::int64_t> key_expires_at;
   // exported is the RFC 5705 output of the role's exporter label
   // (48 bytes, clause 10.3.1), or empty if the role needs none.
   SecretBytes exported;

@@ -4,7 +4,9 @@
 
 #include <future>
 
+#include "m2msec/core/encoding.h"
 #include "m2msec/entityb/entityb.h"
+#include "m2msec/proto/messages.h"
 #include "../service/service_harness.h"
 
 namespace m2msec::entityb {
@@ -125,6 +127,63 @@ TEST_F(EntityBTest, PskLookupKnowsProvisionedKeysAndRefusesTheRest) {
   auto down = lookup("AAECAwQFBgcICQoLDA0ODw==@maf.example.com");
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code(), Errc::connect_failed);
+}
+
+// MAF Key Push (docs/protocol.md). The key bytes are 00..1f; their base64
+// (python3: base64.b64encode(bytes(range(32)))) is the "kv" below.
+constexpr const char* kPushedKcId = "AAECAwQFBgcICQoLDA0ODw==@maf.example.com";
+constexpr const char* kPushedKv = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+nlohmann::json push_body(nlohmann::json extra = nlohmann::json::object()) {
+  nlohmann::json o = {{"kid", kPushedKcId}, {"kv", kPushedKv},
+                      {"et", proto::format_time(service::now_unix() + 600)}, {"sid", "/dev-7"},
+                      {"adm", "sp.example.com"}, {"suid", proto::kSuidMafSaef}};
+  o.update(extra);
+  return {{"sec:mkp", o}};
+}
+
+proto::Request push_request(nlohmann::json body = push_body(), const std::string& from = "maf.example.com") {
+  return request(Operation::create, std::string(proto::kCseMafKeysPath), from, std::move(body),
+                 proto::kTyMafKeyReg);
+}
+
+// A Kc pushed by its MAF makes the first handshake with the KcID warm:
+// no MAF Key Retrieval (the MAF in this fixture is unreachable anyway).
+TEST_F(EntityBTest, AcceptsAKcPushedByItsMaf) {
+  const proto::Response rsp = call(*svc_, cert_ctx({}, {"maf.example.com"}), push_request());
+  ASSERT_EQ(rsc(rsp), 2001) << dbg(rsp);
+  std::promise<Result<SecretBytes>> p;
+  svc_->psk_lookup(tls::PskRequest{kPushedKcId, "in-cse.sp.example.com"},
+                   [&p](Result<SecretBytes> r) { p.set_value(std::move(r)); });
+  auto key = p.get_future().get();
+  ASSERT_TRUE(key) << key.error().message();
+  EXPECT_EQ(base64_encode(key->view()), kPushedKv);
+  EXPECT_EQ(session(kPushedKcId)->entity_id, "/dev-7");
+  const KeyStats st = svc_->stats();
+  EXPECT_EQ(st.pushed, 1u);
+  EXPECT_EQ(st.maf_fetches, 0u);
+}
+
+TEST_F(EntityBTest, RefusesPushesThatDoNotFit) {
+  const AuthRef maf = cert_ctx({}, {"maf.example.com"});
+  auto push = [&](const AuthRef& ctx, proto::Request req) { return rsc(call(*svc_, ctx, std::move(req))); };
+  // Only a configured MAF, by its certificate, naming itself.
+  EXPECT_EQ(push(session(kKpsaId), push_request()), 4103);
+  EXPECT_EQ(push(cert_ctx({}, {"maf2.example.com"}), push_request()), 4103);
+  EXPECT_EQ(push(cert_ctx({"/maf"}, {}), push_request()), 4103);
+  EXPECT_EQ(push(maf, push_request(push_body(), "maf2.example.com")), 4103);
+  // Only its own KcIDs.
+  EXPECT_EQ(push(maf, push_request(push_body({{"kid", "AAECAwQFBgcICQoLDA0ODw==@maf2.example.com"}}))), 4103);
+  // Malformed or unusable keys.
+  EXPECT_EQ(push(maf, push_request(push_body({{"kid", "no-at-sign"}}))), 4000);
+  EXPECT_EQ(push(maf, push_request(push_body({{"kv", "AAEC"}}))), 4000);
+  EXPECT_EQ(push(maf, push_request(push_body({{"kv", 5}}))), 4000);
+  EXPECT_EQ(push(maf, push_request(push_body({{"suid", 10}}))), 4000);
+  EXPECT_EQ(push(maf, push_request(push_body({{"sid", "not an id"}}))), 4000);
+  EXPECT_EQ(push(maf, push_request(push_body({{"et", "19700101T000001"}}))), 4000);
+  EXPECT_EQ(push(maf, push_request({{"sec:mkp", "x"}})), 4000);
+  EXPECT_EQ(push(maf, request(Operation::retrieve, std::string(proto::kCseMafKeysPath), "maf.example.com")), 4005);
+  EXPECT_EQ(svc_->stats().pushed, 0u);
 }
 
 }  // namespace

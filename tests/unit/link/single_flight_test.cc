@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,6 +121,31 @@ TEST(NegativeCache, CapacityZeroDisablesIt) {
   Cache cache(0, 5000ms);
   cache.add("k", Error(Errc::unknown_psk_identity));
   EXPECT_FALSE(cache.find("k"));
+}
+
+// ExpiringCache carries values (the MAF's recently resolved clients) with
+// the same bound and time to live; erase_if drops every entry of one
+// entity at once.
+TEST(ExpiringCache, HoldsValuesUntilTheirTtlAndErasesByValue) {
+  ExpiringCache<std::string, std::shared_ptr<const std::string>> cache(4, 2000ms);
+  const TimePoint t0{};
+  cache.put("km1", std::make_shared<const std::string>("/d1"), t0);
+  cache.put("km2", std::make_shared<const std::string>("/d1"), t0);
+  cache.put("km3", std::make_shared<const std::string>("/d2"), t0);
+  auto hit = cache.find("km3", t0 + 1999ms);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(**hit, "/d2");
+  EXPECT_FALSE(cache.find("km3", t0 + 2000ms));
+  cache.erase_if([](const std::shared_ptr<const std::string>& v) { return *v == "/d1"; });
+  EXPECT_FALSE(cache.find("km1", t0));
+  EXPECT_FALSE(cache.find("km2", t0));
+  EXPECT_TRUE(cache.find("km3", t0));
+  // A newer value replaces the older one.
+  cache.put("km3", std::make_shared<const std::string>("/d3"), t0 + 1ms);
+  EXPECT_EQ(**cache.find("km3", t0 + 1ms), "/d3");
+  // Bounded like NegativeCache.
+  for (int i = 0; i < 10; ++i) cache.put("x" + std::to_string(i), nullptr, t0 + 2ms);
+  EXPECT_LE(cache.size(), 4u);
 }
 
 }  // namespace

@@ -54,6 +54,13 @@ class MafServiceTest : public ::testing::Test {
                 request(Operation::create, "/maf", "/dev-1", std::move(body), proto::kTyMafKeyReg));
   }
 
+  Result<SecretBytes> lookup(const std::string& id) {
+    std::promise<Result<SecretBytes>> p;
+    auto f = p.get_future();
+    svc_->psk_lookup(tls::PskRequest{id, "maf.example.com"}, [&p](Result<SecretBytes> r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+
   static AuthRef in_cse() { return cert_ctx({}, {"in-cse.sp.example.com"}); }
   static proto::Request retrieve(const std::string& rel, const std::string& from = "/in-cse") {
     return request(Operation::retrieve, std::string(proto::kMafKeysPrefix) + proto::percent_encode(rel), from);
@@ -176,12 +183,6 @@ TEST_F(MafServiceTest, RefusesOtherOperationsAndPaths) {
 }
 
 TEST_F(MafServiceTest, PskLookupResolvesRegisteredKmIdsOnly) {
-  auto lookup = [&](const std::string& id) {
-    std::promise<Result<SecretBytes>> p;
-    auto f = p.get_future();
-    svc_->psk_lookup(tls::PskRequest{id, "maf.example.com"}, [&p](Result<SecretBytes> r) { p.set_value(std::move(r)); });
-    return f.get();
-  };
   auto ok = lookup(kKmId);
   ASSERT_TRUE(ok);
   EXPECT_EQ(hex_encode(ok->view()), std::string(64, '2'));
@@ -189,6 +190,68 @@ TEST_F(MafServiceTest, PskLookupResolvesRegisteredKmIdsOnly) {
   EXPECT_FALSE(lookup("garbage\n"));
   // A KeID of a MEF the MAF does not know.
   EXPECT_FALSE(lookup("AAECAwQFBgcICQoLDA0ODw==@mef.example.com"));
+}
+
+// What the handshake learned (the client's entity ID and Km's expiry)
+// reaches the requests through the context, so key registration needs no
+// store read; Kc still lives no longer than Km (seed 000).
+TEST_F(MafServiceTest, HandshakeBindsTheSessionToItsClient) {
+  store::MafClient c;
+  c.km_id = KeyId::parse(KeyIdKind::km, "0e0f@maf.example.com")->canonical();
+  c.km = store::testing::secret_of(0x33);
+  c.entity_id = "/dev-3";
+  const std::int64_t km_expiry = service::now_unix() + 60;
+  c.expires_at = km_expiry;
+  ASSERT_TRUE(store_->maf().register_client(c, service::now_unix()));
+  ASSERT_TRUE(lookup("0e0f@maf.example.com"));
+
+  service::AuthContext ctx;
+  ctx.peer.kind = tls::PeerIdentity::Kind::psk;
+  ctx.peer.psk_identity = ctx.key_id = "0e0f@maf.example.com";
+  ctx.exported = exported_bytes(100);
+  svc_->on_session_start(ctx);
+  EXPECT_EQ(ctx.entity_id, "/dev-3");
+  ASSERT_TRUE(ctx.key_expires_at.has_value());
+  EXPECT_EQ(*ctx.key_expires_at, km_expiry);
+  auto bound = std::make_shared<const service::AuthContext>(std::move(ctx));
+
+  const proto::Response rsp =
+      call(*svc_, bound, request(Operation::create, "/maf", "/dev-3", key_reg(), proto::kTyMafKeyReg));
+  ASSERT_EQ(rsc(rsp), 2001) << dbg(rsp);
+  auto body = proto::MafKeyRegResponse::from_json(rsp.content);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->relative_key_id, kRelKcId);
+  EXPECT_EQ(body->source_id, "/dev-3");
+  EXPECT_LE(body->expiration, km_expiry);  // capped by Km, not the 1 h Kc lifetime
+  // Bound or not, X-M2M-Origin must be the authenticated entity.
+  EXPECT_EQ(rsc(call(*svc_, bound, request(Operation::create, "/maf", "/dev-1", key_reg(), proto::kTyMafKeyReg))),
+            4103);
+}
+
+// A session whose client the handshake did not leave in the cache is not
+// bound; its requests look the client up.
+TEST_F(MafServiceTest, UnknownIdentityLeavesTheSessionUnbound) {
+  service::AuthContext ctx;
+  ctx.peer.kind = tls::PeerIdentity::Kind::psk;
+  ctx.peer.psk_identity = ctx.key_id = "ffff@maf.example.com";
+  svc_->on_session_start(ctx);
+  EXPECT_EQ(ctx.entity_id, "");
+  EXPECT_FALSE(ctx.key_expires_at.has_value());
+  service::AuthContext cert;
+  cert.peer.kind = tls::PeerIdentity::Kind::certificate;
+  svc_->on_session_start(cert);
+  EXPECT_EQ(cert.entity_id, "");
+}
+
+// A client that de-registered is refused at its next handshake, although
+// its last handshake left it in the client cache.
+TEST_F(MafServiceTest, DeRegisteredClientIsRefusedAtTheNextHandshake) {
+  ASSERT_TRUE(lookup(kKmId));  // now cached
+  const std::string own = std::string(proto::kMafClientsPrefix) + proto::percent_encode(kKmId);
+  ASSERT_EQ(rsc(call(*svc_, psk_ctx(kKmId), request(Operation::del, own, "/dev-1"))), 2002);
+  auto again = lookup(kKmId);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Errc::unknown_psk_identity);
 }
 
 }  // namespace

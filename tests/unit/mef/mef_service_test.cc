@@ -248,5 +248,32 @@ TEST_F(MefServiceTest, PskLookupResolvesKnownKpmIdsOnly) {
   EXPECT_EQ(bad.error().code(), Errc::unknown_psk_identity);
 }
 
+// After its handshake read the enrolee, the session's enrolment is served
+// without a second read: same answer, same durable Ke, and the enrolee's
+// expiry still caps the enrolment. A repeated enrolment replaces Ke.
+TEST_F(MefServiceTest, EnrolsFromWhatTheHandshakeRead) {
+  std::promise<Result<SecretBytes>> p;
+  svc_->psk_lookup(tls::PskRequest{"kpm-1", "mef.example.com"},
+                   [&p](Result<SecretBytes> r) { p.set_value(std::move(r)); });
+  ASSERT_TRUE(p.get_future().get());
+  const proto::Response rsp = enrol_dev1();
+  ASSERT_EQ(rsc(rsp), 2001) << dbg(rsp);
+  auto body = proto::EnrolResponse::from_json(rsp.content);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->ke_id, kKeIdB64);
+  EXPECT_EQ(body->enrolee_id, "/dev-1");
+  auto enr = store_->mef().find_enrolment(KeyId::parse(KeyIdKind::ke, kKeIdB64)->canonical(), service::now_unix());
+  ASSERT_TRUE(enr) << enr.error().message();
+  EXPECT_EQ(hex_encode(enr->ke.view()), "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f");
+  // The same checks apply on this path: another MAF is refused.
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx("kpm-1", exported_bytes(0)),
+                     enrol_request("kpm-1", {{"sec:enr", {{"idm", "maf2.example.com"}}}}))),
+            4103);
+  // And the enrolment is acknowledged only once durable: an enrolee removed
+  // after its handshake is refused at the commit.
+  ASSERT_TRUE(store_->mef().remove_enrolee("/dev-1"));
+  EXPECT_EQ(rsc(enrol_dev1()), 4004);
+}
+
 }  // namespace
 }  // namespace m2msec::mef
