@@ -43,8 +43,10 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
 }
 
 Result<link::LinkOptions> link_options(const MafConfig& cfg) {
-  return link::make_options(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors,
-                            cfg.link_pool_size, cfg.link_timeout);
+  auto out = link::make_options(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors,
+                                cfg.link_pool_size, cfg.link_timeout);
+  if (out) out->require_extended_master_secret = cfg.listen.require_extended_master_secret;
+  return out;
 }
 
 Result<std::unique_ptr<store::Store>> open_maf_store(const MafConfig& cfg, bool create_kek) {

@@ -44,7 +44,8 @@ struct MafConfig {
 };
 
 // link_options is the MAF's link::LinkOptions: its listener certificate
-// and anchors, and the link_* settings. Fails with the loaders' errors.
+// and anchors, the link_* settings and require_extended_master_secret.
+// Fails with the loaders' errors.
 Result<link::LinkOptions> link_options(const MafConfig& cfg);
 
 Result<MafConfig> load_maf_config(const service::ConfigFile& file);
