@@ -16,6 +16,7 @@
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
+#include "m2msec/service/purge.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/store/store.h"
 
@@ -38,6 +39,7 @@ struct MafConfig {
   IdEncoding id_encoding = IdEncoding::base64;  // KcID and KeID encoding
   std::int64_t kc_lifetime = 3600;        // default Kc lifetime (s), capped by Km's
   unsigned workers = 16;
+  std::chrono::seconds purge_interval{300};  // expired Km and Kc rows deleted this often; 0: never
   std::vector<PeerEntry> mefs;            // MEFs it fetches Km from
   std::size_t link_pool_size = 4;         // connections kept open per MEF
   std::chrono::milliseconds link_timeout{5000};  // deadline of one call to a MEF
@@ -112,6 +114,7 @@ class MafServer {
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<MafService> service_;
   std::unique_ptr<service::Listeners> listeners_;
+  std::unique_ptr<service::ExpiryPurger> purger_;  // last: stops before the store closes
 };
 
 }  // namespace m2msec::maf
