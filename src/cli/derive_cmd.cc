@@ -63,15 +63,17 @@ void add_derive_commands(CLI::App& app, Context& ctx) {
 
   CLI::App* km = key_command(derive, ctx, "km",
                              "Km = HMAC-SHA-256(Ke, \"oneM2M Enrolment Key to Master Credential "
-                             "derivation\" || NFKC(MAF-ID))  (10.3.2)");
+                             "derivation\" || NFKC(MAF-ID))  (10.3.2), the MAF-ID being the MAF-FQDN "
+                             "with ASCII letters lowercased, as the MEF forms it");
   km->add_option("--ke-file", o.key_file, "File holding Ke (32 bytes, hex)")->required();
-  km->add_option("--maf-id", o.id, "MAF-ID (UTF-8; NFKC is applied)")->required();
+  km->add_option("--maf-id", o.id, "MAF-FQDN (UTF-8; ASCII letters are lowercased, then NFKC is applied)")
+      ->required();
   km->callback([&ctx] {
     ctx.run = [&ctx] {
       if (!require_id("--maf-id", o.id)) return kExitUsage;
       auto ke = read_hex_key_file(o.key_file, crypto::kKeySize);
       if (!ke) return usage_error(ke.error());
-      return emit(ctx, "km", crypto::derive_km(ke->view(), o.id));
+      return emit(ctx, "km", crypto::derive_km(ke->view(), crypto::maf_id_for_km(o.id)));
     };
   });
 

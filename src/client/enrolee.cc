@@ -75,10 +75,8 @@ Result<Enrolment> enrol(const EnrolOptions& o) {
       const std::string prefix = "https://";
       std::string addr = ins.client_reg_uri.starts_with(prefix) ? ins.client_reg_uri.substr(prefix.size()) : "";
       out.state.maf_address = addr.substr(0, addr.find('/'));
-      // 10.3.2 with the MAF-ID as the lowercase MAF-FQDN (as the MEF does).
-      std::string maf_id = ins.target;
-      for (char& c : maf_id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      auto km = crypto::derive_km(out.ke.view(), maf_id);
+      // 10.3.2 with the MAF-ID formed as the MEF forms it.
+      auto km = crypto::derive_km(out.ke.view(), crypto::maf_id_for_km(ins.target));
       if (!km) return std::unexpected(km.error());
       out.km = std::move(*km);
       break;

@@ -43,6 +43,14 @@ Result<SecretBytes> derive_km(std::span<const std::uint8_t> ke, std::string_view
   return label_then_id(ke, "Ke", kKmLabel, maf_id);
 }
 
+std::string maf_id_for_km(std::string_view maf_fqdn) {
+  std::string out(maf_fqdn);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 Result<SecretBytes> derive_kpsa(std::span<const std::uint8_t> ke, std::string_view enrolee_b_id) {
   return label_then_id(ke, "Ke", kKpsaLabel, enrolee_b_id);
 }

@@ -57,8 +57,10 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
 }
 
 Result<link::LinkOptions> link_options(const CseConfig& cfg) {
-  return link::make_options(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors,
-                            cfg.link_pool_size, cfg.link_timeout);
+  auto out = link::make_options(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors,
+                                cfg.link_pool_size, cfg.link_timeout);
+  if (out) out->require_extended_master_secret = cfg.listen.require_extended_master_secret;
+  return out;
 }
 
 }  // namespace m2msec::entityb

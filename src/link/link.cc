@@ -213,6 +213,7 @@ Result<std::unique_ptr<Link>> Link::create(LinkOptions options) {
   o.transport = tls::Transport::tls;
   o.trust = options.trust;
   o.certificate = options.certificate;
+  o.require_extended_master_secret = options.require_extended_master_secret;
   auto ctx = tls::ClientContext::create(o);
   if (!ctx) return std::unexpected(ctx.error());
   auto impl = std::make_unique<Impl>();

@@ -19,6 +19,7 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
   const std::string enc = t->str("id_encoding", "base64");
   c.kc_lifetime = t->integer("kc_lifetime_s", 3600, 1, 365 * 86400);
   c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));
+  c.purge_interval = std::chrono::seconds(t->integer("purge_interval_s", 300, 0, 86400));
   c.link_pool_size = static_cast<std::size_t>(t->integer("link_pool_size", 4, 1, 64));
   c.link_timeout = std::chrono::milliseconds(t->integer("link_timeout_ms", 5000, 100, 600000));
   for (service::ConfigTable& m : t->tables("mef")) {
@@ -57,8 +58,10 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
 }
 
 Result<link::LinkOptions> link_options(const MafConfig& cfg) {
-  return link::make_options(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors,
-                            cfg.link_pool_size, cfg.link_timeout);
+  auto out = link::make_options(cfg.listen.certificate, cfg.listen.private_key, cfg.listen.trust_anchors,
+                                cfg.link_pool_size, cfg.link_timeout);
+  if (out) out->require_extended_master_secret = cfg.listen.require_extended_master_secret;
+  return out;
 }
 
 Result<std::unique_ptr<store::Store>> open_maf_store(const MafConfig& cfg, bool create_kek) {

@@ -25,10 +25,14 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);
+  store::Store* st_raw = s->store_.get();
+  s->purger_ = std::make_unique<service::ExpiryPurger>(
+      "maf", cfg.purge_interval, [st_raw](std::int64_t now) { return st_raw->maf().purge_expired(now); });
   return s;
 }
 
 MafServer::~MafServer() {
+  purger_.reset();
   if (listeners_) listeners_->stop();
   if (service_) service_->close();  // store completions stop posting to the pool
   pool_.reset();

@@ -18,6 +18,7 @@ Result<MefConfig> load_mef_config(const service::ConfigFile& file) {
   const std::string enc = t->str("id_encoding", "base64");
   c.default_lifetime = t->integer("default_lifetime_s", 365 * 86400, 60, 100LL * 365 * 86400);
   c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));
+  c.purge_interval = std::chrono::seconds(t->integer("purge_interval_s", 300, 0, 86400));
   for (service::ConfigTable& m : t->tables("maf")) {
     MafEntry e{m.str("fqdn", "", true), m.str("address", "", true)};
     if (auto st = m.finish(); !st) return std::unexpected(st.error());

@@ -15,10 +15,14 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);
+  store::Store* st_raw = s->store_.get();
+  s->purger_ = std::make_unique<service::ExpiryPurger>(
+      "mef", cfg.purge_interval, [st_raw](std::int64_t now) { return st_raw->mef().purge_expired(now); });
   return s;
 }
 
 MefServer::~MefServer() {
+  purger_.reset();
   if (listeners_) listeners_->stop();
   pool_.reset();  // drain queued work before the store closes
 }

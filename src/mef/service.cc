@@ -15,15 +15,6 @@ namespace {
 using proto::Request;
 using proto::Rsc;
 
-// maf_id_of is the MAF-ID that enters the Km derivation (10.3.2): the
-// MAF-FQDN in lowercase, since DNS names compare case-insensitively but
-// NFKC does not fold case.
-std::string maf_id_of(std::string_view fqdn) {
-  std::string out(fqdn);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool iequal(std::string_view a, std::string_view b) {
   auto fa = Fqdn::parse(a), fb = Fqdn::parse(b);
   return fa && fb && fa->matches(*fb);
@@ -233,7 +224,7 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
         return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                            "requester is not the enrolee's MAF"));
       }
-      auto km = crypto::derive_km(enr->ke.view(), maf_id_of(req.from));
+      auto km = crypto::derive_km(enr->ke.view(), crypto::maf_id_for_km(req.from));
       if (!km) return reply(proto::error_response(req, Rsc::internal_server_error, "Km derivation failed"));
       std::int64_t lifetime = enr->expires_at;
       if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;

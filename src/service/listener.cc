@@ -37,6 +37,7 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
   s.max_handshakes = static_cast<std::size_t>(t.integer("max_handshakes", 256, 1, 1000000));
   s.max_sessions = static_cast<std::size_t>(t.integer("max_sessions", 10000, 1, 10000000));
   s.dtls_mtu = static_cast<std::size_t>(t.integer("dtls_mtu", 1200, 256, 65507));
+  s.require_extended_master_secret = t.boolean("require_extended_master_secret", true);
   return s;
 }
 
@@ -104,6 +105,7 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   o.max_handshakes = s.max_handshakes;
   o.max_sessions = s.max_sessions;
   o.mtu = s.dtls_mtu;
+  o.require_extended_master_secret = s.require_extended_master_secret;
   o.on_handshake_error = h.on_handshake_error;
   o.on_notice = [role = s.fqdn, transport](const Error& e) {
     spdlog::warn("{} ({}): {}", role, transport == tls::Transport::tls ? "tls" : "dtls", printable(e.message(), 256));
@@ -122,6 +124,11 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
 
 Result<std::unique_ptr<Listeners>> Listeners::start(const ListenerSettings& s, ListenerHandlers h) {
   std::unique_ptr<Listeners> l(new Listeners());
+  if (!s.require_extended_master_secret) {
+    spdlog::warn("{}: require_extended_master_secret = false: peers without the RFC 7627 extended master secret "
+                 "are admitted, and keys exported from their sessions are exposed to key synchronisation",
+                 h.role);
+  }
   if (!s.tls_listen.empty()) {
     auto srv = start_one(s, h, tls::Transport::tls, s.tls_listen);
     if (!srv) return std::unexpected(srv.error());

@@ -23,6 +23,7 @@ struct ClientContext::Impl {
   UniquePtr<SSL_CTX> ctx;
   Transport transport = Transport::tls;
   bool verifies = false;
+  bool require_ems = true;
 };
 
 ClientContext::ClientContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -35,6 +36,7 @@ Result<std::shared_ptr<const ClientContext>> ClientContext::create(const ClientO
   impl->ctx = std::move(*ctx);
   impl->transport = options.transport;
   impl->verifies = options.trust != nullptr;
+  impl->require_ems = options.require_extended_master_secret;
   return std::shared_ptr<const ClientContext>(new ClientContext(std::move(impl)));
 }
 
@@ -144,12 +146,14 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
 
   SSL_CTX* ctx = nullptr;
   bool verifies = false;
+  bool require_ems = o.require_extended_master_secret;
   if (o.context) {
     // The shared context decides the transport and the credentials.
     impl->shared = std::move(o.context);
     o.transport = impl->shared->transport();
     ctx = impl->shared->impl_->ctx.get();
     verifies = impl->shared->verifies_certificates();
+    require_ems = impl->shared->impl_->require_ems;
   } else {
     auto built = detail::build_client_context(o);
     if (!built) return std::unexpected(built.error());
@@ -201,6 +205,13 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
     Error e = detail::handshake_error(ssl, err);
     impl->closed = true;  // no close_notify after a failed handshake
     return std::unexpected(std::move(e));
+  }
+  // RFC 7627 5.2: "If a client receives a ServerHello without the
+  // extension, it SHOULD abort the handshake if it does not wish to
+  // interoperate with legacy servers." Nothing is exported or sent first.
+  if (Status s = detail::check_extended_master_secret(ssl, require_ems, "server"); !s) {
+    impl->shutdown();
+    return std::unexpected(s.error());
   }
   impl->peer = detail::peer_identity(ssl);
   return TlsClient(std::move(impl));

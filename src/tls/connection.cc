@@ -308,6 +308,10 @@ void Connection::finish_handshake() {
     fail_handshake(s.error());
     return;
   }
+  if (Status s = check_extended_master_secret(ssl_.get(), shared_->config->require_ems, "client"); !s) {
+    fail_handshake(s.error());
+    return;
+  }
   phase_ = Phase::established;
   shared_->handshakes.release(*handshake_slot_);
   ++dtls_timer_gen_;

@@ -79,6 +79,31 @@ int servername_callback(SSL* ssl, int* alert, void*) {
   return SSL_TLSEXT_ERR_OK;
 }
 
+// client_hello_callback refuses a client that does not offer the extended
+// master secret when the server requires it, before any key exchange and
+// before the PSK lookup. RFC 7627 5.2: "If the server receives a
+// ClientHello without the extension, it SHOULD abort the handshake if it
+// does not wish to interoperate with legacy clients", where "abort the
+// handshake" means "sending a fatal handshake_failure alert".
+int client_hello_callback(SSL* ssl, int* alert, void*) {
+  HandshakeState* st = state_of(ssl);
+  if (st == nullptr || st->server == nullptr) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  if (!st->server->require_ems) return SSL_CLIENT_HELLO_SUCCESS;
+  const unsigned char* ext = nullptr;
+  std::size_t ext_len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_extended_master_secret, &ext, &ext_len) == 1) {
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+  st->failure = Error(Errc::tls_handshake_failed,
+                      "client did not offer the extended master secret (RFC 7627), which is required "
+                      "(require_extended_master_secret)");
+  *alert = SSL_AD_HANDSHAKE_FAILURE;
+  return SSL_CLIENT_HELLO_ERROR;
+}
+
 // count_client_messages is the server's message callback: it counts each
 // complete handshake or ChangeCipherSpec message the client delivered.
 // A peer that trickles bytes makes no progress until a message completes.
@@ -147,7 +172,10 @@ unsigned int psk_client_callback(SSL* ssl, const char*, char* identity, unsigned
 // "Where TCP payloads are to be secured, TLS v1.2 [5] shall be used. Where
 // UDP payloads are to be secured, DTLS v1.2 [6] shall be used". Extended
 // master secret stays on (OpenSSL's default; SSL_OP_NO_EXTENDED_MASTER_SECRET
-// is never set). No session resumption: every connection authenticates.
+// is never set); OpenSSL has no switch that requires it, so servers check the
+// ClientHello (client_hello_callback) and both sides check the finished
+// handshake (check_extended_master_secret). No session resumption: every
+// connection authenticates.
 Result<UniquePtr<SSL_CTX>> new_context(Transport t, bool server) {
   const SSL_METHOD* method = nullptr;
   int version = 0;
@@ -177,6 +205,7 @@ Result<UniquePtr<SSL_CTX>> new_context(Transport t, bool server) {
     return fail(Errc::invalid_argument, "cannot set groups/sigalgs: " + ossl_error_string());
   }
   if (server) {
+    SSL_CTX_set_client_hello_cb(ctx.get(), client_hello_callback, nullptr);
     SSL_CTX_set_tlsext_servername_callback(ctx.get(), servername_callback);
     SSL_CTX_set_psk_server_callback(ctx.get(), psk_server_callback);
     SSL_CTX_set_msg_callback(ctx.get(), count_client_messages);
@@ -235,6 +264,7 @@ Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOpti
   auto config = std::make_shared<ServerConfig>();
   config->transport = options.transport;
   config->mtu = options.mtu;
+  config->require_ems = options.require_extended_master_secret;
   auto base = new_context(options.transport, true);
   if (!base) return std::unexpected(base.error());
   config->base = std::move(*base);
@@ -352,6 +382,13 @@ Status check_client_certificate(SSL* ssl) {
     return fail(Errc::certificate_rejected, "a certificate suite needs a verified client certificate");
   }
   return {};
+}
+
+Status check_extended_master_secret(SSL* ssl, bool required, std::string_view peer) {
+  if (!required || SSL_get_extms_support(ssl) == 1) return {};
+  return fail(Errc::tls_handshake_failed, "the " + std::string(peer) +
+                                              " did not use the extended master secret (RFC 7627), which is "
+                                              "required (require_extended_master_secret)");
 }
 
 std::string escape_for_log(std::string_view text) {

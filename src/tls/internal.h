@@ -55,6 +55,7 @@ struct ServerConfig {
   std::vector<std::unique_ptr<AuthorityContext>> authorities;
   const AuthorityContext* default_authority = nullptr;
   std::size_t mtu = kDefaultMtu;
+  bool require_ems = true;  // ServerOptions::require_extended_master_secret
 
   // find returns the authority serving |sni| (case-insensitive), or null.
   const AuthorityContext* find(std::string_view sni) const;
@@ -122,6 +123,15 @@ PeerIdentity peer_identity(SSL* ssl);
 // handshake (SSL_VERIFY_FAIL_IF_NO_PEER_CERT); this is the second lock.
 // Fails with Errc::certificate_rejected.
 Status check_client_certificate(SSL* ssl);
+
+// check_extended_master_secret is the check after a finished handshake,
+// on both sides: if |required|, the session must use the RFC 7627
+// extended master secret before anything is exported from it. Servers
+// already refuse a ClientHello without the extension; this is the second
+// lock there, and the only one on the client. Fails with
+// Errc::tls_handshake_failed naming the peer's side (|peer| = "client" or
+// "server").
+Status check_extended_master_secret(SSL* ssl, bool required, std::string_view peer);
 
 // escape_for_log returns |text| cut to 200 bytes with every byte outside
 // printable ASCII written as \xNN, for log lines that may carry peer bytes.

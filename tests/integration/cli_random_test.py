@@ -21,10 +21,12 @@ ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 25
 FAILURES = []
 PASSED = 0
 
-# Characters that exercise NFKC: ASCII, full-width forms, ligatures,
-# combining accents, superscripts, Roman numerals, CJK compatibility.
-ALPHABET = ("abcdefghijklmnopqrstuvwxyz0123456789-./" "\uff41\uff42\uff10\ufb01\ufb02"
+# Characters that exercise NFKC: ASCII (both cases), full-width forms,
+# ligatures, combining accents, superscripts, Roman numerals, CJK
+# compatibility.
+ALPHABET = ("abcdefghijklmnopqrstuvwxyzAMZ0123456789-./" "\uff41\uff42\uff10\ufb01\ufb02"
             "\u0301\u0308\u00e9\u00b2\u2167\u212b\u3300\u00c5")
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def check(cond, what):
@@ -47,6 +49,11 @@ def h(key, msg):
 
 def nfkc(s):
     return unicodedata.normalize("NFKC", s).encode()
+
+
+def maf_id(s):
+    """maf_id is the MAF-ID the MEF derives Km with: ASCII letters lowercased (str.lower would fold more)."""
+    return s.translate(ASCII_LOWER)
 
 
 def keyfile(d, data, mode=0o600):
@@ -80,7 +87,7 @@ def main():
             ke = os.urandom(32)
             kf = keyfile(d, ke)
             ident = rand_id(rng)
-            want = h(ke, b"oneM2M Enrolment Key to Master Credential derivation" + nfkc(ident))
+            want = h(ke, b"oneM2M Enrolment Key to Master Credential derivation" + nfkc(maf_id(ident)))
             rc, out, _ = run(["derive", "km", "--ke-file", kf, "--maf-id", ident])
             check(rc == 0 and out.strip() == want, f"km {ident!r}")
             rc, out, _ = run(["derive", "km", "--ke-file", kf, "--maf-id", ident, "--json"])
@@ -126,6 +133,14 @@ def main():
             rc, out, _ = run(["derive", "split", "--exported-file", ef, "--fqdn", fqdn])
             check(rc == 0 and out.split() == ["key", ex[16:].hex(), "id",
                                                base64.b64encode(ex[:16]).decode() + "@" + fqdn], "split text")
+
+        # The MAF-ID is formed as the MEF forms it: a mixed-case MAF-FQDN gives the Km of the lowercase one.
+        ke = os.urandom(32)
+        kf = keyfile(d, ke)
+        want = h(ke, b"oneM2M Enrolment Key to Master Credential derivation" + b"maf.example.com")
+        for spelling in ("maf.example.com", "MAF.Example.COM"):
+            rc, out, _ = run(["derive", "km", "--ke-file", kf, "--maf-id", spelling])
+            check(rc == 0 and out.strip() == want, f"km {spelling} is the Km of maf.example.com")
 
         good = keyfile(d, os.urandom(32))
         # Error contract.

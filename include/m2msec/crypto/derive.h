@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "m2msec/core/error.h"
@@ -53,6 +54,14 @@ Result<ExportedKey> split_exported(std::span<const std::uint8_t> exported);
 //   Km := HMAC-SHA-256(Ke, "oneM2M Enrolment Key to Master Credential
 //         derivation" || MAF-ID)
 Result<SecretBytes> derive_km(std::span<const std::uint8_t> ke, std::string_view maf_id);
+
+// maf_id_for_km returns the MAF-ID that enters derive_km for the MAF named
+// |maf_fqdn|: the FQDN with its ASCII letters lowercased (other bytes
+// unchanged). DNS names compare case-insensitively (RFC 4343) but NFKC does
+// not fold case, so without this "MAF.Example.com" and "maf.example.com"
+// would give two Km. The MEF, the enrolee and "m2msec derive km" all form
+// the MAF-ID here.
+std::string maf_id_for_km(std::string_view maf_fqdn);
 
 // derive_kpsa implements clause 10.3.3:
 //   Kpsa := HMAC-SHA-256(Ke, "oneM2M Enrolment Key to Provisioned Secure

@@ -62,7 +62,8 @@ struct CseConfig {
 Result<CseConfig> load_cse_config(const service::ConfigFile& file);
 
 // link_options is Entity B's link::LinkOptions: its listener certificate
-// and anchors, and the link_* settings. Fails with the loaders' errors.
+// and anchors, the link_* settings and require_extended_master_secret.
+// Fails with the loaders' errors.
 Result<link::LinkOptions> link_options(const CseConfig& cfg);
 
 // CachedKey is a connection key Entity B holds for one Entity A.

@@ -45,6 +45,8 @@ struct LinkOptions {
   // breaker, failure opens it again.
   unsigned breaker_failures = 3;
   std::chrono::milliseconds breaker_open{2000};
+  // require_extended_master_secret: see tls::ClientOptions.
+  bool require_extended_master_secret = true;
 };
 
 // LinkStats counts what a Link did, over all peers.

@@ -20,6 +20,7 @@
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
+#include "m2msec/service/purge.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/store/store.h"
 
@@ -50,6 +51,7 @@ struct MafConfig {
   IdEncoding id_encoding = IdEncoding::base64;  // KcID and KeID encoding
   std::int64_t kc_lifetime = 3600;        // default Kc lifetime (s), capped by Km's
   unsigned workers = 16;
+  std::chrono::seconds purge_interval{300};  // expired Km and Kc rows deleted this often; 0: never
   std::vector<PeerEntry> mefs;            // MEFs it fetches Km from
   std::vector<CseEntry> cses;             // Entity Bs it pushes Kc to (MAF Key Push)
   std::size_t link_pool_size = 4;         // connections kept open per MEF
@@ -57,7 +59,8 @@ struct MafConfig {
 };
 
 // link_options is the MAF's link::LinkOptions: its listener certificate
-// and anchors, and the link_* settings. Fails with the loaders' errors.
+// and anchors, the link_* settings and require_extended_master_secret.
+// Fails with the loaders' errors.
 Result<link::LinkOptions> link_options(const MafConfig& cfg);
 
 Result<MafConfig> load_maf_config(const service::ConfigFile& file);
@@ -168,6 +171,7 @@ class MafServer {
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<MafService> service_;
   std::unique_ptr<service::Listeners> listeners_;
+  std::unique_ptr<service::ExpiryPurger> purger_;  // last: stops before the store closes
 };
 
 }  // namespace m2msec::maf

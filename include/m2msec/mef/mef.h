@@ -17,6 +17,7 @@
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
+#include "m2msec/service/purge.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/store/store.h"
 #include "m2msec/tls/server.h"
@@ -38,6 +39,7 @@ struct MefConfig {
   IdEncoding id_encoding = IdEncoding::base64;
   std::int64_t default_lifetime = 365 * 86400;  // enrolment lifetime when the enrolee has no expiry
   unsigned workers = 16;                 // blocking-work threads
+  std::chrono::seconds purge_interval{300};  // expired enrolments deleted this often; 0: never
   std::vector<MafEntry> mafs;
 };
 
@@ -103,6 +105,7 @@ class MefServer {
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<MefService> service_;
   std::unique_ptr<service::Listeners> listeners_;
+  std::unique_ptr<service::ExpiryPurger> purger_;  // last: stops before the store closes
 };
 
 }  // namespace m2msec::mef

@@ -19,7 +19,7 @@ namespace m2msec::service {
 // ListenerSettings are read from a role's table:
 //   fqdn, tls_listen, dtls_listen, certificate, private_key, trust_anchors,
 //   threads, handshake_timeout_ms, flight_timeout_ms, idle_timeout_ms,
-//   max_handshakes, max_sessions, dtls_mtu
+//   max_handshakes, max_sessions, dtls_mtu, require_extended_master_secret
 struct ListenerSettings {
   std::string fqdn;
   std::string tls_listen;    // "host:port"; "" disables TLS
@@ -34,6 +34,9 @@ struct ListenerSettings {
   std::size_t max_handshakes = 256;
   std::size_t max_sessions = 10000;
   std::size_t dtls_mtu = 1200;
+  // require_extended_master_secret: refuse peers without RFC 7627 (see
+  // tls::ServerOptions); also applied to the role's calls to other servers.
+  bool require_extended_master_secret = true;
 };
 
 // read_listener_settings reads the shared keys from |t| (the caller still

@@ -44,15 +44,22 @@ struct ClientOptions {
   std::string cipher_override;      // if set, the exact OpenSSL cipher string (tests)
   std::chrono::milliseconds timeout{10000};  // connect + handshake
   std::size_t mtu = kDefaultMtu;
+  // require_extended_master_secret fails connect() with
+  // Errc::tls_handshake_failed when the server did not agree to the
+  // RFC 7627 extended master secret (RFC 7627 5.4: such a session "MUST NOT
+  // export any key material"). false admits legacy servers.
+  bool require_extended_master_secret = true;
   // context, if set, is a context built once by ClientContext::create and
-  // shared by many connections: transport, trust, certificate, ciphers and
-  // cipher_override are then taken from it (the fields here are ignored),
+  // shared by many connections: transport, trust, certificate, ciphers,
+  // cipher_override and require_extended_master_secret are then taken from
+  // it (the fields here are ignored),
   // and no SSL_CTX is built per connection. |psk| is still read from here.
   std::shared_ptr<const ClientContext> context;
 };
 
 // ClientContext is a client SSL_CTX built once from the credential half of
-// ClientOptions (transport, psk suites, trust, certificate, ciphers) and
+// ClientOptions (transport, psk suites, trust, certificate, ciphers, the
+// extended master secret requirement) and
 // shared, read-only, by any number of connections on any threads. Building
 // a context costs about as much as a PSK handshake; servers that call other
 // servers build one per role at start.

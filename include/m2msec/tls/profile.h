@@ -39,7 +39,9 @@ CipherProfile default_profile(Transport t);
 
 // cipher_list returns the OpenSSL cipher string for |profile| on |t|,
 // filling empty halves with the defaults; |psk| and |cert| select which
-// halves are included. Returns "" if neither is selected.
+// halves are included, PSK suites first: servers use their own order, so a
+// client that offers both kinds gets a PSK session. Returns "" if neither
+// is selected.
 std::string cipher_list(const CipherProfile& profile, Transport t, bool psk, bool cert);
 
 }  // namespace m2msec::tls

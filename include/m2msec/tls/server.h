@@ -84,6 +84,13 @@ struct ServerOptions {
   std::size_t max_handshakes = 256;               // concurrent; at the cap the least progressed is shed
   std::size_t max_sessions = 10000;               // established; at the cap the longest idle is closed
   std::size_t mtu = kDefaultMtu;                  // DTLS link MTU
+  // require_extended_master_secret refuses a client whose ClientHello
+  // lacks the RFC 7627 extension, with a handshake_failure alert before any
+  // key exchange or PSK lookup (on_handshake_error says why). RFC 7627 5.4:
+  // a session without it "MUST NOT export any key material", and m2msec's
+  // keys come from the exporter. false admits legacy clients: their
+  // sessions use the plain master secret.
+  bool require_extended_master_secret = true;
   // DTLS always runs the stateless cookie exchange (DTLSv1_listen); it
   // cannot be turned off.
   SessionHandler on_session;                      // required

@@ -84,6 +84,29 @@ TEST(Derive, NfkcEquivalentIdsGiveTheSameKey) {
   EXPECT_FALSE(*a == *c);
 }
 
+// Clause 10.3.2 with the MAF-ID formed by maf_id_for_km: a mixed-case
+// MAF-FQDN gives the Km of the lowercase one, as the MEF derives it.
+// Expected value, made with python3:
+//   hmac.new(bytes(range(32)), b"oneM2M Enrolment Key to Master Credential derivation"
+//            + b"maf.example.com", hashlib.sha256).hexdigest()
+// (with b"MAF.Example.COM" instead it would be d03e1cf31cc0048f...).
+TEST(Derive, KmMafIdIsTheLowercaseFqdn) {
+  std::vector<std::uint8_t> ke(32);
+  for (std::size_t i = 0; i < ke.size(); ++i) ke[i] = static_cast<std::uint8_t>(i);
+  const std::string want = "3055bf32dd9c95586aaffa2ae2e165dfeffd0803566e16bdd343171457da8a5e";
+  EXPECT_EQ(maf_id_for_km("MAF.Example.COM"), "maf.example.com");
+  for (std::string_view fqdn : {"maf.example.com", "MAF.Example.COM", "Maf.EXAMPLE.com"}) {
+    auto km = derive_km(ke, maf_id_for_km(fqdn));
+    ASSERT_TRUE(km) << fqdn;
+    EXPECT_EQ(hex_encode(km->view()), want) << fqdn;
+  }
+  auto raw = derive_km(ke, "MAF.Example.COM");  // derive_km itself does not fold case
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(hex_encode(raw->view()), "d03e1cf31cc0048fa2a2c3e328cbaffa85ed104e00e840aeb51fe5cfedf5736f");
+  // Only ASCII letters are folded; other bytes (here UTF-8 of U+00C4) pass through.
+  EXPECT_EQ(maf_id_for_km("\xc3\x84-MAF.example.com"), "\xc3\x84-maf.example.com");
+}
+
 TEST(Derive, DifferentLabelsGiveDifferentKeys) {
   const auto ke = key32(3);
   EXPECT_FALSE(*derive_km(ke, "x.y") == *derive_kpsa(ke, "x.y"));

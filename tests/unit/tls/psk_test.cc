@@ -112,7 +112,8 @@ TEST(TlsPsk, ExtraSuitesAreConfigurable) {
 }
 
 TEST(TlsPsk, ProfileDefaults) {
-  EXPECT_EQ(cipher_list({}, Transport::tls, true, true), "ECDHE-ECDSA-AES128-SHA256:PSK-AES128-CBC-SHA256");
+  EXPECT_EQ(cipher_list({}, Transport::tls, true, true), "PSK-AES128-CBC-SHA256:ECDHE-ECDSA-AES128-SHA256");
+  EXPECT_EQ(cipher_list({}, Transport::dtls, true, true), "PSK-AES128-CCM8:ECDHE-ECDSA-AES128-CCM8");
   EXPECT_EQ(cipher_list({}, Transport::dtls, true, false), "PSK-AES128-CCM8");
   EXPECT_EQ(cipher_list({}, Transport::dtls, false, true), "ECDHE-ECDSA-AES128-CCM8");
 }
