@@ -295,8 +295,9 @@ int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 16;
   const int samples = argc > 3 ? std::atoi(argv[3]) : 200;
-  const bool push = argc > 4 ? std::string_view(argv[4]) != "nopush" : true;
-  if (n < 1 || threads < 1 || samples < 1 || (argc > 4 && std::string_view(argv[4]) != "push" && !push)) {
+  const std::string_view mode = argc > 4 ? argv[4] : "push";
+  const bool push = mode == "push";
+  if (n < 1 || threads < 1 || samples < 1 || (mode != "push" && mode != "nopush")) {
     std::fprintf(stderr, "usage: bench_maf [N [THREADS [SAMPLES [push|nopush]]]]\n");
     return 2;
   }
