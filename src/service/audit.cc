@@ -1,0 +1,190 @@
+#include "m2msec/service/audit.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "m2msec/core/endpoint.h"
+#include "m2msec/core/printable.h"
+#include "m2msec/service/auth_context.h"
+
+namespace m2msec::service {
+
+struct AuditLog::State {
+  std::atomic<std::uint64_t> failed{0};
+};
+
+namespace {
+
+std::string rfc3339(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf, n);
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+}  // namespace
+
+std::string audit_text(std::string_view text) { return printable(text, 256); }
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path, std::string role, std::string mas_id) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return fail(Errc::io_error, "audit log " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail(Errc::io_error, "audit log " + path + ": not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    return fail(Errc::io_error, "audit log " + path + ": group or others may access it (want mode 0600)");
+  }
+  return std::unique_ptr<AuditLog>(new AuditLog(fd, path, std::move(role), std::move(mas_id)));
+}
+
+AuditLog::AuditLog(int fd, std::string path, std::string role, std::string mas_id)
+    : fd_(fd), path_(std::move(path)), role_(std::move(role)), mas_id_(std::move(mas_id)),
+      state_(std::make_unique<State>()) {}
+
+AuditLog::~AuditLog() { ::close(fd_); }
+
+std::uint64_t AuditLog::failed_writes() const { return state_->failed.load(); }
+
+std::string AuditLog::format(const AuditEvent& e, std::int64_t now) const {
+  nlohmann::ordered_json j;
+  j["ts"] = now;
+  j["time"] = rfc3339(now);
+  j["role"] = role_;
+  if (!mas_id_.empty()) j["mas_id"] = mas_id_;
+  j["event"] = e.event;
+  auto put = [&j](const char* name, const std::string& v) {
+    if (!v.empty()) j[name] = audit_text(v);
+  };
+  put("action", e.action);
+  put("kind", e.kind);
+  put("key_id", e.key_id);
+  put("to", e.to);
+  put("entity", e.entity);
+  put("framework", e.framework);
+  if (e.expires_at) j["expires_at"] = *e.expires_at;
+  put("reason", e.reason);
+  if (e.rsc != 0) j["rsc"] = e.rsc;
+  put("resource", e.resource);
+  if (e.count) j["count"] = *e.count;
+  // audit_text left only printable ASCII: dump cannot throw, and the
+  // replace handler is a second guard.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void AuditLog::record(const AuditEvent& e) noexcept {
+  try {
+    const std::string line = format(e, now_unix());
+    // One write(2) on an O_APPEND descriptor: the line lands whole at the
+    // end of the file, never interleaved with another writer's.
+    ssize_t n;
+    do {
+      n = ::write(fd_, line.data(), line.size());
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(line.size())) return;
+    const int err = errno;
+    if (state_->failed.fetch_add(1) == 0) {
+      spdlog::error("audit: cannot write {}: {}", path_, n < 0 ? std::strerror(err) : "short write");
+    }
+  } catch (...) {
+    if (state_->failed.fetch_add(1) == 0) spdlog::error("audit: cannot format a record for {}", path_);
+  }
+}
+
+std::string refusal_reason(const proto::Response& rsp) {
+  using proto::Rsc;
+  std::string dbg;
+  if (rsp.content.is_object()) {
+    auto it = rsp.content.find("m2m:dbg");
+    if (it != rsp.content.end() && it->is_string()) dbg = it->get<std::string>();
+  }
+  switch (rsp.rsc) {
+    case Rsc::not_found:
+      // store_refusal: "<what> not found" names a key or an enrolee.
+      return ends_with(dbg, " not found") ? "unknown_key" : "not_found";
+    case Rsc::originator_has_no_privilege:
+      if (ends_with(dbg, " expired")) return "expired";
+      if (dbg.find("not a target") != std::string::npos || dbg.find("not the enrolee's") != std::string::npos ||
+          dbg.find("not configured for") != std::string::npos) {
+        return "not_target";
+      }
+      return "no_privilege";
+    case Rsc::security_association_required: return "unauthenticated";
+    case Rsc::bad_request: return "bad_request";
+    case Rsc::operation_not_allowed: return "not_allowed";
+    case Rsc::conflict: return "conflict";
+    case Rsc::internal_server_error: return "internal";
+    default: return "rsc_" + std::to_string(static_cast<int>(rsp.rsc));
+  }
+}
+
+proto::Reply audit_refusals(AuditLog* log, const AuthContext& ctx, const proto::Request& req, proto::Reply reply) {
+  if (log == nullptr) return reply;
+  return [log, key_id = ctx.key_id, from = req.from, to = req.to, reply = std::move(reply)](proto::Response rsp) {
+    if (!proto::is_success(rsp.rsc)) {
+      AuditEvent e;
+      e.event = "refusal";
+      e.key_id = key_id;
+      e.to = from;
+      e.reason = refusal_reason(rsp);
+      e.rsc = static_cast<int>(rsp.rsc);
+      e.resource = to;
+      log->record(e);
+    }
+    reply(std::move(rsp));
+  };
+}
+
+AuditEvent operator_event(std::string_view action, std::string_view kind, std::string_view entity,
+                          std::string_view key_id) {
+  AuditEvent e;
+  e.event = "operator";
+  e.action = action;
+  e.kind = kind;
+  e.entity = entity;
+  e.key_id = key_id;
+  return e;
+}
+
+void audit_grant(AuditLog* log, std::string_view kind, std::string_view key_id, std::string_view to,
+                 std::string_view framework, std::optional<std::int64_t> expires_at, std::string_view entity) {
+  if (log == nullptr) return;
+  AuditEvent e;
+  e.event = "grant";
+  e.kind = kind;
+  e.key_id = key_id;
+  e.to = to;
+  if (entity != to) e.entity = entity;
+  e.framework = framework;
+  e.expires_at = expires_at;
+  log->record(e);
+}
+
+void audit_refusal(AuditLog* log, std::string_view kind, std::string_view key_id, std::string_view to,
+                   std::string_view reason) {
+  if (log == nullptr) return;
+  AuditEvent e;
+  e.event = "refusal";
+  e.kind = kind;
+  e.key_id = key_id;
+  e.to = to;
+  e.reason = reason;
+  log->record(e);
+}
+
+}  // namespace m2msec::service
