@@ -25,6 +25,7 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
   c.sp_domain = t->str("sp_domain", "", true);
   c.cse_id = t->str("cse_id", "", true);
   c.csebase = t->str("csebase", "cb");
+  c.audit_file = t->path("audit_file", "");
   const std::string enc = t->str("id_encoding", "base64");
   c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));
   c.link_pool_size = static_cast<std::size_t>(t->integer("link_pool_size", 4, 1, 64));

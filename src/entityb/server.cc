@@ -22,9 +22,15 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
     provisioned[KeyId::parse(KeyIdKind::kpsa, e.kpsa_id)->canonical()] =
         CachedKey{std::move(*key), e.entity_id, 0, false, "", "", 0};
   }
+  if (!cfg.audit_file.empty()) {
+    auto audit = service::AuditLog::open(cfg.audit_file, "cse");
+    if (!audit) return std::unexpected(audit.error());
+    s->audit_ = std::move(*audit);
+  }
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, s->link_.get(), std::move(provisioned));
   EntityB* svc = s->service_.get();
+  svc->set_audit(s->audit_.get());
   service::ListenerHandlers h = service::handlers_for(svc, "cse");
   h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };
   h.on_session_end = [svc](const service::AuthContext& c) { svc->on_session_end(c); };

@@ -71,6 +71,7 @@ Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const PeerEntry& maf, 
   }
   if (auto st = proto::expect_success(*rsp); !st) {
     spdlog::info("cse: MAF refused {}: {}", kc_id.str(), st.error().detail());
+    service::audit_refusal(audit_, "kc", kc_id.str(), "", "issuer_refused");
     return fail(Errc::unknown_psk_identity, "MAF refused the KcID");
   }
   auto k = proto::MafKeyRetrieveResponse::from_json(rsp->content);
@@ -87,6 +88,7 @@ Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const PeerEntry& maf, 
     keys_[kc_id.canonical()] = std::move(entry);
   }
   spdlog::info("cse: retrieved {} for {} from MAF", kc_id.str(), k->source_id);
+  service::audit_grant(audit_, "kc", kc_id.str(), k->source_id, "maf", k->expiration);
   return std::move(k->key);
 }
 
@@ -103,7 +105,10 @@ Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& m
     spdlog::warn("cse: MEF {} unreachable: {}", kpsa_id.fqdn().str(), rsp.error().message());
     return fail(Errc::connect_failed, "MEF unreachable");
   }
-  if (auto st = proto::expect_success(*rsp); !st) return fail(Errc::unknown_psk_identity, "MEF refused the KpsaID");
+  if (auto st = proto::expect_success(*rsp); !st) {
+    service::audit_refusal(audit_, "kpsa", kpsa_id.str(), "", "issuer_refused");
+    return fail(Errc::unknown_psk_identity, "MEF refused the KpsaID");
+  }
   auto c = proto::CredentialResponse::from_json(rsp->content);
   if (!c) return std::unexpected(c.error());
   if (c->lifetime != 0 && c->lifetime <= now) return fail(Errc::key_expired, "Kpsa has expired");
@@ -113,6 +118,7 @@ Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& m
     ++stats_.mef_fetches;
     keys_[kpsa_id.canonical()] = std::move(entry);
   }
+  service::audit_grant(audit_, "kpsa", kpsa_id.str(), c->enrolee_id, "rsp", c->lifetime);
   return std::move(c->key);
 }
 
@@ -262,7 +268,7 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
 }
 
 void EntityB::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
-  if (req.to == proto::kCseMafKeysPath) return accept_push(ctx, req, std::move(reply));
+  if (req.to == proto::kCseMafKeysPath) return accept_push(ctx, req, service::audit_refusals(audit_, *ctx, req, std::move(reply)));
   const std::string& entity = ctx->entity_id;
   if (entity.empty()) {
     return reply(proto::error_response(req, Rsc::security_association_required, "no authenticated identity"));
@@ -339,6 +345,7 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
   }
   refused_.erase(key);
   spdlog::info("cse: MAF {} pushed {} for {}", maf_fqdn.str(), kc_id->str(), printable(body->source_id));
+  service::audit_grant(audit_, "kc", kc_id->str(), body->source_id, "maf", body->expiration);
   reply(proto::ok_response(req, Rsc::created, nullptr));
 }
 

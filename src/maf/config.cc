@@ -16,6 +16,8 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
   c.data_dir = t->path("data_dir", "", true);
   c.kek_file = t->path("kek_file", "");
   if (c.kek_file.empty() && !c.data_dir.empty()) c.kek_file = c.data_dir + "/kek.hex";
+  c.audit_file = t->path("audit_file", "");
+  if (c.audit_file.empty() && !c.data_dir.empty()) c.audit_file = c.data_dir + "/audit.jsonl";
   const std::string enc = t->str("id_encoding", "base64");
   c.kc_lifetime = t->integer("kc_lifetime_s", 3600, 1, 365 * 86400);
   c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));

@@ -17,9 +17,14 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   auto st = open_maf_store(cfg, /*create_kek=*/true);
   if (!st) return std::unexpected(st.error());
   s->store_ = std::move(*st);
+  // The MAS-ID (seed 004) names this key store in every audit record.
+  auto audit = service::AuditLog::open(cfg.audit_file, "maf", cfg.mas_id);
+  if (!audit) return std::unexpected(audit.error());
+  s->audit_ = std::move(*audit);
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, s->link_.get());
   MafService* svc = s->service_.get();
+  svc->set_audit(s->audit_.get());
   service::ListenerHandlers h = service::handlers_for(svc, "maf", std::string(crypto::kConnectionExporterLabel));
   h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };
   auto l = service::Listeners::start(cfg.listen, std::move(h));

@@ -87,6 +87,7 @@ Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& 
   if (cred->lifetime != 0) c.expires_at = cred->lifetime;
   if (auto st = store_.maf().register_client(c, now); !st) return std::unexpected(st.error());
   spdlog::info("maf: stored Km {} for {} from MEF {}", km_id.str(), c.entity_id, mef->fqdn);
+  service::audit_grant(audit_, "km", km_id.str(), fqdn_.str(), "rsp", c.expires_at, c.entity_id);
   // The entity's previous registration (another KmID) stopped resolving.
   clients_.erase_if([&](const ClientRef& r) { return r->entity_id == c.entity_id; });
   remember(std::move(c));
@@ -174,6 +175,7 @@ void MafService::on_session_start(service::AuthContext& ctx) {
 }
 
 void MafService::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  reply = service::audit_refusals(audit_, *ctx, req, std::move(reply));
   using proto::Operation;
   if (req.to == proto::kMafPath && req.op == Operation::create && req.ty == proto::kTyMafClientReg) {
     return register_client(ctx, req, std::move(reply));
@@ -218,6 +220,7 @@ void MafService::register_client(const service::AuthRef& ctx, const Request& req
     rsp.admin_fqdn = cfg_.admin_fqdn;
     rsp.assigned_key_id = client.source == store::KmSource::mef ? km_id->str() : "";
     spdlog::info("maf: registered client {} as {}", client.entity_id, km_id->str());
+    service::audit_grant(audit_, "km", km_id->str(), client.entity_id, "maf", client.expires_at);
     respond(proto::ok_response(req, Rsc::created, rsp.to_json()));
   };
   // The handshake usually left the client in the cache: answer at once.
@@ -309,9 +312,10 @@ void MafService::store_key(const Request& req, const service::AuthContext& ctx, 
   store_.maf().register_kc_async(
       k, now,
       [this, gate = gate_, push, req, reply, body = rsp.to_json(), text = kc_id->str(), entity,
-       target = body.targets.front()](Status st) {
+       target = body.targets.front(), expires](Status st) {
         if (!st) return reply(refusal(req, st.error(), "KcID"));
         spdlog::info("maf: registered {} for {} -> {}", text, entity, target);
+        service::audit_grant(audit_, "kc", text, entity, "maf", expires, target);
         auto answer = [req, reply, body] { reply(proto::ok_response(req, Rsc::created, body)); };
         if (push) {
           // This runs on the store's writer thread: the push (a network
@@ -372,6 +376,7 @@ void MafService::retrieve_key(const service::AuthRef& ctx, const Request& req, p
     proto::MafKeyRetrieveResponse rsp{std::move(k->kc), k->expires_at, k->entity_a_id, cfg_.admin_fqdn,
                                       proto::kSuidMafSaef};
     spdlog::info("maf: gave {} to {}", text, requester);
+    service::audit_grant(audit_, "kc", text, requester, "maf", rsp.expiration, rsp.source_id);
     reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
   });
 }

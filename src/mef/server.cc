@@ -8,9 +8,13 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
   auto st = open_mef_store(cfg, /*create_kek=*/true);
   if (!st) return std::unexpected(st.error());
   s->store_ = std::move(*st);
+  auto audit = service::AuditLog::open(cfg.audit_file, "mef");
+  if (!audit) return std::unexpected(audit.error());
+  s->audit_ = std::move(*audit);
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<MefService>(cfg, *s->store_, *s->pool_);
   MefService* svc = s->service_.get();
+  svc->set_audit(s->audit_.get());
   service::ListenerHandlers h = service::handlers_for(svc, "mef", std::string(crypto::kBootstrapExporterLabel));
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());

@@ -54,6 +54,7 @@ void MefService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
 }
 
 void MefService::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  reply = service::audit_refusals(audit_, *ctx, req, std::move(reply));
   if (req.to == proto::kMefPath) {
     if (req.op != proto::Operation::create || req.ty != proto::kTyEnrolment) {
       return reply(proto::error_response(req, Rsc::operation_not_allowed, "only CREATE sec:enr on /mef"));
@@ -178,10 +179,13 @@ void MefService::enrol_as(const service::AuthContext& ctx, const Request& req, c
   // completion, so commits group as many enrolments as are waiting.
   store_.mef().put_enrolment_async(
       row, now,
-      [req, reply, body = rsp.to_json(), enrolee_id = enrolee->enrolee_id,
+      [req, reply, body = rsp.to_json(), enrolee_id = enrolee->enrolee_id, audit = audit_, ke_text = ke_id->str(),
+       kpsa_id = row.kpsa_id, expires,
        target = std::string(store::target_kind_name(enrolee->target_kind)) + " " + enrolee->target](Status st) {
         if (!st) return reply(refusal(req, st.error(), "enrolment"));
         spdlog::info("mef: enrolled {} as {} (target {})", printable(req.from), enrolee_id, target);
+        service::audit_grant(audit, "ke", ke_text, enrolee_id, "rsp", expires);
+        if (kpsa_id) service::audit_grant(audit, "kpsa", *kpsa_id, enrolee_id, "rsp", expires);
         reply(proto::ok_response(req, Rsc::created, body));
       });
 }
@@ -230,6 +234,7 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
       if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
       proto::CredentialResponse rsp{std::move(*km), enrolee->enrolee_id, lifetime, text};
       spdlog::info("mef: gave Km for {} ({}) to MAF {}", text, enrolee->enrolee_id, printable(req.from));
+      service::audit_grant(audit_, "km", text, req.from, "rsp", lifetime, enrolee->enrolee_id);
       reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
     });
     return;
@@ -257,6 +262,7 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
       if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
       proto::CredentialResponse rsp{std::move(enr->kpsa), enrolee->enrolee_id, lifetime, text};
       spdlog::info("mef: gave Kpsa {} ({}) to {}", text, enrolee->enrolee_id, printable(req.from));
+      service::audit_grant(audit_, "kpsa", text, req.from, "rsp", lifetime, enrolee->enrolee_id);
       reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
     });
     return;

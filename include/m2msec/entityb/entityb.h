@@ -25,6 +25,7 @@
 #include "m2msec/link/link.h"
 #include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
+#include "m2msec/service/audit.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
@@ -55,6 +56,7 @@ struct CseConfig {
   std::vector<PeerEntry> mafs;
   std::vector<PeerEntry> mefs;
   std::vector<KpsaEntry> kpsa;
+  std::string audit_file;            // "": no audit trail (docs/audit.md)
   std::size_t link_pool_size = 4;         // connections kept open per MAF / MEF
   std::chrono::milliseconds link_timeout{5000};  // deadline of one key retrieval
 };
@@ -114,6 +116,11 @@ class EntityB {
   Result<std::string> bound_entity(const tls::PeerIdentity& peer);
   KeyStats stats() const;
 
+  // set_audit makes the acceptor record the keys it accepts and the
+  // refusals of key pushes and fetches in |log| (borrowed, outlives the
+  // acceptor; null: no audit). Call before serving.
+  void set_audit(service::AuditLog* log) { audit_ = log; }
+
  private:
   Result<SecretBytes> fetch_kc(const KeyId& kc_id, const PeerEntry& maf, std::int64_t now);
   Result<SecretBytes> fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& mef, std::int64_t now);
@@ -128,6 +135,7 @@ class EntityB {
   CseConfig cfg_;
   service::WorkerPool& pool_;
   link::Link* link_;
+  service::AuditLog* audit_ = nullptr;
   link::SingleFlight<std::string, SecretBytes> fetches_;
   link::NegativeCache<std::string> refused_{1024, std::chrono::seconds(5)};
   mutable std::mutex mu_;
@@ -148,6 +156,7 @@ class CseServer {
  private:
   CseServer() = default;
   std::unique_ptr<link::Link> link_;  // outlives the pool's jobs and the acceptor
+  std::unique_ptr<service::AuditLog> audit_;
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<EntityB> service_;
   std::unique_ptr<service::Listeners> listeners_;

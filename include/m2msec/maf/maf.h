@@ -17,6 +17,7 @@
 #include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/proto/messages.h"
+#include "m2msec/service/audit.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
@@ -48,6 +49,7 @@ struct MafConfig {
   std::string admin_fqdn;                 // administrating stakeholder; default: sp_domain
   std::string data_dir;                   // holds maf.db
   std::string kek_file;                   // default <data_dir>/kek.hex
+  std::string audit_file;                 // default <data_dir>/audit.jsonl (docs/audit.md)
   IdEncoding id_encoding = IdEncoding::base64;  // KcID and KeID encoding
   std::int64_t kc_lifetime = 3600;        // default Kc lifetime (s), capped by Km's
   unsigned workers = 16;
@@ -107,6 +109,10 @@ class MafService {
   // client up themselves.
   void on_session_start(service::AuthContext& ctx);
 
+  // set_audit makes the service record grants and refusals in |log|
+  // (borrowed, outlives the service; null: no audit). Call before serving.
+  void set_audit(service::AuditLog* log) { audit_ = log; }
+
  private:
   using ClientRef = std::shared_ptr<const store::MafClient>;
   // client_km_id is the canonical KmID behind a MAF PSK identity (a KmID
@@ -131,6 +137,7 @@ class MafService {
   Fqdn fqdn_;
   store::Store& store_;
   service::WorkerPool& pool_;
+  service::AuditLog* audit_ = nullptr;
   // push_kc hands a committed Kc to its target Entity B (MAF Key Push),
   // best effort: a failure only means Entity B will retrieve it.
   void push_kc(const std::string& target, const proto::MafKeyPush& push);
@@ -167,6 +174,7 @@ class MafServer {
  private:
   MafServer() = default;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<service::AuditLog> audit_;
   std::unique_ptr<link::Link> link_;  // outlives the pool's jobs and the service
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<MafService> service_;

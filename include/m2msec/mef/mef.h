@@ -14,6 +14,7 @@
 #include "m2msec/core/ids.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/proto/messages.h"
+#include "m2msec/service/audit.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
@@ -36,6 +37,7 @@ struct MefConfig {
   std::string sp_domain;                 // SP domain of CSE-ID certificates
   std::string data_dir;                  // holds mef.db
   std::string kek_file;                  // default <data_dir>/kek.hex
+  std::string audit_file;                // default <data_dir>/audit.jsonl (docs/audit.md)
   IdEncoding id_encoding = IdEncoding::base64;
   std::int64_t default_lifetime = 365 * 86400;  // enrolment lifetime when the enrolee has no expiry
   unsigned workers = 16;                 // blocking-work threads
@@ -71,6 +73,10 @@ class MefService {
 
   const MefConfig& config() const { return cfg_; }
 
+  // set_audit makes the service record grants and refusals in |log|
+  // (borrowed, outlives the service; null: no audit). Call before serving.
+  void set_audit(service::AuditLog* log) { audit_ = log; }
+
  private:
   using EnroleeRef = std::shared_ptr<const store::Enrolee>;
   void enrol(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
@@ -84,6 +90,7 @@ class MefService {
   Fqdn fqdn_;
   store::Store& store_;
   service::WorkerPool& pool_;
+  service::AuditLog* audit_ = nullptr;
   // Enrolees read by recent PSK handshakes, by KpmID, so that the
   // enrolment request on that session needs no second read (and no
   // worker): bounded, short-lived, never used to answer a handshake.
@@ -102,6 +109,7 @@ class MefServer {
  private:
   MefServer() = default;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<service::AuditLog> audit_;
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<MefService> service_;
   std::unique_ptr<service::Listeners> listeners_;

@@ -8,6 +8,7 @@
 //   base64.b64encode(kc)  -> "dHV2d3h5ent8fX5/gIGCg4SFhoeIiYqLjI2Oj5CRkpM="
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "m2msec/core/encoding.h"
@@ -252,6 +253,71 @@ TEST_F(MafServiceTest, DeRegisteredClientIsRefusedAtTheNextHandshake) {
   auto again = lookup(kKmId);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), Errc::unknown_psk_identity);
+}
+
+}  // namespace
+}  // namespace m2msec::maf
+
+namespace m2msec::maf {
+namespace {
+
+std::vector<nlohmann::json> audit_records(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> out;
+  for (std::string l; std::getline(in, l);) out.push_back(nlohmann::json::parse(l));
+  return out;
+}
+
+// Issue 11 item 5 (docs/audit.md): the MAF records every grant (client
+// registration, Kc registration, Kc retrieval) and every refusal class,
+// names its key store by MAS-ID, and never writes a key value.
+TEST_F(MafServiceTest, AuditsGrantsAndRefusalsByIdentifierOnly) {
+  auto log = service::AuditLog::open(dir_.file("audit.jsonl"), "maf", "mas-1.example.com");
+  ASSERT_TRUE(log) << log.error().message();
+  svc_->set_audit(log->get());
+  ASSERT_EQ(rsc(call(*svc_, psk_ctx(kKmId),
+                     request(Operation::create, "/maf", "/dev-1", {{"sec:mcr", {{"fqdn", "maf.example.com"}}}},
+                             proto::kTyMafClientReg))),
+            2001);
+  ASSERT_EQ(rsc(register_key()), 2001);
+  ASSERT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 2000);
+  ASSERT_EQ(rsc(call(*svc_, cert_ctx({}, {"other-cse.sp.example.com"}), retrieve(kRelKcId, "/other-cse"))), 4103);
+  ASSERT_EQ(rsc(call(*svc_, in_cse(), retrieve("AAAAAAAAAAAAAAAAAAAAAA=="))), 4004);
+  svc_->set_audit(nullptr);
+
+  const auto recs = audit_records((*log)->path());
+  ASSERT_EQ(recs.size(), 5u);
+  for (const auto& r : recs) {
+    EXPECT_EQ(r["role"], "maf");
+    EXPECT_EQ(r["mas_id"], "mas-1.example.com");
+  }
+  const std::string kc_id = std::string(kRelKcId) + "@maf.example.com";
+  EXPECT_EQ(recs[0]["event"], "grant");
+  EXPECT_EQ(recs[0]["kind"], "km");
+  EXPECT_EQ(recs[0]["key_id"], kKmId);
+  EXPECT_EQ(recs[0]["to"], "/dev-1");
+  EXPECT_EQ(recs[1]["kind"], "kc");
+  EXPECT_EQ(recs[1]["key_id"], kc_id);
+  EXPECT_EQ(recs[1]["to"], "/dev-1");
+  EXPECT_EQ(recs[1]["entity"], "/in-cse");
+  EXPECT_EQ(recs[1]["framework"], "maf");
+  EXPECT_TRUE(recs[1]["expires_at"].is_number_integer());
+  EXPECT_EQ(recs[2]["event"], "grant");
+  EXPECT_EQ(recs[2]["key_id"], kc_id);
+  EXPECT_EQ(recs[2]["to"], "/in-cse");
+  EXPECT_EQ(recs[2]["entity"], "/dev-1");
+  EXPECT_EQ(recs[3]["event"], "refusal");
+  EXPECT_EQ(recs[3]["reason"], "not_target");
+  EXPECT_EQ(recs[3]["to"], "/other-cse");
+  EXPECT_EQ(recs[4]["reason"], "unknown_key");
+  EXPECT_EQ(recs[4]["rsc"], 4004);
+
+  // No key value: neither Kc (base64 or hex) nor Km.
+  std::ifstream in((*log)->path());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find(kKcB64), std::string::npos);
+  EXPECT_EQ(text.find(hex_encode(base64_decode(kKcB64)->view())), std::string::npos);
+  EXPECT_EQ(text.find(hex_encode(store::testing::secret_of(0x22).view())), std::string::npos);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 //                    + b"/in-cse", sha256).digest())          -> Kpsa
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "m2msec/core/encoding.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/proto/messages.h"
@@ -273,6 +275,61 @@ TEST_F(MefServiceTest, EnrolsFromWhatTheHandshakeRead) {
   // after its handshake is refused at the commit.
   ASSERT_TRUE(store_->mef().remove_enrolee("/dev-1"));
   EXPECT_EQ(rsc(enrol_dev1()), 4004);
+}
+
+}  // namespace
+}  // namespace m2msec::mef
+
+namespace m2msec::mef {
+namespace {
+
+// Issue 11 item 5 (docs/audit.md): the MEF records the Ke it grants at
+// enrolment, the Km it gives a MAF, and the class of each refusal, by key
+// identifier only.
+TEST_F(MefServiceTest, AuditsGrantsAndRefusalsByIdentifierOnly) {
+  auto log = service::AuditLog::open(dir_.file("audit.jsonl"), "mef");
+  ASSERT_TRUE(log) << log.error().message();
+  svc_->set_audit(log->get());
+  ASSERT_EQ(rsc(enrol_dev1()), 2001);
+  ASSERT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}),
+                     fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))),
+            2000);
+  ASSERT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf2.example.com"}),
+                     fetch_request(kKeIdB64, proto::kSuidMafKm, "maf2.example.com"))),
+            4103);
+  ASSERT_EQ(rsc(call(*svc_, psk_ctx("kpm-1", exported_bytes(0)), enrol_request("kpm-2"))), 4103);
+  svc_->set_audit(nullptr);
+
+  std::ifstream in((*log)->path());
+  std::vector<nlohmann::json> recs;
+  std::string text;
+  for (std::string l; std::getline(in, l);) {
+    recs.push_back(nlohmann::json::parse(l));
+    text += l + "\n";
+  }
+  ASSERT_EQ(recs.size(), 4u) << text;
+  EXPECT_EQ(recs[0]["role"], "mef");
+  EXPECT_EQ(recs[0]["event"], "grant");
+  EXPECT_EQ(recs[0]["kind"], "ke");
+  EXPECT_EQ(recs[0]["key_id"], kKeIdB64);
+  EXPECT_EQ(recs[0]["to"], "/dev-1");
+  EXPECT_EQ(recs[0]["framework"], "rsp");
+  EXPECT_TRUE(recs[0]["expires_at"].is_number_integer());
+  EXPECT_EQ(recs[1]["kind"], "km");
+  EXPECT_EQ(recs[1]["key_id"], kKeIdB64);
+  EXPECT_EQ(recs[1]["to"], "maf.example.com");
+  EXPECT_EQ(recs[1]["entity"], "/dev-1");
+  EXPECT_EQ(recs[2]["event"], "refusal");
+  EXPECT_EQ(recs[2]["reason"], "not_target");
+  EXPECT_EQ(recs[2]["to"], "maf2.example.com");
+  EXPECT_EQ(recs[3]["reason"], "no_privilege");
+  EXPECT_EQ(recs[3]["key_id"], "kpm-1");
+  // Neither Km nor Ke (exporter bytes 16..47) in any encoding.
+  EXPECT_EQ(text.find(kKmB64), std::string::npos);
+  const SecretBytes ex = exported_bytes(0);
+  const std::string ke_hex = hex_encode(ex.view().subspan(16));
+  EXPECT_EQ(text.find(ke_hex), std::string::npos);
+  EXPECT_EQ(text.find(base64_encode(ex.view().subspan(16))), std::string::npos);
 }
 
 }  // namespace
