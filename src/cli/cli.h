@@ -12,6 +12,7 @@
 #include <string>
 
 #include "m2msec/core/error.h"
+#include "m2msec/service/audit.h"
 
 namespace m2msec::cli {
 
@@ -49,5 +50,12 @@ void add_serve_command(CLI::App& app, Context& ctx);
 void add_demo_command(CLI::App& app, Context& ctx);
 void add_operator_commands(CLI::App& app, Context& ctx);
 void add_status_command(CLI::App& app, Context& ctx);
+void add_audit_command(CLI::App& app, Context& ctx);
+
+// record_operator appends |e| as an "operator" event to the audit trail
+// |audit_file| of |role| (with |mas_id| for the MAF). If it cannot, it
+// prints an error (the action itself was done) and returns false.
+bool record_operator(const std::string& audit_file, const std::string& role, const std::string& mas_id,
+                     service::AuditEvent e);
 
 }  // namespace m2msec::cli

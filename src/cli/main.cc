@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   add_demo_command(app, ctx);
   add_operator_commands(app, ctx);
   add_status_command(app, ctx);
+  add_audit_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -75,6 +75,10 @@ int add(Context& ctx, const MefOpts& o) {
   if (auto st = (*db)->mef().add_enrolee(e, now); !st) {
     return st.error().code() == Errc::already_exists ? usage_error(st.error()) : failure(st.error());
   }
+  service::AuditEvent ev =
+      service::operator_event("add", e.auth_kind == store::AuthKind::psk ? "kpm" : "enrolee", e.enrolee_id, e.kpm_id);
+  ev.expires_at = e.expires_at;
+  if (!record_operator(cfg->audit_file, "mef", "", std::move(ev))) return kExitFailure;
   const nlohmann::json j = {{"enrolee_id", e.enrolee_id},
                             {"auth", store::auth_kind_name(e.auth_kind)},
                             {"target_kind", store::target_kind_name(e.target_kind)},
@@ -96,6 +100,9 @@ int remove(Context& ctx, const MefOpts& o) {
   if (!db) return failure(db.error());
   if (auto st = (*db)->mef().remove_enrolee(o.enrolee_id); !st) {
     return st.error().code() == Errc::not_found ? usage_error(st.error()) : failure(st.error());
+  }
+  if (!record_operator(cfg->audit_file, "mef", "", service::operator_event("remove", "enrolee", o.enrolee_id))) {
+    return kExitFailure;
   }
   if (ctx.json) {
     print_json({{"removed", o.enrolee_id}});

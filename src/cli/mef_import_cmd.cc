@@ -181,6 +181,9 @@ int run_import(Context& ctx, const ImportOpts& o) {
     for (const auto& re : row_errors) errors.push_back("row " + std::to_string(re.row) + ": " + re.error.message());
     if (!n && errors.empty()) return failure(n.error());
     if (n) imported = *n;
+    service::AuditEvent ev = service::operator_event("import", "enrolee", "");
+    ev.count = n ? static_cast<std::int64_t>(*n) : 0;
+    if (n && !record_operator(cfg->audit_file, "mef", "", std::move(ev))) return kExitFailure;
   }
   if (ctx.json) {
     print_json({{"file", o.file}, {"rows", rows->size()}, {"imported", imported}, {"errors", errors}});

@@ -36,6 +36,15 @@ Status rotate_at_mef(const mef::MefConfig& cfg, const std::string& entity) {
   return (*db)->mef().revoke_enrolment(entity);
 }
 
+// maf_event / mef_event append an operator action to the role's audit
+// trail; false (reported) if they cannot.
+bool maf_event(const maf::MafConfig& cfg, service::AuditEvent e) {
+  return record_operator(cfg.audit_file, "maf", cfg.mas_id, std::move(e));
+}
+bool mef_event(const mef::MefConfig& cfg, service::AuditEvent e) {
+  return record_operator(cfg.audit_file, "mef", "", std::move(e));
+}
+
 int report(Context& ctx, const Status& st, const nlohmann::json& j, const std::string& text) {
   if (!st) return st.error().code() == Errc::not_found ? usage_error(st.error()) : failure(st.error());
   if (ctx.json) {
@@ -52,14 +61,18 @@ int maf_revoke(Context& ctx, const OpOpts& o) {
   if (!a->maf) return usage_error(o.config + ": no [maf] table");
   if (o.entity.empty() == o.kc_id.empty()) return usage_error("give exactly one of --entity and --kc-id");
   if (!o.entity.empty()) {
-    return report(ctx, revoke_at_maf(*a->maf, o.entity), {{"revoked_client", o.entity}},
+    Status st = revoke_at_maf(*a->maf, o.entity);
+    if (st && !maf_event(*a->maf, service::operator_event("revoke", "km", o.entity))) return kExitFailure;
+    return report(ctx, st, {{"revoked_client", o.entity}},
                   "revoked MAF client " + o.entity + ": its Km and Kc keys are gone");
   }
   auto id = KeyId::parse(KeyIdKind::kc, o.kc_id, a->maf->id_encoding);
   if (!id) return usage_error(id.error());
   auto db = maf::open_maf_store(*a->maf, false);
   if (!db) return failure(db.error());
-  return report(ctx, (*db)->maf().deregister_kc(id->canonical()), {{"revoked_key", id->str()}},
+  Status st = (*db)->maf().deregister_kc(id->canonical());
+  if (st && !maf_event(*a->maf, service::operator_event("revoke", "kc", "", id->str()))) return kExitFailure;
+  return report(ctx, st, {{"revoked_key", id->str()}},
                 "revoked " + id->str() + "; Entity B can no longer retrieve it");
 }
 
@@ -67,7 +80,9 @@ int mef_rotate(Context& ctx, const OpOpts& o) {
   auto a = load(o.config);
   if (!a) return usage_error(a.error());
   if (!a->mef) return usage_error(o.config + ": no [mef] table");
-  return report(ctx, rotate_at_mef(*a->mef, o.entity), {{"rotated", o.entity}},
+  Status st = rotate_at_mef(*a->mef, o.entity);
+  if (st && !mef_event(*a->mef, service::operator_event("rotate", "ke", o.entity))) return kExitFailure;
+  return report(ctx, st, {{"rotated", o.entity}},
                 o.entity + " must enrol again: its KeID no longer resolves");
 }
 
@@ -83,6 +98,8 @@ int rotate(Context& ctx, const OpOpts& o) {
   Status st2 = revoke_at_maf(*a->maf, o.entity);
   if (!st && !st2) return usage_error(Error(Errc::not_found, "nothing to rotate for " + o.entity));
   if (!st2 && st2.error().code() != Errc::not_found) return failure(st2.error());
+  if (st && !mef_event(*a->mef, service::operator_event("rotate", "ke", o.entity))) return kExitFailure;
+  if (st2 && !maf_event(*a->maf, service::operator_event("rotate", "km", o.entity))) return kExitFailure;
   return report(ctx, {}, {{"rotated", o.entity}, {"mef_enrolment_revoked", bool(st)}, {"maf_km_revoked", bool(st2)}},
                 o.entity + ": old KeID and Km revoked; the device gets a new Km when it enrols again");
 }
