@@ -76,7 +76,8 @@ int add(Context& ctx, const MefOpts& o) {
     return st.error().code() == Errc::already_exists ? usage_error(st.error()) : failure(st.error());
   }
   service::AuditEvent ev =
-      service::operator_event("add", e.auth_kind == store::AuthKind::psk ? "kpm" : "enrolee", e.enrolee_id, e.kpm_id);
+      service::operator_event("add", e.auth_kind == store::AuthKind::psk ? "kpm" : "enrolee", e.enrolee_id,
+                              e.kpm_id.value_or(""));
   ev.expires_at = e.expires_at;
   if (!record_operator(cfg->audit_file, "mef", "", std::move(ev))) return kExitFailure;
   const nlohmann::json j = {{"enrolee_id", e.enrolee_id},
