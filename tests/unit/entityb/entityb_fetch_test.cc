@@ -104,7 +104,7 @@ class EntityBFetchTest : public ::testing::Test {
     auto l = link::Link::create(std::move(lo));
     ASSERT_TRUE(l);
     link_ = std::move(*l);
-    svc_ = std::make_unique<EntityB>(cfg, pool_, link_.get(), std::map<std::string, CachedKey>{});
+    svc_ = std::make_unique<EntityB>(cfg, *pool_, link_.get(), std::map<std::string, CachedKey>{});
   }
 
   std::future<Result<SecretBytes>> lookup(const std::string& id) {
@@ -115,7 +115,11 @@ class EntityBFetchTest : public ::testing::Test {
   }
 
   std::unique_ptr<link::Link> link_;
-  service::WorkerPool pool_{4};
+  // The pool is drained before the service goes: a de-registration job
+  // still queued must not outlive the EntityB it belongs to.
+  void TearDown() override { pool_.reset(); }
+
+  std::unique_ptr<service::WorkerPool> pool_ = std::make_unique<service::WorkerPool>(4);
   std::unique_ptr<EntityB> svc_;
 };
 
