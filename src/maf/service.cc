@@ -352,7 +352,10 @@ void MafService::push_kc(const std::string& target, const proto::MafKeyPush& pus
   // A push only saves Entity B a retrieval: it gets a short deadline, so
   // a slow Entity B delays an association by no more than this.
   const auto deadline = std::min<std::chrono::milliseconds>(cfg_.link_timeout, std::chrono::milliseconds(500));
-  auto rsp = link_->call(peer->second, std::move(req), deadline);
+  // Pushing the same Kc under the same KcID twice has the effect of once,
+  // so a push on a pooled connection Entity B closed (a restart) is sent
+  // again on a fresh one.
+  auto rsp = link_->call(peer->second, std::move(req), deadline, /*repeatable=*/true);
   if (!rsp) {
     spdlog::info("maf: could not push {} to {}: {}", push.kc_id, target, rsp.error().message());
   } else if (auto st = proto::expect_success(*rsp); !st) {
