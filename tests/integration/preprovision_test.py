@@ -31,7 +31,7 @@ def body(h):
         hx = hex_text if hex_text is not None else secrets.token_hex(32)
         path, _ = h.secret_file(name + ".km.hex", hx)
         os.chmod(path, mode)
-        if len(hx) == 64:
+        if len(hx) == 64 and all(c in "0123456789abcdef" for c in hx):
             km[name] = hx
         return path
 
