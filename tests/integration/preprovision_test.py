@@ -123,7 +123,7 @@ def body(h):
     for needle in ("row 2 (line 3): already exists: km_id pre2@maf.example.com is taken (by /pre-2)",
                    "row 3 (line 4): already exists: entity_id /in-cse/Cpre1 already has a root key",
                    "row 4 (line 5): already exists: entity_id /pre-2 already has a root key"):
-        h.check(needle in errs, f"colliding import reports '{needle}'", errs)
+        h.check(any(needle in e for e in errs), f"colliding import reports '{needle}'", errs)
     h.check(len(h.maf_clients()) == 1, "bad import wrote nothing")
     loose = csv("loose", [header, f"/pre-2,pre2@maf.example.com,{good2},30d,"], mode=0o644)
     refused("import file not 0600", ["maf", "client", "import", "--config", h.config, "--csv", loose],
@@ -184,9 +184,11 @@ def body(h):
         j = h.expect_ok(f"{name} associates with no MEF", h.associate(state))
         if j:
             h.check(j.get("km_id") == h.state(state)["km_id"], f"{name} used its pre-provisioned KmID", j)
-    keys = h.maf_keys()
-    h.check({k["entity_a_id"] for k in keys} == {"/in-cse/Cpre1", "/pre-2", "/in-cse/Cpre3"},
-            "the MAF registered a Kc for each device", keys)
+    # Each Kc was registered for its device and handed to Entity B (and is
+    # de-registered when the session ends, so the log is the record).
+    log = h.maf.log_text()
+    for entity in ("/in-cse/Cpre1", "/pre-2", "/in-cse/Cpre3"):
+        h.check(f"for {entity} -> /in-cse" in log, f"the MAF registered a Kc for {entity}")
     h.check("MEF" not in "".join(ln for ln in h.maf.log_text().splitlines() if "unreachable" in ln),
             "the MAF never tried a MEF")
 
