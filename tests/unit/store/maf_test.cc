@@ -71,11 +71,19 @@ MafClient preprovisioned(const std::string& km_id, const std::string& entity, st
   return c;
 }
 
+// rows_of moves |cs| into a vector (MafClient holds a key: move-only).
+template <typename... C>
+std::vector<MafClient> rows_of(C... cs) {
+  std::vector<MafClient> out;
+  (out.push_back(std::move(cs)), ...);
+  return out;
+}
+
 // Seed 000 option 1 (pre-provisioning) and seed 004 (the MAS keeps App-IDs
 // beside root keys): add_clients inserts, never replaces.
 TEST_F(MafTest, AddClientsKeepsAppIdAndSource) {
-  const std::vector<MafClient> rows = {preprovisioned("p1@maf.example.com", "/cse1/Cae1", "Napp1"),
-                                       preprovisioned("p2@maf.example.com", "/cse2")};
+  const std::vector<MafClient> rows = rows_of(preprovisioned("p1@maf.example.com", "/cse1/Cae1", "Napp1"),
+                                              preprovisioned("p2@maf.example.com", "/cse2"));
   Result<std::size_t> n = maf().add_clients(rows, kNow, nullptr);
   ASSERT_TRUE(n) << n.error().message();
   EXPECT_EQ(*n, 2u);
@@ -96,32 +104,30 @@ TEST_F(MafTest, AddClientsKeepsAppIdAndSource) {
 }
 
 TEST_F(MafTest, AddClientsRefusesCollisionsNamingThem) {
-  ASSERT_TRUE(maf().add_clients(std::vector{preprovisioned("p1@maf.example.com", "/cse1")}, kNow, nullptr));
+  ASSERT_TRUE(maf().add_clients(rows_of(preprovisioned("p1@maf.example.com", "/cse1")), kNow, nullptr));
   // A single row reports its own error.
-  auto dup_km = maf().add_clients(std::vector{preprovisioned("p1@maf.example.com", "/cse9")}, kNow, nullptr);
+  auto dup_km = maf().add_clients(rows_of(preprovisioned("p1@maf.example.com", "/cse9")), kNow, nullptr);
   ASSERT_FALSE(dup_km);
   EXPECT_EQ(dup_km.error().code(), Errc::already_exists);
   EXPECT_NE(dup_km.error().message().find("km_id p1@maf.example.com is taken (by /cse1)"), std::string::npos)
       << dup_km.error().message();
-  auto dup_entity = maf().add_clients(std::vector{preprovisioned("p9@maf.example.com", "/cse1")}, kNow, nullptr);
+  auto dup_entity = maf().add_clients(rows_of(preprovisioned("p9@maf.example.com", "/cse1")), kNow, nullptr);
   ASSERT_FALSE(dup_entity);
   EXPECT_NE(dup_entity.error().message().find("entity_id /cse1 already has a root key"), std::string::npos)
       << dup_entity.error().message();
   // Many rows: all or nothing, every refusal reported, duplicates within
   // the rows included.
-  const std::vector<MafClient> rows = {
-      preprovisioned("p2@maf.example.com", "/cse2"),        // fine
-      preprovisioned("p2@maf.example.com", "/cse3"),        // KmID of row 1
-      preprovisioned("p4@maf.example.com", "/cse2"),        // entity of row 1
-      preprovisioned("P5@maf.example.com", "/cse5"),        // not canonical
-      preprovisioned("p6@maf.example.com", "cse6"),         // not an entity ID
-      preprovisioned("p7@maf.example.com", "/cse7", "xy"),  // bad App-ID
-      preprovisioned("p8@maf.example.com", "/cse8", "Napp"),  // App-ID for a CSE
-  };
   MafClient expired = preprovisioned("p9@maf.example.com", "/cse9");
   expired.expires_at = kNow;
-  std::vector<MafClient> all = rows;
-  all.push_back(std::move(expired));
+  const std::vector<MafClient> all = rows_of(
+      preprovisioned("p2@maf.example.com", "/cse2"),          // fine
+      preprovisioned("p2@maf.example.com", "/cse3"),          // KmID of row 1
+      preprovisioned("p4@maf.example.com", "/cse2"),          // entity of row 1
+      preprovisioned("P5@maf.example.com", "/cse5"),          // not canonical
+      preprovisioned("p6@maf.example.com", "cse6"),           // not an entity ID
+      preprovisioned("p7@maf.example.com", "/cse7", "xy"),    // bad App-ID
+      preprovisioned("p8@maf.example.com", "/cse8", "Napp"),  // App-ID for a CSE
+      std::move(expired));                                    // expiry not after now
   std::vector<RowError> errs;
   auto r = maf().add_clients(all, kNow, &errs);
   ASSERT_FALSE(r);
