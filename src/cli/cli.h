@@ -46,6 +46,7 @@ void add_enrol_command(CLI::App& app, Context& ctx);
 void add_maf_commands(CLI::App& app, Context& ctx);
 void add_cse_commands(CLI::App& app, Context& ctx);
 void add_associate_command(CLI::App& app, Context& ctx);
+void add_state_init_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_demo_command(CLI::App& app, Context& ctx);
 void add_operator_commands(CLI::App& app, Context& ctx);

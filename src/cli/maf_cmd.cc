@@ -33,10 +33,11 @@ int list_clients(Context& ctx, const MafOpts& o) {
   for (const auto& r : *rows) {
     arr.push_back({{"km_id", r.km_id}, {"entity_id", r.entity_id}, {"source", store::km_source_name(r.source)},
                    {"expires_at", r.expires_at ? nlohmann::json(*r.expires_at) : nlohmann::json()},
-                   {"registered_at", r.registered_at}});
+                   {"registered_at", r.registered_at},
+                   {"app_id", r.app_id ? nlohmann::json(*r.app_id) : nlohmann::json()}});
     if (!ctx.json) {
       std::cout << r.entity_id << "  " << r.km_id << "  " << store::km_source_name(r.source) << "  expires "
-                << when(r.expires_at) << "\n";
+                << when(r.expires_at) << (r.app_id ? "  app " + *r.app_id : "") << "\n";
     }
   }
   if (ctx.json) print_json({{"clients", arr}});
@@ -63,6 +64,8 @@ int list_keys(Context& ctx, const MafOpts& o) {
 
 }  // namespace
 
+void add_maf_client_commands(CLI::App* maf, Context& ctx);
+
 void add_maf_commands(CLI::App& app, Context& ctx) {
   static MafOpts o;
   CLI::App* maf = app.add_subcommand("maf", "M2M Authentication Function (with its MAS key store)");
@@ -84,6 +87,7 @@ void add_maf_commands(CLI::App& app, Context& ctx) {
   }
   clients->callback([&ctx] { ctx.run = [&ctx] { return list_clients(ctx, o); }; });
   keys->callback([&ctx] { ctx.run = [&ctx] { return list_keys(ctx, o); }; });
+  add_maf_client_commands(maf, ctx);
 }
 
 }  // namespace m2msec::cli

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, ctx);
   add_demo_command(app, ctx);
   add_operator_commands(app, ctx);
+  add_state_init_command(app, ctx);  // after it: adds "state init" to its "state" group
   add_status_command(app, ctx);
   add_audit_command(app, ctx);
   try {

@@ -76,6 +76,7 @@ void print_text(const nlohmann::json& j) {
     if (!j.contains(role)) continue;
     const auto& r = j[role];
     std::cout << role << " " << r["fqdn"].get<std::string>();
+    if (r.contains("mas_id")) std::cout << "  mas " << r["mas_id"].get<std::string>();
     if (r.contains("tls")) {
       std::cout << "  tls " << r["tls"]["listen"].get<std::string>() << (r["tls"]["up"].get<bool>() ? " up" : " DOWN");
     }
@@ -113,6 +114,7 @@ int run_status(Context& ctx, const std::string& config) {
   }
   if (a->maf) {
     j["maf"] = listener_status(a->maf->listen);
+    j["maf"]["mas_id"] = a->maf->mas_id;  // the key store's identity (seed 004)
     store_status(j["maf"], *a->maf, "maf.db", maf::open_maf_store, [](store::Store& db, nlohmann::json& s) {
       if (auto c = db.maf().counts()) {
         s["clients"] = c->clients;

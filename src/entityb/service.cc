@@ -84,7 +84,12 @@ Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const PeerEntry& maf, 
     // Two first handshakes with the same KcID may both fetch: keep the
     // count of sessions already open on the entry, or the first of them to
     // end would drop Kc (and the other session's identity) too early.
-    if (auto it = keys_.find(kc_id.canonical()); it != keys_.end()) entry.sessions = it->second.sessions;
+    if (auto it = keys_.find(kc_id.canonical()); it != keys_.end()) {
+      // A fetch that raced with the end of the key's last connection must
+      // not bring it back.
+      if (it->second.ended) return fail(Errc::unknown_psk_identity, "connection key ended");
+      entry.sessions = it->second.sessions;
+    }
     keys_[kc_id.canonical()] = std::move(entry);
   }
   spdlog::info("cse: retrieved {} for {} from MAF", kc_id.str(), k->source_id);
@@ -144,6 +149,12 @@ void EntityB::psk_lookup(const tls::PskRequest& req, std::function<void(Result<S
         if (it->second.sessions == 0) keys_.erase(it);
         return done(fail(Errc::key_expired, req.identity));
       }
+      // Seed 000: a Kc whose connection ended is dead, even if replayed
+      // before the MAF has deleted it.
+      if (it->second.ended) {
+        ++stats_.refusals;
+        return done(fail(Errc::unknown_psk_identity, "connection key ended"));
+      }
       ++stats_.cache_hits;
       return done(it->second.key.clone());
     }
@@ -186,7 +197,8 @@ void EntityB::fetch_once(const std::string& key, std::function<Result<SecretByte
       {
         std::lock_guard lock(mu_);
         auto it = keys_.find(key);
-        if (it != keys_.end() && (it->second.expires_at == 0 || it->second.expires_at > service::now_unix())) {
+        if (it != keys_.end() && !it->second.ended &&
+            (it->second.expires_at == 0 || it->second.expires_at > service::now_unix())) {
           held = it->second.key.clone();
         }
       }
@@ -219,7 +231,7 @@ Result<std::string> EntityB::bound_entity(const tls::PeerIdentity& peer) {
   }
   std::lock_guard lock(mu_);
   auto it = keys_.find(key);
-  if (key.empty() || it == keys_.end()) return fail(Errc::not_found, "no key for the session");
+  if (key.empty() || it == keys_.end() || it->second.ended) return fail(Errc::not_found, "no key for the session");
   return it->second.entity_id;
 }
 
@@ -227,13 +239,26 @@ Result<std::string> EntityB::bound_entity(const tls::PeerIdentity& peer) {
 // certificate, or the key Entity B holds for the PSK identity) and counts
 // the session on its Kc, so that the key is dropped only with the last one.
 void EntityB::on_session_start(service::AuthContext& ctx) {
-  if (auto entity = bound_entity(ctx.peer); entity) ctx.entity_id = *entity;
-  if (ctx.peer.kind != tls::PeerIdentity::Kind::psk) return;
+  if (ctx.peer.kind != tls::PeerIdentity::Kind::psk) {
+    if (auto entity = bound_entity(ctx.peer); entity) ctx.entity_id = *entity;
+    return;
+  }
   auto kc_id = KeyId::parse(KeyIdKind::kc, ctx.peer.psk_identity, cfg_.id_encoding);
-  if (!kc_id) return;
+  std::string key;
+  if (kc_id && find_peer(cfg_.mafs, kc_id->fqdn())) {
+    key = kc_id->canonical();
+  } else if (auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, ctx.peer.psk_identity)) {
+    key = kpsa_id->canonical();
+  }
   std::lock_guard lock(mu_);
-  auto it = keys_.find(kc_id->canonical());
-  if (it != keys_.end() && it->second.from_maf) ++it->second.sessions;
+  auto it = keys_.find(key);
+  // A key whose last connection ended between this handshake and now is
+  // dead: the session stays unbound and every request on it is refused.
+  if (key.empty() || it == keys_.end() || it->second.ended) return;
+  ctx.entity_id = it->second.entity_id;
+  // The listener closes the session when its key expires.
+  if (it->second.expires_at != 0) ctx.key_expires_at = it->second.expires_at;
+  if (it->second.from_maf) ++it->second.sessions;
 }
 
 // Seed 000: "M2M Connection Key shall expire upon termination of the
@@ -249,9 +274,12 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
   {
     std::lock_guard lock(mu_);
     auto it = keys_.find(kc_id->canonical());
-    if (it == keys_.end() || !it->second.from_maf) return;
+    if (it == keys_.end() || !it->second.from_maf || it->second.ended) return;
     if (--it->second.sessions > 0) return;
-    keys_.erase(it);
+    // Tombstone first: from this moment the KcID is refused here, and no
+    // lookup can fetch it from the MAF before the MAF has deleted it.
+    it->second.ended = true;
+    it->second.key = SecretBytes();
   }
   pool_.post([this, id = *kc_id, maf] {
     Request req;
@@ -259,9 +287,20 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
     req.to = std::string(proto::kMafKeysPrefix) + proto::percent_encode(id.relative());
     req.from = cfg_.cse_id;
     auto rsp = call(*maf, std::move(req));
-    if (!rsp || !proto::is_success(rsp->rsc)) {
-      spdlog::info("cse: could not de-register {} at the MAF", id.str());
+    // 2002, or 4004 (already gone: expired and purged, or deleted by its
+    // source): the MAF no longer holds it, and the tombstone can go; the
+    // negative cache answers replays for a while, the MAF after that.
+    const bool gone = rsp && (proto::is_success(rsp->rsc) || rsp->rsc == Rsc::not_found);
+    if (!gone) {
+      // Keep the tombstone until the key expires: the MAF may still hold it.
+      spdlog::info("cse: could not de-register {} at the MAF; refusing it here until it expires", id.str());
       return;
+    }
+    refused_.add(id.canonical(), Error(Errc::unknown_psk_identity, "connection key ended"));
+    {
+      std::lock_guard lock(mu_);
+      auto it = keys_.find(id.canonical());
+      if (it != keys_.end() && it->second.ended) keys_.erase(it);
     }
     spdlog::info("cse: connection ended; dropped and de-registered {}", id.str());
   });
@@ -326,7 +365,7 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
   {
     std::lock_guard lock(mu_);
     auto it = keys_.find(key);
-    if (it != keys_.end() && !it->second.from_maf) {
+    if (it != keys_.end() && (!it->second.from_maf || it->second.ended)) {
       return reply(proto::error_response(req, Rsc::conflict, "key identifier is taken"));
     }
     if (it == keys_.end() && keys_.size() >= kMaxHeldKeys) {

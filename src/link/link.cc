@@ -226,7 +226,8 @@ Result<proto::Response> Link::call(const Peer& peer, proto::Request req) {
   return call(peer, std::move(req), impl_->options.timeout);
 }
 
-Result<proto::Response> Link::call(const Peer& peer, proto::Request req, std::chrono::milliseconds timeout) {
+Result<proto::Response> Link::call(const Peer& peer, proto::Request req, std::chrono::milliseconds timeout,
+                                   bool repeatable) {
   if (timeout.count() <= 0) return fail(Errc::invalid_argument, "link: timeout must be positive");
   const auto deadline = Clock::now() + timeout;
   if (req.rqi.empty()) {
@@ -259,7 +260,7 @@ Result<proto::Response> Link::call(const Peer& peer, proto::Request req, std::ch
     // A pooled connection the peer closed meanwhile (its idle timeout, a
     // restart) fails before any response byte: send an idempotent request
     // once more on a fresh connection.
-    const bool retry = reused && !fresh && !bytes && idempotent(req.op) &&
+    const bool retry = reused && !fresh && !bytes && (repeatable || idempotent(req.op)) &&
                        rsp.error().code() == Errc::connection_closed && Clock::now() < deadline;
     if (!retry) return rsp;
     {

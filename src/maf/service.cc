@@ -252,6 +252,10 @@ void MafService::register_key(const service::AuthRef& ctx, const Request& req, p
   }
   auto target = EntityId::parse(body->targets.front());
   if (!target) return reply(proto::error_response(req, Rsc::bad_request, "target is not a CSE-ID or AE-ID"));
+  if (!cfg_.cses.empty() && cse_peers_.count(body->targets.front()) == 0) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "target is not an Entity B this MAF serves"));
+  }
   if (ctx->exported.size() != crypto::kExportedSize) {
     return reply(proto::error_response(req, Rsc::internal_server_error, "key export failed"));
   }
@@ -332,6 +336,14 @@ void MafService::store_key(const Request& req, const service::AuthContext& ctx, 
       });
 }
 
+bool MafService::known_entity_b(const std::string& cse_id, const tls::PeerIdentity& peer) const {
+  if (cfg_.cses.empty()) return true;  // no list: any authenticated CSE named as target
+  for (const CseEntry& c : cfg_.cses) {
+    if (c.cse_id == cse_id && service::peer_has_fqdn(peer, c.fqdn)) return true;
+  }
+  return false;
+}
+
 void MafService::push_kc(const std::string& target, const proto::MafKeyPush& push) {
   auto peer = cse_peers_.find(target);
   if (peer == cse_peers_.end() || link_ == nullptr) return;
@@ -344,7 +356,10 @@ void MafService::push_kc(const std::string& target, const proto::MafKeyPush& pus
   // A push only saves Entity B a retrieval: it gets a short deadline, so
   // a slow Entity B delays an association by no more than this.
   const auto deadline = std::min<std::chrono::milliseconds>(cfg_.link_timeout, std::chrono::milliseconds(500));
-  auto rsp = link_->call(peer->second, std::move(req), deadline);
+  // Pushing the same Kc under the same KcID twice has the effect of once,
+  // so a push on a pooled connection Entity B closed (a restart) is sent
+  // again on a fresh one.
+  auto rsp = link_->call(peer->second, std::move(req), deadline, /*repeatable=*/true);
   if (!rsp) {
     spdlog::info("maf: could not push {} to {}: {}", push.kc_id, target, rsp.error().message());
   } else if (auto st = proto::expect_success(*rsp); !st) {
@@ -365,6 +380,10 @@ void MafService::retrieve_key(const service::AuthRef& ctx, const Request& req, p
   if (!who || *who != req.from) {
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin is not the authenticated Entity B"));
+  }
+  if (!known_entity_b(*who, ctx->peer)) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "requester is not an Entity B this MAF serves"));
   }
   pool_.post([this, req, key = kc_id->canonical(), text = kc_id->str(), requester = *who, reply = std::move(reply)] {
     auto k = store_.maf().find_kc(key, service::now_unix());

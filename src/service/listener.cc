@@ -46,7 +46,8 @@ namespace {
 // start_session computes the session's AuthContext (exporter output, the
 // role's entity binding) once, then serves its requests with it. A role
 // callback that throws closes this session only.
-void start_session(const ListenerHandlers& h, const std::string& listener, std::shared_ptr<tls::Session> session) {
+void start_session(const ListenerHandlers& h, const std::string& listener, SessionReaper& reaper,
+                   std::shared_ptr<tls::Session> session) {
   auto ctx = std::make_shared<AuthContext>();
   try {
     ctx->peer = session->peer();
@@ -65,6 +66,8 @@ void start_session(const ListenerHandlers& h, const std::string& listener, std::
     spdlog::error("{}: session start failed: {}", h.role, printable(e.what()));
     return session->close();
   }
+  // A session lives no longer than the key it was authenticated with.
+  if (ctx->key_expires_at) reaper.watch(session, *ctx->key_expires_at);
   AuthRef ref = std::move(ctx);
   std::function<void()> on_close;
   if (h.on_session_end) on_close = [on_end = h.on_session_end, ref] { on_end(*ref); };
@@ -75,7 +78,8 @@ void start_session(const ListenerHandlers& h, const std::string& listener, std::
 }
 
 Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, const ListenerHandlers& h,
-                                                  tls::Transport transport, const std::string& listen) {
+                                                  tls::Transport transport, const std::string& listen,
+                                                  std::shared_ptr<SessionReaper> reaper) {
   auto ep = parse_endpoint(listen);
   if (!ep) return std::unexpected(ep.error());
   tls::ServerAuthority auth;
@@ -111,8 +115,8 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
     spdlog::warn("{} ({}): {}", role, transport == tls::Transport::tls ? "tls" : "dtls", printable(e.message(), 256));
   };
   const std::string listener = h.role + (transport == tls::Transport::tls ? "/tls" : "/dtls");
-  o.on_session = [h, listener](std::shared_ptr<tls::Session> session) {
-    start_session(h, listener, std::move(session));
+  o.on_session = [h, listener, reaper](std::shared_ptr<tls::Session> session) {
+    start_session(h, listener, *reaper, std::move(session));
   };
   auto server = tls::TlsServer::create(std::move(o));
   if (!server) return std::unexpected(server.error());
@@ -130,12 +134,12 @@ Result<std::unique_ptr<Listeners>> Listeners::start(const ListenerSettings& s, L
                  h.role);
   }
   if (!s.tls_listen.empty()) {
-    auto srv = start_one(s, h, tls::Transport::tls, s.tls_listen);
+    auto srv = start_one(s, h, tls::Transport::tls, s.tls_listen, l->reaper_);
     if (!srv) return std::unexpected(srv.error());
     l->tls_ = std::move(*srv);
   }
   if (!s.dtls_listen.empty()) {
-    auto srv = start_one(s, h, tls::Transport::dtls, s.dtls_listen);
+    auto srv = start_one(s, h, tls::Transport::dtls, s.dtls_listen, l->reaper_);
     if (!srv) return std::unexpected(srv.error());
     l->dtls_ = std::move(*srv);
   }

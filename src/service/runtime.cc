@@ -54,7 +54,20 @@ Result<std::string> peer_entity_id(const tls::PeerIdentity& peer, std::string_vi
   if (peer.kind != tls::PeerIdentity::Kind::certificate) {
     return fail(Errc::peer_name_mismatch, "peer did not present a certificate");
   }
-  if (!peer.san_uris.empty()) return peer.san_uris.front();
+  // AE-ID certificate: the absolute AE-ID, exactly.
+  const std::string prefix = "//" + std::string(sp_domain) + "/";
+  for (const std::string& uri : peer.san_uris) {
+    if (uri.size() <= prefix.size() || !iequals(std::string_view(uri).substr(0, prefix.size()), prefix)) continue;
+    auto id = EntityId::parse(uri);
+    if (!id) continue;
+    const std::string relative = uri.substr(prefix.size() - 1);  // "/S…" or "/<cse>/C…"
+    const std::size_t last = relative.rfind('/');
+    const char stem = relative[last + 1];
+    const bool s_type = last == 0 && stem == 'S';
+    const bool c_type = last != 0 && relative.find('/', 1) == last && stem == 'C';
+    if (s_type || c_type) return relative;
+  }
+  // CSE-ID certificate: the CSE-ID's public domain name.
   const std::string suffix = "." + std::string(sp_domain);
   for (const std::string& dns : peer.dns_names) {
     if (dns.size() > suffix.size() && iequals(std::string_view(dns).substr(dns.size() - suffix.size()), suffix)) {
@@ -62,7 +75,8 @@ Result<std::string> peer_entity_id(const tls::PeerIdentity& peer, std::string_vi
       if (label.find('.') == std::string::npos) return "/" + label;
     }
   }
-  return fail(Errc::peer_name_mismatch, "certificate names no CSE-ID under " + std::string(sp_domain));
+  return fail(Errc::peer_name_mismatch,
+              "certificate names no absolute AE-ID of " + std::string(sp_domain) + " and no CSE-ID under it");
 }
 
 bool peer_has_fqdn(const tls::PeerIdentity& peer, std::string_view fqdn) {

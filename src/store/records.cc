@@ -132,4 +132,21 @@ Status validate_enrolee(const Enrolee& e) {
   return {};
 }
 
+// TS-0001 7.2: an App-ID starts with "R" (registered with the App-ID
+// registration authority) or "N" (not registered).
+Status check_app_id(std::string_view app_id) {
+  if (app_id.size() < 2 || app_id.size() > 255) {
+    return fail(Errc::invalid_identifier, "app_id must be 2..255 characters");
+  }
+  if (app_id.front() != 'R' && app_id.front() != 'N') {
+    return fail(Errc::invalid_identifier, "app_id must start with R (registered) or N (non-registered)");
+  }
+  for (char c : app_id) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '.' || c == '_' || c == '~';
+    if (!unreserved) return fail(Errc::invalid_identifier, "app_id may hold only letters, digits and -._~");
+  }
+  return {};
+}
+
 }  // namespace m2msec::store

@@ -80,9 +80,17 @@ CREATE UNIQUE INDEX enrolees_active_cert_subject ON enrolees(cert_subject)
   WHERE cert_subject IS NOT NULL AND state = 'active';
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Version 3: the MAS keeps an AE's App-ID beside its root key (seed 004:
+// the MAS "stores both the M2M Root keys and associated ASN/MN-CSE IDs and
+// App-IDs"). Nullable, so every existing row stays valid as it is.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE maf_clients ADD COLUMN app_id TEXT;
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 }};
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "sqlite_maf.h"
 
+#include <algorithm>
 #include <optional>
 
 namespace m2msec::store::detail {
@@ -40,23 +41,132 @@ Status check_targets(std::span<const std::string> targets) {
   return {};
 }
 
+constexpr std::string_view kInsertClient =
+    "INSERT INTO maf_clients (km_id, km, source, expires_at, registered_at, entity_id, app_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+Status bind_client(Stmt& s, const MafClient& c, const std::vector<std::uint8_t>& sealed_km, std::int64_t now) {
+  Status ok = s.bind_text(1, c.km_id);
+  if (ok) ok = s.bind_blob(2, sealed_km);
+  if (ok) ok = s.bind_text(3, km_source_name(c.source));
+  if (ok) ok = s.bind_optional(4, c.expires_at);
+  if (ok) ok = s.bind_int64(5, now);
+  if (ok) ok = s.bind_text(6, c.entity_id);
+  if (ok) ok = s.bind_optional(7, c.app_id);
+  return ok;
+}
+
+// check_client holds the rules every client registration meets.
+Status check_client(const MafClient& c, std::int64_t now) {
+  Status st = require_canonical_id(KeyIdKind::km, c.km_id, "km_id");
+  if (st) st = check_entity(c.entity_id, "entity_id");
+  if (!st) return st;
+  if (c.km.empty()) return fail(Errc::invalid_argument, "km is empty");
+  if (c.expires_at && *c.expires_at <= now) return fail(Errc::invalid_argument, "client expires_at must be after now");
+  if (c.app_id) {
+    st = check_app_id(*c.app_id);
+    if (!st) return st;
+    if (EntityId::parse(c.entity_id)->kind() != EntityKind::ae) {
+      return fail(Errc::invalid_argument, "app_id is for an AE; " + c.entity_id + " is a CSE-ID");
+    }
+  }
+  return {};
+}
+
+// lookup_text returns column 0 of the first row of |sql| with ?1 = |key|,
+// or nullopt if there is none.
+Result<std::optional<std::string>> lookup_text(SqliteConn& conn, std::string_view sql, const std::string& key) {
+  Result<Stmt> q = conn.prepare(sql);
+  if (!q) return std::unexpected(q.error());
+  Status st = q->bind_text(1, key);
+  if (!st) return std::unexpected(st.error());
+  Result<bool> row = q->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(q->column_text(0));
+}
+
+// insert_new_client inserts |c| unless its KmID or entity already has a
+// registration, which is reported as Errc::already_exists naming both
+// sides of the collision.
+Status insert_new_client(SqliteConn& conn, const MafClient& c, const std::vector<std::uint8_t>& sealed_km,
+                         std::int64_t now) {
+  auto by_km = lookup_text(conn, "SELECT entity_id FROM maf_clients WHERE km_id = ?1", c.km_id);
+  if (!by_km) return std::unexpected(by_km.error());
+  if (*by_km) return fail(Errc::already_exists, "km_id " + c.km_id + " is taken (by " + **by_km + ")");
+  auto by_entity = lookup_text(conn, "SELECT km_id FROM maf_clients WHERE entity_id = ?1", c.entity_id);
+  if (!by_entity) return std::unexpected(by_entity.error());
+  if (*by_entity) {
+    return fail(Errc::already_exists, "entity_id " + c.entity_id + " already has a root key (km_id " + **by_entity + ")");
+  }
+  Result<Stmt> ins = conn.prepare(kInsertClient);
+  if (!ins) return std::unexpected(ins.error());
+  Status ok = bind_client(*ins, c, sealed_km, now);
+  if (ok) ok = ins->run();
+  return ok;
+}
+
 }  // namespace
+
+Result<std::size_t> SqliteMafRepository::add_clients(std::span<const MafClient> rows, std::int64_t now,
+                                                     std::vector<RowError>* out_errors) {
+  return guarded([&]() -> Result<std::size_t> {
+    std::vector<RowError> errors;
+    std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> sealed;
+    sealed.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      Status st = check_client(rows[i], now);
+      Result<std::vector<std::uint8_t>> km;
+      if (st) km = seal_cell(*b_.kek, "maf_clients", "km", rows[i].km_id, rows[i].km.view());
+      if (st && !km) st = std::unexpected(km.error());
+      if (!st) {
+        errors.push_back({i + 1, st.error()});
+        continue;
+      }
+      sealed.emplace_back(i, std::move(*km));
+    }
+    // Insert every valid row even when some are already refused, so one
+    // attempt reports every collision; any refusal rolls the op back.
+    Status written = b_.writer->run([&](SqliteConn& conn) -> Status {
+      for (const auto& [i, blob] : sealed) {
+        Status st = insert_new_client(conn, rows[i], blob, now);
+        if (!st) {
+          if (st.error().code() != Errc::already_exists) return st;  // database trouble: stop
+          errors.push_back({i + 1, st.error()});
+        }
+      }
+      if (!errors.empty()) return fail(Errc::import_rejected);
+      return {};
+    });
+    std::sort(errors.begin(), errors.end(), [](const RowError& a, const RowError& b) { return a.row < b.row; });
+    const std::size_t refused = errors.size();
+    std::optional<Error> only;
+    if (rows.size() == 1 && refused == 1) only = errors.front().error;
+    if (out_errors != nullptr) *out_errors = std::move(errors);
+    if (!written || refused > 0) {
+      if (only) return std::unexpected(*only);
+      if (refused > 0) {
+        return fail(Errc::import_rejected,
+                    std::to_string(refused) + " of " + std::to_string(rows.size()) + " rows refused");
+      }
+      return std::unexpected(written.error());
+    }
+    return rows.size();
+  });
+}
 
 Status SqliteMafRepository::register_client(const MafClient& c, std::int64_t now) {
   return guarded([&]() -> Status {
-    Status st = require_canonical_id(KeyIdKind::km, c.km_id, "km_id");
-    if (st) st = check_entity(c.entity_id, "entity_id");
+    Status st = check_client(c, now);
     if (!st) return st;
-    if (c.km.empty()) return fail(Errc::invalid_argument, "km is empty");
-    if (c.expires_at && *c.expires_at <= now) return fail(Errc::invalid_argument, "client expires_at must be after now");
     Result<std::vector<std::uint8_t>> km = seal_cell(*b_.kek, "maf_clients", "km", c.km_id, c.km.view());
     if (!km) return std::unexpected(km.error());
     return b_.writer->run([&](SqliteConn& conn) -> Status {
       // UPDATE keeps the row (and the kc_keys rows that reference its
       // entity_id) while the KmID and Km change; INSERT if there is none.
       Result<Stmt> up = conn.prepare(
-          "UPDATE maf_clients SET km_id = ?1, km = ?2, source = ?3, expires_at = ?4, registered_at = ?5 "
-          "WHERE entity_id = ?6");
+          "UPDATE maf_clients SET km_id = ?1, km = ?2, source = ?3, expires_at = ?4, registered_at = ?5, "
+          "app_id = coalesce(?7, app_id) WHERE entity_id = ?6");
       if (!up) return std::unexpected(up.error());
       Status ok = up->bind_text(1, c.km_id);
       if (ok) ok = up->bind_blob(2, *km);
@@ -64,18 +174,13 @@ Status SqliteMafRepository::register_client(const MafClient& c, std::int64_t now
       if (ok) ok = up->bind_optional(4, c.expires_at);
       if (ok) ok = up->bind_int64(5, now);
       if (ok) ok = up->bind_text(6, c.entity_id);
+      if (ok) ok = up->bind_optional(7, c.app_id);
       if (ok) ok = up->run();
       if (!ok || conn.changes() > 0) return ok;
       Result<Stmt> ins = conn.prepare(
-          "INSERT INTO maf_clients (km_id, km, source, expires_at, registered_at, entity_id) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+          std::string(kInsertClient));
       if (!ins) return std::unexpected(ins.error());
-      ok = ins->bind_text(1, c.km_id);
-      if (ok) ok = ins->bind_blob(2, *km);
-      if (ok) ok = ins->bind_text(3, km_source_name(c.source));
-      if (ok) ok = ins->bind_optional(4, c.expires_at);
-      if (ok) ok = ins->bind_int64(5, now);
-      if (ok) ok = ins->bind_text(6, c.entity_id);
+      ok = bind_client(*ins, c, *km, now);
       if (ok) ok = ins->run();
       return ok;
     });
@@ -86,7 +191,7 @@ Result<MafClient> SqliteMafRepository::read_client(std::string_view where_column
                                                   std::int64_t now) {
   ReadPool::Lease lease = b_.reads->acquire();
   Result<Stmt> s = lease.conn().prepare(
-      "SELECT km_id, km, entity_id, source, expires_at, registered_at FROM maf_clients WHERE " +
+      "SELECT km_id, km, entity_id, source, expires_at, registered_at, app_id FROM maf_clients WHERE " +
       std::string(where_column) + " = ?1");
   if (!s) return std::unexpected(s.error());
   Status st = s->bind_text(1, value);
@@ -99,6 +204,7 @@ Result<MafClient> SqliteMafRepository::read_client(std::string_view where_column
   c.entity_id = s->column_text(2);
   c.expires_at = s->column_optional_int64(4);
   c.registered_at = s->column_int64(5);
+  c.app_id = s->column_optional_text(6);
   if (c.expires_at && *c.expires_at <= now) return fail(Errc::key_expired, "km_id " + c.km_id);
   Result<KmSource> source = parse_km_source(s->column_text(3));
   if (!source) return fail(Errc::store_error, "corrupt maf_clients row " + c.km_id);

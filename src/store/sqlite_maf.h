@@ -12,6 +12,8 @@ class SqliteMafRepository final : public MafRepository {
   explicit SqliteMafRepository(Backend backend) : b_(backend) {}
 
   Status register_client(const MafClient& client, std::int64_t now) override;
+  Result<std::size_t> add_clients(std::span<const MafClient> rows, std::int64_t now,
+                                  std::vector<RowError>* out_errors) override;
   Result<MafClient> find_client(std::string_view km_id, std::int64_t now) override;
   Result<MafClient> find_client_by_entity(std::string_view entity_id, std::int64_t now) override;
   Status deregister_client(std::string_view km_id) override;

@@ -6,7 +6,7 @@ namespace m2msec::store::detail {
 namespace {
 
 constexpr std::string_view kListClients =
-    "SELECT km_id, entity_id, source, expires_at, registered_at FROM maf_clients "
+    "SELECT km_id, entity_id, source, expires_at, registered_at, app_id FROM maf_clients "
     "WHERE entity_id > ?1 ORDER BY entity_id LIMIT ?2";
 
 // kListKc limits the keys first, then joins their targets, so LIMIT
@@ -36,7 +36,7 @@ Result<MafClientSummary> decode_client(const Stmt& s) {
   Result<KmSource> source = parse_km_source(s.column_text(2));
   if (!source) return fail(Errc::store_error, "corrupt maf_clients row " + s.column_text(0));
   return MafClientSummary{s.column_text(0), s.column_text(1), *source, s.column_optional_int64(3),
-                          s.column_int64(4)};
+                          s.column_int64(4), s.column_optional_text(5)};
 }
 
 // fold_kc_rows turns kListKc rows (one per key and target, keys in order)

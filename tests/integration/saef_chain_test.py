@@ -136,10 +136,7 @@ def body(h):
             kc_exp < km_exp <= ke_exp, "Kc (60 s) < Km <= Ke", (kc_exp, km_exp, ke_exp, now))
 
     # -- shutdown and the secret scan ------------------------------------------------------
-    for s in list(h.servers):
-        name = s.name
-        rc = s.kill()
-        h.check(rc == 0, f"{name} exits 0 on SIGTERM", f"exit {rc}: {s.log_text()[-2000:]}")
+    h.stop_all()
     h.scan_secrets(expect_at_least=10)
 
 

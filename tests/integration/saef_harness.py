@@ -298,6 +298,13 @@ address = "127.0.0.1:{self.ports['mef']}"
         for role in ("mef", "maf", "cse"):
             self.start(role)
 
+    def stop_all(self):
+        """stop_all sends SIGTERM to every server still running and checks each exits 0."""
+        for s in list(self.servers):
+            name = s.name
+            rc = s.kill()
+            self.check(rc == 0, f"{name} exits 0 on SIGTERM", f"exit {rc}: {s.log_text()[-2000:]}")
+
     def server_logs(self):
         text = []
         for p in self.all_logs:

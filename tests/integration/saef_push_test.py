@@ -49,10 +49,7 @@ def body(h):
     h.expect_ok("association once Entity B is back", h.associate(st))
     h.check(wait_until(lambda: "pushed" in h.cse.log_text(), 5), "the restarted Entity B got a pushed Kc")
 
-    for s in list(h.servers):
-        name = s.name
-        rc = s.kill()
-        h.check(rc == 0, f"{name} exits 0 on SIGTERM", f"exit {rc}: {s.log_text()[-2000:]}")
+    h.stop_all()
     h.scan_secrets(expect_at_least=2)
 
 

@@ -145,10 +145,7 @@ def body(h):
     h.expect_ok("dev-m itself associates through its own MAF", h.associate(st_m))
     good("maf2")
 
-    for s in list(h.servers):
-        name = s.name
-        rc = s.kill()
-        h.check(rc == 0, f"{name} exits 0 on SIGTERM", f"exit {rc}: {s.log_text()[-2000:]}")
+    h.stop_all()
     h.scan_secrets(expect_at_least=15)
 
 

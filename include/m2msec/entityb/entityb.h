@@ -77,6 +77,12 @@ struct CachedKey {
   std::string maf_fqdn;
   std::string relative;         // RelativeKcID, for de-registration
   int sessions = 0;
+  // ended: the last connection with this Kc has ended (seed 000: the key
+  // expired with it). The key bytes are wiped and the entry stays as a
+  // tombstone, refusing the KcID, until the MAF confirms the
+  // de-registration (or the key's expiry passes), so that no handshake in
+  // between can fetch it again.
+  bool ended = false;
 };
 
 // KeyStats counts what the acceptor did, for status and benchmarks.

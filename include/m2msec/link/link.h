@@ -90,7 +90,11 @@ class Link {
   Result<proto::Response> call(const Peer& peer, proto::Request req);
 
   // call with an explicit deadline for this call instead of options.timeout.
-  Result<proto::Response> call(const Peer& peer, proto::Request req, std::chrono::milliseconds timeout);
+  // |repeatable| says the caller knows this request has the same effect if
+  // sent twice (e.g. handing over the same key under the same identifier),
+  // so it is retried like RETRIEVE and DELETE whatever its operation.
+  Result<proto::Response> call(const Peer& peer, proto::Request req, std::chrono::milliseconds timeout,
+                               bool repeatable = false);
 
   // close_idle closes every pooled connection that is not in use.
   void close_idle();

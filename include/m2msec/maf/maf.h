@@ -55,7 +55,7 @@ struct MafConfig {
   unsigned workers = 16;
   std::chrono::seconds purge_interval{300};  // expired Km and Kc rows deleted this often; 0: never
   std::vector<PeerEntry> mefs;            // MEFs it fetches Km from
-  std::vector<CseEntry> cses;             // Entity Bs it pushes Kc to (MAF Key Push)
+  std::vector<CseEntry> cses;             // Entity Bs it serves: targets, retrieval, MAF Key Push
   std::size_t link_pool_size = 4;         // connections kept open per MEF
   std::chrono::milliseconds link_timeout{5000};  // deadline of one call to a MEF
 };
@@ -138,6 +138,9 @@ class MafService {
   store::Store& store_;
   service::WorkerPool& pool_;
   service::AuditLog* audit_ = nullptr;
+  // known_entity_b: with [[maf.cse]] configured, only those Entity Bs, by
+  // CSE-ID and certificate FQDN, may be targets and retrieve Kc.
+  bool known_entity_b(const std::string& cse_id, const tls::PeerIdentity& peer) const;
   // push_kc hands a committed Kc to its target Entity B (MAF Key Push),
   // best effort: a failure only means Entity B will retrieve it.
   void push_kc(const std::string& target, const proto::MafKeyPush& push);

@@ -11,6 +11,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/service/auth_context.h"
+#include "m2msec/service/session_reaper.h"
 #include "m2msec/service/config.h"
 #include "m2msec/tls/server.h"
 
@@ -107,6 +108,7 @@ class Listeners {
 
  private:
   Listeners() = default;
+  std::shared_ptr<SessionReaper> reaper_ = std::make_shared<SessionReaper>();
   std::unique_ptr<tls::TlsServer> tls_;
   std::unique_ptr<tls::TlsServer> dtls_;
 };

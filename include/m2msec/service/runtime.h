@@ -41,9 +41,15 @@ class WorkerPool {
 };
 
 // peer_entity_id returns the oneM2M ID a certificate peer authenticated
-// as: its first SAN URI (an AE-ID), else the CSE-ID whose public domain
-// name is a dNSName under |sp_domain| ("in-cse.sp.example.com" ->
-// "/in-cse"). Fails with Errc::peer_name_mismatch if neither applies.
+// as (TS-0003 8.1.2, 10.1.1), in SP-relative form:
+//   AE-ID certificate: a SAN URI that is exactly an absolute AE-ID of this
+//     SP, "//<sp_domain>/S<stem>" or "//<sp_domain>/<cse>/C<stem>"
+//     -> "/S<stem>" or "/<cse>/C<stem>";
+//   CSE-ID certificate: a dNSName that is the public domain name of a
+//     CSE-ID, one label under |sp_domain| ("in-cse.sp.example.com" ->
+//     "/in-cse").
+// Any other name (a relative or foreign URI, a deeper or foreign dNSName)
+// binds nothing. Fails with Errc::peer_name_mismatch if no name applies.
 Result<std::string> peer_entity_id(const tls::PeerIdentity& peer, std::string_view sp_domain);
 
 // peer_has_fqdn is true if a certificate peer carries |fqdn| as a dNSName

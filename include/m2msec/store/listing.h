@@ -79,6 +79,7 @@ struct MafClientSummary {
   KmSource source = KmSource::mef;
   std::optional<std::int64_t> expires_at;
   std::int64_t registered_at = 0;
+  std::optional<std::string> app_id;
 };
 
 // KcSummary is a KcKey without Kc; list_kc pages by kc_id. Targets are

@@ -29,7 +29,21 @@ class MafRepository {
   // stops resolving; the entity's Kc keys stay). Errc::already_exists if
   // the KmID belongs to another entity; Errc::invalid_identifier if the
   // KmID is not canonical; Errc::invalid_argument for an empty Km or entity.
+  // A replacement without an app_id keeps the one stored (the App-ID
+  // belongs to the AE, not to its key).
   virtual Status register_client(const MafClient& client, std::int64_t now) = 0;
+
+  // add_clients inserts pre-provisioned (or any) registrations, all in one
+  // transaction or none, and never replaces one: a KmID or an entity that
+  // already has a registration (in the database or in an earlier row of
+  // |rows|) is refused with Errc::already_exists naming what collides.
+  // Rows are checked as register_client checks them, plus check_app_id
+  // and "an App-ID only for an AE-ID". On any refusal nothing is written,
+  // the result is Errc::import_rejected (or the row's own error when
+  // |rows| holds one row) and |out_errors| (if not null) receives one
+  // RowError per refused row. On success returns the count.
+  virtual Result<std::size_t> add_clients(std::span<const MafClient> rows, std::int64_t now,
+                                          std::vector<RowError>* out_errors) = 0;
 
   // find_client resolves a MAF handshake's KmID: Errc::not_found, or
   // Errc::key_expired if expires_at <= |now|.

@@ -77,7 +77,13 @@ struct MafClient {
   KmSource source = KmSource::mef;
   std::optional<std::int64_t> expires_at;
   std::int64_t registered_at = 0;  // set by the store on insert
+  std::optional<std::string> app_id;  // an AE's App-ID (seed 004), beside its root key
 };
+
+// check_app_id accepts an App-ID as TS-0001 7.2 forms it: "R" (registered)
+// or "N" (non-registered) followed by 1..254 characters that are RFC 3986
+// unreserved. Fails with Errc::invalid_identifier saying why.
+Status check_app_id(std::string_view app_id);
 
 // KcKey is a MAF key registration: Kc, registered by Entity A, retrievable
 // by the entities in |targets|.

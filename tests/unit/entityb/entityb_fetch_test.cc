@@ -104,7 +104,7 @@ class EntityBFetchTest : public ::testing::Test {
     auto l = link::Link::create(std::move(lo));
     ASSERT_TRUE(l);
     link_ = std::move(*l);
-    svc_ = std::make_unique<EntityB>(cfg, pool_, link_.get(), std::map<std::string, CachedKey>{});
+    svc_ = std::make_unique<EntityB>(cfg, *pool_, link_.get(), std::map<std::string, CachedKey>{});
   }
 
   std::future<Result<SecretBytes>> lookup(const std::string& id) {
@@ -115,7 +115,11 @@ class EntityBFetchTest : public ::testing::Test {
   }
 
   std::unique_ptr<link::Link> link_;
-  service::WorkerPool pool_{4};
+  // The pool is drained before the service goes: a de-registration job
+  // still queued must not outlive the EntityB it belongs to.
+  void TearDown() override { pool_.reset(); }
+
+  std::unique_ptr<service::WorkerPool> pool_ = std::make_unique<service::WorkerPool>(4);
   std::unique_ptr<EntityB> svc_;
 };
 
@@ -166,6 +170,43 @@ TEST_F(EntityBFetchTest, ATransportFailureIsNotRemembered) {
     EXPECT_EQ(r.error().code(), Errc::connect_failed);
   }
   EXPECT_EQ(svc_->stats().negative_hits, 0u);
+}
+
+// Issue 11: a Kc replayed right after its connection ended was accepted
+// (Entity B dropped it, then asked the MAF to delete it; a lookup in
+// between fetched it again). Now the KcID is dead at Entity B from the
+// moment the last connection ends. The stub holds the de-registration,
+// so the MAF still has the key while the replay arrives.
+TEST_F(EntityBFetchTest, AKcIsDeadTheMomentItsConnectionEnds) {
+  StubMaf maf(/*refuse=*/false);
+  start(maf.port());
+  auto first = lookup(kKcId);
+  ASSERT_TRUE(maf.wait_held(1));
+  maf.release();
+  ASSERT_TRUE(first.get());
+
+  service::AuthContext ctx;
+  ctx.peer.kind = tls::PeerIdentity::Kind::psk;
+  ctx.peer.psk_identity = ctx.key_id = kKcId;
+  svc_->on_session_start(ctx);
+  ASSERT_EQ(ctx.entity_id, "/dev-1");
+  ASSERT_TRUE(ctx.key_expires_at.has_value());  // the listener closes the session then
+  EXPECT_GT(*ctx.key_expires_at, service::now_unix());
+  const std::size_t before = maf.requests();
+
+  svc_->on_session_end(ctx);  // the de-registration now waits at the stub
+  ASSERT_TRUE(maf.wait_held(1));
+  auto replay = lookup(kKcId).get();
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error().code(), Errc::unknown_psk_identity);
+  EXPECT_EQ(maf.requests(), before + 1);  // the DELETE only: no fetch
+  service::AuthContext late;
+  late.peer = ctx.peer;
+  svc_->on_session_start(late);  // a handshake that raced the end stays unbound
+  EXPECT_EQ(late.entity_id, "");
+
+  maf.release();  // the MAF confirms the delete
+  EXPECT_FALSE(lookup(kKcId).get());
 }
 
 }  // namespace

@@ -238,6 +238,12 @@ TEST(Link, RetriesAnIdempotentRequestOnceOnAFreshConnection) {
   ASSERT_FALSE(created);
   EXPECT_EQ(created.error().code(), Errc::connection_closed);
   EXPECT_EQ(link->stats().retries, 1u);
+
+  // A CREATE the caller marks repeatable (MAF Key Push) is retried.
+  ASSERT_TRUE(link->call(server.peer(), get("/maf")));
+  auto pushed = link->call(server.peer(), get("/maf", proto::Operation::create), 5000ms, /*repeatable=*/true);
+  ASSERT_TRUE(pushed) << pushed.error().message();
+  EXPECT_EQ(link->stats().retries, 2u);
 }
 
 TEST(Link, OneDeadlineForASilentServer) {

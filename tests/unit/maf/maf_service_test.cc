@@ -255,6 +255,30 @@ TEST_F(MafServiceTest, DeRegisteredClientIsRefusedAtTheNextHandshake) {
   EXPECT_EQ(again.error().code(), Errc::unknown_psk_identity);
 }
 
+// Issue 11: with [[maf.cse]] configured, the MAF serves Kc only to the
+// Entity Bs it knows: as targets of a registration, and as requesters of a
+// retrieval, by CSE-ID and certificate FQDN.
+TEST_F(MafServiceTest, ServesKcOnlyToTheEntityBsItKnows) {
+  MafConfig cfg;
+  cfg.listen.fqdn = "maf.example.com";
+  cfg.sp_domain = "sp.example.com";
+  cfg.admin_fqdn = "sp.example.com";
+  cfg.cses.push_back({"/in-cse", "cse-host.example.net", "127.0.0.1:1"});
+  MafService known(cfg, *store_, pool_, nullptr);  // no link: nothing is pushed
+  auto reg = [&](const std::string& target) {
+    return call(known, psk_ctx(kKmId, exported_bytes(100)),
+                request(Operation::create, "/maf", "/dev-1", key_reg({{"tids", {target}}}), proto::kTyMafKeyReg));
+  };
+  EXPECT_EQ(rsc(reg("/mn-cse")), 4103);
+  ASSERT_EQ(rsc(reg("/in-cse")), 2001);
+  // /in-cse by its CSE-ID certificate, but not the host configured for it.
+  EXPECT_EQ(rsc(call(known, in_cse(), retrieve(kRelKcId))), 4103);
+  // The configured host, naming /in-cse as well.
+  const proto::Response got =
+      call(known, cert_ctx({}, {"in-cse.sp.example.com", "cse-host.example.net"}), retrieve(kRelKcId));
+  EXPECT_EQ(rsc(got), 2000) << dbg(got);
+}
+
 }  // namespace
 }  // namespace m2msec::maf
 

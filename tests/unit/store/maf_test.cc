@@ -63,6 +63,100 @@ TEST_F(MafTest, RegisterFindAndReplaceClient) {
             Errc::invalid_identifier);
 }
 
+MafClient preprovisioned(const std::string& km_id, const std::string& entity, std::optional<std::string> app_id = {}) {
+  MafClient c = client(km_id, entity);
+  c.source = KmSource::preprovisioned;
+  c.expires_at = kNow + 3600;
+  c.app_id = std::move(app_id);
+  return c;
+}
+
+// rows_of moves |cs| into a vector (MafClient holds a key: move-only).
+template <typename... C>
+std::vector<MafClient> rows_of(C... cs) {
+  std::vector<MafClient> out;
+  (out.push_back(std::move(cs)), ...);
+  return out;
+}
+
+// Seed 000 option 1 (pre-provisioning) and seed 004 (the MAS keeps App-IDs
+// beside root keys): add_clients inserts, never replaces.
+TEST_F(MafTest, AddClientsKeepsAppIdAndSource) {
+  const std::vector<MafClient> rows = rows_of(preprovisioned("p1@maf.example.com", "/cse1/Cae1", "Napp1"),
+                                              preprovisioned("p2@maf.example.com", "/cse2"));
+  Result<std::size_t> n = maf().add_clients(rows, kNow, nullptr);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, 2u);
+  Result<MafClient> c = maf().find_client("p1@maf.example.com", kNow);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->source, KmSource::preprovisioned);
+  EXPECT_EQ(c->app_id.value_or(""), "Napp1");
+  EXPECT_FALSE(maf().find_client("p2@maf.example.com", kNow)->app_id);
+  auto page = maf().list_clients(Page{"", 10});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].entity_id, "/cse1/Cae1");
+  EXPECT_EQ((*page)[0].app_id.value_or(""), "Napp1");
+  EXPECT_EQ((*page)[0].source, KmSource::preprovisioned);
+  // A MEF re-registration without an App-ID keeps the stored one.
+  ASSERT_TRUE(maf().register_client(client("m1@maf.example.com", "/cse1/Cae1"), kNow));
+  EXPECT_EQ(maf().find_client("m1@maf.example.com", kNow)->app_id.value_or(""), "Napp1");
+}
+
+TEST_F(MafTest, AddClientsRefusesCollisionsNamingThem) {
+  ASSERT_TRUE(maf().add_clients(rows_of(preprovisioned("p1@maf.example.com", "/cse1")), kNow, nullptr));
+  // A single row reports its own error.
+  auto dup_km = maf().add_clients(rows_of(preprovisioned("p1@maf.example.com", "/cse9")), kNow, nullptr);
+  ASSERT_FALSE(dup_km);
+  EXPECT_EQ(dup_km.error().code(), Errc::already_exists);
+  EXPECT_NE(dup_km.error().message().find("km_id p1@maf.example.com is taken (by /cse1)"), std::string::npos)
+      << dup_km.error().message();
+  auto dup_entity = maf().add_clients(rows_of(preprovisioned("p9@maf.example.com", "/cse1")), kNow, nullptr);
+  ASSERT_FALSE(dup_entity);
+  EXPECT_NE(dup_entity.error().message().find("entity_id /cse1 already has a root key"), std::string::npos)
+      << dup_entity.error().message();
+  // Many rows: all or nothing, every refusal reported, duplicates within
+  // the rows included.
+  MafClient expired = preprovisioned("p9@maf.example.com", "/cse9");
+  expired.expires_at = kNow;
+  const std::vector<MafClient> all = rows_of(
+      preprovisioned("p2@maf.example.com", "/cse2"),          // fine
+      preprovisioned("p2@maf.example.com", "/cse3"),          // KmID of row 1
+      preprovisioned("p4@maf.example.com", "/cse2"),          // entity of row 1
+      preprovisioned("P5@maf.example.com", "/cse5"),          // not canonical
+      preprovisioned("p6@maf.example.com", "cse6"),           // not an entity ID
+      preprovisioned("p7@maf.example.com", "/cse7", "xy"),    // bad App-ID
+      preprovisioned("p8@maf.example.com", "/cse8", "Napp"),  // App-ID for a CSE
+      std::move(expired));                                    // expiry not after now
+  std::vector<RowError> errs;
+  auto r = maf().add_clients(all, kNow, &errs);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::import_rejected);
+  ASSERT_EQ(errs.size(), 7u);
+  EXPECT_EQ(errs[0].row, 2u);
+  EXPECT_EQ(errs[0].error.code(), Errc::already_exists);
+  EXPECT_EQ(errs[1].row, 3u);
+  EXPECT_EQ(errs[1].error.code(), Errc::already_exists);
+  EXPECT_EQ(errs[2].error.code(), Errc::invalid_identifier);
+  EXPECT_EQ(errs[3].error.code(), Errc::invalid_identifier);
+  EXPECT_EQ(errs[4].error.code(), Errc::invalid_identifier);
+  EXPECT_EQ(errs[5].error.code(), Errc::invalid_argument);
+  EXPECT_EQ(errs[6].row, 8u);
+  EXPECT_EQ(errs[6].error.code(), Errc::invalid_argument);
+  EXPECT_EQ(maf().find_client("p2@maf.example.com", kNow).error().code(), Errc::not_found);
+  EXPECT_EQ(maf().counts()->clients, 1u);
+}
+
+TEST(AppId, Format) {
+  EXPECT_TRUE(check_app_id("Napp1"));
+  EXPECT_TRUE(check_app_id("R1.2-x_y~z"));
+  EXPECT_FALSE(check_app_id("N"));
+  EXPECT_FALSE(check_app_id("app1"));
+  EXPECT_FALSE(check_app_id("Nap p"));
+  EXPECT_FALSE(check_app_id("Na,b"));
+  EXPECT_FALSE(check_app_id(std::string(256, 'N')));
+}
+
 TEST_F(MafTest, ClientExpiry) {
   MafClient c = client("c1@maf.example.com", "/cseA");
   c.expires_at = kNow + 10;

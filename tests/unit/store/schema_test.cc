@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "m2msec/store/secret_box.h"
 #include "test_util.h"
 
 namespace m2msec::store {
@@ -82,6 +83,47 @@ TEST(Schema, MigrationsMustBeConsecutive) {
   Result<int> r = apply_migrations(c, gap);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::invalid_argument);
+}
+
+// Migration 3 adds maf_clients.app_id (seed 004: the MAS keeps App-IDs
+// beside the root keys). A version 2 database keeps its clients, which
+// read back without an App-ID and can be given one.
+TEST(Schema, Version2MafClientsMigrateToAppId) {
+  TempDir dir;
+  const std::string path = dir.file("v2.db");
+  const std::string km_id = "c1@maf.example.com";
+  {
+    SqliteConn c = open_writer(path);
+    ASSERT_EQ(apply_migrations(c, schema_migrations().first(2)).value_or(-1), 2);
+    const SecretBytes km = testing::secret_of(0x33);
+    Result<std::vector<std::uint8_t>> blob =
+        seal(testing::test_kek(), seal_aad("maf_clients", "km", km_id), km.view());
+    ASSERT_TRUE(blob);
+    Result<Stmt> ins = c.prepare(
+        "INSERT INTO maf_clients (km_id, km, entity_id, source, expires_at, registered_at) "
+        "VALUES (?1, ?2, '/cseA/Cae1', 'preprovisioned', NULL, 5)");
+    ASSERT_TRUE(ins);
+    ASSERT_TRUE(ins->bind_text(1, km_id));
+    ASSERT_TRUE(ins->bind_blob(2, *blob));
+    ASSERT_TRUE(ins->run());
+    // Version 2 has no app_id column: the migration is what adds it.
+    EXPECT_FALSE(c.prepare("SELECT app_id FROM maf_clients"));
+  }
+  std::unique_ptr<Store> s = testing::open_store(path);
+  ASSERT_NE(s, nullptr);
+  Result<MafClient> old = s->maf().find_client(km_id, 10);
+  ASSERT_TRUE(old) << old.error().message();
+  EXPECT_TRUE(old->km == testing::secret_of(0x33));
+  EXPECT_EQ(old->source, KmSource::preprovisioned);
+  EXPECT_FALSE(old->app_id);
+  // The migrated table takes an App-ID.
+  MafClient c = std::move(*old);
+  c.app_id = "Napp1";
+  ASSERT_TRUE(s->maf().register_client(c, 10));
+  EXPECT_EQ(s->maf().find_client(km_id, 10)->app_id.value_or(""), "Napp1");
+  s.reset();
+  SqliteConn check = open_writer(path);
+  EXPECT_EQ(schema_version(check).value_or(-1), 3);
 }
 
 TEST(Schema, FreshStoreIsAtLatestVersion) {

@@ -1,0 +1,92 @@
+#include "m2msec/service/session_reaper.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "m2msec/core/endpoint.h"
+#include "m2msec/core/printable.h"
+
+namespace m2msec::service {
+
+SessionReaper::~SessionReaper() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SessionReaper::watch(std::weak_ptr<tls::Session> session, std::int64_t expires_at) {
+  if (expires_at <= now_unix()) {
+    if (auto s = session.lock()) {
+      s->close();
+      std::lock_guard lock(mu_);
+      ++closed_;
+    }
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    if (heap_.size() >= sweep_at_) sweep();
+    heap_.push(Entry{expires_at, std::move(session)});
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+  }
+  cv_.notify_one();
+}
+
+std::size_t SessionReaper::watched() const {
+  std::lock_guard lock(mu_);
+  return heap_.size();
+}
+
+std::uint64_t SessionReaper::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
+void SessionReaper::sweep() {
+  std::vector<Entry> live;
+  live.reserve(heap_.size());
+  while (!heap_.empty()) {
+    if (!heap_.top().session.expired()) live.push_back(heap_.top());
+    heap_.pop();
+  }
+  for (Entry& e : live) heap_.push(std::move(e));
+  // Sweep again once the live set has doubled (amortised O(1) per watch).
+  sweep_at_ = std::max<std::size_t>(1024, 2 * heap_.size());
+}
+
+void SessionReaper::loop() {
+  pthread_setname_np(pthread_self(), "m2m-reaper");
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (heap_.empty()) {
+      cv_.wait(lock, [this] { return stopping_ || !heap_.empty(); });
+      continue;
+    }
+    const std::int64_t next = heap_.top().expires_at;
+    if (next > now_unix()) {
+      cv_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::seconds(next)));
+      continue;
+    }
+    Entry e = heap_.top();
+    heap_.pop();
+    lock.unlock();
+    if (auto s = e.session.lock()) {
+      spdlog::info("closed a session of '{}': its key expired", printable(s->peer().psk_identity, 128));
+      s->close();
+      lock.lock();
+      ++closed_;
+      continue;
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace m2msec::service

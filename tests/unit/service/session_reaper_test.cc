@@ -1,0 +1,78 @@
+// service::SessionReaper: a session is closed when the key it was
+// authenticated with expires. The sessions here are a minimal
+// tls::Session that records close(); the reaper only ever calls close().
+// Nothing is timed: the tests wait for the outcome with a generous bound.
+#include "m2msec/service/session_reaper.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "m2msec/core/endpoint.h"
+
+namespace m2msec::service {
+namespace {
+
+class ClosableSession final : public tls::Session {
+ public:
+  const tls::PeerIdentity& peer() const override { return peer_; }
+  Result<SecretBytes> export_keying_material(std::string_view, std::size_t) const override {
+    return fail(Errc::connection_closed);
+  }
+  void async_read(tls::ReadHandler h) override { h(fail(Errc::connection_closed)); }
+  void async_write(tls::ByteVector, tls::WriteHandler h) override { h(fail(Errc::connection_closed)); }
+  void close() override { closed = true; }
+  std::atomic<bool> closed{false};
+
+ private:
+  tls::PeerIdentity peer_;
+};
+
+bool eventually(const std::function<bool()>& cond) {
+  for (int i = 0; i < 1000 && !cond(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return cond();
+}
+
+TEST(SessionReaper, ClosesASessionWhenItsKeyExpires) {
+  SessionReaper reaper;
+  auto soon = std::make_shared<ClosableSession>();
+  auto later = std::make_shared<ClosableSession>();
+  reaper.watch(soon, now_unix() + 1);
+  reaper.watch(later, now_unix() + 3600);
+  EXPECT_FALSE(soon->closed);  // not before its expiry
+  ASSERT_TRUE(eventually([&] { return soon->closed.load(); }));
+  EXPECT_FALSE(later->closed);
+  EXPECT_EQ(reaper.closed(), 1u);
+}
+
+TEST(SessionReaper, ClosesAtOnceWhenTheKeyHasAlreadyExpired) {
+  SessionReaper reaper;
+  auto s = std::make_shared<ClosableSession>();
+  reaper.watch(s, now_unix() - 1);
+  EXPECT_TRUE(s->closed);  // before watch returned
+  EXPECT_EQ(reaper.watched(), 0u);
+}
+
+// A session that ended earlier is only a weak reference: nothing is
+// closed for it, and sweeps keep the reaper's memory bounded.
+TEST(SessionReaper, ForgetsSessionsThatEndedEarly) {
+  SessionReaper reaper;
+  for (int i = 0; i < 5000; ++i) {
+    auto s = std::make_shared<ClosableSession>();
+    reaper.watch(s, now_unix() + 3600);
+  }  // every session is gone
+  EXPECT_LT(reaper.watched(), 2100u);
+  auto gone = std::make_shared<ClosableSession>();
+  std::weak_ptr<tls::Session> weak = gone;
+  reaper.watch(weak, now_unix() + 1);
+  const std::size_t held = reaper.watched();
+  gone.reset();
+  // Its expiry passes: the entry goes, and nothing was closed.
+  ASSERT_TRUE(eventually([&] { return reaper.watched() == held - 1; }));
+  EXPECT_EQ(reaper.closed(), 0u);
+}
+
+}  // namespace
+}  // namespace m2msec::service
