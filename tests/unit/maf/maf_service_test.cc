@@ -340,7 +340,7 @@ TEST_F(MafServiceTest, AuditsGrantsAndRefusalsByIdentifierOnly) {
   std::ifstream in((*log)->path());
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text.find(kKcB64), std::string::npos);
-  EXPECT_EQ(text.find(hex_encode(base64_decode(kKcB64)->view())), std::string::npos);
+  EXPECT_EQ(text.find(hex_encode(*base64_decode(kKcB64))), std::string::npos);
   EXPECT_EQ(text.find(hex_encode(store::testing::secret_of(0x22).view())), std::string::npos);
 }
 
