@@ -113,6 +113,9 @@ int add(Context& ctx, const ClientOpts& o) {
                        code == Errc::invalid_identifier;
     return input ? usage_error(n.error()) : failure(n.error());
   }
+  service::AuditEvent ev = service::operator_event("add", "km", c->entity_id, c->km_id);
+  ev.expires_at = c->expires_at;
+  if (!record_operator(cfg->audit_file, "maf", cfg->mas_id, std::move(ev))) return kExitFailure;
   if (ctx.json) {
     nlohmann::json j = client_json(*c);
     j["mas_id"] = cfg->mas_id;
@@ -243,6 +246,11 @@ int import(Context& ctx, const ClientOpts& o) {
     }
     if (!n && errors.empty()) return failure(n.error());
     if (n) imported = *n;
+    for (std::size_t i = 0; n && i < clients.size(); ++i) {
+      service::AuditEvent ev = service::operator_event("import", "km", clients[i].entity_id, clients[i].km_id);
+      ev.expires_at = clients[i].expires_at;
+      if (!record_operator(cfg->audit_file, "maf", cfg->mas_id, std::move(ev))) return kExitFailure;
+    }
   }
   if (ctx.json) {
     print_json({{"file", o.file}, {"mas_id", cfg->mas_id}, {"rows", rows->size()}, {"imported", imported},

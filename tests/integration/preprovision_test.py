@@ -141,6 +141,12 @@ def body(h):
             and clients.get("/pre-2", {}).get("app_id") is None, "App-IDs listed beside their root keys", clients)
     rc, out, _ = h.run(["maf", "clients", "--config", h.config])
     h.check("app Npre1" in out, "text listing shows the App-ID", out)
+    # Every key the operator loaded is in the MAF's audit trail, with the MAS-ID; the refused ones are not.
+    rc, out, err = h.run(["audit", "--config", h.config, "--role", "maf", "--event", "operator", "--json"])
+    recs = [json.loads(ln) for ln in out.splitlines() if ln.strip()] if rc == 0 else []
+    loaded = {(r.get("action"), r.get("entity")) for r in recs if r.get("mas_id") == MAF}
+    h.check(loaded == {("add", "/in-cse/Cpre1"), ("import", "/pre-2"), ("import", "/in-cse/Cpre3")},
+            "audit: one operator record per key loaded (add, import), with the MAS-ID", (rc, recs, err))
 
     # 4. MAS-ID in status (the MEF is down, so status is not healthy; the MAF part is what counts).
     rc, out, _ = h.run(["status", "--config", h.config, "--json"])
