@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "cli.h"
+#include "m2msec/core/printable.h"
 #include "demo_stats.h"
 #include "m2msec/client/associate.h"
 #include "m2msec/client/enrolee.h"
@@ -344,8 +345,8 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     if (d.kind == Kind::maf) maf_sub.ok(r->maf_ms);
     cse_sub.ok(r->cse_ms);
   });
-  maf_sub.set_wall(assoc.to_json()["wall_s"].get<double>());
-  cse_sub.set_wall(assoc.to_json()["wall_s"].get<double>());
+  maf_sub.set_wall(assoc.wall_s());
+  cse_sub.set_wall(assoc.wall_s());
   server->stop();
 
   std::size_t ok = 0;
@@ -370,16 +371,16 @@ int run_demo(Context& ctx, const DemoOpts& o) {
               << "failed" << std::setw(10) << "rate/s" << std::setw(10) << "p50 ms" << std::setw(10) << "p99 ms"
               << std::setw(14) << "srv cpu ms/op" << "\n";
     for (const PhaseStats* p : {&boot, &assoc, &maf_sub, &cse_sub}) {
-      const auto j = p->to_json();
       std::cout << std::left << std::setw(12) << p->name() << std::right << std::setw(8) << p->count() << std::setw(9)
                 << p->failures() << std::fixed << std::setprecision(1) << std::setw(10) << p->rate() << std::setw(10)
                 << p->percentile(50) << std::setw(10) << p->percentile(99) << std::setw(14);
-      if (j.contains("server_cpu_ms_per_op")) {
-        std::cout << j["server_cpu_ms_per_op"].get<double>() << "\n";
+      if (auto per_op = p->server_cpu_ms_per_op()) {
+        std::cout << *per_op << "\n";
       } else {
         std::cout << "-" << "\n";
       }
-      for (const auto& e : j.value("errors", nlohmann::json::array())) std::cout << "    e.g. " << e.get<std::string>() << "\n";
+      // Failure reasons may quote a server's answer: printed escaped.
+      for (const std::string& e : p->errors()) std::cout << "    e.g. " << printable(e, 300) << "\n";
     }
     std::cout << "\n" << ok << "/" << o.devices << " devices onboarded (" << n_maf << " MAF-based, " << n_kpsa
               << " Kpsa, " << n_cert << " certificate)" << (failed ? ", " + std::to_string(failed) + " FAILED" : "")

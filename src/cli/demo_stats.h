@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -40,13 +41,25 @@ class PhaseStats {
     return v[i];
   }
   double rate() const { return wall_s_ > 0 ? static_cast<double>(ms_.size()) / wall_s_ : 0; }
+  double wall_s() const { return wall_s_; }
+  // server_cpu_ms_per_op is the server CPU per successful operation, if
+  // the phase measured it.
+  std::optional<double> server_cpu_ms_per_op() const {
+    if (server_cpu_s_ < 0) return std::nullopt;
+    return ms_.empty() ? 0 : server_cpu_s_ * 1000 / static_cast<double>(ms_.size());
+  }
+  // errors holds the first few failure reasons.
+  std::vector<std::string> errors() const {
+    std::lock_guard lock(mu_);
+    return errors_;
+  }
 
   nlohmann::json to_json() const {
     nlohmann::json j = {{"count", count()}, {"failed", failed_}, {"rate_per_s", rate()}, {"p50_ms", percentile(50)},
                         {"p99_ms", percentile(99)}, {"wall_s", wall_s_}};
-    if (server_cpu_s_ >= 0) {
+    if (auto per_op = server_cpu_ms_per_op()) {
       j["server_cpu_s"] = server_cpu_s_;
-      j["server_cpu_ms_per_op"] = ms_.empty() ? 0 : server_cpu_s_ * 1000 / static_cast<double>(ms_.size());
+      j["server_cpu_ms_per_op"] = *per_op;
     }
     if (!errors_.empty()) j["errors"] = errors_;
     return j;
