@@ -444,7 +444,6 @@ void MafService::delete_client(const service::AuthRef& ctx, const Request& req, 
                                                                     std::string(km_id->relative()))) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "may only de-register itself"));
     }
-    clients_.erase(client.km_id);
     if (auto st = store_.maf().deregister_client(client.km_id); !st) {
       return reply(refusal(req, st.error(), "MAF client"));
     }
