@@ -87,6 +87,23 @@ Result<KmSource> parse_km_source(std::string_view text) {
   return fail(Errc::invalid_argument, "Km source must be mef or preprovisioned");
 }
 
+Status validate_target(TargetKind kind, std::string_view target) {
+  switch (kind) {
+    case TargetKind::maf: {
+      Result<Fqdn> fqdn = Fqdn::parse(target);
+      if (!fqdn) return fail(Errc::invalid_fqdn, "target: " + fqdn.error().message());
+      return {};
+    }
+    case TargetKind::kpsa: {
+      Result<EntityId> b = EntityId::parse(target);
+      if (!b) return fail(Errc::invalid_identifier, "target: " + b.error().message());
+      return {};
+    }
+    default:
+      return fail(Errc::invalid_argument, "unknown target kind");
+  }
+}
+
 Status validate_enrolee(const Enrolee& e) {
   Result<EntityId> id = EntityId::parse(e.enrolee_id);
   if (!id) return fail(Errc::invalid_identifier, "enrolee_id: " + id.error().message());
@@ -114,20 +131,7 @@ Status validate_enrolee(const Enrolee& e) {
     default:
       return fail(Errc::invalid_argument, "unknown auth kind");
   }
-  switch (e.target_kind) {
-    case TargetKind::maf: {
-      Result<Fqdn> fqdn = Fqdn::parse(e.target);
-      if (!fqdn) return fail(Errc::invalid_fqdn, "target: " + fqdn.error().message());
-      break;
-    }
-    case TargetKind::kpsa: {
-      Result<EntityId> b = EntityId::parse(e.target);
-      if (!b) return fail(Errc::invalid_identifier, "target: " + b.error().message());
-      break;
-    }
-    default:
-      return fail(Errc::invalid_argument, "unknown target kind");
-  }
+  if (Status st = validate_target(e.target_kind, e.target); !st) return st;
   if (e.expires_at && *e.expires_at <= 0) return fail(Errc::invalid_argument, "expires_at must be positive");
   return {};
 }

@@ -87,10 +87,37 @@ constexpr std::string_view kSchemaV3 = R"sql(
 ALTER TABLE maf_clients ADD COLUMN app_id TEXT;
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+// Version 4: the revocation log (revocation_log.h) with its epoch, and the
+// cursors a holder keeps into its issuers' logs. An entry names a key, never
+// holds one; it is purged once the key it names would have expired.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE revocations (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind       TEXT NOT NULL CHECK (kind IN ('ke', 'km', 'kc')),
+  key_id     TEXT NOT NULL,
+  entity_id  TEXT NOT NULL,
+  holder     TEXT NOT NULL,
+  kpsa_id    TEXT,
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX revocations_key ON revocations(key_id);
+CREATE INDEX revocations_expiry ON revocations(expires_at);
+
+CREATE TABLE feed_cursors (
+  issuer TEXT PRIMARY KEY NOT NULL,
+  epoch  TEXT NOT NULL,
+  seq    INTEGER NOT NULL
+) STRICT;
+
+INSERT INTO meta (name, value) VALUES ('revocation_epoch', randomblob(16));
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 }};
 
 }  // namespace

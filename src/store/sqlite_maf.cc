@@ -1,7 +1,10 @@
 #include "sqlite_maf.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
+
+#include "sqlite_revocations.h"
 
 namespace m2msec::store::detail {
 namespace {
@@ -234,6 +237,70 @@ Status SqliteMafRepository::deregister_client(std::string_view km_id) {
       if (st) st = del->run();
       if (st) st = expect_changed(conn, "km_id " + id);
       return st;
+    });
+  });
+}
+
+Result<bool> SqliteMafRepository::revoke_client(const Revocation& entry, std::int64_t now) {
+  return guarded([&]() -> Result<bool> {
+    if (entry.kind != RevokedKind::km) return fail(Errc::invalid_argument, "revoke_client logs a km entry");
+    Status st = require_canonical_id(KeyIdKind::km, entry.key_id, "km_id");
+    if (!st) return std::unexpected(st.error());
+    bool existed = false;
+    st = b_.writer->run([&](SqliteConn& conn) -> Status {
+      // The registration, when there is one, says whose key it was and
+      // until when; otherwise the entry is remembered as given.
+      Revocation e = entry;
+      Result<Stmt> q = conn.prepare("SELECT entity_id, expires_at FROM maf_clients WHERE km_id = ?1");
+      if (!q) return std::unexpected(q.error());
+      Status ok = q->bind_text(1, e.key_id);
+      if (!ok) return ok;
+      Result<bool> row = q->step();
+      if (!row) return std::unexpected(row.error());
+      existed = *row;
+      if (existed) {
+        e.entity_id = q->column_text(0);
+        e.expires_at = q->column_optional_int64(1).value_or(std::numeric_limits<std::int64_t>::max());
+      }
+      q->reset();
+      ok = insert_revocation(conn, e, now);
+      if (!ok || !existed) return ok;
+      // ON DELETE CASCADE removes the entity's kc_keys and their targets.
+      Result<Stmt> del = conn.prepare("DELETE FROM maf_clients WHERE km_id = ?1");
+      if (!del) return std::unexpected(del.error());
+      ok = del->bind_text(1, e.key_id);
+      if (ok) ok = del->run();
+      return ok;
+    });
+    if (!st) return std::unexpected(st.error());
+    return existed;
+  });
+}
+
+Status SqliteMafRepository::revoke_kc(std::string_view kc_id, std::int64_t now) {
+  return guarded([&]() -> Status {
+    const std::string id(kc_id);
+    return b_.writer->run([&](SqliteConn& conn) -> Status {
+      Result<Stmt> q = conn.prepare("SELECT entity_a_id, expires_at FROM kc_keys WHERE kc_id = ?1");
+      if (!q) return std::unexpected(q.error());
+      Status ok = q->bind_text(1, id);
+      if (!ok) return ok;
+      Result<bool> row = q->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return fail(Errc::not_found, "kc_id " + id);
+      Revocation e;
+      e.kind = RevokedKind::kc;
+      e.key_id = id;
+      e.entity_id = q->column_text(0);
+      e.expires_at = q->column_int64(1);
+      q->reset();
+      ok = insert_revocation(conn, e, now);
+      if (!ok) return ok;
+      Result<Stmt> del = conn.prepare("DELETE FROM kc_keys WHERE kc_id = ?1");
+      if (!del) return std::unexpected(del.error());
+      ok = del->bind_text(1, id);
+      if (ok) ok = del->run();
+      return ok;
     });
   });
 }

@@ -17,6 +17,8 @@ class SqliteMafRepository final : public MafRepository {
   Result<MafClient> find_client(std::string_view km_id, std::int64_t now) override;
   Result<MafClient> find_client_by_entity(std::string_view entity_id, std::int64_t now) override;
   Status deregister_client(std::string_view km_id) override;
+  Result<bool> revoke_client(const Revocation& entry, std::int64_t now) override;
+  Status revoke_kc(std::string_view kc_id, std::int64_t now) override;
   Status register_kc(const KcKey& key, std::int64_t now) override;
   void register_kc_async(const KcKey& key, std::int64_t now, Completion done) override;
   Result<KcKey> find_kc(std::string_view kc_id, std::int64_t now) override;

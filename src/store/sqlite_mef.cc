@@ -1,7 +1,10 @@
 #include "sqlite_mef.h"
 
 #include <algorithm>
+#include <ctime>
 #include <optional>
+
+#include "sqlite_revocations.h"
 
 namespace m2msec::store::detail {
 namespace {
@@ -239,6 +242,7 @@ Status SqliteMefRepository::remove_enrolee(std::string_view enrolee_id) {
       Status st = up->bind_text(1, id);
       if (st) st = up->run();
       if (st) st = expect_changed(conn, "enrolee " + id);
+      if (st) st = log_enrolment_revocation(conn, id, std::time(nullptr));
       if (!st) return st;
       Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
       if (!del) return std::unexpected(del.error());
@@ -275,7 +279,9 @@ Result<WriteOp> SqliteMefRepository::enrolment_op(const Enrolment& e, std::int64
     Status ok = check_enrolee_accepts(conn, enrolee_id, kpsa_id.has_value(), expires_at, now);
     if (!ok) return ok;
     // Replace: the old enrolment (and its KeID) goes in the same
-    // savepoint as the new one arrives.
+    // savepoint as the new one arrives, and its holders are told.
+    ok = log_enrolment_revocation(conn, enrolee_id, now);
+    if (!ok) return ok;
     Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
     if (!del) return std::unexpected(del.error());
     ok = del->bind_text(1, enrolee_id);
@@ -352,11 +358,41 @@ Status SqliteMefRepository::revoke_enrolment(std::string_view enrolee_id) {
   return guarded([&]() -> Status {
     const std::string id(enrolee_id);
     return b_.writer->run([&](SqliteConn& conn) -> Status {
+      Status st = log_enrolment_revocation(conn, id, std::time(nullptr));
+      if (!st) return st;
       Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
       if (!del) return std::unexpected(del.error());
-      Status st = del->bind_text(1, id);
+      st = del->bind_text(1, id);
       if (st) st = del->run();
       if (st) st = expect_changed(conn, "enrolment of " + id);
+      return st;
+    });
+  });
+}
+
+Status SqliteMefRepository::retarget_enrolee(std::string_view enrolee_id, TargetKind kind, std::string_view target,
+                                             std::int64_t now) {
+  return guarded([&]() -> Status {
+    if (Status v = validate_target(kind, target); !v) return v;
+    const std::string id(enrolee_id), to(target);
+    return b_.writer->run([&](SqliteConn& conn) -> Status {
+      // The current enrolment is revoked with its old holder named, then
+      // the target changes: the next enrolment yields keys for the new one.
+      Status st = log_enrolment_revocation(conn, id, now);
+      if (!st) return st;
+      Result<Stmt> up = conn.prepare(
+          "UPDATE enrolees SET target_kind = ?2, target = ?3 WHERE enrolee_id = ?1 AND state = 'active'");
+      if (!up) return std::unexpected(up.error());
+      st = up->bind_text(1, id);
+      if (st) st = up->bind_text(2, target_kind_name(kind));
+      if (st) st = up->bind_text(3, to);
+      if (st) st = up->run();
+      if (st) st = expect_changed(conn, "enrolee " + id);
+      if (!st) return st;
+      Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
+      if (!del) return std::unexpected(del.error());
+      st = del->bind_text(1, id);
+      if (st) st = del->run();
       return st;
     });
   });

@@ -23,6 +23,8 @@ class SqliteMefRepository final : public MefRepository {
   Result<Enrolment> find_enrolment(std::string_view ke_id, std::int64_t now) override;
   Result<Enrolment> find_enrolment_by_kpsa_id(std::string_view kpsa_id, std::int64_t now) override;
   Status revoke_enrolment(std::string_view enrolee_id) override;
+  Status retarget_enrolee(std::string_view enrolee_id, TargetKind kind, std::string_view target,
+                          std::int64_t now) override;
   Status remove_enrolment(std::string_view ke_id) override;
   Result<std::size_t> purge_expired(std::int64_t now) override;
   // list_enrolees and counts live in sqlite_mef_list.cc.

@@ -4,6 +4,7 @@
 #include "sqlite_backend.h"
 #include "sqlite_maf.h"
 #include "sqlite_mef.h"
+#include "sqlite_revocations.h"
 
 namespace m2msec::store {
 namespace {
@@ -45,12 +46,14 @@ class SqliteStore final : public Store {
         writer_(std::move(writer)),
         reads_(std::move(reads)),
         mef_(detail::Backend{writer_.get(), reads_.get(), &kek_}),
-        maf_(detail::Backend{writer_.get(), reads_.get(), &kek_}) {}
+        maf_(detail::Backend{writer_.get(), reads_.get(), &kek_}),
+        revocations_(detail::Backend{writer_.get(), reads_.get(), &kek_}) {}
 
   ~SqliteStore() override { writer_->stop(); }
 
   MefRepository& mef() override { return mef_; }
   MafRepository& maf() override { return maf_; }
+  RevocationLog& revocations() override { return revocations_; }
   WriteStats write_stats() const override { return writer_->stats(); }
 
   Status check_integrity() override {
@@ -74,6 +77,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<detail::ReadPool> reads_;
   detail::SqliteMefRepository mef_;
   detail::SqliteMafRepository maf_;
+  detail::SqliteRevocationLog revocations_;
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/store/listing.h"
 #include "m2msec/store/records.h"
+#include "m2msec/store/revocation_log.h"
 
 namespace m2msec::store {
 
@@ -56,6 +57,21 @@ class MafRepository {
   // deregister_client deletes the registration and every Kc key the entity
   // registered. Errc::not_found if absent.
   virtual Status deregister_client(std::string_view km_id) = 0;
+
+  // revoke_client revokes the Km |entry|.key_id names (kind km): it
+  // deletes the registration, if there is one, with every Kc key of the
+  // entity, and appends |entry| to the revocation log (its entity and
+  // expiry taken from the registration when there is one; a Km with no
+  // expiry is remembered for ever), all in one transaction. The entry stays
+  // after the registration is gone, so RevocationLog::is_revoked keeps the
+  // MAF from fetching that Km again. Returns whether a registration
+  // existed. Errc::invalid_identifier for a non-canonical KmID.
+  virtual Result<bool> revoke_client(const Revocation& entry, std::int64_t now) = 0;
+
+  // revoke_kc deletes a key registration and logs a kc entry (an
+  // operator's revocation, unlike deregister_kc, which is a connection
+  // ending). Errc::not_found if absent.
+  virtual Status revoke_kc(std::string_view kc_id, std::int64_t now) = 0;
 
   // register_kc stores a key registration. Entity A must be a registered
   // client (Errc::not_found); expires_at must be after |now|

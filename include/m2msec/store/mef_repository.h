@@ -60,6 +60,11 @@ class MefRepository {
   // enrolments (expired ones included until purged), from one snapshot.
   virtual Result<MefCounts> counts() = 0;
 
+  // Every write below that ends an enrolment (remove, revoke, re-target,
+  // or a new enrolment replacing the old one) appends a "ke" entry to the
+  // revocation log in the same transaction (revocation_log.h), naming the
+  // holder of its derived key, so the MAF drops Km and Entity B Kpsa.
+
   // remove_enrolee marks the enrolee removed, erases its Kpm and deletes
   // its enrolment, so neither its KpmID nor its KeID resolve any more. The
   // KpmID stays reserved. Errc::not_found if absent or already removed.
@@ -96,6 +101,16 @@ class MefRepository {
   // enrol again; the enrolee itself stays registered. Errc::not_found if
   // the enrolee has no enrolment.
   virtual Status revoke_enrolment(std::string_view enrolee_id) = 0;
+
+  // retarget_enrolee points an active enrolee at another Enrolment Target
+  // (seed 003: a change of Service Provider): its current enrolment, if
+  // any, is revoked with the old target named as holder, so the next
+  // enrolment yields keys for the new target only. The target is checked
+  // as validate_enrolee checks it (Errc::invalid_fqdn,
+  // Errc::invalid_identifier); Errc::not_found if the enrolee is absent or
+  // removed.
+  virtual Status retarget_enrolee(std::string_view enrolee_id, TargetKind kind, std::string_view target,
+                                  std::int64_t now) = 0;
 
   // purge_expired deletes enrolments with expires_at <= |now| and returns
   // how many.

@@ -128,4 +128,9 @@ struct WriteStats {
 // Errc::invalid_identifier, Errc::invalid_fqdn or Errc::invalid_argument.
 Status validate_enrolee(const Enrolee& e);
 
+// validate_target checks an Enrolment Target as validate_enrolee does: a
+// maf target is an FQDN (Errc::invalid_fqdn), a kpsa target an EntityId
+// (Errc::invalid_identifier).
+Status validate_target(TargetKind kind, std::string_view target);
+
 }  // namespace m2msec::store

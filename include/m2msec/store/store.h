@@ -10,6 +10,7 @@
 #include "m2msec/store/maf_repository.h"
 #include "m2msec/store/mef_repository.h"
 #include "m2msec/store/records.h"
+#include "m2msec/store/revocation_log.h"
 
 namespace m2msec::store {
 
@@ -20,6 +21,7 @@ class Store {
   // The repositories live as long as the Store.
   virtual MefRepository& mef() = 0;
   virtual MafRepository& maf() = 0;
+  virtual RevocationLog& revocations() = 0;
 
   // write_stats reports group-commit effectiveness.
   virtual WriteStats write_stats() const = 0;
