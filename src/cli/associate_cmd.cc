@@ -12,6 +12,8 @@ struct AssocOpts {
   std::string state, maf, cse, cse_id, cse_fqdn, framework = "maf", cert, key, ca, entity_id, encoding = "base64";
   std::string op = "retrieve", to, body, from;
   int hold_ms = 0;
+  int repeat = 1;
+  int interval_ms = 0;
   bool dtls = false;
   int timeout_ms = 10000;
   std::int64_t kc_lifetime = 0;
@@ -35,6 +37,8 @@ int run(Context& ctx, const AssocOpts& o) {
   a.entity_id = o.entity_id;
   a.timeout = std::chrono::milliseconds(o.timeout_ms);
   a.hold = std::chrono::milliseconds(o.hold_ms);
+  a.repeat = o.repeat;
+  a.interval = std::chrono::milliseconds(o.interval_ms);
   a.request.from = o.from;
   if (*fw == client::Framework::cert) {
     if (o.cert.empty() || o.key.empty() || o.ca.empty()) return usage_error("--framework cert needs --cert, --key and --ca");
@@ -63,7 +67,8 @@ int run(Context& ctx, const AssocOpts& o) {
   if (ctx.json) {
     print_json({{"framework", client::framework_name(r->framework)}, {"key_id", r->key_id},
                 {"entity_id", r->entity_id}, {"km_id", r->km_id}, {"key_expiry", r->key_expiry},
-                {"rsc", static_cast<int>(r->response.rsc)}, {"response", r->response.content}});
+                {"rsc", static_cast<int>(r->response.rsc)}, {"served", r->served},
+                {"response", r->response.content}});
   } else {
     std::cout << "framework   " << client::framework_name(r->framework) << "\n";
     if (!r->key_id.empty()) std::cout << (r->framework == client::Framework::maf ? "KcID        " : "KpsaID      ") << r->key_id << "\n";
@@ -99,6 +104,9 @@ void add_associate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--id-encoding", o.encoding, "KcID encoding: base64 (seeds) or hex (V3.18)")->check(CLI::IsMember({"base64", "hex"}));
   cmd->add_option("--from", o.from, "X-M2M-Origin to send (default: our identity; another value is refused by Entity B)");
   cmd->add_option("--hold-ms", o.hold_ms, "Wait between getting the key and contacting Entity B (tests key expiry)");
+  cmd->add_option("--repeat", o.repeat, "Send the request this many times on the one session (stay connected)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--interval-ms", o.interval_ms, "Wait between repeated requests")->check(CLI::Range(0, 3600000));
   cmd->add_flag("--dtls", o.dtls, "Use DTLS 1.2 over UDP");
   cmd->add_option("--timeout-ms", o.timeout_ms, "Per-step timeout");
   add_json_flag(cmd, ctx);

@@ -13,6 +13,7 @@
 
 #include "m2msec/core/error.h"
 #include "m2msec/service/audit.h"
+#include "m2msec/store/records.h"
 
 namespace m2msec::cli {
 
@@ -52,6 +53,10 @@ void add_demo_command(CLI::App& app, Context& ctx);
 void add_operator_commands(CLI::App& app, Context& ctx);
 void add_status_command(CLI::App& app, Context& ctx);
 void add_audit_command(CLI::App& app, Context& ctx);
+
+// enrolee_target_kind reads --target-kind (|kind|), or guesses it from
+// |target|: an FQDN names a MAF, a CSE-ID/AE-ID an Enrolee B (Kpsa, 10.3.3).
+Result<store::TargetKind> enrolee_target_kind(const std::string& target, const std::string& kind);
 
 // record_operator appends |e| as an "operator" event to the audit trail
 // |audit_file| of |role| (with |mas_id| for the MAF). If it cannot, it

@@ -29,22 +29,13 @@ int serve(Context& ctx, const MefOpts& o) {
   return serve_role<mef::MefServer>(ctx, "mef", o.config, o.log_level, mef::load_mef_config);
 }
 
-// target_kind_for reads --target-kind, or guesses it: an FQDN names a
-// MAF, a CSE-ID/AE-ID names an Enrolee B (Kpsa, 10.3.3).
-Result<store::TargetKind> target_kind_for(const MefOpts& o) {
-  if (!o.target_kind.empty()) return store::parse_target_kind(o.target_kind);
-  if (Fqdn::parse(o.target)) return store::TargetKind::maf;
-  if (EntityId::parse(o.target)) return store::TargetKind::kpsa;
-  return fail(Errc::invalid_argument, "--target must be a MAF-FQDN or an Enrolee-B CSE-ID/AE-ID");
-}
-
 int add(Context& ctx, const MefOpts& o) {
   auto cfg = load_config(o.config);
   if (!cfg) return usage_error(cfg.error());
   store::Enrolee e;
   e.enrolee_id = o.enrolee_id;
   e.target = o.target;
-  auto kind = target_kind_for(o);
+  auto kind = enrolee_target_kind(o.target, o.target_kind);
   if (!kind) return usage_error(kind.error());
   e.target_kind = *kind;
   const std::int64_t now = service::now_unix();
@@ -114,6 +105,13 @@ int remove(Context& ctx, const MefOpts& o) {
 }
 
 }  // namespace
+
+Result<store::TargetKind> enrolee_target_kind(const std::string& target, const std::string& kind) {
+  if (!kind.empty()) return store::parse_target_kind(kind);
+  if (Fqdn::parse(target)) return store::TargetKind::maf;
+  if (EntityId::parse(target)) return store::TargetKind::kpsa;
+  return fail(Errc::invalid_argument, "--target must be a MAF-FQDN or an Enrolee-B CSE-ID/AE-ID");
+}
 
 void add_mef_enrolee_import(CLI::App* enrolee, Context& ctx);
 void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, Context& ctx);

@@ -13,19 +13,28 @@ namespace m2msec::cli {
 namespace {
 
 struct OpOpts {
-  std::string config, entity, kc_id, state;
+  std::string config, entity, kc_id, state, target, target_kind;
   bool reveal = false;
 };
 
 Result<AllInOne> load(const std::string& path) { return load_all_in_one(path, nullptr); }
 
-// revoke_at_maf deletes the MAF's copy of an entity's Km and its Kc keys.
+// revoke_at_maf revokes an entity's Km and its Kc keys at the MAF: the
+// rows go and the revocation is logged, so the running MAF closes the
+// sessions using them, Entity B drops the Kc keys it holds, and the MAF
+// never fetches that Km from the MEF again.
 Status revoke_at_maf(const maf::MafConfig& cfg, const std::string& entity) {
   auto db = maf::open_maf_store(cfg, false);
   if (!db) return std::unexpected(db.error());
-  auto c = (*db)->maf().find_client_by_entity(entity, 0);
+  auto c = (*db)->maf().find_client_by_entity(entity, store::kAnyExpiry);
   if (!c) return std::unexpected(c.error());
-  return (*db)->maf().deregister_client(c->km_id);
+  store::Revocation r;
+  r.kind = store::RevokedKind::km;
+  r.key_id = c->km_id;
+  r.entity_id = c->entity_id;
+  auto done = (*db)->maf().revoke_client(r, service::now_unix());
+  if (!done) return std::unexpected(done.error());
+  return {};
 }
 
 // rotate_at_mef revokes the entity's enrolment: its KeID stops resolving
@@ -64,16 +73,16 @@ int maf_revoke(Context& ctx, const OpOpts& o) {
     Status st = revoke_at_maf(*a->maf, o.entity);
     if (st && !maf_event(*a->maf, service::operator_event("revoke", "km", o.entity))) return kExitFailure;
     return report(ctx, st, {{"revoked_client", o.entity}},
-                  "revoked MAF client " + o.entity + ": its Km and Kc keys are gone");
+                  "revoked MAF client " + o.entity + ": its Km and Kc keys are gone; its sessions are closed");
   }
   auto id = KeyId::parse(KeyIdKind::kc, o.kc_id, a->maf->id_encoding);
   if (!id) return usage_error(id.error());
   auto db = maf::open_maf_store(*a->maf, false);
   if (!db) return failure(db.error());
-  Status st = (*db)->maf().deregister_kc(id->canonical());
+  Status st = (*db)->maf().revoke_kc(id->canonical(), service::now_unix());
   if (st && !maf_event(*a->maf, service::operator_event("revoke", "kc", "", id->str()))) return kExitFailure;
   return report(ctx, st, {{"revoked_key", id->str()}},
-                "revoked " + id->str() + "; Entity B can no longer retrieve it");
+                "revoked " + id->str() + ": Entity B drops it and closes its sessions");
 }
 
 int mef_rotate(Context& ctx, const OpOpts& o) {
@@ -84,6 +93,36 @@ int mef_rotate(Context& ctx, const OpOpts& o) {
   if (st && !mef_event(*a->mef, service::operator_event("rotate", "ke", o.entity))) return kExitFailure;
   return report(ctx, st, {{"rotated", o.entity}},
                 o.entity + " must enrol again: its KeID no longer resolves");
+}
+
+// mef_retarget: seed 003, re-enrolment "only repeated when a change in the
+// Service Provider affects the provisioning". The enrolee's current
+// enrolment is revoked (its old target drops what it derived from it) and
+// its next enrolment yields keys for the new target only.
+int mef_retarget(Context& ctx, const OpOpts& o) {
+  auto a = load(o.config);
+  if (!a) return usage_error(a.error());
+  if (!a->mef) return usage_error(o.config + ": no [mef] table");
+  auto kind = enrolee_target_kind(o.target, o.target_kind);
+  if (!kind) return usage_error(kind.error());
+  if (auto st = store::validate_target(*kind, o.target); !st) return usage_error(st.error());
+  auto db = mef::open_mef_store(*a->mef, false);
+  if (!db) return failure(db.error());
+  auto before = (*db)->mef().get_enrolee(o.entity);
+  if (!before) return before.error().code() == Errc::not_found ? usage_error(before.error()) : failure(before.error());
+  Status st = (*db)->mef().retarget_enrolee(o.entity, *kind, o.target, service::now_unix());
+  if (st) {
+    service::AuditEvent ev = service::operator_event("retarget", "enrolee", o.entity);
+    ev.to = o.target;
+    if (!mef_event(*a->mef, std::move(ev))) return kExitFailure;
+  }
+  return report(ctx, st,
+                {{"retargeted", o.entity},
+                 {"old_target", before->target},
+                 {"target_kind", store::target_kind_name(*kind)},
+                 {"target", o.target}},
+                o.entity + " now enrols for " + std::string(store::target_kind_name(*kind)) + " " + o.target +
+                    "; its enrolment for " + before->target + " is revoked there and it must enrol again");
 }
 
 // rotate (all-in-one): a new Km for the entity at its MAF. Km is derived
@@ -144,6 +183,18 @@ void add_operator_commands(CLI::App& app, Context& ctx) {
       r->add_option("--enrolee-id", o.entity, "CSE-ID or AE-ID")->required();
       add_json_flag(r, ctx);
       r->callback([&ctx] { ctx.run = [&ctx] { return mef_rotate(ctx, o); }; });
+      CLI::App* rt = enrolee->add_subcommand(
+          "retarget",
+          "Point an enrolee at another Enrolment Target (a change of service provider): its current enrolment is "
+          "revoked, the old MAF drops its Km (or the old Entity B its Kpsa), and its next enrolment yields keys "
+          "for the new target only");
+      rt->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+      rt->add_option("--enrolee-id", o.entity, "CSE-ID or AE-ID")->required();
+      rt->add_option("--target", o.target, "New MAF-FQDN, or Enrolee B's CSE-ID/AE-ID")->required();
+      rt->add_option("--target-kind", o.target_kind, "maf|kpsa (default: guessed from --target)")
+          ->check(CLI::IsMember({"maf", "kpsa"}));
+      add_json_flag(rt, ctx);
+      rt->callback([&ctx] { ctx.run = [&ctx] { return mef_retarget(ctx, o); }; });
     }
   }
   CLI::App* rot = app.add_subcommand(

@@ -1,5 +1,6 @@
 #include "m2msec/client/associate.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "m2msec/crypto/derive.h"
@@ -200,10 +201,20 @@ Result<AssociateResult> associate(AssociateOptions o) {
   if (req.to.empty()) req.to = o.cse_id;  // the CSE-ID addresses the CSEBase
   if (req.from.empty()) req.from = out.entity_id;
   proto::HttpClient http(*conn, sni, o.timeout);
-  auto rsp = http.call(std::move(req));
+  const int repeat = std::max(1, o.repeat);
+  for (int i = 0; i < repeat; ++i) {
+    if (i > 0 && o.interval.count() > 0) std::this_thread::sleep_for(o.interval);
+    auto rsp = http.call(req);
+    if (!rsp) {
+      conn->close();
+      if (i == 0) return std::unexpected(rsp.error());
+      return fail(rsp.error().code(), "Entity B ended the session after " + std::to_string(i) +
+                                          " request(s): " + rsp.error().message());
+    }
+    out.response = std::move(*rsp);
+    ++out.served;
+  }
   conn->close();
-  if (!rsp) return std::unexpected(rsp.error());
-  out.response = std::move(*rsp);
   out.cse_ms = ms_since(t1);
   return out;
 }

@@ -30,6 +30,7 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
   c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));
   c.link_pool_size = static_cast<std::size_t>(t->integer("link_pool_size", 4, 1, 64));
   c.link_timeout = std::chrono::milliseconds(t->integer("link_timeout_ms", 5000, 100, 600000));
+  c.revocation_poll = std::chrono::milliseconds(t->integer("revocation_poll_ms", 250, 50, 60000));
   auto mafs = read_peers(*t, "maf");
   if (!mafs) return std::unexpected(mafs.error());
   c.mafs = std::move(*mafs);

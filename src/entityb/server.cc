@@ -37,10 +37,18 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);
+  service::Listeners* listeners = s->listeners_.get();
+  svc->set_session_closer(
+      [listeners](const std::function<bool(const service::AuthContext&)>& m) { return listeners->close_sessions(m); });
+  if (s->link_) {
+    s->revoker_ =
+        std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
+  }
   return s;
 }
 
 CseServer::~CseServer() {
+  revoker_.reset();
   if (listeners_) listeners_->stop();
   pool_.reset();
 }

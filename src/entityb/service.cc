@@ -41,7 +41,109 @@ const PeerEntry* find_peer(const std::vector<PeerEntry>& peers, const Fqdn& fqdn
 }  // namespace
 
 EntityB::EntityB(CseConfig cfg, service::WorkerPool& pool, link::Link* link, std::map<std::string, CachedKey> provisioned)
-    : cfg_(std::move(cfg)), pool_(pool), link_(link), keys_(std::move(provisioned)), started_(service::now_unix()) {}
+    : cfg_(std::move(cfg)), pool_(pool), link_(link), keys_(std::move(provisioned)), started_(service::now_unix()) {
+  if (link_ == nullptr) return;
+  // Entity B holds no key before it starts, so each feed is read from its
+  // head: only what is revoked from now on can concern it.
+  auto follow = [this](const PeerEntry& p, std::string_view prefix, bool maf) {
+    auto ep = service::parse_endpoint(p.address);  // checked by load_cse_config
+    if (!ep) return;
+    const Fqdn issuer = *Fqdn::parse(p.fqdn);
+    feeds_.push_back(std::make_unique<link::FeedFollower>(
+        *link_, link::Peer{ep->host, ep->port, p.fqdn}, std::string(prefix), cfg_.cse_id, link::FeedPosition{},
+        [this, issuer, maf](const std::vector<proto::RevocationEntry>& e) {
+          return maf ? apply_maf_entries(issuer, e) : apply_mef_entries(issuer, e);
+        }));
+  };
+  for (const PeerEntry& m : cfg_.mafs) follow(m, proto::kMafRevocationsPrefix, true);
+  for (const PeerEntry& m : cfg_.mefs) follow(m, proto::kMefRevocationsPrefix, false);
+}
+
+std::string EntityB::key_for_identity(std::string_view identity) const {
+  auto kc_id = KeyId::parse(KeyIdKind::kc, identity, cfg_.id_encoding);
+  if (kc_id && find_peer(cfg_.mafs, kc_id->fqdn())) return kc_id->canonical();
+  if (auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, identity)) return kpsa_id->canonical();
+  return "";
+}
+
+std::size_t EntityB::drop_keys(const std::function<bool(const std::string&, const CachedKey&)>& match,
+                               std::string_view kind, std::string_view source) {
+  std::vector<std::pair<std::string, std::string>> dropped;  // key ID, entity
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = keys_.begin(); it != keys_.end();) {
+      if (!match(it->first, it->second)) {
+        ++it;
+        continue;
+      }
+      dropped.emplace_back(it->first, it->second.entity_id);
+      it = keys_.erase(it);  // CachedKey's SecretBytes wipes the key
+    }
+    stats_.revoked += dropped.size();
+  }
+  if (dropped.empty()) return 0;
+  for (const auto& d : dropped) {
+    revoked_.put(d.first, true);
+    service::audit_revocation(audit_, kind, d.first, d.second, source);
+  }
+  std::size_t closed = 0;
+  if (close_sessions_) {
+    closed = close_sessions_([this, &dropped](const service::AuthContext& ctx) {
+      if (ctx.peer.kind != tls::PeerIdentity::Kind::psk) return false;
+      const std::string key = key_for_identity(ctx.key_id);
+      return std::any_of(dropped.begin(), dropped.end(), [&](const auto& d) { return d.first == key; });
+    });
+  }
+  spdlog::info("cse: {} revoked {} {} key(s); closed {} session(s)", source, dropped.size(), kind, closed);
+  return dropped.size();
+}
+
+// apply_maf_entries: a MAF revoked a client (km: every Kc of that entity
+// this MAF issued, held since before the revocation) or one Kc.
+Status EntityB::apply_maf_entries(const Fqdn& maf, const std::vector<proto::RevocationEntry>& entries) {
+  for (const proto::RevocationEntry& e : entries) {
+    if (e.kind == "km") {
+      drop_keys(
+          [&](const std::string&, const CachedKey& k) {
+            return k.from_maf && Fqdn::parse(k.maf_fqdn)->matches(maf) && k.entity_id == e.entity_id &&
+                   k.held_since <= e.revoked_at;
+          },
+          "kc", "maf");
+    } else if (e.kind == "kc") {
+      auto id = KeyId::parse(KeyIdKind::kc, e.key_id, cfg_.id_encoding);
+      if (!id || !id->fqdn().matches(maf)) continue;  // only its own KcIDs
+      const std::string key = id->canonical();
+      revoked_.put(key, true);
+      drop_keys([&](const std::string& k, const CachedKey& c) { return k == key && c.from_maf; }, "kc", "maf");
+    }
+  }
+  return {};
+}
+
+// apply_mef_entries: a MEF ended an enrolment whose Kpsa this CSE may hold.
+Status EntityB::apply_mef_entries(const Fqdn& mef, const std::vector<proto::RevocationEntry>& entries) {
+  for (const proto::RevocationEntry& e : entries) {
+    if (e.kind != "ke" || e.kpsa_id.empty()) continue;
+    auto id = KeyId::parse(KeyIdKind::kpsa, e.kpsa_id);
+    if (!id) continue;
+    const std::string key = id->canonical();
+    revoked_.put(key, true);
+    drop_keys(
+        [&](const std::string& k, const CachedKey& c) {
+          return k == key && !c.from_maf && !c.mef_fqdn.empty() && Fqdn::parse(c.mef_fqdn)->matches(mef);
+        },
+        "kpsa", "mef");
+  }
+  return {};
+}
+
+void EntityB::sync_revocations() {
+  for (auto& f : feeds_) {
+    if (Status st = f->poll(cfg_.link_timeout); !st) {
+      spdlog::warn("cse: revocation feed of {} not read: {}", f->peer().fqdn, st.error().message());
+    }
+  }
+}
 
 // call sends |req| to a configured MAF or MEF over the role's link.
 Result<proto::Response> EntityB::call(const PeerEntry& peer, Request req) {
@@ -78,9 +180,12 @@ Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const PeerEntry& maf, 
   if (!k) return std::unexpected(k.error());
   if (k->expiration <= now) return fail(Errc::key_expired, "Kc has expired");
   CachedKey entry{k->key.clone(), k->source_id, k->expiration, true, kc_id.fqdn().str(), std::string(kc_id.relative()), 0};
+  entry.held_since = now;
   {
     std::lock_guard lock(mu_);
     ++stats_.maf_fetches;
+    // A fetch that raced with a revocation must not bring the key back.
+    if (revoked_.find(kc_id.canonical())) return fail(Errc::unknown_psk_identity, "Kc revoked");
     // Two first handshakes with the same KcID may both fetch: keep the
     // count of sessions already open on the entry, or the first of them to
     // end would drop Kc (and the other session's identity) too early.
@@ -118,9 +223,12 @@ Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& m
   if (!c) return std::unexpected(c.error());
   if (c->lifetime != 0 && c->lifetime <= now) return fail(Errc::key_expired, "Kpsa has expired");
   CachedKey entry{c->key.clone(), c->enrolee_id, c->lifetime, false, "", "", 0};
+  entry.held_since = now;
+  entry.mef_fqdn = kpsa_id.fqdn().str();
   {
     std::lock_guard lock(mu_);
     ++stats_.mef_fetches;
+    if (revoked_.find(kpsa_id.canonical())) return fail(Errc::unknown_psk_identity, "Kpsa revoked");
     keys_[kpsa_id.canonical()] = std::move(entry);
   }
   service::audit_grant(audit_, "kpsa", kpsa_id.str(), c->enrolee_id, "rsp", c->lifetime);
@@ -222,13 +330,7 @@ void EntityB::fetch_once(const std::string& key, std::function<Result<SecretByte
 Result<std::string> EntityB::bound_entity(const tls::PeerIdentity& peer) {
   if (peer.kind == tls::PeerIdentity::Kind::certificate) return service::peer_entity_id(peer, cfg_.sp_domain);
   if (peer.kind != tls::PeerIdentity::Kind::psk) return fail(Errc::not_found, "unauthenticated peer");
-  auto kc_id = KeyId::parse(KeyIdKind::kc, peer.psk_identity, cfg_.id_encoding);
-  std::string key;
-  if (kc_id && find_peer(cfg_.mafs, kc_id->fqdn())) {
-    key = kc_id->canonical();
-  } else if (auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, peer.psk_identity)) {
-    key = kpsa_id->canonical();
-  }
+  const std::string key = key_for_identity(peer.psk_identity);
   std::lock_guard lock(mu_);
   auto it = keys_.find(key);
   if (key.empty() || it == keys_.end() || it->second.ended) return fail(Errc::not_found, "no key for the session");
@@ -243,13 +345,7 @@ void EntityB::on_session_start(service::AuthContext& ctx) {
     if (auto entity = bound_entity(ctx.peer); entity) ctx.entity_id = *entity;
     return;
   }
-  auto kc_id = KeyId::parse(KeyIdKind::kc, ctx.peer.psk_identity, cfg_.id_encoding);
-  std::string key;
-  if (kc_id && find_peer(cfg_.mafs, kc_id->fqdn())) {
-    key = kc_id->canonical();
-  } else if (auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, ctx.peer.psk_identity)) {
-    key = kpsa_id->canonical();
-  }
+  const std::string key = key_for_identity(ctx.peer.psk_identity);
   std::lock_guard lock(mu_);
   auto it = keys_.find(key);
   // A key whose last connection ended between this handshake and now is
@@ -377,8 +473,12 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
         return reply(proto::error_response(req, Rsc::not_implemented, "key table full; retrieve instead"));
       }
     }
+    if (revoked_.find(key)) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "KcID revoked"));
+    }
     CachedKey entry{body->key.clone(), body->source_id, body->expiration, true, maf_fqdn.str(),
                     std::string(kc_id->relative()), it != keys_.end() ? it->second.sessions : 0};
+    entry.held_since = now;
     keys_[key] = std::move(entry);
     ++stats_.pushed;
   }

@@ -2,6 +2,18 @@
 #include "m2msec/maf/maf.h"
 
 namespace m2msec::maf {
+namespace {
+
+// purge_maf deletes expired Km and Kc rows and expired revocation entries.
+Result<std::size_t> purge_maf(store::Store& st, std::int64_t now) {
+  auto rows = st.maf().purge_expired(now);
+  if (!rows) return rows;
+  auto entries = st.revocations().purge_expired(now);
+  if (!entries) return entries;
+  return *rows + *entries;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   std::unique_ptr<MafServer> s(new MafServer());
@@ -30,13 +42,21 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);
+  service::Listeners* listeners = s->listeners_.get();
+  svc->set_session_closer(
+      [listeners](const std::function<bool(const service::AuthContext&)>& m) { return listeners->close_sessions(m); });
   store::Store* st_raw = s->store_.get();
-  s->purger_ = std::make_unique<service::ExpiryPurger>(
-      "maf", cfg.purge_interval, [st_raw](std::int64_t now) { return st_raw->maf().purge_expired(now); });
+  s->purger_ = std::make_unique<service::ExpiryPurger>("maf", cfg.purge_interval, [st_raw](std::int64_t now) {
+    return purge_maf(*st_raw, now);
+  });
+  // Revocations: the MEFs' feeds and this MAF's own log, every
+  // revocation_poll, the first round at once.
+  s->revoker_ = std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
   return s;
 }
 
 MafServer::~MafServer() {
+  revoker_.reset();
   purger_.reset();
   if (listeners_) listeners_->stop();
   if (service_) service_->close();  // store completions stop posting to the pool

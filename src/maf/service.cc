@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
@@ -42,6 +43,96 @@ MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& 
   for (const CseEntry& c : cfg_.cses) {
     if (auto ep = service::parse_endpoint(c.address)) cse_peers_[c.cse_id] = link::Peer{ep->host, ep->port, c.fqdn};
   }
+  // Each MEF's feed is read from where this MAF left off (persisted), or
+  // from its start the first time.
+  if (link_ != nullptr) {
+    for (std::size_t i = 0; i < cfg_.mefs.size(); ++i) {
+      const std::string issuer = Fqdn::parse(cfg_.mefs[i].fqdn)->str();
+      link::FeedPosition start{"", 0};
+      if (auto c = store_.revocations().cursor(issuer)) start = link::FeedPosition{c->epoch, c->seq};
+      feeds_.push_back(std::make_unique<link::FeedFollower>(
+          *link_, mef_peers_[i], std::string(proto::kMefRevocationsPrefix), fqdn_.str(), std::move(start),
+          [this](const std::vector<proto::RevocationEntry>& e) { return apply_mef_entries(e); },
+          [this, issuer](const link::FeedPosition& p) {
+            return store_.revocations().set_cursor(issuer, store::FeedCursor{p.epoch, p.seq});
+          }));
+    }
+  }
+  feeds_synced_ = feeds_.empty();
+}
+
+std::optional<Error> MafService::serving_refusal(const store::MafClient& c) const {
+  if (c.source == store::KmSource::mef && !feeds_synced_.load()) {
+    return Error(Errc::unknown_psk_identity, "the MEF's revocations are not read yet since start");
+  }
+  return std::nullopt;
+}
+
+Status MafService::apply_mef_entries(const std::vector<proto::RevocationEntry>& entries) {
+  const std::int64_t now = service::now_unix();
+  for (const proto::RevocationEntry& e : entries) {
+    if (e.kind != "ke") continue;
+    auto ke_id = KeyId::parse(KeyIdKind::ke, e.key_id, cfg_.id_encoding);
+    if (!ke_id) {
+      spdlog::warn("maf: revocation feed entry {} names no KeID: {}", e.seq, printable(e.key_id, 128));
+      continue;
+    }
+    auto km_id = assigned_km_id(*ke_id, fqdn_);
+    if (!km_id) continue;
+    store::Revocation r;
+    r.kind = store::RevokedKind::km;
+    r.key_id = km_id->canonical();
+    r.entity_id = e.entity_id;
+    r.expires_at = e.expiration != 0 ? e.expiration : std::numeric_limits<std::int64_t>::max();
+    if (r.expires_at <= now) continue;  // expired anyway
+    auto existed = store_.maf().revoke_client(r, now);
+    if (!existed) return std::unexpected(existed.error());
+    spdlog::info("maf: MEF revoked {} of {}: Km {} {}", ke_id->str(), printable(e.entity_id, 128), km_id->str(),
+                 *existed ? "revoked" : "will not be fetched");
+    service::audit_revocation(audit_, "km", km_id->str(), e.entity_id, "mef");
+  }
+  return {};
+}
+
+void MafService::apply_own_log() {
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = store_.revocations().after(own_seq_, "", store::kMaxRevocationPage);
+    if (!page) {
+      spdlog::warn("maf: cannot read the revocation log: {}", page.error().message());
+      return;
+    }
+    if (own_seq_ >= 0 && page->epoch == own_epoch_) {
+      for (const store::Revocation& r : page->entries) {
+        if (r.kind != store::RevokedKind::km) continue;
+        const std::string km = r.key_id;
+        clients_.erase(km);
+        std::size_t closed = 0;
+        if (close_sessions_) {
+          closed = close_sessions_([this, &km](const service::AuthContext& ctx) {
+            auto key = client_km_id(ctx.key_id);
+            return key && *key == km;
+          });
+        }
+        spdlog::info("maf: Km {} revoked; closed {} session(s)", km, closed);
+      }
+    }
+    own_epoch_ = page->epoch;
+    own_seq_ = page->more ? page->entries.back().seq : page->head;
+    if (!page->more) return;
+  }
+}
+
+void MafService::sync_revocations() {
+  bool all = true;
+  for (auto& f : feeds_) {
+    if (Status st = f->poll(cfg_.link_timeout); !st) {
+      all = false;
+      spdlog::warn("maf: revocation feed of MEF {} not read: {}", f->peer().fqdn, st.error().message());
+    }
+    all = all && f->synced();
+  }
+  if (all && !feeds_synced_.exchange(true)) spdlog::info("maf: revocation feeds read; serving Km from MEFs");
+  apply_own_log();
 }
 
 MafService::~MafService() { close(); }
@@ -123,6 +214,10 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
         spdlog::info("maf: refused KmID {}: {}", printable(identity), c.error().message());
         return done(fail(Errc::unknown_psk_identity, identity));
       }
+      if (auto why = serving_refusal(*c)) {
+        spdlog::info("maf: refused KmID {}: {}", printable(identity), why->detail());
+        return done(std::unexpected(*why));
+      }
       return done(remember(std::move(*c))->km.clone());
     }
     auto ke_id = KeyId::parse(KeyIdKind::ke, identity, cfg_.id_encoding);
@@ -130,8 +225,18 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
     auto km_id = assigned_km_id(*ke_id, fqdn_);
     if (!km_id) return done(fail(Errc::unknown_psk_identity, identity));
     const std::string key = km_id->canonical();
-    if (auto c = store_.maf().find_client(key, now); c) return done(remember(std::move(*c))->km.clone());
+    if (auto c = store_.maf().find_client(key, now); c) {
+      if (auto why = serving_refusal(*c)) return done(std::unexpected(*why));
+      return done(remember(std::move(*c))->km.clone());
+    }
     if (auto why = refused_.find(key)) return done(fail(why->code(), identity));
+    // A Km revoked here (by an operator, or because the MEF ended its Ke)
+    // is never fetched again.
+    if (auto revoked = store_.revocations().is_revoked(store::RevokedKind::km, key, now); !revoked || *revoked) {
+      spdlog::info("maf: refused KeID {}: its Km was revoked", printable(identity));
+      refused_.add(key, Error(Errc::unknown_psk_identity, "revoked"));
+      return done(fail(Errc::unknown_psk_identity, identity));
+    }
     // Single flight: the first lookup of a KeID fetches, the others wait
     // for its result (one MEF round trip, one store write).
     auto waiter = [done](const Result<SecretBytes>& r) {
@@ -192,6 +297,9 @@ void MafService::handle(const service::AuthRef& ctx, const Request& req, proto::
   }
   if (req.to.starts_with(proto::kMafClientsPrefix) && req.op == Operation::del) {
     return delete_client(ctx, req, std::move(reply));
+  }
+  if (req.to.starts_with(proto::kMafRevocationsPrefix) && req.op == Operation::retrieve) {
+    return revocation_feed(ctx, req, std::move(reply));
   }
   reply(proto::error_response(req, Rsc::not_found, "no such resource or operation"));
 }
@@ -334,6 +442,26 @@ void MafService::store_key(const Request& req, const service::AuthContext& ctx, 
         }
         answer();
       });
+}
+
+// revocation_feed serves the MAF's revocation feed (docs/protocol.md
+// "Revocation feed") to the Entity Bs that may hold its Kc keys: the same
+// requesters as MAF Key Retrieval.
+void MafService::revocation_feed(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  if (ctx->peer.kind != tls::PeerIdentity::Kind::certificate) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "the feed needs a certificate"));
+  }
+  auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain);
+  if (!who || *who != req.from) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "X-M2M-Origin is not the authenticated CSE-ID"));
+  }
+  if (!known_entity_b(*who, ctx->peer)) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "not an Entity B this MAF serves"));
+  }
+  pool_.post([this, req, reply = std::move(reply)] {
+    reply(service::revocation_feed(req, proto::kMafRevocationsPrefix, store_.revocations(), "", "maf"));
+  });
 }
 
 bool MafService::known_entity_b(const std::string& cse_id, const tls::PeerIdentity& peer) const {

@@ -21,7 +21,13 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
   s->listeners_ = std::move(*l);
   store::Store* st_raw = s->store_.get();
   s->purger_ = std::make_unique<service::ExpiryPurger>(
-      "mef", cfg.purge_interval, [st_raw](std::int64_t now) { return st_raw->mef().purge_expired(now); });
+      "mef", cfg.purge_interval, [st_raw](std::int64_t now) -> Result<std::size_t> {
+        auto rows = st_raw->mef().purge_expired(now);
+        if (!rows) return rows;
+        auto entries = st_raw->revocations().purge_expired(now);
+        if (!entries) return entries;
+        return *rows + *entries;
+      });
   return s;
 }
 

@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
@@ -67,7 +68,39 @@ void MefService::handle(const service::AuthRef& ctx, const Request& req, proto::
     }
     return fetch(ctx, req, std::move(reply));
   }
+  if (req.to.starts_with(proto::kMefRevocationsPrefix)) {
+    if (req.op != proto::Operation::retrieve) {
+      return reply(proto::error_response(req, Rsc::operation_not_allowed, "only RETRIEVE on revocations"));
+    }
+    return revocations(ctx, req, std::move(reply));
+  }
   reply(proto::error_response(req, Rsc::not_found, "no such resource"));
+}
+
+// revocations serves the MEF's revocation feed (docs/protocol.md
+// "Revocation feed") to the holders of keys derived from Ke: a MAF
+// (authenticated by its FQDN, the holder of Km) or an Enrolee B
+// (authenticated by its CSE-ID, the holder of Kpsa). Each sees only the
+// entries that name it.
+void MefService::revocations(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  const tls::PeerIdentity& peer = ctx->peer;
+  if (peer.kind != tls::PeerIdentity::Kind::certificate) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "the feed needs a certificate"));
+  }
+  std::string holder;
+  if (auto fqdn = Fqdn::parse(req.from); fqdn && service::peer_has_fqdn(peer, req.from)) {
+    holder = fqdn->str();
+    std::transform(holder.begin(), holder.end(), holder.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  } else if (auto who = service::peer_entity_id(peer, cfg_.sp_domain); who && *who == req.from) {
+    holder = *who;
+  } else {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "X-M2M-Origin is not the authenticated MAF-FQDN or CSE-ID"));
+  }
+  pool_.post([this, req, holder, reply = std::move(reply)] {
+    reply(service::revocation_feed(req, proto::kMefRevocationsPrefix, store_.revocations(), holder, "mef"));
+  });
 }
 
 // Seed 002, "Bootstrap Enrolment Exchange": "The Enrolee provides the M2M

@@ -1,5 +1,7 @@
 #include "m2msec/proto/messages.h"
 
+#include <limits>
+
 #include "m2msec/core/encoding.h"
 #include "m2msec/proto/json_reader.h"
 #include "m2msec/proto/primitive.h"
@@ -213,6 +215,50 @@ Result<MafKeyPush> MafKeyPush::from_json(const json& j) {
   m.suid = static_cast<int>(r.integer("suid", kSuidMafSaef, 0, 65535, true));
   if (!r.ok()) return std::unexpected(r.error());
   return m;
+}
+
+json RevocationFeed::to_json() const {
+  json ent = json::array();
+  for (const RevocationEntry& e : entries) {
+    json o = {{"sn", e.seq}, {"knd", e.kind}, {"kid", e.key_id}, {"eid", e.entity_id},
+              {"rt", format_time(e.revoked_at)}};
+    if (!e.kpsa_id.empty()) o["kps"] = e.kpsa_id;
+    if (e.expiration != 0) o["et"] = format_time(e.expiration);
+    ent.push_back(std::move(o));
+  }
+  return {{"sec:rvf", {{"ep", epoch}, {"hd", head}, {"mr", more}, {"ent", std::move(ent)}}}};
+}
+
+Result<RevocationFeed> RevocationFeed::from_json(const json& j) {
+  constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int64_t>::max();
+  Reader r(j, "sec:rvf");
+  RevocationFeed f;
+  f.epoch = r.str("ep", true, 64);
+  f.head = r.integer("hd", 0, 0, kMaxSeq, true);
+  f.more = r.boolean("mr", false);
+  const json* ent = r.raw("ent");
+  if (r.ok() && (ent == nullptr || !ent->is_array())) r.bad("ent", "is not an array");
+  if (r.ok() && ent->size() > 1000) r.bad("ent", "has more than 1000 entries");
+  if (!r.ok()) return std::unexpected(r.error());
+  std::int64_t last = 0;
+  for (const json& item : *ent) {
+    const json wrapped = {{"ent", item}};
+    Reader er(wrapped, "ent");
+    RevocationEntry e;
+    e.seq = er.integer("sn", 0, 1, kMaxSeq, true);
+    e.kind = er.str("knd", true, 8);
+    e.key_id = er.str("kid");
+    e.entity_id = er.str("eid", false);
+    e.kpsa_id = er.str("kps", false);
+    e.expiration = er.time("et", false);
+    e.revoked_at = er.time("rt", false);
+    if (er.ok() && e.kind != "ke" && e.kind != "km" && e.kind != "kc") er.bad("knd", "is not ke, km or kc");
+    if (er.ok() && (e.seq <= last || e.seq > f.head)) er.bad("sn", "is out of order or after hd");
+    if (!er.ok()) return std::unexpected(er.error());
+    last = e.seq;
+    f.entries.push_back(std::move(e));
+  }
+  return f;
 }
 
 }  // namespace m2msec::proto

@@ -187,4 +187,16 @@ void audit_refusal(AuditLog* log, std::string_view kind, std::string_view key_id
   log->record(e);
 }
 
+void audit_revocation(AuditLog* log, std::string_view kind, std::string_view key_id, std::string_view entity,
+                      std::string_view source) {
+  if (log == nullptr) return;
+  AuditEvent e;
+  e.event = "revocation";
+  e.kind = kind;
+  e.key_id = key_id;
+  e.entity = entity;
+  e.reason = std::string(source) + "_feed";
+  log->record(e);
+}
+
 }  // namespace m2msec::service

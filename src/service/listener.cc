@@ -46,8 +46,8 @@ namespace {
 // start_session computes the session's AuthContext (exporter output, the
 // role's entity binding) once, then serves its requests with it. A role
 // callback that throws closes this session only.
-void start_session(const ListenerHandlers& h, const std::string& listener, SessionReaper& reaper,
-                   std::shared_ptr<tls::Session> session) {
+void start_session(const ListenerHandlers& h, const std::string& listener,
+                   const std::shared_ptr<SessionReaper>& reaper, std::shared_ptr<tls::Session> session) {
   auto ctx = std::make_shared<AuthContext>();
   try {
     ctx->peer = session->peer();
@@ -67,10 +67,14 @@ void start_session(const ListenerHandlers& h, const std::string& listener, Sessi
     return session->close();
   }
   // A session lives no longer than the key it was authenticated with.
-  if (ctx->key_expires_at) reaper.watch(session, *ctx->key_expires_at);
+  if (ctx->key_expires_at) reaper->watch(session, *ctx->key_expires_at);
   AuthRef ref = std::move(ctx);
-  std::function<void()> on_close;
-  if (h.on_session_end) on_close = [on_end = h.on_session_end, ref] { on_end(*ref); };
+  // Tracked while it serves, so that a revocation can close it.
+  const std::uint64_t token = reaper->track(session, ref);
+  std::function<void()> on_close = [on_end = h.on_session_end, ref, reaper, token] {
+    reaper->untrack(token);
+    if (on_end) on_end(*ref);
+  };
   proto::serve_http(
       std::move(session),
       [handler = h.handler, ref](const proto::Request& r, proto::Reply reply) { handler(ref, r, std::move(reply)); },
@@ -116,7 +120,7 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   };
   const std::string listener = h.role + (transport == tls::Transport::tls ? "/tls" : "/dtls");
   o.on_session = [h, listener, reaper](std::shared_ptr<tls::Session> session) {
-    start_session(h, listener, *reaper, std::move(session));
+    start_session(h, listener, reaper, std::move(session));
   };
   auto server = tls::TlsServer::create(std::move(o));
   if (!server) return std::unexpected(server.error());
@@ -151,6 +155,10 @@ Listeners::~Listeners() { stop(); }
 
 std::uint16_t Listeners::tls_port() const { return tls_ ? tls_->port() : 0; }
 std::uint16_t Listeners::dtls_port() const { return dtls_ ? dtls_->port() : 0; }
+
+std::size_t Listeners::close_sessions(const std::function<bool(const AuthContext&)>& match) {
+  return reaper_->close_matching(match);
+}
 
 void Listeners::stop() {
   if (tls_) tls_->stop();

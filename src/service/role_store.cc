@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <filesystem>
+#include <limits>
 
 #include "m2msec/core/secret_file.h"
+#include "m2msec/proto/messages.h"
 #include "m2msec/store/secret_box.h"
 #include "m2msec/store/sqlite_store.h"
 
@@ -41,6 +44,36 @@ proto::Response store_refusal(const proto::Request& req, const Error& err, std::
       spdlog::error("{}: {}: {}", role, what, err.message());
       return proto::error_response(req, Rsc::internal_server_error, "internal error");
   }
+}
+
+proto::Response revocation_feed(const proto::Request& req, std::string_view prefix, store::RevocationLog& log,
+                                std::string_view holder, std::string_view role) {
+  using proto::Rsc;
+  const std::string_view text = std::string_view(req.to).substr(prefix.size());
+  std::int64_t after = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), after);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || after < -1) {
+    return proto::error_response(req, Rsc::bad_request, "want " + std::string(prefix) + "<seq>, seq >= -1");
+  }
+  auto page = log.after(after, holder, store::kMaxRevocationPage);
+  if (!page) return store_refusal(req, page.error(), "revocation log", role);
+  proto::RevocationFeed feed;
+  feed.epoch = std::move(page->epoch);
+  feed.head = page->head;
+  feed.more = page->more;
+  for (const store::Revocation& r : page->entries) {
+    proto::RevocationEntry e;
+    e.seq = r.seq;
+    e.kind = std::string(store::revoked_kind_name(r.kind));
+    e.key_id = r.key_id;
+    e.entity_id = r.entity_id;
+    e.kpsa_id = r.kpsa_id.value_or("");
+    // A key with no expiry is logged as never expiring: sent without et.
+    e.expiration = r.expires_at == std::numeric_limits<std::int64_t>::max() ? 0 : r.expires_at;
+    e.revoked_at = r.created_at;
+    feed.entries.push_back(std::move(e));
+  }
+  return proto::ok_response(req, Rsc::ok, feed.to_json());
 }
 
 }  // namespace m2msec::service

@@ -40,6 +40,43 @@ void SessionReaper::watch(std::weak_ptr<tls::Session> session, std::int64_t expi
   cv_.notify_one();
 }
 
+std::uint64_t SessionReaper::track(std::weak_ptr<tls::Session> session, AuthRef ctx) {
+  std::lock_guard lock(mu_);
+  const std::uint64_t token = next_token_++;
+  tracked_.emplace(token, Tracked{std::move(session), std::move(ctx)});
+  return token;
+}
+
+void SessionReaper::untrack(std::uint64_t token) {
+  std::lock_guard lock(mu_);
+  tracked_.erase(token);
+}
+
+std::size_t SessionReaper::close_matching(const std::function<bool(const AuthContext&)>& match) {
+  std::vector<std::shared_ptr<tls::Session>> doomed;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = tracked_.begin(); it != tracked_.end();) {
+      if (!match(*it->second.ctx)) {
+        ++it;
+        continue;
+      }
+      if (auto s = it->second.session.lock()) doomed.push_back(std::move(s));
+      it = tracked_.erase(it);
+    }
+    closed_ += doomed.size();
+  }
+  // Closed outside the lock: a close may end the session's loop, whose end
+  // handler calls untrack.
+  for (auto& s : doomed) s->close();
+  return doomed.size();
+}
+
+std::size_t SessionReaper::tracked() const {
+  std::lock_guard lock(mu_);
+  return tracked_.size();
+}
+
 std::size_t SessionReaper::watched() const {
   std::lock_guard lock(mu_);
   return heap_.size();

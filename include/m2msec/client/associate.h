@@ -44,6 +44,13 @@ struct AssociateOptions {
   // hold waits this long between getting the key and contacting Entity B
   // (to exercise key expiry).
   std::chrono::milliseconds hold{0};
+  // repeat sends the request this many times (at least once) on the one
+  // session with Entity B, |interval| apart: a device that stays
+  // connected. A session Entity B closes in between (its key expired or
+  // was revoked) fails the call with Errc::connection_closed or the read's
+  // error, naming how many requests were served.
+  int repeat = 1;
+  std::chrono::milliseconds interval{0};
 };
 
 struct AssociateResult {
@@ -52,7 +59,8 @@ struct AssociateResult {
   std::string entity_id;      // who we are to Entity B
   std::string km_id;          // KmID used with the MAF (maf)
   std::int64_t key_expiry = 0;
-  proto::Response response;
+  proto::Response response;   // the last response
+  int served = 0;             // requests answered on the session
   // Phase timings (ms) for reports.
   double maf_ms = 0, cse_ms = 0;
 };

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,8 @@
 
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/core/expiring_cache.h"
+#include "m2msec/link/feed.h"
 #include "m2msec/link/link.h"
 #include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
@@ -29,6 +32,7 @@
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
+#include "m2msec/service/periodic.h"
 #include "m2msec/service/runtime.h"
 
 namespace m2msec::entityb {
@@ -59,6 +63,7 @@ struct CseConfig {
   std::string audit_file;            // "": no audit trail (docs/audit.md)
   std::size_t link_pool_size = 4;         // connections kept open per MAF / MEF
   std::chrono::milliseconds link_timeout{5000};  // deadline of one key retrieval
+  std::chrono::milliseconds revocation_poll{250};  // the MAFs' and MEFs' revocation feeds read this often
 };
 
 Result<CseConfig> load_cse_config(const service::ConfigFile& file);
@@ -83,6 +88,8 @@ struct CachedKey {
   // de-registration (or the key's expiry passes), so that no handshake in
   // between can fetch it again.
   bool ended = false;
+  std::int64_t held_since = 0;  // when Entity B got it (a revocation after that drops it)
+  std::string mef_fqdn = {};    // a Kpsa fetched from a MEF: that MEF
 };
 
 // KeyStats counts what the acceptor did, for status and benchmarks.
@@ -94,6 +101,7 @@ struct KeyStats {
   std::uint64_t joined = 0;         // lookups that waited for a fetch already running
   std::uint64_t negative_hits = 0;  // refused from the negative cache, without a fetch
   std::uint64_t pushed = 0;         // Kc keys a MAF pushed at key registration
+  std::uint64_t revoked = 0;        // keys dropped because their issuer revoked them
 };
 
 class EntityB {
@@ -127,7 +135,29 @@ class EntityB {
   // acceptor; null: no audit). Call before serving.
   void set_audit(service::AuditLog* log) { audit_ = log; }
 
+  // SessionCloser closes the serving sessions a predicate accepts and
+  // returns how many (service::Listeners::close_sessions).
+  using SessionCloser = std::function<std::size_t(const std::function<bool(const service::AuthContext&)>&)>;
+  void set_session_closer(SessionCloser closer) { close_sessions_ = std::move(closer); }
+
+  // sync_revocations reads the revocation feed of every configured MAF and
+  // MEF (docs/protocol.md "Revocation feed") and drops what they revoked:
+  // a Kc the operator revoked, every Kc of a MAF client revoked, a Kpsa
+  // whose enrolment ended; the sessions using them are closed. Each feed
+  // is read from its head at start (Entity B holds no key before). Run it
+  // from one thread, every revocation_poll.
+  void sync_revocations();
+
  private:
+  // key_for_identity is the canonical key identifier behind a PSK
+  // identity (a KcID of a configured MAF, or a KpsaID); "" for others.
+  std::string key_for_identity(std::string_view identity) const;
+  // drop_keys removes the keys |match| accepts (under mu_), remembers
+  // them as revoked, closes their sessions and returns how many went.
+  std::size_t drop_keys(const std::function<bool(const std::string&, const CachedKey&)>& match,
+                        std::string_view kind, std::string_view source);
+  Status apply_maf_entries(const Fqdn& maf, const std::vector<proto::RevocationEntry>& entries);
+  Status apply_mef_entries(const Fqdn& mef, const std::vector<proto::RevocationEntry>& entries);
   Result<SecretBytes> fetch_kc(const KeyId& kc_id, const PeerEntry& maf, std::int64_t now);
   Result<SecretBytes> fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& mef, std::int64_t now);
   // fetch_once runs |fetch| for |key| unless a fetch of it is running, and
@@ -149,6 +179,12 @@ class EntityB {
   std::map<std::string, nlohmann::json> aes_;      // AE resources by name
   KeyStats stats_;
   std::int64_t started_ = 0;
+  // Keys their issuer revoked: a fetch or push that raced with the
+  // revocation must not bring one back (bounded; after a minute the
+  // issuer's own refusal answers).
+  ExpiringCache<std::string, bool> revoked_{65536, std::chrono::seconds(60)};
+  std::vector<std::unique_ptr<link::FeedFollower>> feeds_;
+  SessionCloser close_sessions_;
 };
 
 class CseServer {
@@ -166,6 +202,7 @@ class CseServer {
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<EntityB> service_;
   std::unique_ptr<service::Listeners> listeners_;
+  std::unique_ptr<service::Periodic> revoker_;  // last: stops first
 };
 
 }  // namespace m2msec::entityb

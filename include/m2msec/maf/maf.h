@@ -3,7 +3,10 @@
 // with the CSE-IDs/AE-IDs they belong to, identified by the MAS-ID.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +16,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/core/expiring_cache.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/link/feed.h"
 #include "m2msec/link/link.h"
 #include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
@@ -21,6 +25,7 @@
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
+#include "m2msec/service/periodic.h"
 #include "m2msec/service/purge.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/store/store.h"
@@ -58,6 +63,7 @@ struct MafConfig {
   std::vector<CseEntry> cses;             // Entity Bs it serves: targets, retrieval, MAF Key Push
   std::size_t link_pool_size = 4;         // connections kept open per MEF
   std::chrono::milliseconds link_timeout{5000};  // deadline of one call to a MEF
+  std::chrono::milliseconds revocation_poll{250};  // revocation feeds read this often
 };
 
 // link_options is the MAF's link::LinkOptions: its listener certificate
@@ -113,6 +119,26 @@ class MafService {
   // (borrowed, outlives the service; null: no audit). Call before serving.
   void set_audit(service::AuditLog* log) { audit_ = log; }
 
+  // SessionCloser closes the serving sessions a predicate accepts and
+  // returns how many (service::Listeners::close_sessions).
+  using SessionCloser = std::function<std::size_t(const std::function<bool(const service::AuthContext&)>&)>;
+  // set_session_closer gives the service its listeners' closer. Call
+  // before sync_revocations runs.
+  void set_session_closer(SessionCloser closer) { close_sessions_ = std::move(closer); }
+
+  // sync_revocations is one round of revocation handling (docs/protocol.md
+  // "Revocation feed"): it reads the feed of every configured MEF and
+  // revokes the Km derived from each KeID that ended there (remembered in
+  // the MAF's own log), then applies the MAF's new log entries, whoever
+  // wrote them (those, and an operator's "maf revoke" in another process):
+  // the client is forgotten and its sessions closed. Run it from one
+  // thread, every revocation_poll.
+  void sync_revocations();
+  // revocations_synced is true once every MEF feed has been read since
+  // start. Until then a Km that came from a MEF is not served: it may have
+  // been revoked while this MAF was down.
+  bool revocations_synced() const { return feeds_synced_.load(); }
+
  private:
   using ClientRef = std::shared_ptr<const store::MafClient>;
   // client_km_id is the canonical KmID behind a MAF PSK identity (a KmID
@@ -131,6 +157,14 @@ class MafService {
   void retrieve_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void delete_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void delete_client(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void revocation_feed(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  // apply_mef_entries revokes the Km derived from each KeID in |entries|.
+  Status apply_mef_entries(const std::vector<proto::RevocationEntry>& entries);
+  // apply_own_log applies the MAF log's entries after own_seq_.
+  void apply_own_log();
+  // serving_refusal: why a client read from the store must not be served
+  // yet (a Km from a MEF before the MEF feeds were read); nullopt if it may.
+  std::optional<Error> serving_refusal(const store::MafClient& c) const;
   Result<SecretBytes> fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, std::int64_t now);
 
   MafConfig cfg_;
@@ -165,6 +199,13 @@ class MafService {
   // to register its Kc; a client replaced or de-registered here is
   // dropped at once). Handshakes never answer from it.
   ExpiringCache<std::string, ClientRef> clients_{4096, std::chrono::seconds(2)};
+  // Revocation: one follower per MEF feed; the position in the MAF's own
+  // log (-1 until the first round, which starts at its head).
+  std::vector<std::unique_ptr<link::FeedFollower>> feeds_;
+  std::atomic<bool> feeds_synced_{false};
+  std::int64_t own_seq_ = -1;
+  std::string own_epoch_;
+  SessionCloser close_sessions_;
 };
 
 class MafServer {
@@ -182,7 +223,8 @@ class MafServer {
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<MafService> service_;
   std::unique_ptr<service::Listeners> listeners_;
-  std::unique_ptr<service::ExpiryPurger> purger_;  // last: stops before the store closes
+  std::unique_ptr<service::ExpiryPurger> purger_;  // stops before the store closes
+  std::unique_ptr<service::Periodic> revoker_;     // last: stops first
 };
 
 }  // namespace m2msec::maf

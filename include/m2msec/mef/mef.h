@@ -68,7 +68,9 @@ class MefService {
   //   RETRIEVE /mef/fetchCredentials/<KeID>/<SUID> key retrieval by a MAF
   //            or an Enrolee B (8.3.2.1 "Use of Remotely Provisioned
   //            Credential")
-  // Both are pure: everything the handshake established is in |ctx|.
+  //   RETRIEVE /mef/revocations/<seq>          the revocation feed of a MAF
+  //            or an Enrolee B (docs/protocol.md)
+  // All are pure: everything the handshake established is in |ctx|.
   void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
   const MefConfig& config() const { return cfg_; }
@@ -85,6 +87,7 @@ class MefService {
   void enrol_as(const service::AuthContext& ctx, const proto::Request& req, const proto::EnrolRequest& request,
                 const store::Enrolee& enrolee, proto::Reply reply);
   void fetch(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void revocations(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
   MefConfig cfg_;
   Fqdn fqdn_;

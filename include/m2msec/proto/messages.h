@@ -37,6 +37,10 @@ inline constexpr std::string_view kMefFetchPrefix = "/mef/fetchCredentials/";
 inline constexpr std::string_view kMafPath = "/maf";
 inline constexpr std::string_view kMafKeysPrefix = "/maf/keys/";
 inline constexpr std::string_view kMafClientsPrefix = "/maf/clients/";
+// Revocation feeds (docs/protocol.md "Revocation feed"): RETRIEVE
+// <prefix><seq> answers the entries after <seq>.
+inline constexpr std::string_view kMefRevocationsPrefix = "/mef/revocations/";
+inline constexpr std::string_view kMafRevocationsPrefix = "/maf/revocations/";
 // kCseMafKeysPath is where Entity B accepts a Kc pushed by its MAF at key
 // registration (an m2msec extension; docs/protocol.md "MAF Key Push").
 inline constexpr std::string_view kCseMafKeysPath = "/mafKeys";
@@ -166,6 +170,31 @@ struct MafKeyPush {
 
   nlohmann::json to_json() const;
   static Result<MafKeyPush> from_json(const nlohmann::json& j);
+};
+
+// RevocationEntry is one entry of an issuer's revocation log: identifiers
+// only, never a key.
+struct RevocationEntry {
+  std::int64_t seq = 0;                // sn
+  std::string kind;                    // knd: "ke", "km" or "kc"
+  std::string key_id;                  // kid: KeID, KmID or KcID
+  std::string entity_id;               // eid: whose key it was ("" unknown)
+  std::string kpsa_id;                 // kps: ke entries of Kpsa enrolees ("" none)
+  std::int64_t expiration = 0;         // et: 0 for a key with no expiry
+  std::int64_t revoked_at = 0;         // rt
+};
+
+// RevocationFeed (sec:rvf) answers RETRIEVE /mef/revocations/<after> and
+// /maf/revocations/<after>: the entries with a larger seq meant for the
+// requester, in seq order, at most 1000.
+struct RevocationFeed {
+  std::string epoch;                   // ep: 32 hex digits; changes when the log is new
+  std::int64_t head = 0;               // hd: the log's last seq
+  bool more = false;                   // mr: more entries follow the last one
+  std::vector<RevocationEntry> entries;  // ent
+
+  nlohmann::json to_json() const;
+  static Result<RevocationFeed> from_json(const nlohmann::json& j);
 };
 
 }  // namespace m2msec::proto

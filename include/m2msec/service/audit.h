@@ -24,7 +24,7 @@ struct AuthContext;
 // AuditEvent is one record. Empty strings and unset optionals are left out
 // of the line.
 struct AuditEvent {
-  std::string event;      // "grant", "refusal" or "operator"
+  std::string event;      // "grant", "refusal", "revocation" or "operator"
   std::string kind;       // key kind: "ke", "km", "kc", "kpsa", "kpm", "enrolee", ...
   std::string key_id;     // key identifier (never the key)
   std::string to;         // the entity or peer the key was granted to / refused to
@@ -97,6 +97,12 @@ void audit_grant(AuditLog* log, std::string_view kind, std::string_view key_id, 
 // to |to|; does nothing with a null |log|.
 void audit_refusal(AuditLog* log, std::string_view kind, std::string_view key_id, std::string_view to,
                    std::string_view reason);
+
+// audit_revocation records that this role dropped key |key_id| (of
+// |kind|, belonging to |entity|) because its issuer revoked it; |source|
+// names the feed ("mef", "maf"). Does nothing with a null |log|.
+void audit_revocation(AuditLog* log, std::string_view kind, std::string_view key_id, std::string_view entity,
+                      std::string_view source);
 
 // audit_text is |text| made safe and short for a record (printable(),
 // at most 256 input bytes).

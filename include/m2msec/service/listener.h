@@ -104,6 +104,9 @@ class Listeners {
 
   std::uint16_t tls_port() const;   // 0 if TLS is off
   std::uint16_t dtls_port() const;  // 0 if DTLS is off
+  // close_sessions closes the serving sessions whose AuthContext |match|
+  // accepts (see SessionReaper::close_matching); returns how many.
+  std::size_t close_sessions(const std::function<bool(const AuthContext&)>& match);
   void stop();
 
  private:

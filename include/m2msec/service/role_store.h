@@ -25,4 +25,12 @@ Result<std::unique_ptr<store::Store>> open_role_store(const std::string& data_di
 proto::Response store_refusal(const proto::Request& req, const Error& err, std::string_view what,
                               std::string_view role);
 
+// revocation_feed answers RETRIEVE <prefix><after> from |log| with the
+// entries meant for |holder| ("" all) after seq <after> (an integer >= -1;
+// -1 asks for the head only): 2000 with a sec:rvf body, 4000 for a bad
+// <after>, 5000 (logged with |role|) if the store fails. The caller has
+// authorized the requester. Blocks on a store read: run it on a worker.
+proto::Response revocation_feed(const proto::Request& req, std::string_view prefix, store::RevocationLog& log,
+                                std::string_view holder, std::string_view role);
+
 }  // namespace m2msec::service

@@ -1,5 +1,5 @@
 // m2msec/service/session_reaper.h: closes sessions when the key they were
-// authenticated with expires.
+// authenticated with expires, or is revoked.
 //
 // Seed 000: a connection key expires with its connection and lives no
 // longer than the root key; TS-0003 8.2.2.3: once Kc has expired, Entity
@@ -10,13 +10,16 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <queue>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "m2msec/service/auth_context.h"
 #include "m2msec/tls/session.h"
 
 namespace m2msec::service {
@@ -34,6 +37,18 @@ class SessionReaper {
   // that has passed. Holds only a weak reference: a session that ends
   // earlier is forgotten at its expiry or at the next sweep.
   void watch(std::weak_ptr<tls::Session> session, std::int64_t expires_at);
+
+  // track remembers a serving session with what its handshake
+  // established, until untrack(token) (call it when the session ends), so
+  // that close_matching can find it.
+  std::uint64_t track(std::weak_ptr<tls::Session> session, AuthRef ctx);
+  void untrack(std::uint64_t token);
+  // close_matching closes every tracked session whose context |match|
+  // accepts (a revoked key, a revoked client) and returns how many. |match|
+  // runs under the reaper's lock: it must be quick and must not call back.
+  std::size_t close_matching(const std::function<bool(const AuthContext&)>& match);
+  // tracked counts the sessions tracked.
+  std::size_t tracked() const;
 
   // watched counts the entries held (sessions that ended early included
   // until swept).
@@ -55,6 +70,12 @@ class SessionReaper {
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
   std::size_t sweep_at_ = 1024;
   std::uint64_t closed_ = 0;
+  struct Tracked {
+    std::weak_ptr<tls::Session> session;
+    AuthRef ctx;
+  };
+  std::unordered_map<std::uint64_t, Tracked> tracked_;
+  std::uint64_t next_token_ = 1;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -1,0 +1,51 @@
+#include "m2msec/service/periodic.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include "m2msec/core/printable.h"
+
+namespace m2msec::service {
+
+Periodic::Periodic(std::string thread_name, std::chrono::milliseconds interval, std::function<void()> job)
+    : name_(std::move(thread_name)), interval_(interval), job_(std::move(job)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Periodic::~Periodic() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Periodic::kick() {
+  {
+    std::lock_guard lock(mu_);
+    kicked_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Periodic::run() {
+  pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    kicked_ = false;
+    lock.unlock();
+    // The thread's exception barrier.
+    try {
+      job_();
+    } catch (const std::exception& e) {
+      spdlog::error("{}: {}", name_, printable(e.what()));
+    } catch (...) {
+      spdlog::error("{}: a non-standard exception", name_);
+    }
+    lock.lock();
+    cv_.wait_for(lock, interval_, [this] { return stopping_ || kicked_; });
+  }
+}
+
+}  // namespace m2msec::service
