@@ -13,6 +13,12 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
     auto link = link::Link::create(std::move(*lo));
     if (!link) return std::unexpected(link.error());
     s->link_ = std::move(*link);
+    auto fo = link_options(cfg);
+    if (!fo) return std::unexpected(fo.error());
+    fo->pool_size = 1;
+    auto feed_link = link::Link::create(std::move(*fo));
+    if (!feed_link) return std::unexpected(feed_link.error());
+    s->feed_link_ = std::move(*feed_link);
   }
   // 8.2.2.1: operator-provisioned Kpsa, loaded once from 0600 files.
   std::map<std::string, CachedKey> provisioned;
@@ -31,6 +37,7 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, s->link_.get(), std::move(provisioned));
   EntityB* svc = s->service_.get();
   svc->set_audit(s->audit_.get());
+  if (s->feed_link_) svc->follow_revocations(*s->feed_link_);
   service::ListenerHandlers h = service::handlers_for(svc, "cse");
   h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };
   h.on_session_end = [svc](const service::AuthContext& c) { svc->on_session_end(c); };
@@ -40,7 +47,7 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   service::Listeners* listeners = s->listeners_.get();
   svc->set_session_closer(
       [listeners](const std::function<bool(const service::AuthContext&)>& m) { return listeners->close_sessions(m); });
-  if (s->link_) {
+  if (s->feed_link_) {
     s->revoker_ =
         std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
   }

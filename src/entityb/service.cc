@@ -41,16 +41,17 @@ const PeerEntry* find_peer(const std::vector<PeerEntry>& peers, const Fqdn& fqdn
 }  // namespace
 
 EntityB::EntityB(CseConfig cfg, service::WorkerPool& pool, link::Link* link, std::map<std::string, CachedKey> provisioned)
-    : cfg_(std::move(cfg)), pool_(pool), link_(link), keys_(std::move(provisioned)), started_(service::now_unix()) {
-  if (link_ == nullptr) return;
+    : cfg_(std::move(cfg)), pool_(pool), link_(link), keys_(std::move(provisioned)), started_(service::now_unix()) {}
+
+void EntityB::follow_revocations(link::Link& feed_link) {
   // Entity B holds no key before it starts, so each feed is read from its
   // head: only what is revoked from now on can concern it.
-  auto follow = [this](const PeerEntry& p, std::string_view prefix, bool maf) {
+  auto follow = [this, &feed_link](const PeerEntry& p, std::string_view prefix, bool maf) {
     auto ep = service::parse_endpoint(p.address);  // checked by load_cse_config
     if (!ep) return;
     const Fqdn issuer = *Fqdn::parse(p.fqdn);
     feeds_.push_back(std::make_unique<link::FeedFollower>(
-        *link_, link::Peer{ep->host, ep->port, p.fqdn}, std::string(prefix), cfg_.cse_id, link::FeedPosition{},
+        feed_link, link::Peer{ep->host, ep->port, p.fqdn}, std::string(prefix), cfg_.cse_id, link::FeedPosition{},
         [this, issuer, maf](const std::vector<proto::RevocationEntry>& e) {
           return maf ? apply_maf_entries(issuer, e) : apply_mef_entries(issuer, e);
         }));

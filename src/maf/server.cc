@@ -26,6 +26,14 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
     if (!link) return std::unexpected(link.error());
     s->link_ = std::move(*link);
   }
+  if (!cfg.mefs.empty()) {
+    auto lo = link_options(cfg);
+    if (!lo) return std::unexpected(lo.error());
+    lo->pool_size = 1;
+    auto link = link::Link::create(std::move(*lo));
+    if (!link) return std::unexpected(link.error());
+    s->feed_link_ = std::move(*link);
+  }
   auto st = open_maf_store(cfg, /*create_kek=*/true);
   if (!st) return std::unexpected(st.error());
   s->store_ = std::move(*st);
@@ -37,6 +45,7 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, s->link_.get());
   MafService* svc = s->service_.get();
   svc->set_audit(s->audit_.get());
+  if (s->feed_link_) svc->follow_revocations(*s->feed_link_);
   service::ListenerHandlers h = service::handlers_for(svc, "maf", std::string(crypto::kConnectionExporterLabel));
   h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };
   auto l = service::Listeners::start(cfg.listen, std::move(h));

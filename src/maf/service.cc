@@ -43,20 +43,21 @@ MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& 
   for (const CseEntry& c : cfg_.cses) {
     if (auto ep = service::parse_endpoint(c.address)) cse_peers_[c.cse_id] = link::Peer{ep->host, ep->port, c.fqdn};
   }
+}
+
+void MafService::follow_revocations(link::Link& feed_link) {
   // Each MEF's feed is read from where this MAF left off (persisted), or
   // from its start the first time.
-  if (link_ != nullptr) {
-    for (std::size_t i = 0; i < cfg_.mefs.size(); ++i) {
-      const std::string issuer = Fqdn::parse(cfg_.mefs[i].fqdn)->str();
-      link::FeedPosition start{"", 0};
-      if (auto c = store_.revocations().cursor(issuer)) start = link::FeedPosition{c->epoch, c->seq};
-      feeds_.push_back(std::make_unique<link::FeedFollower>(
-          *link_, mef_peers_[i], std::string(proto::kMefRevocationsPrefix), fqdn_.str(), std::move(start),
-          [this](const std::vector<proto::RevocationEntry>& e) { return apply_mef_entries(e); },
-          [this, issuer](const link::FeedPosition& p) {
-            return store_.revocations().set_cursor(issuer, store::FeedCursor{p.epoch, p.seq});
-          }));
-    }
+  for (std::size_t i = 0; i < cfg_.mefs.size(); ++i) {
+    const std::string issuer = Fqdn::parse(cfg_.mefs[i].fqdn)->str();
+    link::FeedPosition start{"", 0};
+    if (auto c = store_.revocations().cursor(issuer)) start = link::FeedPosition{c->epoch, c->seq};
+    feeds_.push_back(std::make_unique<link::FeedFollower>(
+        feed_link, mef_peers_[i], std::string(proto::kMefRevocationsPrefix), fqdn_.str(), std::move(start),
+        [this](const std::vector<proto::RevocationEntry>& e) { return apply_mef_entries(e); },
+        [this, issuer](const link::FeedPosition& p) {
+          return store_.revocations().set_cursor(issuer, store::FeedCursor{p.epoch, p.seq});
+        }));
   }
   feeds_synced_ = feeds_.empty();
 }

@@ -49,6 +49,7 @@ proto::Response store_refusal(const proto::Request& req, const Error& err, std::
 proto::Response revocation_feed(const proto::Request& req, std::string_view prefix, store::RevocationLog& log,
                                 std::string_view holder, std::string_view role) {
   using proto::Rsc;
+  constexpr std::size_t kMaxFeedBytes = 48 * 1024;
   const std::string_view text = std::string_view(req.to).substr(prefix.size());
   std::int64_t after = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), after);
@@ -61,7 +62,15 @@ proto::Response revocation_feed(const proto::Request& req, std::string_view pref
   feed.epoch = std::move(page->epoch);
   feed.head = page->head;
   feed.more = page->more;
+  // An answer stays well inside the 64 KiB body limit of the HTTP binding
+  // (proto::HttpLimits): a page is cut short, with "mr", at about 48 KiB.
+  std::size_t bytes = 0;
   for (const store::Revocation& r : page->entries) {
+    bytes += 96 + r.key_id.size() + r.entity_id.size() + r.kpsa_id.value_or("").size();
+    if (bytes > kMaxFeedBytes && !feed.entries.empty()) {
+      feed.more = true;
+      break;
+    }
     proto::RevocationEntry e;
     e.seq = r.seq;
     e.kind = std::string(store::revoked_kind_name(r.kind));

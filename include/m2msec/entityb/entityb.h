@@ -140,6 +140,12 @@ class EntityB {
   using SessionCloser = std::function<std::size_t(const std::function<bool(const service::AuthContext&)>&)>;
   void set_session_closer(SessionCloser closer) { close_sessions_ = std::move(closer); }
 
+  // follow_revocations makes sync_revocations read the feeds over
+  // |feed_link| (borrowed, outlives the acceptor; a link of its own, so
+  // that polls of a MAF that is down do not open the breaker key
+  // retrievals go through). Call before serving.
+  void follow_revocations(link::Link& feed_link);
+
   // sync_revocations reads the revocation feed of every configured MAF and
   // MEF (docs/protocol.md "Revocation feed") and drops what they revoked:
   // a Kc the operator revoked, every Kc of a MAF client revoked, a Kpsa
@@ -198,6 +204,7 @@ class CseServer {
  private:
   CseServer() = default;
   std::unique_ptr<link::Link> link_;  // outlives the pool's jobs and the acceptor
+  std::unique_ptr<link::Link> feed_link_;  // revocation feeds only
   std::unique_ptr<service::AuditLog> audit_;
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<EntityB> service_;

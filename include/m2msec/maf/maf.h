@@ -126,6 +126,13 @@ class MafService {
   // before sync_revocations runs.
   void set_session_closer(SessionCloser closer) { close_sessions_ = std::move(closer); }
 
+  // follow_revocations makes sync_revocations read every configured MEF's
+  // revocation feed over |feed_link| (borrowed, outlives the service; a
+  // link of its own, so that polls of a MEF that is down do not open the
+  // breaker Km fetches go through). Until the first round has read them
+  // all, Km from a MEF is not served. Call before serving.
+  void follow_revocations(link::Link& feed_link);
+
   // sync_revocations is one round of revocation handling (docs/protocol.md
   // "Revocation feed"): it reads the feed of every configured MEF and
   // revokes the Km derived from each KeID that ended there (remembered in
@@ -202,7 +209,7 @@ class MafService {
   // Revocation: one follower per MEF feed; the position in the MAF's own
   // log (-1 until the first round, which starts at its head).
   std::vector<std::unique_ptr<link::FeedFollower>> feeds_;
-  std::atomic<bool> feeds_synced_{false};
+  std::atomic<bool> feeds_synced_{true};
   std::int64_t own_seq_ = -1;
   std::string own_epoch_;
   SessionCloser close_sessions_;
@@ -220,6 +227,7 @@ class MafServer {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<service::AuditLog> audit_;
   std::unique_ptr<link::Link> link_;  // outlives the pool's jobs and the service
+  std::unique_ptr<link::Link> feed_link_;  // revocation feeds only
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<MafService> service_;
   std::unique_ptr<service::Listeners> listeners_;

@@ -162,3 +162,72 @@ TEST(Messages, RejectBadShapes) {
 
 }  // namespace
 }  // namespace m2msec::proto
+
+namespace m2msec::proto {
+namespace {
+
+// The revocation feed (docs/protocol.md §3.7): a round trip, and each bad
+// shape refused naming the field. A holder acts on these entries, so an
+// entry out of order or past the head must not parse.
+TEST(Messages, RevocationFeedRoundTripAndBadShapes) {
+  using nlohmann::json;
+  RevocationFeed f;
+  f.epoch = std::string(32, 'a');
+  f.head = 9;
+  f.more = true;
+  f.entries.push_back({7, "ke", "k1@mef.example.com", "/d1", "kpsa-1@mef.example.com", 1'900'000'000, 1'800'000'000});
+  f.entries.push_back({9, "km", "00ff@maf.example.com", "/d2", "", 0, 1'800'000'001});
+  auto back = RevocationFeed::from_json(f.to_json());
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->epoch, f.epoch);
+  EXPECT_EQ(back->head, 9);
+  EXPECT_TRUE(back->more);
+  ASSERT_EQ(back->entries.size(), 2u);
+  EXPECT_EQ(back->entries[0].kpsa_id, "kpsa-1@mef.example.com");
+  EXPECT_EQ(back->entries[0].expiration, 1'900'000'000);
+  EXPECT_EQ(back->entries[1].expiration, 0);  // never expires: sent without et
+  EXPECT_FALSE(f.to_json()["sec:rvf"]["ent"][1].contains("et"));
+  EXPECT_EQ(back->entries[1].revoked_at, 1'800'000'001);
+
+  const json valid = f.to_json();
+  auto entry_with = [&](std::size_t i, const char* field, json v) {
+    json j = valid;
+    j["sec:rvf"]["ent"][i][field] = std::move(v);
+    return j;
+  };
+  json no_ep = valid;
+  no_ep["sec:rvf"].erase("ep");
+  json ent_obj = valid;
+  ent_obj["sec:rvf"]["ent"] = json::object();
+  json too_many = valid;
+  too_many["sec:rvf"]["ent"] = json::array();
+  for (int i = 1; i <= 1001; ++i) too_many["sec:rvf"]["ent"].push_back({{"sn", i}, {"knd", "kc"}, {"kid", "x"}});
+  too_many["sec:rvf"]["hd"] = 2000;
+  json neg_head = valid;
+  neg_head["sec:rvf"]["hd"] = -1;
+  struct Case {
+    json body;
+    std::string reason;
+  };
+  const Case cases[] = {
+      {no_ep, "sec:rvf.ep is missing"},
+      {neg_head, "sec:rvf.hd is out of range 0..9223372036854775807"},
+      {ent_obj, "sec:rvf.ent is not an array"},
+      {too_many, "sec:rvf.ent has more than 1000 entries"},
+      {entry_with(0, "knd", "kx"), "ent.knd is not ke, km or kc"},
+      {entry_with(0, "sn", 0), "ent.sn is out of range 1..9223372036854775807"},
+      {entry_with(0, "sn", 9), "ent.sn is out of order or after hd"},   // not before the next one
+      {entry_with(1, "sn", 10), "ent.sn is out of order or after hd"},  // after the head
+      {entry_with(0, "kid", 5), "ent.kid is not a string"},
+      {entry_with(0, "et", "soon"), "ent.et is not a YYYYMMDDTHHMMSS time"},
+  };
+  for (const Case& c : cases) {
+    auto m = RevocationFeed::from_json(c.body);
+    ASSERT_FALSE(m) << c.body.dump().substr(0, 300);
+    EXPECT_EQ(m.error().code(), Errc::malformed_message);
+    EXPECT_EQ(m.error().detail(), c.reason) << c.body.dump().substr(0, 300);
+  }
+}
+
+}  // namespace
+}  // namespace m2msec::proto

@@ -74,5 +74,37 @@ TEST(SessionReaper, ForgetsSessionsThatEndedEarly) {
   EXPECT_EQ(reaper.closed(), 0u);
 }
 
+// A revocation closes the tracked sessions whose context matches, and
+// only those; an untracked (ended) session is not touched.
+TEST(SessionReaper, ClosesTheTrackedSessionsARevocationNames) {
+  SessionReaper reaper;
+  auto ctx = [](std::string key) {
+    auto c = std::make_shared<AuthContext>();
+    c->key_id = std::move(key);
+    return AuthRef(c);
+  };
+  auto a = std::make_shared<ClosableSession>();
+  auto b = std::make_shared<ClosableSession>();
+  auto c = std::make_shared<ClosableSession>();
+  reaper.track(a, ctx("k1"));
+  reaper.track(b, ctx("k2"));
+  const std::uint64_t tc = reaper.track(c, ctx("k1"));
+  reaper.untrack(tc);  // c's session ended before the revocation
+  EXPECT_EQ(reaper.tracked(), 2u);
+  EXPECT_EQ(reaper.close_matching([](const AuthContext& x) { return x.key_id == "k1"; }), 1u);
+  EXPECT_TRUE(a->closed);
+  EXPECT_FALSE(b->closed);
+  EXPECT_FALSE(c->closed);
+  EXPECT_EQ(reaper.tracked(), 1u);
+  EXPECT_EQ(reaper.close_matching([](const AuthContext& x) { return x.key_id == "k1"; }), 0u);
+  // A session gone (only a weak reference is held) is dropped, not closed.
+  {
+    auto d = std::make_shared<ClosableSession>();
+    reaper.track(d, ctx("k3"));
+  }
+  EXPECT_EQ(reaper.close_matching([](const AuthContext& x) { return x.key_id == "k3"; }), 0u);
+  EXPECT_EQ(reaper.tracked(), 1u);
+}
+
 }  // namespace
 }  // namespace m2msec::service
