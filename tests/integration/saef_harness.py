@@ -12,8 +12,9 @@ kept so that scan_secrets() can check that no key appears in any of it.
 
 Certificates come from pki.py: mef/maf/maf2 and in-cse from the
 infrastructure CA (trust_anchors), the device CSE-ID certificate dev-c from
-the device CA (device_trust_anchors, on all three listeners). Checks are counted; finish() kills every server, prints
-"N passed, N failed" and exits non-zero on any failure. Every server and
+the device CA (device_trust_anchors, on all three listeners). Checks are
+counted; finish() kills every server, prints "N passed, N failed" and
+exits non-zero on any failure. Every server and
 command is watched (proc_watch.py): a sanitizer report in its output, or
 an exit the test did not ask for, is a failed check.
 """
