@@ -42,10 +42,12 @@ def _key(d, name):
     os.chmod(path, 0o600)
 
 
-def make_ca(d, name):
-    """make_ca writes <name>.crt/.key, a self-signed P-256 CA, and its openssl ca database."""
+def make_ca(d, name, cn=None):
+    """make_ca writes <name>.crt/.key, a self-signed P-256 CA (CN |cn|, default "<name> test CA"), and its
+    openssl ca database."""
     _key(d, name)
-    _run(["req", "-new", "-x509", "-key", name + ".key", "-sha256", "-days", "30", "-subj", f"/CN={name} test CA",
+    _run(["req", "-new", "-x509", "-key", name + ".key", "-sha256", "-days", "30", "-subj",
+          f"/CN={cn or name + ' test CA'}",
           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
           "-out", name + ".crt"], d)
     db = os.path.join(d, name + ".db")

@@ -85,6 +85,16 @@ def body(h, doc_path):
         h.check(rc == 2 and "device_trust_anchors" in err and "must not vouch" in err,
                 f"config with a CA in both anchor sets ({name}) is refused", err.strip())
 
+    # A third device CA with the SAME CN as device-ca ("device-ca test CA"): a CN names no CA.
+    old = os.umask(0o077)
+    try:
+        pki.make_ca(h.pki, "device-twin-ca", cn="device-ca test CA")
+        with open(os.path.join(h.pki, "device-anchors.crt"), "a") as out, \
+                open(os.path.join(h.pki, "device-twin-ca.crt")) as f:
+            out.write(f.read())
+    finally:
+        os.umask(old)
+
     h.start_all()
     mef, maf, cse = h.ports["mef"], h.ports["maf"], h.ports["cse"]
 
@@ -160,7 +170,8 @@ def body(h, doc_path):
         return h.run(["mef", "enrolee", "add", "--config", h.config, "--enrolee-id", enrolee_id or "/" + name,
                       "--cert-subject", subject, "--cert-ca", cert_ca, "--target", MAF])
 
-    for name, ca_name in (("dev-a", "device-ca"), ("dev-b", "device-ca"), ("dev-i", "ca")):
+    for name, ca_name in (("dev-a", "device-ca"), ("dev-b", "device-ca"), ("dev-i", "ca"),
+                          ("dev-t", "device-twin-ca")):
         old = os.umask(0o077)
         try:
             pki.make_cse(h.pki, name, ca=ca_name)
@@ -180,8 +191,8 @@ def body(h, doc_path):
     h.check(rc == 0 and json.loads(out).get("cert_trust_anchor") == device2_fp, "stored in lower case", out)
     rc, _, err = add_cert_enrolee("dev-i", os.path.join(h.pki, "ca.crt"))
     h.check(rc == 0, "an enrolee bound to the infrastructure CA can be added (and will never enrol)", err)
-    for what, arg, needle in (("a file with two certificates", os.path.join(h.pki, "device-anchors.crt"),
-                               "holds 2 certificates"),
+    for what, arg, needle in (("a file with three certificates", os.path.join(h.pki, "device-anchors.crt"),
+                               "holds 3 certificates"),
                               ("a CN", "device-ca test CA", "device-ca test CA"),
                               ("a short fingerprint", "sha256:abcd", "sha256:<64 hex digits>")):
         rc, _, err = add_cert_enrolee("dev-x", arg)
@@ -205,6 +216,13 @@ def body(h, doc_path):
     rc, out, err = cert_enrol("dev-b")
     h.check(rc == 1 and "root of trust" in err, "enrolee bound to device CA 2 with a chain from device CA 1: refused",
             (rc, out, err))
+    # /dev-t's chain ends at device-twin-ca, whose CN is device-ca's: bound to device-ca, it is refused
+    # (a CN-matching MEF would have enrolled it).
+    rc, _, err = add_cert_enrolee("dev-t", os.path.join(h.pki, "device-ca.crt"))
+    h.check(rc == 0, "enrolee /dev-t bound to device-ca", err)
+    rc, out, err = cert_enrol("dev-t")
+    h.check(rc == 1 and "root of trust" in err,
+            "a chain from another device CA with the same CN as the enrolee's root: refused", (rc, out, err))
     rc, out, err = cert_enrol("dev-i")
     h.check(rc == 1 and "device trust anchor" in err,
             "enrolee certificate from the infrastructure CA: refused", (rc, out, err))
