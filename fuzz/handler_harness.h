@@ -62,7 +62,10 @@ inline service::AuthRef make_ctx(std::uint8_t sel, const Identities& ids) {
       c->peer.kind = tls::PeerIdentity::Kind::certificate;
       c->peer.dns_names = ids.cert_dns[which % ids.cert_dns.size()];
       c->peer.san_uris = ids.cert_uris[which % ids.cert_uris.size()];
-      c->peer.trust_anchor = (sel & 0x40) ? "other-ca" : "factory-ca";
+      // Three anchors: the enrolees' device CA, another device CA, and
+      // the infrastructure CA (as a listener's two sets classify them).
+      c->peer.trust_anchor = "sha256:" + std::string(64, (sel & 0x40) ? 'e' : (sel & 0x80) ? '1' : 'f');
+      c->peer.anchor_role = (sel & 0x80) && !(sel & 0x40) ? tls::AnchorRole::infrastructure : tls::AnchorRole::device;
       break;
     default:
       break;

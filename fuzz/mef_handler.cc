@@ -28,7 +28,7 @@ struct Mef {
     c.enrolee_id = "/dev-3";
     c.auth_kind = store::AuthKind::cert;
     c.cert_subject = "dev-3.sp.example.com";
-    c.cert_trust_anchor = "factory-ca";
+    c.cert_trust_anchor = "sha256:" + std::string(64, 'f');
     c.target = "maf.example.com";
     FUZZ_CHECK(store->mef().add_enrolee(c, now).has_value());
     mef::MefConfig cfg;

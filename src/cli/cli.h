@@ -64,4 +64,15 @@ Result<store::TargetKind> enrolee_target_kind(const std::string& target, const s
 bool record_operator(const std::string& audit_file, const std::string& role, const std::string& mas_id,
                      service::AuditEvent e);
 
+// fingerprint_argument normalises "sha256:<64 hex digits>" (either case)
+// to the stored form, lower case. Fails with Errc::invalid_argument.
+Result<std::string> fingerprint_argument(const std::string& text);
+
+// trust_anchor_argument reads an enrolee's root of trust: a literal
+// "sha256:<hex>" (fingerprint_argument), or a PEM file holding exactly one
+// CA certificate, whose fingerprint it returns. Fails with
+// Errc::invalid_argument (several certificates, malformed fingerprint),
+// Errc::io_error or Errc::invalid_credentials.
+Result<std::string> trust_anchor_argument(const std::string& text);
+
 }  // namespace m2msec::cli

@@ -78,7 +78,7 @@ std::string config_text(int mef, int maf, int cse) {
   return "[pki]\ndir = \"pki\"\n\n"
          "[mef]\nfqdn = \"mef.sp.example.com\"\nsp_domain = \"sp.example.com\"\ntls_listen = \"127.0.0.1:" + m +
          "\"\ndata_dir = \"mef\"\ncertificate = \"pki/mef.crt\"\nprivate_key = \"pki/mef.key\"\n"
-         "trust_anchors = \"pki/ca.crt\"\nworkers = 32\n[[mef.maf]]\nfqdn = \"maf.sp.example.com\"\naddress = \"127.0.0.1:" + a +
+         "trust_anchors = \"pki/ca.crt\"\ndevice_trust_anchors = \"pki/device-ca.crt\"\nworkers = 32\n[[mef.maf]]\nfqdn = \"maf.sp.example.com\"\naddress = \"127.0.0.1:" + a +
          "\"\n\n[maf]\nfqdn = \"maf.sp.example.com\"\nsp_domain = \"sp.example.com\"\ntls_listen = \"127.0.0.1:" + a +
          "\"\ndata_dir = \"maf\"\ncertificate = \"pki/maf.crt\"\nprivate_key = \"pki/maf.key\"\n"
          "trust_anchors = \"pki/ca.crt\"\nworkers = 32\n[[maf.mef]]\nfqdn = \"mef.sp.example.com\"\naddress = \"127.0.0.1:" + m +
@@ -86,6 +86,7 @@ std::string config_text(int mef, int maf, int cse) {
          "\"\n\n[cse]\nfqdn = \"in-cse.sp.example.com\"\nsp_domain = \"sp.example.com\"\ncse_id = \"/in-cse\"\n"
          "csebase = \"in-name\"\ntls_listen = \"127.0.0.1:" + c +
          "\"\ncertificate = \"pki/in-cse.crt\"\nprivate_key = \"pki/in-cse.key\"\ntrust_anchors = \"pki/ca.crt\"\n"
+         "device_trust_anchors = \"pki/device-ca.crt\"\n"
          "workers = 32\n[[cse.maf]]\nfqdn = \"maf.sp.example.com\"\naddress = \"127.0.0.1:" + a +
          "\"\n[[cse.mef]]\nfqdn = \"mef.sp.example.com\"\naddress = \"127.0.0.1:" + m + "\"\n";
 }
@@ -214,7 +215,12 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   if (!server) return failure(server.error());
 
   // Provision: a Kpm per device (pre-provisioned at the "factory"), and a
-  // device certificate for the certificate devices.
+  // device certificate for the certificate devices, issued by the demo
+  // device CA (the MEF's device_trust_anchors), which each such enrolee
+  // names as its root of trust by fingerprint.
+  auto device_fps = tls::read_certificate_fingerprints(work + "/pki/device-ca.crt");
+  if (!device_fps) return failure(device_fps.error());
+  const std::string device_ca = device_fps->front();
   std::vector<Device> devices(o.devices);
   std::vector<store::Enrolee> rows;
   const std::int64_t now = service::now_unix();
@@ -234,9 +240,10 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     if (d.kind == Kind::cert) {
       e.auth_kind = store::AuthKind::cert;
       e.cert_subject = std::string(name) + ".sp.example.com";
-      e.cert_trust_anchor = "m2msec demo CA";
+      e.cert_trust_anchor = device_ca;
       fs::create_directories(d.state_dir, ec);
-      auto made = tls::issue_leaf(work + "/pki", tls::LeafSpec{std::string("device-") + name, {*e.cert_subject}, {}, 30});
+      auto made = tls::issue_leaf(work + "/pki",
+                                  tls::LeafSpec{std::string("device-") + name, {*e.cert_subject}, {}, 30, "device-ca"});
       if (!made) return failure(made.error());
     } else {
       d.kpm = SecretBytes(32);

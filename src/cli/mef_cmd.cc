@@ -1,16 +1,54 @@
 // mef_cmd.cc: "m2msec mef serve" and "m2msec mef enrolee ..." (operator).
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iostream>
+#include <system_error>
 
 #include "cli.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/core/secret_file.h"
 #include "m2msec/mef/mef.h"
+#include "m2msec/core/encoding.h"
 #include "m2msec/service/runtime.h"
+#include "m2msec/tls/credentials.h"
 #include "serve_util.h"
 
 namespace m2msec::cli {
+
+Result<std::string> fingerprint_argument(const std::string& text) {
+  constexpr std::string_view kPrefix = "sha256:";
+  std::string out = text;
+  if (out.size() >= kPrefix.size() && out.compare(0, kPrefix.size(), "SHA256:") == 0) {
+    out.replace(0, kPrefix.size(), kPrefix);
+  }
+  for (std::size_t i = kPrefix.size(); i < out.size(); ++i) {
+    if (out[i] >= 'A' && out[i] <= 'F') out[i] = static_cast<char>(out[i] - 'A' + 'a');
+  }
+  if (!is_certificate_fingerprint(out)) {
+    return fail(Errc::invalid_argument, "a CA fingerprint looks like sha256:<64 hex digits>");
+  }
+  return out;
+}
+
+Result<std::string> trust_anchor_argument(const std::string& text) {
+  if (text.starts_with("sha256:") || text.starts_with("SHA256:")) return fingerprint_argument(text);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(text, ec)) {
+    return fail(Errc::invalid_argument, "--cert-ca: no such file: " + text +
+                                            " (give the CA's PEM file or its sha256:<hex> fingerprint; a CA name "
+                                            "is no longer accepted)");
+  }
+  auto fps = tls::read_certificate_fingerprints(text);
+  if (!fps) return std::unexpected(fps.error());
+  if (fps->size() != 1) {
+    return fail(Errc::invalid_argument, text + " holds " + std::to_string(fps->size()) +
+                                            " certificates; --cert-ca wants exactly one CA certificate (or its "
+                                            "sha256:<hex> fingerprint)");
+  }
+  return std::move(fps->front());
+}
+
 namespace {
 
 struct MefOpts {
@@ -53,10 +91,15 @@ int add(Context& ctx, const MefOpts& o) {
     e.kpm_id = o.kpm_id;
     e.kpm = std::move(*kpm);
   } else if (!o.cert_subject.empty()) {
-    if (o.cert_ca.empty()) return usage_error("--cert-subject needs --cert-ca (the CN of the enrolee's root of trust)");
+    if (o.cert_ca.empty()) {
+      return usage_error("--cert-subject needs --cert-ca (the enrolee's root of trust: a PEM file with its CA "
+                         "certificate, or sha256:<hex>)");
+    }
+    auto anchor = trust_anchor_argument(o.cert_ca);
+    if (!anchor) return usage_error(anchor.error());
     e.auth_kind = store::AuthKind::cert;
     e.cert_subject = o.cert_subject;
-    e.cert_trust_anchor = o.cert_ca.empty() ? std::optional<std::string>() : o.cert_ca;
+    e.cert_trust_anchor = std::move(*anchor);
   } else {
     return usage_error("give --kpm-id and --kpm-file (pre-provisioned key) or --cert-subject (certificate)");
   }
@@ -143,8 +186,9 @@ void add_mef_commands(CLI::App& app, Context& ctx) {
   add_cmd->add_option("--kpm-file", o.kpm_file, "File holding Kpm (hex, mode 0600; '-' for stdin)");
   add_cmd->add_option("--cert-subject", o.cert_subject, "Name in the enrolee's certificate (SAN URI or dNSName)");
   add_cmd->add_option("--cert-ca", o.cert_ca,
-                      "Root of trust of the enrolee's certificate: the subject CN of the CA certificate (in the "
-                      "MEF's trust_anchors) that its chain must end at");
+                      "Root of trust of the enrolee's certificate, the CA its chain must end at (one of the MEF's "
+                      "device_trust_anchors): a PEM file holding that one CA certificate, or its fingerprint "
+                      "sha256:<64 hex digits>");
   add_cmd->add_option("--expiry", o.expiry, "Enrolment expiry from now: 3600, 90m, 12h, 30d");
   add_json_flag(add_cmd, ctx);
   add_cmd->callback([&ctx] { ctx.run = [&ctx] { return add(ctx, o); }; });

@@ -133,7 +133,13 @@ Result<store::Enrolee> to_enrolee(RawRow& r, std::int64_t now) {
   } else {
     e.auth_kind = store::AuthKind::cert;
     if (r.f.count("cert_subject")) e.cert_subject = r.f["cert_subject"];
-    if (r.f.count("cert_ca")) e.cert_trust_anchor = r.f["cert_ca"];
+    // cert_ca is the root of trust's fingerprint, sha256:<hex> (no file
+    // paths: a device list names CAs, it does not point into the disk).
+    if (r.f.count("cert_ca")) {
+      auto fp = fingerprint_argument(r.f["cert_ca"]);
+      if (!fp) return fail(Errc::invalid_argument, "cert_ca: " + fp.error().detail());
+      e.cert_trust_anchor = std::move(*fp);
+    }
   }
   if (r.f.count("expiry")) {
     auto d = service::parse_duration(r.f["expiry"]);
@@ -205,7 +211,8 @@ void add_mef_enrolee_import(CLI::App* enrolee, Context& ctx) {
   CLI::App* cmd = enrolee->add_subcommand(
       "import",
       "Bulk-register enrolees from CSV (header: enrolee_id,kpm_id,kpm,target[,target_kind,expiry,"
-      "cert_subject,cert_ca]) or a JSON array of objects with those keys. All or nothing; every bad row "
+      "cert_subject,cert_ca]) or a JSON array of objects with those keys; cert_ca is the fingerprint "
+      "sha256:<hex> of the enrolee's root of trust. All or nothing; every bad row "
       "is reported. The file holds Kpm values: mode 0600.");
   cmd->add_option("--config", o.config, "TOML file with a [mef] table")->required();
   cmd->add_option("--file", o.file, "CSV or JSON file ('-' for stdin)")->required();

@@ -85,6 +85,7 @@ nlohmann::json summary_json(const store::EnroleeSummary& e) {
                       {"auth", store::auth_kind_name(e.auth_kind)},
                       {"kpm_id", opt(e.kpm_id)},
                       {"cert_subject", opt(e.cert_subject)},
+                      {"cert_trust_anchor", opt(e.cert_trust_anchor)},
                       {"target_kind", store::target_kind_name(e.target_kind)},
                       {"target", e.target},
                       {"created_at", e.created_at},
@@ -211,7 +212,9 @@ int run_show(Context& ctx, const ListOpts& o) {
   std::cout << "enrolee       " << e->enrolee_id << "\nstate         " << store::enrolee_state_name(e->state)
             << "\nauth          " << store::auth_kind_name(e->auth_kind)
             << (e->kpm_id ? "\nKpmID         " + printable_text(*e->kpm_id) : "")
-            << (e->cert_subject ? "\ncert subject  " + printable_text(*e->cert_subject) : "") << "\ntarget        "
+            << (e->cert_subject ? "\ncert subject  " + printable_text(*e->cert_subject) : "")
+            << (e->cert_trust_anchor ? "\ncert CA       " + printable_text(*e->cert_trust_anchor) : "")
+            << "\ntarget        "
             << store::target_kind_name(e->target_kind) << " " << e->target << "\ncreated       "
             << iso_time(e->created_at) << "\nexpires       " << (e->expires_at ? iso_time(*e->expires_at) : "never")
             << "\n";

@@ -27,7 +27,7 @@ Status issue_for(const std::string& pki_dir, const std::string& certificate, con
   if (fs::weakly_canonical(p.parent_path()) != fs::weakly_canonical(pki_dir)) {
     return fail(Errc::invalid_argument, certificate + ": a generated certificate must live in [pki].dir");
   }
-  auto made = tls::issue_leaf(pki_dir, tls::LeafSpec{p.stem().string(), {fqdn}, {}, 825});
+  auto made = tls::issue_leaf(pki_dir, tls::LeafSpec{p.stem().string(), {fqdn}, {}, 825, "ca"});
   if (!made) return std::unexpected(made.error());
   if (*made) created.push_back(certificate);
   return {};
@@ -59,11 +59,20 @@ Result<AllInOne> load_all_in_one(const std::string& path, std::vector<std::strin
     auto t = file->table("pki");
     a.pki_dir = t->path("dir", "", true);
     const std::string ca_name = t->str("ca_name", "m2msec demo CA");
+    const std::string device_ca_name = t->str("device_ca_name", "m2msec demo device CA");
     if (auto st = t->finish(); !st) return std::unexpected(st.error());
+    if (device_ca_name == ca_name) {
+      return fail(Errc::invalid_argument, "pki.device_ca_name: must differ from pki.ca_name");
+    }
     std::vector<std::string> created;
-    const bool had_ca = fs::exists(a.pki_dir + "/ca.crt");
-    if (auto st = tls::ensure_ca(a.pki_dir, ca_name); !st) return std::unexpected(st.error());
-    if (!had_ca) created.push_back(a.pki_dir + "/ca.crt");
+    // Two roots (issue 11 item 3): ca.crt vouches for the servers
+    // (trust_anchors), device-ca.crt for device certificates
+    // (device_trust_anchors).
+    for (const auto& [stem, name] : {std::pair{std::string("ca"), ca_name}, std::pair{std::string("device-ca"), device_ca_name}}) {
+      const bool had = fs::exists(a.pki_dir + "/" + stem + ".crt");
+      if (auto st = tls::ensure_ca(a.pki_dir, name, stem); !st) return std::unexpected(st.error());
+      if (!had) created.push_back(a.pki_dir + "/" + stem + ".crt");
+    }
     Status st;
     if (a.mef) st = issue_for(a.pki_dir, a.mef->listen.certificate, a.mef->listen.fqdn, created);
     if (st && a.maf) st = issue_for(a.pki_dir, a.maf->listen.certificate, a.maf->listen.fqdn, created);
@@ -132,7 +141,10 @@ int run_serve(Context& ctx, const std::string& config, const std::string& log_le
   } else {
     for (const auto& c : created) std::cout << "created demo certificate " << c << "\n";
     for (const auto& k : keks) std::cout << "created key-encryption key " << k << " (mode 0600; keep it safe)\n";
-    if (!pki_dir.empty()) std::cout << "demo PKI in " << pki_dir << " (trust anchor: " << pki_dir << "/ca.crt)\n";
+    if (!pki_dir.empty()) {
+      std::cout << "demo PKI in " << pki_dir << " (infrastructure trust anchor: " << pki_dir
+                << "/ca.crt; device trust anchor: " << pki_dir << "/device-ca.crt)\n";
+    }
     for (const char* role : {"mef", "maf", "cse"}) {
       if (j.contains(role)) {
         std::cout << role << " serving: tls port " << j[role]["tls_port"] << ", dtls port " << j[role]["dtls_port"] << "\n";

@@ -51,4 +51,13 @@ Result<SecretBytes> hex_decode_secret(std::string_view text) {
   return out;
 }
 
+bool is_certificate_fingerprint(std::string_view text) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (text.size() != kPrefix.size() + 64 || !text.starts_with(kPrefix)) return false;
+  for (char c : text.substr(kPrefix.size())) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace m2msec

@@ -49,6 +49,7 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
   if (!e) return fail(Errc::invalid_argument, "cse.id_encoding: must be base64 or hex");
   c.id_encoding = *e;
   if (!Fqdn::parse(c.listen.fqdn)) return fail(Errc::invalid_argument, "cse.fqdn: not an FQDN");
+  if (auto st = service::check_trust_anchor_sets(c.listen, "cse"); !st) return std::unexpected(st.error());
   if (!service::cse_public_domain_name(c.cse_id, c.sp_domain)) {
     return fail(Errc::invalid_argument, "cse.cse_id: want an SP-relative CSE-ID such as /in-cse");
   }

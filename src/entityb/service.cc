@@ -329,7 +329,11 @@ void EntityB::fetch_once(const std::string& key, std::function<Result<SecretByte
 }
 
 Result<std::string> EntityB::bound_entity(const tls::PeerIdentity& peer) {
-  if (peer.kind == tls::PeerIdentity::Kind::certificate) return service::peer_entity_id(peer, cfg_.sp_domain);
+  // Certificate SAEF (8.1.2.5): Entity A's certificate is vouched for by
+  // a device anchor; a MAF's (infrastructure) certificate binds nothing.
+  if (peer.kind == tls::PeerIdentity::Kind::certificate) {
+    return service::peer_entity_id(peer, cfg_.sp_domain, tls::AnchorRole::device);
+  }
   if (peer.kind != tls::PeerIdentity::Kind::psk) return fail(Errc::not_found, "unauthenticated peer");
   const std::string key = key_for_identity(peer.psk_identity);
   std::lock_guard lock(mu_);
@@ -428,9 +432,16 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
     return reply(proto::error_response(req, Rsc::operation_not_allowed, "only CREATE on /mafKeys"));
   }
   const PeerEntry* maf = nullptr;
+  // Issue 11 item 3: a MAF is infrastructure; a device CA naming the MAF
+  // pushes nothing.
   if (ctx->peer.kind == tls::PeerIdentity::Kind::certificate) {
+    if (Status st = service::check_anchor_role(ctx->peer, tls::AnchorRole::infrastructure); !st) {
+      spdlog::warn("cse: refused a key push by {}: {}", printable(req.from), st.error().detail());
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                         "key push needs a certificate from an infrastructure trust anchor"));
+    }
     for (const PeerEntry& p : cfg_.mafs) {
-      if (service::peer_has_fqdn(ctx->peer, p.fqdn)) maf = &p;
+      if (service::peer_has_fqdn(ctx->peer, p.fqdn, tls::AnchorRole::infrastructure)) maf = &p;
     }
   }
   if (maf == nullptr) {

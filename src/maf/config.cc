@@ -48,6 +48,7 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
   if (!e) return fail(Errc::invalid_argument, "maf.id_encoding: must be base64 or hex");
   c.id_encoding = *e;
   if (!Fqdn::parse(c.listen.fqdn)) return fail(Errc::invalid_argument, "maf.fqdn: not an FQDN");
+  if (auto st = service::check_trust_anchor_sets(c.listen, "maf"); !st) return std::unexpected(st.error());
   if (!Fqdn::parse(c.sp_domain)) return fail(Errc::invalid_argument, "maf.sp_domain: not an FQDN");
   if (c.mas_id.empty()) c.mas_id = c.listen.fqdn;
   if (c.admin_fqdn.empty()) c.admin_fqdn = c.sp_domain;

@@ -468,7 +468,7 @@ void MafService::revocation_feed(const service::AuthRef& ctx, const Request& req
 bool MafService::known_entity_b(const std::string& cse_id, const tls::PeerIdentity& peer) const {
   if (cfg_.cses.empty()) return true;  // no list: any authenticated CSE named as target
   for (const CseEntry& c : cfg_.cses) {
-    if (c.cse_id == cse_id && service::peer_has_fqdn(peer, c.fqdn)) return true;
+    if (c.cse_id == cse_id && service::peer_has_fqdn(peer, c.fqdn, tls::AnchorRole::infrastructure)) return true;
   }
   return false;
 }
@@ -505,7 +505,12 @@ void MafService::retrieve_key(const service::AuthRef& ctx, const Request& req, p
   if (!rel) return reply(proto::error_response(req, Rsc::bad_request, rel.error().message()));
   auto kc_id = KeyId::parse(KeyIdKind::kc, *rel + "@" + fqdn_.str(), cfg_.id_encoding);
   if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
-  auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain);
+  // Issue 11 item 3: Entity B is infrastructure; a device CA naming
+  // /in-cse gets no Kc.
+  auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain, tls::AnchorRole::infrastructure);
+  if (!who && who.error().code() == Errc::certificate_rejected) {
+    spdlog::warn("maf: refused key retrieval by {}: {}", printable(req.from), who.error().detail());
+  }
   if (!who || *who != req.from) {
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin is not the authenticated Entity B"));
@@ -542,7 +547,7 @@ void MafService::delete_key(const service::AuthRef& ctx, const Request& req, pro
     if (requester.empty()) {
       if (auto c = client_for(ctx->peer, now); c) requester = (*c)->entity_id;
     }
-    if (auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain); who) requester = *who;
+    if (auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain, tls::AnchorRole::infrastructure); who) requester = *who;
     if (requester.empty() || requester != req.from) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not authenticated"));
     }

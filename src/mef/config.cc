@@ -33,6 +33,7 @@ Result<MefConfig> load_mef_config(const service::ConfigFile& file) {
   if (!e) return fail(Errc::invalid_argument, "mef.id_encoding: must be base64 or hex");
   c.id_encoding = *e;
   if (!Fqdn::parse(c.listen.fqdn)) return fail(Errc::invalid_argument, "mef.fqdn: not an FQDN");
+  if (auto st = service::check_trust_anchor_sets(c.listen, "mef"); !st) return std::unexpected(st.error());
   if (!Fqdn::parse(c.sp_domain)) return fail(Errc::invalid_argument, "mef.sp_domain: not an FQDN");
   return c;
 }

@@ -113,6 +113,15 @@ void MefService::enrol(const service::AuthRef& ctx, const Request& req, proto::R
   if (names.empty()) {
     return reply(proto::error_response(req, Rsc::security_association_required, "enrolee is not authenticated"));
   }
+  // Issue 11 item 3: an enrolee certificate is vouched for by a device
+  // anchor; an infrastructure CA does not enrol devices.
+  if (ctx->peer.kind == tls::PeerIdentity::Kind::certificate) {
+    if (Status st = service::check_anchor_role(ctx->peer, tls::AnchorRole::device); !st) {
+      spdlog::warn("mef: refused enrolment by certificate: {}", st.error().detail());
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                         "enrolee certificate is not from a device trust anchor"));
+    }
+  }
   if (std::find(names.begin(), names.end(), req.from) == names.end()) {
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin must be the enrolee's credential identity"));
@@ -149,11 +158,17 @@ void MefService::enrol_as(const service::AuthContext& ctx, const Request& req, c
   const std::int64_t now = service::now_unix();
   const store::Enrolee* enrolee = &e;
   // Seed 002: the MEF verifies the enrolee "against the Enrolee
-  // Certificate Name and Enrolee Root of Trust" configured for it.
-  if (peer.kind == tls::PeerIdentity::Kind::certificate && enrolee->cert_trust_anchor &&
-      *enrolee->cert_trust_anchor != peer.trust_anchor) {
-    spdlog::warn("mef: {} presented a certificate from '{}', not its root of trust '{}'", enrolee->enrolee_id,
-                 peer.trust_anchor, *enrolee->cert_trust_anchor);
+  // Certificate Name and Enrolee Root of Trust" configured for it. The
+  // root of trust is named by its certificate's fingerprint, never by its
+  // CN (any CA can be given any CN); a legacy CN-form row never matches.
+  // enrol() already required a device anchor, so the anchor named here is
+  // one of the MEF's device_trust_anchors.
+  if (peer.kind == tls::PeerIdentity::Kind::certificate &&
+      (peer.anchor_role != tls::AnchorRole::device || !enrolee->cert_trust_anchor ||
+       !tls::is_certificate_fingerprint(*enrolee->cert_trust_anchor) ||
+       *enrolee->cert_trust_anchor != peer.trust_anchor)) {
+    spdlog::warn("mef: {} presented a certificate from {} ('{}'), not its root of trust '{}'", enrolee->enrolee_id,
+                 peer.trust_anchor, printable(peer.trust_anchor_cn), printable(enrolee->cert_trust_anchor.value_or("")));
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "certificate is not from the enrolee's configured root of trust"));
   }
@@ -241,11 +256,18 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
   if (peer.kind != tls::PeerIdentity::Kind::certificate) {
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "key retrieval needs a certificate"));
   }
+  // Issue 11 item 3: only an infrastructure anchor vouches for a MAF or an
+  // Enrolee B; a device CA naming the MAF gets nothing.
+  if (Status st = service::check_anchor_role(peer, tls::AnchorRole::infrastructure); !st) {
+    spdlog::warn("mef: refused key retrieval by {}: {}", printable(req.from), st.error().detail());
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                       "key retrieval needs a certificate from an infrastructure trust anchor"));
+  }
 
   if (suid == std::to_string(proto::kSuidMafKm)) {
     auto ke_id = KeyId::parse(KeyIdKind::ke, *id_text, cfg_.id_encoding);
     if (!ke_id) return reply(proto::error_response(req, Rsc::bad_request, ke_id.error().message()));
-    if (!service::peer_has_fqdn(peer, req.from)) {
+    if (!service::peer_has_fqdn(peer, req.from, tls::AnchorRole::infrastructure)) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                          "X-M2M-Origin is not the authenticated MAF-FQDN"));
     }
@@ -275,7 +297,7 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
   if (suid == std::to_string(proto::kSuidKpsa)) {
     auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, *id_text);
     if (!kpsa_id) return reply(proto::error_response(req, Rsc::bad_request, kpsa_id.error().message()));
-    auto who = service::peer_entity_id(peer, cfg_.sp_domain);
+    auto who = service::peer_entity_id(peer, cfg_.sp_domain, tls::AnchorRole::infrastructure);
     if (!who || *who != req.from) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                          "X-M2M-Origin is not the authenticated Enrolee B"));

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <system_error>
+
 #include "m2msec/core/printable.h"
 #include "m2msec/crypto/derive.h"
 #include "m2msec/service/runtime.h"
@@ -30,6 +33,7 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
   s.certificate = t.path("certificate", "");
   s.private_key = t.path("private_key", "");
   s.trust_anchors = t.path("trust_anchors", "");
+  s.device_trust_anchors = t.path("device_trust_anchors", "");
   s.threads = static_cast<unsigned>(t.integer("threads", 0, 0, 256));
   s.handshake_timeout = std::chrono::milliseconds(t.integer("handshake_timeout_ms", 10000, 100, 600000));
   s.flight_timeout = std::chrono::milliseconds(t.integer("flight_timeout_ms", 2000, 100, 600000));
@@ -39,6 +43,21 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
   s.dtls_mtu = static_cast<std::size_t>(t.integer("dtls_mtu", 1200, 256, 65507));
   s.require_extended_master_secret = t.boolean("require_extended_master_secret", true);
   return s;
+}
+
+Status check_trust_anchor_sets(const ListenerSettings& s, const std::string& role) {
+  if (s.trust_anchors.empty() || s.device_trust_anchors.empty()) return {};
+  std::error_code ec;
+  if (s.trust_anchors == s.device_trust_anchors ||
+      std::filesystem::equivalent(s.trust_anchors, s.device_trust_anchors, ec)) {
+    return fail(Errc::invalid_argument, role + ".device_trust_anchors: the same file as " + role +
+                                            ".trust_anchors; a CA trusted for devices must not vouch for the "
+                                            "MEF, the MAF or Entity B: give each set its own CA");
+  }
+  if (!std::filesystem::exists(s.trust_anchors, ec) || !std::filesystem::exists(s.device_trust_anchors, ec)) return {};
+  auto sets = tls::load_role_trust_anchors(s.trust_anchors, s.device_trust_anchors);
+  if (!sets) return fail(sets.error().code(), role + ": " + sets.error().detail());
+  return {};
 }
 
 namespace {
@@ -94,8 +113,8 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
     if (!ck) return std::unexpected(ck.error());
     auth.certificate = *ck;
   }
-  if (!s.trust_anchors.empty()) {
-    auto ta = tls::load_trust_anchors(s.trust_anchors);
+  if (!s.trust_anchors.empty() || !s.device_trust_anchors.empty()) {
+    auto ta = tls::load_role_trust_anchors(s.trust_anchors, s.device_trust_anchors);
     if (!ta) return std::unexpected(ta.error());
     auth.client_trust = *ta;
     auth.client_auth = h.client_auth;

@@ -50,10 +50,31 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 }  // namespace
 
-Result<std::string> peer_entity_id(const tls::PeerIdentity& peer, std::string_view sp_domain) {
+Status check_anchor_role(const tls::PeerIdentity& peer, tls::AnchorRole required) {
   if (peer.kind != tls::PeerIdentity::Kind::certificate) {
-    return fail(Errc::peer_name_mismatch, "peer did not present a certificate");
+    return fail(Errc::certificate_rejected, "peer did not present a certificate");
   }
+  if (required == tls::AnchorRole::none || peer.anchor_role != required) {
+    const auto named = [](tls::AnchorRole r) {
+      switch (r) {
+        case tls::AnchorRole::infrastructure:
+          return std::string("an infrastructure trust anchor (trust_anchors)");
+        case tls::AnchorRole::device:
+          return std::string("a device trust anchor (device_trust_anchors)");
+        case tls::AnchorRole::none:
+        default:
+          return std::string("no configured trust anchor set");
+      }
+    };
+    return fail(Errc::certificate_rejected,
+                "certificate chains to " + named(peer.anchor_role) + ", not to " + named(required));
+  }
+  return {};
+}
+
+Result<std::string> peer_entity_id(const tls::PeerIdentity& peer, std::string_view sp_domain,
+                                   tls::AnchorRole required) {
+  if (Status st = check_anchor_role(peer, required); !st) return std::unexpected(st.error());
   // AE-ID certificate: the absolute AE-ID, exactly.
   const std::string prefix = "//" + std::string(sp_domain) + "/";
   for (const std::string& uri : peer.san_uris) {
@@ -79,8 +100,8 @@ Result<std::string> peer_entity_id(const tls::PeerIdentity& peer, std::string_vi
               "certificate names no absolute AE-ID of " + std::string(sp_domain) + " and no CSE-ID under it");
 }
 
-bool peer_has_fqdn(const tls::PeerIdentity& peer, std::string_view fqdn) {
-  if (peer.kind != tls::PeerIdentity::Kind::certificate) return false;
+bool peer_has_fqdn(const tls::PeerIdentity& peer, std::string_view fqdn, tls::AnchorRole required) {
+  if (!check_anchor_role(peer, required)) return false;
   for (const std::string& dns : peer.dns_names) {
     if (iequals(dns, fqdn)) return true;
   }

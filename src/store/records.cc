@@ -125,6 +125,13 @@ Status validate_enrolee(const Enrolee& e) {
       if (!st) return st;
       st = check_text(e.cert_trust_anchor, "cert_trust_anchor");
       if (!st) return st;
+      // Issue 11 item 3: the root of trust is named by its certificate's
+      // SHA-256 fingerprint, never by a CN (which any CA may carry).
+      if (!is_certificate_fingerprint(*e.cert_trust_anchor)) {
+        return fail(Errc::invalid_argument,
+                    "cert_trust_anchor: want the CA certificate's fingerprint, sha256:<64 lowercase hex> (give "
+                    "--cert-ca a PEM file to compute it); a CA name (CN) is no longer accepted");
+      }
       if (e.kpm_id || !e.kpm.empty()) return fail(Errc::invalid_argument, "cert enrolee has a Kpm");
       break;
     }

@@ -11,7 +11,7 @@ namespace {
 // each, so LIMIT counts enrolees). A NULL filter parameter matches all.
 constexpr std::string_view kListEnrolees =
     "SELECT e.enrolee_id, e.auth_kind, e.kpm_id, e.cert_subject, e.target_kind, e.target, e.expires_at, "
-    "e.created_at, e.state, n.ke_id, n.kpsa_id, n.created_at, n.expires_at "
+    "e.created_at, e.state, n.ke_id, n.kpsa_id, n.created_at, n.expires_at, e.cert_trust_anchor "
     "FROM enrolees AS e LEFT JOIN enrolments AS n ON n.enrolee_id = e.enrolee_id "
     "WHERE e.enrolee_id > ?1 AND (?2 IS NULL OR e.state = ?2) AND (?3 IS NULL OR e.target_kind = ?3) "
     "AND (?4 IS NULL OR e.target = ?4) ORDER BY e.enrolee_id LIMIT ?5";
@@ -48,6 +48,7 @@ Result<EnroleeSummary> decode_summary(const Stmt& s) {
   e.auth_kind = *ak;
   e.kpm_id = s.column_optional_text(2);
   e.cert_subject = s.column_optional_text(3);
+  e.cert_trust_anchor = s.column_optional_text(13);
   e.target_kind = *tk;
   e.target = s.column_text(5);
   e.expires_at = s.column_optional_int64(6);

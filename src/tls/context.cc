@@ -419,12 +419,20 @@ PeerIdentity peer_identity(SSL* ssl) {
   if (X509* cert = SSL_get0_peer_certificate(ssl)) {
     out.kind = PeerIdentity::Kind::certificate;
     certificate_names(cert, out.san_uris, out.dns_names);
-    // The last certificate of the verified chain is the trust anchor.
-    if (STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl); chain != nullptr && sk_X509_num(chain) > 0) {
+    // The last certificate of the verified chain is the trust anchor
+    // (chains must end at a certificate of the store: no partial chains).
+    // It is known by its fingerprint, and the listener's anchor sets say
+    // what it vouches for; its CN is only for logs.
+    STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl);
+    if (chain != nullptr && sk_X509_num(chain) > 0 && SSL_get_verify_result(ssl) == X509_V_OK) {
       X509* anchor = sk_X509_value(chain, sk_X509_num(chain) - 1);
+      out.trust_anchor = certificate_fingerprint(anchor);
       char cn[256] = {0};
       if (X509_NAME_get_text_by_NID(X509_get_subject_name(anchor), NID_commonName, cn, sizeof cn) > 0) {
-        out.trust_anchor = cn;
+        out.trust_anchor_cn = cn;
+      }
+      if (st && st->authority && st->authority->authority.client_trust) {
+        out.anchor_role = st->authority->authority.client_trust->role_of(out.trust_anchor);
       }
     }
   } else if (psk) {

@@ -79,24 +79,89 @@ Result<std::shared_ptr<const CertificateKey>> load_certificate_key(const std::st
   return std::shared_ptr<const CertificateKey>(std::move(out));
 }
 
-Result<std::shared_ptr<const TrustAnchors>> load_trust_anchors(const std::string& ca_pem_path) {
-  auto bio = open_file(ca_pem_path);
+AnchorRole TrustAnchors::role_of(std::string_view fingerprint) const {
+  auto it = roles.find(fingerprint);
+  return it == roles.end() ? AnchorRole::none : it->second;
+}
+
+namespace {
+
+// read_certificates returns every certificate of a PEM file. Fails with
+// Errc::io_error or Errc::invalid_credentials (no certificate).
+Result<std::vector<UniquePtr<X509>>> read_certificates(const std::string& path) {
+  auto bio = open_file(path);
   if (!bio) return std::unexpected(bio.error());
-  auto out = std::make_shared<TrustAnchors>();
-  out->store.reset(X509_STORE_new());
-  if (!out->store) return fail(Errc::invalid_credentials, "out of memory");
-  int count = 0;
-  while (X509* raw = PEM_read_bio_X509(bio->get(), nullptr, nullptr, nullptr)) {
-    UniquePtr<X509> cert(raw);
-    if (X509_STORE_add_cert(out->store.get(), cert.get()) != 1) {
+  std::vector<UniquePtr<X509>> out;
+  while (X509* raw = PEM_read_bio_X509(bio->get(), nullptr, nullptr, nullptr)) out.emplace_back(raw);
+  ossl_error_string();  // the loop ends on "no start line"
+  if (out.empty()) return fail(Errc::invalid_credentials, "no certificate in " + path);
+  return out;
+}
+
+// add_anchors adds the certificates of |path| to |out| as |role|. Fails
+// like read_certificates, and if a certificate is already there with
+// another role.
+Status add_anchors(TrustAnchors& out, const std::string& path, AnchorRole role) {
+  auto certs = read_certificates(path);
+  if (!certs) return std::unexpected(certs.error());
+  for (const UniquePtr<X509>& cert : *certs) {
+    const std::string fp = certificate_fingerprint(cert.get());
+    if (fp.empty()) return fail(Errc::invalid_credentials, "cannot encode a trust anchor of " + path);
+    auto [it, fresh] = out.roles.emplace(fp, role);
+    if (!fresh && it->second != role) {
+      return fail(Errc::invalid_credentials,
+                  "CA " + fp + " (" + path + ") is both an infrastructure anchor (trust_anchors) and a device "
+                  "anchor (device_trust_anchors); a CA trusted for devices must not vouch for the MEF, the MAF "
+                  "or Entity B: give each set its own CA");
+    }
+    if (!fresh) continue;  // the same CA twice in one set
+    if (X509_STORE_add_cert(out.store.get(), cert.get()) != 1) {
       ossl_error_string();
       return fail(Errc::invalid_credentials, "cannot add trust anchor");
     }
-    ++count;
   }
-  ossl_error_string();
-  if (count == 0) return fail(Errc::invalid_credentials, "no certificate in " + ca_pem_path);
+  return {};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const TrustAnchors>> load_trust_anchors(const std::string& ca_pem_path, AnchorRole role) {
+  auto out = std::make_shared<TrustAnchors>();
+  out->store.reset(X509_STORE_new());
+  if (!out->store) return fail(Errc::invalid_credentials, "out of memory");
+  if (Status st = add_anchors(*out, ca_pem_path, role); !st) return std::unexpected(st.error());
   return std::shared_ptr<const TrustAnchors>(std::move(out));
+}
+
+Result<std::shared_ptr<const TrustAnchors>> load_role_trust_anchors(const std::string& infrastructure_pem_path,
+                                                                    const std::string& device_pem_path) {
+  if (infrastructure_pem_path.empty() && device_pem_path.empty()) {
+    return fail(Errc::invalid_argument, "no trust anchors");
+  }
+  auto out = std::make_shared<TrustAnchors>();
+  out->store.reset(X509_STORE_new());
+  if (!out->store) return fail(Errc::invalid_credentials, "out of memory");
+  if (!infrastructure_pem_path.empty()) {
+    if (Status st = add_anchors(*out, infrastructure_pem_path, AnchorRole::infrastructure); !st) {
+      return std::unexpected(st.error());
+    }
+  }
+  if (!device_pem_path.empty()) {
+    if (Status st = add_anchors(*out, device_pem_path, AnchorRole::device); !st) return std::unexpected(st.error());
+  }
+  return std::shared_ptr<const TrustAnchors>(std::move(out));
+}
+
+Result<std::vector<std::string>> read_certificate_fingerprints(const std::string& pem_path) {
+  auto certs = read_certificates(pem_path);
+  if (!certs) return std::unexpected(certs.error());
+  std::vector<std::string> out;
+  for (const UniquePtr<X509>& cert : *certs) {
+    std::string fp = certificate_fingerprint(cert.get());
+    if (fp.empty()) return fail(Errc::invalid_credentials, "cannot encode a certificate of " + pem_path);
+    out.push_back(std::move(fp));
+  }
+  return out;
 }
 
 }  // namespace m2msec::tls

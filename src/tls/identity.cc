@@ -1,6 +1,7 @@
 #include "m2msec/tls/identity.h"
 
 #include <openssl/ec.h>
+#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/x509v3.h>
 
@@ -101,5 +102,32 @@ Status check_peer_name(X509* cert, const ExpectedName& expected) {
       return fail(Errc::invalid_argument, "unknown expected-name kind");
   }
 }
+
+std::string_view anchor_role_name(AnchorRole role) {
+  switch (role) {
+    case AnchorRole::infrastructure:
+      return "infrastructure";
+    case AnchorRole::device:
+      return "device";
+    case AnchorRole::none:
+      return "none";
+    default:
+      return "none";
+  }
+}
+
+std::string certificate_fingerprint(X509* cert) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (cert == nullptr || X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32) return {};
+  std::string out = "sha256:";
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
 
 }  // namespace m2msec::tls

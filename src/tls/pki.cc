@@ -90,10 +90,10 @@ Status write_pair(const std::string& stem, X509* cert, EVP_PKEY* key) {
   return {};
 }
 
-Result<std::pair<UniquePtr<X509>, UniquePtr<EVP_PKEY>>> load_ca(const std::string& dir) {
-  File cf(std::fopen((dir + "/ca.crt").c_str(), "r"));
-  File kf(std::fopen((dir + "/ca.key").c_str(), "r"));
-  if (!cf || !kf) return fail(Errc::io_error, dir + "/ca.crt or ca.key missing");
+Result<std::pair<UniquePtr<X509>, UniquePtr<EVP_PKEY>>> load_ca(const std::string& dir, const std::string& ca) {
+  File cf(std::fopen((dir + "/" + ca + ".crt").c_str(), "r"));
+  File kf(std::fopen((dir + "/" + ca + ".key").c_str(), "r"));
+  if (!cf || !kf) return fail(Errc::io_error, dir + "/" + ca + ".crt or " + ca + ".key missing");
   UniquePtr<X509> cert(PEM_read_X509(cf.get(), nullptr, nullptr, nullptr));
   UniquePtr<EVP_PKEY> key(PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr));
   if (!cert || !key) return fail(Errc::invalid_credentials, dir + ": unreadable CA");
@@ -102,24 +102,25 @@ Result<std::pair<UniquePtr<X509>, UniquePtr<EVP_PKEY>>> load_ca(const std::strin
 
 }  // namespace
 
-Status ensure_ca(const std::string& dir, const std::string& ca_name) {
+Status ensure_ca(const std::string& dir, const std::string& ca_name, const std::string& stem) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return fail(Errc::io_error, dir + ": " + ec.message());
-  const bool crt = std::filesystem::exists(dir + "/ca.crt"), key = std::filesystem::exists(dir + "/ca.key");
+  const std::string base = dir + "/" + stem;
+  const bool crt = std::filesystem::exists(base + ".crt"), key = std::filesystem::exists(base + ".key");
   if (crt && key) return {};
-  if (crt != key) return fail(Errc::invalid_credentials, dir + ": only one of ca.crt and ca.key exists");
+  if (crt != key) return fail(Errc::invalid_credentials, dir + ": only one of " + stem + ".crt and " + stem + ".key exists");
   auto k = new_key();
   if (!k) return std::unexpected(k.error());
   auto c = make_cert(k->get(), ca_name, nullptr, nullptr, 3650, true, "");
   if (!c) return std::unexpected(c.error());
-  return write_pair(dir + "/ca", c->get(), k->get());
+  return write_pair(base, c->get(), k->get());
 }
 
 Result<bool> issue_leaf(const std::string& dir, const LeafSpec& spec) {
   const std::string stem = dir + "/" + spec.name;
   if (std::filesystem::exists(stem + ".crt") && std::filesystem::exists(stem + ".key")) return false;
-  auto ca = load_ca(dir);
+  auto ca = load_ca(dir, spec.ca);
   if (!ca) return std::unexpected(ca.error());
   std::string san;
   // Appends, not operator+: GCC 12 at -O3 warns falsely (-Wrestrict) on

@@ -43,7 +43,7 @@ def body(h):
     kpm1, kpm1_hex = h.add_psk_enrolee("/dev-001", "dev-001@mef.example.com")
     kpm3, kpm3_hex = h.add_psk_enrolee("/dev-003", "dev-003@mef.example.com")
     subject = h.pki_cse("dev-002")
-    rc, out, err = h.mef(["enrolee", "add", "--enrolee-id", "/dev-002", "--cert-subject", subject, "--cert-ca", "ca test CA",
+    rc, out, err = h.mef(["enrolee", "add", "--enrolee-id", "/dev-002", "--cert-subject", subject, "--cert-ca", os.path.join(h.pki, "device-ca.crt"),
                           "--target", MAF])
     h.check(rc == 0, "cert enrolee added", err)
 

@@ -59,6 +59,7 @@ data_dir = "data"
 certificate = "pki/mef.crt"
 private_key = "pki/mef.key"
 trust_anchors = "pki/ca.crt"
+device_trust_anchors = "pki/device-anchors.crt"
 [[mef.maf]]
 fqdn = "{MAF}"
 address = "127.0.0.1:9999"
@@ -126,8 +127,8 @@ address = "127.0.0.1:9998"
         return s
 
     # -- files --------------------------------------------------------------
-    def pki_cse(self, name, ca="ca", expired=False):
-        """pki_cse issues a CSE-ID certificate for "/<name>" and returns its dNSName."""
+    def pki_cse(self, name, ca="device-ca", expired=False):
+        """pki_cse issues a (device) CSE-ID certificate for "/<name>" and returns its dNSName."""
         old = os.umask(0o077)
         try:
             return pki.make_cse(self.pki, name, ca=ca, expired=expired)

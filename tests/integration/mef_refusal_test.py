@@ -23,9 +23,10 @@ def body(h):
     wrong_kpm, _ = h.new_kpm("wrong")
     short_kpm, _ = h.add_psk_enrolee("/short", "short@mef.example.com", expiry="2")
     gone_kpm, _ = h.add_psk_enrolee("/gone", "gone@mef.example.com")
-    for name, ca, expired in (("dev-rogue", "rogue-ca", False), ("dev-old", "ca", True)):
+    for name, ca, expired in (("dev-rogue", "rogue-ca", False), ("dev-old", "device-ca", True)):
         subject = h.pki_cse(name, ca=ca, expired=expired)
-        rc, _, err = h.mef(["enrolee", "add", "--enrolee-id", "/" + name, "--cert-subject", subject, "--cert-ca", "ca test CA",
+        rc, _, err = h.mef(["enrolee", "add", "--enrolee-id", "/" + name, "--cert-subject", subject, "--cert-ca",
+                            os.path.join(h.pki, "device-ca.crt"),
                             "--target", "maf.example.com"])
         h.check(rc == 0, f"cert enrolee /{name} added", err)
     h.pki_cse("dev-stranger")  # trusted, but never registered
@@ -33,7 +34,7 @@ def body(h):
     # the MEF checks the Enrolee Certificate Name and Enrolee Root of Trust).
     subject = h.pki_cse("dev-otherroot")
     rc, _, err = h.mef(["enrolee", "add", "--enrolee-id", "/dev-otherroot", "--cert-subject", subject,
-                        "--cert-ca", "another vendor CA", "--target", "maf.example.com"])
+                        "--cert-ca", os.path.join(h.pki, "device-ca2.crt"), "--target", "maf.example.com"])
     h.check(rc == 0, "cert enrolee /dev-otherroot added", err)
     added = time.time()
 

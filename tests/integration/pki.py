@@ -5,11 +5,19 @@ All keys are ECDSA P-256 and signatures SHA-256 (TS-0003 10.1.1.1); leaves
 carry keyUsage=critical,digitalSignature and a subjectAltName. Key files
 are written with mode 0600. Nothing generated is committed.
 
-    ca.crt/.key            trust anchor
-    rogue-ca.crt/.key      a second CA nobody trusts
-    mef, maf, maf2         FQDN leaves: DNS:<name>.example.com
-    <cse> (make_cse)       CSE-ID leaves: DNS:<cse>.sp.example.com
+    ca.crt/.key            infrastructure trust anchor (trust_anchors): MEF, MAF, Entity B
+    device-ca.crt/.key     device trust anchor (device_trust_anchors): enrolees, Entity A
+    device-ca2.crt/.key    a second device CA (another vendor), also a device anchor
+    device-anchors.crt     device-ca.crt and device-ca2.crt, the servers' device_trust_anchors
+    rogue-ca.crt/.key      a CA nobody trusts
+    mef, maf, maf2         FQDN leaves from ca: DNS:<name>.example.com
+    <cse> (make_cse)       CSE-ID leaves: DNS:<cse>.sp.example.com (from ca for Entity B,
+                           from device-ca for devices)
     expired                mef.example.com, validity ended in 2020
+
+Trust is per role (issue 11 item 3): a device CA must never vouch for the
+MEF, the MAF or Entity B, so the servers' certificates come from ca and
+devices' from device-ca; the two sets share no CA.
 
 Import it (sys.path) for make_pki(dir) / make_cse(dir, name, ...), or run
 it to generate the standard set into DIR. tests/interop/make_certs.sh is
@@ -34,10 +42,12 @@ def _key(d, name):
     os.chmod(path, 0o600)
 
 
-def make_ca(d, name):
-    """make_ca writes <name>.crt/.key, a self-signed P-256 CA, and its openssl ca database."""
+def make_ca(d, name, cn=None):
+    """make_ca writes <name>.crt/.key, a self-signed P-256 CA (CN |cn|, default "<name> test CA"), and its
+    openssl ca database."""
     _key(d, name)
-    _run(["req", "-new", "-x509", "-key", name + ".key", "-sha256", "-days", "30", "-subj", f"/CN={name} test CA",
+    _run(["req", "-new", "-x509", "-key", name + ".key", "-sha256", "-days", "30", "-subj",
+          f"/CN={cn or name + ' test CA'}",
           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
           "-out", name + ".crt"], d)
     db = os.path.join(d, name + ".db")
@@ -84,11 +94,25 @@ def make_cse(d, name, ca="ca", expired=False):
     return f"{name}.{SP_DOMAIN}"
 
 
+def fingerprint(path):
+    """fingerprint returns "sha256:<lowercase hex>" of the certificate in |path|, computed by
+    "openssl x509 -noout -fingerprint -sha256" (independently of m2msec)."""
+    r = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", path],
+                       capture_output=True, text=True, check=True)
+    return "sha256:" + r.stdout.strip().split("=", 1)[1].replace(":", "").lower()
+
+
 def make_pki(d):
     """make_pki writes the standard set (see the module docstring) into |d|."""
     d = os.path.abspath(d)
     os.makedirs(d, exist_ok=True)
     make_ca(d, "ca")
+    make_ca(d, "device-ca")
+    make_ca(d, "device-ca2")
+    with open(os.path.join(d, "device-anchors.crt"), "w") as out:
+        for name in ("device-ca", "device-ca2"):
+            with open(os.path.join(d, name + ".crt")) as f:
+                out.write(f.read())
     make_ca(d, "rogue-ca")
     for host in ("mef", "maf", "maf2"):
         make_leaf(d, host, f"DNS:{host}.example.com")

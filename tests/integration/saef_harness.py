@@ -10,9 +10,11 @@ must know the MAF's address, Entity B the MAF's and the MEF's), and every
 byte any process writes (server stdout/stderr, command stdout/stderr) is
 kept so that scan_secrets() can check that no key appears in any of it.
 
-Certificates come from pki.py (mef/maf/maf2, in-cse and dev-c CSE-ID
-certificates). Checks are counted; finish() kills every server, prints
-"N passed, N failed" and exits non-zero on any failure. Every server and
+Certificates come from pki.py: mef/maf/maf2 and in-cse from the
+infrastructure CA (trust_anchors), the device CSE-ID certificate dev-c from
+the device CA (device_trust_anchors, on all three listeners). Checks are
+counted; finish() kills every server, prints "N passed, N failed" and
+exits non-zero on any failure. Every server and
 command is watched (proc_watch.py): a sanitizer report in its output, or
 an exit the test did not ask for, is a failed check.
 """
@@ -151,7 +153,7 @@ class Saef:
         try:
             pki.make_pki(self.pki)
             pki.make_cse(self.pki, "in-cse")
-            pki.make_cse(self.pki, "dev-c")
+            pki.make_cse(self.pki, "dev-c", ca="device-ca")
         finally:
             os.umask(old)
         self.ports = {r: free_port() for r in ("mef", "maf", "maf2", "cse")}
@@ -170,6 +172,7 @@ data_dir = "mefdata"
 certificate = "pki/mef.crt"
 private_key = "pki/mef.key"
 trust_anchors = "pki/ca.crt"
+device_trust_anchors = "pki/device-anchors.crt"
 workers = 4
 
 [[mef.maf]]
@@ -189,6 +192,7 @@ data_dir = "mafdata"
 certificate = "pki/maf.crt"
 private_key = "pki/maf.key"
 trust_anchors = "pki/ca.crt"
+device_trust_anchors = "pki/device-anchors.crt"
 workers = 4
 {kc}
 [[maf.mef]]
@@ -206,6 +210,7 @@ dtls_listen = "127.0.0.1:{self.ports['cse']}"
 certificate = "pki/in-cse.crt"
 private_key = "pki/in-cse.key"
 trust_anchors = "pki/ca.crt"
+device_trust_anchors = "pki/device-anchors.crt"
 workers = 4
 
 [[cse.maf]]

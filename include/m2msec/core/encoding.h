@@ -29,6 +29,11 @@ Result<SecretBytes> hex_decode_secret(std::string_view text);
 
 // base64_encode returns RFC 4648 section 4 base64 (standard alphabet, with
 // '=' padding) of |bytes|.
+// is_certificate_fingerprint is true if |text| is exactly "sha256:"
+// followed by 64 lowercase hex digits: how m2msec names a CA certificate
+// (tls::certificate_fingerprint), e.g. an enrolee's root of trust.
+bool is_certificate_fingerprint(std::string_view text);
+
 std::string base64_encode(std::span<const std::uint8_t> bytes);
 
 // base64_decode accepts only canonical RFC 4648 section 4 base64: length a

@@ -19,7 +19,7 @@ namespace m2msec::service {
 
 // ListenerSettings are read from a role's table:
 //   fqdn, tls_listen, dtls_listen, certificate, private_key, trust_anchors,
-//   threads, handshake_timeout_ms, flight_timeout_ms, idle_timeout_ms,
+//   device_trust_anchors, threads, handshake_timeout_ms, flight_timeout_ms, idle_timeout_ms,
 //   max_handshakes, max_sessions, dtls_mtu, require_extended_master_secret
 struct ListenerSettings {
   std::string fqdn;
@@ -27,7 +27,15 @@ struct ListenerSettings {
   std::string dtls_listen;   // "host:port"; "" disables DTLS
   std::string certificate;   // PEM; "" means PSK only
   std::string private_key;   // PEM, mode 0600
-  std::string trust_anchors; // PEM CA certificates for client certificates
+  // trust_anchors: PEM CA certificates that vouch for infrastructure
+  // certificates (MEF, MAF, Entity B): infra peers connecting here, and
+  // the servers this role calls. device_trust_anchors: PEM CA
+  // certificates that vouch for device certificates (enrolees, Entity A)
+  // connecting here. The listener accepts chains ending at either; the
+  // session records which set (tls::PeerIdentity::anchor_role). One CA in
+  // both is refused when the listener starts.
+  std::string trust_anchors;
+  std::string device_trust_anchors;
   unsigned threads = 0;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds flight_timeout{2000};
@@ -43,6 +51,14 @@ struct ListenerSettings {
 // read_listener_settings reads the shared keys from |t| (the caller still
 // calls t.finish()). |default_tls| is used when tls_listen is absent.
 ListenerSettings read_listener_settings(ConfigTable& t, const std::string& default_tls);
+
+// check_trust_anchor_sets refuses, at config load, a listener whose
+// trust_anchors and device_trust_anchors name the same file, or (when both
+// files exist already) share a CA certificate: a CA trusted for devices
+// must not vouch for infrastructure. Files not yet there (a demo PKI made
+// on first start) are checked when the listener starts. Fails with
+// Errc::invalid_argument or Errc::invalid_credentials, prefixed "<role>.".
+Status check_trust_anchor_sets(const ListenerSettings& s, const std::string& role);
 
 // ListenerHandlers are what a role plugs into its listeners.
 struct ListenerHandlers {

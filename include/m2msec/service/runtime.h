@@ -40,8 +40,18 @@ class WorkerPool {
   std::unique_ptr<Impl> impl_;
 };
 
+// check_anchor_role is the one place of the per-role trust rule (TS-0003
+// 8.1.2; issue 11 item 3): a certificate peer is only what its names say
+// if its verified chain ended at an anchor of the set that vouches for
+// that kind of entity: AnchorRole::infrastructure for the MEF, the MAF and
+// Entity B, AnchorRole::device for enrolees and Entity A. Fails with
+// Errc::certificate_rejected (the detail names both roles) for another
+// role, no role, or a peer that presented no certificate.
+Status check_anchor_role(const tls::PeerIdentity& peer, tls::AnchorRole required);
+
 // peer_entity_id returns the oneM2M ID a certificate peer authenticated
-// as (TS-0003 8.1.2, 10.1.1), in SP-relative form:
+// as (TS-0003 8.1.2, 10.1.1), in SP-relative form, if its chain ended at a
+// |required| anchor (check_anchor_role):
 //   AE-ID certificate: a SAN URI that is exactly an absolute AE-ID of this
 //     SP, "//<sp_domain>/S<stem>" or "//<sp_domain>/<cse>/C<stem>"
 //     -> "/S<stem>" or "/<cse>/C<stem>";
@@ -49,12 +59,14 @@ class WorkerPool {
 //     CSE-ID, one label under |sp_domain| ("in-cse.sp.example.com" ->
 //     "/in-cse").
 // Any other name (a relative or foreign URI, a deeper or foreign dNSName)
-// binds nothing. Fails with Errc::peer_name_mismatch if no name applies.
-Result<std::string> peer_entity_id(const tls::PeerIdentity& peer, std::string_view sp_domain);
+// binds nothing. Fails like check_anchor_role, or with
+// Errc::peer_name_mismatch if no name applies.
+Result<std::string> peer_entity_id(const tls::PeerIdentity& peer, std::string_view sp_domain,
+                                   tls::AnchorRole required);
 
-// peer_has_fqdn is true if a certificate peer carries |fqdn| as a dNSName
-// (case-insensitive).
-bool peer_has_fqdn(const tls::PeerIdentity& peer, std::string_view fqdn);
+// peer_has_fqdn is true if a certificate peer whose chain ended at a
+// |required| anchor carries |fqdn| as a dNSName (case-insensitive).
+bool peer_has_fqdn(const tls::PeerIdentity& peer, std::string_view fqdn, tls::AnchorRole required);
 
 }  // namespace m2msec::service
 

@@ -48,7 +48,7 @@ struct EnrolmentSummary {
   std::int64_t expires_at = 0;
 };
 
-// EnroleeSummary is an Enrolee without Kpm (and without the trust anchor),
+// EnroleeSummary is an Enrolee without Kpm,
 // plus its current enrolment if it has one (expired enrolments that have
 // not been purged are included; compare expires_at with the time).
 struct EnroleeSummary {
@@ -56,6 +56,7 @@ struct EnroleeSummary {
   AuthKind auth_kind = AuthKind::psk;
   std::optional<std::string> kpm_id;
   std::optional<std::string> cert_subject;
+  std::optional<std::string> cert_trust_anchor;  // "sha256:<hex>" of the root of trust (cert only)
   TargetKind target_kind = TargetKind::maf;
   std::string target;
   std::optional<std::int64_t> expires_at;

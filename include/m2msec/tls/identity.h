@@ -7,9 +7,20 @@
 #include <string_view>
 #include <vector>
 
+#include "m2msec/core/encoding.h"
 #include "m2msec/core/error.h"
 
 namespace m2msec::tls {
+
+// AnchorRole says which of a listener's anchor sets ended a peer's
+// verified chain (TS-0003 8.1.2; issue 11 item 3, "trust is per role"):
+// infrastructure anchors vouch for MEF, MAF and Entity B certificates,
+// device anchors for enrolee and Entity A certificates. none: no verified
+// chain, or the anchor is in no set (a client's own view of a server).
+enum class AnchorRole { none, infrastructure, device };
+
+// anchor_role_name returns "none", "infrastructure" or "device".
+std::string_view anchor_role_name(AnchorRole role);
 
 // PeerIdentity is what the handshake authenticated about the peer.
 struct PeerIdentity {
@@ -20,7 +31,13 @@ struct PeerIdentity {
   std::string psk_identity;            // kind == psk: the TLS psk_identity
   std::vector<std::string> san_uris;   // kind == certificate: SAN URIs (AE-IDs)
   std::vector<std::string> dns_names;  // kind == certificate: SAN dNSNames (CSE-ID, FQDN)
-  std::string trust_anchor;            // kind == certificate: subject CN of the anchor ending the verified chain
+  // kind == certificate: the anchor certificate ending the verified chain,
+  // as certificate_fingerprint() ("sha256:<64 lowercase hex>" of its DER),
+  // its subject CN (for logs only; never compared), and the anchor set it
+  // was found in (server side; AnchorRole::none on the client side).
+  std::string trust_anchor;
+  std::string trust_anchor_cn;
+  AnchorRole anchor_role = AnchorRole::none;
   std::string sni;                     // the SNI host name the client sent ("" if none)
   std::string cipher;                  // negotiated suite, OpenSSL name
 };
@@ -46,6 +63,15 @@ Status check_certificate_profile(X509* cert);
 // Errc::peer_name_mismatch, or Errc::invalid_fqdn for a malformed expected
 // FQDN. |cert| is borrowed.
 Status check_peer_name(X509* cert, const ExpectedName& expected);
+
+// certificate_fingerprint returns "sha256:" followed by the 64 lowercase
+// hex digits of SHA-256 over |cert|'s DER encoding (what "openssl x509
+// -noout -fingerprint -sha256" prints, without colons, lower case); ""
+// if |cert| cannot be encoded. |cert| is borrowed.
+std::string certificate_fingerprint(X509* cert);
+
+// is_certificate_fingerprint (core/encoding.h) checks the form.
+using ::m2msec::is_certificate_fingerprint;
 
 // certificate_names fills |out_uris| and |out_dns| with the URI and
 // dNSName SAN entries of |cert| (borrowed), in certificate order.

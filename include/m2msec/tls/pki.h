@@ -19,14 +19,16 @@ struct LeafSpec {
   std::vector<std::string> dns_names;  // SAN dNSName entries
   std::vector<std::string> uris;       // SAN URI entries
   int days = 825;
+  std::string ca = "ca";               // issuing CA: <dir>/<ca>.crt, <ca>.key
 };
 
-// ensure_ca loads <dir>/ca.crt and ca.key, or creates them (P-256, 10
-// years) if both are missing. Key files get mode 0600. Fails with
-// Errc::io_error or Errc::invalid_credentials.
-Status ensure_ca(const std::string& dir, const std::string& ca_name);
+// ensure_ca loads <dir>/<stem>.crt and <stem>.key, or creates them (a
+// self-signed root named |ca_name|, P-256, 10 years) if both are missing.
+// Key files get mode 0600. Fails with Errc::io_error or
+// Errc::invalid_credentials.
+Status ensure_ca(const std::string& dir, const std::string& ca_name, const std::string& stem = "ca");
 
-// issue_leaf writes <dir>/<spec.name>.crt/.key signed by <dir>/ca.*,
+// issue_leaf writes <dir>/<spec.name>.crt/.key signed by <dir>/<spec.ca>.*,
 // unless both files already exist. Returns true if it created them.
 Result<bool> issue_leaf(const std::string& dir, const LeafSpec& spec);
 

@@ -56,8 +56,24 @@ TEST_F(EntityBTest, BindsACertificateSessionToItsCseId) {
   service::AuthContext ctx;
   ctx.peer.kind = tls::PeerIdentity::Kind::certificate;
   ctx.peer.dns_names = {"mn-cse.sp.example.com"};
+  ctx.peer.anchor_role = tls::AnchorRole::device;
   svc_->on_session_start(ctx);
   EXPECT_EQ(ctx.entity_id, "/mn-cse");
+}
+
+// Issue 11 item 3: in the certificate SAEF Entity A is a device, vouched
+// for by a device anchor; an infrastructure certificate (a MAF's, or one
+// naming a CSE) binds the session to nobody.
+TEST_F(EntityBTest, BindsACertificateSessionOnlyFromADeviceAnchor) {
+  for (const tls::AnchorRole role : {tls::AnchorRole::infrastructure, tls::AnchorRole::none}) {
+    service::AuthContext ctx;
+    ctx.peer.kind = tls::PeerIdentity::Kind::certificate;
+    ctx.peer.dns_names = {"mn-cse.sp.example.com"};
+    ctx.peer.san_uris = {"//sp.example.com/Sae-1"};
+    ctx.peer.anchor_role = role;
+    svc_->on_session_start(ctx);
+    EXPECT_EQ(ctx.entity_id, "") << tls::anchor_role_name(role);
+  }
 }
 
 TEST_F(EntityBTest, BindsNothingForAnUnknownKey) { EXPECT_EQ(session("other@sp.example.com")->entity_id, ""); }
@@ -171,6 +187,12 @@ TEST_F(EntityBTest, RefusesPushesThatDoNotFit) {
   EXPECT_EQ(push(session(kKpsaId), push_request()), 4103);
   EXPECT_EQ(push(cert_ctx({}, {"maf2.example.com"}), push_request()), 4103);
   EXPECT_EQ(push(cert_ctx({"/maf"}, {}), push_request()), 4103);
+  // Issue 11 item 3: the MAF's name from a device anchor pushes nothing.
+  for (const std::string& anchor : {kDeviceCa, kOtherDeviceCa, std::string("sha256:") + std::string(64, '9')}) {
+    const proto::Response rsp = call(*svc_, cert_ctx({}, {"maf.example.com"}, anchor), push_request());
+    EXPECT_EQ(rsc(rsp), 4103) << anchor;
+    EXPECT_EQ(dbg(rsp), "key push needs a certificate from an infrastructure trust anchor");
+  }
   EXPECT_EQ(push(maf, push_request(push_body(), "maf2.example.com")), 4103);
   // Only its own KcIDs.
   EXPECT_EQ(push(maf, push_request(push_body({{"kid", "AAECAwQFBgcICQoLDA0ODw==@maf2.example.com"}}))), 4103);

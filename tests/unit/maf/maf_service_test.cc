@@ -147,6 +147,22 @@ TEST_F(MafServiceTest, GivesKcOnlyToItsTarget) {
   EXPECT_EQ(rsc(call(*svc_, in_cse(), request(Operation::retrieve, "/maf/keys/%g0", "/in-cse"))), 4000);
 }
 
+// Issue 11 item 3: Entity B is vouched for by an infrastructure anchor; a
+// device CA's certificate naming /in-cse (dNSName or SAN URI) gets no Kc
+// and deletes none.
+TEST_F(MafServiceTest, RefusesEntityBNamesFromADeviceAnchor) {
+  ASSERT_EQ(rsc(register_key()), 2001);
+  for (const AuthRef& forged : {cert_ctx({}, {"in-cse.sp.example.com"}, kDeviceCa),
+                                cert_ctx({"/in-cse"}, {"in-cse.sp.example.com"}, kOtherDeviceCa),
+                                cert_ctx({}, {"in-cse.sp.example.com"}, "sha256:" + std::string(64, '9'))}) {
+    const proto::Response rsp = call(*svc_, forged, retrieve(kRelKcId, "/in-cse"));
+    EXPECT_EQ(rsc(rsp), 4103);
+    EXPECT_EQ(dbg(rsp), "X-M2M-Origin is not the authenticated Entity B");
+    EXPECT_EQ(rsc(call(*svc_, forged, remove(kRelKcId, "/in-cse"))), 4103);
+  }
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}, kInfraCa), retrieve(kRelKcId, "/in-cse"))), 2000);
+}
+
 // 8.8.2.10: the source or a target may de-register the key.
 TEST_F(MafServiceTest, DeletesKcForItsSourceOrTarget) {
   ASSERT_EQ(rsc(register_key()), 2001);

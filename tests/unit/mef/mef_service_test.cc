@@ -102,13 +102,13 @@ TEST_F(MefServiceTest, EnrolsAKpsaEnroleeWithKpsaForEnroleeB) {
 }
 
 TEST_F(MefServiceTest, EnrolsACertificateEnroleeFromItsRoot) {
-  const proto::Response rsp = call(*svc_, cert_ctx({}, {"dev-3.sp.example.com"}, "factory-ca", exported_bytes(0)),
+  const proto::Response rsp = call(*svc_, cert_ctx({}, {"dev-3.sp.example.com"}, kDeviceCa, exported_bytes(0)),
                                    enrol_request("dev-3.sp.example.com"));
   EXPECT_EQ(rsc(rsp), 2001) << dbg(rsp);
 }
 
 TEST_F(MefServiceTest, RefusesACertificateFromAnotherRoot) {
-  const proto::Response rsp = call(*svc_, cert_ctx({}, {"dev-3.sp.example.com"}, "other-ca", exported_bytes(0)),
+  const proto::Response rsp = call(*svc_, cert_ctx({}, {"dev-3.sp.example.com"}, kOtherDeviceCa, exported_bytes(0)),
                                    enrol_request("dev-3.sp.example.com"));
   EXPECT_EQ(rsc(rsp), 4103);
 }
@@ -223,6 +223,65 @@ TEST_F(MefServiceTest, RefusesKpsaToAnyoneButEnroleeB) {
             4000);
   EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}), fetch_request("00ff@mef.example.com", proto::kSuidKpsa, "/in-cse"))),
             4004);
+}
+
+// Issue 11 item 3: "a CA trusted to vouch for devices must not be able to
+// vouch for a MAF". The same names from a device anchor (or an anchor in
+// no set) get no Km and no Kpsa.
+TEST_F(MefServiceTest, RefusesKeysToInfrastructureNamesFromADeviceAnchor) {
+  ASSERT_EQ(rsc(enrol_dev1()), 2001);
+  ASSERT_EQ(rsc(call(*svc_, psk_ctx("kpm-2", exported_bytes(100)), enrol_request("kpm-2", {{"sec:enr", nlohmann::json::object()}}))), 2001);
+  const std::string kpsa_id = "6465666768696a6b6c6d6e6f70717273@mef.example.com";  // hex(bytes 100..115)
+  for (const std::string& anchor : {kDeviceCa, kOtherDeviceCa, std::string("sha256:") + std::string(64, '9')}) {
+    const proto::Response km = call(*svc_, cert_ctx({}, {"maf.example.com"}, anchor),
+                                    fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"));
+    EXPECT_EQ(rsc(km), 4103) << anchor;
+    EXPECT_EQ(dbg(km), "key retrieval needs a certificate from an infrastructure trust anchor");
+    EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}, anchor),
+                       fetch_request(kpsa_id, proto::kSuidKpsa, "/in-cse"))),
+              4103)
+        << anchor;
+  }
+  // The same names from the infrastructure anchor are served.
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}, kInfraCa),
+                     fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))),
+            2000);
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}, kInfraCa),
+                     fetch_request(kpsa_id, proto::kSuidKpsa, "/in-cse"))),
+            2000);
+}
+
+// An enrolee certificate must come from a device anchor: an
+// infrastructure CA (here naming the enrolee's subject) enrols nobody.
+TEST_F(MefServiceTest, RefusesAnEnroleeCertificateFromAnInfrastructureAnchor) {
+  const proto::Response rsp = call(*svc_, cert_ctx({}, {"dev-3.sp.example.com"}, kInfraCa, exported_bytes(0)),
+                                   enrol_request("dev-3.sp.example.com"));
+  EXPECT_EQ(rsc(rsp), 4103);
+  EXPECT_EQ(dbg(rsp), "enrolee certificate is not from a device trust anchor");
+}
+
+// A row written before fingerprints (its root of trust a CN) never
+// matches, even a chain whose anchor has that CN.
+TEST_F(MefServiceTest, ALegacyCnRootOfTrustNeverMatches) {
+  {
+    store::SqliteConn c = store::testing::open_writer(dir_.file("mef.db"));
+    Result<store::Stmt> s = c.prepare(
+        "INSERT INTO enrolees (enrolee_id, auth_kind, cert_subject, cert_trust_anchor, target_kind, target, "
+        "created_at, state) VALUES ('/dev-4', 'cert', 'dev-4.sp.example.com', 'factory CA', 'maf', "
+        "'maf.example.com', 1, 'active')");
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->run());
+  }
+  auto ctx = std::make_shared<service::AuthContext>();
+  ctx->peer.kind = tls::PeerIdentity::Kind::certificate;
+  ctx->peer.dns_names = {"dev-4.sp.example.com"};
+  ctx->peer.trust_anchor = kDeviceCa;
+  ctx->peer.trust_anchor_cn = "factory CA";
+  ctx->peer.anchor_role = tls::AnchorRole::device;
+  ctx->exported = exported_bytes(0);
+  const proto::Response rsp = call(*svc_, ctx, enrol_request("dev-4.sp.example.com"));
+  EXPECT_EQ(rsc(rsp), 4103) << dbg(rsp);
+  EXPECT_EQ(dbg(rsp), "certificate is not from the enrolee's configured root of trust");
 }
 
 TEST_F(MefServiceTest, RefusesAnExpiredEnrolment) {

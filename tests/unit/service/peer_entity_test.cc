@@ -11,12 +11,15 @@
 namespace m2msec::service {
 namespace {
 
-Result<std::string> bind(std::vector<std::string> uris, std::vector<std::string> dns) {
+Result<std::string> bind(std::vector<std::string> uris, std::vector<std::string> dns,
+                         tls::AnchorRole have = tls::AnchorRole::device,
+                         tls::AnchorRole want = tls::AnchorRole::device) {
   tls::PeerIdentity p;
   p.kind = tls::PeerIdentity::Kind::certificate;
   p.san_uris = std::move(uris);
   p.dns_names = std::move(dns);
-  return peer_entity_id(p, "sp.example.com");
+  p.anchor_role = have;
+  return peer_entity_id(p, "sp.example.com", want);
 }
 
 TEST(PeerEntityId, BindsAnAbsoluteAeIdOfThisSp) {
@@ -54,7 +57,54 @@ TEST(PeerEntityId, RefusesEveryOtherName) {
   }
   tls::PeerIdentity psk;
   psk.kind = tls::PeerIdentity::Kind::psk;
-  EXPECT_FALSE(peer_entity_id(psk, "sp.example.com"));
+  EXPECT_FALSE(peer_entity_id(psk, "sp.example.com", tls::AnchorRole::device));
+}
+
+// Issue 11 item 3: "a CA trusted to vouch for devices must not be able to
+// vouch for a MAF". The name rules above are reached only when the chain
+// ended at an anchor of the required set.
+TEST(PeerEntityId, BindsOnlyWithTheRequiredAnchorRole) {
+  using tls::AnchorRole;
+  EXPECT_EQ(bind({}, {"in-cse.sp.example.com"}, AnchorRole::infrastructure, AnchorRole::infrastructure).value_or(""),
+            "/in-cse");
+  for (const auto& [have, want] : std::vector<std::pair<AnchorRole, AnchorRole>>{
+           {AnchorRole::device, AnchorRole::infrastructure},  // a device CA naming /in-cse
+           {AnchorRole::infrastructure, AnchorRole::device},  // an infra CA naming a device
+           {AnchorRole::none, AnchorRole::infrastructure},    // an anchor in no set
+           {AnchorRole::none, AnchorRole::device},
+           {AnchorRole::none, AnchorRole::none}}) {           // "none" is never a requirement met
+    auto r = bind({"//sp.example.com/Sae-1"}, {"in-cse.sp.example.com"}, have, want);
+    ASSERT_FALSE(r) << anchor_role_name(have) << " bound for " << anchor_role_name(want) << " as " << *r;
+    EXPECT_EQ(r.error().code(), Errc::certificate_rejected);
+  }
+}
+
+TEST(PeerHasFqdn, MatchesOnlyWithTheRequiredAnchorRole) {
+  using tls::AnchorRole;
+  tls::PeerIdentity p;
+  p.kind = tls::PeerIdentity::Kind::certificate;
+  p.dns_names = {"MAF.example.com"};
+  p.anchor_role = AnchorRole::infrastructure;
+  EXPECT_TRUE(peer_has_fqdn(p, "maf.example.com", AnchorRole::infrastructure));
+  EXPECT_FALSE(peer_has_fqdn(p, "maf.example.com", AnchorRole::device));
+  EXPECT_FALSE(peer_has_fqdn(p, "maf2.example.com", AnchorRole::infrastructure));
+  p.anchor_role = AnchorRole::device;
+  EXPECT_FALSE(peer_has_fqdn(p, "maf.example.com", AnchorRole::infrastructure));
+  p.anchor_role = AnchorRole::none;
+  EXPECT_FALSE(peer_has_fqdn(p, "maf.example.com", AnchorRole::infrastructure));
+  p.anchor_role = AnchorRole::infrastructure;
+  p.kind = tls::PeerIdentity::Kind::psk;
+  EXPECT_FALSE(peer_has_fqdn(p, "maf.example.com", AnchorRole::infrastructure));
+}
+
+TEST(CheckAnchorRole, NamesBothRolesInItsRefusal) {
+  tls::PeerIdentity p;
+  p.kind = tls::PeerIdentity::Kind::certificate;
+  p.anchor_role = tls::AnchorRole::device;
+  auto st = check_anchor_role(p, tls::AnchorRole::infrastructure);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().detail(), "certificate chains to a device trust anchor (device_trust_anchors), not to an infrastructure trust anchor (trust_anchors)");
+  EXPECT_TRUE(check_anchor_role(p, tls::AnchorRole::device));
 }
 
 }  // namespace

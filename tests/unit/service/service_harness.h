@@ -39,12 +39,27 @@ inline AuthRef psk_ctx(const std::string& identity, SecretBytes exported = {}, s
   return c;
 }
 
-inline AuthRef cert_ctx(std::vector<std::string> uris, std::vector<std::string> dns, std::string anchor = "infra-ca",
+// The constructed sessions' anchors, as a listener configured with
+// trust_anchors = {kInfraCa} and device_trust_anchors = {kDeviceCa,
+// kOtherDeviceCa} would classify them (tls::PeerIdentity::anchor_role).
+// kDeviceCa is the root of trust of store::testing::cert_enrolee().
+inline const std::string kInfraCa = "sha256:" + std::string(64, '1');
+inline const std::string kDeviceCa = store::testing::kFactoryCa;
+inline const std::string kOtherDeviceCa = "sha256:" + std::string(64, 'e');
+
+inline tls::AnchorRole test_anchor_role(const std::string& anchor) {
+  if (anchor == kInfraCa) return tls::AnchorRole::infrastructure;
+  if (anchor == kDeviceCa || anchor == kOtherDeviceCa) return tls::AnchorRole::device;
+  return tls::AnchorRole::none;
+}
+
+inline AuthRef cert_ctx(std::vector<std::string> uris, std::vector<std::string> dns, std::string anchor = kInfraCa,
                         SecretBytes exported = {}, std::string entity = {}) {
   auto c = std::make_shared<AuthContext>();
   c->peer.kind = tls::PeerIdentity::Kind::certificate;
   c->peer.san_uris = std::move(uris);
   c->peer.dns_names = std::move(dns);
+  c->peer.anchor_role = test_anchor_role(anchor);
   c->peer.trust_anchor = std::move(anchor);
   c->exported = std::move(exported);
   c->entity_id = std::move(entity);

@@ -9,6 +9,7 @@ namespace m2msec::store {
 namespace {
 
 using testing::cert_enrolee;
+using testing::kFactoryCa;
 using testing::open_store;
 using testing::open_writer;
 using testing::psk_enrolee;
@@ -36,7 +37,7 @@ TEST_F(CertSubjectTest, FindsActiveEnroleeBySubject) {
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->enrolee_id, "/cse1/Cae1");
   EXPECT_EQ(got->auth_kind, AuthKind::cert);
-  EXPECT_EQ(got->cert_trust_anchor, "factory-ca");
+  EXPECT_EQ(got->cert_trust_anchor, kFactoryCa);
   EXPECT_TRUE(got->kpm.empty());
 }
 

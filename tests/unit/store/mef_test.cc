@@ -9,7 +9,9 @@
 namespace m2msec::store {
 namespace {
 
+using testing::cert_enrolee;
 using testing::ke_id;
+using testing::kFactoryCa;
 using testing::open_store;
 using testing::psk_enrolee;
 using testing::secret_of;
@@ -57,7 +59,7 @@ TEST_F(MefTest, CertEnroleeHasNoKpm) {
   e.enrolee_id = "/cse2/Cae1";
   e.auth_kind = AuthKind::cert;
   e.cert_subject = "CN=ae1";
-  e.cert_trust_anchor = "factory-ca";
+  e.cert_trust_anchor = kFactoryCa;
   e.target_kind = TargetKind::kpsa;
   e.target = "/cseB";
   e.expires_at = kNow + 100;
@@ -65,8 +67,26 @@ TEST_F(MefTest, CertEnroleeHasNoKpm) {
   Result<Enrolee> got = mef().get_enrolee("/cse2/Cae1");
   ASSERT_TRUE(got);
   EXPECT_TRUE(got->kpm.empty());
-  EXPECT_EQ(got->cert_trust_anchor, "factory-ca");
+  EXPECT_EQ(got->cert_trust_anchor, kFactoryCa);
   EXPECT_EQ(got->target_kind, TargetKind::kpsa);
+}
+
+// Issue 11 item 3: a root of trust is a CA certificate's fingerprint
+// (sha256:<64 lowercase hex>); a CN, which any CA may carry, is refused
+// for new rows.
+TEST_F(MefTest, CertRootOfTrustMustBeAFingerprint) {
+  for (const std::string& bad : {std::string("factory-ca"), std::string("m2msec demo CA"),
+                                 "sha256:" + std::string(64, 'F'), "sha256:" + std::string(63, 'f'),
+                                 "sha1:" + std::string(40, 'f'), "SHA256:" + std::string(64, 'f')}) {
+    Enrolee e = cert_enrolee("/dev-9", "dev-9.sp.example.com");
+    e.cert_trust_anchor = bad;
+    Status st = validate_enrolee(e);
+    ASSERT_FALSE(st) << bad;
+    EXPECT_EQ(st.error().code(), Errc::invalid_argument);
+    EXPECT_NE(st.error().detail().find("sha256:<64 lowercase hex>"), std::string::npos) << st.error().detail();
+    EXPECT_FALSE(mef().add_enrolee(e, kNow)) << bad;
+  }
+  EXPECT_TRUE(validate_enrolee(cert_enrolee("/dev-9", "dev-9.sp.example.com")));
 }
 
 TEST_F(MefTest, DuplicatesAndInvalidRowsRefused) {

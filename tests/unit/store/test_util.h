@@ -79,12 +79,16 @@ inline Enrolee psk_enrolee(const std::string& id, const std::string& kpm_id, std
   return e;
 }
 
+// kFactoryCa is the root of trust of cert_enrolee(): a CA certificate's
+// fingerprint in the stored form (the value itself is arbitrary).
+inline const std::string kFactoryCa = "sha256:" + std::string(64, 'f');
+
 inline Enrolee cert_enrolee(const std::string& id, const std::string& subject) {
   Enrolee e;
   e.enrolee_id = id;
   e.auth_kind = AuthKind::cert;
   e.cert_subject = subject;
-  e.cert_trust_anchor = "factory-ca";
+  e.cert_trust_anchor = kFactoryCa;
   e.target_kind = TargetKind::maf;
   e.target = "maf.example.com";
   return e;
