@@ -452,7 +452,7 @@ void MafService::revocation_feed(const service::AuthRef& ctx, const Request& req
   if (ctx->peer.kind != tls::PeerIdentity::Kind::certificate) {
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "the feed needs a certificate"));
   }
-  auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain);
+  auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain, tls::AnchorRole::infrastructure);
   if (!who || *who != req.from) {
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin is not the authenticated CSE-ID"));

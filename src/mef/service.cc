@@ -88,11 +88,13 @@ void MefService::revocations(const service::AuthRef& ctx, const Request& req, pr
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "the feed needs a certificate"));
   }
   std::string holder;
-  if (auto fqdn = Fqdn::parse(req.from); fqdn && service::peer_has_fqdn(peer, req.from)) {
+  if (auto fqdn = Fqdn::parse(req.from);
+      fqdn && service::peer_has_fqdn(peer, req.from, tls::AnchorRole::infrastructure)) {
     holder = fqdn->str();
     std::transform(holder.begin(), holder.end(), holder.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  } else if (auto who = service::peer_entity_id(peer, cfg_.sp_domain); who && *who == req.from) {
+  } else if (auto who = service::peer_entity_id(peer, cfg_.sp_domain, tls::AnchorRole::infrastructure);
+             who && *who == req.from) {
     holder = *who;
   } else {
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,

@@ -362,3 +362,74 @@ TEST_F(MafServiceTest, AuditsGrantsAndRefusalsByIdentifierOnly) {
 
 }  // namespace
 }  // namespace m2msec::maf
+
+namespace m2msec::maf {
+namespace {
+
+// docs/protocol.md §3.7: the MAF's revocation feed, for the Entity Bs that
+// may retrieve its keys; the MAF's own revocation is remembered, so the Km
+// behind a revoked KeID is never fetched again.
+TEST_F(MafServiceTest, ServesItsRevocationFeedToEntityBsAndRemembersWhatItRevoked) {
+  ASSERT_EQ(rsc(register_key()), 2001);
+  store::Revocation r;
+  r.kind = store::RevokedKind::km;
+  r.key_id = KeyId::parse(KeyIdKind::km, kKmId)->canonical();
+  ASSERT_TRUE(*store_->maf().revoke_client(r, service::now_unix()));
+  auto feed = [&](const AuthRef& ctx, const std::string& from, const std::string& after = "0") {
+    return call(*svc_, ctx, request(Operation::retrieve, std::string(proto::kMafRevocationsPrefix) + after, from));
+  };
+  const proto::Response ok = feed(in_cse(), "/in-cse");
+  ASSERT_EQ(rsc(ok), 2000) << dbg(ok);
+  auto f = proto::RevocationFeed::from_json(ok.content);
+  ASSERT_TRUE(f) << f.error().message();
+  ASSERT_EQ(f->entries.size(), 1u);
+  EXPECT_EQ(f->entries[0].kind, "km");
+  EXPECT_EQ(f->entries[0].entity_id, "/dev-1");
+  // The revoked KmID no longer resolves; the session it had is gone with it.
+  EXPECT_FALSE(lookup(kKmId));
+  // Refusals.
+  EXPECT_EQ(rsc(feed(psk_ctx(kKmId), "/dev-1")), 4103);                                          // a device session
+  EXPECT_EQ(rsc(feed(in_cse(), "/mn-cse")), 4103);                                                // another's CSE-ID
+  EXPECT_EQ(rsc(feed(cert_ctx({}, {"in-cse.sp.example.com"}, kDeviceCa), "/in-cse")), 4103);      // device anchor
+  EXPECT_EQ(rsc(feed(in_cse(), "/in-cse", "minus one")), 4000);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), request(Operation::del, std::string(proto::kMafRevocationsPrefix) + "0",
+                                               "/in-cse"))),
+            4004);
+  MafConfig cfg;
+  cfg.listen.fqdn = "maf.example.com";
+  cfg.sp_domain = "sp.example.com";
+  cfg.cses.push_back({"/in-cse", "cse-host.example.net", "127.0.0.1:1"});
+  MafService known(cfg, *store_, pool_, nullptr);
+  EXPECT_EQ(rsc(call(known, cert_ctx({}, {"mn-cse.sp.example.com"}),
+                     request(Operation::retrieve, std::string(proto::kMafRevocationsPrefix) + "0", "/mn-cse"))),
+            4103);  // not an Entity B this MAF serves
+}
+
+// A KeID whose Km this MAF revoked is refused without asking the MEF (the
+// service has no link here: a fetch would fail with connect_failed, not be
+// refused as unknown).
+TEST_F(MafServiceTest, NeverFetchesARevokedKmAgain) {
+  const std::string ke_id = "AAECAwQFBgcICQoLDA0ODw==@mef.example.com";
+  auto km_id = assigned_km_id(*KeyId::parse(KeyIdKind::ke, ke_id), *Fqdn::parse("maf.example.com"));
+  ASSERT_TRUE(km_id);
+  store::Revocation r;
+  r.kind = store::RevokedKind::km;
+  r.key_id = km_id->canonical();
+  r.entity_id = "/dev-9";
+  r.expires_at = service::now_unix() + 3600;
+  ASSERT_FALSE(*store_->maf().revoke_client(r, service::now_unix()));
+  MafConfig cfg;
+  cfg.listen.fqdn = "maf.example.com";
+  cfg.sp_domain = "sp.example.com";
+  cfg.mefs.push_back({"mef.example.com", "127.0.0.1:1"});
+  MafService svc(cfg, *store_, pool_, nullptr);
+  std::promise<Result<SecretBytes>> p;
+  auto fut = p.get_future();
+  svc.psk_lookup(tls::PskRequest{ke_id, "maf.example.com"}, [&p](Result<SecretBytes> x) { p.set_value(std::move(x)); });
+  Result<SecretBytes> got = fut.get();
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), Errc::unknown_psk_identity);
+}
+
+}  // namespace
+}  // namespace m2msec::maf

@@ -393,3 +393,58 @@ TEST_F(MefServiceTest, AuditsGrantsAndRefusalsByIdentifierOnly) {
 
 }  // namespace
 }  // namespace m2msec::mef
+
+namespace m2msec::mef {
+namespace {
+
+// docs/protocol.md §3.7: the MEF's revocation feed. A MAF sees the
+// entries naming its FQDN, an Enrolee B those naming its CSE-ID; every
+// refusal the handler gives has a case.
+TEST_F(MefServiceTest, ServesTheRevocationFeedToEachHolderItsOwnEntries) {
+  ASSERT_EQ(rsc(enrol_dev1()), 2001);
+  ASSERT_EQ(rsc(call(*svc_, psk_ctx("kpm-2", exported_bytes(100)),
+                     enrol_request("kpm-2", {{"sec:enr", nlohmann::json::object()}}))),
+            2001);
+  ASSERT_TRUE(store_->mef().remove_enrolee("/dev-1"));
+  ASSERT_TRUE(store_->mef().revoke_enrolment("Cdev-2"));
+  auto feed = [&](const AuthRef& ctx, const std::string& from, const std::string& after = "0") {
+    return call(*svc_, ctx, request(Operation::retrieve, std::string(proto::kMefRevocationsPrefix) + after, from));
+  };
+  const proto::Response maf = feed(cert_ctx({}, {"MAF.example.com"}), "maf.example.com");
+  ASSERT_EQ(rsc(maf), 2000) << dbg(maf);
+  auto m = proto::RevocationFeed::from_json(maf.content);
+  ASSERT_TRUE(m) << m.error().message();
+  ASSERT_EQ(m->entries.size(), 1u);
+  EXPECT_EQ(m->entries[0].key_id, kKeIdB64);
+  EXPECT_EQ(m->entries[0].entity_id, "/dev-1");
+  EXPECT_EQ(m->head, 2);
+  const proto::Response b = feed(cert_ctx({}, {"in-cse.sp.example.com"}), "/in-cse");
+  ASSERT_EQ(rsc(b), 2000) << dbg(b);
+  auto k = proto::RevocationFeed::from_json(b.content);
+  ASSERT_TRUE(k);
+  ASSERT_EQ(k->entries.size(), 1u);
+  EXPECT_EQ(k->entries[0].kpsa_id, "6465666768696a6b6c6d6e6f70717273@mef.example.com");
+  // Another MAF sees nothing; the head only with -1.
+  auto other = proto::RevocationFeed::from_json(feed(cert_ctx({}, {"maf2.example.com"}), "maf2.example.com").content);
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->entries.empty());
+  auto head = proto::RevocationFeed::from_json(feed(cert_ctx({}, {"maf.example.com"}), "maf.example.com", "-1").content);
+  ASSERT_TRUE(head);
+  EXPECT_TRUE(head->entries.empty());
+  EXPECT_EQ(head->head, 2);
+
+  // Refusals.
+  EXPECT_EQ(rsc(feed(psk_ctx("kpm-1"), "maf.example.com")), 4103);                          // not a certificate
+  EXPECT_EQ(rsc(feed(cert_ctx({}, {"maf2.example.com"}), "maf.example.com")), 4103);          // another's name
+  EXPECT_EQ(rsc(feed(cert_ctx({}, {"maf.example.com"}, kDeviceCa), "maf.example.com")), 4103);  // device anchor
+  EXPECT_EQ(rsc(feed(cert_ctx({}, {"in-cse.sp.example.com"}, kDeviceCa), "/in-cse")), 4103);
+  for (const char* bad : {"", "x", "-2", "1.5", "99999999999999999999", "1/2"}) {
+    EXPECT_EQ(rsc(feed(cert_ctx({}, {"maf.example.com"}), "maf.example.com", bad)), 4000) << bad;
+  }
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}),
+                     request(Operation::del, std::string(proto::kMefRevocationsPrefix) + "0", "maf.example.com"))),
+            4005);
+}
+
+}  // namespace
+}  // namespace m2msec::mef
