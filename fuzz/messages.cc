@@ -33,5 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip<MafKeyRegRequest>(j);
   round_trip<MafKeyRegResponse>(j);
   round_trip<MafKeyRetrieveResponse>(j);
+  round_trip<MafKeyPush>(j);
+  round_trip<RevocationFeed>(j);
   return 0;
 }
