@@ -30,6 +30,7 @@ docs/performance.md come from bench/revocation_latency.py).
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 
@@ -85,6 +86,26 @@ def without_km_id(h, state, name):
     return d
 
 
+def maf_psk_session(h, state):
+    """maf_psk_session opens a TLS-PSK session at the MAF with the device's KmID and Km (openssl s_client,
+    stdin kept open so the session stays up); returns the process once the handshake is done."""
+    s = h.state(state)
+    km = h.read(os.path.join(state, "km.key"))
+    p = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{h.ports['maf']}", "-tls1_2",
+                          "-psk_identity", s["km_id"], "-psk", km, "-cipher", "PSK-AES128-CBC-SHA256",
+                          "-servername", MAF], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    seen = []
+
+    def up():
+        line = p.stdout.readline()
+        seen.append(line)
+        return "Cipher is PSK-AES128-CBC-SHA256" in line or p.poll() is not None
+    wait_until(up, BOUND, step=0)
+    h.check(p.poll() is None, "a PSK session with the device's Km is open at the MAF", "".join(seen)[-800:])
+    return p
+
+
 def mef_gave_km(h, ke_id):
     return h.mef.log_text().count(f"gave Km for {ke_id}")
 
@@ -117,10 +138,19 @@ def body(h):
     h.expect_ok("rv-2 associates", h.associate(st))
     ke_id = h.state(st)["ke_id"]
     p = held_session(h, st, "/rv-2")
+    # A session at the MAF authenticated with rv-2's Km, held open by openssl s_client.
+    maf_session = maf_psk_session(h, st)
     t0 = time.time()
     rc, out, err = h.run(["maf", "revoke", "--config", h.config, "--entity", "/rv-2", "--json"])
     h.check(rc == 0 and json.loads(out).get("revoked_client") == "/rv-2", "maf revoke --entity /rv-2", err)
     ended_by_entity_b(h, p, "after maf revoke --entity")
+    try:
+        maf_session.wait(BOUND)
+        closed = True
+    except subprocess.TimeoutExpired:
+        maf_session.kill()
+        closed = False
+    h.check(closed, "after maf revoke --entity: the MAF closed the session authenticated with the Km")
     print(f"maf revoke --entity -> Entity B session closed within {time.time() - t0:.2f} s")
     h.expect_refusal("after maf revoke: KmID", h.associate(st), "unknown psk identity")
     asked = mef_gave_km(h, ke_id)
