@@ -81,4 +81,25 @@ Status expect_changed(SqliteConn& conn, std::string_view what) {
   return {};
 }
 
+Result<std::size_t> delete_expired(WriteQueue& writer, std::initializer_list<std::string_view> deletes,
+                                   std::int64_t now) {
+  return guarded([&]() -> Result<std::size_t> {
+    std::size_t removed = 0;
+    Status st = writer.run([&](SqliteConn& conn) -> Status {
+      removed = 0;  // a retried op counts again from zero
+      for (std::string_view sql : deletes) {
+        Result<Stmt> del = conn.prepare(sql);
+        if (!del) return std::unexpected(del.error());
+        Status ok = del->bind_int64(1, now);
+        if (ok) ok = del->run();
+        if (!ok) return ok;
+        removed += static_cast<std::size_t>(conn.changes());
+      }
+      return {};
+    });
+    if (!st) return std::unexpected(st.error());
+    return removed;
+  });
+}
+
 }  // namespace m2msec::store::detail

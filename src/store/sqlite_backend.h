@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -108,6 +109,11 @@ Result<std::vector<T>> collect(Stmt& s, Decode decode) {
 // one snapshot, so the counts agree with each other. Errc::store_error if
 // no row comes back.
 Result<std::vector<std::uint64_t>> count_row(ReadPool& reads, std::string_view sql, int n);
+
+// delete_expired runs each of |deletes| (a DELETE with ?1 = now) in one
+// write transaction and returns how many rows they deleted in all.
+Result<std::size_t> delete_expired(WriteQueue& writer, std::initializer_list<std::string_view> deletes,
+                                   std::int64_t now);
 
 // expect_changed maps "no row changed" to Errc::not_found naming |what|.
 Status expect_changed(SqliteConn& conn, std::string_view what);

@@ -441,23 +441,9 @@ void SqliteMafRepository::deregister_kc_async(std::string_view kc_id, Completion
 }
 
 Result<std::size_t> SqliteMafRepository::purge_expired(std::int64_t now) {
-  return guarded([&]() -> Result<std::size_t> {
-    std::size_t removed = 0;
-    Status st = b_.writer->run([&](SqliteConn& conn) -> Status {
-      for (std::string_view sql : {std::string_view("DELETE FROM kc_keys WHERE expires_at <= ?1"),
-                                   std::string_view("DELETE FROM maf_clients WHERE expires_at <= ?1")}) {
-        Result<Stmt> del = conn.prepare(sql);
-        if (!del) return std::unexpected(del.error());
-        Status ok = del->bind_int64(1, now);
-        if (ok) ok = del->run();
-        if (!ok) return ok;
-        removed += static_cast<std::size_t>(conn.changes());
-      }
-      return {};
-    });
-    if (!st) return std::unexpected(st.error());
-    return removed;
-  });
+  return delete_expired(*b_.writer,
+                        {"DELETE FROM kc_keys WHERE expires_at <= ?1", "DELETE FROM maf_clients WHERE expires_at <= ?1"},
+                        now);
 }
 
 }  // namespace m2msec::store::detail

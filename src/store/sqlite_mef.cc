@@ -130,6 +130,19 @@ Status check_enrolee_accepts(SqliteConn& conn, const std::string& enrolee_id, bo
   return {};
 }
 
+// end_enrolment ends the current enrolment of |enrolee_id|, if any: it is
+// logged as revoked (naming its holder) and deleted, inside the caller's
+// write transaction. conn.changes() then says whether there was one.
+Status end_enrolment(SqliteConn& conn, const std::string& enrolee_id, std::int64_t now) {
+  Status st = log_enrolment_revocation(conn, enrolee_id, now);
+  if (!st) return st;
+  Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
+  if (!del) return std::unexpected(del.error());
+  st = del->bind_text(1, enrolee_id);
+  if (st) st = del->run();
+  return st;
+}
+
 }  // namespace
 
 Status SqliteMefRepository::add_enrolee(const Enrolee& enrolee, std::int64_t now) {
@@ -242,12 +255,7 @@ Status SqliteMefRepository::remove_enrolee(std::string_view enrolee_id) {
       Status st = up->bind_text(1, id);
       if (st) st = up->run();
       if (st) st = expect_changed(conn, "enrolee " + id);
-      if (st) st = log_enrolment_revocation(conn, id, std::time(nullptr));
-      if (!st) return st;
-      Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
-      if (!del) return std::unexpected(del.error());
-      st = del->bind_text(1, id);
-      if (st) st = del->run();
+      if (st) st = end_enrolment(conn, id, std::time(nullptr));
       return st;
     });
   });
@@ -280,12 +288,7 @@ Result<WriteOp> SqliteMefRepository::enrolment_op(const Enrolment& e, std::int64
     if (!ok) return ok;
     // Replace: the old enrolment (and its KeID) goes in the same
     // savepoint as the new one arrives, and its holders are told.
-    ok = log_enrolment_revocation(conn, enrolee_id, now);
-    if (!ok) return ok;
-    Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
-    if (!del) return std::unexpected(del.error());
-    ok = del->bind_text(1, enrolee_id);
-    if (ok) ok = del->run();
+    ok = end_enrolment(conn, enrolee_id, now);
     if (!ok) return ok;
     Result<Stmt> ins = conn.prepare("INSERT INTO enrolments (" + std::string(kEnrolmentColumns) +
                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -358,12 +361,7 @@ Status SqliteMefRepository::revoke_enrolment(std::string_view enrolee_id) {
   return guarded([&]() -> Status {
     const std::string id(enrolee_id);
     return b_.writer->run([&](SqliteConn& conn) -> Status {
-      Status st = log_enrolment_revocation(conn, id, std::time(nullptr));
-      if (!st) return st;
-      Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
-      if (!del) return std::unexpected(del.error());
-      st = del->bind_text(1, id);
-      if (st) st = del->run();
+      Status st = end_enrolment(conn, id, std::time(nullptr));
       if (st) st = expect_changed(conn, "enrolment of " + id);
       return st;
     });
@@ -378,7 +376,8 @@ Status SqliteMefRepository::retarget_enrolee(std::string_view enrolee_id, Target
     return b_.writer->run([&](SqliteConn& conn) -> Status {
       // The current enrolment is revoked with its old holder named, then
       // the target changes: the next enrolment yields keys for the new one.
-      Status st = log_enrolment_revocation(conn, id, now);
+      // (A refusal below rolls the whole op back, the log entry with it.)
+      Status st = end_enrolment(conn, id, now);
       if (!st) return st;
       Result<Stmt> up = conn.prepare(
           "UPDATE enrolees SET target_kind = ?2, target = ?3 WHERE enrolee_id = ?1 AND state = 'active'");
@@ -388,30 +387,13 @@ Status SqliteMefRepository::retarget_enrolee(std::string_view enrolee_id, Target
       if (st) st = up->bind_text(3, to);
       if (st) st = up->run();
       if (st) st = expect_changed(conn, "enrolee " + id);
-      if (!st) return st;
-      Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
-      if (!del) return std::unexpected(del.error());
-      st = del->bind_text(1, id);
-      if (st) st = del->run();
       return st;
     });
   });
 }
 
 Result<std::size_t> SqliteMefRepository::purge_expired(std::int64_t now) {
-  return guarded([&]() -> Result<std::size_t> {
-    std::size_t removed = 0;
-    Status st = b_.writer->run([&](SqliteConn& conn) -> Status {
-      Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE expires_at <= ?1");
-      if (!del) return std::unexpected(del.error());
-      Status ok = del->bind_int64(1, now);
-      if (ok) ok = del->run();
-      if (ok) removed = static_cast<std::size_t>(conn.changes());
-      return ok;
-    });
-    if (!st) return std::unexpected(st.error());
-    return removed;
-  });
+  return delete_expired(*b_.writer, {"DELETE FROM enrolments WHERE expires_at <= ?1"}, now);
 }
 
 }  // namespace m2msec::store::detail

@@ -194,19 +194,7 @@ Status SqliteRevocationLog::set_cursor(std::string_view issuer, const FeedCursor
 }
 
 Result<std::size_t> SqliteRevocationLog::purge_expired(std::int64_t now) {
-  return guarded([&]() -> Result<std::size_t> {
-    std::size_t removed = 0;
-    Status st = b_.writer->run([&](SqliteConn& conn) -> Status {
-      Result<Stmt> del = conn.prepare("DELETE FROM revocations WHERE expires_at <= ?1");
-      if (!del) return std::unexpected(del.error());
-      Status ok = del->bind_int64(1, now);
-      if (ok) ok = del->run();
-      if (ok) removed = static_cast<std::size_t>(conn.changes());
-      return ok;
-    });
-    if (!st) return std::unexpected(st.error());
-    return removed;
-  });
+  return delete_expired(*b_.writer, {"DELETE FROM revocations WHERE expires_at <= ?1"}, now);
 }
 
 }  // namespace m2msec::store::detail

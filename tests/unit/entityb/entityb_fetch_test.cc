@@ -31,29 +31,16 @@ constexpr const char* kKcId = "AAECAwQFBgcICQoLDA0ODw==@maf.example.com";
 // Kc for /dev-1 once release() is called.
 class StubMaf {
  public:
-  explicit StubMaf(bool refuse) : refuse_(refuse) {
-    tls::ServerOptions o;
-    tls::ServerAuthority a;
-    a.fqdn = tls::test::kMaf;
-    a.certificate = cert("maf");
-    a.client_trust = trust();
-    a.client_auth = tls::ClientAuth::required;
-    o.authorities.push_back(std::move(a));
-    o.threads = 2;
-    o.on_session = [this](std::shared_ptr<tls::Session> s) {
-      proto::serve_http(std::move(s), [this](const proto::Request& req, proto::Reply reply) {
-        ++requests_;
-        if (refuse_) return reply(proto::error_response(req, proto::Rsc::not_found, "no such key"));
-        std::lock_guard lock(mu_);
-        held_.emplace_back(req, std::move(reply));
-        cv_.notify_all();
-      });
-    };
-    auto s = tls::TlsServer::create(std::move(o));
-    if (!s) std::abort();
-    server_ = std::move(*s);
-    server_->start();
-  }
+  explicit StubMaf(bool refuse)
+      : refuse_(refuse), server_(tls::test::start_maf_server([this](std::shared_ptr<tls::Session> s) {
+          proto::serve_http(std::move(s), [this](const proto::Request& req, proto::Reply reply) {
+            ++requests_;
+            if (refuse_) return reply(proto::error_response(req, proto::Rsc::not_found, "no such key"));
+            std::lock_guard lock(mu_);
+            held_.emplace_back(req, std::move(reply));
+            cv_.notify_all();
+          });
+        })) {}
   ~StubMaf() {
     release();
     server_->stop();
@@ -82,11 +69,11 @@ class StubMaf {
 
  private:
   const bool refuse_;
-  std::unique_ptr<tls::TlsServer> server_;
   std::atomic<std::size_t> requests_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::pair<proto::Request, proto::Reply>> held_;
+  std::unique_ptr<tls::TlsServer> server_;  // last: started after the members it uses
 };
 
 class EntityBFetchTest : public ::testing::Test {

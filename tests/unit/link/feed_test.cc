@@ -24,28 +24,17 @@ constexpr std::int64_t kNow = 1'800'000'000;
 // swap, as a restored or recreated database would be).
 class Issuer {
  public:
-  Issuer() {
-    tls::ServerOptions o;
-    tls::ServerAuthority a;
-    a.fqdn = tls::test::kMaf;
-    a.certificate = cert("maf");
-    a.client_trust = trust();
-    a.client_auth = tls::ClientAuth::required;
-    o.authorities.push_back(std::move(a));
-    o.threads = 1;
-    o.on_session = [this](std::shared_ptr<tls::Session> s) {
-      proto::serve_http(std::move(s), [this](const proto::Request& req, proto::Reply reply) {
-        ++requests_;
-        if (refuse_) return reply(proto::error_response(req, proto::Rsc::originator_has_no_privilege, "no"));
-        std::lock_guard lock(mu_);
-        reply(service::revocation_feed(req, proto::kMefRevocationsPrefix, store_->revocations(), "", "test"));
-      });
-    };
-    auto server = tls::TlsServer::create(std::move(o));
-    if (!server) std::abort();
-    server_ = std::move(*server);
-    server_->start();
-  }
+  Issuer()
+      : server_(tls::test::start_maf_server(
+            [this](std::shared_ptr<tls::Session> s) {
+              proto::serve_http(std::move(s), [this](const proto::Request& req, proto::Reply reply) {
+                ++requests_;
+                if (refuse_) return reply(proto::error_response(req, proto::Rsc::originator_has_no_privilege, "no"));
+                std::lock_guard lock(mu_);
+                reply(service::revocation_feed(req, proto::kMefRevocationsPrefix, store_->revocations(), "", "test"));
+              });
+            },
+            1)) {}
   ~Issuer() { server_->stop(); }
 
   void use(store::Store* s) {
@@ -57,11 +46,11 @@ class Issuer {
   int requests() const { return requests_; }
 
  private:
-  std::unique_ptr<tls::TlsServer> server_;
   std::mutex mu_;
   store::Store* store_ = nullptr;
   std::atomic<bool> refuse_{false};
   std::atomic<int> requests_{0};
+  std::unique_ptr<tls::TlsServer> server_;  // last: started after the members it uses
 };
 
 void revoke(store::Store& s, int n) {

@@ -33,26 +33,9 @@ enum class Mode {
 
 class HttpPeer {
  public:
-  explicit HttpPeer(std::uint16_t port = 0) {
-    tls::ServerOptions o;
-    o.port = port;
-    tls::ServerAuthority a;
-    a.fqdn = tls::test::kMaf;
-    a.certificate = cert("maf");
-    a.client_trust = trust();
-    a.client_auth = tls::ClientAuth::required;
-    o.authorities.push_back(std::move(a));
-    o.threads = 2;
-    o.handshake_timeout = 5s;
-    o.on_session = [this](std::shared_ptr<tls::Session> s) { on_session(std::move(s)); };
-    auto server = tls::TlsServer::create(std::move(o));
-    if (!server) {
-      ADD_FAILURE() << server.error().message();
-      std::abort();
-    }
-    server_ = std::move(*server);
-    server_->start();
-  }
+  explicit HttpPeer(std::uint16_t port = 0)
+      : server_(tls::test::start_maf_server([this](std::shared_ptr<tls::Session> s) { on_session(std::move(s)); },
+                                            2, port)) {}
 
   ~HttpPeer() { stop(); }
 
@@ -121,7 +104,6 @@ class HttpPeer {
     });
   }
 
-  std::unique_ptr<tls::TlsServer> server_;
   std::atomic<Mode> mode_{Mode::answer};
   std::atomic<std::size_t> handshakes_{0};
   std::atomic<std::size_t> requests_{0};
@@ -129,6 +111,7 @@ class HttpPeer {
   std::condition_variable cv_;
   std::vector<std::weak_ptr<tls::Session>> sessions_;
   std::vector<std::pair<proto::Request, proto::Reply>> held_;
+  std::unique_ptr<tls::TlsServer> server_;  // last: started after the members it uses
 };
 
 LinkOptions options() {

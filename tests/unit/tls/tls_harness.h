@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,32 @@ std::shared_ptr<const TrustAnchors> trust(const std::string& name = "ca");
 
 // table_lookup answers from |table| on another thread after |delay|.
 PskLookup table_lookup(std::map<std::string, std::uint8_t> table, std::chrono::milliseconds delay = 2ms);
+
+// start_maf_server starts a TLS server on a loopback port as kMaf (the
+// test PKI's "maf" certificate) that requires a client certificate from
+// the test CA and hands every session to |on_session|: the peer the link
+// and Entity B tests call. Aborts the test binary if it cannot start.
+inline std::unique_ptr<TlsServer> start_maf_server(std::function<void(std::shared_ptr<Session>)> on_session,
+                                                   unsigned threads = 2, std::uint16_t port = 0) {
+  ServerOptions o;
+  o.port = port;
+  ServerAuthority a;
+  a.fqdn = kMaf;
+  a.certificate = cert("maf");
+  a.client_trust = trust();
+  a.client_auth = ClientAuth::required;
+  o.authorities.push_back(std::move(a));
+  o.threads = threads;
+  o.handshake_timeout = 5s;
+  o.on_session = std::move(on_session);
+  auto server = TlsServer::create(std::move(o));
+  if (!server) {
+    ADD_FAILURE() << server.error().message();
+    std::abort();
+  }
+  (*server)->start();
+  return std::move(*server);
+}
 
 // Harness runs a TlsServer whose sessions export 48 bytes and echo.
 class Harness {
