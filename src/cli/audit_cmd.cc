@@ -57,7 +57,6 @@ Result<std::int64_t> parse_since(const std::string& text, std::int64_t now) {
     if (text.size() > 12) return fail(Errc::invalid_argument, "--since: Unix time out of range");
     return std::stoll(text);
   }
-  std::tm tm{};
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   char z = 0;
   if (text.size() == 10 && std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &mo, &d) == 3) {
@@ -71,16 +70,9 @@ Result<std::int64_t> parse_since(const std::string& text, std::int64_t now) {
     }
     return now - *ago;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) {
-    return fail(Errc::invalid_argument, "--since: not a valid date or time");
-  }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<std::int64_t>(timegm(&tm));
+  auto t = utc_to_unix(y, mo, d, h, mi, s);
+  if (!t) return fail(Errc::invalid_argument, "--since: not a valid date or time");
+  return *t;
 }
 
 // sources lists the audit files of the roles in |path| (no PKI is made,

@@ -10,6 +10,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "m2msec/core/error.h"
 #include "m2msec/service/audit.h"
@@ -57,6 +58,13 @@ void add_audit_command(CLI::App& app, Context& ctx);
 // enrolee_target_kind reads --target-kind (|kind|), or guesses it from
 // |target|: an FQDN names a MAF, a CSE-ID/AE-ID an Enrolee B (Kpsa, 10.3.3).
 Result<store::TargetKind> enrolee_target_kind(const std::string& target, const std::string& kind);
+
+// report_import ends a bulk import: with --json one object, |fields| plus
+// "errors"; otherwise one "m2msec: error:" line per error and a summary
+// (|done| when there were none). Returns kExitOk, or kExitUsage when any
+// row was refused (then nothing was imported).
+int report_import(const Context& ctx, nlohmann::json fields, const std::vector<std::string>& errors,
+                  const std::string& done);
 
 // record_operator appends |e| as an "operator" event to the audit trail
 // |audit_file| of |role| (with |mas_id| for the MAF). If it cannot, it

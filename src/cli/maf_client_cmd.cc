@@ -252,19 +252,10 @@ int import(Context& ctx, const ClientOpts& o) {
       if (!record_operator(cfg->audit_file, "maf", cfg->mas_id, std::move(ev))) return kExitFailure;
     }
   }
-  if (ctx.json) {
-    print_json({{"file", o.file}, {"mas_id", cfg->mas_id}, {"rows", rows->size()}, {"imported", imported},
-                {"errors", errors}});
-  } else {
-    for (const auto& e : errors) std::cerr << "m2msec: error: " << e << "\n";
-    if (errors.empty()) {
-      std::cout << "imported " << imported << " pre-provisioned clients from " << o.file << " into MAS "
-                << cfg->mas_id << "\n";
-    } else {
-      std::cerr << "m2msec: error: import rejected, nothing was imported (" << errors.size() << " bad rows)\n";
-    }
-  }
-  return errors.empty() ? kExitOk : kExitUsage;
+  return report_import(ctx, {{"file", o.file}, {"mas_id", cfg->mas_id}, {"rows", rows->size()}, {"imported", imported}},
+                       errors,
+                       "imported " + std::to_string(imported) + " pre-provisioned clients from " + o.file + " into MAS " +
+                           cfg->mas_id);
 }
 
 }  // namespace

@@ -191,17 +191,8 @@ int run_import(Context& ctx, const ImportOpts& o) {
     ev.count = n ? static_cast<std::int64_t>(*n) : 0;
     if (n && !record_operator(cfg->audit_file, "mef", "", std::move(ev))) return kExitFailure;
   }
-  if (ctx.json) {
-    print_json({{"file", o.file}, {"rows", rows->size()}, {"imported", imported}, {"errors", errors}});
-  } else {
-    for (const auto& e : errors) std::cerr << "m2msec: error: " << e << "\n";
-    if (errors.empty()) {
-      std::cout << "imported " << imported << " enrolees from " << o.file << "\n";
-    } else {
-      std::cerr << "m2msec: error: import rejected, nothing was imported (" << errors.size() << " bad rows)\n";
-    }
-  }
-  return errors.empty() ? kExitOk : kExitUsage;
+  return report_import(ctx, {{"file", o.file}, {"rows", rows->size()}, {"imported", imported}}, errors,
+                       "imported " + std::to_string(imported) + " enrolees from " + o.file);
 }
 
 }  // namespace
@@ -220,6 +211,22 @@ void add_mef_enrolee_import(CLI::App* enrolee, Context& ctx) {
       ->check(CLI::IsMember({"csv", "json"}));
   add_json_flag(cmd, ctx);
   cmd->callback([&ctx] { ctx.run = [&ctx] { return run_import(ctx, o); }; });
+}
+
+int report_import(const Context& ctx, nlohmann::json fields, const std::vector<std::string>& errors,
+                  const std::string& done) {
+  if (ctx.json) {
+    fields["errors"] = errors;
+    print_json(fields);
+  } else {
+    for (const auto& e : errors) std::cerr << "m2msec: error: " << e << "\n";
+    if (errors.empty()) {
+      std::cout << done << "\n";
+    } else {
+      std::cerr << "m2msec: error: import rejected, nothing was imported (" << errors.size() << " bad rows)\n";
+    }
+  }
+  return errors.empty() ? kExitOk : kExitUsage;
 }
 
 }  // namespace m2msec::cli

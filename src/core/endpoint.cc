@@ -1,5 +1,7 @@
 #include "m2msec/core/endpoint.h"
 
+#include <ctime>
+
 #include <chrono>
 #include <charconv>
 
@@ -10,6 +12,21 @@ namespace m2msec {
 std::int64_t now_unix() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+Result<std::int64_t> utc_to_unix(int year, int month, int day, int hour, int minute, int second) {
+  if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
+      minute < 0 || minute > 59 || second < 0 || second > 60) {
+    return fail(Errc::invalid_argument, "not a valid UTC date and time");
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<std::int64_t>(timegm(&tm));
 }
 
 Result<Endpoint> parse_endpoint(std::string_view text) {

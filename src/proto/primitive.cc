@@ -1,5 +1,7 @@
 #include "m2msec/proto/primitive.h"
 
+#include "m2msec/core/endpoint.h"
+
 #include "m2msec/core/printable.h"
 
 #include <charconv>
@@ -84,19 +86,14 @@ Result<std::int64_t> parse_time(std::string_view text) {
     const auto [p, ec] = std::from_chars(text.data() + pos, text.data() + pos + len, out);
     return ec == std::errc{} && p == text.data() + pos + len;
   };
-  std::tm tm{};
   int year = 0, mon = 0, day = 0, hh = 0, mm = 0, ss = 0;
   if (!num(0, 4, year) || !num(4, 2, mon) || !num(6, 2, day) || !num(9, 2, hh) || !num(11, 2, mm) ||
-      !num(13, 2, ss) || year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) {
+      !num(13, 2, ss)) {
     return fail(Errc::invalid_argument, "time must be YYYYMMDDTHHMMSS");
   }
-  tm.tm_year = year - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hh;
-  tm.tm_min = mm;
-  tm.tm_sec = ss;
-  return static_cast<std::int64_t>(timegm(&tm));
+  auto t = utc_to_unix(year, mon, day, hh, mm, ss);
+  if (!t) return fail(Errc::invalid_argument, "time must be YYYYMMDDTHHMMSS");
+  return *t;
 }
 
 std::string percent_encode(std::string_view text) {

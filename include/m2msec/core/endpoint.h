@@ -14,6 +14,11 @@ namespace m2msec {
 // now_unix returns the current time in unix seconds.
 std::int64_t now_unix();
 
+// utc_to_unix returns the unix seconds of a UTC calendar time, year 1970 or
+// later; Errc::invalid_argument if a field is out of range (month 1-12,
+// day 1-31, hour 0-23, minute 0-59, second 0-60).
+Result<std::int64_t> utc_to_unix(int year, int month, int day, int hour, int minute, int second);
+
 // Endpoint is a parsed "host:port" ("[v6]:port" for IPv6).
 struct Endpoint {
   std::string host;
