@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES="${1:-1000}"
 THREADS="${2:-16}"
-BIN=build/release
+BIN="${BUILD_DIR:-build/release}"  # another build to compare, e.g. BUILD_DIR=/path/to/old/build
 [ -x "$BIN/m2msec" ] && [ -x "$BIN/bench/bench_tls" ] || { echo "build the release preset first (see the header)" >&2; exit 2; }
 
 out=$(mktemp -d)
