@@ -88,6 +88,7 @@ double ours(int n, int threads, const std::string& dir) {
   cfg.sp_domain = "sp.example.com";
   cfg.data_dir = dir;
   cfg.kek_file = dir + "/kek.hex";
+  cfg.audit_file = dir + "/audit.jsonl";  // load_mef_config's default
   cfg.mafs.push_back({kMaf, "127.0.0.1:9999"});
   auto server = mef::MefServer::start(cfg);
   if (!server) {

@@ -329,6 +329,7 @@ int main(int argc, char** argv) {
   mc.admin_fqdn = kSp;
   mc.data_dir = dir + "/maf";
   mc.kek_file = dir + "/maf/kek.hex";
+  mc.audit_file = dir + "/maf/audit.jsonl";  // load_maf_config's default
   mc.kc_lifetime = 3600;
   {  // N pre-provisioned MAF clients, written before the MAF starts.
     auto st = maf::open_maf_store(mc, /*create_kek=*/true);

@@ -2,7 +2,8 @@
 # fleet.sh: onboardings per second and server CPU per phase for the demo
 # fleet (m2msec demo: real all-in-one server process, N devices), next to
 # the bare OpenSSL handshake loop for the same suites (bench_tls), in the
-# same run. Release build:
+# same run; the last line is a JSON record of the run's figures and ratios.
+# Release build:
 #
 #   cmake --preset release && cmake --build --preset release --target m2msec bench_tls
 #   bench/fleet.sh [DEVICES] [THREADS]
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES="${1:-1000}"
 THREADS="${2:-16}"
-BIN=build/release
+BIN="${BUILD_DIR:-build/release}"  # another build to compare, e.g. BUILD_DIR=/path/to/old/build
 [ -x "$BIN/m2msec" ] && [ -x "$BIN/bench/bench_tls" ] || { echo "build the release preset first (see the header)" >&2; exit 2; }
 
 out=$(mktemp -d)
@@ -62,4 +63,15 @@ if psk and cert:
     print(f"server CPU vs its bare-handshake floor: bootstrap {boot.get('server_cpu_ms_per_op', 0) / floor_boot:.1f}x "
           f"(floor {floor_boot:.2f} ms), associate {assoc.get('server_cpu_ms_per_op', 0) / floor_assoc:.1f}x "
           f"(floor {floor_assoc:.2f} ms)")
+    # The last line, for the record: the figures and the ratios of this one run.
+    print(json.dumps({
+        "bench": "fleet", "devices": demo["devices"], "ok": demo["ok"],
+        "device_state": demo.get("device_state", "files"),
+        "onboardings_per_s": round(demo["ok"] / wall, 1),
+        "bootstrap_per_s": round(boot["rate_per_s"], 1), "associate_per_s": round(assoc["rate_per_s"], 1),
+        "bare_psk_hs_per_s": round(psk["bare_hs_s"]),
+        "ratio_onboardings_bare_psk": round(demo["ok"] / wall / psk["bare_hs_s"], 3),
+        "bootstrap_cpu_x_floor": round(boot.get("server_cpu_ms_per_op", 0) / floor_boot, 1),
+        "associate_cpu_x_floor": round(assoc.get("server_cpu_ms_per_op", 0) / floor_assoc, 1)},
+        separators=(",", ":")))
 PY

@@ -2,6 +2,13 @@
 // all-in-one server process: bootstrap, MAF client registration, MAF-based
 // association at Entity B and one authenticated request per device, with a
 // mix of Kpsa and certificate devices.
+//
+// The simulated devices hold their state and keys in memory
+// (client::DeviceCredentials): what is measured is the server side, and
+// creating and fsyncing four files per device cost the client process
+// about a third of the machine's samples. When the work dir is kept
+// (--work-dir or --keep), they write state directories instead (as
+// "m2msec enrol --state" would), so that a user can inspect them.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -56,7 +63,8 @@ struct Device {
   std::string id;       // "/dev-00001"
   Kind kind = Kind::maf;
   SecretBytes kpm;
-  std::string state_dir;
+  std::string state_dir;              // used when state_files
+  client::DeviceCredentials memory;   // used otherwise
   bool ok = true;
 };
 
@@ -205,11 +213,17 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     if (::mkdtemp(tmpl) == nullptr) return failure(Error(Errc::io_error, "mkdtemp"));
     work = tmpl;
   }
+  // Device state files only where a user can look at them afterwards.
+  const bool state_files = o.keep || !o.work_dir.empty();
   std::error_code ec;
-  fs::create_directories(work + "/devices", ec);
+  if (state_files) fs::create_directories(work + "/devices", ec);
   const int mef_port = free_port(), maf_port = free_port(), cse_port = free_port();
   std::ofstream(work + "/all-in-one.toml") << config_text(mef_port, maf_port, cse_port);
-  if (!ctx.json) std::cout << "m2msec demo: " << o.devices << " devices, work dir " << work << "\n" << std::flush;
+  if (!ctx.json) {
+    std::cout << "m2msec demo: " << o.devices << " devices, work dir " << work
+              << (state_files ? ", device state in " + work + "/devices" : ", device state in memory") << "\n"
+              << std::flush;
+  }
 
   auto server = start_server(work, o.log_level);
   if (!server) return failure(server.error());
@@ -241,7 +255,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       e.auth_kind = store::AuthKind::cert;
       e.cert_subject = std::string(name) + ".sp.example.com";
       e.cert_trust_anchor = device_ca;
-      fs::create_directories(d.state_dir, ec);
+      if (state_files) fs::create_directories(d.state_dir, ec);
       auto made = tls::issue_leaf(work + "/pki",
                                   tls::LeafSpec{std::string("device-") + name, {*e.cert_subject}, {}, 30, "device-ca"});
       if (!made) return failure(made.error());
@@ -308,7 +322,9 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     }
     auto r = client::enrol(eo);
     if (!r) return d.ok = false, boot.failed(d.id + ": " + r.error().message());
-    if (auto st = client::save_device_state(d.state_dir, r->state, r->ke, r->km, r->kpsa); !st) {
+    if (!state_files) {
+      d.memory = client::DeviceCredentials{std::move(r->state), std::move(r->km), std::move(r->kpsa)};
+    } else if (auto st = client::save_device_state(d.state_dir, r->state, r->ke, r->km, r->kpsa); !st) {
       return d.ok = false, boot.failed(d.id + ": " + st.error().message());
     }
     boot.ok(ms_since(t0));
@@ -317,7 +333,11 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   run_phase("associate", devices, o.threads, *server, assoc, [&](Device& d) {
     const auto t0 = Clock::now();
     client::AssociateOptions a;
-    a.state_dir = d.state_dir;
+    if (state_files) {
+      a.state_dir = d.state_dir;
+    } else {
+      a.device = &d.memory;
+    }
     a.cse_address = "127.0.0.1:" + std::to_string(cse_port);
     a.cse_id = "/in-cse";
     a.maf_address = "127.0.0.1:" + std::to_string(maf_port);
@@ -369,6 +389,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       {"failed", failed},
       {"frameworks", {{"maf", n_maf}, {"kpsa", n_kpsa}, {"cert", n_cert}}},
       {"threads", o.threads},
+      {"device_state", state_files ? "files" : "memory"},
       {"phases", {{"bootstrap", boot.to_json()}, {"associate", assoc.to_json()},
                   {"associate_maf_step", maf_sub.to_json()}, {"associate_entity_b_step", cse_sub.to_json()}}}};
   if (ctx.json) {
@@ -409,8 +430,10 @@ void add_demo_command(CLI::App& app, Context& ctx) {
       "bar and a per-phase summary; exits non-zero if any device failed.");
   cmd->add_option("--devices", o.devices, "Number of devices")->required();
   cmd->add_option("--threads", o.threads, "Concurrent devices (default 16)");
-  cmd->add_option("--work-dir", o.work_dir, "Keep state, PKI and server log here (default: a temp dir, removed)");
-  cmd->add_flag("--keep", o.keep, "Keep the temporary work dir");
+  cmd->add_option("--work-dir", o.work_dir,
+                  "Keep device state files, PKI and server log here (default: a temp dir, removed, and the "
+                  "devices hold their state in memory)");
+  cmd->add_flag("--keep", o.keep, "Keep the temporary work dir (devices then write state files too)");
   cmd->add_option("--kpsa-every", o.kpsa_every, "One device in N uses the Kpsa framework (0: none)");
   cmd->add_option("--cert-every", o.cert_every, "One device in N uses certificates (0: none)");
   cmd->add_option("--server-log-level", o.log_level, "Server log level (log in <work>/server.log)");

@@ -53,8 +53,9 @@ std::string sp_relative(const std::string& cse_id) {
 // maf_phase runs the MAF handshake, registration and key registration,
 // returning Kc and KcID (8.2.2.3 "M2M Secure Connection Key generation").
 Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, DeviceState& st, AssociateResult& out) {
-  auto km = load_device_key(o.state_dir, "km");
+  auto km = o.device ? Result<SecretBytes>(o.device->km.clone()) : load_device_key(o.state_dir, "km");
   if (!km) return std::unexpected(km.error());
+  if (km->empty()) return fail(Errc::invalid_argument, "device holds no Km");
   auto maf_fqdn = Fqdn::parse(st.target);
   if (!maf_fqdn) return std::unexpected(maf_fqdn.error());
   const std::string identity = st.km_id.empty() ? st.key_id : st.km_id;
@@ -77,7 +78,11 @@ Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, Devic
     if (!body) return std::unexpected(body.error());
     if (!body->assigned_key_id.empty()) {
       st.km_id = body->assigned_key_id;
-      if (auto s = save_device_state(o.state_dir, st, {}, {}, {}); !s) return std::unexpected(s.error());
+      if (o.device) {
+        o.device->state.km_id = st.km_id;
+      } else if (auto s = save_device_state(o.state_dir, st, {}, {}, {}); !s) {
+        return std::unexpected(s.error());
+      }
     }
   }
   out.km_id = st.km_id.empty() ? identity : st.km_id;
@@ -157,7 +162,7 @@ Result<AssociateResult> associate(AssociateOptions o) {
   DeviceState st;
   std::string sni = o.cse_fqdn;
   if (o.framework != Framework::cert) {
-    auto loaded = load_device_state(o.state_dir);
+    auto loaded = o.device ? Result<DeviceState>(o.device->state) : load_device_state(o.state_dir);
     if (!loaded) return std::unexpected(loaded.error());
     st = std::move(*loaded);
     out.entity_id = st.enrolee_id;
@@ -180,8 +185,9 @@ Result<AssociateResult> associate(AssociateOptions o) {
     }
     case Framework::kpsa: {
       if (st.target_kind != "kpsa") return fail(Errc::invalid_argument, "device is not provisioned with a Kpsa");
-      auto kpsa = load_device_key(o.state_dir, "kpsa");
+      auto kpsa = o.device ? Result<SecretBytes>(o.device->kpsa.clone()) : load_device_key(o.state_dir, "kpsa");
       if (!kpsa) return std::unexpected(kpsa.error());
+      if (kpsa->empty()) return fail(Errc::invalid_argument, "device holds no Kpsa");
       out.key_id = st.key_id;
       out.key_expiry = st.key_lifetime;
       psk = tls::ClientPsk{st.key_id, std::move(*kpsa)};

@@ -3,7 +3,10 @@
 and checks that no key appears in any log or output, in hex (either case)
 or base64: every device's Ke, Km and Kpsa, every Kpm of the factory list,
 and the servers' key-encryption keys. Also checks that the demo onboarded
-every device and that its --json summary is well formed.
+every device and that its --json summary is well formed. With --work-dir
+the devices write state files (read here for their keys); without it they
+hold their state in memory, which a second, smaller run checks: every
+device onboarded.
 
 Not covered here: Kc. Each association's Kc comes from a TLS exporter
 inside the demo process and is never written to a file, so this test has
@@ -44,6 +47,21 @@ def forms(hex_key):
             base64.urlsafe_b64encode(raw).decode().rstrip("=")}
 
 
+def memory_run():
+    """A demo without --work-dir: the devices keep their state in memory
+    (client::DeviceCredentials), including the KmID the MAF assigns, and
+    still all onboard."""
+    n = 12
+    p = subprocess.run([M2MSEC, "demo", "--devices", str(n), "--threads", "4", "--json"],
+                       capture_output=True, text=True, timeout=600)
+    check(p.returncode == 0, f"memory demo exit {p.returncode}: {p.stderr[-500:]}")
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    check(summary["ok"] == n and summary["failed"] == 0 and summary.get("device_state") == "memory",
+          f"memory demo summary {summary}")
+    reports = proc_watch.sanitizer_reports(p.stdout + p.stderr)
+    check(not reports, f"memory demo has sanitizer reports: {reports[:3]}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = os.path.join(tmp, "demo")
@@ -60,6 +78,8 @@ def main():
                   f"phase {phase}: {ph}")
         check(sum(summary["frameworks"].values()) == DEVICES and min(summary["frameworks"].values()) > 0,
               f"framework mix {summary['frameworks']}")
+        check(summary.get("device_state") == "files", f"device_state {summary.get('device_state')}")
+        check(len(glob.glob(os.path.join(work, "devices", "*", "state.json"))) == DEVICES, "one state.json per device")
 
         secrets = set()
         for path in glob.glob(os.path.join(work, "devices", "*", "*.key")):
@@ -85,6 +105,7 @@ def main():
             # a report in any of their output fails the test.
             reports = proc_watch.sanitizer_reports(text)
             check(not reports, f"{name} has sanitizer reports: {reports[:3]}")
+        memory_run()
     print(f"demo_logs_test: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -23,6 +23,11 @@ Result<Framework> parse_framework(std::string_view text);
 struct AssociateOptions {
   Framework framework = Framework::maf;
   std::string state_dir;                // device state (maf, kpsa)
+  // device, if set, is used instead of state_dir: the state and keys are
+  // read from it, and a KmID assigned by MAF Client Registration is written
+  // back to device->state (nothing is written to disk). Not owned; must
+  // outlive the call. For programs that simulate many devices.
+  DeviceCredentials* device = nullptr;
   tls::Transport transport = tls::Transport::tls;
   std::string maf_address;              // "host:port"; "" uses the state's
   std::string cse_address;              // "host:port" of Entity B

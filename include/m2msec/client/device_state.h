@@ -1,5 +1,6 @@
 // m2msec/client/device_state.h: the credential state a device (Enrolee,
-// Entity A) keeps in a directory.
+// Entity A) keeps in a directory (or, for simulated devices, in memory:
+// DeviceCredentials).
 //
 //   <dir>/state.json   non-secret: IDs, addresses, expiries (mode 0600)
 //   <dir>/ke.key       Ke   (hex, mode 0600)
@@ -28,6 +29,15 @@ struct DeviceState {
   std::string km_id;          // assignedSymmKeyID after MAF client registration ("" before)
   std::string sp_domain;      // the SP's domain, from the MEF (for CSE-ID FQDNs)
   std::int64_t key_lifetime = 0;  // Km/Kpsa lifetime
+};
+
+// DeviceCredentials is a device's state and keys held in memory instead of
+// a state directory: for a program that plays many devices at once (the
+// demo fleet), where per-device files would be the program's own cost.
+struct DeviceCredentials {
+  DeviceState state;
+  SecretBytes km;    // for a MAF target
+  SecretBytes kpsa;  // for an Enrolee-B target
 };
 
 // save_device_state writes state.json and the given key files atomically
