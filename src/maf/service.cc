@@ -71,6 +71,7 @@ std::optional<Error> MafService::serving_refusal(const store::MafClient& c) cons
 
 Status MafService::apply_mef_entries(const std::vector<proto::RevocationEntry>& entries) {
   const std::int64_t now = service::now_unix();
+  std::vector<store::Revocation> revoked;
   for (const proto::RevocationEntry& e : entries) {
     if (e.kind != "ke") continue;
     auto ke_id = KeyId::parse(KeyIdKind::ke, e.key_id, cfg_.id_encoding);
@@ -86,12 +87,16 @@ Status MafService::apply_mef_entries(const std::vector<proto::RevocationEntry>& 
     r.entity_id = e.entity_id;
     r.expires_at = e.expiration != 0 ? e.expiration : std::numeric_limits<std::int64_t>::max();
     if (r.expires_at <= now) continue;  // expired anyway
-    auto existed = store_.maf().revoke_client(r, now);
-    if (!existed) return std::unexpected(existed.error());
-    spdlog::info("maf: MEF revoked {} of {}: Km {} {}", ke_id->str(), printable(e.entity_id, 128), km_id->str(),
-                 *existed ? "revoked" : "will not be fetched");
-    service::audit_revocation(audit_, "km", km_id->str(), e.entity_id, "mef");
+    revoked.push_back(std::move(r));
   }
+  if (revoked.empty()) return {};
+  // One transaction per page: a mass revocation at the MEF costs the MAF
+  // one commit per feed page, not one per key.
+  auto existed = store_.maf().revoke_clients(revoked, now);
+  if (!existed) return std::unexpected(existed.error());
+  spdlog::info("maf: the MEF ended {} enrolment(s): {} Km revoked here, the others will not be fetched",
+               revoked.size(), *existed);
+  for (const store::Revocation& r : revoked) service::audit_revocation(audit_, "km", r.key_id, r.entity_id, "mef");
   return {};
 }
 

@@ -242,35 +242,49 @@ Status SqliteMafRepository::deregister_client(std::string_view km_id) {
 }
 
 Result<bool> SqliteMafRepository::revoke_client(const Revocation& entry, std::int64_t now) {
-  return guarded([&]() -> Result<bool> {
-    if (entry.kind != RevokedKind::km) return fail(Errc::invalid_argument, "revoke_client logs a km entry");
-    Status st = require_canonical_id(KeyIdKind::km, entry.key_id, "km_id");
-    if (!st) return std::unexpected(st.error());
-    bool existed = false;
-    st = b_.writer->run([&](SqliteConn& conn) -> Status {
-      // The registration, when there is one, says whose key it was and
-      // until when; otherwise the entry is remembered as given.
-      Revocation e = entry;
-      Result<Stmt> q = conn.prepare("SELECT entity_id, expires_at FROM maf_clients WHERE km_id = ?1");
-      if (!q) return std::unexpected(q.error());
-      Status ok = q->bind_text(1, e.key_id);
-      if (!ok) return ok;
-      Result<bool> row = q->step();
-      if (!row) return std::unexpected(row.error());
-      existed = *row;
-      if (existed) {
-        e.entity_id = q->column_text(0);
-        e.expires_at = q->column_optional_int64(1).value_or(std::numeric_limits<std::int64_t>::max());
+  auto n = revoke_clients(std::span<const Revocation>(&entry, 1), now);
+  if (!n) return std::unexpected(n.error());
+  return *n == 1;
+}
+
+Result<std::size_t> SqliteMafRepository::revoke_clients(std::span<const Revocation> entries, std::int64_t now) {
+  return guarded([&]() -> Result<std::size_t> {
+    for (const Revocation& entry : entries) {
+      if (entry.kind != RevokedKind::km) return fail(Errc::invalid_argument, "revoke_client logs a km entry");
+      Status st = require_canonical_id(KeyIdKind::km, entry.key_id, "km_id");
+      if (!st) return std::unexpected(st.error());
+    }
+    std::size_t existed = 0;
+    Status st = b_.writer->run([&](SqliteConn& conn) -> Status {
+      existed = 0;  // a retried op counts again from zero
+      for (const Revocation& entry : entries) {
+        // The registration, when there is one, says whose key it was and
+        // until when; otherwise the entry is remembered as given.
+        Revocation e = entry;
+        Result<Stmt> q = conn.prepare("SELECT entity_id, expires_at FROM maf_clients WHERE km_id = ?1");
+        if (!q) return std::unexpected(q.error());
+        Status ok = q->bind_text(1, e.key_id);
+        if (!ok) return ok;
+        Result<bool> row = q->step();
+        if (!row) return std::unexpected(row.error());
+        const bool found = *row;
+        if (found) {
+          e.entity_id = q->column_text(0);
+          e.expires_at = q->column_optional_int64(1).value_or(std::numeric_limits<std::int64_t>::max());
+        }
+        q->reset();
+        ok = insert_revocation(conn, e, now);
+        if (!ok) return ok;
+        if (!found) continue;
+        ++existed;
+        // ON DELETE CASCADE removes the entity's kc_keys and their targets.
+        Result<Stmt> del = conn.prepare("DELETE FROM maf_clients WHERE km_id = ?1");
+        if (!del) return std::unexpected(del.error());
+        ok = del->bind_text(1, e.key_id);
+        if (ok) ok = del->run();
+        if (!ok) return ok;
       }
-      q->reset();
-      ok = insert_revocation(conn, e, now);
-      if (!ok || !existed) return ok;
-      // ON DELETE CASCADE removes the entity's kc_keys and their targets.
-      Result<Stmt> del = conn.prepare("DELETE FROM maf_clients WHERE km_id = ?1");
-      if (!del) return std::unexpected(del.error());
-      ok = del->bind_text(1, e.key_id);
-      if (ok) ok = del->run();
-      return ok;
+      return {};
     });
     if (!st) return std::unexpected(st.error());
     return existed;

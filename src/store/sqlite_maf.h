@@ -18,6 +18,7 @@ class SqliteMafRepository final : public MafRepository {
   Result<MafClient> find_client_by_entity(std::string_view entity_id, std::int64_t now) override;
   Status deregister_client(std::string_view km_id) override;
   Result<bool> revoke_client(const Revocation& entry, std::int64_t now) override;
+  Result<std::size_t> revoke_clients(std::span<const Revocation> entries, std::int64_t now) override;
   Status revoke_kc(std::string_view kc_id, std::int64_t now) override;
   Status register_kc(const KcKey& key, std::int64_t now) override;
   void register_kc_async(const KcKey& key, std::int64_t now, Completion done) override;

@@ -68,6 +68,11 @@ class MafRepository {
   // existed. Errc::invalid_identifier for a non-canonical KmID.
   virtual Result<bool> revoke_client(const Revocation& entry, std::int64_t now) = 0;
 
+  // revoke_clients is revoke_client for every entry of |entries| in one
+  // transaction (one commit however many: a MEF's feed page at once), all
+  // or none. Returns how many registrations existed.
+  virtual Result<std::size_t> revoke_clients(std::span<const Revocation> entries, std::int64_t now) = 0;
+
   // revoke_kc deletes a key registration and logs a kc entry (an
   // operator's revocation, unlike deregister_kc, which is a connection
   // ending). Errc::not_found if absent.

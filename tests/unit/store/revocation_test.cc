@@ -187,6 +187,37 @@ TEST_F(RevocationTest, MafRevocationIsRememberedAfterTheClientIsGone) {
   EXPECT_EQ(page(0).entries.size(), 1u);
 }
 
+// A MEF feed page is applied in one transaction: all of it or none.
+TEST_F(RevocationTest, ManyClientsAreRevokedInOneTransaction) {
+  MafRepository& maf = store_->maf();
+  for (std::uint32_t n : {1u, 2u}) {
+    MafClient c;
+    c.km_id = km_id(n);
+    c.km = secret_of(0x21);
+    c.entity_id = "/d" + std::to_string(n);
+    ASSERT_TRUE(maf.register_client(c, kNow));
+  }
+  std::vector<Revocation> rs(3);
+  for (std::uint32_t n = 1; n <= 3; ++n) {
+    rs[n - 1].kind = RevokedKind::km;
+    rs[n - 1].key_id = km_id(n);
+    rs[n - 1].expires_at = kNow + 100;
+  }
+  std::vector<Revocation> bad = rs;
+  bad[2].key_id = "not-a-km-id";
+  EXPECT_EQ(maf.revoke_clients(bad, kNow).error().code(), Errc::invalid_identifier);
+  EXPECT_TRUE(maf.find_client(km_id(1), kNow));  // nothing was revoked
+  EXPECT_TRUE(page(0).entries.empty());
+  const auto before = store_->write_stats().transactions;
+  auto existed = maf.revoke_clients(rs, kNow);
+  ASSERT_TRUE(existed) << existed.error().message();
+  EXPECT_EQ(*existed, 2u);  // km 3 had no registration: remembered only
+  EXPECT_EQ(store_->write_stats().transactions, before + 1);
+  EXPECT_EQ(page(0).entries.size(), 3u);
+  EXPECT_EQ(maf.find_client(km_id(2), kNow).error().code(), Errc::not_found);
+  EXPECT_TRUE(*store_->revocations().is_revoked(RevokedKind::km, km_id(3), kNow));
+}
+
 TEST_F(RevocationTest, OperatorKcRevocationIsLoggedButConnectionEndsAreNot) {
   MafRepository& maf = store_->maf();
   MafClient c;
