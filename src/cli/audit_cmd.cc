@@ -110,14 +110,6 @@ std::string str_field(const nlohmann::json& j, const char* name) {
   return it != j.end() && it->is_string() ? printable(it->get<std::string>(), 256) : std::string();
 }
 
-std::string time_text(std::int64_t t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 int run_audit(Context& ctx, const AuditOpts& o) {
   if (!o.role.empty() && o.role != "mef" && o.role != "maf" && o.role != "cse") {
@@ -184,10 +176,10 @@ int run_audit(Context& ctx, const AuditOpts& o) {
     std::string to = str_field(j, "to");
     if (const std::string ent = str_field(j, "entity"); !ent.empty()) to += to.empty() ? ent : " (" + ent + ")";
     std::string expires;
-    if (auto it = j.find("expires_at"); it != j.end() && it->is_number_integer()) expires = time_text(it->get<std::int64_t>());
+    if (auto it = j.find("expires_at"); it != j.end() && it->is_number_integer()) expires = format_utc(it->get<std::int64_t>());
     std::string reason = str_field(j, "reason");
     if (auto it = j.find("count"); it != j.end() && it->is_number_integer()) reason = std::to_string(it->get<std::int64_t>()) + " rows";
-    std::printf("%-20s %-4s %-8s %-8s %-44s %-24s %-20s %s\n", time_text(j["ts"].get<std::int64_t>()).c_str(),
+    std::printf("%-20s %-4s %-8s %-8s %-44s %-24s %-20s %s\n", format_utc(j["ts"].get<std::int64_t>()).c_str(),
                 str_field(j, "role").c_str(), str_field(j, "event").c_str(), what.c_str(), str_field(j, "key_id").c_str(),
                 to.c_str(), expires.c_str(), reason.c_str());
   }

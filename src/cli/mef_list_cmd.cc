@@ -62,14 +62,7 @@ OpenedStore open_store(const std::string& path) {
 }
 
 // iso_time formats unix seconds as "2025-01-31T12:00:00Z".
-std::string iso_time(std::int64_t t) {
-  const time_t tt = static_cast<time_t>(t);
-  struct tm tm {};
-  if (gmtime_r(&tt, &tm) == nullptr) return std::to_string(t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso_time(std::int64_t t) { return format_utc(t); }
 
 nlohmann::json opt_time(const std::optional<std::int64_t>& t) { return t ? nlohmann::json(iso_time(*t)) : nullptr; }
 

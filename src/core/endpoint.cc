@@ -29,6 +29,16 @@ Result<std::int64_t> utc_to_unix(int year, int month, int day, int hour, int min
   return static_cast<std::int64_t>(timegm(&tm));
 }
 
+std::string format_utc(std::int64_t unix_seconds, const char* format) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  char buf[64];
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_seconds);
+  const std::size_t n = std::strftime(buf, sizeof buf, format, &tm);
+  if (n == 0) return std::to_string(unix_seconds);
+  return std::string(buf, n);
+}
+
 Result<Endpoint> parse_endpoint(std::string_view text) {
   std::string_view host, port;
   if (text.starts_with("[")) {

@@ -71,14 +71,7 @@ Response ok_response(const Request& req, Rsc rsc, nlohmann::json content) {
   return Response{rsc, req.rqi, std::move(content)};
 }
 
-std::string format_time(std::int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
-  return buf;
-}
+std::string format_time(std::int64_t unix_seconds) { return format_utc(unix_seconds, "%Y%m%dT%H%M%S"); }
 
 Result<std::int64_t> parse_time(std::string_view text) {
   if (text.size() != 15 || text[8] != 'T') return fail(Errc::invalid_argument, "time must be YYYYMMDDTHHMMSS");

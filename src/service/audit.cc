@@ -23,14 +23,7 @@ struct AuditLog::State {
 
 namespace {
 
-std::string rfc3339(std::int64_t t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
-}
+std::string rfc3339(std::int64_t t) { return format_utc(t); }
 
 bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
 
@@ -161,13 +154,23 @@ AuditEvent operator_event(std::string_view action, std::string_view kind, std::s
   return e;
 }
 
+namespace {
+
+// key_event is a record of |event| concerning key |key_id| of |kind|.
+AuditEvent key_event(std::string_view event, std::string_view kind, std::string_view key_id) {
+  AuditEvent e;
+  e.event = event;
+  e.kind = kind;
+  e.key_id = key_id;
+  return e;
+}
+
+}  // namespace
+
 void audit_grant(AuditLog* log, std::string_view kind, std::string_view key_id, std::string_view to,
                  std::string_view framework, std::optional<std::int64_t> expires_at, std::string_view entity) {
   if (log == nullptr) return;
-  AuditEvent e;
-  e.event = "grant";
-  e.kind = kind;
-  e.key_id = key_id;
+  AuditEvent e = key_event("grant", kind, key_id);
   e.to = to;
   if (entity != to) e.entity = entity;
   e.framework = framework;
@@ -178,10 +181,7 @@ void audit_grant(AuditLog* log, std::string_view kind, std::string_view key_id, 
 void audit_refusal(AuditLog* log, std::string_view kind, std::string_view key_id, std::string_view to,
                    std::string_view reason) {
   if (log == nullptr) return;
-  AuditEvent e;
-  e.event = "refusal";
-  e.kind = kind;
-  e.key_id = key_id;
+  AuditEvent e = key_event("refusal", kind, key_id);
   e.to = to;
   e.reason = reason;
   log->record(e);
@@ -190,10 +190,7 @@ void audit_refusal(AuditLog* log, std::string_view kind, std::string_view key_id
 void audit_revocation(AuditLog* log, std::string_view kind, std::string_view key_id, std::string_view entity,
                       std::string_view source) {
   if (log == nullptr) return;
-  AuditEvent e;
-  e.event = "revocation";
-  e.kind = kind;
-  e.key_id = key_id;
+  AuditEvent e = key_event("revocation", kind, key_id);
   e.entity = entity;
   e.reason = std::string(source) + "_feed";
   log->record(e);

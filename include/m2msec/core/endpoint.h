@@ -19,6 +19,11 @@ std::int64_t now_unix();
 // day 1-31, hour 0-23, minute 0-59, second 0-60).
 Result<std::int64_t> utc_to_unix(int year, int month, int day, int hour, int minute, int second);
 
+// format_utc formats unix seconds as UTC with a strftime |format|; the
+// decimal seconds if the time cannot be represented.
+inline constexpr const char* kRfc3339 = "%Y-%m-%dT%H:%M:%SZ";
+std::string format_utc(std::int64_t unix_seconds, const char* format = kRfc3339);
+
 // Endpoint is a parsed "host:port" ("[v6]:port" for IPv6).
 struct Endpoint {
   std::string host;
