@@ -21,19 +21,10 @@ Periodic::~Periodic() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Periodic::kick() {
-  {
-    std::lock_guard lock(mu_);
-    kicked_ = true;
-  }
-  cv_.notify_all();
-}
-
 void Periodic::run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    kicked_ = false;
     lock.unlock();
     // The thread's exception barrier.
     try {
@@ -44,7 +35,7 @@ void Periodic::run() {
       spdlog::error("{}: a non-standard exception", name_);
     }
     lock.lock();
-    cv_.wait_for(lock, interval_, [this] { return stopping_ || kicked_; });
+    cv_.wait_for(lock, interval_, [this] { return stopping_; });
   }
 }
 

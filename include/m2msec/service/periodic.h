@@ -22,9 +22,6 @@ class Periodic {
   Periodic(const Periodic&) = delete;
   Periodic& operator=(const Periodic&) = delete;
 
-  // kick runs the job now instead of at the end of the current interval.
-  void kick();
-
  private:
   void run();
 
@@ -34,7 +31,6 @@ class Periodic {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool kicked_ = false;
   std::thread thread_;  // last: started once the members above exist
 };
 
