@@ -41,6 +41,7 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   service::ListenerHandlers h = service::handlers_for(svc, "cse");
   h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };
   h.on_session_end = [svc](const service::AuthContext& c) { svc->on_session_end(c); };
+  h.track_sessions = true;  // a revocation closes the sessions using the key
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);

@@ -48,6 +48,7 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   if (s->feed_link_) svc->follow_revocations(*s->feed_link_);
   service::ListenerHandlers h = service::handlers_for(svc, "maf", std::string(crypto::kConnectionExporterLabel));
   h.on_session_start = [svc](service::AuthContext& c) { svc->on_session_start(c); };
+  h.track_sessions = true;  // a revocation closes the sessions using the key
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);

@@ -89,11 +89,14 @@ void start_session(const ListenerHandlers& h, const std::string& listener,
   if (ctx->key_expires_at) reaper->watch(session, *ctx->key_expires_at);
   AuthRef ref = std::move(ctx);
   // Tracked while it serves, so that a revocation can close it.
-  const std::uint64_t token = reaper->track(session, ref);
-  std::function<void()> on_close = [on_end = h.on_session_end, ref, reaper, token] {
-    reaper->untrack(token);
-    if (on_end) on_end(*ref);
-  };
+  const std::uint64_t token = h.track_sessions ? reaper->track(session, ref) : 0;
+  std::function<void()> on_close;
+  if (token != 0 || h.on_session_end) {
+    on_close = [on_end = h.on_session_end, ref, reaper, token] {
+      if (token != 0) reaper->untrack(token);
+      if (on_end) on_end(*ref);
+    };
+  }
   proto::serve_http(
       std::move(session),
       [handler = h.handler, ref](const proto::Request& r, proto::Reply reply) { handler(ref, r, std::move(reply)); },

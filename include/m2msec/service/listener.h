@@ -79,6 +79,10 @@ struct ListenerHandlers {
   // on_session_end, if set, runs once when an authenticated session's
   // request loop ends (peer closed, idle timeout, bad request).
   std::function<void(const AuthContext&)> on_session_end;
+  // track_sessions keeps every serving session findable by
+  // Listeners::close_sessions (a role that revokes keys: the MAF, Entity
+  // B); off, the handshake path pays nothing for it.
+  bool track_sessions = false;
 };
 
 // log_handshake_failure returns an on_handshake_error that logs at info
@@ -121,7 +125,8 @@ class Listeners {
   std::uint16_t tls_port() const;   // 0 if TLS is off
   std::uint16_t dtls_port() const;  // 0 if DTLS is off
   // close_sessions closes the serving sessions whose AuthContext |match|
-  // accepts (see SessionReaper::close_matching); returns how many.
+  // accepts (see SessionReaper::close_matching); returns how many. Only
+  // sessions of handlers with track_sessions are found.
   std::size_t close_sessions(const std::function<bool(const AuthContext&)>& match);
   void stop();
 
