@@ -4,6 +4,7 @@
 #include <cctype>
 #include <exception>
 #include <optional>
+#include <set>
 
 #include "m2msec/core/printable.h"
 #include "m2msec/entityb/entityb.h"
@@ -89,10 +90,10 @@ std::size_t EntityB::drop_keys(const std::function<bool(const std::string&, cons
   }
   std::size_t closed = 0;
   if (close_sessions_) {
-    closed = close_sessions_([this, &dropped](const service::AuthContext& ctx) {
-      if (ctx.peer.kind != tls::PeerIdentity::Kind::psk) return false;
-      const std::string key = key_for_identity(ctx.key_id);
-      return std::any_of(dropped.begin(), dropped.end(), [&](const auto& d) { return d.first == key; });
+    std::set<std::string> gone;
+    for (const auto& d : dropped) gone.insert(d.first);
+    closed = close_sessions_([this, &gone](const service::AuthContext& ctx) {
+      return ctx.peer.kind == tls::PeerIdentity::Kind::psk && gone.count(key_for_identity(ctx.key_id)) != 0;
     });
   }
   spdlog::info("cse: {} revoked {} {} key(s); closed {} session(s)", source, dropped.size(), kind, closed);
@@ -102,39 +103,48 @@ std::size_t EntityB::drop_keys(const std::function<bool(const std::string&, cons
 // apply_maf_entries: a MAF revoked a client (km: every Kc of that entity
 // this MAF issued, held since before the revocation) or one Kc.
 Status EntityB::apply_maf_entries(const Fqdn& maf, const std::vector<proto::RevocationEntry>& entries) {
+  // One pass over the keys held per page, however many entries it has.
+  std::map<std::string, std::int64_t> clients;  // revoked MAF client -> when
+  std::set<std::string> kcs;                    // revoked KcIDs, canonical
   for (const proto::RevocationEntry& e : entries) {
     if (e.kind == "km") {
-      drop_keys(
-          [&](const std::string&, const CachedKey& k) {
-            return k.from_maf && Fqdn::parse(k.maf_fqdn)->matches(maf) && k.entity_id == e.entity_id &&
-                   k.held_since <= e.revoked_at;
-          },
-          "kc", "maf");
+      auto& at = clients[e.entity_id];
+      at = std::max(at, e.revoked_at);
     } else if (e.kind == "kc") {
       auto id = KeyId::parse(KeyIdKind::kc, e.key_id, cfg_.id_encoding);
       if (!id || !id->fqdn().matches(maf)) continue;  // only its own KcIDs
-      const std::string key = id->canonical();
-      revoked_.put(key, true);
-      drop_keys([&](const std::string& k, const CachedKey& c) { return k == key && c.from_maf; }, "kc", "maf");
+      kcs.insert(id->canonical());
+      revoked_.put(id->canonical(), true);  // also if not held: a fetch racing this must not bring it back
     }
   }
+  if (clients.empty() && kcs.empty()) return {};
+  drop_keys(
+      [&](const std::string& key, const CachedKey& k) {
+        if (!k.from_maf || !Fqdn::parse(k.maf_fqdn)->matches(maf)) return false;
+        if (kcs.count(key) != 0) return true;
+        auto c = clients.find(k.entity_id);
+        return c != clients.end() && k.held_since <= c->second;
+      },
+      "kc", "maf");
   return {};
 }
 
-// apply_mef_entries: a MEF ended an enrolment whose Kpsa this CSE may hold.
+// apply_mef_entries: a MEF ended enrolments whose Kpsa this CSE may hold.
 Status EntityB::apply_mef_entries(const Fqdn& mef, const std::vector<proto::RevocationEntry>& entries) {
+  std::set<std::string> kpsas;
   for (const proto::RevocationEntry& e : entries) {
     if (e.kind != "ke" || e.kpsa_id.empty()) continue;
     auto id = KeyId::parse(KeyIdKind::kpsa, e.kpsa_id);
     if (!id) continue;
-    const std::string key = id->canonical();
-    revoked_.put(key, true);
-    drop_keys(
-        [&](const std::string& k, const CachedKey& c) {
-          return k == key && !c.from_maf && !c.mef_fqdn.empty() && Fqdn::parse(c.mef_fqdn)->matches(mef);
-        },
-        "kpsa", "mef");
+    kpsas.insert(id->canonical());
+    revoked_.put(id->canonical(), true);
   }
+  if (kpsas.empty()) return {};
+  drop_keys(
+      [&](const std::string& key, const CachedKey& c) {
+        return kpsas.count(key) != 0 && !c.from_maf && !c.mef_fqdn.empty() && Fqdn::parse(c.mef_fqdn)->matches(mef);
+      },
+      "kpsa", "mef");
   return {};
 }
 
