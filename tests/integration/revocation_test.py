@@ -252,7 +252,7 @@ def body(h):
     h.mef.kill()
     h.start("maf")
     h.expect_refusal("MEF feed not read: Km from the MEF is not served", h.associate(st7), "unknown psk identity")
-    h.check("revocations are not read yet" in h.maf.log_text() or "not read" in h.maf.log_text(),
+    h.check("the MEF's revocations are not read yet since start" in h.maf.log_text(),
             "the MAF says why it refuses", h.maf.log_text()[-2000:])
     h.start("mef")
     ok = wait_until(lambda: h.associate(st7)[0] == 0, BOUND, step=0.3)
