@@ -30,14 +30,19 @@ void SessionReaper::watch(std::weak_ptr<tls::Session> session, std::int64_t expi
     }
     return;
   }
+  bool earliest = false;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     if (heap_.size() >= sweep_at_) sweep();
+    earliest = heap_.empty() || expires_at < heap_.top().expires_at;
     heap_.push(Entry{expires_at, std::move(session)});
     if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
   }
-  cv_.notify_one();
+  // The reaper sleeps until the earliest deadline; only a new earliest one
+  // needs to wake it (not every session: that is a thread wake-up per
+  // handshake).
+  if (earliest) cv_.notify_one();
 }
 
 std::uint64_t SessionReaper::track(std::weak_ptr<tls::Session> session, AuthRef ctx) {

@@ -70,7 +70,8 @@ int servername_callback(SSL* ssl, int* alert, void*) {
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
   st->authority = auth;
-  if (SSL_set_SSL_CTX(ssl, auth->ctx.get()) == nullptr || SSL_set_cipher_list(ssl, auth->ciphers.c_str()) != 1) {
+  if (SSL_set_SSL_CTX(ssl, auth->ctx.get()) == nullptr ||
+      (!st->server->uniform_ciphers && SSL_set_cipher_list(ssl, auth->ciphers.c_str()) != 1)) {
     st->failure = Error(Errc::tls_handshake_failed, "cannot switch to authority " + auth->authority.fqdn);
     *alert = SSL_AD_INTERNAL_ERROR;
     return SSL_TLSEXT_ERR_ALERT_FATAL;
@@ -290,6 +291,13 @@ Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOpti
     if (entry->ciphers.empty()) return fail(Errc::invalid_argument, "authority " + a.fqdn + " has no credentials");
     if (Status s = check_cipher_list(entry->ctx.get(), entry->ciphers); !s) return std::unexpected(s.error());
     config->authorities.push_back(std::move(entry));
+  }
+  // One list for all: the base context carries it from the first message.
+  const std::string& first = config->authorities.front()->ciphers;
+  config->uniform_ciphers = std::all_of(config->authorities.begin(), config->authorities.end(),
+                                        [&](const auto& e) { return e->ciphers == first; });
+  if (config->uniform_ciphers) {
+    if (Status s = check_cipher_list(config->base.get(), first); !s) return std::unexpected(s.error());
   }
   if (!options.default_authority.empty()) {
     config->default_authority = config->find(options.default_authority);

@@ -56,6 +56,10 @@ struct ServerConfig {
   const AuthorityContext* default_authority = nullptr;
   std::size_t mtu = kDefaultMtu;
   bool require_ems = true;  // ServerOptions::require_extended_master_secret
+  // uniform_ciphers: every authority serves the same cipher list, which the
+  // base context already carries, so SNI need not set it per connection
+  // (SSL_set_cipher_list parses the string and rebuilds the cipher stacks).
+  bool uniform_ciphers = false;
 
   // find returns the authority serving |sni| (case-insensitive), or null.
   const AuthorityContext* find(std::string_view sni) const;

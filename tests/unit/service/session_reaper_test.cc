@@ -47,6 +47,24 @@ TEST(SessionReaper, ClosesASessionWhenItsKeyExpires) {
   EXPECT_EQ(reaper.closed(), 1u);
 }
 
+// The reaper sleeps until the earliest deadline and is woken only by a
+// new earliest one: a session expiring before everything already watched
+// must still be closed on time, not when the later deadline comes.
+TEST(SessionReaper, AnEarlierDeadlineWakesTheReaper) {
+  SessionReaper reaper;
+  auto later = std::make_shared<ClosableSession>();
+  auto also_later = std::make_shared<ClosableSession>();
+  auto soon = std::make_shared<ClosableSession>();
+  reaper.watch(later, now_unix() + 3600);  // the reaper now sleeps for an hour
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  reaper.watch(also_later, now_unix() + 7200);  // no new earliest: no wake-up needed
+  reaper.watch(soon, now_unix() + 1);
+  ASSERT_TRUE(eventually([&] { return soon->closed.load(); }));
+  EXPECT_FALSE(later->closed);
+  EXPECT_FALSE(also_later->closed);
+  EXPECT_EQ(reaper.watched(), 2u);
+}
+
 TEST(SessionReaper, ClosesAtOnceWhenTheKeyHasAlreadyExpired) {
   SessionReaper reaper;
   auto s = std::make_shared<ClosableSession>();

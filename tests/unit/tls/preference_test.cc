@@ -104,6 +104,35 @@ TEST_P(TlsPreference, CertificateOnlyAuthorityIgnoresPskOffer) {
   EXPECT_EQ(c->peer().cipher, cert_suite(t));
 }
 
+// Authorities with different suites on one port: each SNI gets its own
+// authority's list (set when SNI picks the authority), whatever the other
+// authorities serve. A client offering both reaches the certificate-only
+// authority with a certificate suite and the PSK-only one with PSK.
+TEST_P(TlsPreference, EachAuthorityServesItsOwnSuites) {
+  const Transport t = GetParam();
+  ServerOptions o = psk_server_options(t, {{"dev1", 1}}, "psk.example.com");
+  ServerAuthority a;
+  a.fqdn = kMef;
+  a.certificate = cert("mef");
+  o.authorities.push_back(std::move(a));
+  Harness h(std::move(o));
+  auto c = both_client(t, h.port(), "");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->peer().kind, PeerIdentity::Kind::certificate);
+  EXPECT_EQ(c->peer().cipher, cert_suite(t));
+  ClientOptions po;
+  po.transport = t;
+  po.port = h.port();
+  po.sni = "psk.example.com";
+  po.psk = ClientPsk{"dev1", key(1)};
+  po.trust = trust();
+  po.timeout = 3s;
+  auto p = TlsClient::connect(std::move(po));
+  ASSERT_TRUE(p.has_value()) << p.error().message();
+  EXPECT_EQ(p->peer().kind, PeerIdentity::Kind::psk);
+  EXPECT_EQ(p->peer().cipher, psk_suite(t));
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, TlsPreference, ::testing::Values(Transport::tls, Transport::dtls),
                          transport_test_name);
 
