@@ -13,11 +13,13 @@
 //     (durable Kc row) + EXPORTER-oneM2M-Connection on the client.
 //     Bare: THREADS x blocking SSL_connect/SSL_accept + 48-byte export.
 //  2. Kc retrieval latency at Entity B, sequential, SAMPLES times: after an
-//     (untimed) association, the first handshake with the KcID (cache
-//     cold: Entity B fetches Kc from the MAF over TLS with its certificate
-//     inside the handshake) and a second, concurrent handshake with the
-//     same KcID while the first connection is open (cache warm). Bare: one
-//     SSL_connect at a time.
+//     (untimed) association, the first handshake with the KcID (cold:
+//     pushed by the MAF, or fetched from the MAF inside the handshake) and
+//     a second one at once while the first connection is open (after
+//     cold). Then SAMPLES warm handshakes in steady state (one KcID whose
+//     first connection stays open), each next to one bare SSL_connect
+//     against a blocking single-threaded bare server in the same loop;
+//     that bare p50 is the denominator of the latency ratios.
 //
 //   cmake --preset release && cmake --build --preset release --target bench_maf
 //   build/release/bench/bench_maf [N [THREADS [SAMPLES]]]
