@@ -130,9 +130,13 @@ int run_serve(Context& ctx, const std::string& config, const std::string& log_le
   const std::string pki_dir = a->pki_dir;
   auto running = start_all_in_one(std::move(*a));
   if (!running) return failure(running.error());
-  if (running->mef) j["mef"] = {{"tls_port", running->mef->tls_port()}, {"dtls_port", running->mef->dtls_port()}};
-  if (running->maf) j["maf"] = {{"tls_port", running->maf->tls_port()}, {"dtls_port", running->maf->dtls_port()}};
-  if (running->cse) j["cse"] = {{"tls_port", running->cse->tls_port()}, {"dtls_port", running->cse->dtls_port()}};
+  auto ports = [](const auto& server) {
+    return nlohmann::json{
+        {"tls_port", server->tls_port()}, {"dtls_port", server->dtls_port()}, {"admin_port", server->admin_port()}};
+  };
+  if (running->mef) j["mef"] = ports(running->mef);
+  if (running->maf) j["maf"] = ports(running->maf);
+  if (running->cse) j["cse"] = ports(running->cse);
   j["created"] = created;
   j["created_keks"] = keks;
   j["pki_dir"] = pki_dir;
@@ -147,12 +151,25 @@ int run_serve(Context& ctx, const std::string& config, const std::string& log_le
     }
     for (const char* role : {"mef", "maf", "cse"}) {
       if (j.contains(role)) {
-        std::cout << role << " serving: tls port " << j[role]["tls_port"] << ", dtls port " << j[role]["dtls_port"] << "\n";
+        std::cout << role << " serving: tls port " << j[role]["tls_port"] << ", dtls port " << j[role]["dtls_port"]
+                  << ", admin port " << j[role]["admin_port"] << "\n";
       }
     }
     std::cout << std::flush;
   }
-  spdlog::info("all-in-one: stopping on {}", wait_for_signal());
+  const std::string signal = wait_for_signal();
+  // Every role drains at once, for the longest drain time any asks for.
+  std::vector<std::function<void()>> drain;
+  std::chrono::milliseconds drain_time{0};
+  auto add = [&](auto& server) {
+    if (!server) return;
+    drain.push_back([s = server.get()] { s->drain(); });
+    drain_time = std::max(drain_time, server->drain_time());
+  };
+  add(running->mef);
+  add(running->maf);
+  add(running->cse);
+  drain_then_stop("all-in-one", signal, drain, drain_time);
   return kExitOk;
 }
 

@@ -1,6 +1,7 @@
 #include "serve_util.h"
 
 #include <signal.h>
+#include <time.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -24,6 +25,34 @@ std::string wait_for_signal() {
   int sig = 0;
   sigwait(&set, &sig);
   return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+void drain_then_stop(const std::string& who, const std::string& signal, const std::vector<std::function<void()>>& drain,
+                     std::chrono::milliseconds drain_time) {
+  if (drain_time.count() <= 0) {
+    spdlog::info("{}: stopping on {}", who, signal);
+    return;
+  }
+  for (const auto& d : drain) d();
+  spdlog::info("{}: {}: draining for {} ms (/readyz answers 503; a second signal stops at once)", who, signal,
+               drain_time.count());
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + drain_time;
+  while (true) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("{}: second signal: stopping now", who);
+      return;
+    }
+  }
+  spdlog::info("{}: drained; stopping", who);
 }
 
 bool init_logging(const std::string& level) {

@@ -1,7 +1,10 @@
 // serve_util.h: helpers for the long-running "serve" commands.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace m2msec::cli {
 
@@ -12,6 +15,13 @@ void block_signals();
 // wait_for_signal waits for SIGINT or SIGTERM (blocked by block_signals)
 // and returns its name.
 std::string wait_for_signal();
+
+// drain_then_stop logs the stop signal, runs every |drain| (each role's
+// readiness turns to "draining"), and waits |drain_time| while the
+// listeners keep serving, so that a load balancer stops sending new
+// connections before they close.
+void drain_then_stop(const std::string& who, const std::string& signal, const std::vector<std::function<void()>>& drain,
+                     std::chrono::milliseconds drain_time);
 
 // init_logging sets spdlog's level ("trace".."off") and a stderr sink with
 // timestamps. Returns false for an unknown level.
@@ -45,12 +55,17 @@ int serve_role(Context& ctx, const char* role, const std::string& config, const 
   auto server = Server::start(std::move(*cfg));
   if (!server) return failure(server.error());
   if (ctx.json) {
-    print_json({{"role", role}, {"fqdn", fqdn}, {"tls_port", (*server)->tls_port()}, {"dtls_port", (*server)->dtls_port()}});
+    print_json({{"role", role},
+                {"fqdn", fqdn},
+                {"tls_port", (*server)->tls_port()},
+                {"dtls_port", (*server)->dtls_port()},
+                {"admin_port", (*server)->admin_port()}});
   } else {
     std::cout << role << " " << fqdn << " serving: tls port " << (*server)->tls_port() << ", dtls port "
-              << (*server)->dtls_port() << std::endl;
+              << (*server)->dtls_port() << ", admin port " << (*server)->admin_port() << std::endl;
   }
-  spdlog::info("{}: stopping on {}", role, wait_for_signal());
+  const std::string signal = wait_for_signal();
+  drain_then_stop(role, signal, {[&] { (*server)->drain(); }}, (*server)->drain_time());
   return kExitOk;
 }
 

@@ -1,5 +1,6 @@
 #include "m2msec/core/secret_file.h"
 #include "m2msec/entityb/entityb.h"
+#include "m2msec/service/metrics.h"
 
 namespace m2msec::entityb {
 
@@ -32,6 +33,8 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
     auto audit = service::AuditLog::open(cfg.audit_file, "cse");
     if (!audit) return std::unexpected(audit.error());
     s->audit_ = std::move(*audit);
+  } else {
+    s->audit_ = service::AuditLog::in_memory("cse");  // counted for /metrics only
   }
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, s->link_.get(), std::move(provisioned));
@@ -52,10 +55,40 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
     s->revoker_ =
         std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
   }
+  s->drain_ = cfg.listen.drain;
+  CseServer* self = s.get();
+  service::AdminHandlers ah;
+  ah.ready = [self]() -> Status {
+    if (!self->listeners_->serving()) return fail(Errc::connection_closed, "listeners stopped");
+    return {};
+  };
+  ah.metrics = [self] { return self->metrics(); };
+  auto admin = service::start_admin_listener(cfg.listen.admin_listen, "cse", std::move(ah));
+  if (!admin) return std::unexpected(admin.error());
+  s->admin_ = std::move(*admin);
   return s;
 }
 
+std::string CseServer::metrics() const {
+  service::MetricsWriter w;
+  listeners_->write_metrics(w, "cse");
+  audit_->write_metrics(w);
+  service::write_link_metrics(w, "cse", {{"keys", link_.get()}, {"feeds", feed_link_.get()}});
+  const KeyStats k = service_->stats();
+  w.family("m2msec_key_lookups_total", "counter",
+           "Entity B PSK lookups by outcome: held key, fetched from a MAF or MEF, joined a running fetch, "
+           "refused from the negative cache, refused");
+  const std::vector<std::pair<const char*, std::uint64_t>> outcomes = {
+      {"cache_hit", k.cache_hits}, {"fetched_maf", k.maf_fetches}, {"fetched_mef", k.mef_fetches},
+      {"joined", k.joined},        {"negative_hit", k.negative_hits}, {"refused", k.refusals}};
+  for (const auto& [o, n] : outcomes) w.sample({{"role", "cse"}, {"outcome", o}}, n);
+  w.family("m2msec_kc_pushed_total", "counter", "Kc keys a MAF pushed at key registration");
+  w.sample({{"role", "cse"}}, k.pushed);
+  return w.text();
+}
+
 CseServer::~CseServer() {
+  admin_.reset();
   revoker_.reset();
   if (listeners_) listeners_->stop();
   pool_.reset();

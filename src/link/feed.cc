@@ -11,6 +11,7 @@ FeedFollower::FeedFollower(Link& link, Peer peer, std::string prefix, std::strin
       prefix_(std::move(prefix)),
       from_(std::move(from)),
       pos_(std::move(start)),
+      saved_(pos_),
       apply_(std::move(apply)),
       save_(std::move(save)) {}
 
@@ -43,8 +44,10 @@ Status FeedFollower::poll(std::chrono::milliseconds timeout) {
     }
     const bool more = pos_.seq >= 0 && feed->more && !feed->entries.empty();
     pos_ = std::move(next);
-    if (save_) {
+    // Saved only when it moved: an idle feed costs no write per poll.
+    if (save_ && !(pos_ == saved_)) {
       if (Status st = save_(pos_); !st) return st;
+      saved_ = pos_;
     }
     if (!more) {
       synced_ = true;

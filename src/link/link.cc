@@ -288,6 +288,25 @@ LinkStats Link::stats() const {
   return impl_->stats;
 }
 
+std::vector<PeerState> Link::peers() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<PeerState> out;
+  const auto now = Clock::now();
+  for (const auto& [key, pool] : impl_->pools) {
+    PeerState st;
+    const std::size_t a = key.find('\n'), b = key.find('\n', a + 1);
+    st.host = key.substr(0, a);
+    st.port = static_cast<std::uint16_t>(std::stoul(key.substr(a + 1, b - a - 1)));
+    st.fqdn = key.substr(b + 1);
+    st.open = pool->open;
+    st.idle = pool->idle.size();
+    st.in_flight = pool->in_flight;
+    st.breaker_open = pool->failures >= impl_->options.breaker_failures && now < pool->open_until;
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
 const LinkOptions& Link::options() const { return impl_->options; }
 
 Result<LinkOptions> make_options(const std::string& certificate, const std::string& private_key,

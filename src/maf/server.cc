@@ -1,5 +1,6 @@
 #include "m2msec/crypto/derive.h"
 #include "m2msec/maf/maf.h"
+#include "m2msec/service/metrics.h"
 
 namespace m2msec::maf {
 namespace {
@@ -62,10 +63,32 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   // Revocations: the MEFs' feeds and this MAF's own log, every
   // revocation_poll, the first round at once.
   s->revoker_ = std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
+  s->drain_ = cfg.listen.drain;
+  MafServer* self = s.get();
+  service::AdminHandlers ah;
+  ah.ready = [self]() -> Status {
+    if (!self->listeners_->serving()) return fail(Errc::connection_closed, "listeners stopped");
+    if (Status ping = self->store_->ping(); !ping) return fail(ping.error().code(), "store: " + ping.error().message());
+    return {};
+  };
+  ah.metrics = [self] { return self->metrics(); };
+  auto admin = service::start_admin_listener(cfg.listen.admin_listen, "maf", std::move(ah));
+  if (!admin) return std::unexpected(admin.error());
+  s->admin_ = std::move(*admin);
   return s;
 }
 
+std::string MafServer::metrics() const {
+  service::MetricsWriter w;
+  listeners_->write_metrics(w, "maf");
+  audit_->write_metrics(w);
+  service::write_store_metrics(w, "maf", store_->write_stats());
+  service::write_link_metrics(w, "maf", {{"keys", link_.get()}, {"feeds", feed_link_.get()}});
+  return w.text();
+}
+
 MafServer::~MafServer() {
+  admin_.reset();
   revoker_.reset();
   purger_.reset();
   if (listeners_) listeners_->stop();

@@ -1,5 +1,6 @@
 #include "m2msec/crypto/derive.h"
 #include "m2msec/mef/mef.h"
+#include "m2msec/service/metrics.h"
 
 namespace m2msec::mef {
 
@@ -28,10 +29,31 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
         if (!entries) return entries;
         return *rows + *entries;
       });
+  s->drain_ = cfg.listen.drain;
+  MefServer* self = s.get();
+  service::AdminHandlers ah;
+  ah.ready = [self]() -> Status {
+    if (!self->listeners_->serving()) return fail(Errc::connection_closed, "listeners stopped");
+    if (Status ping = self->store_->ping(); !ping) return fail(ping.error().code(), "store: " + ping.error().message());
+    return {};
+  };
+  ah.metrics = [self] { return self->metrics(); };
+  auto admin = service::start_admin_listener(cfg.listen.admin_listen, "mef", std::move(ah));
+  if (!admin) return std::unexpected(admin.error());
+  s->admin_ = std::move(*admin);
   return s;
 }
 
+std::string MefServer::metrics() const {
+  service::MetricsWriter w;
+  listeners_->write_metrics(w, "mef");
+  audit_->write_metrics(w);
+  service::write_store_metrics(w, "mef", store_->write_stats());
+  return w.text();
+}
+
 MefServer::~MefServer() {
+  admin_.reset();
   purger_.reset();
   if (listeners_) listeners_->stop();
   pool_.reset();  // drain queued work before the store closes

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -19,6 +20,7 @@ namespace m2msec::service {
 
 struct AuditLog::State {
   std::atomic<std::uint64_t> failed{0};
+  Counters events;  // {event, kind, framework, reason, action}
 };
 
 namespace {
@@ -46,11 +48,17 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path, std::s
   return std::unique_ptr<AuditLog>(new AuditLog(fd, path, std::move(role), std::move(mas_id)));
 }
 
+std::unique_ptr<AuditLog> AuditLog::in_memory(std::string role, std::string mas_id) {
+  return std::unique_ptr<AuditLog>(new AuditLog(-1, "", std::move(role), std::move(mas_id)));
+}
+
 AuditLog::AuditLog(int fd, std::string path, std::string role, std::string mas_id)
     : fd_(fd), path_(std::move(path)), role_(std::move(role)), mas_id_(std::move(mas_id)),
       state_(std::make_unique<State>()) {}
 
-AuditLog::~AuditLog() { ::close(fd_); }
+AuditLog::~AuditLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 std::uint64_t AuditLog::failed_writes() const { return state_->failed.load(); }
 
@@ -82,6 +90,10 @@ std::string AuditLog::format(const AuditEvent& e, std::int64_t now) const {
 
 void AuditLog::record(const AuditEvent& e) noexcept {
   try {
+    // Counted by class only (the kind, framework, reason and action are
+    // short words from the code, never peer text or a key identifier).
+    state_->events.add({e.event, e.kind, e.framework, e.reason, e.action});
+    if (fd_ < 0) return;
     const std::string line = format(e, now_unix());
     // One write(2) on an O_APPEND descriptor: the line lands whole at the
     // end of the file, never interleaved with another writer's.
@@ -97,6 +109,29 @@ void AuditLog::record(const AuditEvent& e) noexcept {
   } catch (...) {
     if (state_->failed.fetch_add(1) == 0) spdlog::error("audit: cannot format a record for {}", path_);
   }
+}
+
+void AuditLog::write_metrics(MetricsWriter& w) const {
+  const auto events = state_->events.snapshot();
+  auto family = [&](const char* name, const char* help, const char* event, auto labels) {
+    w.family(name, "counter", help);
+    std::map<MetricsWriter::Labels, std::uint64_t> merged;
+    for (const auto& [k, n] : events) {
+      if (k[0] == event) merged[labels(k)] += n;
+    }
+    for (const auto& [l, n] : merged) w.sample(l, n);
+  };
+  family("m2msec_key_grants_total", "keys granted, by key kind and framework", "grant", [&](const Counters::Key& k) {
+    return MetricsWriter::Labels{{"role", role_}, {"kind", k[1]}, {"framework", k[2]}};
+  });
+  family("m2msec_refusals_total", "refusals of authenticated requests and key fetches, by reason", "refusal",
+         [&](const Counters::Key& k) { return MetricsWriter::Labels{{"role", role_}, {"reason", k[3]}}; });
+  family("m2msec_revocations_total", "keys dropped because their issuer revoked them, by key kind", "revocation",
+         [&](const Counters::Key& k) { return MetricsWriter::Labels{{"role", role_}, {"kind", k[1]}}; });
+  family("m2msec_operator_actions_total", "operator actions applied by this process, by action", "operator",
+         [&](const Counters::Key& k) { return MetricsWriter::Labels{{"role", role_}, {"action", k[4]}}; });
+  w.family("m2msec_audit_write_failures_total", "counter", "audit records that could not be written");
+  w.sample({{"role", role_}}, state_->failed.load());
 }
 
 std::string refusal_reason(const proto::Response& rsp) {

@@ -42,6 +42,8 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
   s.max_sessions = static_cast<std::size_t>(t.integer("max_sessions", 10000, 1, 10000000));
   s.dtls_mtu = static_cast<std::size_t>(t.integer("dtls_mtu", 1200, 256, 65507));
   s.require_extended_master_secret = t.boolean("require_extended_master_secret", true);
+  s.admin_listen = t.str("admin_listen", "127.0.0.1:0");
+  s.drain = std::chrono::milliseconds(t.integer("drain_ms", 0, 0, 600000));
   return s;
 }
 
@@ -65,8 +67,21 @@ namespace {
 // start_session computes the session's AuthContext (exporter output, the
 // role's entity binding) once, then serves its requests with it. A role
 // callback that throws closes this session only.
+std::string_view peer_kind_name(tls::PeerIdentity::Kind k) {
+  switch (k) {
+    case tls::PeerIdentity::Kind::psk:
+      return "psk";
+    case tls::PeerIdentity::Kind::certificate:
+      return "certificate";
+    default:
+      return "none";
+  }
+}
+
 void start_session(const ListenerHandlers& h, const std::string& listener,
-                   const std::shared_ptr<SessionReaper>& reaper, std::shared_ptr<tls::Session> session) {
+                   const std::shared_ptr<SessionReaper>& reaper, const std::shared_ptr<ListenerCounters>& counters,
+                   const std::string& transport, std::shared_ptr<tls::Session> session) {
+  counters->sessions.add({transport, std::string(peer_kind_name(session->peer().kind))});
   auto ctx = std::make_shared<AuthContext>();
   try {
     ctx->peer = session->peer();
@@ -90,13 +105,12 @@ void start_session(const ListenerHandlers& h, const std::string& listener,
   AuthRef ref = std::move(ctx);
   // Tracked while it serves, so that a revocation can close it.
   const std::uint64_t token = h.track_sessions ? reaper->track(session, ref) : 0;
-  std::function<void()> on_close;
-  if (token != 0 || h.on_session_end) {
-    on_close = [on_end = h.on_session_end, ref, reaper, token] {
-      if (token != 0) reaper->untrack(token);
-      if (on_end) on_end(*ref);
-    };
-  }
+  ++counters->open;
+  std::function<void()> on_close = [on_end = h.on_session_end, ref, reaper, token, counters] {
+    --counters->open;
+    if (token != 0) reaper->untrack(token);
+    if (on_end) on_end(*ref);
+  };
   proto::serve_http(
       std::move(session),
       [handler = h.handler, ref](const proto::Request& r, proto::Reply reply) { handler(ref, r, std::move(reply)); },
@@ -105,7 +119,9 @@ void start_session(const ListenerHandlers& h, const std::string& listener,
 
 Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, const ListenerHandlers& h,
                                                   tls::Transport transport, const std::string& listen,
-                                                  std::shared_ptr<SessionReaper> reaper) {
+                                                  std::shared_ptr<SessionReaper> reaper,
+                                                  std::shared_ptr<ListenerCounters> counters) {
+  const std::string transport_name = transport == tls::Transport::tls ? "tls" : "dtls";
   auto ep = parse_endpoint(listen);
   if (!ep) return std::unexpected(ep.error());
   tls::ServerAuthority auth;
@@ -136,13 +152,16 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   o.max_sessions = s.max_sessions;
   o.mtu = s.dtls_mtu;
   o.require_extended_master_secret = s.require_extended_master_secret;
-  o.on_handshake_error = h.on_handshake_error;
+  o.on_handshake_error = [log = h.on_handshake_error, counters, transport_name](const Error& e) {
+    counters->failures.add({transport_name, std::string(error_name(e.code()))});
+    if (log) log(e);
+  };
   o.on_notice = [role = s.fqdn, transport](const Error& e) {
     spdlog::warn("{} ({}): {}", role, transport == tls::Transport::tls ? "tls" : "dtls", printable(e.message(), 256));
   };
   const std::string listener = h.role + (transport == tls::Transport::tls ? "/tls" : "/dtls");
-  o.on_session = [h, listener, reaper](std::shared_ptr<tls::Session> session) {
-    start_session(h, listener, reaper, std::move(session));
+  o.on_session = [h, listener, reaper, counters, transport_name](std::shared_ptr<tls::Session> session) {
+    start_session(h, listener, reaper, counters, transport_name, std::move(session));
   };
   auto server = tls::TlsServer::create(std::move(o));
   if (!server) return std::unexpected(server.error());
@@ -160,16 +179,17 @@ Result<std::unique_ptr<Listeners>> Listeners::start(const ListenerSettings& s, L
                  h.role);
   }
   if (!s.tls_listen.empty()) {
-    auto srv = start_one(s, h, tls::Transport::tls, s.tls_listen, l->reaper_);
+    auto srv = start_one(s, h, tls::Transport::tls, s.tls_listen, l->reaper_, l->counters_);
     if (!srv) return std::unexpected(srv.error());
     l->tls_ = std::move(*srv);
   }
   if (!s.dtls_listen.empty()) {
-    auto srv = start_one(s, h, tls::Transport::dtls, s.dtls_listen, l->reaper_);
+    auto srv = start_one(s, h, tls::Transport::dtls, s.dtls_listen, l->reaper_, l->counters_);
     if (!srv) return std::unexpected(srv.error());
     l->dtls_ = std::move(*srv);
   }
   if (!l->tls_ && !l->dtls_) return fail(Errc::invalid_argument, "neither tls_listen nor dtls_listen is set");
+  l->serving_ = true;
   return l;
 }
 
@@ -182,7 +202,21 @@ std::size_t Listeners::close_sessions(const std::function<bool(const AuthContext
   return reaper_->close_matching(match);
 }
 
+void Listeners::write_metrics(MetricsWriter& w, const std::string& role) const {
+  w.family("m2msec_sessions_total", "counter", "(D)TLS sessions established, by transport and peer credential");
+  for (const auto& [k, n] : counters_->sessions.snapshot()) {
+    w.sample({{"role", role}, {"transport", k[0]}, {"peer", k[1]}}, n);
+  }
+  w.family("m2msec_handshake_failures_total", "counter", "(D)TLS handshakes that failed, by transport and reason");
+  for (const auto& [k, n] : counters_->failures.snapshot()) {
+    w.sample({{"role", role}, {"transport", k[0]}, {"reason", k[1]}}, n);
+  }
+  w.family("m2msec_sessions_open", "gauge", "(D)TLS sessions open now");
+  w.sample({{"role", role}}, static_cast<double>(counters_->open.load()));
+}
+
 void Listeners::stop() {
+  serving_ = false;
   if (tls_) tls_->stop();
   if (dtls_) dtls_->stop();
 }

@@ -56,6 +56,17 @@ class SqliteStore final : public Store {
   RevocationLog& revocations() override { return revocations_; }
   WriteStats write_stats() const override { return writer_->stats(); }
 
+  Status ping() override {
+    return detail::guarded([&]() -> Status {
+      detail::ReadPool::Lease lease = reads_->acquire();
+      Result<Stmt> s = lease.conn().prepare("SELECT value FROM meta LIMIT 1");
+      if (!s) return std::unexpected(s.error());
+      Result<bool> row = s->step();
+      if (!row) return std::unexpected(row.error());
+      return {};
+    });
+  }
+
   Status check_integrity() override {
     return detail::guarded([&]() -> Status {
       detail::ReadPool::Lease lease = reads_->acquire();

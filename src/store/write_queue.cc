@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <vector>
 
@@ -178,6 +179,7 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
       return;
     }
   }
+  const auto started = std::chrono::steady_clock::now();
   std::size_t i = 0;
   while (i < batch.size()) {
     const std::size_t first = i;
@@ -215,12 +217,16 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
     ++commits;
   }
 
+  const auto took =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
   std::uint64_t failed_ops = 0;
   for (const Status& r : results) {
     if (!r) ++failed_ops;
   }
   {
     std::lock_guard lock(mu_);
+    stats_.batches += 1;
+    stats_.commit_us += static_cast<std::uint64_t>(took);
     stats_.transactions += commits;
     if (synchronous_ == Durability::relaxed) stats_.relaxed_transactions += commits;
     stats_.commit_failures += failed_commits;

@@ -26,6 +26,7 @@ namespace m2msec::link {
 struct FeedPosition {
   std::string epoch;
   std::int64_t seq = -1;
+  bool operator==(const FeedPosition&) const = default;
 };
 
 class FeedFollower {
@@ -33,7 +34,8 @@ class FeedFollower {
   // Apply applies one page of entries, in order; a failure stops the poll
   // and the cursor stays before the page (it is read again next time).
   using Apply = std::function<Status(const std::vector<proto::RevocationEntry>&)>;
-  // Save persists the position after each page (null: not persisted).
+  // Save persists the position after each page that moved it (null: not
+  // persisted); a poll that finds nothing new saves nothing.
   using Save = std::function<Status(const FeedPosition&)>;
 
   // |prefix| is the issuer's feed path (proto::kMefRevocationsPrefix or
@@ -60,6 +62,7 @@ class FeedFollower {
   std::string prefix_;
   std::string from_;
   FeedPosition pos_;
+  FeedPosition saved_;  // the position |save_| last stored (or started from)
   Apply apply_;
   Save save_;
   bool synced_ = false;

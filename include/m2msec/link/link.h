@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "m2msec/core/error.h"
 #include "m2msec/proto/primitive.h"
@@ -60,6 +61,17 @@ struct LinkStats {
   std::uint64_t busy_rejects = 0;     // calls refused over max_in_flight
 };
 
+// PeerState is one peer's pool as it is now (for metrics).
+struct PeerState {
+  std::string fqdn;
+  std::string host;
+  std::uint16_t port = 0;
+  std::size_t open = 0;       // connections open or being opened
+  std::size_t idle = 0;       // of which pooled, unused
+  std::size_t in_flight = 0;  // calls admitted
+  bool breaker_open = false;  // calls fail at once
+};
+
 // Link holds the client context and the connection pools. Thread-safe.
 // Not copyable or movable; the destructor closes every pooled connection
 // (no call may be running then).
@@ -100,6 +112,8 @@ class Link {
   void close_idle();
 
   LinkStats stats() const;
+  // peers returns the state of every peer called so far.
+  std::vector<PeerState> peers() const;
   const LinkOptions& options() const;
 
  private:

@@ -21,6 +21,7 @@
 #include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/proto/messages.h"
+#include "m2msec/service/admin.h"
 #include "m2msec/service/audit.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
@@ -221,6 +222,15 @@ class MafServer {
   ~MafServer();
   std::uint16_t tls_port() const { return listeners_->tls_port(); }
   std::uint16_t dtls_port() const { return listeners_->dtls_port(); }
+  // The admin listener (service/admin.h): its port (0 if "off"), the
+  // /metrics text, and drain(), which makes /readyz answer 503 "draining"
+  // (on SIGTERM, for drain_time() before the process stops).
+  std::uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
+  std::string metrics() const;
+  void drain() {
+    if (admin_) admin_->set_draining();
+  }
+  std::chrono::milliseconds drain_time() const { return drain_; }
 
  private:
   MafServer() = default;
@@ -233,6 +243,8 @@ class MafServer {
   std::unique_ptr<service::Listeners> listeners_;
   std::unique_ptr<service::ExpiryPurger> purger_;  // stops before the store closes
   std::unique_ptr<service::Periodic> revoker_;     // last: stops first
+  std::chrono::milliseconds drain_{0};
+  std::unique_ptr<service::AdminServer> admin_;  // last: stops first
 };
 
 }  // namespace m2msec::maf

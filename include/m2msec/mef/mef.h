@@ -14,6 +14,7 @@
 #include "m2msec/core/ids.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/proto/messages.h"
+#include "m2msec/service/admin.h"
 #include "m2msec/service/audit.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/config.h"
@@ -107,6 +108,15 @@ class MefServer {
   ~MefServer();
   std::uint16_t tls_port() const { return listeners_->tls_port(); }
   std::uint16_t dtls_port() const { return listeners_->dtls_port(); }
+  // The admin listener (service/admin.h): its port (0 if "off"), the
+  // /metrics text, and drain(), which makes /readyz answer 503 "draining"
+  // (on SIGTERM, for drain_time() before the process stops).
+  std::uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
+  std::string metrics() const;
+  void drain() {
+    if (admin_) admin_->set_draining();
+  }
+  std::chrono::milliseconds drain_time() const { return drain_; }
   store::Store& store() { return *store_; }
 
  private:
@@ -117,6 +127,8 @@ class MefServer {
   std::unique_ptr<MefService> service_;
   std::unique_ptr<service::Listeners> listeners_;
   std::unique_ptr<service::ExpiryPurger> purger_;  // last: stops before the store closes
+  std::chrono::milliseconds drain_{0};
+  std::unique_ptr<service::AdminServer> admin_;  // last: stops first
 };
 
 }  // namespace m2msec::mef

@@ -16,6 +16,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/proto/primitive.h"
+#include "m2msec/service/admin.h"
 
 namespace m2msec::service {
 
@@ -50,13 +51,23 @@ class AuditLog {
   // with Errc::io_error if the file cannot be opened, is not a regular
   // file, or is readable or writable by group or others.
   static Result<std::unique_ptr<AuditLog>> open(const std::string& path, std::string role, std::string mas_id = "");
+  // in_memory is a log with no file: records are only counted (for a role
+  // whose config names no audit file, so that its metrics still count
+  // grants and refusals).
+  static std::unique_ptr<AuditLog> in_memory(std::string role, std::string mas_id = "");
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // record appends |e| with the current time. Never throws; a failed write
-  // is logged (once per run) and counted.
+  // record appends |e| with the current time and counts it. Never throws;
+  // a failed write is logged (once per run) and counted.
   void record(const AuditEvent& e) noexcept;
+
+  // write_metrics adds the families counted from the records since open:
+  // m2msec_key_grants_total{kind,framework}, m2msec_refusals_total{reason},
+  // m2msec_revocations_total{kind}, m2msec_operator_actions_total{action},
+  // m2msec_audit_write_failures_total.
+  void write_metrics(MetricsWriter& w) const;
 
   // format returns the line record() would write at |now| (with "\n").
   std::string format(const AuditEvent& e, std::int64_t now) const;

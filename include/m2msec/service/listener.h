@@ -3,6 +3,7 @@
 // from them.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/service/auth_context.h"
+#include "m2msec/service/admin.h"
 #include "m2msec/service/session_reaper.h"
 #include "m2msec/service/config.h"
 #include "m2msec/tls/server.h"
@@ -20,7 +22,8 @@ namespace m2msec::service {
 // ListenerSettings are read from a role's table:
 //   fqdn, tls_listen, dtls_listen, certificate, private_key, trust_anchors,
 //   device_trust_anchors, threads, handshake_timeout_ms, flight_timeout_ms, idle_timeout_ms,
-//   max_handshakes, max_sessions, dtls_mtu, require_extended_master_secret
+//   max_handshakes, max_sessions, dtls_mtu, require_extended_master_secret,
+//   admin_listen, drain_ms
 struct ListenerSettings {
   std::string fqdn;
   std::string tls_listen;    // "host:port"; "" disables TLS
@@ -46,6 +49,12 @@ struct ListenerSettings {
   // require_extended_master_secret: refuse peers without RFC 7627 (see
   // tls::ServerOptions); also applied to the role's calls to other servers.
   bool require_extended_master_secret = true;
+  // admin_listen: the admin listener ("host:port", an IP literal; port 0
+  // picks a free one, printed at start); "off" disables it. drain: after
+  // SIGTERM, how long /readyz answers 503 "draining" while the listeners
+  // keep serving, before the process stops.
+  std::string admin_listen = "127.0.0.1:0";
+  std::chrono::milliseconds drain{0};
 };
 
 // read_listener_settings reads the shared keys from |t| (the caller still
@@ -114,6 +123,16 @@ ListenerHandlers handlers_for(Service* svc, std::string role, std::string export
   return h;
 }
 
+// ListenerCounters count what a role's listeners did since start: the
+// sessions established (by transport "tls"/"dtls" and peer kind
+// "psk"/"certificate"/"none"), the handshakes that failed (by transport and
+// reason, an Errc name), and the sessions open now.
+struct ListenerCounters {
+  Counters sessions;
+  Counters failures;
+  std::atomic<std::int64_t> open{0};
+};
+
 // Listeners owns the TLS and DTLS servers of one role.
 class Listeners {
  public:
@@ -129,9 +148,17 @@ class Listeners {
   // sessions of handlers with track_sessions are found.
   std::size_t close_sessions(const std::function<bool(const AuthContext&)>& match);
   void stop();
+  // serving is true from start until stop.
+  bool serving() const { return serving_.load(); }
+  const ListenerCounters& counters() const { return *counters_; }
+  // write_metrics adds the listener families (m2msec_sessions_total,
+  // m2msec_handshake_failures_total, m2msec_sessions_open) for |role|.
+  void write_metrics(MetricsWriter& w, const std::string& role) const;
 
  private:
   Listeners() = default;
+  std::atomic<bool> serving_{false};
+  std::shared_ptr<ListenerCounters> counters_ = std::make_shared<ListenerCounters>();
   std::shared_ptr<SessionReaper> reaper_ = std::make_shared<SessionReaper>();
   std::unique_ptr<tls::TlsServer> tls_;
   std::unique_ptr<tls::TlsServer> dtls_;

@@ -117,6 +117,8 @@ struct WriteStats {
   std::uint64_t ops_failed = 0;
   std::uint64_t commit_failures = 0;
   std::uint64_t largest_batch = 0;
+  std::uint64_t batches = 0;    // groups taken from the queue (ops / batches: the mean group size)
+  std::uint64_t commit_us = 0;  // time spent writing and committing them, microseconds (durable flush included)
 };
 
 // validate_enrolee checks an enrolee before it is written: the ID is an

@@ -26,6 +26,10 @@ class Store {
   // write_stats reports group-commit effectiveness.
   virtual WriteStats write_stats() const = 0;
 
+  // ping checks that the database answers a read (for readiness probes):
+  // cheap, no table scan. Errc::store_error if it does not.
+  virtual Status ping() = 0;
+
   // check_integrity runs the backend's own consistency checks (SQLite:
   // integrity_check and foreign_key_check). Errc::store_error on failure.
   virtual Status check_integrity() = 0;

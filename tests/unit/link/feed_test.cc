@@ -89,6 +89,7 @@ class FeedTest : public ::testing::Test {
         },
         [this](const FeedPosition& p) -> Status {
           saved_ = p;
+          ++saves_;
           return {};
         });
   }
@@ -98,6 +99,7 @@ class FeedTest : public ::testing::Test {
   std::unique_ptr<Link> link_;
   std::vector<std::int64_t> seen_;
   FeedPosition saved_;
+  int saves_ = 0;
 };
 
 TEST_F(FeedTest, FromTheHeadOnlyWhatComesLater) {
@@ -112,6 +114,26 @@ TEST_F(FeedTest, FromTheHeadOnlyWhatComesLater) {
   ASSERT_TRUE(f->poll(5s));
   EXPECT_EQ(seen_, (std::vector<std::int64_t>{4, 5}));
   EXPECT_EQ(f->position().seq, 5);
+}
+
+// A poll that finds nothing new writes nothing: an idle feed costs the
+// holder no durable write per poll.
+TEST_F(FeedTest, AnIdleFeedSavesNothing) {
+  revoke(*store_, 2);
+  auto f = follower(FeedPosition{"", 0});
+  ASSERT_TRUE(f->poll(5s));
+  EXPECT_EQ(saves_, 1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(f->poll(5s));
+  EXPECT_EQ(saves_, 1);
+  revoke(*store_, 1);
+  ASSERT_TRUE(f->poll(5s));
+  EXPECT_EQ(saves_, 2);
+  EXPECT_EQ(saved_.seq, 3);
+  // A follower started where the last one saved has nothing to save.
+  saves_ = 0;
+  auto again = follower(saved_);
+  ASSERT_TRUE(again->poll(5s));
+  EXPECT_EQ(saves_, 0);
 }
 
 TEST_F(FeedTest, FromTheStartPageByPage) {
