@@ -15,6 +15,7 @@
 #include <charconv>
 #include <optional>
 #include <cmath>
+#include <cstdlib>
 #include <thread>
 
 #include "m2msec/core/endpoint.h"
@@ -299,6 +300,105 @@ void MetricsWriter::sample(const Labels& labels, std::uint64_t value) {
   out_ += ' ';
   out_ += std::to_string(value);
   out_ += '\n';
+}
+
+// -- admin_get, parse_metrics -----------------------------------------------------
+
+Result<AdminReply> admin_get(const std::string& endpoint, const std::string& path, std::chrono::milliseconds timeout) {
+  auto ep = parse_endpoint(endpoint);
+  if (!ep) return std::unexpected(ep.error());
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(ep->host, ec);
+  if (ec) return fail(Errc::invalid_argument, "admin address must be an IP literal: " + ep->host);
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(timeout);
+  bool timed_out = false;
+  std::optional<Error> failure;
+  http::request<http::empty_body> req{http::verb::get, path, 11};
+  req.set(http::field::host, ep->host);
+  req.set(http::field::connection, "close");
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(16 * 1024 * 1024);
+  auto on_error = [&](beast::error_code e, const char* step) {
+    if (e == beast::error::timeout) {
+      timed_out = true;
+    } else {
+      failure = Error(step[0] == 'c' ? Errc::connect_failed : Errc::malformed_message,
+                      std::string(step) + " " + endpoint + ": " + e.message());
+    }
+  };
+  stream.async_connect(tcp::endpoint(address, ep->port), [&](beast::error_code e) {
+    if (e) return on_error(e, "connect to");
+    http::async_write(stream, req, [&](beast::error_code we, std::size_t) {
+      if (we) return on_error(we, "write to");
+      http::async_read(stream, buffer, parser, [&](beast::error_code re, std::size_t) {
+        if (re) on_error(re, "read from");
+      });
+    });
+  });
+  ioc.run();
+  if (timed_out) return fail(Errc::timeout, "admin " + endpoint + path);
+  if (failure) return std::unexpected(*failure);
+  return AdminReply{static_cast<int>(parser.get().result_int()), parser.get().body()};
+}
+
+Result<std::vector<MetricSample>> parse_metrics(std::string_view text) {
+  std::vector<MetricSample> out;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    if (line.empty() || line.front() == '#') continue;
+    auto bad = [&] { return fail(Errc::malformed_message, "metrics line " + std::to_string(line_no)); };
+    MetricSample m;
+    std::size_t i = 0;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+    m.name = std::string(line.substr(0, i));
+    if (m.name.empty()) return bad();
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      while (i < line.size() && line[i] != '}') {
+        const std::size_t eq = line.find('=', i);
+        if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"') return bad();
+        std::string key(line.substr(i, eq - i));
+        std::string value;
+        std::size_t j = eq + 2;
+        for (; j < line.size() && line[j] != '"'; ++j) {
+          if (line[j] == '\\' && j + 1 < line.size()) {
+            ++j;
+            value += line[j] == 'n' ? '\n' : line[j];
+          } else {
+            value += line[j];
+          }
+        }
+        if (j >= line.size()) return bad();
+        m.labels.emplace(std::move(key), std::move(value));
+        i = j + 1;
+        if (i < line.size() && line[i] == ',') ++i;
+      }
+      if (i >= line.size()) return bad();
+      ++i;  // '}'
+    }
+    if (i >= line.size() || line[i] != ' ') return bad();
+    const std::string value(line.substr(i + 1));
+    if (value == "+Inf") {
+      m.value = HUGE_VAL;
+    } else if (value == "-Inf") {
+      m.value = -HUGE_VAL;
+    } else if (value == "NaN") {
+      m.value = std::nan("");
+    } else {
+      char* end = nullptr;
+      m.value = std::strtod(value.c_str(), &end);
+      if (end == value.c_str() || *end != '\0') return bad();
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 // -- Counters -----------------------------------------------------------------

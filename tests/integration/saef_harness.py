@@ -106,6 +106,7 @@ class Server:
         j = json.loads(line)
         self.tls_port = j["tls_port"]
         self.dtls_port = j["dtls_port"]
+        self.admin_port = j.get("admin_port", 0)
 
     def log_text(self):
         with open(self.err_path, errors="replace") as f:
@@ -133,10 +134,12 @@ class Server:
 class Saef:
     """Saef owns a temp dir with a PKI, one all.toml ([mef], [maf], [cse]), maf2.toml, and the checks."""
 
-    def __init__(self, m2msec, name, kc_lifetime_s=None, csebase="in-name", advertised_maf=None, push_kc=False):
+    def __init__(self, m2msec, name, kc_lifetime_s=None, csebase="in-name", advertised_maf=None, push_kc=False,
+                 admin_drain_ms=None):
         """advertised_maf, if given, is the MAF address the MEF hands out in enrolment instructions
         ([[mef.maf]] address); by default the MAF's real loopback address. push_kc configures the MAF
-        to push each new Kc to Entity B ([[maf.cse]], MAF Key Push)."""
+        to push each new Kc to Entity B ([[maf.cse]], MAF Key Push). admin_drain_ms, if given, gives
+        each role a fixed admin port (self.ports["<role>_admin"]) and that drain_ms."""
         self.m2msec = os.path.abspath(m2msec)
         self.name = name
         self.passed = 0
@@ -157,6 +160,12 @@ class Saef:
         finally:
             os.umask(old)
         self.ports = {r: free_port() for r in ("mef", "maf", "maf2", "cse")}
+        admin = {r: "" for r in ("mef", "maf", "cse")}
+        if admin_drain_ms is not None:
+            for r in admin:
+                self.ports[r + "_admin"] = free_port()
+                admin[r] = f'admin_listen = "127.0.0.1:{self.ports[r + "_admin"]}"\ndrain_ms = {admin_drain_ms}\n'
+
         self.operator_kpsa_file, _ = self.secret_file("dev-9.kpsa.hex", secrets.token_hex(32))
         self.probe_kpsa_file, self.probe_kpsa_hex = self.secret_file("probe.kpsa.hex", secrets.token_hex(32))
         self.config = os.path.join(self.dir, "all.toml")
@@ -168,7 +177,7 @@ class Saef:
 fqdn = "{MEF_FQDN}"
 sp_domain = "{pki.SP_DOMAIN}"
 tls_listen = "127.0.0.1:{self.ports['mef']}"
-data_dir = "mefdata"
+{admin["mef"]}data_dir = "mefdata"
 certificate = "pki/mef.crt"
 private_key = "pki/mef.key"
 trust_anchors = "pki/ca.crt"
@@ -188,7 +197,7 @@ fqdn = "{MAF}"
 sp_domain = "{pki.SP_DOMAIN}"
 tls_listen = "127.0.0.1:{self.ports['maf']}"
 dtls_listen = "127.0.0.1:{self.ports['maf']}"
-data_dir = "mafdata"
+{admin["maf"]}data_dir = "mafdata"
 certificate = "pki/maf.crt"
 private_key = "pki/maf.key"
 trust_anchors = "pki/ca.crt"
@@ -207,7 +216,7 @@ csebase = "{csebase}"
 audit_file = "cse-audit.jsonl"
 tls_listen = "127.0.0.1:{self.ports['cse']}"
 dtls_listen = "127.0.0.1:{self.ports['cse']}"
-certificate = "pki/in-cse.crt"
+{admin["cse"]}certificate = "pki/in-cse.crt"
 private_key = "pki/in-cse.key"
 trust_anchors = "pki/ca.crt"
 device_trust_anchors = "pki/device-anchors.crt"

@@ -15,6 +15,7 @@
 // else is refused and closed, and never affects the role's own listeners.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -62,6 +63,31 @@ class AdminServer {
 // "off". Errors name the setting ("admin_listen ...").
 Result<std::unique_ptr<AdminServer>> start_admin_listener(const std::string& listen, std::string role,
                                                           AdminHandlers handlers);
+
+// AdminReply is an admin listener's answer.
+struct AdminReply {
+  int status = 0;
+  std::string body;
+};
+
+// admin_get sends "GET |path|" to the admin listener at |endpoint|
+// ("host:port", an IP literal) and returns the answer, within |timeout|
+// for the whole exchange. Errc::connect_failed, Errc::timeout or
+// Errc::malformed_message.
+Result<AdminReply> admin_get(const std::string& endpoint, const std::string& path,
+                             std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+
+// MetricSample is one sample line of an exposition text.
+struct MetricSample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// parse_metrics reads the samples of a Prometheus text exposition (as
+// MetricsWriter writes it); comment lines are skipped. Errc::malformed_message
+// for a line it cannot read.
+Result<std::vector<MetricSample>> parse_metrics(std::string_view text);
 
 // MetricsWriter builds the Prometheus text exposition format (0.0.4):
 // each family once with its HELP and TYPE lines, then its samples. Label

@@ -239,6 +239,61 @@ TEST(MetricsWriter, EscapesLabelValuesAndHelp) {
             "m2msec_x 3\n");
 }
 
+TEST_F(AdminServerTest, AdminGetReadsTheAnswers) {
+  const std::string ep = "127.0.0.1:" + std::to_string(server->port());
+  auto r = admin_get(ep, "/readyz");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ready\n");
+  store_up = false;
+  r = admin_get(ep, "/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  r = admin_get(ep, "/nope");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  auto m = admin_get(ep, "/metrics");
+  ASSERT_TRUE(m);
+  auto samples = parse_metrics(m->body);
+  ASSERT_TRUE(samples) << samples.error().message();
+  ASSERT_EQ(samples->size(), 1u);
+  EXPECT_EQ((*samples)[0].name, "m2msec_test_total");
+  EXPECT_EQ((*samples)[0].labels.at("role"), "mef");
+  EXPECT_EQ((*samples)[0].value, 7);
+}
+
+TEST(AdminGet, NobodyListeningIsConnectFailed) {
+  std::uint16_t port = 0;
+  {
+    auto s = AdminServer::start("127.0.0.1:0", "mef", {});
+    ASSERT_TRUE(s);
+    port = (*s)->port();
+  }  // closed: nothing listens there now
+  auto r = admin_get("127.0.0.1:" + std::to_string(port), "/healthz");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::connect_failed);
+  EXPECT_FALSE(admin_get("localhost:1", "/healthz"));
+}
+
+TEST(ParseMetrics, ReadsWhatTheWriterWritesAndRefusesJunk) {
+  MetricsWriter w;
+  w.family("m2msec_x", "gauge", "x");
+  w.sample({{"peer", "a\"b\\c\nd"}, {"role", "maf"}}, 1.5);
+  w.sample({}, std::uint64_t{3});
+  auto s = parse_metrics(w.text());
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[0].labels.at("peer"), "a\"b\\c\nd");
+  EXPECT_EQ((*s)[0].labels.at("role"), "maf");
+  EXPECT_EQ((*s)[0].value, 1.5);
+  EXPECT_TRUE((*s)[1].labels.empty());
+  EXPECT_EQ((*s)[1].value, 3);
+  for (const char* junk : {"m2msec_x{role=\"maf\" 1\n", "m2msec_x{role=maf} 1\n", "m2msec_x 1x\n", "{} 1\n",
+                           "m2msec_x\n"}) {
+    EXPECT_FALSE(parse_metrics(junk)) << junk;
+  }
+}
+
 TEST(Counters, CountPerKey) {
   Counters c;
   c.add({"tls", "psk"});

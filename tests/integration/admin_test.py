@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Issue 12 item 4: each role's admin listener, tried as a load balancer,
+Prometheus and an operator would: /healthz, /readyz and /metrics over plain
+HTTP (Python's own HTTP client), the counters moving with a real enrolment,
+association and refused handshake, "m2msec status" reading them instead of
+the database, and the drain after SIGTERM (not ready, still serving, then
+gone)."""
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from saef_harness import Saef, wait_until  # noqa: E402
+
+DRAIN_MS = 3000
+
+
+def get(h, role, path):
+    """get returns (HTTP status, body) from the role's admin listener, or (0, error)."""
+    url = f"http://127.0.0.1:{h.ports[role + '_admin']}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return 0, str(e)
+
+
+def samples(text):
+    """samples parses the exposition text into [(name, {label: value}, value)]."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, value = line.rsplit(" ", 1)
+        labels = {}
+        if "{" in head:
+            name, rest = head.split("{", 1)
+            for part in rest.rstrip("}").split('",'):
+                if part:
+                    k, v = part.split('="', 1)
+                    labels[k] = v.rstrip('"')
+        else:
+            name = head
+        out.append((name, labels, float(value)))
+    return out
+
+
+def total(text, name, **want):
+    return sum(v for n, l, v in samples(text) if n == name and all(l.get(k) == w for k, w in want.items()))
+
+
+def body(h):
+    h.start_all()
+    for role in ("mef", "maf", "cse"):
+        srv = getattr(h, role)
+        h.check(srv.admin_port == h.ports[role + "_admin"], f"{role}: ready line names the admin port",
+                srv.admin_port)
+        h.check(get(h, role, "/healthz") == (200, "ok\n"), f"{role}: /healthz 200", get(h, role, "/healthz"))
+        h.check(get(h, role, "/readyz") == (200, "ready\n"), f"{role}: /readyz 200", get(h, role, "/readyz"))
+        code, text = get(h, role, "/metrics")
+        h.check(code == 200 and "# TYPE m2msec_sessions_total counter" in text, f"{role}: /metrics", text[:500])
+    h.check(get(h, "mef", "/")[0] == 404, "unknown path: 404")
+
+    # A real device: the counters move.
+    st = h.enrol("adm-1")
+    h.expect_ok("association", h.associate(st))
+    _, mef = get(h, "mef", "/metrics")
+    h.check(total(mef, "m2msec_key_grants_total", role="mef", kind="ke") >= 1, "MEF counts the Ke grant", mef)
+    h.check(total(mef, "m2msec_sessions_total", role="mef", peer="psk") >= 1, "MEF counts the PSK session", mef)
+    h.check(total(mef, "m2msec_store_writes_total", role="mef") >= 1, "MEF counts its store write (the enrolment)", mef)
+    _, maf = get(h, "maf", "/metrics")
+    h.check(total(maf, "m2msec_key_grants_total", role="maf", kind="km") >= 1, "MAF counts the Km from the MEF", maf)
+    h.check(total(maf, "m2msec_key_grants_total", role="maf", kind="kc") >= 1, "MAF counts the Kc grant", maf)
+    h.check(total(maf, "m2msec_link_calls_total", role="maf", link="keys") >= 1, "MAF counts its link calls", maf)
+    h.check(total(maf, "m2msec_link_breaker_open") == 0, "no link breaker open", maf)
+    _, cse = get(h, "cse", "/metrics")
+    h.check(total(cse, "m2msec_key_lookups_total", role="cse", outcome="fetched_maf") >= 1,
+            "Entity B counts the Kc it fetched", cse)
+    h.check(total(cse, "m2msec_sessions_total", role="cse", peer="psk") >= 1, "Entity B counts the session", cse)
+
+    # A forged KcID: a refused handshake, counted by reason.
+    before = total(cse, "m2msec_handshake_failures_total", role="cse", reason="unknown_psk_identity")
+    ok, out = h.openssl_psk("AAAAAAAAAAAAAAAAAAAAAA==@maf.example.com", "00" * 32)
+    h.check(not ok, "forged KcID refused by Entity B", out[-500:])
+    counted = wait_until(lambda: total(get(h, "cse", "/metrics")[1], "m2msec_handshake_failures_total", role="cse",
+                                       reason="unknown_psk_identity") > before, 10)
+    h.check(counted, "the refused handshake is counted as unknown_psk_identity", get(h, "cse", "/metrics")[1][:3000])
+
+    # Status reads the admin listeners, not the database files.
+    rc, out, err = h.run(["status", "--config", h.config, "--json"])
+    s = json.loads(out) if out.strip() else {}
+    h.check(rc == 0 and s.get("healthy") is True, "status: healthy", out + err)
+    for role in ("mef", "maf", "cse"):
+        a = s.get(role, {}).get("admin", {})
+        h.check(a.get("up") is True and a.get("ready") is True, f"status: {role} ready over its admin listener", a)
+        h.check("store" not in s.get(role, {}) and "tls" not in s.get(role, {}),
+                f"status: {role} neither probed nor its database opened", s.get(role))
+    h.check(s.get("mef", {}).get("admin", {}).get("metrics", {}).get("grants", {}).get("ke", 0) >= 1,
+            "status: the MEF's grants", s.get("mef"))
+    rc, text, err = h.run(["status", "--config", h.config])
+    h.check(rc == 0 and "ready" in text and "grants" in text and "healthy" in text, "status: text form", text + err)
+
+    # SIGTERM: not ready at once, still serving while draining, then gone.
+    h.mef.watched.send(signal.SIGTERM)
+    drained = wait_until(lambda: get(h, "mef", "/readyz") == (503, "draining\n"), 5)
+    h.check(drained, "MEF: /readyz 503 draining after SIGTERM", get(h, "mef", "/readyz"))
+    h.check(get(h, "mef", "/healthz")[0] == 200, "MEF: still alive while draining")
+    st2 = h.enrol("adm-2")
+    h.check(st2 and os.path.isdir(st2), "MEF: still enrols while draining")
+    rc, out, err = h.run(["status", "--config", h.config, "--json"])
+    s = json.loads(out) if out.strip() else {}
+    h.check(rc == 1 and s.get("mef", {}).get("admin", {}).get("ready") is False,
+            "status: the draining MEF is not ready (exit 1)", out + err)
+    gone = wait_until(lambda: not h.mef.alive(), DRAIN_MS / 1000 + 20)
+    h.check(gone and h.mef.p.returncode == 0, "MEF exits 0 after draining", h.mef.log_text()[-1500:])
+    h.check("draining for" in h.mef.log_text() and "drained; stopping" in h.mef.log_text(),
+            "MEF logs the drain", h.mef.log_text()[-1500:])
+    rc, out, _ = h.run(["status", "--config", h.config, "--json"])
+    s = json.loads(out) if out.strip() else {}
+    h.check(rc == 1 and s.get("mef", {}).get("admin", {}).get("up") is False, "status: the stopped MEF is down", out)
+
+    # A second signal during the drain stops at once.
+    h.maf.watched.send(signal.SIGTERM)
+    wait_until(lambda: get(h, "maf", "/readyz")[0] == 503, 5)
+    h.maf.watched.send(signal.SIGTERM)
+    gone = wait_until(lambda: not h.maf.alive(), 20)
+    h.check(gone and "second signal: stopping now" in h.maf.log_text(), "MAF: a second signal ends the drain",
+            h.maf.log_text()[-1500:])
+    h.stop_all()
+
+
+if __name__ == "__main__":
+    h = Saef(sys.argv[1], "admin", admin_drain_ms=DRAIN_MS)
+    sys.exit(h.main(body))
