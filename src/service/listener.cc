@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "m2msec/core/printable.h"
+#include "m2msec/core/secret_file.h"
 #include "m2msec/crypto/derive.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/tls/credentials.h"
@@ -44,6 +45,7 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
   s.require_extended_master_secret = t.boolean("require_extended_master_secret", true);
   s.admin_listen = t.str("admin_listen", "127.0.0.1:0");
   s.drain = std::chrono::milliseconds(t.integer("drain_ms", 0, 0, 600000));
+  s.dtls_cookie_secret_file = t.path("dtls_cookie_secret_file", "");
   return s;
 }
 
@@ -140,6 +142,14 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   }
   tls::ServerOptions o;
   o.transport = transport;
+  if (transport == tls::Transport::dtls && !s.dtls_cookie_secret_file.empty()) {
+    auto secret = read_hex_key_file(s.dtls_cookie_secret_file);
+    if (!secret) {
+      return fail(secret.error().code(), "dtls_cookie_secret_file " + s.dtls_cookie_secret_file + ": " +
+                                             secret.error().detail());
+    }
+    o.dtls_cookie_secret = std::make_shared<const SecretBytes>(std::move(*secret));
+  }
   o.bind_address = ep->host;
   o.port = ep->port;
   o.authorities.push_back(std::move(auth));

@@ -1,6 +1,7 @@
 // SSL_CTX construction and the OpenSSL callbacks (SNI, PSK, verify).
 #include <openssl/async.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cstring>
@@ -266,9 +267,19 @@ Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOpti
   config->transport = options.transport;
   config->mtu = options.mtu;
   config->require_ems = options.require_extended_master_secret;
+  if (options.dtls_cookie_secret) {
+    if (options.dtls_cookie_secret->size() < 16) {
+      return fail(Errc::invalid_length, "dtls_cookie_secret: at least 16 bytes (32 hex digits in a file)");
+    }
+    config->cookie_secret = options.dtls_cookie_secret->clone();
+  } else {
+    config->cookie_secret = SecretBytes(32);
+    if (RAND_bytes(config->cookie_secret.data(), 32) != 1) return fail(Errc::invalid_credentials, "RAND_bytes failed");
+  }
   auto base = new_context(options.transport, true);
   if (!base) return std::unexpected(base.error());
   config->base = std::move(*base);
+  set_cookie_secret(config->base.get(), &config->cookie_secret);
   const std::string all = cipher_list(options.ciphers, options.transport, true, true);
   if (Status s = check_cipher_list(config->base.get(), all); !s) return std::unexpected(s.error());
 
@@ -278,6 +289,7 @@ Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOpti
     auto entry = std::make_unique<AuthorityContext>();
     entry->authority = a;
     entry->ctx = std::move(*ctx);
+    set_cookie_secret(entry->ctx.get(), &config->cookie_secret);
     if (a.certificate) {
       if (Status s = use_certificate(entry->ctx.get(), *a.certificate); !s) return std::unexpected(s.error());
     }

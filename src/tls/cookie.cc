@@ -1,5 +1,4 @@
 // DTLS stateless cookies (RFC 6347 section 4.2.1) for DTLSv1_listen.
-#include <openssl/rand.h>
 
 #include <array>
 #include <cstring>
@@ -10,16 +9,15 @@
 namespace m2msec::tls::detail {
 namespace {
 
-constexpr std::size_t kCookieSecretSize = 32;
+// secret_index is the SSL_CTX ex_data slot holding the borrowed secret.
+int secret_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
 
-// cookie_secret is the per-process random HMAC key; never leaves memory.
-const SecretBytes& cookie_secret() {
-  static const SecretBytes secret = [] {
-    SecretBytes s(kCookieSecretSize);
-    if (RAND_bytes(s.data(), static_cast<int>(s.size())) != 1) std::abort();
-    return s;
-  }();
-  return secret;
+const SecretBytes* secret_of(SSL* ssl) {
+  SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+  return ctx ? static_cast<const SecretBytes*>(SSL_CTX_get_ex_data(ctx, secret_index())) : nullptr;
 }
 
 // peer_bytes serialises the datagram peer of |ssl| (family, address,
@@ -41,7 +39,9 @@ Result<SecretBytes> compute_cookie(SSL* ssl) {
   std::array<std::uint8_t, 32> peer{};
   std::size_t len = 0;
   if (!peer_bytes(ssl, peer, len)) return fail(Errc::invalid_argument, "no datagram peer");
-  return crypto::hmac_sha256(cookie_secret().view(), {std::span<const std::uint8_t>(peer.data(), len)});
+  const SecretBytes* secret = secret_of(ssl);
+  if (secret == nullptr || secret->empty()) return fail(Errc::invalid_argument, "no cookie secret");
+  return crypto::hmac_sha256(secret->view(), {std::span<const std::uint8_t>(peer.data(), len)});
 }
 
 int generate_cookie(SSL* ssl, unsigned char* cookie, unsigned int* cookie_len) {
@@ -63,6 +63,10 @@ int verify_cookie(SSL* ssl, const unsigned char* cookie, unsigned int cookie_len
 void install_cookie_callbacks(SSL_CTX* ctx) {
   SSL_CTX_set_cookie_generate_cb(ctx, generate_cookie);
   SSL_CTX_set_cookie_verify_cb(ctx, verify_cookie);
+}
+
+void set_cookie_secret(SSL_CTX* ctx, const SecretBytes* secret) {
+  SSL_CTX_set_ex_data(ctx, secret_index(), const_cast<SecretBytes*>(secret));
 }
 
 }  // namespace m2msec::tls::detail

@@ -60,6 +60,9 @@ struct ServerConfig {
   // base context already carries, so SNI need not set it per connection
   // (SSL_set_cipher_list parses the string and rebuilds the cipher stacks).
   bool uniform_ciphers = false;
+  // cookie_secret keys the DTLS cookies (ServerOptions::dtls_cookie_secret,
+  // or random); every context of this config borrows it.
+  SecretBytes cookie_secret;
 
   // find returns the authority serving |sni| (case-insensitive), or null.
   const AuthorityContext* find(std::string_view sni) const;
@@ -142,8 +145,13 @@ Status check_extended_master_secret(SSL* ssl, bool required, std::string_view pe
 std::string escape_for_log(std::string_view text);
 
 // install_cookie_callbacks sets the DTLS cookie generate/verify callbacks
-// on |ctx|: HMAC-SHA-256 over the peer address and port, keyed by a
-// per-process random secret.
+// on |ctx|: HMAC-SHA-256 over the peer address and port, keyed by the
+// secret set_cookie_secret gives the context (no secret: no cookie, and
+// every cookie is refused).
 void install_cookie_callbacks(SSL_CTX* ctx);
+
+// set_cookie_secret lends |secret| (kept alive by the caller as long as
+// |ctx|) to the cookie callbacks of |ctx|.
+void set_cookie_secret(SSL_CTX* ctx, const SecretBytes* secret);
 
 }  // namespace m2msec::tls::detail

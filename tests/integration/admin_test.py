@@ -133,6 +133,38 @@ def body(h):
     h.check(gone and "second signal: stopping now" in h.maf.log_text(), "MAF: a second signal ends the drain",
             h.maf.log_text()[-1500:])
     h.stop_all()
+    cookie_secret_file(h)
+
+
+def cookie_secret_file(h):
+    """dtls_cookie_secret_file: a 0600 hex file of at least 16 bytes, or the role refuses to start."""
+    base = open(h.config).read()
+
+    def config_with(path):
+        text = base.replace("[mef]\n", f'[mef]\ndtls_listen = "127.0.0.1:{h.ports["mef"]}"\n'
+                                         f'dtls_cookie_secret_file = "{path}"\n', 1)
+        cfg = os.path.join(h.dir, "cookie.toml")
+        with open(cfg, "w") as f:
+            f.write(text)
+        return cfg
+
+    good = os.path.join(h.dir, "cookie.hex")
+    with open(os.open(good, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write("ab" * 32 + "\n")
+    srv = h.start_with("mef", config_with(good))
+    h.check(srv.dtls_port == h.ports["mef"], "MEF starts with a shared DTLS cookie secret", srv.log_text()[-800:])
+    h.check(srv.kill() == 0, "and stops cleanly")
+    short = os.path.join(h.dir, "short.hex")
+    with open(os.open(short, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write("ab" * 15)
+    readable = os.path.join(h.dir, "readable.hex")
+    with open(readable, "w") as f:
+        f.write("ab" * 32)
+    os.chmod(readable, 0o644)
+    for path, needle in ((short, "at least 16 bytes"), (readable, "dtls_cookie_secret_file"),
+                         (os.path.join(h.dir, "missing.hex"), "dtls_cookie_secret_file")):
+        rc, out, err = h.run(["mef", "serve", "--config", config_with(path)], timeout=30)
+        h.check(rc != 0 and needle in err, f"MEF refuses to start with {os.path.basename(path)}", (rc, err[-500:]))
 
 
 if __name__ == "__main__":

@@ -308,6 +308,10 @@ address = "127.0.0.1:{self.ports['mef']}"
         setattr(self, role, s)
         return s
 
+    def start_with(self, role, config):
+        """start_with runs one role from another config file (not remembered as self.<role>)."""
+        return Server(self, role, config, role + "-alt")
+
     def start_all(self):
         for role in ("mef", "maf", "cse"):
             self.start(role)

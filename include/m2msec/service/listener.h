@@ -23,7 +23,7 @@ namespace m2msec::service {
 //   fqdn, tls_listen, dtls_listen, certificate, private_key, trust_anchors,
 //   device_trust_anchors, threads, handshake_timeout_ms, flight_timeout_ms, idle_timeout_ms,
 //   max_handshakes, max_sessions, dtls_mtu, require_extended_master_secret,
-//   admin_listen, drain_ms
+//   admin_listen, drain_ms, dtls_cookie_secret_file
 struct ListenerSettings {
   std::string fqdn;
   std::string tls_listen;    // "host:port"; "" disables TLS
@@ -54,6 +54,10 @@ struct ListenerSettings {
   // SIGTERM, how long /readyz answers 503 "draining" while the listeners
   // keep serving, before the process stops.
   std::string admin_listen = "127.0.0.1:0";
+  // dtls_cookie_secret_file: a 0600 file with the hex HMAC key of the
+  // DTLS cookies (at least 16 bytes), the same file for every replica
+  // behind one address; "" is a random key per process.
+  std::string dtls_cookie_secret_file;
   std::chrono::milliseconds drain{0};
 };
 

@@ -92,7 +92,12 @@ struct ServerOptions {
   // sessions use the plain master secret.
   bool require_extended_master_secret = true;
   // DTLS always runs the stateless cookie exchange (DTLSv1_listen); it
-  // cannot be turned off.
+  // cannot be turned off. The cookie is HMAC-SHA-256 over the client's
+  // address and port keyed by |dtls_cookie_secret| (at least 16 bytes), or
+  // by a random secret of this server if null. Replicas behind one address
+  // share the secret, so that a cookie one of them issued is accepted by
+  // any other (a load balancer may send the retried ClientHello elsewhere).
+  std::shared_ptr<const SecretBytes> dtls_cookie_secret;
   SessionHandler on_session;                      // required
   // on_handshake_error, if set, is told why a handshake failed (for logs
   // and tests); it runs on a server thread and must not block.

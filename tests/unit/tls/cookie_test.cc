@@ -1,0 +1,158 @@
+// DTLS cookies shared between replicas (issue 12 item 3): a client sends
+// its ClientHello to server A, gets A's HelloVerifyRequest, and sends the
+// retried ClientHello (with A's cookie) from the same address and port to
+// server B, as a load balancer without affinity for the first exchange
+// would. With one cookie secret (ServerOptions::dtls_cookie_secret) B
+// accepts the cookie and answers with its ServerHello; with its own secret
+// it treats the cookie as invalid and asks again (RFC 6347 4.2.1: "the
+// server MUST ... respond with a HelloVerifyRequest" for a bad cookie).
+//
+// The client is OpenSSL's own DTLS client over memory BIOs, so the test
+// carries each datagram itself over one real UDP socket.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tls_harness.h"
+
+namespace m2msec::tls::test {
+namespace {
+
+constexpr int kHelloVerifyRequest = 3;
+constexpr int kServerHello = 2;
+
+unsigned int client_psk(SSL*, const char*, char* identity, unsigned int max_identity, unsigned char* psk,
+                        unsigned int max_psk) {
+  const SecretBytes k = key(1);
+  if (max_identity < 5 || max_psk < k.size()) return 0;
+  std::memcpy(identity, "dev1", 5);
+  std::memcpy(psk, k.data(), k.size());
+  return static_cast<unsigned int>(k.size());
+}
+
+// Client is a DTLS 1.2 PSK client whose datagrams go through memory BIOs.
+class Client {
+ public:
+  Client() {
+    ctx_ = SSL_CTX_new(DTLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx_, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx_, DTLS1_2_VERSION);
+    SSL_CTX_set_cipher_list(ctx_, "PSK-AES128-CCM8");
+    SSL_CTX_set_psk_client_callback(ctx_, client_psk);
+    ssl_ = SSL_new(ctx_);
+    in_ = BIO_new(BIO_s_mem());
+    out_ = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(in_, -1);  // empty: "retry", not EOF
+    SSL_set_bio(ssl_, in_, out_);
+    SSL_set_options(ssl_, SSL_OP_NO_QUERY_MTU);
+    DTLS_set_link_mtu(ssl_, 1200);
+    SSL_set_tlsext_host_name(ssl_, kMef);
+    udp_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(udp_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ~Client() {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    ::close(udp_);
+  }
+
+  // next_flight runs the handshake until it waits for the server, and
+  // returns the datagram it wrote.
+  std::vector<std::uint8_t> next_flight() {
+    ERR_clear_error();
+    (void)SSL_connect(ssl_);
+    std::vector<std::uint8_t> d(static_cast<std::size_t>(BIO_ctrl_pending(out_)));
+    if (!d.empty()) BIO_read(out_, d.data(), static_cast<int>(d.size()));
+    return d;
+  }
+  void send_to(std::uint16_t port, const std::vector<std::uint8_t>& d) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::sendto(udp_, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  // receive returns the next datagram (empty after 5 s) and hands it to
+  // the client's handshake.
+  std::vector<std::uint8_t> receive() {
+    pollfd p{udp_, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return {};
+    std::vector<std::uint8_t> d(2048);
+    const ssize_t n = ::recv(udp_, d.data(), d.size(), 0);
+    if (n <= 0) return {};
+    d.resize(static_cast<std::size_t>(n));
+    BIO_write(in_, d.data(), static_cast<int>(d.size()));
+    return d;
+  }
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  BIO* in_ = nullptr;
+  BIO* out_ = nullptr;
+  int udp_ = -1;
+};
+
+// handshake_type is the type of the first handshake message of a DTLS
+// datagram: byte 13, after the 13-byte record header (RFC 6347 4.1).
+int handshake_type(const std::vector<std::uint8_t>& d) { return d.size() > 13 && d[0] == 22 ? d[13] : -1; }
+
+// second_answer: ClientHello to |a|, retried ClientHello to |b|; returns
+// the handshake type of |b|'s answer.
+int second_answer(Harness& a, Harness& b) {
+  Client c;
+  c.send_to(a.port(), c.next_flight());
+  const auto hvr = c.receive();
+  EXPECT_EQ(handshake_type(hvr), kHelloVerifyRequest);
+  const auto retry = c.next_flight();  // the ClientHello with A's cookie
+  EXPECT_FALSE(retry.empty());
+  c.send_to(b.port(), retry);
+  return handshake_type(c.receive());
+}
+
+ServerOptions dtls_server(std::shared_ptr<const SecretBytes> secret) {
+  ServerOptions o = psk_server_options(Transport::dtls, {{"dev1", 1}});
+  o.dtls_cookie_secret = std::move(secret);
+  return o;
+}
+
+TEST(DtlsCookie, ReplicasWithOneSecretAcceptEachOthersCookies) {
+  auto secret = std::make_shared<const SecretBytes>(key(7));
+  Harness a(dtls_server(secret));
+  Harness b(dtls_server(secret));
+  EXPECT_EQ(second_answer(a, b), kServerHello);
+}
+
+TEST(DtlsCookie, ADifferentSecretAsksAgain) {
+  Harness a(dtls_server(std::make_shared<const SecretBytes>(key(7))));
+  Harness b(dtls_server(std::make_shared<const SecretBytes>(key(8))));
+  EXPECT_EQ(second_answer(a, b), kHelloVerifyRequest);
+  // Without a configured secret each server has its own random one.
+  Harness c(dtls_server(nullptr));
+  Harness d(dtls_server(nullptr));
+  EXPECT_EQ(second_answer(c, d), kHelloVerifyRequest);
+  // Each still accepts its own cookie.
+  EXPECT_EQ(second_answer(c, c), kServerHello);
+}
+
+TEST(DtlsCookie, AShortSecretIsRefused) {
+  ServerOptions o = dtls_server(std::make_shared<const SecretBytes>(key(7, 15)));
+  o.on_session = [](std::shared_ptr<Session>) {};
+  auto s = TlsServer::create(std::move(o));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), Errc::invalid_length) << s.error().message();
+}
+
+}  // namespace
+}  // namespace m2msec::tls::test
