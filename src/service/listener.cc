@@ -69,21 +69,25 @@ namespace {
 // start_session computes the session's AuthContext (exporter output, the
 // role's entity binding) once, then serves its requests with it. A role
 // callback that throws closes this session only.
-std::string_view peer_kind_name(tls::PeerIdentity::Kind k) {
+constexpr std::array<const char*, 3> kPeerKinds = {"psk", "certificate", "none"};
+constexpr std::array<const char*, 2> kTransports = {"tls", "dtls"};
+
+std::size_t peer_kind_index(tls::PeerIdentity::Kind k) {
   switch (k) {
     case tls::PeerIdentity::Kind::psk:
-      return "psk";
+      return 0;
     case tls::PeerIdentity::Kind::certificate:
-      return "certificate";
+      return 1;
     default:
-      return "none";
+      return 2;
   }
 }
 
 void start_session(const ListenerHandlers& h, const std::string& listener,
                    const std::shared_ptr<SessionReaper>& reaper, const std::shared_ptr<ListenerCounters>& counters,
                    const std::string& transport, std::shared_ptr<tls::Session> session) {
-  counters->sessions.add({transport, std::string(peer_kind_name(session->peer().kind))});
+  counters->sessions[transport == "tls" ? 0 : 1][peer_kind_index(session->peer().kind)].fetch_add(
+      1, std::memory_order_relaxed);
   auto ctx = std::make_shared<AuthContext>();
   try {
     ctx->peer = session->peer();
@@ -214,8 +218,11 @@ std::size_t Listeners::close_sessions(const std::function<bool(const AuthContext
 
 void Listeners::write_metrics(MetricsWriter& w, const std::string& role) const {
   w.family("m2msec_sessions_total", "counter", "(D)TLS sessions established, by transport and peer credential");
-  for (const auto& [k, n] : counters_->sessions.snapshot()) {
-    w.sample({{"role", role}, {"transport", k[0]}, {"peer", k[1]}}, n);
+  for (std::size_t t = 0; t < kTransports.size(); ++t) {
+    for (std::size_t p = 0; p < kPeerKinds.size(); ++p) {
+      const std::uint64_t n = counters_->sessions[t][p].load(std::memory_order_relaxed);
+      if (n > 0) w.sample({{"role", role}, {"transport", kTransports[t]}, {"peer", kPeerKinds[p]}}, n);
+    }
   }
   w.family("m2msec_handshake_failures_total", "counter", "(D)TLS handshakes that failed, by transport and reason");
   for (const auto& [k, n] : counters_->failures.snapshot()) {

@@ -3,6 +3,7 @@
 // from them.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -132,7 +133,9 @@ ListenerHandlers handlers_for(Service* svc, std::string role, std::string export
 // "psk"/"certificate"/"none"), the handshakes that failed (by transport and
 // reason, an Errc name), and the sessions open now.
 struct ListenerCounters {
-  Counters sessions;
+  // sessions[transport][peer]: transport 0 tls, 1 dtls; peer 0 psk,
+  // 1 certificate, 2 none. Plain atomics: counted on every handshake.
+  std::array<std::array<std::atomic<std::uint64_t>, 3>, 2> sessions{};
   Counters failures;
   std::atomic<std::int64_t> open{0};
 };
