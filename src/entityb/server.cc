@@ -56,14 +56,8 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
         std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
   }
   s->drain_ = cfg.listen.drain;
-  CseServer* self = s.get();
-  service::AdminHandlers ah;
-  ah.ready = [self]() -> Status {
-    if (!self->listeners_->serving()) return fail(Errc::connection_closed, "listeners stopped");
-    return {};
-  };
-  ah.metrics = [self] { return self->metrics(); };
-  auto admin = service::start_admin_listener(cfg.listen.admin_listen, "cse", std::move(ah));
+  auto admin = service::start_role_admin(cfg.listen, "cse", s->listeners_.get(), nullptr,
+                                         [self = s.get()] { return self->metrics(); });
   if (!admin) return std::unexpected(admin.error());
   s->admin_ = std::move(*admin);
   return s;

@@ -64,15 +64,8 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   // revocation_poll, the first round at once.
   s->revoker_ = std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
   s->drain_ = cfg.listen.drain;
-  MafServer* self = s.get();
-  service::AdminHandlers ah;
-  ah.ready = [self]() -> Status {
-    if (!self->listeners_->serving()) return fail(Errc::connection_closed, "listeners stopped");
-    if (Status ping = self->store_->ping(); !ping) return fail(ping.error().code(), "store: " + ping.error().message());
-    return {};
-  };
-  ah.metrics = [self] { return self->metrics(); };
-  auto admin = service::start_admin_listener(cfg.listen.admin_listen, "maf", std::move(ah));
+  auto admin = service::start_role_admin(cfg.listen, "maf", s->listeners_.get(), s->store_.get(),
+                                         [self = s.get()] { return self->metrics(); });
   if (!admin) return std::unexpected(admin.error());
   s->admin_ = std::move(*admin);
   return s;

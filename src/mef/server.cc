@@ -30,15 +30,8 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
         return *rows + *entries;
       });
   s->drain_ = cfg.listen.drain;
-  MefServer* self = s.get();
-  service::AdminHandlers ah;
-  ah.ready = [self]() -> Status {
-    if (!self->listeners_->serving()) return fail(Errc::connection_closed, "listeners stopped");
-    if (Status ping = self->store_->ping(); !ping) return fail(ping.error().code(), "store: " + ping.error().message());
-    return {};
-  };
-  ah.metrics = [self] { return self->metrics(); };
-  auto admin = service::start_admin_listener(cfg.listen.admin_listen, "mef", std::move(ah));
+  auto admin = service::start_role_admin(cfg.listen, "mef", s->listeners_.get(), s->store_.get(),
+                                         [self = s.get()] { return self->metrics(); });
   if (!admin) return std::unexpected(admin.error());
   s->admin_ = std::move(*admin);
   return s;

@@ -232,6 +232,21 @@ void Listeners::write_metrics(MetricsWriter& w, const std::string& role) const {
   w.sample({{"role", role}}, static_cast<double>(counters_->open.load()));
 }
 
+Result<std::unique_ptr<AdminServer>> start_role_admin(const ListenerSettings& settings, const std::string& role,
+                                                      const Listeners* listeners, store::Store* store,
+                                                      std::function<std::string()> metrics) {
+  AdminHandlers h;
+  h.ready = [listeners, store]() -> Status {
+    if (!listeners->serving()) return fail(Errc::connection_closed, "listeners stopped");
+    if (store != nullptr) {
+      if (Status ping = store->ping(); !ping) return fail(ping.error().code(), "store: " + ping.error().message());
+    }
+    return {};
+  };
+  h.metrics = std::move(metrics);
+  return start_admin_listener(settings.admin_listen, role, std::move(h));
+}
+
 void Listeners::stop() {
   serving_ = false;
   if (tls_) tls_->stop();

@@ -16,6 +16,7 @@
 #include "m2msec/service/admin.h"
 #include "m2msec/service/session_reaper.h"
 #include "m2msec/service/config.h"
+#include "m2msec/store/store.h"
 #include "m2msec/tls/server.h"
 
 namespace m2msec::service {
@@ -170,5 +171,13 @@ class Listeners {
   std::unique_ptr<tls::TlsServer> tls_;
   std::unique_ptr<tls::TlsServer> dtls_;
 };
+
+// start_role_admin starts a role's admin listener (settings.admin_listen;
+// null for "off"): ready while |listeners| serve and |store| (if not null)
+// answers a ping; /metrics is |metrics|(). The pointers are borrowed and
+// must outlive the returned server.
+Result<std::unique_ptr<AdminServer>> start_role_admin(const ListenerSettings& settings, const std::string& role,
+                                                      const Listeners* listeners, store::Store* store,
+                                                      std::function<std::string()> metrics);
 
 }  // namespace m2msec::service

@@ -89,19 +89,29 @@ TEST_P(TlsPreference, CertificateClientStillGetsCertificate) {
 // An authority without a PSK lookup offers no PSK suite: a client offering
 // both gets a certificate session (here without a client certificate, so
 // the authority asks for none).
-TEST_P(TlsPreference, CertificateOnlyAuthorityIgnoresPskOffer) {
-  const Transport t = GetParam();
-  ServerOptions o;
-  o.transport = t;
+// add_certificate_only adds the authority kMef with a certificate and no
+// PSK lookup; expect_certificate_session connects to it offering both.
+void add_certificate_only(ServerOptions& o) {
   ServerAuthority a;
   a.fqdn = kMef;
   a.certificate = cert("mef");
   o.authorities.push_back(std::move(a));
-  Harness h(std::move(o));
-  auto c = both_client(t, h.port(), "");
+}
+
+void expect_certificate_session(Transport t, std::uint16_t port) {
+  auto c = both_client(t, port, "");
   ASSERT_TRUE(c.has_value()) << c.error().message();
   EXPECT_EQ(c->peer().kind, PeerIdentity::Kind::certificate);
   EXPECT_EQ(c->peer().cipher, cert_suite(t));
+}
+
+TEST_P(TlsPreference, CertificateOnlyAuthorityIgnoresPskOffer) {
+  const Transport t = GetParam();
+  ServerOptions o;
+  o.transport = t;
+  add_certificate_only(o);
+  Harness h(std::move(o));
+  expect_certificate_session(t, h.port());
 }
 
 // Authorities with different suites on one port: each SNI gets its own
@@ -111,15 +121,9 @@ TEST_P(TlsPreference, CertificateOnlyAuthorityIgnoresPskOffer) {
 TEST_P(TlsPreference, EachAuthorityServesItsOwnSuites) {
   const Transport t = GetParam();
   ServerOptions o = psk_server_options(t, {{"dev1", 1}}, "psk.example.com");
-  ServerAuthority a;
-  a.fqdn = kMef;
-  a.certificate = cert("mef");
-  o.authorities.push_back(std::move(a));
+  add_certificate_only(o);
   Harness h(std::move(o));
-  auto c = both_client(t, h.port(), "");
-  ASSERT_TRUE(c.has_value()) << c.error().message();
-  EXPECT_EQ(c->peer().kind, PeerIdentity::Kind::certificate);
-  EXPECT_EQ(c->peer().cipher, cert_suite(t));
+  expect_certificate_session(t, h.port());
   ClientOptions po;
   po.transport = t;
   po.port = h.port();
