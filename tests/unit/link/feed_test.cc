@@ -88,6 +88,7 @@ class FeedTest : public ::testing::Test {
           return {};
         },
         [this](const FeedPosition& p) -> Status {
+          if (fail_save_) return fail(Errc::store_error, "disk full");
           saved_ = p;
           ++saves_;
           return {};
@@ -100,6 +101,7 @@ class FeedTest : public ::testing::Test {
   std::vector<std::int64_t> seen_;
   FeedPosition saved_;
   int saves_ = 0;
+  bool fail_save_ = false;
 };
 
 TEST_F(FeedTest, FromTheHeadOnlyWhatComesLater) {
@@ -134,6 +136,23 @@ TEST_F(FeedTest, AnIdleFeedSavesNothing) {
   auto again = follower(saved_);
   ASSERT_TRUE(again->poll(5s));
   EXPECT_EQ(saves_, 0);
+}
+
+// A position that could not be saved is saved at the next poll, even if
+// that poll finds nothing new: a restart never re-reads less than it
+// applied, and never skips what it has not saved.
+TEST_F(FeedTest, AFailedSaveIsReportedAndRetried) {
+  revoke(*store_, 2);
+  auto f = follower(FeedPosition{"", 0});
+  fail_save_ = true;
+  Status st = f->poll(5s);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Errc::store_error);
+  EXPECT_EQ(saves_, 0);
+  fail_save_ = false;
+  ASSERT_TRUE(f->poll(5s));
+  EXPECT_EQ(saves_, 1);
+  EXPECT_EQ(saved_.seq, 2);
 }
 
 TEST_F(FeedTest, FromTheStartPageByPage) {
