@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
       "Secrets are read from files (mode 0600) or stdin ('-'), never from arguments.",
       "m2msec"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "m2msec 0.1.0");
+  app.set_version_flag("--version", "m2msec " M2MSEC_VERSION);
   Context ctx;
   add_derive_commands(app, ctx);
   add_id_commands(app, ctx);

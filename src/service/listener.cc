@@ -8,6 +8,7 @@
 #include "m2msec/core/printable.h"
 #include "m2msec/core/secret_file.h"
 #include "m2msec/crypto/derive.h"
+#include "m2msec/service/metrics.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/tls/credentials.h"
 
@@ -235,6 +236,7 @@ void Listeners::write_metrics(MetricsWriter& w, const std::string& role) const {
 Result<std::unique_ptr<AdminServer>> start_role_admin(const ListenerSettings& settings, const std::string& role,
                                                       const Listeners* listeners, store::Store* store,
                                                       std::function<std::string()> metrics) {
+  (void)process_start_time();  // the role starts now
   AdminHandlers h;
   h.ready = [listeners, store]() -> Status {
     if (!listeners->serving()) return fail(Errc::connection_closed, "listeners stopped");
@@ -243,7 +245,11 @@ Result<std::unique_ptr<AdminServer>> start_role_admin(const ListenerSettings& se
     }
     return {};
   };
-  h.metrics = std::move(metrics);
+  h.metrics = [role, metrics = std::move(metrics)] {
+    MetricsWriter w;
+    write_process_metrics(w, role);
+    return w.text() + (metrics ? metrics() : std::string());
+  };
   return start_admin_listener(settings.admin_listen, role, std::move(h));
 }
 

@@ -1,6 +1,20 @@
 #include "m2msec/service/metrics.h"
 
+#include "m2msec/core/endpoint.h"
+
 namespace m2msec::service {
+
+std::int64_t process_start_time() {
+  static const std::int64_t started = now_unix();
+  return started;
+}
+
+void write_process_metrics(MetricsWriter& w, const std::string& role) {
+  w.family("m2msec_build_info", "gauge", "the m2msec version serving (always 1)");
+  w.sample({{"role", role}, {"version", M2MSEC_VERSION}}, std::uint64_t{1});
+  w.family("m2msec_start_time_seconds", "gauge", "unix time this process started serving");
+  w.sample({{"role", role}}, static_cast<double>(process_start_time()));
+}
 
 void write_store_metrics(MetricsWriter& w, const std::string& role, const store::WriteStats& s) {
   const MetricsWriter::Labels r{{"role", role}};

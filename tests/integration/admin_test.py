@@ -65,6 +65,10 @@ def body(h):
         h.check(get(h, role, "/readyz") == (200, "ready\n"), f"{role}: /readyz 200", get(h, role, "/readyz"))
         code, text = get(h, role, "/metrics")
         h.check(code == 200 and "# TYPE m2msec_sessions_total counter" in text, f"{role}: /metrics", text[:500])
+        _, version, _ = h.run(["--version"])
+        h.check(total(text, "m2msec_build_info", role=role, version=version.split()[-1]) == 1 and
+                abs(total(text, "m2msec_start_time_seconds", role=role) - time.time()) < 600,
+                f"{role}: build info (the --version) and start time", text[:800])
     h.check(get(h, "mef", "/")[0] == 404, "unknown path: 404")
 
     # A real device: the counters move.

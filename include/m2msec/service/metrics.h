@@ -3,6 +3,7 @@
 // listed in docs/operations.md.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,15 @@
 #include "m2msec/store/records.h"
 
 namespace m2msec::service {
+
+// write_process_metrics: m2msec_build_info{version} and
+// m2msec_start_time_seconds (when this process started serving: restarts
+// show as jumps).
+void write_process_metrics(MetricsWriter& w, const std::string& role);
+
+// process_start_time returns the unix time of its first call; the roles
+// call it when they start.
+std::int64_t process_start_time();
 
 // write_store_metrics: the store's write path (group commit).
 void write_store_metrics(MetricsWriter& w, const std::string& role, const store::WriteStats& s);
