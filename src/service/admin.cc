@@ -13,9 +13,9 @@
 
 #include <atomic>
 #include <charconv>
-#include <optional>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "m2msec/core/endpoint.h"
@@ -233,20 +233,32 @@ bool AdminServer::draining() const { return impl_->draining.load(); }
 
 // -- MetricsWriter ------------------------------------------------------------
 
+namespace {
+
+// append_escaped appends |text| with the exposition format's escapes:
+// backslash and line feed always, the double quote in label values.
+void append_escaped(std::string& out, std::string_view text, bool quote) {
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (quote && c == '"') {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+}
+
+}  // namespace
+
 void MetricsWriter::family(std::string_view name, std::string_view type, std::string_view help) {
   name_ = std::string(name);
   out_ += "# HELP ";
   out_ += name;
   out_ += ' ';
-  for (char c : help) {  // HELP escapes backslash and newline
-    if (c == '\\') {
-      out_ += "\\\\";
-    } else if (c == '\n') {
-      out_ += "\\n";
-    } else {
-      out_ += c;
-    }
-  }
+  append_escaped(out_, help, /*quote=*/false);
   out_ += "\n# TYPE ";
   out_ += name;
   out_ += ' ';
@@ -264,17 +276,7 @@ void MetricsWriter::write_labels(const Labels& labels) {
     first = false;
     out_ += k;
     out_ += "=\"";
-    for (char c : v) {
-      if (c == '\\') {
-        out_ += "\\\\";
-      } else if (c == '"') {
-        out_ += "\\\"";
-      } else if (c == '\n') {
-        out_ += "\\n";
-      } else {
-        out_ += c;
-      }
-    }
+    append_escaped(out_, v, /*quote=*/true);
     out_ += '"';
   }
   out_ += '}';

@@ -23,14 +23,6 @@ struct AuditLog::State {
   Counters events;  // {event, kind, framework, reason, action}
 };
 
-namespace {
-
-std::string rfc3339(std::int64_t t) { return format_utc(t); }
-
-bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
-
-}  // namespace
-
 std::string audit_text(std::string_view text) { return printable(text, 256); }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path, std::string role, std::string mas_id) {
@@ -65,7 +57,7 @@ std::uint64_t AuditLog::failed_writes() const { return state_->failed.load(); }
 std::string AuditLog::format(const AuditEvent& e, std::int64_t now) const {
   nlohmann::ordered_json j;
   j["ts"] = now;
-  j["time"] = rfc3339(now);
+  j["time"] = format_utc(now);
   j["role"] = role_;
   if (!mas_id_.empty()) j["mas_id"] = mas_id_;
   j["event"] = e.event;
@@ -144,9 +136,9 @@ std::string refusal_reason(const proto::Response& rsp) {
   switch (rsp.rsc) {
     case Rsc::not_found:
       // store_refusal: "<what> not found" names a key or an enrolee.
-      return ends_with(dbg, " not found") ? "unknown_key" : "not_found";
+      return dbg.ends_with(" not found") ? "unknown_key" : "not_found";
     case Rsc::originator_has_no_privilege:
-      if (ends_with(dbg, " expired")) return "expired";
+      if (dbg.ends_with(" expired")) return "expired";
       if (dbg.find("not a target") != std::string::npos || dbg.find("not the enrolee's") != std::string::npos ||
           dbg.find("not configured for") != std::string::npos) {
         return "not_target";

@@ -67,11 +67,11 @@ Status check_trust_anchor_sets(const ListenerSettings& s, const std::string& rol
 
 namespace {
 
-// start_session computes the session's AuthContext (exporter output, the
-// role's entity binding) once, then serves its requests with it. A role
-// callback that throws closes this session only.
+// Label values of ListenerCounters::sessions, by index.
 constexpr std::array<const char*, 3> kPeerKinds = {"psk", "certificate", "none"};
 constexpr std::array<const char*, 2> kTransports = {"tls", "dtls"};
+
+std::size_t transport_index(tls::Transport t) { return t == tls::Transport::tls ? 0 : 1; }
 
 std::size_t peer_kind_index(tls::PeerIdentity::Kind k) {
   switch (k) {
@@ -84,11 +84,13 @@ std::size_t peer_kind_index(tls::PeerIdentity::Kind k) {
   }
 }
 
+// start_session computes the session's AuthContext (exporter output, the
+// role's entity binding) once, then serves its requests with it. A role
+// callback that throws closes this session only.
 void start_session(const ListenerHandlers& h, const std::string& listener,
                    const std::shared_ptr<SessionReaper>& reaper, const std::shared_ptr<ListenerCounters>& counters,
-                   const std::string& transport, std::shared_ptr<tls::Session> session) {
-  counters->sessions[transport == "tls" ? 0 : 1][peer_kind_index(session->peer().kind)].fetch_add(
-      1, std::memory_order_relaxed);
+                   std::size_t transport, std::shared_ptr<tls::Session> session) {
+  counters->sessions[transport][peer_kind_index(session->peer().kind)].fetch_add(1, std::memory_order_relaxed);
   auto ctx = std::make_shared<AuthContext>();
   try {
     ctx->peer = session->peer();
@@ -128,7 +130,8 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
                                                   tls::Transport transport, const std::string& listen,
                                                   std::shared_ptr<SessionReaper> reaper,
                                                   std::shared_ptr<ListenerCounters> counters) {
-  const std::string transport_name = transport == tls::Transport::tls ? "tls" : "dtls";
+  const std::size_t t_index = transport_index(transport);
+  const std::string transport_name = kTransports[t_index];
   auto ep = parse_endpoint(listen);
   if (!ep) return std::unexpected(ep.error());
   tls::ServerAuthority auth;
@@ -148,11 +151,8 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   tls::ServerOptions o;
   o.transport = transport;
   if (transport == tls::Transport::dtls && !s.dtls_cookie_secret_file.empty()) {
-    auto secret = read_hex_key_file(s.dtls_cookie_secret_file);
-    if (!secret) {
-      return fail(secret.error().code(), "dtls_cookie_secret_file " + s.dtls_cookie_secret_file + ": " +
-                                             secret.error().detail());
-    }
+    auto secret = read_hex_key_file(s.dtls_cookie_secret_file);  // its errors name the file, never its bytes
+    if (!secret) return fail(secret.error().code(), "dtls_cookie_secret_file: " + secret.error().detail());
     o.dtls_cookie_secret = std::make_shared<const SecretBytes>(std::move(*secret));
   }
   o.bind_address = ep->host;
@@ -171,12 +171,12 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
     counters->failures.add({transport_name, std::string(error_name(e.code()))});
     if (log) log(e);
   };
-  o.on_notice = [role = s.fqdn, transport](const Error& e) {
-    spdlog::warn("{} ({}): {}", role, transport == tls::Transport::tls ? "tls" : "dtls", printable(e.message(), 256));
+  o.on_notice = [role = s.fqdn, transport_name](const Error& e) {
+    spdlog::warn("{} ({}): {}", role, transport_name, printable(e.message(), 256));
   };
-  const std::string listener = h.role + (transport == tls::Transport::tls ? "/tls" : "/dtls");
-  o.on_session = [h, listener, reaper, counters, transport_name](std::shared_ptr<tls::Session> session) {
-    start_session(h, listener, reaper, counters, transport_name, std::move(session));
+  const std::string listener = h.role + "/" + transport_name;
+  o.on_session = [h, listener, reaper, counters, t_index](std::shared_ptr<tls::Session> session) {
+    start_session(h, listener, reaper, counters, t_index, std::move(session));
   };
   auto server = tls::TlsServer::create(std::move(o));
   if (!server) return std::unexpected(server.error());

@@ -56,11 +56,11 @@ struct ListenerSettings {
   // SIGTERM, how long /readyz answers 503 "draining" while the listeners
   // keep serving, before the process stops.
   std::string admin_listen = "127.0.0.1:0";
+  std::chrono::milliseconds drain{0};
   // dtls_cookie_secret_file: a 0600 file with the hex HMAC key of the
   // DTLS cookies (at least 16 bytes), the same file for every replica
   // behind one address; "" is a random key per process.
   std::string dtls_cookie_secret_file;
-  std::chrono::milliseconds drain{0};
 };
 
 // read_listener_settings reads the shared keys from |t| (the caller still
@@ -158,7 +158,6 @@ class Listeners {
   void stop();
   // serving is true from start until stop.
   bool serving() const { return serving_.load(); }
-  const ListenerCounters& counters() const { return *counters_; }
   // write_metrics adds the listener families (m2msec_sessions_total,
   // m2msec_handshake_failures_total, m2msec_sessions_open) for |role|.
   void write_metrics(MetricsWriter& w, const std::string& role) const;
