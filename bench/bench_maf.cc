@@ -40,7 +40,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -221,6 +220,56 @@ bool bare_export(SSL* ssl) {
   return SSL_export_keying_material(ssl, out, sizeof out, label.data(), label.size(), nullptr, 0, 0) == 1;
 }
 
+// listen_loopback returns a TCP socket listening on 127.0.0.1 (a free
+// port), its address in |sin|.
+int listen_loopback(sockaddr_in& sin, int backlog) {
+  const int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sin = sockaddr_in{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || listen(lfd, backlog) != 0) std::abort();
+  socklen_t slen = sizeof sin;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&sin), &slen);
+  return lfd;
+}
+
+// bare_serve runs the server side of one bare handshake + export on |fd|
+// and closes it; false if it failed.
+bool bare_serve(SSL_CTX* sctx, int fd) {
+  SSL* ssl = SSL_new(sctx);
+  SSL_set_fd(ssl, fd);
+  const bool ok = SSL_accept(ssl) == 1 && bare_export(ssl);
+  SSL_shutdown(ssl);
+  SSL_free(ssl);
+  close(fd);
+  ERR_clear_error();
+  return ok;
+}
+
+// bare_connect runs the client side of one bare handshake + export to
+// |sin|; returns the client-side time in ms, or a negative value if it
+// failed.
+double bare_connect(SSL_CTX* cctx, const sockaddr_in& sin) {
+  const auto t0 = Clock::now();
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
+    close(fd);
+    return -1;
+  }
+  SSL* ssl = SSL_new(cctx);
+  SSL_set_tlsext_host_name(ssl, kCse);
+  SSL_set_fd(ssl, fd);
+  const bool ok = SSL_connect(ssl) == 1 && bare_export(ssl);
+  const double d = ms(Clock::now() - t0);
+  SSL_shutdown(ssl);
+  SSL_free(ssl);
+  close(fd);
+  ERR_clear_error();
+  return ok ? d : -1;
+}
+
 // BareServer is a blocking single-threaded OpenSSL TLS-PSK server for
 // the sequential latency figures: each bare sample is one handshake +
 // export against it, taken in the same loop as the m2msec sample it is
@@ -228,23 +277,12 @@ bool bare_export(SSL* ssl) {
 class BareServer {
  public:
   BareServer() : sctx_(bare_ctx(true)), cctx_(bare_ctx(false)) {
-    lfd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sin_.sin_family = AF_INET;
-    sin_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd_, reinterpret_cast<sockaddr*>(&sin_), sizeof sin_) != 0 || listen(lfd_, 16) != 0) std::abort();
-    socklen_t slen = sizeof sin_;
-    getsockname(lfd_, reinterpret_cast<sockaddr*>(&sin_), &slen);
+    lfd_ = listen_loopback(sin_, 16);
     thread_ = std::thread([this] {
       while (true) {
         const int fd = accept(lfd_, nullptr, nullptr);
         if (fd < 0) return;
-        SSL* ssl = SSL_new(sctx_);
-        SSL_set_fd(ssl, fd);
-        if (SSL_accept(ssl) != 1 || !bare_export(ssl)) ++failed_;
-        SSL_shutdown(ssl);
-        SSL_free(ssl);
-        close(fd);
-        ERR_clear_error();
+        if (!bare_serve(sctx_, fd)) ++failed_;
       }
     });
   }
@@ -257,19 +295,8 @@ class BareServer {
   }
   // handshake_ms: one client handshake + export, timed like connect_cse.
   double handshake_ms() {
-    const auto t0 = Clock::now();
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&sin_), sizeof sin_) != 0) std::abort();
-    SSL* ssl = SSL_new(cctx_);
-    SSL_set_tlsext_host_name(ssl, kCse);
-    SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) != 1 || !bare_export(ssl)) ++failed_;
-    const double d = ms(Clock::now() - t0);
-    SSL_shutdown(ssl);
-    SSL_free(ssl);
-    close(fd);
-    ERR_clear_error();
-    if (failed_ > 0) {
+    const double d = bare_connect(cctx_, sin_);
+    if (d < 0 || failed_ > 0) {
       std::fprintf(stderr, "bench_maf: bare handshake failed\n");
       std::exit(1);
     }
@@ -286,20 +313,12 @@ class BareServer {
 };
 
 // bare runs N TLS-PSK handshakes + export on THREADS client threads against
-// THREADS blocking server threads; returns handshakes/s and fills |lat|
-// with each client-side handshake time (ms).
-double bare(int n, int threads, std::vector<double>* lat) {
+// THREADS blocking server threads; returns handshakes/s.
+double bare(int n, int threads) {
   SSL_CTX* sctx = bare_ctx(true);
   SSL_CTX* cctx = bare_ctx(false);
-  const int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || listen(lfd, 1024) != 0) std::abort();
-  socklen_t slen = sizeof sin;
-  getsockname(lfd, reinterpret_cast<sockaddr*>(&sin), &slen);
+  const int lfd = listen_loopback(sin, 1024);
   std::atomic<int> failed{0};
   std::atomic<int> accepted{0};
   std::vector<std::thread> servers;
@@ -308,38 +327,12 @@ double bare(int n, int threads, std::vector<double>* lat) {
       while (accepted++ < n) {
         const int fd = accept(lfd, nullptr, nullptr);
         if (fd < 0) break;
-        SSL* ssl = SSL_new(sctx);
-        SSL_set_fd(ssl, fd);
-        if (SSL_accept(ssl) != 1 || !bare_export(ssl)) ++failed;
-        SSL_shutdown(ssl);
-        SSL_free(ssl);
-        close(fd);
-        ERR_clear_error();
+        if (!bare_serve(sctx, fd)) ++failed;
       }
     });
   }
-  std::mutex mu;
   const double secs = run_threads(n, threads, [&](int) {
-    const auto t0 = Clock::now();
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
-      ++failed;
-      close(fd);
-      return;
-    }
-    SSL* ssl = SSL_new(cctx);
-    SSL_set_tlsext_host_name(ssl, kCse);
-    SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) != 1 || !bare_export(ssl)) ++failed;
-    const double d = ms(Clock::now() - t0);
-    if (lat) {
-      std::lock_guard lock(mu);
-      lat->push_back(d);
-    }
-    SSL_shutdown(ssl);
-    SSL_free(ssl);
-    close(fd);
-    ERR_clear_error();
+    if (bare_connect(cctx, sin) < 0) ++failed;
   });
   shutdown(lfd, SHUT_RDWR);
   for (auto& t : servers) t.join();
@@ -436,8 +429,8 @@ int main(int argc, char** argv) {
               samples, kSuite);
 
   // 1. Associations per second at the MAF, next to bare handshakes.
-  bare(n / 10, threads, nullptr);  // warm-up
-  const double bare_tput = bare(n, threads, nullptr);
+  bare(n / 10, threads);  // warm-up
+  const double bare_tput = bare(n, threads);
   std::atomic<int> failed{0};
   const double secs = run_threads(n, threads, [&](int i) {
     auto r = associate_at_maf(maf_port, i);
