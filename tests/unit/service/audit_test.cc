@@ -57,6 +57,31 @@ TEST(AuditLog, WritesOneJsonObjectPerLineWithMode0600) {
   EXPECT_FALSE(r.contains("expires_at"));
 }
 
+// The counts behind /metrics: by class only (never a key identifier or
+// the peer it was given to), also for a role with no audit file.
+TEST(AuditLog, CountsRecordsForMetricsWithOrWithoutAFile) {
+  TempDir dir;
+  auto filed = AuditLog::open(dir.file("audit.jsonl"), "maf");
+  ASSERT_TRUE(filed) << filed.error().message();
+  auto memory = AuditLog::in_memory("cse");
+  for (AuditLog* log : {filed->get(), memory.get()}) {
+    audit_grant(log, "kc", "abc=@maf.example.com", "/dev-1", "maf", 1800000000);
+    audit_grant(log, "kc", "xyz=@maf.example.com", "/dev-2", "maf", 1800000000);
+    audit_refusal(log, "kc", "def=@maf.example.com", "/in-cse", "not_target");
+    audit_revocation(log, "kc", "ghi=@maf.example.com", "/dev-3", "maf");
+  }
+  EXPECT_EQ(lines_of(dir.file("audit.jsonl")).size(), 4u);
+  EXPECT_EQ(memory->failed_writes(), 0u);  // nothing to write, nothing failed
+  MetricsWriter w;
+  memory->write_metrics(w);
+  const std::string& t = w.text();
+  EXPECT_NE(t.find("m2msec_key_grants_total{role=\"cse\",kind=\"kc\",framework=\"maf\"} 2\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("m2msec_refusals_total{role=\"cse\",reason=\"not_target\"} 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("m2msec_revocations_total{role=\"cse\",kind=\"kc\"} 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("m2msec_audit_write_failures_total{role=\"cse\"} 0\n"), std::string::npos) << t;
+  for (const char* secretish : {"abc=", "/dev-1", "/in-cse"}) EXPECT_EQ(t.find(secretish), std::string::npos) << t;
+}
+
 TEST(AuditLog, AppendsAcrossReopenAndRefusesAnOpenFile) {
   TempDir dir;
   const std::string path = dir.file("audit.jsonl");
