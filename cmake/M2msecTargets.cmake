@@ -21,12 +21,29 @@ function(m2msec_module name)
   m2msec_warnings(m2msec_${name})
 endfunction()
 
-# m2msec_gtest(NAME SOURCES ... DEPS ... [PREFIX p]): a GoogleTest binary
-# whose tests are registered with CTest as "<PREFIX>.<Suite>.<Test>".
+# The throw-away PostgreSQL cluster of a test run (scripts/pg-test-cluster),
+# started and stopped by the CTest fixture "postgres" (tests/CMakeLists.txt).
+set(M2MSEC_PG_TEST_DIR "${CMAKE_BINARY_DIR}/pg-test")
+
+# m2msec_requires_postgres(TEST ...): the tests need the fixture "postgres"
+# and find the cluster through M2MSEC_PG_DIR.
+function(m2msec_requires_postgres)
+  set_property(TEST ${ARGN} APPEND PROPERTY FIXTURES_REQUIRED postgres)
+  set_property(TEST ${ARGN} APPEND PROPERTY ENVIRONMENT "M2MSEC_PG_DIR=${M2MSEC_PG_TEST_DIR}")
+endfunction()
+
+# m2msec_gtest(NAME SOURCES ... DEPS ... [PREFIX p] [TIMEOUT s] [POSTGRES]):
+# a GoogleTest binary whose tests are registered with CTest as
+# "<PREFIX>.<Suite>.<Test>". POSTGRES: its tests need the PostgreSQL test
+# cluster (see m2msec_requires_postgres).
 function(m2msec_gtest name)
-  cmake_parse_arguments(T "" "PREFIX;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(T "POSTGRES" "PREFIX;TIMEOUT" "SOURCES;DEPS" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
+  endif()
+  set(pg_props)
+  if(T_POSTGRES)
+    set(pg_props FIXTURES_REQUIRED postgres ENVIRONMENT "M2MSEC_PG_DIR=${M2MSEC_PG_TEST_DIR}")
   endif()
   find_package(GTest REQUIRED)
   add_executable(${name} ${T_SOURCES})
@@ -36,5 +53,5 @@ function(m2msec_gtest name)
   m2msec_warnings(${name})
   include(GoogleTest)
   gtest_discover_tests(${name} TEST_PREFIX "${T_PREFIX}." DISCOVERY_MODE PRE_TEST
-                       PROPERTIES TIMEOUT ${T_TIMEOUT})
+                       PROPERTIES TIMEOUT ${T_TIMEOUT} ${pg_props})
 endfunction()

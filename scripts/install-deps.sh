@@ -19,6 +19,8 @@ PKGS=(
   clang-16 libclang-rt-16-dev
   gnutls-bin
   procps
+  postgresql libpq-dev
+  haproxy nginx libnginx-mod-stream
 )
 
 missing=()

@@ -46,8 +46,7 @@ OpenedStore open_store(const std::string& path) {
   }
   out.cfg = std::move(*cfg);
   // Reading must not create anything: say so if there is no database yet.
-  std::error_code ec;
-  if (!std::filesystem::exists(out.cfg.data_dir + "/mef.db", ec)) {
+  if (!service::store_exists(out.cfg.store, out.cfg.data_dir, "mef.db")) {
     out.exit_code = failure(Error(Errc::not_found, "no MEF database in " + out.cfg.data_dir +
                                                        " (mef enrolee add/import or mef serve creates it)"));
     return out;

@@ -54,7 +54,7 @@ nlohmann::json listener_status(const service::ListenerSettings& l) {
 
 template <typename Cfg, typename Open, typename Fill>
 void store_status(nlohmann::json& j, const Cfg& cfg, const std::string& db_name, Open open, Fill fill, bool& healthy) {
-  if (!std::filesystem::exists(cfg.data_dir + "/" + db_name)) {
+  if (!service::store_exists(cfg.store, cfg.data_dir, db_name)) {
     j["store"] = {{"exists", false}};
     return;
   }

@@ -43,6 +43,9 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
     if (!service::parse_endpoint(e.address)) return fail(Errc::invalid_argument, m.name() + ".address: want host:port");
     c.cses.push_back(std::move(e));
   }
+  auto store = service::read_store_settings(*t);
+  if (!store) return std::unexpected(store.error());
+  c.store = std::move(*store);
   if (auto st = t->finish(); !st) return std::unexpected(st.error());
   auto e = parse_id_encoding(enc);
   if (!e) return fail(Errc::invalid_argument, "maf.id_encoding: must be base64 or hex");
@@ -69,7 +72,7 @@ Result<link::LinkOptions> link_options(const MafConfig& cfg) {
 }
 
 Result<std::unique_ptr<store::Store>> open_maf_store(const MafConfig& cfg, bool create_kek) {
-  return service::open_role_store(cfg.data_dir, cfg.kek_file, "maf.db", create_kek);
+  return service::open_role_store(cfg.data_dir, cfg.kek_file, "maf.db", create_kek, cfg.store);
 }
 
 }  // namespace m2msec::maf

@@ -28,6 +28,9 @@ Result<MefConfig> load_mef_config(const service::ConfigFile& file) {
     if (!service::parse_endpoint(e.address)) return fail(Errc::invalid_argument, m.name() + ".address: want host:port");
     c.mafs.push_back(std::move(e));
   }
+  auto store = service::read_store_settings(*t);
+  if (!store) return std::unexpected(store.error());
+  c.store = std::move(*store);
   if (auto st = t->finish(); !st) return std::unexpected(st.error());
   auto e = parse_id_encoding(enc);
   if (!e) return fail(Errc::invalid_argument, "mef.id_encoding: must be base64 or hex");
@@ -39,7 +42,7 @@ Result<MefConfig> load_mef_config(const service::ConfigFile& file) {
 }
 
 Result<std::unique_ptr<store::Store>> open_mef_store(const MefConfig& cfg, bool create_kek) {
-  return service::open_role_store(cfg.data_dir, cfg.kek_file, "mef.db", create_kek);
+  return service::open_role_store(cfg.data_dir, cfg.kek_file, "mef.db", create_kek, cfg.store);
 }
 
 }  // namespace m2msec::mef

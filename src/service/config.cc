@@ -79,6 +79,20 @@ std::vector<ConfigTable> ConfigTable::tables(const std::string& key) {
   return out;
 }
 
+std::optional<ConfigTable> ConfigTable::table(const std::string& key) {
+  seen_.insert(key);
+  const toml::node* n = impl_->table->get(key);
+  if (n == nullptr) return std::nullopt;
+  if (!n->is_table()) {
+    bad(key, "must be a table [" + name_ + "." + key + "]");
+    return std::nullopt;
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->root = impl_->root;
+  impl->table = n->as_table();
+  return ConfigTable(std::move(impl), name_ + "." + key, base_dir_);
+}
+
 Status ConfigTable::finish() {
   if (!error_.empty()) return fail(Errc::invalid_argument, error_);
   for (const auto& [k, v] : *impl_->table) {

@@ -8,13 +8,46 @@
 
 #include "m2msec/core/secret_file.h"
 #include "m2msec/proto/messages.h"
+#include "m2msec/store/postgres_store.h"
 #include "m2msec/store/secret_box.h"
 #include "m2msec/store/sqlite_store.h"
 
 namespace m2msec::service {
 
+Result<StoreSettings> read_store_settings(ConfigTable& role) {
+  StoreSettings out;
+  std::optional<ConfigTable> t = role.table("store");
+  if (!t) return out;  // absent; anything but a table is the role's finish() error
+  const std::string backend = t->str("backend", "sqlite");
+  out.conninfo = t->str("conninfo", "");
+  out.password_file = t->path("password_file", "");
+  out.readers = static_cast<std::size_t>(t->integer("readers", 4, 1, 64));
+  if (auto st = t->finish(); !st) return std::unexpected(st.error());
+  const std::string& name = t->name();
+  if (backend == "sqlite") {
+    if (!out.conninfo.empty() || !out.password_file.empty()) {
+      return fail(Errc::invalid_argument, name + ": conninfo and password_file are for backend = \"postgres\"");
+    }
+    return out;
+  }
+  if (backend != "postgres") return fail(Errc::invalid_argument, name + ".backend: must be \"sqlite\" or \"postgres\"");
+  out.backend = StoreBackend::postgres;
+  if (out.conninfo.empty()) return fail(Errc::invalid_argument, name + ".conninfo: is required for postgres");
+  if (out.conninfo.find("password") != std::string::npos) {
+    return fail(Errc::invalid_argument, name + ".conninfo: must not hold a password; use password_file (mode 0600)");
+  }
+  return out;
+}
+
+bool store_exists(const StoreSettings& store, const std::string& data_dir, const std::string& db_name) {
+  if (store.backend == StoreBackend::postgres) return true;
+  std::error_code ec;
+  return std::filesystem::exists(data_dir + "/" + db_name, ec);
+}
+
 Result<std::unique_ptr<store::Store>> open_role_store(const std::string& data_dir, const std::string& kek_file,
-                                                      const std::string& db_name, bool create_kek) {
+                                                      const std::string& db_name, bool create_kek,
+                                                      const StoreSettings& store) {
   namespace fs = std::filesystem;
   // The data dir holds the database and, by default, the KEK: it is
   // created 0700, and an existing one open to group or others is refused
@@ -25,8 +58,23 @@ Result<std::unique_ptr<store::Store>> open_role_store(const std::string& data_di
     kek = store::create_kek_file(kek_file);
   }
   if (!kek) return std::unexpected(kek.error());
+  if (store.backend == StoreBackend::postgres) {
+    store::PostgresStoreOptions o;
+    o.conninfo = store.conninfo;
+    o.readers = store.readers;
+    if (!store.password_file.empty()) {
+      Result<SecretString> pw = read_secret_file(store.password_file);
+      if (!pw) return std::unexpected(pw.error());
+      // One line: a trailing newline is not part of the password.
+      std::string_view v = pw->view();
+      while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+      o.password = SecretString(v);
+    }
+    return store::open_postgres_store(o, std::move(*kek));
+  }
   store::SqliteStoreOptions o;
   o.path = data_dir + "/" + db_name;
+  o.readers = store.readers;
   return store::open_sqlite_store(o, std::move(*kek));
 }
 

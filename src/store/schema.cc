@@ -1,4 +1,4 @@
-#include "m2msec/store/schema.h"
+#include "schema.h"
 
 #include <array>
 #include <string>
@@ -113,35 +113,168 @@ CREATE TABLE feed_cursors (
 INSERT INTO meta (name, value) VALUES ('revocation_epoch', randomblob(16));
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Version 5: the revocation log's head is a counter row that each writer
+// increments in its own transaction before it appends, so a seq is taken
+// and committed in order even when several processes write to one
+// database: a reader never sees seq n+1 before seq n (PostgreSQL
+// sequences give no such order). The counter starts where AUTOINCREMENT
+// left off, so every holder's cursor stays valid.
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE revocation_head (
+  one INTEGER PRIMARY KEY NOT NULL CHECK (one = 1),
+  seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO revocation_head (one, seq)
+  SELECT 1, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
+    {5, kSchemaV5},
 }};
+
+// The PostgreSQL list: the same versions, tables, columns and constraints
+// in PostgreSQL's types (BYTEA for BLOB, BIGINT for INTEGER). Identifier
+// columns use the "C" collation, so listings page in bytewise order as on
+// SQLite whatever the database's locale.
+constexpr std::string_view kPgV1 = R"sql(
+CREATE TABLE meta (
+  name  TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  value BYTEA NOT NULL
+);
+
+CREATE TABLE enrolees (
+  enrolee_id        TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  auth_kind         TEXT NOT NULL CHECK (auth_kind IN ('psk', 'cert')),
+  kpm_id            TEXT COLLATE "C" UNIQUE,
+  kpm               BYTEA,
+  cert_subject      TEXT COLLATE "C",
+  cert_trust_anchor TEXT,
+  target_kind       TEXT NOT NULL CHECK (target_kind IN ('maf', 'kpsa')),
+  target            TEXT COLLATE "C" NOT NULL,
+  expires_at        BIGINT,
+  created_at        BIGINT NOT NULL,
+  state             TEXT NOT NULL CHECK (state IN ('active', 'removed')),
+  CHECK (auth_kind <> 'psk' OR kpm_id IS NOT NULL),
+  CHECK (state <> 'active' OR auth_kind <> 'psk' OR kpm IS NOT NULL),
+  CHECK (auth_kind <> 'cert' OR (cert_subject IS NOT NULL AND cert_trust_anchor IS NOT NULL))
+);
+
+CREATE TABLE enrolments (
+  ke_id      TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  enrolee_id TEXT COLLATE "C" NOT NULL UNIQUE REFERENCES enrolees(enrolee_id) ON DELETE CASCADE,
+  ke         BYTEA NOT NULL,
+  kpsa_id    TEXT COLLATE "C" UNIQUE,
+  kpsa       BYTEA,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  CHECK ((kpsa_id IS NULL) = (kpsa IS NULL))
+);
+
+CREATE TABLE maf_clients (
+  km_id         TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  km            BYTEA NOT NULL,
+  entity_id     TEXT COLLATE "C" NOT NULL UNIQUE,
+  source        TEXT NOT NULL CHECK (source IN ('mef', 'preprovisioned')),
+  expires_at    BIGINT,
+  registered_at BIGINT NOT NULL
+);
+
+CREATE TABLE kc_keys (
+  kc_id       TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  kc          BYTEA NOT NULL,
+  entity_a_id TEXT COLLATE "C" NOT NULL REFERENCES maf_clients(entity_id) ON DELETE CASCADE,
+  expires_at  BIGINT NOT NULL,
+  created_at  BIGINT NOT NULL
+);
+CREATE INDEX kc_keys_entity_a ON kc_keys(entity_a_id);
+
+CREATE TABLE kc_targets (
+  kc_id     TEXT COLLATE "C" NOT NULL REFERENCES kc_keys(kc_id) ON DELETE CASCADE,
+  target_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (kc_id, target_id)
+);
+)sql";
+
+constexpr std::string_view kPgV4 = R"sql(
+CREATE TABLE revocations (
+  seq        BIGINT PRIMARY KEY,
+  kind       TEXT NOT NULL CHECK (kind IN ('ke', 'km', 'kc')),
+  key_id     TEXT COLLATE "C" NOT NULL,
+  entity_id  TEXT COLLATE "C" NOT NULL,
+  holder     TEXT COLLATE "C" NOT NULL,
+  kpsa_id    TEXT COLLATE "C",
+  expires_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX revocations_key ON revocations(key_id);
+CREATE INDEX revocations_expiry ON revocations(expires_at);
+
+CREATE TABLE feed_cursors (
+  issuer TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  epoch  TEXT NOT NULL,
+  seq    BIGINT NOT NULL
+);
+
+INSERT INTO meta (name, value)
+  VALUES ('revocation_epoch', decode(replace(gen_random_uuid()::text, '-', ''), 'hex'));
+)sql";
+
+constexpr std::string_view kPgV5 = R"sql(
+CREATE TABLE revocation_head (
+  one INTEGER PRIMARY KEY NOT NULL CHECK (one = 1),
+  seq BIGINT NOT NULL
+);
+INSERT INTO revocation_head (one, seq) SELECT 1, coalesce(max(seq), 0) FROM revocations;
+)sql";
+
+constexpr std::array<Migration, 5> kPgMigrations = {{
+    {1, kPgV1},
+    {2, kSchemaV2},  // a partial unique index: the same text in both engines
+    {3, kSchemaV3},  // ALTER TABLE ... ADD COLUMN app_id TEXT
+    {4, kPgV4},
+    {5, kPgV5},
+}};
+
+// kPgMigrationLock is the advisory lock key under which PostgreSQL
+// migrations run (any constant; "m2ms" in ASCII).
+constexpr std::string_view kPgBeginMigration =
+    "BEGIN; SELECT pg_advisory_xact_lock(1832021363); "
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)";
 
 }  // namespace
 
-std::span<const Migration> schema_migrations() { return kMigrations; }
+std::span<const Migration> schema_migrations(sql::Dialect dialect) {
+  if (dialect == sql::Dialect::postgres) return kPgMigrations;
+  return kMigrations;
+}
 
-Result<int> schema_version(SqliteConn& conn) {
-  Result<Stmt> stmt = conn.prepare("PRAGMA user_version");
+Result<int> schema_version(sql::Connection& conn) {
+  const bool pg = conn.dialect() == sql::Dialect::postgres;
+  Result<sql::Stmt> stmt = conn.prepare(pg ? "SELECT max(version) FROM schema_version" : "PRAGMA user_version");
   if (!stmt) return std::unexpected(stmt.error());
   Result<bool> row = stmt->step();
   if (!row) return std::unexpected(row.error());
-  if (!*row) return fail(Errc::store_error, "PRAGMA user_version returned no row");
-  return static_cast<int>(stmt->column_int64(0));
+  if (!*row) return fail(Errc::store_error, "the schema version query returned no row");
+  return stmt->is_null(0) ? 0 : static_cast<int>(stmt->column_int64(0));
 }
 
-Result<int> apply_migrations(SqliteConn& conn, std::span<const Migration> migrations) {
+Result<int> apply_migrations(sql::Connection& conn, std::span<const Migration> migrations) {
   for (std::size_t i = 0; i < migrations.size(); ++i) {
     if (migrations[i].version != static_cast<int>(i) + 1) {
       return fail(Errc::invalid_argument, "migrations must be numbered 1..n in order");
     }
   }
   const int target = static_cast<int>(migrations.size());
-  Status begin = conn.exec("BEGIN IMMEDIATE");
-  if (!begin) return std::unexpected(begin.error());
+  const bool pg = conn.dialect() == sql::Dialect::postgres;
+  Status begin = pg ? conn.exec(kPgBeginMigration) : conn.begin_write(Durability::full);
+  if (!begin) {
+    if (pg) (void)conn.rollback();
+    return std::unexpected(begin.error());
+  }
   // Read the version inside the write lock: another process may have
   // migrated between our open and now.
   Result<int> current = schema_version(conn);
@@ -159,7 +292,9 @@ Result<int> apply_migrations(SqliteConn& conn, std::span<const Migration> migrat
       return fail(Errc::store_error, "migration " + std::to_string(m.version) + ": " + st.error().detail());
     }
   }
-  Status set = conn.exec("PRAGMA user_version = " + std::to_string(target));
+  const std::string v = std::to_string(target);
+  Status set = conn.exec(pg ? "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (" + v + ")"
+                            : "PRAGMA user_version = " + v);
   if (!set) {
     (void)conn.exec("ROLLBACK");
     return std::unexpected(set.error());

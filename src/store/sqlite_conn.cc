@@ -1,8 +1,6 @@
-#include "m2msec/store/sqlite_conn.h"
+#include "sqlite_conn.h"
 
 #include <sqlite3.h>
-
-#include <unordered_map>
 
 namespace m2msec::store {
 namespace {
@@ -20,6 +18,62 @@ std::string errmsg(sqlite3* db, int rc) {
   return out;
 }
 
+// SqliteStatement is one sqlite3_stmt.
+class SqliteStatement final : public sql::Statement {
+ public:
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+
+  Status bind_text(int index, std::string_view text) override {
+    return check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  Status bind_int64(int index, std::int64_t value) override { return check(sqlite3_bind_int64(stmt_, index, value)); }
+  Status bind_blob(int index, std::span<const std::uint8_t> bytes) override {
+    // A zero-length blob must still be a blob, not NULL: give SQLite a
+    // valid pointer.
+    static const std::uint8_t kEmpty = 0;
+    const void* p = bytes.empty() ? &kEmpty : bytes.data();
+    return check(sqlite3_bind_blob64(stmt_, index, p, bytes.size(), SQLITE_TRANSIENT));
+  }
+  Status bind_null(int index) override { return check(sqlite3_bind_null(stmt_, index)); }
+
+  Result<bool> step() override {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return std::unexpected(sqlite_error(db_, rc, "step"));
+  }
+  void reset() override {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  bool is_null(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::int64_t column_int64(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  std::string column_text(int col) const override {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
+    if (p == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+  }
+  std::vector<std::uint8_t> column_blob(int col) const override {
+    const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
+    const int n = sqlite3_column_bytes(stmt_, col);
+    if (p == nullptr || n <= 0) return {};
+    return std::vector<std::uint8_t>(p, p + n);
+  }
+
+ private:
+  Status check(int rc) const {
+    if (rc != SQLITE_OK) return std::unexpected(sqlite_error(db_, rc, "bind"));
+    return {};
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
 }  // namespace
 
 Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
@@ -30,121 +84,19 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   return Error(Errc::store_error, std::string(what) + ": " + errmsg(db, rc));
 }
 
-struct StmtCache {
-  // The repositories use a few dozen distinct statements; anything beyond
-  // this is finalized instead of kept.
-  static constexpr std::size_t kCapacity = 64;
-  std::unordered_map<std::string, sqlite3_stmt*> idle;
-};
-
-void StmtFinalizer::operator()(sqlite3_stmt* s) const {
-  if (s == nullptr) return;
-  if (cache != nullptr && cache->idle.size() < StmtCache::kCapacity) {
-    // reset drops the rows and clear_bindings the bound values, so an
-    // idle statement holds nothing of the last call.
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    try {
-      if (cache->idle.emplace(sql, s).second) return;
-    } catch (...) {
-      // Out of memory: finalize below.
-    }
-  }
-  sqlite3_finalize(s);
-}
-
 void SqliteConn::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
-void SqliteConn::CacheDeleter::operator()(StmtCache* c) const {
-  for (auto& [sql, s] : c->idle) sqlite3_finalize(s);
-  delete c;
-}
-
-Status Stmt::bind_text(int index, std::string_view text) {
-  const int rc = sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  if (rc != SQLITE_OK) return std::unexpected(sqlite_error(db_, rc, "bind"));
-  return {};
-}
-
-Status Stmt::bind_int64(int index, std::int64_t value) {
-  const int rc = sqlite3_bind_int64(stmt_.get(), index, value);
-  if (rc != SQLITE_OK) return std::unexpected(sqlite_error(db_, rc, "bind"));
-  return {};
-}
-
-Status Stmt::bind_blob(int index, std::span<const std::uint8_t> bytes) {
-  // A zero-length blob must still be a blob, not NULL: give SQLite a
-  // valid pointer.
-  static const std::uint8_t kEmpty = 0;
-  const void* p = bytes.empty() ? &kEmpty : bytes.data();
-  const int rc = sqlite3_bind_blob64(stmt_.get(), index, p, bytes.size(), SQLITE_TRANSIENT);
-  if (rc != SQLITE_OK) return std::unexpected(sqlite_error(db_, rc, "bind"));
-  return {};
-}
-
-Status Stmt::bind_null(int index) {
-  const int rc = sqlite3_bind_null(stmt_.get(), index);
-  if (rc != SQLITE_OK) return std::unexpected(sqlite_error(db_, rc, "bind"));
-  return {};
-}
-
-Status Stmt::bind_optional(int index, const std::optional<std::string>& text) {
-  if (!text) return bind_null(index);
-  return bind_text(index, *text);
-}
-
-Status Stmt::bind_optional(int index, const std::optional<std::int64_t>& value) {
-  if (!value) return bind_null(index);
-  return bind_int64(index, *value);
-}
-
-Result<bool> Stmt::step() {
-  const int rc = sqlite3_step(stmt_.get());
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return std::unexpected(sqlite_error(db_, rc, "step"));
-}
-
-Status Stmt::run() {
-  while (true) {
-    Result<bool> row = step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return {};
+SqliteConn& SqliteConn::operator=(SqliteConn&& other) noexcept {
+  if (this != &other) {
+    clear_statements();  // finalized while their connection is open
+    sql::Connection::operator=(std::move(other));
+    db_ = std::move(other.db_);
+    synchronous_ = other.synchronous_;
   }
+  return *this;
 }
 
-void Stmt::reset() {
-  sqlite3_reset(stmt_.get());
-  sqlite3_clear_bindings(stmt_.get());
-}
-
-bool Stmt::is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
-
-std::int64_t Stmt::column_int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
-
-std::string Stmt::column_text(int col) const {
-  const auto* p = sqlite3_column_text(stmt_.get(), col);
-  const int n = sqlite3_column_bytes(stmt_.get(), col);
-  if (p == nullptr) return {};
-  return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
-}
-
-std::optional<std::string> Stmt::column_optional_text(int col) const {
-  if (is_null(col)) return std::nullopt;
-  return column_text(col);
-}
-
-std::optional<std::int64_t> Stmt::column_optional_int64(int col) const {
-  if (is_null(col)) return std::nullopt;
-  return column_int64(col);
-}
-
-std::vector<std::uint8_t> Stmt::column_blob(int col) const {
-  const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_.get(), col));
-  const int n = sqlite3_column_bytes(stmt_.get(), col);
-  if (p == nullptr || n <= 0) return {};
-  return std::vector<std::uint8_t>(p, p + n);
-}
+SqliteConn::~SqliteConn() { clear_statements(); }
 
 Result<SqliteConn> SqliteConn::open(const std::string& path, SqliteMode mode, int busy_timeout_ms) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
@@ -179,14 +131,8 @@ Status SqliteConn::exec(std::string_view sql) {
   return {};
 }
 
-Result<Stmt> SqliteConn::prepare(std::string_view sql) {
-  std::string key(sql);
-  if (!cache_) cache_.reset(new StmtCache());
-  if (auto it = cache_->idle.find(key); it != cache_->idle.end()) {
-    sqlite3_stmt* raw = it->second;
-    cache_->idle.erase(it);
-    return Stmt(db_.get(), raw, cache_.get(), std::move(key));
-  }
+Result<std::unique_ptr<sql::Statement>> SqliteConn::compile(std::string_view sql) {
+  if (!db_) return fail(Errc::store_error, "connection is not open");
   sqlite3_stmt* raw = nullptr;
   const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                     &raw, nullptr);
@@ -194,15 +140,28 @@ Result<Stmt> SqliteConn::prepare(std::string_view sql) {
     sqlite3_finalize(raw);
     return std::unexpected(sqlite_error(db_.get(), rc, "prepare"));
   }
-  return Stmt(db_.get(), raw, cache_.get(), std::move(key));
+  return std::unique_ptr<sql::Statement>(new SqliteStatement(db_.get(), raw));
 }
-
-std::size_t SqliteConn::cached_statements() const { return cache_ ? cache_->idle.size() : 0; }
 
 int SqliteConn::changes() const { return sqlite3_changes(db_.get()); }
 
+Status SqliteConn::begin_write(Durability durability) {
+  if (durability != synchronous_) {
+    Status set = exec(durability == Durability::relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
+    // Never commit a full write without FULL; a relaxed one may stay FULL.
+    if (set) {
+      synchronous_ = durability;
+    } else if (durability == Durability::full) {
+      return set;
+    }
+  }
+  return exec("BEGIN IMMEDIATE");
+}
+
+bool SqliteConn::in_transaction() const { return db_ && sqlite3_get_autocommit(db_.get()) == 0; }
+
 Result<std::string> SqliteConn::pragma_text(std::string_view name) {
-  Result<Stmt> stmt = prepare("PRAGMA " + std::string(name));
+  Result<sql::Stmt> stmt = prepare("PRAGMA " + std::string(name));
   if (!stmt) return std::unexpected(stmt.error());
   Result<bool> row = stmt->step();
   if (!row) return std::unexpected(row.error());

@@ -1,7 +1,6 @@
-#include "m2msec/store/write_queue.h"
+#include "write_queue.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,34 +19,20 @@ std::future<Status> ready_future(Status st) {
 
 // run_op runs one op inside SAVEPOINT so that its failure undoes only its
 // own changes. Converts escaping exceptions to Errc::store_error.
-Status run_op(SqliteConn& conn, const WriteOp& op) {
-  Status sp = conn.exec("SAVEPOINT m2msec_op");
-  if (!sp) return sp;
-  Status result;
-  try {
-    result = op ? op(conn) : Status(fail(Errc::invalid_argument, "empty write op"));
-  } catch (const std::exception& e) {
-    result = fail(Errc::store_error, std::string("write op threw: ") + e.what());
-  } catch (...) {
-    result = fail(Errc::store_error, "write op threw");
-  }
-  if (sqlite3_get_autocommit(conn.get()) != 0) {
-    // SQLite rolled back the whole transaction (I/O error, disk full):
-    // the savepoint is gone too. The caller notices and restarts.
-    if (result) result = fail(Errc::store_error, "transaction aborted");
-    return result;
-  }
-  if (!result) {
-    (void)conn.exec("ROLLBACK TO m2msec_op");
-    (void)conn.exec("RELEASE m2msec_op");
-    return result;
-  }
-  Status rel = conn.exec("RELEASE m2msec_op");
-  if (!rel) {
-    (void)conn.exec("ROLLBACK TO m2msec_op");
-    (void)conn.exec("RELEASE m2msec_op");
-    return rel;
-  }
+Status run_op(sql::Connection& conn, const WriteOp& op) {
+  Status result = sql::with_savepoint(conn, "m2msec_op", [&]() -> Status {
+    try {
+      return op ? op(conn) : Status(fail(Errc::invalid_argument, "empty write op"));
+    } catch (const std::exception& e) {
+      return fail(Errc::store_error, std::string("write op threw: ") + e.what());
+    } catch (...) {
+      return fail(Errc::store_error, "write op threw");
+    }
+  });
+  // The engine rolled back the whole transaction (SQLite: I/O error, disk
+  // full; PostgreSQL: the connection dropped): the savepoint is gone too.
+  // The caller notices and restarts.
+  if (!conn.in_transaction() && result) result = fail(Errc::store_error, "transaction aborted");
   return result;
 }
 
@@ -62,11 +47,12 @@ void WriteQueue::complete(WriteDone& done, Status st) noexcept {
   }
 }
 
-WriteQueue::WriteQueue(SqliteConn conn, WriteQueueOptions options)
+WriteQueue::WriteQueue(std::unique_ptr<sql::Connection> conn, WriteQueueOptions options)
     : conn_(std::move(conn)), options_(options) {}
 
-Result<std::unique_ptr<WriteQueue>> WriteQueue::start(SqliteConn conn, WriteQueueOptions options) {
-  if (conn.get() == nullptr) return fail(Errc::invalid_argument, "write queue needs an open connection");
+Result<std::unique_ptr<WriteQueue>> WriteQueue::start(std::unique_ptr<sql::Connection> conn,
+                                                     WriteQueueOptions options) {
+  if (!conn) return fail(Errc::invalid_argument, "write queue needs an open connection");
   if (options.max_batch == 0) options.max_batch = 1;
   try {
     std::unique_ptr<WriteQueue> q(new WriteQueue(std::move(conn), options));
@@ -160,30 +146,15 @@ void WriteQueue::loop() {
 void WriteQueue::run_batch(std::deque<Item>& batch) {
   std::vector<Status> results(batch.size());
   std::uint64_t commits = 0, failed_commits = 0;
-  // One full op makes the whole batch full; synchronous can only change
-  // outside a transaction.
+  // One full op makes the whole batch full.
   const bool relaxed = std::all_of(batch.begin(), batch.end(),
                                    [](const Item& it) { return it.durability == Durability::relaxed; });
   const Durability want = relaxed ? Durability::relaxed : Durability::full;
-  if (want != synchronous_) {
-    Status set = conn_.exec(relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
-    if (set) {
-      synchronous_ = want;
-    } else if (!relaxed) {
-      // Never acknowledge a full op without FULL: fail the batch.
-      for (std::size_t k = 0; k < batch.size(); ++k) complete(batch[k].done, set);
-      std::lock_guard lock(mu_);
-      stats_.commit_failures += 1;
-      stats_.ops += batch.size();
-      stats_.ops_failed += batch.size();
-      return;
-    }
-  }
   const auto started = std::chrono::steady_clock::now();
   std::size_t i = 0;
   while (i < batch.size()) {
     const std::size_t first = i;
-    Status begin = conn_.exec("BEGIN IMMEDIATE");
+    Status begin = conn_->begin_write(want);
     if (!begin) {
       for (; i < batch.size(); ++i) results[i] = begin;
       ++failed_commits;
@@ -191,8 +162,8 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
     }
     bool aborted = false;
     for (; i < batch.size(); ++i) {
-      results[i] = run_op(conn_, batch[i].op);
-      if (sqlite3_get_autocommit(conn_.get()) != 0) {
+      results[i] = run_op(*conn_, batch[i].op);
+      if (!conn_->in_transaction()) {
         // The transaction is gone: earlier ops of it are lost too. Start a
         // fresh transaction for the rest of the batch.
         for (std::size_t j = first; j < i; ++j) {
@@ -205,9 +176,9 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
       }
     }
     if (aborted) continue;
-    Status commit = conn_.exec("COMMIT");
+    Status commit = conn_->commit();
     if (!commit) {
-      (void)conn_.exec("ROLLBACK");
+      (void)conn_->rollback();
       for (std::size_t j = first; j < i; ++j) {
         results[j] = fail(Errc::store_error, "commit failed: " + commit.error().detail());
       }
@@ -228,7 +199,7 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
     stats_.batches += 1;
     stats_.commit_us += static_cast<std::uint64_t>(took);
     stats_.transactions += commits;
-    if (synchronous_ == Durability::relaxed) stats_.relaxed_transactions += commits;
+    if (relaxed) stats_.relaxed_transactions += commits;
     stats_.commit_failures += failed_commits;
     stats_.ops += batch.size();
     stats_.ops_failed += failed_ops;

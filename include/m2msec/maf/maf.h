@@ -28,6 +28,7 @@
 #include "m2msec/service/listener.h"
 #include "m2msec/service/periodic.h"
 #include "m2msec/service/purge.h"
+#include "m2msec/service/role_store.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/store/store.h"
 
@@ -53,7 +54,8 @@ struct MafConfig {
   std::string sp_domain;
   std::string mas_id;                     // MAS-ID (seed 004); default: the MAF-FQDN
   std::string admin_fqdn;                 // administrating stakeholder; default: sp_domain
-  std::string data_dir;                   // holds maf.db
+  std::string data_dir;                   // holds maf.db and the KEK
+  service::StoreSettings store;           // [maf.store]: SQLite (default) or PostgreSQL
   std::string kek_file;                   // default <data_dir>/kek.hex
   std::string audit_file;                 // default <data_dir>/audit.jsonl (docs/audit.md)
   IdEncoding id_encoding = IdEncoding::base64;  // KcID and KeID encoding

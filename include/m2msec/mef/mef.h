@@ -20,6 +20,7 @@
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
 #include "m2msec/service/purge.h"
+#include "m2msec/service/role_store.h"
 #include "m2msec/service/runtime.h"
 #include "m2msec/store/store.h"
 #include "m2msec/tls/server.h"
@@ -36,7 +37,8 @@ struct MafEntry {
 struct MefConfig {
   service::ListenerSettings listen;
   std::string sp_domain;                 // SP domain of CSE-ID certificates
-  std::string data_dir;                  // holds mef.db
+  std::string data_dir;                  // holds mef.db and the KEK
+  service::StoreSettings store;          // [mef.store]: SQLite (default) or PostgreSQL
   std::string kek_file;                  // default <data_dir>/kek.hex
   std::string audit_file;                // default <data_dir>/audit.jsonl (docs/audit.md)
   IdEncoding id_encoding = IdEncoding::base64;

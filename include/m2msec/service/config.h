@@ -30,6 +30,9 @@ class ConfigTable {
   bool boolean(const std::string& key, bool dflt);
   // tables returns the array of tables under |key| ([[mef.maf]]).
   std::vector<ConfigTable> tables(const std::string& key);
+  // table returns the table under |key| ([mef.store]), or nullopt if there
+  // is none (an error if |key| is something else).
+  std::optional<ConfigTable> table(const std::string& key);
 
   // finish fails with the first error seen, or with Errc::invalid_argument
   // for a key that was never read (unknown key).

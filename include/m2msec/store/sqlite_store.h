@@ -8,7 +8,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/store/secret_box.h"
 #include "m2msec/store/store.h"
-#include "m2msec/store/write_queue.h"
+#include "m2msec/store/write_options.h"
 
 namespace m2msec::store {
 

@@ -1,9 +1,11 @@
 // m2msec/store/store.h: the backend-neutral store.
 //
 // A Store owns the connections to one database and hands out the MEF and
-// MAF repositories. SQLite (sqlite_store.h) is the only backend today; a
-// PostgreSQL backend for multi-node deployments implements the same three
-// interfaces (see docs/storage.md).
+// MAF repositories and the revocation log. The rules (validation, expiry,
+// sealing) live in repositories written once over a small SQL interface;
+// the engines are thin backends: SQLite (sqlite_store.h), the embedded
+// default for one machine, and PostgreSQL (postgres_store.h), shared by
+// the replicas of a role (docs/storage.md).
 #pragma once
 
 #include "m2msec/core/error.h"
@@ -31,7 +33,9 @@ class Store {
   virtual Status ping() = 0;
 
   // check_integrity runs the backend's own consistency checks (SQLite:
-  // integrity_check and foreign_key_check). Errc::store_error on failure.
+  // integrity_check and foreign_key_check; PostgreSQL, which enforces
+  // foreign keys itself: the schema version and the KEK check value are
+  // readable). Errc::store_error on failure.
   virtual Status check_integrity() = 0;
 };
 

@@ -265,7 +265,7 @@ TEST_F(MefServiceTest, RefusesAnEnroleeCertificateFromAnInfrastructureAnchor) {
 TEST_F(MefServiceTest, ALegacyCnRootOfTrustNeverMatches) {
   {
     store::SqliteConn c = store::testing::open_writer(dir_.file("mef.db"));
-    Result<store::Stmt> s = c.prepare(
+    Result<store::sql::Stmt> s = c.prepare(
         "INSERT INTO enrolees (enrolee_id, auth_kind, cert_subject, cert_trust_anchor, target_kind, target, "
         "created_at, state) VALUES ('/dev-4', 'cert', 'dev-4.sp.example.com', 'factory CA', 'maf', "
         "'maf.example.com', 1, 'active')");

@@ -2,7 +2,7 @@
 // active enrolees, and schema migration 2 that enforces it.
 #include <gtest/gtest.h>
 
-#include "m2msec/store/schema.h"
+#include "schema.h"
 #include "test_util.h"
 
 namespace m2msec::store {
@@ -120,7 +120,7 @@ TEST_F(CertSubjectTest, ImportReportsDuplicateSubjects) {
 // insert_v1_cert writes a cert enrolee with raw SQL, as version-1 code
 // could (no subject uniqueness then).
 void insert_v1_cert(SqliteConn& c, const std::string& id, const std::string& subject, const std::string& state) {
-  Result<Stmt> s = c.prepare(
+  Result<sql::Stmt> s = c.prepare(
       "INSERT INTO enrolees (enrolee_id, auth_kind, cert_subject, cert_trust_anchor, target_kind, target, "
       "created_at, state) VALUES (?1, 'cert', ?2, 'factory-ca', 'maf', 'maf.example.com', 1, ?3)");
   ASSERT_TRUE(s);
@@ -140,7 +140,7 @@ TEST(CertSubjectMigration, V1DatabaseMigratesToV2) {
   const std::string path = dir.file("v1.db");
   {
     SqliteConn c = open_writer(path);
-    ASSERT_EQ(apply_migrations(c, schema_migrations().first(1)).value_or(-1), 1);
+    ASSERT_EQ(apply_migrations(c, schema_migrations(sql::Dialect::sqlite).first(1)).value_or(-1), 1);
     // Legal in version 1: a removed enrolee and its replacement share a subject.
     insert_v1_cert(c, "/old", "CN=dev", "removed");
     insert_v1_cert(c, "/new", "CN=dev", "active");
@@ -148,7 +148,7 @@ TEST(CertSubjectMigration, V1DatabaseMigratesToV2) {
   ASSERT_EQ(version_of(path), 1);
   std::unique_ptr<Store> store = open_store(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(version_of(path), static_cast<int>(schema_migrations().size()));  // 2 and every later one
+  EXPECT_EQ(version_of(path), static_cast<int>(schema_migrations(sql::Dialect::sqlite).size()));  // 2 and every later one
   Result<Enrolee> got = store->mef().find_enrolee_by_cert_subject("CN=dev", kNow);
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->enrolee_id, "/new");
@@ -163,7 +163,7 @@ TEST(CertSubjectMigration, ActiveDuplicatesBlockMigrationUntilResolved) {
   const std::string path = dir.file("v1.db");
   {
     SqliteConn c = open_writer(path);
-    ASSERT_EQ(apply_migrations(c, schema_migrations().first(1)).value_or(-1), 1);
+    ASSERT_EQ(apply_migrations(c, schema_migrations(sql::Dialect::sqlite).first(1)).value_or(-1), 1);
     insert_v1_cert(c, "/a", "CN=dup", "active");
     insert_v1_cert(c, "/b", "CN=dup", "active");
   }
@@ -180,7 +180,7 @@ TEST(CertSubjectMigration, ActiveDuplicatesBlockMigrationUntilResolved) {
   }
   std::unique_ptr<Store> store = open_store(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(version_of(path), static_cast<int>(schema_migrations().size()));
+  EXPECT_EQ(version_of(path), static_cast<int>(schema_migrations(sql::Dialect::sqlite).size()));
   EXPECT_EQ(store->mef().find_enrolee_by_cert_subject("CN=dup", kNow)->enrolee_id, "/a");
 }
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "m2msec/store/sqlite_conn.h"
+#include "sqlite_conn.h"
 #include "test_util.h"
 
 namespace m2msec::store {
@@ -106,7 +106,7 @@ TEST(Crash, AcknowledgedWritesSurviveKill9) {
   // but every row that is there must be whole: its Kpm opens.
   Result<SqliteConn> raw = SqliteConn::open(path, SqliteMode::reader, 1000);
   ASSERT_TRUE(raw);
-  Result<Stmt> all = raw->prepare("SELECT enrolee_id FROM enrolees");
+  Result<sql::Stmt> all = raw->prepare("SELECT enrolee_id FROM enrolees");
   ASSERT_TRUE(all);
   std::size_t present = 0;
   while (all->step().value_or(false)) {

@@ -12,7 +12,6 @@ namespace {
 
 using testing::kc_id;
 using testing::open_store;
-using testing::open_writer;
 using testing::secret_of;
 using testing::TempDir;
 
@@ -168,9 +167,10 @@ TEST_F(MafListTest, CorruptClientRowIsStoreError) {
   populate();
   store_.reset();
   {
-    SqliteConn raw = open_writer(path_);
-    ASSERT_TRUE(raw.exec("PRAGMA ignore_check_constraints = ON"));
-    ASSERT_TRUE(raw.exec("UPDATE maf_clients SET source = 'smuggled' WHERE entity_id = '/cseC'"));
+    std::unique_ptr<sql::Connection> raw = testing::raw_connection(path_);
+    ASSERT_TRUE(raw);
+    ASSERT_TRUE(testing::allow_bad_values(*raw, "maf_clients"));
+    ASSERT_TRUE(raw->exec("UPDATE maf_clients SET source = 'smuggled' WHERE entity_id = '/cseC'"));
   }
   store_ = open_store(path_);
   ASSERT_NE(store_, nullptr);

@@ -11,7 +11,6 @@ namespace {
 using testing::cert_enrolee;
 using testing::ke_id;
 using testing::open_store;
-using testing::open_writer;
 using testing::psk_enrolee;
 using testing::secret_of;
 using testing::TempDir;
@@ -198,9 +197,10 @@ TEST_F(MefListTest, CorruptRowIsStoreError) {
   populate();
   store_.reset();
   {
-    SqliteConn raw = open_writer(path_);
-    ASSERT_TRUE(raw.exec("PRAGMA ignore_check_constraints = ON"));
-    ASSERT_TRUE(raw.exec("UPDATE enrolees SET state = 'frozen' WHERE enrolee_id = '/e02'"));
+    std::unique_ptr<sql::Connection> raw = testing::raw_connection(path_);
+    ASSERT_TRUE(raw);
+    ASSERT_TRUE(testing::allow_bad_values(*raw, "enrolees"));
+    ASSERT_TRUE(raw->exec("UPDATE enrolees SET state = 'frozen' WHERE enrolee_id = '/e02'"));
   }
   store_ = open_store(path_);
   ASSERT_NE(store_, nullptr);

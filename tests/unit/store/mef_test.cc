@@ -3,7 +3,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "m2msec/store/sqlite_conn.h"
+#include "sqlite_conn.h"
 #include "test_util.h"
 
 namespace m2msec::store {
@@ -256,7 +256,7 @@ TEST_F(MefTest, CopiedCiphertextFailsToDecrypt) {
   ASSERT_TRUE(mef().put_enrolment(enrolment_for("/cseA", 1), kNow));
   store_.reset();
   {
-    Result<SqliteConn> raw = SqliteConn::open(path_, SqliteMode::writer, 1000);
+    std::unique_ptr<sql::Connection> raw = testing::raw_connection(path_);
     ASSERT_TRUE(raw);
     ASSERT_TRUE(raw->exec("UPDATE enrolees SET kpm = (SELECT kpm FROM enrolees WHERE enrolee_id = '/cseA') "
                           "WHERE enrolee_id = '/cseB'"));
@@ -276,9 +276,7 @@ TEST_F(MefTest, CopiedCiphertextFailsToDecrypt) {
 TEST_F(MefTest, WrongKekIsRefusedAtOpen) {
   ASSERT_TRUE(mef().add_enrolee(psk_enrolee("/cse1", "kpm-1"), kNow));
   store_.reset();
-  SqliteStoreOptions opts;
-  opts.path = path_;
-  Result<std::unique_ptr<Store>> s = open_sqlite_store(opts, testing::test_kek(0x99));
+  Result<std::unique_ptr<Store>> s = testing::try_open_store(path_, 0x99);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), Errc::wrong_kek);
 }
@@ -290,6 +288,18 @@ TEST_F(MefTest, SecretsAreNotStoredInClear) {
   e.kpm = SecretBytes(marker);
   ASSERT_TRUE(mef().add_enrolee(e, kNow));
   store_.reset();  // checkpoints the WAL into the main file on close
+  if (testing::kPostgres) {
+    // What the server holds: the column as stored.
+    std::unique_ptr<sql::Connection> raw = testing::raw_connection(path_);
+    ASSERT_TRUE(raw);
+    Result<sql::Stmt> q = raw->prepare("SELECT kpm FROM enrolees");
+    ASSERT_TRUE(q);
+    ASSERT_TRUE(q->step().value_or(false));
+    const std::vector<std::uint8_t> stored = q->column_blob(0);
+    EXPECT_EQ(stored.size(), marker.size() + kSealOverhead);
+    EXPECT_EQ(std::search(stored.begin(), stored.end(), marker.begin(), marker.end()), stored.end());
+    return;
+  }
   for (const std::string& f : {path_, path_ + "-wal"}) {
     std::ifstream in(f, std::ios::binary);
     const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -174,6 +174,14 @@ TEST_F(RevocationTest, MafRevocationIsRememberedAfterTheClientIsGone) {
   ASSERT_TRUE(existed);
   EXPECT_FALSE(*existed);
   EXPECT_TRUE(*store_->revocations().is_revoked(RevokedKind::km, km_id(2), kNow));
+  // The same entry again (another replica applying the same MEF feed) is
+  // not logged twice; one that outlives the first is.
+  ASSERT_TRUE(maf.revoke_client(r, kNow));
+  EXPECT_EQ(page(0).entries.size(), 2u);
+  r.expires_at = kNow + 20;
+  ASSERT_TRUE(maf.revoke_client(r, kNow));
+  EXPECT_EQ(page(0).entries.size(), 3u);
+  r.expires_at = kNow + 10;
   // Refused: another kind, a non-canonical KmID.
   r.kind = RevokedKind::kc;
   EXPECT_EQ(maf.revoke_client(r, kNow).error().code(), Errc::invalid_argument);
@@ -183,8 +191,8 @@ TEST_F(RevocationTest, MafRevocationIsRememberedAfterTheClientIsGone) {
 
   // Purging drops what expired, and the head never goes back.
   EXPECT_EQ(*store_->revocations().purge_expired(kNow + 10), 1u);
-  EXPECT_EQ(page(0).head, 2);
-  EXPECT_EQ(page(0).entries.size(), 1u);
+  EXPECT_EQ(page(0).head, 3);
+  EXPECT_EQ(page(0).entries.size(), 2u);
 }
 
 // A MEF feed page is applied in one transaction: all of it or none.

@@ -1,4 +1,4 @@
-#include "m2msec/store/schema.h"
+#include "schema.h"
 
 #include <gtest/gtest.h>
 
@@ -37,7 +37,7 @@ TEST(Schema, MigratesV1ToV2KeepingData) {
   const std::array<Migration, 2> v2 = {kV1, kV2};
   ASSERT_EQ(apply_migrations(c, v2).value_or(-1), 2);
   EXPECT_EQ(schema_version(c).value_or(-1), 2);
-  Result<Stmt> s = c.prepare("SELECT label FROM things WHERE id = 'a'");
+  Result<sql::Stmt> s = c.prepare("SELECT label FROM things WHERE id = 'a'");
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->step().value_or(false));
   EXPECT_EQ(s->column_text(0), "size-3");
@@ -55,7 +55,7 @@ TEST(Schema, FailedMigrationKeepsNothing) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::store_error);
   EXPECT_EQ(schema_version(c).value_or(-1), 1);
-  Result<Stmt> s = c.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'extra'");
+  Result<sql::Stmt> s = c.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'extra'");
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->step().value_or(false));
   EXPECT_EQ(s->column_int64(0), 0);
@@ -66,7 +66,7 @@ TEST(Schema, NewerDatabaseIsRefused) {
   const std::string path = dir.file("m.db");
   {
     SqliteConn c = open_writer(path);
-    ASSERT_TRUE(apply_migrations(c, schema_migrations()));
+    ASSERT_TRUE(apply_migrations(c, schema_migrations(sql::Dialect::sqlite)));
     ASSERT_TRUE(c.exec("PRAGMA user_version = 99"));
   }
   SqliteStoreOptions opts;
@@ -94,12 +94,12 @@ TEST(Schema, Version2MafClientsMigrateToAppId) {
   const std::string km_id = "c1@maf.example.com";
   {
     SqliteConn c = open_writer(path);
-    ASSERT_EQ(apply_migrations(c, schema_migrations().first(2)).value_or(-1), 2);
+    ASSERT_EQ(apply_migrations(c, schema_migrations(sql::Dialect::sqlite).first(2)).value_or(-1), 2);
     const SecretBytes km = testing::secret_of(0x33);
     Result<std::vector<std::uint8_t>> blob =
         seal(testing::test_kek(), seal_aad("maf_clients", "km", km_id), km.view());
     ASSERT_TRUE(blob);
-    Result<Stmt> ins = c.prepare(
+    Result<sql::Stmt> ins = c.prepare(
         "INSERT INTO maf_clients (km_id, km, entity_id, source, expires_at, registered_at) "
         "VALUES (?1, ?2, '/cseA/Cae1', 'preprovisioned', NULL, 5)");
     ASSERT_TRUE(ins);
@@ -123,7 +123,7 @@ TEST(Schema, Version2MafClientsMigrateToAppId) {
   EXPECT_EQ(s->maf().find_client(km_id, 10)->app_id.value_or(""), "Napp1");
   s.reset();
   SqliteConn check = open_writer(path);
-  EXPECT_EQ(schema_version(check).value_or(-1), static_cast<int>(schema_migrations().size()));
+  EXPECT_EQ(schema_version(check).value_or(-1), static_cast<int>(schema_migrations(sql::Dialect::sqlite).size()));
 }
 
 TEST(Schema, FreshStoreIsAtLatestVersion) {
@@ -131,7 +131,7 @@ TEST(Schema, FreshStoreIsAtLatestVersion) {
   const std::string path = dir.file("s.db");
   { ASSERT_NE(testing::open_store(path), nullptr); }
   SqliteConn c = open_writer(path);
-  EXPECT_EQ(schema_version(c).value_or(-1), static_cast<int>(schema_migrations().size()));
+  EXPECT_EQ(schema_version(c).value_or(-1), static_cast<int>(schema_migrations(sql::Dialect::sqlite).size()));
 }
 
 }  // namespace

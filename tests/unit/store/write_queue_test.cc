@@ -1,4 +1,4 @@
-#include "m2msec/store/write_queue.h"
+#include "write_queue.h"
 
 #include <gtest/gtest.h>
 
@@ -23,14 +23,14 @@ std::unique_ptr<WriteQueue> start_queue(const std::string& path, WriteQueueOptio
   Result<SqliteConn> conn = SqliteConn::open(path, SqliteMode::writer, 5000);
   EXPECT_TRUE(conn);
   EXPECT_TRUE(conn->exec("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"));
-  Result<std::unique_ptr<WriteQueue>> q = WriteQueue::start(std::move(*conn), opts);
+  Result<std::unique_ptr<WriteQueue>> q = WriteQueue::start(std::make_unique<SqliteConn>(std::move(*conn)), opts);
   EXPECT_TRUE(q);
   return std::move(*q);
 }
 
 WriteOp insert_op(std::int64_t id) {
-  return [id](SqliteConn& c) -> Status {
-    Result<Stmt> s = c.prepare("INSERT INTO t (id, v) VALUES (?1, 'x')");
+  return [id](sql::Connection& c) -> Status {
+    Result<sql::Stmt> s = c.prepare("INSERT INTO t (id, v) VALUES (?1, 'x')");
     if (!s) return std::unexpected(s.error());
     Status st = s->bind_int64(1, id);
     if (st) st = s->run();
@@ -41,7 +41,7 @@ WriteOp insert_op(std::int64_t id) {
 std::int64_t count_rows(const std::string& path) {
   Result<SqliteConn> c = SqliteConn::open(path, SqliteMode::reader, 5000);
   EXPECT_TRUE(c);
-  Result<Stmt> s = c->prepare("SELECT count(*) FROM t");
+  Result<sql::Stmt> s = c->prepare("SELECT count(*) FROM t");
   EXPECT_TRUE(s);
   EXPECT_TRUE(s->step().value_or(false));
   return s->column_int64(0);
@@ -50,8 +50,8 @@ std::int64_t count_rows(const std::string& path) {
 // synchronous_op records the connection's PRAGMA synchronous (1 NORMAL,
 // 2 FULL) as seen inside the transaction that commits the op.
 WriteOp synchronous_op(std::atomic<int>& out) {
-  return [&out](SqliteConn& c) -> Status {
-    Result<Stmt> s = c.prepare("PRAGMA synchronous");
+  return [&out](sql::Connection& c) -> Status {
+    Result<sql::Stmt> s = c.prepare("PRAGMA synchronous");
     if (!s) return std::unexpected(s.error());
     Result<bool> row = s->step();
     if (!row || !*row) return fail(Errc::store_error, "no pragma row");
@@ -76,7 +76,7 @@ TEST(WriteQueue, RelaxedOpsCommitWithoutFsyncAndFullOnesWithIt) {
   // A batch with one full op among relaxed ones is full: hold the writer
   // in a first op while the batch queues up.
   std::atomic<bool> release{false};
-  auto blocker = q->submit([&](SqliteConn&) -> Status {
+  auto blocker = q->submit([&](sql::Connection&) -> Status {
     while (!release.load()) std::this_thread::yield();
     return {};
   });
@@ -130,7 +130,7 @@ TEST(WriteQueue, FailingOpDoesNotPoisonItsBatch) {
   std::shared_future<void> gate = release.get_future().share();
   auto started = std::make_shared<std::promise<void>>();
   std::future<void> running = started->get_future();
-  std::future<Status> blocker = q->submit([gate, started](SqliteConn&) -> Status {
+  std::future<Status> blocker = q->submit([gate, started](sql::Connection&) -> Status {
     started->set_value();
     gate.wait();
     return {};
@@ -139,13 +139,13 @@ TEST(WriteQueue, FailingOpDoesNotPoisonItsBatch) {
   std::vector<std::future<Status>> futs;
   for (int i = 0; i < 5; ++i) futs.push_back(q->submit(insert_op(i)));
   futs.push_back(q->submit(insert_op(2)));  // duplicate key: fails
-  futs.push_back(q->submit([](SqliteConn& c) -> Status {
+  futs.push_back(q->submit([](sql::Connection& c) -> Status {
     // Writes, then fails: its own row must be rolled back.
     Status st = c.exec("INSERT INTO t (id, v) VALUES (100, 'partial')");
     if (!st) return st;
     return fail(Errc::invalid_argument, "op refuses");
   }));
-  futs.push_back(q->submit([](SqliteConn&) -> Status { throw std::runtime_error("boom"); }));
+  futs.push_back(q->submit([](sql::Connection&) -> Status { throw std::runtime_error("boom"); }));
   for (int i = 5; i < 10; ++i) futs.push_back(q->submit(insert_op(i)));
   release.set_value();
   ASSERT_TRUE(blocker.get());
@@ -194,7 +194,7 @@ TEST(WriteQueue, CompletionRunsAfterCommitWithoutAWaitingThread) {
     q->submit(insert_op(i), Durability::full, [&, i](Status st) {
       // Committed: a separate connection sees the row.
       Result<SqliteConn> c = SqliteConn::open(path, SqliteMode::reader, 5000);
-      Result<Stmt> s = c ? c->prepare("SELECT 1 FROM t WHERE id = ?1") : fail(Errc::store_error);
+      Result<sql::Stmt> s = c ? c->prepare("SELECT 1 FROM t WHERE id = ?1") : fail(Errc::store_error);
       bool seen = s && s->bind_int64(1, i) && s->step().value_or(false);
       std::lock_guard lock(mu);
       if (!st) ++failed;
@@ -253,7 +253,7 @@ TEST(WriteQueue, ThrowingCompletionLeavesTheWriterRunning) {
 }
 
 TEST(WriteQueue, StartNeedsConnection) {
-  Result<std::unique_ptr<WriteQueue>> q = WriteQueue::start(SqliteConn());
+  Result<std::unique_ptr<WriteQueue>> q = WriteQueue::start(nullptr);
   ASSERT_FALSE(q);
   EXPECT_EQ(q.error().code(), Errc::invalid_argument);
 }
@@ -275,25 +275,25 @@ TEST(SqliteConn, ReusesPreparedStatementsWithClearedBindings) {
   const std::string sql = "SELECT ?1 IS NULL, ?1";
   const std::size_t base = c->cached_statements();  // open() ran PRAGMAs
   {
-    Result<Stmt> s = c->prepare(sql);
+    Result<sql::Stmt> s = c->prepare(sql);
     ASSERT_TRUE(s);
     ASSERT_TRUE(s->bind_text(1, "secret-looking"));
     ASSERT_TRUE(s->step().value_or(false));
     EXPECT_EQ(s->column_int64(0), 0);
     // Same text while the first is in use: a second, separate statement.
-    Result<Stmt> t = c->prepare(sql);
+    Result<sql::Stmt> t = c->prepare(sql);
     ASSERT_TRUE(t);
     ASSERT_TRUE(t->step().value_or(false));
     EXPECT_EQ(t->column_int64(0), 1);
   }
   EXPECT_EQ(c->cached_statements(), base + 1);  // the second copy was finalized
-  Result<Stmt> again = c->prepare(sql);
+  Result<sql::Stmt> again = c->prepare(sql);
   ASSERT_TRUE(again);
   EXPECT_EQ(c->cached_statements(), base);  // taken from the cache
   ASSERT_TRUE(again->step().value_or(false));
   EXPECT_EQ(again->column_int64(0), 1);  // the earlier binding is gone
   // A statement that does not compile is refused and not cached.
-  Result<Stmt> bad = c->prepare("SELEKT 1");
+  Result<sql::Stmt> bad = c->prepare("SELEKT 1");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Errc::store_error);
 }

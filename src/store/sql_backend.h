@@ -1,10 +1,12 @@
-// sqlite_backend.h (private): what the SQLite repositories share: the read
-// connection pool, the write queue, the KEK, and small helpers.
+// sql_backend.h (private): what the repositories share, whatever the
+// engine: the read connection pool, the write queue, the KEK, and small
+// helpers.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -16,42 +18,45 @@
 #include "m2msec/core/ids.h"
 #include "m2msec/store/listing.h"
 #include "m2msec/store/secret_box.h"
-#include "m2msec/store/sqlite_conn.h"
-#include "m2msec/store/write_queue.h"
+#include "sql.h"
+#include "write_queue.h"
 
 namespace m2msec::store::detail {
 
-// ReadPool holds query_only connections; WAL lets them read while the
-// writer commits. acquire() blocks until one is free.
+using sql::Stmt;
+
+// ReadPool holds the read connections (SQLite: query_only, and WAL lets
+// them read while the writer commits). acquire() blocks until one is free.
 class ReadPool {
  public:
-  // open opens |n| (at least 1) reader connections to |path|.
-  static Result<std::unique_ptr<ReadPool>> open(const std::string& path, std::size_t n, int busy_timeout_ms);
+  using Opener = std::function<Result<std::unique_ptr<sql::Connection>>()>;
+  // open opens |n| (at least 1) connections with |opener|.
+  static Result<std::unique_ptr<ReadPool>> open(const Opener& opener, std::size_t n);
 
   // Lease returns its connection to the pool on destruction.
   class Lease {
    public:
-    Lease(ReadPool* pool, SqliteConn conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(ReadPool* pool, std::unique_ptr<sql::Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     ~Lease() { pool_->release(std::move(conn_)); }
-    SqliteConn& conn() { return conn_; }
+    sql::Connection& conn() { return *conn_; }
 
    private:
     ReadPool* pool_;
-    SqliteConn conn_;
+    std::unique_ptr<sql::Connection> conn_;
   };
 
   Lease acquire();
 
  private:
-  void release(SqliteConn conn);
+  void release(std::unique_ptr<sql::Connection> conn);
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<SqliteConn> idle_;
+  std::vector<std::unique_ptr<sql::Connection>> idle_;
 };
 
-// Backend is the context every SQLite repository works in. Not owning.
+// Backend is the context every repository works in. Not owning.
 struct Backend {
   WriteQueue* writer;
   ReadPool* reads;
@@ -92,7 +97,7 @@ Status check_page(const Page& page);
 // (decode returns Result<T>); the first failing step or decode fails the
 // whole call.
 template <typename T, typename Decode>
-Result<std::vector<T>> collect(Stmt& s, Decode decode) {
+Result<std::vector<T>> collect(sql::Stmt& s, Decode decode) {
   std::vector<T> out;
   while (true) {
     Result<bool> row = s.step();
@@ -116,6 +121,6 @@ Result<std::size_t> delete_expired(WriteQueue& writer, std::initializer_list<std
                                    std::int64_t now);
 
 // expect_changed maps "no row changed" to Errc::not_found naming |what|.
-Status expect_changed(SqliteConn& conn, std::string_view what);
+Status expect_changed(sql::Connection& conn, std::string_view what);
 
 }  // namespace m2msec::store::detail

@@ -1,11 +1,11 @@
-#include "sqlite_backend.h"
+#include "sql_backend.h"
 
 namespace m2msec::store::detail {
 
-Result<std::unique_ptr<ReadPool>> ReadPool::open(const std::string& path, std::size_t n, int busy_timeout_ms) {
+Result<std::unique_ptr<ReadPool>> ReadPool::open(const Opener& opener, std::size_t n) {
   auto pool = std::make_unique<ReadPool>();
   for (std::size_t i = 0; i < std::max<std::size_t>(n, 1); ++i) {
-    Result<SqliteConn> conn = SqliteConn::open(path, SqliteMode::reader, busy_timeout_ms);
+    Result<std::unique_ptr<sql::Connection>> conn = opener();
     if (!conn) return std::unexpected(conn.error());
     pool->idle_.push_back(std::move(*conn));
   }
@@ -15,12 +15,12 @@ Result<std::unique_ptr<ReadPool>> ReadPool::open(const std::string& path, std::s
 ReadPool::Lease ReadPool::acquire() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return !idle_.empty(); });
-  SqliteConn conn = std::move(idle_.back());
+  std::unique_ptr<sql::Connection> conn = std::move(idle_.back());
   idle_.pop_back();
   return Lease(this, std::move(conn));
 }
 
-void ReadPool::release(SqliteConn conn) {
+void ReadPool::release(std::unique_ptr<sql::Connection> conn) {
   {
     std::lock_guard lock(mu_);
     idle_.push_back(std::move(conn));
@@ -76,7 +76,7 @@ Result<std::vector<std::uint64_t>> count_row(ReadPool& reads, std::string_view s
   return out;
 }
 
-Status expect_changed(SqliteConn& conn, std::string_view what) {
+Status expect_changed(sql::Connection& conn, std::string_view what) {
   if (conn.changes() == 0) return fail(Errc::not_found, std::string(what));
   return {};
 }
@@ -85,7 +85,7 @@ Result<std::size_t> delete_expired(WriteQueue& writer, std::initializer_list<std
                                    std::int64_t now) {
   return guarded([&]() -> Result<std::size_t> {
     std::size_t removed = 0;
-    Status st = writer.run([&](SqliteConn& conn) -> Status {
+    Status st = writer.run([&](sql::Connection& conn) -> Status {
       removed = 0;  // a retried op counts again from zero
       for (std::string_view sql : deletes) {
         Result<Stmt> del = conn.prepare(sql);

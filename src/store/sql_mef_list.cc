@@ -1,20 +1,22 @@
-// sqlite_mef_list.cc: the operator side of SqliteMefRepository (listing
+// sql_mef_list.cc: the operator side of SqlMefRepository (listing
 // and counts). Nothing here selects a secret column (kpm, ke, kpsa).
 #include <optional>
 
-#include "sqlite_mef.h"
+#include "sql_mef.h"
 
 namespace m2msec::store::detail {
 namespace {
 
 // kListEnrolees pages enrolees joined with their enrolment (at most one
-// each, so LIMIT counts enrolees). A NULL filter parameter matches all.
+// each, so LIMIT counts enrolees). A NULL filter parameter matches all
+// (the CAST tells PostgreSQL the type of a parameter only tested for NULL).
 constexpr std::string_view kListEnrolees =
     "SELECT e.enrolee_id, e.auth_kind, e.kpm_id, e.cert_subject, e.target_kind, e.target, e.expires_at, "
     "e.created_at, e.state, n.ke_id, n.kpsa_id, n.created_at, n.expires_at, e.cert_trust_anchor "
     "FROM enrolees AS e LEFT JOIN enrolments AS n ON n.enrolee_id = e.enrolee_id "
-    "WHERE e.enrolee_id > ?1 AND (?2 IS NULL OR e.state = ?2) AND (?3 IS NULL OR e.target_kind = ?3) "
-    "AND (?4 IS NULL OR e.target = ?4) ORDER BY e.enrolee_id LIMIT ?5";
+    "WHERE e.enrolee_id > ?1 AND (CAST(?2 AS TEXT) IS NULL OR e.state = ?2) "
+    "AND (CAST(?3 AS TEXT) IS NULL OR e.target_kind = ?3) AND (CAST(?4 AS TEXT) IS NULL OR e.target = ?4) "
+    "ORDER BY e.enrolee_id LIMIT ?5";
 
 constexpr std::string_view kCounts =
     "SELECT (SELECT count(*) FROM enrolees WHERE state = 'active'), "
@@ -63,7 +65,7 @@ Result<EnroleeSummary> decode_summary(const Stmt& s) {
 
 }  // namespace
 
-Result<std::vector<EnroleeSummary>> SqliteMefRepository::list_enrolees(const EnroleeFilter& filter) {
+Result<std::vector<EnroleeSummary>> SqlMefRepository::list_enrolees(const EnroleeFilter& filter) {
   return guarded([&]() -> Result<std::vector<EnroleeSummary>> {
     Status st = check_page(filter.page);
     if (!st) return std::unexpected(st.error());
@@ -76,7 +78,7 @@ Result<std::vector<EnroleeSummary>> SqliteMefRepository::list_enrolees(const Enr
   });
 }
 
-Result<MefCounts> SqliteMefRepository::counts() {
+Result<MefCounts> SqlMefRepository::counts() {
   return guarded([&]() -> Result<MefCounts> {
     Result<std::vector<std::uint64_t>> n = count_row(*b_.reads, kCounts, 3);
     if (!n) return std::unexpected(n.error());

@@ -1,9 +1,9 @@
-// m2msec/store/write_queue.h: the group-commit writer of the SQLite backend.
+// write_queue.h (private): the group-commit writer of the SQL backends.
 //
 // One thread owns the write connection. Callers submit a WriteOp (a
 // function that runs SQL on that connection) and receive a future that
 // becomes ready only after the transaction containing the op has
-// COMMITted (and, with synchronous=FULL, the WAL has been fsynced). The
+// COMMITted (durably, for Durability::full). The
 // thread takes every queued op, up to max_batch, into one transaction, so
 // concurrent writers share one fsync. Each op runs inside its own
 // SAVEPOINT: an op that fails is rolled back alone and reports its own
@@ -22,14 +22,15 @@
 
 #include "m2msec/core/error.h"
 #include "m2msec/store/records.h"
-#include "m2msec/store/sqlite_conn.h"
+#include "m2msec/store/write_options.h"
+#include "sql.h"
 
 namespace m2msec::store {
 
 // WriteOp runs inside a transaction on the writer thread. It must not
 // BEGIN/COMMIT itself, must not block on other ops, and must not throw
 // (an escaping exception is caught and reported as Errc::store_error).
-using WriteOp = std::function<Status(SqliteConn&)>;
+using WriteOp = std::function<Status(sql::Connection&)>;
 
 // WriteDone receives an op's result once its transaction has committed
 // (or failed). It runs on the writer thread, so it must be quick and must
@@ -37,32 +38,14 @@ using WriteOp = std::function<Status(SqliteConn&)>;
 // answering a request through proto::Reply is the intended use.
 using WriteDone = std::function<void(Status)>;
 
-// Durability says what an acknowledged op survives. full: power loss (the
-// commit fsyncs the WAL; synchronous=FULL). relaxed: a process crash, not
-// necessarily a power cut (synchronous=NORMAL in WAL mode: the commit is
-// atomic and in the OS's hands; the WAL is fsynced at the next checkpoint
-// or full commit). Kc registrations are relaxed: a Kc lost to a power cut
-// costs a device one re-association (docs/storage.md). A batch holding any
-// full op commits as full.
-enum class Durability { full, relaxed };
-
-struct WriteQueueOptions {
-  // max_batch bounds the number of ops in one transaction.
-  std::size_t max_batch = 256;
-  // max_wait is how long the writer lingers, collecting more ops, before
-  // it commits a batch. It lingers only when the previous batch held more
-  // than one op (so a lone writer adds no latency) and stops early once
-  // max_batch ops are queued. Zero never lingers (batches then form only
-  // from ops that queue up during a commit).
-  std::chrono::microseconds max_wait{2000};
-};
-
+// A batch holding any Durability::full op commits as full.
 
 class WriteQueue {
  public:
   // start takes ownership of |conn| and starts the writer thread. Fails
   // with Errc::store_error if the thread cannot be created.
-  static Result<std::unique_ptr<WriteQueue>> start(SqliteConn conn, WriteQueueOptions options = {});
+  static Result<std::unique_ptr<WriteQueue>> start(std::unique_ptr<sql::Connection> conn,
+                                                  WriteQueueOptions options = {});
 
   // The destructor calls stop().
   ~WriteQueue();
@@ -98,17 +81,16 @@ class WriteQueue {
     Durability durability = Durability::full;
   };
 
-  WriteQueue(SqliteConn conn, WriteQueueOptions options);
+  WriteQueue(std::unique_ptr<sql::Connection> conn, WriteQueueOptions options);
   void loop();
   void run_batch(std::deque<Item>& batch);
   static void complete(WriteDone& done, Status st) noexcept;
 
-  SqliteConn conn_;
+  std::unique_ptr<sql::Connection> conn_;
   const WriteQueueOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
-  Durability synchronous_ = Durability::full;  // the connection's current setting (writer thread only)
   bool stopping_ = false;
   WriteStats stats_;
   std::thread thread_;

@@ -1,15 +1,15 @@
-// sqlite_mef.h (private): MefRepository over SQLite (tables enrolees and
+// sql_mef.h (private): MefRepository over the SQL interface (tables enrolees and
 // enrolments).
 #pragma once
 
 #include "m2msec/store/mef_repository.h"
-#include "sqlite_backend.h"
+#include "sql_backend.h"
 
 namespace m2msec::store::detail {
 
-class SqliteMefRepository final : public MefRepository {
+class SqlMefRepository final : public MefRepository {
  public:
-  explicit SqliteMefRepository(Backend backend) : b_(backend) {}
+  explicit SqlMefRepository(Backend backend) : b_(backend) {}
 
   Status add_enrolee(const Enrolee& enrolee, std::int64_t now) override;
   Result<std::size_t> import_enrolees(std::span<const Enrolee> rows, std::int64_t now,
@@ -27,7 +27,7 @@ class SqliteMefRepository final : public MefRepository {
                           std::int64_t now) override;
   Status remove_enrolment(std::string_view ke_id) override;
   Result<std::size_t> purge_expired(std::int64_t now) override;
-  // list_enrolees and counts live in sqlite_mef_list.cc.
+  // list_enrolees and counts live in sql_mef_list.cc.
   Result<std::vector<EnroleeSummary>> list_enrolees(const EnroleeFilter& filter) override;
   Result<MefCounts> counts() override;
 

@@ -1,10 +1,10 @@
-#include "sqlite_maf.h"
+#include "sql_maf.h"
 
 #include <algorithm>
 #include <limits>
 #include <optional>
 
-#include "sqlite_revocations.h"
+#include "sql_revocations.h"
 
 namespace m2msec::store::detail {
 namespace {
@@ -17,13 +17,13 @@ Status check_entity(std::string_view id, std::string_view field) {
 
 // replace_targets rewrites the target list of |kc_id| inside the caller's
 // transaction. Duplicates in |targets| collapse.
-Status replace_targets(SqliteConn& conn, const std::string& kc_id, std::span<const std::string> targets) {
+Status replace_targets(sql::Connection& conn, const std::string& kc_id, std::span<const std::string> targets) {
   Result<Stmt> del = conn.prepare("DELETE FROM kc_targets WHERE kc_id = ?1");
   if (!del) return std::unexpected(del.error());
   Status st = del->bind_text(1, kc_id);
   if (st) st = del->run();
   if (!st) return st;
-  Result<Stmt> ins = conn.prepare("INSERT OR IGNORE INTO kc_targets (kc_id, target_id) VALUES (?1, ?2)");
+  Result<Stmt> ins = conn.prepare("INSERT INTO kc_targets (kc_id, target_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
   if (!ins) return std::unexpected(ins.error());
   for (const std::string& t : targets) {
     st = ins->bind_text(1, kc_id);
@@ -78,7 +78,7 @@ Status check_client(const MafClient& c, std::int64_t now) {
 
 // lookup_text returns column 0 of the first row of |sql| with ?1 = |key|,
 // or nullopt if there is none.
-Result<std::optional<std::string>> lookup_text(SqliteConn& conn, std::string_view sql, const std::string& key) {
+Result<std::optional<std::string>> lookup_text(sql::Connection& conn, std::string_view sql, const std::string& key) {
   Result<Stmt> q = conn.prepare(sql);
   if (!q) return std::unexpected(q.error());
   Status st = q->bind_text(1, key);
@@ -92,7 +92,7 @@ Result<std::optional<std::string>> lookup_text(SqliteConn& conn, std::string_vie
 // insert_new_client inserts |c| unless its KmID or entity already has a
 // registration, which is reported as Errc::already_exists naming both
 // sides of the collision.
-Status insert_new_client(SqliteConn& conn, const MafClient& c, const std::vector<std::uint8_t>& sealed_km,
+Status insert_new_client(sql::Connection& conn, const MafClient& c, const std::vector<std::uint8_t>& sealed_km,
                          std::int64_t now) {
   auto by_km = lookup_text(conn, "SELECT entity_id FROM maf_clients WHERE km_id = ?1", c.km_id);
   if (!by_km) return std::unexpected(by_km.error());
@@ -111,7 +111,7 @@ Status insert_new_client(SqliteConn& conn, const MafClient& c, const std::vector
 
 }  // namespace
 
-Result<std::size_t> SqliteMafRepository::add_clients(std::span<const MafClient> rows, std::int64_t now,
+Result<std::size_t> SqlMafRepository::add_clients(std::span<const MafClient> rows, std::int64_t now,
                                                      std::vector<RowError>* out_errors) {
   return guarded([&]() -> Result<std::size_t> {
     std::vector<RowError> errors;
@@ -130,9 +130,9 @@ Result<std::size_t> SqliteMafRepository::add_clients(std::span<const MafClient> 
     }
     // Insert every valid row even when some are already refused, so one
     // attempt reports every collision; any refusal rolls the op back.
-    Status written = b_.writer->run([&](SqliteConn& conn) -> Status {
+    Status written = b_.writer->run([&](sql::Connection& conn) -> Status {
       for (const auto& [i, blob] : sealed) {
-        Status st = insert_new_client(conn, rows[i], blob, now);
+        Status st = sql::with_savepoint(conn, "m2msec_row", [&] { return insert_new_client(conn, rows[i], blob, now); });
         if (!st) {
           if (st.error().code() != Errc::already_exists) return st;  // database trouble: stop
           errors.push_back({i + 1, st.error()});
@@ -158,39 +158,32 @@ Result<std::size_t> SqliteMafRepository::add_clients(std::span<const MafClient> 
   });
 }
 
-Status SqliteMafRepository::register_client(const MafClient& c, std::int64_t now) {
+Status SqlMafRepository::register_client(const MafClient& c, std::int64_t now) {
   return guarded([&]() -> Status {
     Status st = check_client(c, now);
     if (!st) return st;
     Result<std::vector<std::uint8_t>> km = seal_cell(*b_.kek, "maf_clients", "km", c.km_id, c.km.view());
     if (!km) return std::unexpected(km.error());
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
-      // UPDATE keeps the row (and the kc_keys rows that reference its
-      // entity_id) while the KmID and Km change; INSERT if there is none.
-      Result<Stmt> up = conn.prepare(
-          "UPDATE maf_clients SET km_id = ?1, km = ?2, source = ?3, expires_at = ?4, registered_at = ?5, "
-          "app_id = coalesce(?7, app_id) WHERE entity_id = ?6");
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
+      // One statement, so replicas registering one entity at once take
+      // turns instead of colliding. The conflict path UPDATEs, keeping the
+      // row (and the kc_keys rows that reference its entity_id) while the
+      // KmID and Km change; a replacement without an App-ID keeps the one
+      // stored. A KmID taken by another entity is still a UNIQUE error.
+      Result<Stmt> up = conn.prepare(std::string(kInsertClient) +
+                                     " ON CONFLICT (entity_id) DO UPDATE SET km_id = excluded.km_id, km = excluded.km, "
+                                     "source = excluded.source, expires_at = excluded.expires_at, "
+                                     "registered_at = excluded.registered_at, "
+                                     "app_id = coalesce(excluded.app_id, maf_clients.app_id)");
       if (!up) return std::unexpected(up.error());
-      Status ok = up->bind_text(1, c.km_id);
-      if (ok) ok = up->bind_blob(2, *km);
-      if (ok) ok = up->bind_text(3, km_source_name(c.source));
-      if (ok) ok = up->bind_optional(4, c.expires_at);
-      if (ok) ok = up->bind_int64(5, now);
-      if (ok) ok = up->bind_text(6, c.entity_id);
-      if (ok) ok = up->bind_optional(7, c.app_id);
+      Status ok = bind_client(*up, c, *km, now);
       if (ok) ok = up->run();
-      if (!ok || conn.changes() > 0) return ok;
-      Result<Stmt> ins = conn.prepare(
-          std::string(kInsertClient));
-      if (!ins) return std::unexpected(ins.error());
-      ok = bind_client(*ins, c, *km, now);
-      if (ok) ok = ins->run();
       return ok;
     });
   });
 }
 
-Result<MafClient> SqliteMafRepository::read_client(std::string_view where_column, std::string_view value,
+Result<MafClient> SqlMafRepository::read_client(std::string_view where_column, std::string_view value,
                                                   std::int64_t now) {
   ReadPool::Lease lease = b_.reads->acquire();
   Result<Stmt> s = lease.conn().prepare(
@@ -218,18 +211,18 @@ Result<MafClient> SqliteMafRepository::read_client(std::string_view where_column
   return c;
 }
 
-Result<MafClient> SqliteMafRepository::find_client(std::string_view km_id, std::int64_t now) {
+Result<MafClient> SqlMafRepository::find_client(std::string_view km_id, std::int64_t now) {
   return guarded([&] { return read_client("km_id", km_id, now); });
 }
 
-Result<MafClient> SqliteMafRepository::find_client_by_entity(std::string_view entity_id, std::int64_t now) {
+Result<MafClient> SqlMafRepository::find_client_by_entity(std::string_view entity_id, std::int64_t now) {
   return guarded([&] { return read_client("entity_id", entity_id, now); });
 }
 
-Status SqliteMafRepository::deregister_client(std::string_view km_id) {
+Status SqlMafRepository::deregister_client(std::string_view km_id) {
   return guarded([&]() -> Status {
     const std::string id(km_id);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       // ON DELETE CASCADE removes the entity's kc_keys and their targets.
       Result<Stmt> del = conn.prepare("DELETE FROM maf_clients WHERE km_id = ?1");
       if (!del) return std::unexpected(del.error());
@@ -241,13 +234,13 @@ Status SqliteMafRepository::deregister_client(std::string_view km_id) {
   });
 }
 
-Result<bool> SqliteMafRepository::revoke_client(const Revocation& entry, std::int64_t now) {
+Result<bool> SqlMafRepository::revoke_client(const Revocation& entry, std::int64_t now) {
   auto n = revoke_clients(std::span<const Revocation>(&entry, 1), now);
   if (!n) return std::unexpected(n.error());
   return *n == 1;
 }
 
-Result<std::size_t> SqliteMafRepository::revoke_clients(std::span<const Revocation> entries, std::int64_t now) {
+Result<std::size_t> SqlMafRepository::revoke_clients(std::span<const Revocation> entries, std::int64_t now) {
   return guarded([&]() -> Result<std::size_t> {
     for (const Revocation& entry : entries) {
       if (entry.kind != RevokedKind::km) return fail(Errc::invalid_argument, "revoke_client logs a km entry");
@@ -255,7 +248,7 @@ Result<std::size_t> SqliteMafRepository::revoke_clients(std::span<const Revocati
       if (!st) return std::unexpected(st.error());
     }
     std::size_t existed = 0;
-    Status st = b_.writer->run([&](SqliteConn& conn) -> Status {
+    Status st = b_.writer->run([&](sql::Connection& conn) -> Status {
       existed = 0;  // a retried op counts again from zero
       for (const Revocation& entry : entries) {
         // The registration, when there is one, says whose key it was and
@@ -273,6 +266,19 @@ Result<std::size_t> SqliteMafRepository::revoke_clients(std::span<const Revocati
           e.expires_at = q->column_optional_int64(1).value_or(std::numeric_limits<std::int64_t>::max());
         }
         q->reset();
+        if (!found) {
+          // Already remembered (every replica of a MAF applies the same
+          // MEF feed to one shared log): one entry is enough.
+          Result<Stmt> seen = conn.prepare(
+              "SELECT 1 FROM revocations WHERE key_id = ?1 AND kind = 'km' AND expires_at >= ?2 LIMIT 1");
+          if (!seen) return std::unexpected(seen.error());
+          ok = seen->bind_text(1, e.key_id);
+          if (ok) ok = seen->bind_int64(2, e.expires_at);
+          if (!ok) return ok;
+          Result<bool> dup = seen->step();
+          if (!dup) return std::unexpected(dup.error());
+          if (*dup) continue;
+        }
         ok = insert_revocation(conn, e, now);
         if (!ok) return ok;
         if (!found) continue;
@@ -291,10 +297,10 @@ Result<std::size_t> SqliteMafRepository::revoke_clients(std::span<const Revocati
   });
 }
 
-Status SqliteMafRepository::revoke_kc(std::string_view kc_id, std::int64_t now) {
+Status SqlMafRepository::revoke_kc(std::string_view kc_id, std::int64_t now) {
   return guarded([&]() -> Status {
     const std::string id(kc_id);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       Result<Stmt> q = conn.prepare("SELECT entity_a_id, expires_at FROM kc_keys WHERE kc_id = ?1");
       if (!q) return std::unexpected(q.error());
       Status ok = q->bind_text(1, id);
@@ -333,7 +339,7 @@ Result<WriteOp> kc_op(const Backend& b, const KcKey& k, std::int64_t now) {
   if (!kc) return std::unexpected(kc.error());
   // The op owns what it writes: identifiers and the sealed blob.
   return WriteOp([kc_id = k.kc_id, entity_a_id = k.entity_a_id, targets = k.targets, expires_at = k.expires_at,
-                  blob = std::move(*kc), now](SqliteConn& conn) -> Status {
+                  blob = std::move(*kc), now](sql::Connection& conn) -> Status {
     Result<Stmt> q = conn.prepare("SELECT 1 FROM maf_clients WHERE entity_id = ?1");
     if (!q) return std::unexpected(q.error());
     Status ok = q->bind_text(1, entity_a_id);
@@ -357,7 +363,7 @@ Result<WriteOp> kc_op(const Backend& b, const KcKey& k, std::int64_t now) {
 
 // deregister_kc_op deletes one Kc row (Errc::not_found if absent).
 WriteOp deregister_kc_op(std::string kc_id) {
-  return [id = std::move(kc_id)](SqliteConn& conn) -> Status {
+  return [id = std::move(kc_id)](sql::Connection& conn) -> Status {
     Result<Stmt> del = conn.prepare("DELETE FROM kc_keys WHERE kc_id = ?1");
     if (!del) return std::unexpected(del.error());
     Status st = del->bind_text(1, id);
@@ -369,7 +375,7 @@ WriteOp deregister_kc_op(std::string kc_id) {
 
 }  // namespace
 
-Status SqliteMafRepository::register_kc(const KcKey& k, std::int64_t now) {
+Status SqlMafRepository::register_kc(const KcKey& k, std::int64_t now) {
   return guarded([&]() -> Status {
     Result<WriteOp> op = kc_op(b_, k, now);
     if (!op) return std::unexpected(op.error());
@@ -377,22 +383,22 @@ Status SqliteMafRepository::register_kc(const KcKey& k, std::int64_t now) {
   });
 }
 
-void SqliteMafRepository::register_kc_async(const KcKey& k, std::int64_t now, Completion done) {
+void SqlMafRepository::register_kc_async(const KcKey& k, std::int64_t now, Completion done) {
   Result<WriteOp> op = guarded([&]() -> Result<WriteOp> { return kc_op(b_, k, now); });
   if (!op) return done(std::unexpected(op.error()));
   b_.writer->submit(std::move(*op), Durability::relaxed, std::move(done));
 }
 
-Result<KcKey> SqliteMafRepository::find_kc(std::string_view kc_id, std::int64_t now) {
+Result<KcKey> SqlMafRepository::find_kc(std::string_view kc_id, std::int64_t now) {
   return guarded([&]() -> Result<KcKey> {
     ReadPool::Lease lease = b_.reads->acquire();
-    SqliteConn& conn = lease.conn();
+    sql::Connection& conn = lease.conn();
     // One read transaction: the key and its targets from one snapshot.
-    Status st = conn.exec("BEGIN");
+    Status st = conn.begin_read();
     if (!st) return std::unexpected(st.error());
     struct EndRead {
-      SqliteConn& c;
-      ~EndRead() { (void)c.exec("COMMIT"); }
+      sql::Connection& c;
+      ~EndRead() { (void)c.commit(); }
     } end_read{conn};
     Result<Stmt> s =
         conn.prepare("SELECT kc_id, kc, entity_a_id, expires_at, created_at FROM kc_keys WHERE kc_id = ?1");
@@ -425,13 +431,13 @@ Result<KcKey> SqliteMafRepository::find_kc(std::string_view kc_id, std::int64_t 
   });
 }
 
-Status SqliteMafRepository::update_kc(std::string_view kc_id, std::int64_t expires_at,
+Status SqlMafRepository::update_kc(std::string_view kc_id, std::int64_t expires_at,
                                       std::span<const std::string> targets) {
   return guarded([&]() -> Status {
     Status st = check_targets(targets);
     if (!st) return st;
     const std::string id(kc_id);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       Result<Stmt> up = conn.prepare("UPDATE kc_keys SET expires_at = ?1 WHERE kc_id = ?2");
       if (!up) return std::unexpected(up.error());
       Status ok = up->bind_int64(1, expires_at);
@@ -444,17 +450,17 @@ Status SqliteMafRepository::update_kc(std::string_view kc_id, std::int64_t expir
   });
 }
 
-Status SqliteMafRepository::deregister_kc(std::string_view kc_id) {
+Status SqlMafRepository::deregister_kc(std::string_view kc_id) {
   return guarded([&]() -> Status { return b_.writer->run(deregister_kc_op(std::string(kc_id)), Durability::relaxed); });
 }
 
-void SqliteMafRepository::deregister_kc_async(std::string_view kc_id, Completion done) {
+void SqlMafRepository::deregister_kc_async(std::string_view kc_id, Completion done) {
   Result<WriteOp> op = guarded([&]() -> Result<WriteOp> { return deregister_kc_op(std::string(kc_id)); });
   if (!op) return done(std::unexpected(op.error()));
   b_.writer->submit(std::move(*op), Durability::relaxed, std::move(done));
 }
 
-Result<std::size_t> SqliteMafRepository::purge_expired(std::int64_t now) {
+Result<std::size_t> SqlMafRepository::purge_expired(std::int64_t now) {
   return delete_expired(*b_.writer,
                         {"DELETE FROM kc_keys WHERE expires_at <= ?1", "DELETE FROM maf_clients WHERE expires_at <= ?1"},
                         now);

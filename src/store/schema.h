@@ -1,6 +1,9 @@
-// m2msec/store/schema.h: the SQLite schema and its migrations.
+// schema.h (private): the schema and its migrations, per engine.
 //
-// The schema version is PRAGMA user_version. Migrations are an ordered list
+// Each engine has its own list with the same versions and the same
+// tables, columns and constraints in its own types. The schema version is
+// PRAGMA user_version in SQLite and the one row of schema_version in
+// PostgreSQL. Migrations are an ordered list
 // with versions 1, 2, 3, ...; opening a database runs every migration newer
 // than its version in ONE transaction (all or nothing), then sets
 // user_version. A database whose version is newer than the list knows is
@@ -12,7 +15,7 @@
 #include <string_view>
 
 #include "m2msec/core/error.h"
-#include "m2msec/store/sqlite_conn.h"
+#include "sql.h"
 
 namespace m2msec::store {
 
@@ -22,16 +25,18 @@ struct Migration {
 };
 
 // schema_migrations is the list the store applies on open.
-std::span<const Migration> schema_migrations();
+std::span<const Migration> schema_migrations(sql::Dialect dialect);
 
-// schema_version reads PRAGMA user_version.
-Result<int> schema_version(SqliteConn& conn);
+// schema_version reads the database's version (0 for a new database).
+Result<int> schema_version(sql::Connection& conn);
 
 // apply_migrations brings |conn|'s database to the last version in
 // |migrations| (which must be numbered 1..n consecutively, else
 // Errc::invalid_argument). Fails with Errc::schema_too_new if the database
 // is newer than n, and with Errc::store_error if a migration fails, in
 // which case nothing of this call is kept. Returns the final version.
-Result<int> apply_migrations(SqliteConn& conn, std::span<const Migration> migrations);
+// Processes that open one database at once migrate it one after the other
+// (SQLite: the write lock; PostgreSQL: an advisory lock).
+Result<int> apply_migrations(sql::Connection& conn, std::span<const Migration> migrations);
 
 }  // namespace m2msec::store

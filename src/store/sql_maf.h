@@ -1,15 +1,15 @@
-// sqlite_maf.h (private): MafRepository over SQLite (tables maf_clients,
+// sql_maf.h (private): MafRepository over the SQL interface (tables maf_clients,
 // kc_keys and kc_targets).
 #pragma once
 
 #include "m2msec/store/maf_repository.h"
-#include "sqlite_backend.h"
+#include "sql_backend.h"
 
 namespace m2msec::store::detail {
 
-class SqliteMafRepository final : public MafRepository {
+class SqlMafRepository final : public MafRepository {
  public:
-  explicit SqliteMafRepository(Backend backend) : b_(backend) {}
+  explicit SqlMafRepository(Backend backend) : b_(backend) {}
 
   Status register_client(const MafClient& client, std::int64_t now) override;
   Result<std::size_t> add_clients(std::span<const MafClient> rows, std::int64_t now,
@@ -27,7 +27,7 @@ class SqliteMafRepository final : public MafRepository {
   Status deregister_kc(std::string_view kc_id) override;
   void deregister_kc_async(std::string_view kc_id, Completion done) override;
   Result<std::size_t> purge_expired(std::int64_t now) override;
-  // list_clients, list_kc and counts live in sqlite_maf_list.cc.
+  // list_clients, list_kc and counts live in sql_maf_list.cc.
   Result<std::vector<MafClientSummary>> list_clients(const Page& page) override;
   Result<std::vector<KcSummary>> list_kc(const Page& page) override;
   Result<MafCounts> counts() override;

@@ -1,10 +1,10 @@
-#include "sqlite_mef.h"
+#include "sql_mef.h"
 
 #include <algorithm>
 #include <ctime>
 #include <optional>
 
-#include "sqlite_revocations.h"
+#include "sql_revocations.h"
 
 namespace m2msec::store::detail {
 namespace {
@@ -110,9 +110,16 @@ Result<Enrolment> decode_enrolment(const Stmt& s, const Kek& kek) {
 // check_enrolee_accepts verifies, inside the write transaction, that the
 // enrolee may receive an enrolment expiring at |expires_at| (with a Kpsa
 // if |has_kpsa|).
-Status check_enrolee_accepts(SqliteConn& conn, const std::string& enrolee_id, bool has_kpsa,
+Status check_enrolee_accepts(sql::Connection& conn, const std::string& enrolee_id, bool has_kpsa,
                              std::int64_t expires_at, std::int64_t now) {
-  Result<Stmt> q = conn.prepare("SELECT state, expires_at, target_kind FROM enrolees WHERE enrolee_id = ?1");
+  // On PostgreSQL, FOR UPDATE holds the enrolee's row to the end of the
+  // transaction, so two replicas enrolling one enrolee take turns: the
+  // later replaces the earlier's enrolment (and logs it) instead of
+  // colliding with it. (SQLite has one writer: no lock needed.)
+  Result<Stmt> q = conn.prepare(conn.dialect() == sql::Dialect::postgres
+                                    ? "SELECT state, expires_at, target_kind FROM enrolees WHERE enrolee_id = ?1 "
+                                      "FOR UPDATE"
+                                    : "SELECT state, expires_at, target_kind FROM enrolees WHERE enrolee_id = ?1");
   if (!q) return std::unexpected(q.error());
   Status st = q->bind_text(1, enrolee_id);
   if (!st) return st;
@@ -133,7 +140,7 @@ Status check_enrolee_accepts(SqliteConn& conn, const std::string& enrolee_id, bo
 // end_enrolment ends the current enrolment of |enrolee_id|, if any: it is
 // logged as revoked (naming its holder) and deleted, inside the caller's
 // write transaction. conn.changes() then says whether there was one.
-Status end_enrolment(SqliteConn& conn, const std::string& enrolee_id, std::int64_t now) {
+Status end_enrolment(sql::Connection& conn, const std::string& enrolee_id, std::int64_t now) {
   Status st = log_enrolment_revocation(conn, enrolee_id, now);
   if (!st) return st;
   Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE enrolee_id = ?1");
@@ -145,11 +152,11 @@ Status end_enrolment(SqliteConn& conn, const std::string& enrolee_id, std::int64
 
 }  // namespace
 
-Status SqliteMefRepository::add_enrolee(const Enrolee& enrolee, std::int64_t now) {
+Status SqlMefRepository::add_enrolee(const Enrolee& enrolee, std::int64_t now) {
   return guarded([&]() -> Status {
     Result<SealedEnrolee> sealed = seal_enrolee(*b_.kek, enrolee);
     if (!sealed) return std::unexpected(sealed.error());
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       Result<Stmt> s = conn.prepare(kInsertEnrolee);
       if (!s) return std::unexpected(s.error());
       Status st = bind_enrolee(*s, *sealed, now);
@@ -160,7 +167,7 @@ Status SqliteMefRepository::add_enrolee(const Enrolee& enrolee, std::int64_t now
   });
 }
 
-Result<std::size_t> SqliteMefRepository::import_enrolees(std::span<const Enrolee> rows, std::int64_t now,
+Result<std::size_t> SqlMefRepository::import_enrolees(std::span<const Enrolee> rows, std::int64_t now,
                                                          std::vector<RowError>* out_errors) {
   return guarded([&]() -> Result<std::size_t> {
     std::vector<RowError> errors;
@@ -176,13 +183,19 @@ Result<std::size_t> SqliteMefRepository::import_enrolees(std::span<const Enrolee
     }
     // Insert every valid row even when some are already refused, so one
     // attempt reports all duplicates; any error rolls the whole op back.
-    Status written = b_.writer->run([&](SqliteConn& conn) -> Status {
+    Status written = b_.writer->run([&](sql::Connection& conn) -> Status {
       Result<Stmt> s = conn.prepare(kInsertEnrolee);
       if (!s) return std::unexpected(s.error());
       for (const auto& [row, se] : sealed) {
-        Status st = bind_enrolee(*s, se, now);
-        if (st) st = s->run();
-        s->reset();
+        // Each row in its own savepoint: a refused row undoes itself alone
+        // and the next one still runs (PostgreSQL refuses every statement
+        // after an error until the rollback).
+        Status st = sql::with_savepoint(conn, "m2msec_row", [&]() -> Status {
+          Status ok = bind_enrolee(*s, se, now);
+          if (ok) ok = s->run();
+          s->reset();
+          return ok;
+        });
         if (!st) {
           if (st.error().code() != Errc::already_exists) return st;  // database trouble: stop
           errors.push_back({row, which_duplicate(st.error(), *se.row)});
@@ -205,7 +218,7 @@ Result<std::size_t> SqliteMefRepository::import_enrolees(std::span<const Enrolee
   });
 }
 
-Result<Enrolee> SqliteMefRepository::read_enrolee(std::string_view where_column, std::string_view value,
+Result<Enrolee> SqlMefRepository::read_enrolee(std::string_view where_column, std::string_view value,
                                                   bool active_only) {
   ReadPool::Lease lease = b_.reads->acquire();
   Result<Stmt> s = lease.conn().prepare("SELECT " + std::string(kEnroleeColumns) + " FROM enrolees WHERE " +
@@ -220,11 +233,11 @@ Result<Enrolee> SqliteMefRepository::read_enrolee(std::string_view where_column,
   return decode_enrolee(*s, *b_.kek);
 }
 
-Result<Enrolee> SqliteMefRepository::get_enrolee(std::string_view enrolee_id) {
+Result<Enrolee> SqlMefRepository::get_enrolee(std::string_view enrolee_id) {
   return guarded([&] { return read_enrolee("enrolee_id", enrolee_id); });
 }
 
-Result<Enrolee> SqliteMefRepository::find_enrolee_by_kpm_id(std::string_view kpm_id, std::int64_t now) {
+Result<Enrolee> SqlMefRepository::find_enrolee_by_kpm_id(std::string_view kpm_id, std::int64_t now) {
   return guarded([&]() -> Result<Enrolee> {
     Result<Enrolee> e = read_enrolee("kpm_id", kpm_id);
     if (!e) return e;
@@ -234,7 +247,7 @@ Result<Enrolee> SqliteMefRepository::find_enrolee_by_kpm_id(std::string_view kpm
   });
 }
 
-Result<Enrolee> SqliteMefRepository::find_enrolee_by_cert_subject(std::string_view subject, std::int64_t now) {
+Result<Enrolee> SqlMefRepository::find_enrolee_by_cert_subject(std::string_view subject, std::int64_t now) {
   return guarded([&]() -> Result<Enrolee> {
     // Removed enrolees may share the subject (the unique index covers
     // active rows only), so the state filter belongs in the query.
@@ -245,10 +258,10 @@ Result<Enrolee> SqliteMefRepository::find_enrolee_by_cert_subject(std::string_vi
   });
 }
 
-Status SqliteMefRepository::remove_enrolee(std::string_view enrolee_id) {
+Status SqlMefRepository::remove_enrolee(std::string_view enrolee_id) {
   return guarded([&]() -> Status {
     const std::string id(enrolee_id);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       Result<Stmt> up =
           conn.prepare("UPDATE enrolees SET state = 'removed', kpm = NULL WHERE enrolee_id = ?1 AND state = 'active'");
       if (!up) return std::unexpected(up.error());
@@ -261,7 +274,7 @@ Status SqliteMefRepository::remove_enrolee(std::string_view enrolee_id) {
   });
 }
 
-Result<WriteOp> SqliteMefRepository::enrolment_op(const Enrolment& e, std::int64_t now) {
+Result<WriteOp> SqlMefRepository::enrolment_op(const Enrolment& e, std::int64_t now) {
   Status st = require_canonical_id(KeyIdKind::ke, e.ke_id, "ke_id");
   if (!st) return std::unexpected(st.error());
   if (e.ke.empty()) return fail(Errc::invalid_argument, "ke is empty");
@@ -283,7 +296,7 @@ Result<WriteOp> SqliteMefRepository::enrolment_op(const Enrolment& e, std::int64
   }
   // The op owns what it writes: identifiers and sealed blobs, no plaintext.
   return WriteOp([ke_id = e.ke_id, enrolee_id = e.enrolee_id, kpsa_id = e.kpsa_id, expires_at = e.expires_at,
-                  ke = std::move(*ke), kpsa = std::move(kpsa), now](SqliteConn& conn) -> Status {
+                  ke = std::move(*ke), kpsa = std::move(kpsa), now](sql::Connection& conn) -> Status {
     Status ok = check_enrolee_accepts(conn, enrolee_id, kpsa_id.has_value(), expires_at, now);
     if (!ok) return ok;
     // Replace: the old enrolment (and its KeID) goes in the same
@@ -305,7 +318,7 @@ Result<WriteOp> SqliteMefRepository::enrolment_op(const Enrolment& e, std::int64
   });
 }
 
-Status SqliteMefRepository::put_enrolment(const Enrolment& e, std::int64_t now) {
+Status SqlMefRepository::put_enrolment(const Enrolment& e, std::int64_t now) {
   return guarded([&]() -> Status {
     Result<WriteOp> op = enrolment_op(e, now);
     if (!op) return std::unexpected(op.error());
@@ -313,13 +326,13 @@ Status SqliteMefRepository::put_enrolment(const Enrolment& e, std::int64_t now) 
   });
 }
 
-void SqliteMefRepository::put_enrolment_async(const Enrolment& e, std::int64_t now, Completion done) {
+void SqlMefRepository::put_enrolment_async(const Enrolment& e, std::int64_t now, Completion done) {
   Result<WriteOp> op = guarded([&]() -> Result<WriteOp> { return enrolment_op(e, now); });
   if (!op) return done(std::unexpected(op.error()));
   b_.writer->submit(std::move(*op), Durability::full, std::move(done));
 }
 
-Result<Enrolment> SqliteMefRepository::read_enrolment(std::string_view where_column, std::string_view value,
+Result<Enrolment> SqlMefRepository::read_enrolment(std::string_view where_column, std::string_view value,
                                                       std::int64_t now) {
   ReadPool::Lease lease = b_.reads->acquire();
   Result<Stmt> s = lease.conn().prepare("SELECT " + std::string(kEnrolmentColumns) + " FROM enrolments WHERE " +
@@ -335,18 +348,18 @@ Result<Enrolment> SqliteMefRepository::read_enrolment(std::string_view where_col
   return decode_enrolment(*s, *b_.kek);
 }
 
-Result<Enrolment> SqliteMefRepository::find_enrolment(std::string_view ke_id, std::int64_t now) {
+Result<Enrolment> SqlMefRepository::find_enrolment(std::string_view ke_id, std::int64_t now) {
   return guarded([&] { return read_enrolment("ke_id", ke_id, now); });
 }
 
-Result<Enrolment> SqliteMefRepository::find_enrolment_by_kpsa_id(std::string_view kpsa_id, std::int64_t now) {
+Result<Enrolment> SqlMefRepository::find_enrolment_by_kpsa_id(std::string_view kpsa_id, std::int64_t now) {
   return guarded([&] { return read_enrolment("kpsa_id", kpsa_id, now); });
 }
 
-Status SqliteMefRepository::remove_enrolment(std::string_view ke_id) {
+Status SqlMefRepository::remove_enrolment(std::string_view ke_id) {
   return guarded([&]() -> Status {
     const std::string id(ke_id);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       Result<Stmt> del = conn.prepare("DELETE FROM enrolments WHERE ke_id = ?1");
       if (!del) return std::unexpected(del.error());
       Status st = del->bind_text(1, id);
@@ -357,10 +370,10 @@ Status SqliteMefRepository::remove_enrolment(std::string_view ke_id) {
   });
 }
 
-Status SqliteMefRepository::revoke_enrolment(std::string_view enrolee_id) {
+Status SqlMefRepository::revoke_enrolment(std::string_view enrolee_id) {
   return guarded([&]() -> Status {
     const std::string id(enrolee_id);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       Status st = end_enrolment(conn, id, std::time(nullptr));
       if (st) st = expect_changed(conn, "enrolment of " + id);
       return st;
@@ -368,12 +381,12 @@ Status SqliteMefRepository::revoke_enrolment(std::string_view enrolee_id) {
   });
 }
 
-Status SqliteMefRepository::retarget_enrolee(std::string_view enrolee_id, TargetKind kind, std::string_view target,
+Status SqlMefRepository::retarget_enrolee(std::string_view enrolee_id, TargetKind kind, std::string_view target,
                                              std::int64_t now) {
   return guarded([&]() -> Status {
     if (Status v = validate_target(kind, target); !v) return v;
     const std::string id(enrolee_id), to(target);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       // The current enrolment is revoked with its old holder named, then
       // the target changes: the next enrolment yields keys for the new one.
       // (A refusal below rolls the whole op back, the log entry with it.)
@@ -392,7 +405,7 @@ Status SqliteMefRepository::retarget_enrolee(std::string_view enrolee_id, Target
   });
 }
 
-Result<std::size_t> SqliteMefRepository::purge_expired(std::int64_t now) {
+Result<std::size_t> SqlMefRepository::purge_expired(std::int64_t now) {
   return delete_expired(*b_.writer, {"DELETE FROM enrolments WHERE expires_at <= ?1"}, now);
 }
 

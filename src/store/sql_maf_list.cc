@@ -1,6 +1,6 @@
-// sqlite_maf_list.cc: the operator side of SqliteMafRepository (listing
+// sql_maf_list.cc: the operator side of SqlMafRepository (listing
 // and counts). Nothing here selects a secret column (km, kc).
-#include "sqlite_maf.h"
+#include "sql_maf.h"
 
 namespace m2msec::store::detail {
 namespace {
@@ -21,7 +21,7 @@ constexpr std::string_view kCounts = "SELECT (SELECT count(*) FROM maf_clients),
 
 // prepare_page prepares |sql| with the page bound as ?1 (after) and ?2
 // (limit).
-Result<Stmt> prepare_page(SqliteConn& conn, std::string_view sql, const Page& page) {
+Result<Stmt> prepare_page(sql::Connection& conn, std::string_view sql, const Page& page) {
   Result<Stmt> s = conn.prepare(sql);
   if (!s) return s;
   Status st = s->bind_text(1, page.after);
@@ -57,7 +57,7 @@ Result<std::vector<KcSummary>> fold_kc_rows(Stmt& s) {
 
 }  // namespace
 
-Result<std::vector<MafClientSummary>> SqliteMafRepository::list_clients(const Page& page) {
+Result<std::vector<MafClientSummary>> SqlMafRepository::list_clients(const Page& page) {
   return guarded([&]() -> Result<std::vector<MafClientSummary>> {
     Status st = check_page(page);
     if (!st) return std::unexpected(st.error());
@@ -68,7 +68,7 @@ Result<std::vector<MafClientSummary>> SqliteMafRepository::list_clients(const Pa
   });
 }
 
-Result<std::vector<KcSummary>> SqliteMafRepository::list_kc(const Page& page) {
+Result<std::vector<KcSummary>> SqlMafRepository::list_kc(const Page& page) {
   return guarded([&]() -> Result<std::vector<KcSummary>> {
     Status st = check_page(page);
     if (!st) return std::unexpected(st.error());
@@ -79,7 +79,7 @@ Result<std::vector<KcSummary>> SqliteMafRepository::list_kc(const Page& page) {
   });
 }
 
-Result<MafCounts> SqliteMafRepository::counts() {
+Result<MafCounts> SqlMafRepository::counts() {
   return guarded([&]() -> Result<MafCounts> {
     Result<std::vector<std::uint64_t>> n = count_row(*b_.reads, kCounts, 2);
     if (!n) return std::unexpected(n.error());

@@ -1,17 +1,17 @@
-// sqlite_revocations.h (private): RevocationLog over SQLite (tables
+// sql_revocations.h (private): RevocationLog over the SQL interface (tables
 // revocations and feed_cursors, and the epoch in meta), and the SQL that
 // the MEF and MAF repositories run inside their own transactions to log
 // what they revoke.
 #pragma once
 
 #include "m2msec/store/revocation_log.h"
-#include "sqlite_backend.h"
+#include "sql_backend.h"
 
 namespace m2msec::store::detail {
 
-class SqliteRevocationLog final : public RevocationLog {
+class SqlRevocationLog final : public RevocationLog {
  public:
-  explicit SqliteRevocationLog(Backend backend) : b_(backend) {}
+  explicit SqlRevocationLog(Backend backend) : b_(backend) {}
 
   Result<RevocationPage> after(std::int64_t after, std::string_view holder, std::size_t limit) override;
   Status record(const Revocation& entry, std::int64_t now) override;
@@ -28,9 +28,9 @@ class SqliteRevocationLog final : public RevocationLog {
 // of |enrolee_id| (if it has one), naming its holder as the enrolee's
 // target is now. Runs inside the caller's write transaction, before the
 // enrolment row goes.
-Status log_enrolment_revocation(SqliteConn& conn, const std::string& enrolee_id, std::int64_t now);
+Status log_enrolment_revocation(sql::Connection& conn, const std::string& enrolee_id, std::int64_t now);
 
 // insert_revocation appends |e| inside the caller's write transaction.
-Status insert_revocation(SqliteConn& conn, const Revocation& e, std::int64_t now);
+Status insert_revocation(sql::Connection& conn, const Revocation& e, std::int64_t now);
 
 }  // namespace m2msec::store::detail

@@ -1,4 +1,4 @@
-#include "sqlite_revocations.h"
+#include "sql_revocations.h"
 
 #include "m2msec/core/encoding.h"
 
@@ -46,17 +46,17 @@ Result<Revocation> decode(const Stmt& s) {
   return r;
 }
 
-Result<std::int64_t> read_head(SqliteConn& conn) {
-  // sqlite_sequence keeps the largest seq ever handed out, even after the
+Result<std::int64_t> read_head(sql::Connection& conn) {
+  // The counter row keeps the largest seq ever handed out, even after the
   // rows were purged, so the head never goes back.
-  Result<Stmt> q = conn.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'revocations'");
+  Result<Stmt> q = conn.prepare("SELECT seq FROM revocation_head");
   if (!q) return std::unexpected(q.error());
   Result<bool> row = q->step();
   if (!row) return std::unexpected(row.error());
   return *row ? q->column_int64(0) : 0;
 }
 
-Result<std::string> read_epoch(SqliteConn& conn) {
+Result<std::string> read_epoch(sql::Connection& conn) {
   Result<Stmt> q = conn.prepare("SELECT value FROM meta WHERE name = 'revocation_epoch'");
   if (!q) return std::unexpected(q.error());
   Result<bool> row = q->step();
@@ -67,10 +67,30 @@ Result<std::string> read_epoch(SqliteConn& conn) {
 
 }  // namespace
 
-Status insert_revocation(SqliteConn& conn, const Revocation& e, std::int64_t now) {
+namespace {
+
+// next_seq takes the next seq: the counter row's update locks it until the
+// caller's transaction ends, so seqs commit in the order they are taken,
+// across processes (schema version 5). With |enrolee_id|, only if that
+// enrolee has an enrolment to log.
+Status next_seq(sql::Connection& conn, const std::string* enrolee_id = nullptr) {
+  Result<Stmt> up = conn.prepare(
+      enrolee_id == nullptr
+          ? "UPDATE revocation_head SET seq = seq + 1"
+          : "UPDATE revocation_head SET seq = seq + 1 WHERE EXISTS (SELECT 1 FROM enrolments WHERE enrolee_id = ?1)");
+  if (!up) return std::unexpected(up.error());
+  Status st = enrolee_id == nullptr ? Status() : up->bind_text(1, *enrolee_id);
+  if (st) st = up->run();
+  return st;
+}
+
+}  // namespace
+
+Status insert_revocation(sql::Connection& conn, const Revocation& e, std::int64_t now) {
+  if (Status st = next_seq(conn); !st) return st;
   Result<Stmt> ins = conn.prepare(
-      "INSERT INTO revocations (kind, key_id, entity_id, holder, kpsa_id, expires_at, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO revocations (seq, kind, key_id, entity_id, holder, kpsa_id, expires_at, created_at) "
+      "VALUES ((SELECT seq FROM revocation_head), ?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!ins) return std::unexpected(ins.error());
   Status st = ins->bind_text(1, revoked_kind_name(e.kind));
   if (st) st = ins->bind_text(2, e.key_id);
@@ -83,12 +103,13 @@ Status insert_revocation(SqliteConn& conn, const Revocation& e, std::int64_t now
   return st;
 }
 
-Status log_enrolment_revocation(SqliteConn& conn, const std::string& enrolee_id, std::int64_t now) {
+Status log_enrolment_revocation(sql::Connection& conn, const std::string& enrolee_id, std::int64_t now) {
   // A MAF is named by its FQDN, compared without case (Fqdn::matches); an
   // Entity B by its CSE-ID, which is case-sensitive.
+  if (Status st = next_seq(conn, &enrolee_id); !st) return st;
   Result<Stmt> ins = conn.prepare(
-      "INSERT INTO revocations (kind, key_id, entity_id, holder, kpsa_id, expires_at, created_at) "
-      "SELECT 'ke', m.ke_id, m.enrolee_id, "
+      "INSERT INTO revocations (seq, kind, key_id, entity_id, holder, kpsa_id, expires_at, created_at) "
+      "SELECT (SELECT seq FROM revocation_head), 'ke', m.ke_id, m.enrolee_id, "
       "CASE e.target_kind WHEN 'maf' THEN lower(e.target) ELSE e.target END, m.kpsa_id, m.expires_at, ?2 "
       "FROM enrolments m JOIN enrolees e ON e.enrolee_id = m.enrolee_id WHERE m.enrolee_id = ?1");
   if (!ins) return std::unexpected(ins.error());
@@ -98,16 +119,16 @@ Status log_enrolment_revocation(SqliteConn& conn, const std::string& enrolee_id,
   return st;
 }
 
-Result<RevocationPage> SqliteRevocationLog::after(std::int64_t after, std::string_view holder, std::size_t limit) {
+Result<RevocationPage> SqlRevocationLog::after(std::int64_t after, std::string_view holder, std::size_t limit) {
   return guarded([&]() -> Result<RevocationPage> {
     if (limit == 0 || limit > kMaxRevocationPage) return fail(Errc::invalid_argument, "bad revocation page limit");
     ReadPool::Lease lease = b_.reads->acquire();
-    SqliteConn& conn = lease.conn();
+    sql::Connection& conn = lease.conn();
     // One read transaction: the head, the epoch and the rows agree.
-    Status st = conn.exec("BEGIN");
+    Status st = conn.begin_read();
     if (!st) return std::unexpected(st.error());
     auto done = [&](Result<RevocationPage> r) {
-      (void)conn.exec("COMMIT");
+      (void)conn.commit();
       return r;
     };
     RevocationPage page;
@@ -138,13 +159,13 @@ Result<RevocationPage> SqliteRevocationLog::after(std::int64_t after, std::strin
   });
 }
 
-Status SqliteRevocationLog::record(const Revocation& entry, std::int64_t now) {
+Status SqlRevocationLog::record(const Revocation& entry, std::int64_t now) {
   return guarded([&]() -> Status {
-    return b_.writer->run([&](SqliteConn& conn) { return insert_revocation(conn, entry, now); });
+    return b_.writer->run([&](sql::Connection& conn) { return insert_revocation(conn, entry, now); });
   });
 }
 
-Result<bool> SqliteRevocationLog::is_revoked(RevokedKind kind, std::string_view key_id, std::int64_t now) {
+Result<bool> SqlRevocationLog::is_revoked(RevokedKind kind, std::string_view key_id, std::int64_t now) {
   return guarded([&]() -> Result<bool> {
     ReadPool::Lease lease = b_.reads->acquire();
     Result<Stmt> q = lease.conn().prepare(
@@ -160,7 +181,7 @@ Result<bool> SqliteRevocationLog::is_revoked(RevokedKind kind, std::string_view 
   });
 }
 
-Result<FeedCursor> SqliteRevocationLog::cursor(std::string_view issuer) {
+Result<FeedCursor> SqlRevocationLog::cursor(std::string_view issuer) {
   return guarded([&]() -> Result<FeedCursor> {
     ReadPool::Lease lease = b_.reads->acquire();
     Result<Stmt> q = lease.conn().prepare("SELECT epoch, seq FROM feed_cursors WHERE issuer = ?1");
@@ -176,10 +197,10 @@ Result<FeedCursor> SqliteRevocationLog::cursor(std::string_view issuer) {
   });
 }
 
-Status SqliteRevocationLog::set_cursor(std::string_view issuer, const FeedCursor& cursor) {
+Status SqlRevocationLog::set_cursor(std::string_view issuer, const FeedCursor& cursor) {
   return guarded([&]() -> Status {
     const std::string id(issuer);
-    return b_.writer->run([&](SqliteConn& conn) -> Status {
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
       Result<Stmt> up = conn.prepare(
           "INSERT INTO feed_cursors (issuer, epoch, seq) VALUES (?1, ?2, ?3) "
           "ON CONFLICT (issuer) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq");
@@ -193,7 +214,7 @@ Status SqliteRevocationLog::set_cursor(std::string_view issuer, const FeedCursor
   });
 }
 
-Result<std::size_t> SqliteRevocationLog::purge_expired(std::int64_t now) {
+Result<std::size_t> SqlRevocationLog::purge_expired(std::int64_t now) {
   return delete_expired(*b_.writer, {"DELETE FROM revocations WHERE expires_at <= ?1"}, now);
 }
 

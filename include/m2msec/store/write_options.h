@@ -1,0 +1,21 @@
+// m2msec/store/write_options.h: how a store groups its writes into commits
+// (the same for every backend).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace m2msec::store {
+
+struct WriteQueueOptions {
+  // max_batch bounds the number of ops in one transaction.
+  std::size_t max_batch = 256;
+  // max_wait is how long the writer lingers, collecting more ops, before
+  // it commits a batch. It lingers only when the previous batch held more
+  // than one op (so a lone writer adds no latency) and stops early once
+  // max_batch ops are queued. Zero never lingers (batches then form only
+  // from ops that queue up during a commit).
+  std::chrono::microseconds max_wait{2000};
+};
+
+}  // namespace m2msec::store

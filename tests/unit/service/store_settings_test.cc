@@ -1,0 +1,83 @@
+// [<role>.store]: which engine a role's store uses, and the refusals.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "m2msec/service/config.h"
+#include "m2msec/service/role_store.h"
+
+namespace m2msec::service {
+namespace {
+
+class StoreSettingsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "m2msec-cfg-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // read writes |toml| as a config file and reads [mef]'s store settings.
+  Result<StoreSettings> read(const std::string& toml) {
+    const std::string path = dir_ + "/m2msec.toml";
+    std::ofstream(path) << toml;
+    Result<ConfigFile> file = ConfigFile::load(path);
+    if (!file) return std::unexpected(file.error());
+    Result<ConfigTable> t = file->table("mef");
+    if (!t) return std::unexpected(t.error());
+    Result<StoreSettings> s = read_store_settings(*t);
+    if (!s) return s;
+    if (Status st = t->finish(); !st) return std::unexpected(st.error());
+    return s;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(StoreSettingsTest, WithoutATableTheStoreIsSqlite) {
+  Result<StoreSettings> s = read("[mef]\n");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->backend, StoreBackend::sqlite);
+  EXPECT_EQ(s->readers, 4u);
+}
+
+TEST_F(StoreSettingsTest, PostgresWithAPasswordFileRelativeToTheConfig) {
+  Result<StoreSettings> s = read(
+      "[mef.store]\nbackend = \"postgres\"\nconninfo = \"host=db port=5432 dbname=m2msec\"\n"
+      "password_file = \"secrets/db.password\"\nreaders = 8\n");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->backend, StoreBackend::postgres);
+  EXPECT_EQ(s->conninfo, "host=db port=5432 dbname=m2msec");
+  EXPECT_EQ(s->password_file, dir_ + "/secrets/db.password");
+  EXPECT_EQ(s->readers, 8u);
+  EXPECT_TRUE(store_exists(*s, dir_, "mef.db"));  // a database, not a file here
+  EXPECT_FALSE(store_exists(StoreSettings{}, dir_, "mef.db"));
+}
+
+TEST_F(StoreSettingsTest, RefusalsNameTheKey) {
+  struct Case {
+    const char* toml;
+    const char* names;
+  } cases[] = {
+      {"[mef.store]\nbackend = \"mysql\"\n", "mef.store.backend"},
+      {"[mef.store]\nbackend = \"postgres\"\n", "mef.store.conninfo"},
+      {"[mef.store]\nbackend = \"postgres\"\nconninfo = \"host=db password=hunter2\"\n", "mef.store.conninfo"},
+      {"[mef.store]\nconninfo = \"host=db\"\n", "mef.store"},
+      {"[mef.store]\nbackend = \"postgres\"\nconninfo = \"host=db\"\nuser = \"x\"\n", "mef.store.user"},
+      {"[mef.store]\nreaders = 0\n", "mef.store.readers"},
+      {"[mef]\nstore = \"postgres\"\n", "mef.store"},
+  };
+  for (const Case& c : cases) {
+    Result<StoreSettings> s = read(c.toml);
+    ASSERT_FALSE(s) << c.toml;
+    EXPECT_EQ(s.error().code(), Errc::invalid_argument) << c.toml;
+    EXPECT_NE(s.error().message().find(c.names), std::string::npos) << c.toml << " -> " << s.error().message();
+    EXPECT_EQ(s.error().message().find("hunter2"), std::string::npos) << s.error().message();
+  }
+}
+
+}  // namespace
+}  // namespace m2msec::service
