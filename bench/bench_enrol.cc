@@ -12,8 +12,12 @@
 // each connection exporting 48 bytes (EXPORTER-oneM2M-Bootstrap) on both
 // ends, then closing. No database, no messages.
 //
+// With PG_DIR (a cluster from scripts/pg-test-cluster), the same N
+// enrolments also run against a MefServer on PostgreSQL ([mef.store]
+// backend = "postgres", a fresh database), in the same run.
+//
 //   cmake --preset release && cmake --build --preset release --target bench_enrol
-//   build/release/bench/bench_enrol [N [THREADS [DATA_PARENT_DIR]]]
+//   build/release/bench/bench_enrol [N [THREADS [DATA_PARENT_DIR [PG_DIR]]]]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -36,6 +40,7 @@
 
 #include "m2msec/client/enrolee.h"
 #include "m2msec/mef/mef.h"
+#include "pg_bench.h"
 
 using namespace m2msec;
 using Clock = std::chrono::steady_clock;
@@ -79,9 +84,11 @@ double run_threads(int n, int threads, Job job) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// ours measures N durable enrolments; returns enrolments/s.
-double ours(int n, int threads, const std::string& dir) {
+// ours measures N durable enrolments; returns enrolments/s. |store| says
+// where the MEF keeps them (SQLite in |dir| by default).
+double ours(int n, int threads, const std::string& dir, const service::StoreSettings& store = {}) {
   mef::MefConfig cfg;
+  cfg.store = store;
   cfg.listen.fqdn = kMef;
   cfg.listen.tls_listen = "127.0.0.1:0";
   cfg.listen.max_handshakes = 1024;
@@ -136,8 +143,9 @@ double ours(int n, int threads, const std::string& dir) {
     std::exit(1);
   }
   const double tx = static_cast<double>(w.transactions - before.transactions);
-  std::printf("m2msec: %d durable enrolments in %.2f s; %.0f commits (%.1f enrolments per fsync, largest batch %llu)\n",
-              n, secs, tx, tx > 0 ? n / tx : 0.0, static_cast<unsigned long long>(w.largest_batch));
+  std::printf("m2msec (%s): %d durable enrolments in %.2f s; %.0f commits (%.1f per commit, largest batch %llu)\n",
+              store.backend == service::StoreBackend::postgres ? "PostgreSQL" : "SQLite", n, secs, tx,
+              tx > 0 ? n / tx : 0.0, static_cast<unsigned long long>(w.largest_batch));
   return n / secs;
 }
 
@@ -244,7 +252,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 2 ? std::atoi(argv[2]) : 16;
   const std::string parent = argc > 3 ? argv[3] : std::filesystem::temp_directory_path().string();
   if (n < 1 || threads < 1) {
-    std::fprintf(stderr, "usage: bench_enrol [N [THREADS [DATA_PARENT_DIR]]]\n");
+    std::fprintf(stderr, "usage: bench_enrol [N [THREADS [DATA_PARENT_DIR [PG_DIR]]]]\n");
     return 2;
   }
   std::string tmpl = parent + "/m2msec-bench-enrol-XXXXXX";
@@ -259,13 +267,23 @@ int main(int argc, char** argv) {
   std::string data_dir = tmpl;
   data_dir += "/mef";
   const double o = ours(n, threads, data_dir);
+  const std::string pg_dir = argc > 4 ? argv[4] : "";
+  double pg = 0;
+  if (!pg_dir.empty()) {
+    bench::PgDatabase db(pg_dir, "enrol");
+    if (!db.ok()) return 1;
+    pg = ours(n, threads, tmpl + "/mef-pg", db.settings());
+  }
   std::printf("\n| Benchmark | per second |\n|---|---|\n");
-  std::printf("| m2msec durable enrolments (MefServer + client::enrol) | %.0f |\n", o);
+  std::printf("| m2msec durable enrolments, SQLite (MefServer + client::enrol) | %.0f |\n", o);
+  if (pg > 0) std::printf("| m2msec durable enrolments, PostgreSQL | %.0f |\n", pg);
   std::printf("| bare OpenSSL TLS-PSK handshake + export | %.0f |\n", b);
-  std::printf("| ratio enrolments / bare handshakes | %.2f |\n", o / b);
+  std::printf("| ratio enrolments / bare handshakes (SQLite) | %.2f |\n", o / b);
+  if (pg > 0) std::printf("| ratio enrolments / bare handshakes (PostgreSQL) | %.2f |\n", pg / b);
   // The last line: the figures as one JSON object (docs/performance.md).
-  std::printf("{\"bench\":\"bench_enrol\",\"enrolments_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f}\n", o, b,
-              o / b);
+  std::printf("{\"bench\":\"bench_enrol\",\"enrolments_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f", o, b, o / b);
+  if (pg > 0) std::printf(",\"pg_enrolments_per_s\":%.1f,\"pg_ratio\":%.3f", pg, pg / b);
+  std::printf("}\n");
   std::filesystem::remove_all(tmpl);
   return 0;
 }

@@ -22,7 +22,8 @@
 //     that bare p50 is the denominator of the latency ratios.
 //
 //   cmake --preset release && cmake --build --preset release --target bench_maf
-//   build/release/bench/bench_maf [N [THREADS [SAMPLES]]]
+//   build/release/bench/bench_maf [N [THREADS [SAMPLES [push|nopush [PG_DIR]]]]]
+//   (PG_DIR: a scripts/pg-test-cluster directory; the MAF store goes on PostgreSQL)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -40,6 +41,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +51,7 @@
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
+#include "pg_bench.h"
 
 using namespace m2msec;
 using Clock = std::chrono::steady_clock;
@@ -355,9 +358,11 @@ int main(int argc, char** argv) {
   const int threads = argc > 2 ? std::atoi(argv[2]) : 16;
   const int samples = argc > 3 ? std::atoi(argv[3]) : 200;
   const std::string_view mode = argc > 4 ? argv[4] : "push";
+  // PG_DIR: the MAF's store on a fresh PostgreSQL database of that cluster.
+  const std::string pg_dir = argc > 5 ? argv[5] : "";
   const bool push = mode == "push";
   if (n < 1 || threads < 1 || samples < 1 || (mode != "push" && mode != "nopush")) {
-    std::fprintf(stderr, "usage: bench_maf [N [THREADS [SAMPLES [push|nopush]]]]\n");
+    std::fprintf(stderr, "usage: bench_maf [N [THREADS [SAMPLES [push|nopush [PG_DIR]]]]]\n");
     return 2;
   }
   std::string tmpl = std::filesystem::temp_directory_path().string() + "/m2msec-bench-maf-XXXXXX";
@@ -390,6 +395,12 @@ int main(int argc, char** argv) {
   mc.kek_file = dir + "/maf/kek.hex";
   mc.audit_file = dir + "/maf/audit.jsonl";  // load_maf_config's default
   mc.kc_lifetime = 3600;
+  std::optional<bench::PgDatabase> pg_db;
+  if (!pg_dir.empty()) {
+    pg_db.emplace(pg_dir, "maf");
+    if (!pg_db->ok()) return 1;
+    mc.store = pg_db->settings();
+  }
   {  // N pre-provisioned MAF clients, written before the MAF starts.
     auto st = maf::open_maf_store(mc, /*create_kek=*/true);
     if (!st) die("open_maf_store", st.error());
@@ -519,11 +530,11 @@ int main(int argc, char** argv) {
   std::printf("{\"bench\":\"bench_maf\",\"associations_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f,"
               "\"cold_p50_ms\":%.3f,\"warm_p50_ms\":%.3f,\"bare_p50_ms\":%.3f,"
               "\"cold_ratio\":%.2f,\"warm_ratio\":%.2f,\"after_cold_p50_ms\":%.3f,\"after_cold_ratio\":%.2f,"
-              "\"kc_push\":%s,\"pushed\":%llu,\"fetched\":%llu}\n",
+              "\"kc_push\":%s,\"pushed\":%llu,\"fetched\":%llu,\"store\":\"%s\"}\n",
               assoc_tput, bare_tput, assoc_tput / bare_tput, c.p50, w.p50, b.p50, c.p50 / b.p50,
               w.p50 / b.p50, a.p50, a.p50 / b.p50,
               push ? "true" : "false", static_cast<unsigned long long>(ks.pushed),
-              static_cast<unsigned long long>(ks.maf_fetches));
+              static_cast<unsigned long long>(ks.maf_fetches), pg_db ? "postgres" : "sqlite");
   cse->reset();
   mafs->reset();
   std::filesystem::remove_all(dir);

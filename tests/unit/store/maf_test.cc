@@ -55,6 +55,14 @@ TEST_F(MafTest, RegisterFindAndReplaceClient) {
   ASSERT_TRUE(c2);
   EXPECT_TRUE(c2->km == secret_of(0x22));
 
+  // The same KmID for the same entity again (a repeated client
+  // registration) replaces the Km: the KmID's row is the entity's row.
+  ASSERT_TRUE(maf().register_client(client("c2@maf.example.com", "/cseA", 0x23), kNow + 2));
+  Result<MafClient> again = maf().find_client("c2@maf.example.com", kNow);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE(again->km == secret_of(0x23));
+  EXPECT_EQ(again->registered_at, kNow + 2);
+
   // A KmID held by another entity is refused.
   EXPECT_EQ(maf().register_client(client("c2@maf.example.com", "/cseB"), kNow).error().code(),
             Errc::already_exists);
