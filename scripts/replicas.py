@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import pki  # noqa: E402
+from saef_harness import free_port, wait_until  # noqa: E402
 
 MEF_FQDN = "mef.example.com"
 MAF_FQDN = "maf.example.com"
@@ -47,34 +48,6 @@ CSE_ID = "/in-cse"
 CSE_FQDN = "in-cse." + pki.SP_DOMAIN
 ROLES = ("mef", "maf", "cse")
 READY_TIMEOUT = 60
-
-
-def free_port():
-    """free_port returns a port free for both TCP and UDP on 127.0.0.1."""
-    for _ in range(100):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
-
-
-def wait_until(cond, timeout, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 def http_get(port, path, timeout=2.0):
@@ -399,7 +372,7 @@ address = "127.0.0.1:{f['mef']}"
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="Everything listens on 127.0.0.1 only. See docs/deployment.md.")
     ap.add_argument("--m2msec", default=os.path.join(ROOT, "build", "release", "m2msec"), help="the m2msec binary")
@@ -408,6 +381,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the directory when stopping")
     ap.add_argument("--json", action="store_true", help="print the topology as one JSON line")
     args = ap.parse_args()
+    if not 1 <= args.replicas <= 8:
+        ap.error("--replicas must be 1..8")
     if not os.access(args.m2msec, os.X_OK):
         sys.exit(f"replicas: no m2msec binary at {args.m2msec} (build it, or pass --m2msec)")
     topo = Topology(args.m2msec, args.dir, args.replicas)

@@ -1,11 +1,15 @@
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <exception>
 #include <optional>
 #include <set>
 
+#include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
 #include "m2msec/entityb/entityb.h"
 #include "m2msec/proto/json_reader.h"
@@ -39,10 +43,27 @@ const PeerEntry* find_peer(const std::vector<PeerEntry>& peers, const Fqdn& fqdn
   return nullptr;
 }
 
+// new_holder_id is 16 random bytes in hex: this process's name as a Kc
+// holder.
+std::string new_holder_id() {
+  std::array<std::uint8_t, 16> b{};
+  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
+    // No randomness: a name unique enough among the replicas of one host.
+    return "pid-" + std::to_string(::getpid()) + "-" + std::to_string(service::now_unix());
+  }
+  return hex_encode(b);
+}
+
 }  // namespace
 
 EntityB::EntityB(CseConfig cfg, service::WorkerPool& pool, link::Link* link, std::map<std::string, CachedKey> provisioned)
-    : cfg_(std::move(cfg)), pool_(pool), link_(link), keys_(std::move(provisioned)), started_(service::now_unix()) {}
+    : cfg_(std::move(cfg)), pool_(pool), link_(link), holder_(new_holder_id()), keys_(std::move(provisioned)),
+      started_(service::now_unix()) {}
+
+std::string EntityB::key_target(const KeyId& kc_id) const {
+  return std::string(proto::kMafKeysPrefix) + proto::percent_encode(kc_id.relative()) +
+         std::string(proto::kHolderQuery) + holder_;
+}
 
 void EntityB::follow_revocations(link::Link& feed_link) {
   // Entity B holds no key before it starts, so each feed is read from its
@@ -175,7 +196,7 @@ KeyStats EntityB::stats() const {
 Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const PeerEntry& maf, std::int64_t now) {
   Request req;
   req.op = proto::Operation::retrieve;
-  req.to = std::string(proto::kMafKeysPrefix) + proto::percent_encode(kc_id.relative());
+  req.to = key_target(kc_id);
   req.from = cfg_.cse_id;
   auto rsp = call(maf, std::move(req));
   if (!rsp) {
@@ -395,7 +416,7 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
   pool_.post([this, id = *kc_id, maf] {
     Request req;
     req.op = proto::Operation::del;
-    req.to = std::string(proto::kMafKeysPrefix) + proto::percent_encode(id.relative());
+    req.to = key_target(id);
     req.from = cfg_.cse_id;
     auto rsp = call(*maf, std::move(req));
     // 2002, or 4004 (already gone: expired and purged, or deleted by its

@@ -506,9 +506,9 @@ void MafService::push_kc(const std::string& target, const proto::MafKeyPush& pus
 // identifier for Target MAF Client against the list of identifiers for
 // authorized Target MAF Clients."
 void MafService::retrieve_key(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
-  auto rel = proto::percent_decode(std::string_view(req.to).substr(proto::kMafKeysPrefix.size()));
-  if (!rel) return reply(proto::error_response(req, Rsc::bad_request, rel.error().message()));
-  auto kc_id = KeyId::parse(KeyIdKind::kc, *rel + "@" + fqdn_.str(), cfg_.id_encoding);
+  auto path = proto::parse_key_path(std::string_view(req.to).substr(proto::kMafKeysPrefix.size()));
+  if (!path) return reply(proto::error_response(req, Rsc::bad_request, path.error().message()));
+  auto kc_id = KeyId::parse(KeyIdKind::kc, path->relative + "@" + fqdn_.str(), cfg_.id_encoding);
   if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
   // Issue 11 item 3: Entity B is infrastructure; a device CA naming
   // /in-cse gets no Kc.
@@ -524,29 +524,51 @@ void MafService::retrieve_key(const service::AuthRef& ctx, const Request& req, p
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "requester is not an Entity B this MAF serves"));
   }
-  pool_.post([this, req, key = kc_id->canonical(), text = kc_id->str(), requester = *who, reply = std::move(reply)] {
+  pool_.post([this, req, key = kc_id->canonical(), text = kc_id->str(), requester = *who, holder = path->holder,
+               reply = std::move(reply)] {
     auto k = store_.maf().find_kc(key, service::now_unix());
     if (!k) return reply(refusal(req, k.error(), "KcID"));
     if (std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
       spdlog::warn("maf: {} is not a target of {}", requester, text);
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not a target of the key"));
     }
-    proto::MafKeyRetrieveResponse rsp{std::move(k->kc), k->expires_at, k->entity_a_id, cfg_.admin_fqdn,
-                                      proto::kSuidMafSaef};
-    spdlog::info("maf: gave {} to {}", text, requester);
-    service::audit_grant(audit_, "kc", text, requester, "maf", rsp.expiration, rsp.source_id);
-    reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
+    auto rsp = std::make_shared<proto::MafKeyRetrieveResponse>(proto::MafKeyRetrieveResponse{
+        std::move(k->kc), k->expires_at, k->entity_a_id, cfg_.admin_fqdn, proto::kSuidMafSaef});
+    auto give = [this, req, text, requester, rsp, reply] {
+      spdlog::info("maf: gave {} to {}", text, requester);
+      service::audit_grant(audit_, "kc", text, requester, "maf", rsp->expiration, rsp->source_id);
+      reply(proto::ok_response(req, Rsc::ok, rsp->to_json()));
+    };
+    if (holder.empty()) return give();
+    // The hold is committed before the key is given, so that no other
+    // holder's de-registration can drop the key this one now uses.
+    store_.maf().hold_kc_async(key, holder_key(requester, holder), [this, gate = gate_, req, reply, give](Status st) {
+      if (!st) return reply(refusal(req, st.error(), "KcID"));
+      {
+        // The grant is logged and audited on a worker, not on the store's
+        // writer thread, while the service is open.
+        std::lock_guard lock(gate->mu);
+        if (gate->open) return pool_.post(give);
+      }
+      give();
+    });
   });
+}
+
+std::string MafService::holder_key(const std::string& requester, const std::string& holder) {
+  // Namespaced by the authenticated CSE-ID: a target names only its own
+  // processes' holds.
+  return requester + " " + holder;
 }
 
 // 8.8.2.10. The key's source (Entity A) or a target (Entity B, when the
 // connection ends: seed 000) may de-register it.
 void MafService::delete_key(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
-  auto rel = proto::percent_decode(std::string_view(req.to).substr(proto::kMafKeysPrefix.size()));
-  if (!rel) return reply(proto::error_response(req, Rsc::bad_request, rel.error().message()));
-  auto kc_id = KeyId::parse(KeyIdKind::kc, *rel + "@" + fqdn_.str(), cfg_.id_encoding);
+  auto path = proto::parse_key_path(std::string_view(req.to).substr(proto::kMafKeysPrefix.size()));
+  if (!path) return reply(proto::error_response(req, Rsc::bad_request, path.error().message()));
+  auto kc_id = KeyId::parse(KeyIdKind::kc, path->relative + "@" + fqdn_.str(), cfg_.id_encoding);
   if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
-  pool_.post([this, req, ctx, key = kc_id->canonical(), reply = std::move(reply)] {
+  pool_.post([this, req, ctx, key = kc_id->canonical(), holder = path->holder, reply = std::move(reply)] {
     const std::int64_t now = service::now_unix();
     std::string requester = ctx->entity_id;
     if (requester.empty()) {
@@ -564,10 +586,15 @@ void MafService::delete_key(const service::AuthRef& ctx, const Request& req, pro
         std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester may not delete the key"));
     }
-    store_.maf().deregister_kc_async(key, [req, reply](Status st) {
+    auto done = [req, reply](Status st) {
       if (!st) return reply(refusal(req, st.error(), "KcID"));
       reply(proto::ok_response(req, Rsc::deleted, nullptr));
-    });
+    };
+    // A holder lets the key go; it goes when the last holder has (docs/
+    // protocol.md "Kc holders"). Without a holder (Entity A, or an Entity
+    // B that names none) the key goes at once.
+    if (!holder.empty()) return store_.maf().release_kc_async(key, holder_key(requester, holder), std::move(done));
+    store_.maf().deregister_kc_async(key, std::move(done));
   });
 }
 

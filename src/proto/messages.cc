@@ -7,6 +7,35 @@
 #include "m2msec/proto/primitive.h"
 
 namespace m2msec::proto {
+
+Status check_holder_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return fail(Errc::invalid_argument, "holder must be 1..64 characters");
+  for (char c : id) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+    if (!ok) return fail(Errc::invalid_argument, "holder may hold only letters, digits, '-' and '_'");
+  }
+  return {};
+}
+
+Result<KeyPath> parse_key_path(std::string_view rest) {
+  KeyPath out;
+  std::string_view rel = rest;
+  if (const auto q = rest.find('?'); q != std::string_view::npos) {
+    rel = rest.substr(0, q);
+    const std::string_view query = rest.substr(q);
+    if (!query.starts_with(kHolderQuery)) return fail(Errc::invalid_argument, "the only query is holder=<id>");
+    out.holder = std::string(query.substr(kHolderQuery.size()));
+    if (Status st = check_holder_id(out.holder); !st) return std::unexpected(st.error());
+  }
+  auto decoded = percent_decode(rel);
+  if (!decoded) return std::unexpected(decoded.error());
+  out.relative = std::move(*decoded);
+  return out;
+}
+
+}  // namespace m2msec::proto
+
+namespace m2msec::proto {
 namespace {
 
 using json = nlohmann::json;

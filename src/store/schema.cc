@@ -128,12 +128,24 @@ INSERT INTO revocation_head (one, seq)
   SELECT 1, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0);
 )sql";
 
-constexpr std::array<Migration, 5> kMigrations = {{
+// Version 6: which Entity B processes hold a Kc (docs/protocol.md, MAF Key
+// Retrieval and De-Registration with "holder"), so that de-registration is
+// decided per key: the key goes when its last holder lets it go.
+constexpr std::string_view kSchemaV6 = R"sql(
+CREATE TABLE kc_holders (
+  kc_id  TEXT NOT NULL REFERENCES kc_keys(kc_id) ON DELETE CASCADE,
+  holder TEXT NOT NULL,
+  PRIMARY KEY (kc_id, holder)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 6> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
     {5, kSchemaV5},
+    {6, kSchemaV6},
 }};
 
 // The PostgreSQL list: the same versions, tables, columns and constraints
@@ -231,12 +243,21 @@ CREATE TABLE revocation_head (
 INSERT INTO revocation_head (one, seq) SELECT 1, coalesce(max(seq), 0) FROM revocations;
 )sql";
 
-constexpr std::array<Migration, 5> kPgMigrations = {{
+constexpr std::string_view kPgV6 = R"sql(
+CREATE TABLE kc_holders (
+  kc_id  TEXT COLLATE "C" NOT NULL REFERENCES kc_keys(kc_id) ON DELETE CASCADE,
+  holder TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (kc_id, holder)
+);
+)sql";
+
+constexpr std::array<Migration, 6> kPgMigrations = {{
     {1, kPgV1},
     {2, kSchemaV2},  // a partial unique index: the same text in both engines
     {3, kSchemaV3},  // ALTER TABLE ... ADD COLUMN app_id TEXT
     {4, kPgV4},
     {5, kPgV5},
+    {6, kPgV6},
 }};
 
 // kPgMigrationLock is the advisory lock key under which PostgreSQL

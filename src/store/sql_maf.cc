@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <optional>
 
 #include "sql_revocations.h"
@@ -456,6 +457,108 @@ Status SqlMafRepository::deregister_kc(std::string_view kc_id) {
 
 void SqlMafRepository::deregister_kc_async(std::string_view kc_id, Completion done) {
   Result<WriteOp> op = guarded([&]() -> Result<WriteOp> { return deregister_kc_op(std::string(kc_id)); });
+  if (!op) return done(std::unexpected(op.error()));
+  b_.writer->submit(std::move(*op), Durability::relaxed, std::move(done));
+}
+
+namespace {
+
+// lock_kc checks that the key exists and, on PostgreSQL, locks its row to
+// the end of the transaction, so that the holds and releases of one key
+// by several MAF replicas take turns (SQLite has one writer).
+Status lock_kc(sql::Connection& conn, const std::string& kc_id) {
+  Result<Stmt> q = conn.prepare(conn.dialect() == sql::Dialect::postgres
+                                    ? "SELECT 1 FROM kc_keys WHERE kc_id = ?1 FOR UPDATE"
+                                    : "SELECT 1 FROM kc_keys WHERE kc_id = ?1");
+  if (!q) return std::unexpected(q.error());
+  Status st = q->bind_text(1, kc_id);
+  if (!st) return st;
+  Result<bool> row = q->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return fail(Errc::not_found, "kc_id " + kc_id);
+  return {};
+}
+
+Status check_holder(std::string_view holder) {
+  if (holder.empty() || holder.size() > 300) return fail(Errc::invalid_argument, "holder must be 1..300 bytes");
+  return {};
+}
+
+WriteOp hold_op(std::string kc_id, std::string holder) {
+  return [kc_id = std::move(kc_id), holder = std::move(holder)](sql::Connection& conn) -> Status {
+    Status st = lock_kc(conn, kc_id);
+    if (!st) return st;
+    Result<Stmt> ins = conn.prepare("INSERT INTO kc_holders (kc_id, holder) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+    if (!ins) return std::unexpected(ins.error());
+    st = ins->bind_text(1, kc_id);
+    if (st) st = ins->bind_text(2, holder);
+    if (st) st = ins->run();
+    return st;
+  };
+}
+
+// release_op drops |holder|'s hold and the key if nobody else holds it;
+// *gone says whether the key went.
+WriteOp release_op(std::string kc_id, std::string holder, std::shared_ptr<bool> gone) {
+  return [kc_id = std::move(kc_id), holder = std::move(holder), gone](sql::Connection& conn) -> Status {
+    *gone = false;  // a retried op starts again
+    Status st = lock_kc(conn, kc_id);
+    if (!st) return st;
+    Result<Stmt> del = conn.prepare("DELETE FROM kc_holders WHERE kc_id = ?1 AND holder = ?2");
+    if (!del) return std::unexpected(del.error());
+    st = del->bind_text(1, kc_id);
+    if (st) st = del->bind_text(2, holder);
+    if (st) st = del->run();
+    if (!st) return st;
+    Result<Stmt> others = conn.prepare("SELECT 1 FROM kc_holders WHERE kc_id = ?1 LIMIT 1");
+    if (!others) return std::unexpected(others.error());
+    st = others->bind_text(1, kc_id);
+    if (!st) return st;
+    Result<bool> held = others->step();
+    if (!held) return std::unexpected(held.error());
+    if (*held) return {};  // another holder still uses it
+    Result<Stmt> key = conn.prepare("DELETE FROM kc_keys WHERE kc_id = ?1");
+    if (!key) return std::unexpected(key.error());
+    st = key->bind_text(1, kc_id);
+    if (st) st = key->run();
+    if (st) *gone = true;
+    return st;
+  };
+}
+
+}  // namespace
+
+Status SqlMafRepository::hold_kc(std::string_view kc_id, std::string_view holder) {
+  return guarded([&]() -> Status {
+    if (Status st = check_holder(holder); !st) return st;
+    return b_.writer->run(hold_op(std::string(kc_id), std::string(holder)), Durability::relaxed);
+  });
+}
+
+void SqlMafRepository::hold_kc_async(std::string_view kc_id, std::string_view holder, Completion done) {
+  Result<WriteOp> op = guarded([&]() -> Result<WriteOp> {
+    if (Status st = check_holder(holder); !st) return std::unexpected(st.error());
+    return hold_op(std::string(kc_id), std::string(holder));
+  });
+  if (!op) return done(std::unexpected(op.error()));
+  b_.writer->submit(std::move(*op), Durability::relaxed, std::move(done));
+}
+
+Result<bool> SqlMafRepository::release_kc(std::string_view kc_id, std::string_view holder) {
+  return guarded([&]() -> Result<bool> {
+    if (Status st = check_holder(holder); !st) return std::unexpected(st.error());
+    auto gone = std::make_shared<bool>(false);
+    Status st = b_.writer->run(release_op(std::string(kc_id), std::string(holder), gone), Durability::relaxed);
+    if (!st) return std::unexpected(st.error());
+    return *gone;
+  });
+}
+
+void SqlMafRepository::release_kc_async(std::string_view kc_id, std::string_view holder, Completion done) {
+  Result<WriteOp> op = guarded([&]() -> Result<WriteOp> {
+    if (Status st = check_holder(holder); !st) return std::unexpected(st.error());
+    return release_op(std::string(kc_id), std::string(holder), std::make_shared<bool>(false));
+  });
   if (!op) return done(std::unexpected(op.error()));
   b_.writer->submit(std::move(*op), Durability::relaxed, std::move(done));
 }

@@ -26,6 +26,10 @@ class SqlMafRepository final : public MafRepository {
   Status update_kc(std::string_view kc_id, std::int64_t expires_at, std::span<const std::string> targets) override;
   Status deregister_kc(std::string_view kc_id) override;
   void deregister_kc_async(std::string_view kc_id, Completion done) override;
+  Status hold_kc(std::string_view kc_id, std::string_view holder) override;
+  void hold_kc_async(std::string_view kc_id, std::string_view holder, Completion done) override;
+  Result<bool> release_kc(std::string_view kc_id, std::string_view holder) override;
+  void release_kc_async(std::string_view kc_id, std::string_view holder, Completion done) override;
   Result<std::size_t> purge_expired(std::int64_t now) override;
   // list_clients, list_kc and counts live in sql_maf_list.cc.
   Result<std::vector<MafClientSummary>> list_clients(const Page& page) override;

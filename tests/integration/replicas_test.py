@@ -132,6 +132,16 @@ class Test:
         grants = [self.metric("maf", i, "m2msec_key_grants_total", 'kind="kc"') for i in (1, 2)]
         self.check(sum(grants) >= len(names), "Kc granted by the MAF replicas", str(grants))
 
+        # Each association's connection has ended, on whichever Entity B
+        # replica it ran: every Kc is de-registered (per key: the last
+        # holder lets it go; docs/protocol.md "Kc holders").
+        def kc_left():
+            rc, out, err = self.run(["maf", "keys", "--config", self.config("maf", 2), "--json"])
+            return json.loads(out)["keys"] if rc == 0 else [{"error": err.strip()}]
+
+        left = replicas.wait_until(lambda: not kc_left(), 10, 0.5)
+        self.check(left, "no Kc is left at the MAF once the connections have ended", str(kc_left())[:300])
+
         # A revocation at MEF replica 2 reaches every MAF replica within 1 s.
         rc, _, err = self.run(["mef", "enrolee", "remove", "--config", self.config("mef", 2), "--enrolee-id", "/d0"])
         self.check(rc == 0, "/d0 removed through MEF replica 2's CLI", err.strip())

@@ -259,9 +259,12 @@ def body(h):
     h.check(total == 2 * ENROLMENTS_PER_TRANSPORT, "every enrolment ran", str(total))
     h.check(len(good) >= 0.99 * total, ">= 99 % of enrolments succeed within 2 s during the attack",
             f"{len(good)}/{total}")
+    # Each transport gets through: the 99 % bound above is over both, so one
+    # device of either 50 may meet a shed handshake (it would retry), not two.
     for t in ("tls", "dtls"):
         mine = [r for r in results if r[0] == t]
-        h.check(all(r[1] for r in mine) or sum(r[1] for r in mine) >= 0.99 * len(mine), f"{t} enrolments succeed")
+        h.check(sum(r[1] for r in mine) >= len(mine) - 1, f"{t} enrolments succeed (at most one shed)",
+                f"{sum(r[1] for r in mine)}/{len(mine)}")
 
     # The attack was real: it reached the cap and got past the DTLS cookie.
     log = open(mef.log.name).read()

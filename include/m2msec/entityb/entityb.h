@@ -174,10 +174,18 @@ class EntityB {
   Result<proto::Response> call(const PeerEntry& peer, proto::Request req);
   void serve_cse(const proto::Request& req, const std::string& entity, proto::Reply reply);
   void accept_push(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  // key_target is the MAF Key Retrieval / De-Registration target of
+  // |kc_id|, naming this process as holder.
+  std::string key_target(const KeyId& kc_id) const;
 
   CseConfig cfg_;
   service::WorkerPool& pool_;
   link::Link* link_;
+  // holder_ names this process to the MAF when it takes a Kc and lets it
+  // go (docs/protocol.md "Kc holders"): random per process, so that with
+  // Entity B run as replicas a Kc goes when the last process holding it
+  // lets it go.
+  const std::string holder_;
   service::AuditLog* audit_ = nullptr;
   link::SingleFlight<std::string, SecretBytes> fetches_;
   link::NegativeCache<std::string> refused_{1024, std::chrono::seconds(5)};

@@ -166,6 +166,9 @@ class MafService {
   void register_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void retrieve_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void delete_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  // holder_key is how a Kc hold by |holder|, a process of Entity B
+  // |requester|, is stored.
+  static std::string holder_key(const std::string& requester, const std::string& holder);
   void delete_client(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void revocation_feed(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   // apply_mef_entries revokes the Km derived from each KeID in |entries|.

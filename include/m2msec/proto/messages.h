@@ -41,6 +41,27 @@ inline constexpr std::string_view kMafClientsPrefix = "/maf/clients/";
 // <prefix><seq> answers the entries after <seq>.
 inline constexpr std::string_view kMefRevocationsPrefix = "/mef/revocations/";
 inline constexpr std::string_view kMafRevocationsPrefix = "/maf/revocations/";
+// Kc holders (docs/protocol.md "Kc holders", an m2msec extension): an
+// Entity B process names itself in MAF Key Retrieval and De-Registration
+// as <kMafKeysPrefix><relative KcID>?holder=<id>, so that the MAF drops a
+// Kc only when the last Entity B process holding it lets it go. <id> is
+// 1..64 of [0-9A-Za-z_-].
+inline constexpr std::string_view kHolderQuery = "?holder=";
+
+// check_holder_id accepts a holder ID as above; Errc::invalid_argument
+// otherwise.
+Status check_holder_id(std::string_view id);
+
+// KeyPath is a /maf/keys/ target split: the percent-decoded relative KcID
+// and the holder ("" if the target names none).
+struct KeyPath {
+  std::string relative;
+  std::string holder;
+};
+// parse_key_path splits the part of a target after kMafKeysPrefix.
+// Errc::invalid_argument for a bad escape, another query or a bad holder.
+Result<KeyPath> parse_key_path(std::string_view rest);
+
 // kCseMafKeysPath is where Entity B accepts a Kc pushed by its MAF at key
 // registration (an m2msec extension; docs/protocol.md "MAF Key Push").
 inline constexpr std::string_view kCseMafKeysPath = "/mafKeys";

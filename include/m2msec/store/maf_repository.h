@@ -108,6 +108,27 @@ class MafRepository {
   // register_kc_async).
   virtual void deregister_kc_async(std::string_view kc_id, Completion done) { done(deregister_kc(kc_id)); }
 
+  // Kc holders (docs/protocol.md, MAF Key Retrieval and De-Registration):
+  // with Entity B run as replicas, one Kc may be held by several Entity B
+  // processes, and de-registration is decided per key, not per process.
+  //
+  // hold_kc records that |holder| holds the key, so that the key outlives
+  // the de-registration of another holder. Errc::not_found if the key is
+  // absent. Committed with relaxed durability, like the key itself.
+  virtual Status hold_kc(std::string_view kc_id, std::string_view holder) = 0;
+  virtual void hold_kc_async(std::string_view kc_id, std::string_view holder, Completion done) {
+    done(hold_kc(kc_id, holder));
+  }
+  // release_kc is one holder's de-registration: |holder|'s hold goes, and
+  // the key goes only if no other holder still holds it (also when nobody
+  // ever held it). Returns whether the key went; Errc::not_found if the key
+  // is absent.
+  virtual Result<bool> release_kc(std::string_view kc_id, std::string_view holder) = 0;
+  virtual void release_kc_async(std::string_view kc_id, std::string_view holder, Completion done) {
+    auto r = release_kc(kc_id, holder);
+    done(r ? Status() : Status(std::unexpected(r.error())));
+  }
+
   // purge_expired deletes Kc keys and client registrations whose expiry is
   // at or before |now|, returning how many rows went.
   virtual Result<std::size_t> purge_expired(std::int64_t now) = 0;

@@ -37,6 +37,7 @@ class StubMaf {
             ++requests_;
             if (refuse_) return reply(proto::error_response(req, proto::Rsc::not_found, "no such key"));
             std::lock_guard lock(mu_);
+            targets_.push_back(req.to);
             held_.emplace_back(req, std::move(reply));
             cv_.notify_all();
           });
@@ -47,6 +48,10 @@ class StubMaf {
   }
 
   std::uint16_t port() const { return server_->port(); }
+  std::vector<std::string> targets() {
+    std::lock_guard lock(mu_);
+    return targets_;
+  }
   std::size_t requests() const { return requests_; }
 
   bool wait_held(std::size_t n) {
@@ -73,6 +78,7 @@ class StubMaf {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::pair<proto::Request, proto::Reply>> held_;
+  std::vector<std::string> targets_;  // the request targets of the retrievals
   std::unique_ptr<tls::TlsServer> server_;  // last: started after the members it uses
 };
 
@@ -138,6 +144,16 @@ TEST_F(EntityBFetchTest, ConcurrentLookupsOfOneKcIdShareOneFetch) {
   }
   EXPECT_EQ(maf.requests(), 1u);
   EXPECT_EQ(svc_->stats().maf_fetches, 1u);
+  // The retrieval names this Entity B process as a holder of the key
+  // (docs/protocol.md §3.4 "Kc holders"): 16 random bytes in hex.
+  const std::vector<std::string> to = maf.targets();
+  ASSERT_EQ(to.size(), 1u);
+  const std::string prefix = std::string(proto::kMafKeysPrefix) + "AAECAwQFBgcICQoLDA0ODw%3D%3D" +
+                             std::string(proto::kHolderQuery);
+  ASSERT_TRUE(to[0].starts_with(prefix)) << to[0];
+  const std::string holder = to[0].substr(prefix.size());
+  EXPECT_EQ(holder.size(), 32u);
+  EXPECT_EQ(holder.find_first_not_of("0123456789abcdef"), std::string::npos) << holder;
   EXPECT_EQ(svc_->stats().joined, 7u);
   EXPECT_EQ(link_->stats().handshakes, 1u);
 }

@@ -175,6 +175,35 @@ TEST_F(MafServiceTest, DeletesKcForItsSourceOrTarget) {
   EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), remove(kRelKcId, "/dev-1"))), 2002);
 }
 
+// docs/protocol.md §3.4 "Kc holders": with Entity B run as replicas, the
+// key goes when the last process holding it lets it go.
+TEST_F(MafServiceTest, AKcGoesWhenTheLastEntityBProcessHoldingItLetsGo) {
+  ASSERT_EQ(rsc(register_key()), 2001);
+  auto with = [](proto::Request r, const std::string& holder) {
+    r.to += std::string(proto::kHolderQuery) + holder;
+    return r;
+  };
+  ASSERT_EQ(rsc(call(*svc_, in_cse(), with(retrieve(kRelKcId), "node-a"))), 2000);
+  ASSERT_EQ(rsc(call(*svc_, in_cse(), with(retrieve(kRelKcId), "node-b"))), 2000);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), with(remove(kRelKcId, "/in-cse"), "node-a"))), 2002);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 2000);  // node-b still holds it
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), with(remove(kRelKcId, "/in-cse"), "node-b"))), 2002);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 4004);
+
+  // Bad queries and holder IDs are refused; Entity A's de-registration
+  // (no holder) deletes the key whoever holds it.
+  ASSERT_EQ(rsc(register_key(key_reg(), exported_bytes(100))), 2001);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), with(retrieve(kRelKcId), ""))), 4000);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), with(retrieve(kRelKcId), "a/b"))), 4000);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), with(retrieve(kRelKcId), std::string(65, 'a')))), 4000);
+  proto::Request other = retrieve(kRelKcId);
+  other.to += "?filter=1";
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), other)), 4000);
+  ASSERT_EQ(rsc(call(*svc_, in_cse(), with(retrieve(kRelKcId), "node-a"))), 2000);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx(kKmId), remove(kRelKcId, "/dev-1"))), 2002);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 4004);
+}
+
 // docs/protocol.md: an expired Kc can still be de-registered.
 TEST_F(MafServiceTest, DeletesAnExpiredKc) {
   ASSERT_EQ(rsc(register_key(key_reg({{"et", proto::format_time(service::now_unix() + 1)}}))), 2001);

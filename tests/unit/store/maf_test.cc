@@ -176,6 +176,45 @@ TEST_F(MafTest, ClientExpiry) {
   EXPECT_EQ(maf().find_client("c1@maf.example.com", kNow + 10).error().code(), Errc::key_expired);
 }
 
+// Per-key de-registration: with Entity B run as replicas, the key goes
+// when its last holder lets it go, not when the first one does.
+TEST_F(MafTest, AKcGoesWhenItsLastHolderReleasesIt) {
+  ASSERT_TRUE(maf().register_client(client("a@maf.example.com", "/cseA"), kNow));
+  ASSERT_TRUE(maf().register_kc(kc(1, "/cseA", {"/in-cse"}), kNow));
+  ASSERT_TRUE(maf().hold_kc(kc_id(1), "/in-cse node-1"));
+  ASSERT_TRUE(maf().hold_kc(kc_id(1), "/in-cse node-2"));
+  ASSERT_TRUE(maf().hold_kc(kc_id(1), "/in-cse node-1"));  // twice is once
+
+  Result<bool> first = maf().release_kc(kc_id(1), "/in-cse node-1");
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_FALSE(*first);                     // node-2 still holds it
+  EXPECT_TRUE(maf().find_kc(kc_id(1), kNow));
+  Result<bool> again = maf().release_kc(kc_id(1), "/in-cse node-1");  // a repeated release changes nothing
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  Result<bool> last = maf().release_kc(kc_id(1), "/in-cse node-2");
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(*last);
+  EXPECT_EQ(maf().find_kc(kc_id(1), kNow).error().code(), Errc::not_found);
+
+  // Absent keys, and a key nobody ever held (it goes at once).
+  EXPECT_EQ(maf().hold_kc(kc_id(1), "/in-cse node-1").error().code(), Errc::not_found);
+  EXPECT_EQ(maf().release_kc(kc_id(1), "/in-cse node-1").error().code(), Errc::not_found);
+  ASSERT_TRUE(maf().register_kc(kc(2, "/cseA", {"/in-cse"}), kNow));
+  EXPECT_EQ(maf().hold_kc(kc_id(2), "").error().code(), Errc::invalid_argument);
+  Result<bool> unheld = maf().release_kc(kc_id(2), "/in-cse node-9");
+  ASSERT_TRUE(unheld);
+  EXPECT_TRUE(*unheld);
+  // Holds go with their key, however it goes.
+  ASSERT_TRUE(maf().register_kc(kc(3, "/cseA", {"/in-cse"}), kNow));
+  ASSERT_TRUE(maf().hold_kc(kc_id(3), "/in-cse node-1"));
+  ASSERT_TRUE(maf().deregister_kc(kc_id(3)));
+  ASSERT_TRUE(maf().register_kc(kc(3, "/cseA", {"/in-cse"}), kNow));
+  Result<bool> fresh = maf().release_kc(kc_id(3), "/in-cse node-2");
+  ASSERT_TRUE(fresh);
+  EXPECT_TRUE(*fresh);  // the old key's hold did not survive it
+}
+
 TEST_F(MafTest, KcRegisterFindUpdateDeregister) {
   ASSERT_TRUE(maf().register_client(client("a@maf.example.com", "/cseA"), kNow));
   ASSERT_TRUE(maf().register_kc(kc(1, "/cseA", {"/cseC", "/cseB", "/cseB"}), kNow));
