@@ -46,9 +46,12 @@ OpenedStore open_store(const std::string& path) {
   }
   out.cfg = std::move(*cfg);
   // Reading must not create anything: say so if there is no database yet.
-  if (!service::store_exists(out.cfg.store, out.cfg.data_dir, "mef.db")) {
-    out.exit_code = failure(Error(Errc::not_found, "no MEF database in " + out.cfg.data_dir +
-                                                       " (mef enrolee add/import or mef serve creates it)"));
+  if (!service::store_exists(out.cfg.store, out.cfg.data_dir, "mef.db", out.cfg.kek_file)) {
+    const std::string where = out.cfg.store.backend == service::StoreBackend::postgres
+                                  ? "yet: no KEK at " + out.cfg.kek_file
+                                  : "in " + out.cfg.data_dir;
+    out.exit_code = failure(
+        Error(Errc::not_found, "no MEF database " + where + " (mef enrolee add/import or mef serve creates it)"));
     return out;
   }
   auto db = mef::open_mef_store(out.cfg, /*create_kek=*/false);

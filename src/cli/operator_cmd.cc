@@ -1,6 +1,7 @@
 // operator_cmd.cc: revocation and rotation ("m2msec maf revoke",
 // "m2msec mef enrolee rotate", "m2msec rotate") and the device-side
 // "m2msec state show [--reveal]".
+#include <functional>
 #include <iostream>
 
 #include "all_in_one.h"
@@ -23,11 +24,18 @@ Result<AllInOne> load(const std::string& path) { return load_all_in_one(path, nu
 // rows go and the revocation is logged, so the running MAF closes the
 // sessions using them, Entity B drops the Kc keys it holds, and the MAF
 // never fetches that Km from the MEF again.
-Status revoke_at_maf(const maf::MafConfig& cfg, const std::string& entity) {
+// |before|, if given, runs between finding the client and revoking its Km:
+// rotate revokes the enrolment there, after which the running MAF, reading
+// the MEF's feed, may revoke the Km itself first; the Km is revoked either
+// way, and the revocation logged once.
+Status revoke_at_maf(const maf::MafConfig& cfg, const std::string& entity,
+                     const std::function<Status()>& before = {}) {
   auto db = maf::open_maf_store(cfg, false);
   if (!db) return std::unexpected(db.error());
   auto c = (*db)->maf().find_client_by_entity(entity, store::kAnyExpiry);
+  Status first = before ? before() : Status();
   if (!c) return std::unexpected(c.error());
+  if (!first && first.error().code() != Errc::not_found) return first;
   store::Revocation r;
   r.kind = store::RevokedKind::km;
   r.key_id = c->km_id;
@@ -132,9 +140,15 @@ int rotate(Context& ctx, const OpOpts& o) {
   auto a = load(o.config);
   if (!a) return usage_error(a.error());
   if (!a->mef || !a->maf) return usage_error(o.config + ": rotate needs [mef] and [maf] tables");
-  Status st = rotate_at_mef(*a->mef, o.entity);
+  Status st;
+  bool at_mef_ran = false;
+  Status st2 = revoke_at_maf(*a->maf, o.entity, [&] {
+    at_mef_ran = true;
+    st = rotate_at_mef(*a->mef, o.entity);
+    return st;
+  });
+  if (!at_mef_ran) st = rotate_at_mef(*a->mef, o.entity);  // the MAF store did not open
   if (!st && st.error().code() != Errc::not_found) return failure(st.error());
-  Status st2 = revoke_at_maf(*a->maf, o.entity);
   if (!st && !st2) return usage_error(Error(Errc::not_found, "nothing to rotate for " + o.entity));
   if (!st2 && st2.error().code() != Errc::not_found) return failure(st2.error());
   if (st && !mef_event(*a->mef, service::operator_event("rotate", "ke", o.entity))) return kExitFailure;

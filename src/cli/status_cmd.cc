@@ -54,7 +54,7 @@ nlohmann::json listener_status(const service::ListenerSettings& l) {
 
 template <typename Cfg, typename Open, typename Fill>
 void store_status(nlohmann::json& j, const Cfg& cfg, const std::string& db_name, Open open, Fill fill, bool& healthy) {
-  if (!service::store_exists(cfg.store, cfg.data_dir, db_name)) {
+  if (!service::store_exists(cfg.store, cfg.data_dir, db_name, cfg.kek_file)) {
     j["store"] = {{"exists", false}};
     return;
   }

@@ -39,9 +39,10 @@ Result<StoreSettings> read_store_settings(ConfigTable& role) {
   return out;
 }
 
-bool store_exists(const StoreSettings& store, const std::string& data_dir, const std::string& db_name) {
-  if (store.backend == StoreBackend::postgres) return true;
+bool store_exists(const StoreSettings& store, const std::string& data_dir, const std::string& db_name,
+                  const std::string& kek_file) {
   std::error_code ec;
+  if (store.backend == StoreBackend::postgres) return std::filesystem::exists(kek_file, ec);
   return std::filesystem::exists(data_dir + "/" + db_name, ec);
 }
 

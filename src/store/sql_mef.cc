@@ -65,6 +65,32 @@ Error which_duplicate(const Error& err, const Enrolee& e) {
   return Error(Errc::already_exists, "enrolee_id " + e.enrolee_id + " is taken");
 }
 
+// collision_of says which unique key of |e| a skipped insert collided
+// with: the enrolee ID, the KpmID or an active enrolee's cert_subject.
+Result<Error> collision_of(sql::Connection& conn, const Enrolee& e) {
+  struct Probe {
+    std::string_view sql;
+    std::optional<std::string> value;
+  };
+  const Probe probes[] = {
+      {"SELECT 1 FROM enrolees WHERE enrolee_id = ?1", e.enrolee_id},
+      {"SELECT 1 FROM enrolees WHERE kpm_id = ?1", e.kpm_id},
+      {"SELECT 1 FROM enrolees WHERE cert_subject = ?1 AND state = 'active'", e.cert_subject},
+  };
+  const std::string field[] = {"enrolee_id", "kpm_id", "cert_subject"};
+  for (std::size_t i = 0; i < std::size(probes); ++i) {
+    if (!probes[i].value) continue;
+    Result<Stmt> q = conn.prepare(probes[i].sql);
+    if (!q) return std::unexpected(q.error());
+    Status st = q->bind_text(1, *probes[i].value);
+    if (!st) return std::unexpected(st.error());
+    Result<bool> hit = q->step();
+    if (!hit) return std::unexpected(hit.error());
+    if (*hit) return which_duplicate(Error(Errc::already_exists, field[i]), e);
+  }
+  return Error(Errc::already_exists, "enrolee " + e.enrolee_id + " collides with another");
+}
+
 Result<Enrolee> decode_enrolee(const Stmt& s, const Kek& kek) {
   Enrolee e;
   e.enrolee_id = s.column_text(0);
@@ -184,21 +210,21 @@ Result<std::size_t> SqlMefRepository::import_enrolees(std::span<const Enrolee> r
     // Insert every valid row even when some are already refused, so one
     // attempt reports all duplicates; any error rolls the whole op back.
     Status written = b_.writer->run([&](sql::Connection& conn) -> Status {
-      Result<Stmt> s = conn.prepare(kInsertEnrolee);
+      // ON CONFLICT DO NOTHING: a colliding row is skipped, not an error,
+      // so the next one still runs without a savepoint per row (a round
+      // trip each on PostgreSQL, which refuses every statement after an
+      // error until a rollback); what it collided with is looked up.
+      Result<Stmt> s = conn.prepare(std::string(kInsertEnrolee) + " ON CONFLICT DO NOTHING");
       if (!s) return std::unexpected(s.error());
       for (const auto& [row, se] : sealed) {
-        // Each row in its own savepoint: a refused row undoes itself alone
-        // and the next one still runs (PostgreSQL refuses every statement
-        // after an error until the rollback).
-        Status st = sql::with_savepoint(conn, "m2msec_row", [&]() -> Status {
-          Status ok = bind_enrolee(*s, se, now);
-          if (ok) ok = s->run();
-          s->reset();
-          return ok;
-        });
-        if (!st) {
-          if (st.error().code() != Errc::already_exists) return st;  // database trouble: stop
-          errors.push_back({row, which_duplicate(st.error(), *se.row)});
+        Status st = bind_enrolee(*s, se, now);
+        if (st) st = s->run();
+        s->reset();
+        if (!st) return st;  // database trouble: stop
+        if (conn.changes() == 0) {
+          Result<Error> why = collision_of(conn, *se.row);
+          if (!why) return std::unexpected(why.error());
+          errors.push_back({row, std::move(*why)});
         }
       }
       if (!errors.empty()) return fail(Errc::import_rejected);

@@ -23,6 +23,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
 import proc_watch  # noqa: E402
+import store_backend  # noqa: E402
 
 MEF_FQDN = "mef.example.com"
 MAF = "maf.example.com"
@@ -66,7 +67,7 @@ address = "127.0.0.1:9999"
 [[mef.maf]]
 fqdn = "{MAF2}"
 address = "127.0.0.1:9998"
-""")
+""" + store_backend.store_table("mef"))
         self.data_dir = os.path.join(self.dir, "data")
 
     # -- checks ---------------------------------------------------------

@@ -35,6 +35,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
 import proc_watch  # noqa: E402
+import store_backend  # noqa: E402
 
 MEF_FQDN = "mef.example.com"
 MAF = "maf.example.com"
@@ -239,7 +240,7 @@ entity_id = "/dev-9"
 id = "{PROBE_KPSA_ID}"
 key_file = "probe.kpsa.hex"
 entity_id = "/probe"
-""")
+""" + store_backend.store_table("mef") + store_backend.store_table("maf"))
         # maf2: a second MAF with its own port and data dir, same MEF. Entity B does not know it.
         self.config2 = os.path.join(self.dir, "maf2.toml")
         with open(self.config2, "w") as f:
@@ -256,7 +257,7 @@ workers = 2
 [[maf.mef]]
 fqdn = "{MEF_FQDN}"
 address = "127.0.0.1:{self.ports['mef']}"
-""")
+""" + store_backend.store_table("maf"))
         # An operator-provisioned device (8.2.2.1): its state holds the Kpsa and the KpsaID.
         self.operator_state = self.write_state("dev9", {
             "enrolee_id": "/dev-9", "mef_fqdn": "", "ke_id": "", "expiry": 0, "target_kind": "kpsa",

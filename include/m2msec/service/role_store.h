@@ -32,9 +32,12 @@ struct StoreSettings {
 Result<StoreSettings> read_store_settings(ConfigTable& role);
 
 // store_exists says whether the role's store is there to read without
-// creating it: the SQLite file <data_dir>/<db_name>; a PostgreSQL store is
-// taken to exist (opening it creates the tables if they are missing).
-bool store_exists(const StoreSettings& store, const std::string& data_dir, const std::string& db_name);
+// creating anything: the SQLite file <data_dir>/<db_name>; for PostgreSQL,
+// the role's KEK file (the database is shared and may hold tables, but
+// nothing in it can be read before this replica has the KEK; opening it
+// creates missing tables).
+bool store_exists(const StoreSettings& store, const std::string& data_dir, const std::string& db_name,
+                  const std::string& kek_file);
 
 // open_role_store opens the role's store: <data_dir>/<db_name> for SQLite
 // (created on first use), or the PostgreSQL database |store| names. The

@@ -53,8 +53,14 @@ TEST_F(StoreSettingsTest, PostgresWithAPasswordFileRelativeToTheConfig) {
   EXPECT_EQ(s->conninfo, "host=db port=5432 dbname=m2msec");
   EXPECT_EQ(s->password_file, dir_ + "/secrets/db.password");
   EXPECT_EQ(s->readers, 8u);
-  EXPECT_TRUE(store_exists(*s, dir_, "mef.db"));  // a database, not a file here
-  EXPECT_FALSE(store_exists(StoreSettings{}, dir_, "mef.db"));
+  // A PostgreSQL store is readable once this replica has its KEK; a
+  // SQLite one once its file exists.
+  EXPECT_FALSE(store_exists(*s, dir_, "mef.db", dir_ + "/kek.hex"));
+  std::ofstream(dir_ + "/kek.hex") << "00";
+  EXPECT_TRUE(store_exists(*s, dir_, "mef.db", dir_ + "/kek.hex"));
+  EXPECT_FALSE(store_exists(StoreSettings{}, dir_, "mef.db", dir_ + "/kek.hex"));
+  std::ofstream(dir_ + "/mef.db") << "";
+  EXPECT_TRUE(store_exists(StoreSettings{}, dir_, "mef.db", dir_ + "/kek.hex"));
 }
 
 TEST_F(StoreSettingsTest, RefusalsNameTheKey) {
