@@ -342,9 +342,19 @@ address = "127.0.0.1:{f['mef']}"
         time.sleep(1.0)  # the first health checks mark every replica up
 
     def stop(self, remove=True):
-        for role in reversed(ROLES):
-            for r in self.replicas[role]:
-                r.kill()
+        # Every replica drains at once (drain_ms), then each is waited for.
+        every = [r for role in reversed(ROLES) for r in self.replicas[role]]
+        for r in every:
+            if r.alive():
+                (r.watched.send if r.watched is not None else r.p.send_signal)(signal.SIGTERM)
+        for r in every:
+            if r.p is not None:
+                try:
+                    r.p.wait(20)
+                except subprocess.TimeoutExpired:
+                    r.p.kill()
+                    r.p.wait(10)
+            r.kill()  # closes its log files
         for name, p, log in self.balancers:
             if p.poll() is None:
                 p.terminate()
@@ -407,7 +417,7 @@ def main():
   each replica's /readyz and /metrics: {', '.join(x['admin'] for r in ROLES for x in d['replicas'][r])}
 
 Try (another shell):
-  M=m2msec; D={topo.dir}
+  M={topo.m2msec}; D={topo.dir}
   (umask 077; openssl rand -hex 32 > $D/dev1.kpm)
   $M mef enrolee add --config $D/mef-r1.toml --enrolee-id /dev-1 --kpm-id dev1@{MEF_FQDN} \\
       --kpm-file $D/dev1.kpm --target {MAF_FQDN}
