@@ -18,6 +18,7 @@ PKGS=(
   libbenchmark-dev
   clang-16 libclang-rt-16-dev
   gnutls-bin
+  libosmocore-utils
   procps
   postgresql libpq-dev
   haproxy nginx libnginx-mod-stream
