@@ -33,8 +33,8 @@ Result<StoreSettings> read_store_settings(ConfigTable& role) {
   if (backend != "postgres") return fail(Errc::invalid_argument, name + ".backend: must be \"sqlite\" or \"postgres\"");
   out.backend = StoreBackend::postgres;
   if (out.conninfo.empty()) return fail(Errc::invalid_argument, name + ".conninfo: is required for postgres");
-  if (out.conninfo.find("password") != std::string::npos) {
-    return fail(Errc::invalid_argument, name + ".conninfo: must not hold a password; use password_file (mode 0600)");
+  if (Status st = store::check_conninfo(out.conninfo); !st) {
+    return fail(Errc::invalid_argument, name + ".conninfo: " + st.error().detail());
   }
   return out;
 }

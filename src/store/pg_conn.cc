@@ -229,7 +229,7 @@ std::string pg_placeholders(std::string_view sql, int* count) {
   return out;
 }
 
-Result<PgConn> PgConn::connect(const std::string& conninfo, std::string_view password, int connect_timeout_s) {
+Status check_conninfo(const std::string& conninfo) {
   char* parse_error = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &parse_error);
   if (parsed == nullptr) {
@@ -246,6 +246,11 @@ Result<PgConn> PgConn::connect(const std::string& conninfo, std::string_view pas
   if (has_password) {
     return fail(Errc::invalid_argument, "conninfo must not hold a password: give it in a 0600 password_file");
   }
+  return {};
+}
+
+Result<PgConn> PgConn::connect(const std::string& conninfo, std::string_view password, int connect_timeout_s) {
+  if (Status st = check_conninfo(conninfo); !st) return std::unexpected(st.error());
   // Keywords after dbname override what the expanded conninfo says.
   const std::string pw(password);
   const std::string timeout = std::to_string(connect_timeout_s);

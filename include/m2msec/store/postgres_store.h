@@ -33,6 +33,12 @@ struct PostgresStoreOptions {
   WriteQueueOptions write;  // group-commit bounds
 };
 
+// check_conninfo parses |conninfo| as libpq does: Errc::invalid_argument
+// if it does not parse or if it holds a password (which belongs in a 0600
+// file, never in a string that could be logged). The error never quotes
+// the string.
+Status check_conninfo(const std::string& conninfo);
+
 // open_postgres_store connects, runs pending migrations under an advisory
 // lock (replicas starting together migrate once; Errc::schema_too_new if
 // the database is newer than this code), checks |kek| against the

@@ -63,6 +63,14 @@ TEST_F(StoreSettingsTest, PostgresWithAPasswordFileRelativeToTheConfig) {
   EXPECT_TRUE(store_exists(StoreSettings{}, dir_, "mef.db", dir_ + "/kek.hex"));
 }
 
+// A password is found by parsing, as libpq reads the string: a database
+// whose name contains the word is no password.
+TEST_F(StoreSettingsTest, ANameContainingPasswordIsNoPassword) {
+  Result<StoreSettings> s = read("[mef.store]\nbackend = \"postgres\"\nconninfo = \"host=db dbname=passwords\"\n");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->conninfo, "host=db dbname=passwords");
+}
+
 TEST_F(StoreSettingsTest, RefusalsNameTheKey) {
   struct Case {
     const char* toml;
@@ -71,6 +79,8 @@ TEST_F(StoreSettingsTest, RefusalsNameTheKey) {
       {"[mef.store]\nbackend = \"mysql\"\n", "mef.store.backend"},
       {"[mef.store]\nbackend = \"postgres\"\n", "mef.store.conninfo"},
       {"[mef.store]\nbackend = \"postgres\"\nconninfo = \"host=db password=hunter2\"\n", "mef.store.conninfo"},
+      {"[mef.store]\nbackend = \"postgres\"\nconninfo = \"postgresql://u:hunter2@db/m2msec\"\n", "mef.store.conninfo"},
+      {"[mef.store]\nbackend = \"postgres\"\nconninfo = \"host='db\"\n", "mef.store.conninfo"},
       {"[mef.store]\nconninfo = \"host=db\"\n", "mef.store"},
       {"[mef.store]\nbackend = \"postgres\"\nconninfo = \"host=db\"\nuser = \"x\"\n", "mef.store.user"},
       {"[mef.store]\nreaders = 0\n", "mef.store.readers"},
