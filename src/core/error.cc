@@ -58,6 +58,8 @@ std::string_view error_message(Errc code) {
       return "malformed message";
     case Errc::request_refused:
       return "request refused by peer";
+    case Errc::authentication_failed:
+      return "authentication failed";
     default:
       return "unknown error";
   }
@@ -119,6 +121,8 @@ std::string_view error_name(Errc code) {
       return "malformed_message";
     case Errc::request_refused:
       return "request_refused";
+    case Errc::authentication_failed:
+      return "authentication_failed";
     default:
       return "unknown";
   }

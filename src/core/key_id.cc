@@ -48,6 +48,15 @@ Status check_named_relative(std::string_view rel) {
   return {};
 }
 
+// is_b_tid_relative is true for the relative part of a B-TID (TS 33.220
+// 4.5.2): base64encode(RAND) of a 16-byte RAND, in canonical form, which
+// always ends in "==" and so is never a MAF_RELATIVE_KmID.
+bool is_b_tid_relative(std::string_view rel) {
+  if (rel.size() != 24 || !rel.ends_with("==")) return false;
+  Result<std::vector<std::uint8_t>> bytes = base64_decode(rel);
+  return bytes && bytes->size() == kRelativeIdSize;
+}
+
 }  // namespace
 
 std::string_view key_id_kind_name(KeyIdKind kind) {
@@ -79,15 +88,18 @@ Result<KeyId> KeyId::parse(KeyIdKind kind, std::string_view text, IdEncoding enc
   if (at == std::string_view::npos) return fail(Errc::invalid_identifier, "missing '@'");
   const std::string_view rel = text.substr(0, at);
 
+  // A KeID or KmID may be a B-TID (8.3.2.3), whatever the configured
+  // relative-ID encoding of exported KeIDs.
+  const bool b_tid = (kind == KeyIdKind::ke || kind == KeyIdKind::km) && is_b_tid_relative(rel);
   Status st;
   switch (kind) {
     case KeyIdKind::ke:
     case KeyIdKind::kc:
-      st = check_exported_relative(rel, enc);
+      if (!b_tid) st = check_exported_relative(rel, enc);
       break;
     case KeyIdKind::km:
     case KeyIdKind::kpsa:
-      st = check_named_relative(rel);
+      if (!b_tid) st = check_named_relative(rel);
       break;
     default:
       return fail(Errc::invalid_argument, "unknown key ID kind");
@@ -96,8 +108,14 @@ Result<KeyId> KeyId::parse(KeyIdKind kind, std::string_view text, IdEncoding enc
 
   Result<Fqdn> fqdn = Fqdn::parse(text.substr(at + 1));
   if (!fqdn) return std::unexpected(fqdn.error());
-  const bool exported = kind == KeyIdKind::ke || kind == KeyIdKind::kc;
-  return KeyId(kind, exported ? enc : IdEncoding::base64, std::string(text), at, std::move(*fqdn));
+  const bool exported = (kind == KeyIdKind::ke || kind == KeyIdKind::kc) && !b_tid;
+  return KeyId(kind, exported ? enc : IdEncoding::base64, std::string(text), at, std::move(*fqdn), b_tid);
+}
+
+KeyId KeyId::b_tid(std::span<const std::uint8_t, kRelativeIdSize> rand, const Fqdn& bsf) {
+  std::string rel = base64_encode(rand);
+  const std::size_t at = rel.size();
+  return KeyId(KeyIdKind::ke, IdEncoding::base64, rel + "@" + bsf.str(), at, bsf, /*b_tid=*/true);
 }
 
 Result<KeyId> KeyId::from_relative(KeyIdKind kind, const RelativeId& relative, const Fqdn& fqdn,
@@ -113,7 +131,7 @@ Result<KeyId> KeyId::from_relative(KeyIdKind kind, const RelativeId& relative, c
 std::string KeyId::canonical() const {
   std::string rel(relative());
   const bool hex_exported = (kind_ == KeyIdKind::ke || kind_ == KeyIdKind::kc) && enc_ == IdEncoding::hex;
-  if (kind_ == KeyIdKind::km || hex_exported) rel = to_lower(rel);
+  if ((kind_ == KeyIdKind::km && !b_tid_) || hex_exported) rel = to_lower(rel);
   return rel + "@" + to_lower(fqdn_.str());
 }
 

@@ -2,7 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <memory>
+#include <tuple>
 
 namespace m2msec::crypto {
 namespace {
@@ -141,6 +143,63 @@ std::array<std::uint8_t, 16> milenage_autn(const MilenageOutput& out, std::span<
   autn[7] = amf[1];
   std::copy(out.mac_a.begin(), out.mac_a.end(), autn.begin() + 8);
   return autn;
+}
+
+Sqn sqn_from_u64(std::uint64_t v) {
+  Sqn out{};
+  for (std::size_t i = 0; i < kSqnSize; ++i) out[kSqnSize - 1 - i] = static_cast<std::uint8_t>(v >> (8 * i));
+  return out;
+}
+
+std::uint64_t sqn_to_u64(const Sqn& sqn) {
+  std::uint64_t v = 0;
+  for (std::uint8_t b : sqn) v = (v << 8) | b;
+  return v;
+}
+
+Result<AutnCheck> milenage_verify_autn(std::span<const std::uint8_t> k, std::span<const std::uint8_t> opc,
+                                       std::span<const std::uint8_t> rand, std::span<const std::uint8_t> autn) {
+  if (Status st = check(autn, kAutnSize, "AUTN"); !st) return std::unexpected(st.error());
+  // AK does not depend on SQN or AMF: a first run with zeros yields it.
+  const Sqn zero_sqn{};
+  const std::array<std::uint8_t, kAmfSize> amf{autn[6], autn[7]};
+  auto first = milenage(k, opc, rand, zero_sqn, amf);
+  if (!first) return std::unexpected(first.error());
+  AutnCheck c;
+  for (std::size_t i = 0; i < kSqnSize; ++i) c.sqn[i] = autn[i] ^ first->ak[i];
+  auto run = milenage(k, opc, rand, c.sqn, amf);
+  if (!run) return std::unexpected(run.error());
+  if (!ct_equal(run->mac_a, autn.subspan(8, 8))) return fail(Errc::authentication_failed, "AUTN MAC does not verify");
+  c.out = std::move(*run);
+  return c;
+}
+
+Result<std::array<std::uint8_t, kAutsSize>> milenage_auts(std::span<const std::uint8_t> k,
+                                                          std::span<const std::uint8_t> opc,
+                                                          std::span<const std::uint8_t> rand, const Sqn& sqn_ms) {
+  const std::array<std::uint8_t, kAmfSize> dummy_amf{};
+  auto run = milenage(k, opc, rand, sqn_ms, dummy_amf);
+  if (!run) return std::unexpected(run.error());
+  std::array<std::uint8_t, kAutsSize> auts{};
+  for (std::size_t i = 0; i < kSqnSize; ++i) auts[i] = sqn_ms[i] ^ run->ak_s[i];
+  std::copy(run->mac_s.begin(), run->mac_s.end(), auts.begin() + kSqnSize);
+  return auts;
+}
+
+Result<Sqn> milenage_verify_auts(std::span<const std::uint8_t> k, std::span<const std::uint8_t> opc,
+                                 std::span<const std::uint8_t> rand, std::span<const std::uint8_t> auts) {
+  if (Status st = check(auts, kAutsSize, "AUTS"); !st) return std::unexpected(st.error());
+  // AK* does not depend on SQN: a first run with zeros yields it.
+  const Sqn zero_sqn{};
+  const std::array<std::uint8_t, kAmfSize> dummy_amf{};
+  auto first = milenage(k, opc, rand, zero_sqn, dummy_amf);
+  if (!first) return std::unexpected(first.error());
+  Sqn sqn_ms{};
+  for (std::size_t i = 0; i < kSqnSize; ++i) sqn_ms[i] = auts[i] ^ first->ak_s[i];
+  auto run = milenage(k, opc, rand, sqn_ms, dummy_amf);
+  if (!run) return std::unexpected(run.error());
+  if (!ct_equal(run->mac_s, auts.subspan(kSqnSize, 8))) return fail(Errc::authentication_failed, "MAC-S does not verify");
+  return sqn_ms;
 }
 
 }  // namespace m2msec::crypto

@@ -42,6 +42,7 @@ enum class Errc : std::uint16_t {
   connection_closed,        // the peer closed the connection or it was reset
   malformed_message,        // a protocol message (HTTP, JSON, primitive) is malformed
   request_refused,          // the peer answered a request with an error status
+  authentication_failed,    // a MAC, a digest response or an AUTS did not verify
 };
 
 // error_message returns the fixed message for |code|; never empty.

@@ -77,6 +77,14 @@ inline constexpr std::size_t kMaxKeyIdLength = kMaxPskIdentityLength;
 // For ke and kc the relative part is the encoding of exactly 16 bytes: 24
 // characters of canonical base64, or 32 hex digits. For km and kpsa it is
 // 1-64 characters of [A-Za-z0-9._-]; the relative KmID is case-insensitive.
+//
+// A KeID or a KmID may also be a GBA B-TID (TS-0003 8.3.2.3 and Annex A:
+// "The Enrolment Key Identifier (Ke-ID) shall be the Bootstrapping
+// Transaction Identifier (B-TID)", and Km is that B-TID's Ks_NAF): TS 33.220
+// 4.5.2 "base64encode(RAND)@BSF_servers_domain_name", RAND being 16 bytes,
+// so 24 characters of canonical base64 (ending "==") and the BSF's FQDN.
+// It is case-sensitive in its relative part. KcIDs and KpsaIDs never take
+// that form.
 class KeyId {
  public:
   // parse validates |text| as a |kind| identifier. For ke and kc, |enc|
@@ -90,6 +98,16 @@ class KeyId {
   // other kinds.
   static Result<KeyId> from_relative(KeyIdKind kind, const RelativeId& relative, const Fqdn& fqdn,
                                      IdEncoding enc = IdEncoding::base64);
+
+  // b_tid forms the B-TID of a GBA bootstrap (TS 33.220 4.5.2) from its
+  // 16-byte RAND and the BSF's (the MEF's) FQDN, as a KeID.
+  static KeyId b_tid(std::span<const std::uint8_t, kRelativeIdSize> rand, const Fqdn& bsf);
+
+  // has_b_tid_form is true for a KeID or KmID in the B-TID form (see
+  // above). A KmID in that form is a GBA Ks_NAF's (never an operator's
+  // name, which cannot hold '='); a base64 KeID of the exporter has the
+  // same form as a B-TID, and the MEF tells them apart by lookup.
+  bool has_b_tid_form() const { return b_tid_; }
 
   KeyIdKind kind() const { return kind_; }
   const std::string& str() const { return text_; }
@@ -108,14 +126,15 @@ class KeyId {
   bool operator==(const KeyId& other) const { return kind_ == other.kind_ && canonical() == other.canonical(); }
 
  private:
-  KeyId(KeyIdKind kind, IdEncoding enc, std::string text, std::size_t at, Fqdn fqdn)
-      : kind_(kind), enc_(enc), text_(std::move(text)), at_(at), fqdn_(std::move(fqdn)) {}
+  KeyId(KeyIdKind kind, IdEncoding enc, std::string text, std::size_t at, Fqdn fqdn, bool b_tid = false)
+      : kind_(kind), enc_(enc), text_(std::move(text)), at_(at), fqdn_(std::move(fqdn)), b_tid_(b_tid) {}
 
   KeyIdKind kind_;
   IdEncoding enc_;
   std::string text_;
   std::size_t at_;
   Fqdn fqdn_;
+  bool b_tid_ = false;
 };
 
 // CredentialId (TS-0003 clause 10.4) is "<type-ID>-<value>": a positive

@@ -47,4 +47,43 @@ Result<MilenageOutput> milenage(std::span<const std::uint8_t> k, std::span<const
 std::array<std::uint8_t, 16> milenage_autn(const MilenageOutput& out, std::span<const std::uint8_t, kSqnSize> sqn,
                                            std::span<const std::uint8_t, kAmfSize> amf);
 
+inline constexpr std::size_t kAutnSize = 16;
+inline constexpr std::size_t kAutsSize = 14;
+using Sqn = std::array<std::uint8_t, kSqnSize>;
+
+// AutnCheck is what the USIM side learns from an AUTN that verifies: the
+// SQN the network sent and the run's output (RES, CK, IK).
+struct AutnCheck {
+  Sqn sqn{};
+  MilenageOutput out;
+};
+
+// milenage_verify_autn is the USIM's check of TS 33.102 6.3.3: SQN =
+// (SQN xor AK) xor f5(RAND), then XMAC = f1(K, SQN, RAND, AMF) must equal
+// the AUTN's MAC (compared in constant time; Errc::authentication_failed
+// otherwise). Whether SQN is fresh is the caller's decision (it keeps
+// SQN_MS). Errc::invalid_length for wrong input sizes.
+Result<AutnCheck> milenage_verify_autn(std::span<const std::uint8_t> k, std::span<const std::uint8_t> opc,
+                                       std::span<const std::uint8_t> rand, std::span<const std::uint8_t> autn);
+
+// milenage_auts builds the resynchronisation token of TS 33.102 6.3.5:
+//   AUTS = (SQN_MS xor f5*(K, RAND)) || MAC-S,
+//   MAC-S = f1*(K, SQN_MS, RAND, AMF*), "AMF* ... a dummy value of all
+//   zeros".
+Result<std::array<std::uint8_t, kAutsSize>> milenage_auts(std::span<const std::uint8_t> k,
+                                                          std::span<const std::uint8_t> opc,
+                                                          std::span<const std::uint8_t> rand, const Sqn& sqn_ms);
+
+// milenage_verify_auts is the network side of 6.3.5: it recovers SQN_MS
+// from |auts| and checks MAC-S in constant time
+// (Errc::authentication_failed if it differs). Errc::invalid_length for
+// wrong input sizes.
+Result<Sqn> milenage_verify_auts(std::span<const std::uint8_t> k, std::span<const std::uint8_t> opc,
+                                 std::span<const std::uint8_t> rand, std::span<const std::uint8_t> auts);
+
+// sqn_from_u64 / sqn_to_u64 convert between a 48-bit number and its six
+// big-endian octets (values above 2^48 - 1 keep their low 48 bits).
+Sqn sqn_from_u64(std::uint64_t v);
+std::uint64_t sqn_to_u64(const Sqn& sqn);
+
 }  // namespace m2msec::crypto

@@ -127,6 +127,63 @@ TEST(KeyId, NamedRelativeCharacterSet) {
   EXPECT_TRUE(KeyId::parse(KeyIdKind::kpsa, "A-z_0.9@issuer.example.com"));
 }
 
+// TS-0003 8.3.2.3: "The Enrolment Key Identifier (Ke-ID) shall be the
+// Bootstrapping Transaction Identifier (B-TID)", and Km is its Ks_NAF, so a
+// KmID may be a B-TID too. TS 33.220 4.5.2: B-TID =
+// base64encode(RAND)@BSF_servers_domain_name. The relative part below is
+// python3 -c 'import base64; print(base64.b64encode(bytes(range(0xf0,0x100))))'
+// (16 bytes, so it holds '+', '/' and "==").
+TEST(KeyId, AcceptsBTidAsKmIdAndKeId) {
+  const std::string b_tid = "8PHy8/T19vf4+fr7/P3+/w==@bsf.operator.example.net";
+  auto km = KeyId::parse(KeyIdKind::km, b_tid);
+  ASSERT_TRUE(km) << km.error().message();
+  EXPECT_TRUE(km->has_b_tid_form());
+  EXPECT_EQ(km->fqdn().str(), "bsf.operator.example.net");
+  // Base64 carries case: a B-TID KmID is not lowercased like a named one.
+  EXPECT_EQ(km->canonical(), b_tid);
+  auto other = KeyId::parse(KeyIdKind::km, "8phy8/T19vf4+fr7/P3+/w==@bsf.operator.example.net");
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(*km == *other);
+  // A KeID that is a B-TID is accepted even where exported KeIDs are hex.
+  auto ke = KeyId::parse(KeyIdKind::ke, b_tid, IdEncoding::hex);
+  ASSERT_TRUE(ke) << ke.error().message();
+  EXPECT_TRUE(ke->has_b_tid_form());
+  EXPECT_EQ(ke->encoding(), IdEncoding::base64);
+  // A named KmID is not in the B-TID form.
+  EXPECT_FALSE(KeyId::parse(KeyIdKind::km, "device-01@maf.example.com")->has_b_tid_form());
+}
+
+TEST(KeyId, FormsBTidFromRand) {
+  std::array<std::uint8_t, kRelativeIdSize> rand{};
+  for (std::size_t i = 0; i < rand.size(); ++i) rand[i] = static_cast<std::uint8_t>(0xf0 + i);
+  KeyId id = KeyId::b_tid(rand, *Fqdn::parse("bsf.operator.example.net"));
+  EXPECT_EQ(id.str(), "8PHy8/T19vf4+fr7/P3+/w==@bsf.operator.example.net");
+  EXPECT_EQ(id.kind(), KeyIdKind::ke);
+  EXPECT_TRUE(id.has_b_tid_form());
+}
+
+// The B-TID form is accepted only for KeIDs and KmIDs, and only exactly:
+// 16 bytes of canonical base64 and an FQDN. KcIDs and KpsaIDs stay strict.
+TEST(KeyId, BTidFormIsNotALoophole) {
+  const char* km_bad[] = {
+      "8PHy8/T19vf4+fr7/P3+@bsf.example.net",      // 15 bytes
+      "8PHy8/T19vf4+fr7/P3+/wA=@bsf.example.net",  // 17 bytes
+      "8PHy8/T19vf4+fr7/P3+/x==@bsf.example.net",  // not canonical (stray bits)
+      "8PHy8/T19vf4+fr7/P3+/w==@bsf",               // not an FQDN
+      "8PHy8/T19vf4+fr7/P3+/w@bsf.example.net",    // unpadded
+  };
+  for (const char* b : km_bad) {
+    auto id = KeyId::parse(KeyIdKind::km, b);
+    EXPECT_FALSE(id) << b;
+  }
+  auto kpsa = KeyId::parse(KeyIdKind::kpsa, "8PHy8/T19vf4+fr7/P3+/w==@bsf.example.net");
+  ASSERT_FALSE(kpsa);
+  EXPECT_EQ(kpsa.error().code(), Errc::invalid_identifier);
+  auto kc = KeyId::parse(KeyIdKind::kc, "8PHy8/T19vf4+fr7/P3+/w==@maf.example.net", IdEncoding::hex);
+  ASSERT_FALSE(kc);
+  EXPECT_EQ(kc.error().code(), Errc::invalid_identifier);
+}
+
 TEST(KeyId, KindNamesRoundTrip) {
   for (KeyIdKind k : {KeyIdKind::ke, KeyIdKind::kc, KeyIdKind::km, KeyIdKind::kpsa}) {
     EXPECT_EQ(*parse_key_id_kind(key_id_kind_name(k)), k);

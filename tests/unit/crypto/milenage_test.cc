@@ -132,5 +132,83 @@ TEST(Milenage, AgreesWithOsmoAucGen) {
   }
 }
 
+// The USIM side: an AUTN made by osmo-auc-gen verifies here and gives
+// back the SQN it was made with; a changed MAC does not.
+TEST(Milenage, VerifiesOsmoAucGenAutn) {
+  for (const Row& r : conformance_sets()) {
+    SCOPED_TRACE("test set " + r.at("set"));
+    const auto theirs = osmo_auc_gen(r);
+    ASSERT_EQ(theirs.count("AUTN"), 1u);
+    auto opc = milenage_opc(bytes(r.at("K")), bytes(r.at("OP")));
+    std::vector<std::uint8_t> autn = bytes(theirs.at("AUTN"));
+    auto c = milenage_verify_autn(bytes(r.at("K")), opc->view(), bytes(r.at("RAND")), autn);
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(hex(c->sqn), r.at("SQN"));
+    EXPECT_EQ(hex(c->out.res), theirs.at("RES"));
+    autn[15] ^= 0x01;
+    auto bad = milenage_verify_autn(bytes(r.at("K")), opc->view(), bytes(r.at("RAND")), autn);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code(), Errc::authentication_failed);
+  }
+}
+
+// run_osmo runs |args| after "osmo-auc-gen -3 -a milenage" and returns its
+// whole output and exit status.
+std::pair<std::string, int> run_osmo(const std::string& args) {
+  const std::string cmd = "osmo-auc-gen -3 -a milenage " + args + " 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return {out, -1};
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  return {out, ::pclose(p)};
+}
+
+// Resynchronisation (TS 33.102 6.3.5): an AUTS made here is accepted by
+// osmo-auc-gen ("-A AUTS"), which prints the SQN_MS it recovered
+// ("SQN.MS:"); an AUTS with a changed MAC-S is refused by both.
+TEST(Milenage, AutsAgreesWithOsmoAucGen) {
+  for (const Row& r : conformance_sets()) {
+    SCOPED_TRACE("test set " + r.at("set"));
+    const std::vector<std::uint8_t> k = bytes(r.at("K")), rand = bytes(r.at("RAND"));
+    auto opc = milenage_opc(k, bytes(r.at("OP")));
+    const std::uint64_t sqn_ms = std::stoull(r.at("SQN"), nullptr, 16) + 1000;
+    auto auts = milenage_auts(k, opc->view(), rand, sqn_from_u64(sqn_ms));
+    ASSERT_TRUE(auts);
+    auto back = milenage_verify_auts(k, opc->view(), rand, *auts);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(sqn_to_u64(*back), sqn_ms);
+
+    const std::string common = "-k " + r.at("K") + " -O " + r.at("OP") + " -r " + r.at("RAND") + " -A ";
+    auto [out, status] = run_osmo(common + hex(*auts));
+    EXPECT_EQ(status, 0) << out;
+    EXPECT_NE(out.find("SQN.MS:\t" + std::to_string(sqn_ms) + "\n"), std::string::npos) << out;
+
+    std::array<std::uint8_t, kAutsSize> forged = *auts;
+    forged[13] ^= 0x80;
+    auto refused = milenage_verify_auts(k, opc->view(), rand, forged);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), Errc::authentication_failed);
+    auto [bad_out, bad_status] = run_osmo(common + hex(forged));
+    EXPECT_NE(bad_status, 0) << bad_out;
+    EXPECT_NE(bad_out.find("AUTS from MS seems incorrect"), std::string::npos) << bad_out;
+  }
+}
+
+TEST(Milenage, SqnConversions) {
+  EXPECT_EQ(sqn_to_u64(sqn_from_u64(0x0000ff9bb4d0b607ull)), 0xff9bb4d0b607ull);
+  EXPECT_EQ(hex(sqn_from_u64(0x010203040506ull)), "010203040506");
+  EXPECT_EQ(milenage_verify_auts(std::vector<std::uint8_t>(16), std::vector<std::uint8_t>(16),
+                                 std::vector<std::uint8_t>(16), std::vector<std::uint8_t>(13))
+                .error()
+                .code(),
+            Errc::invalid_length);
+  EXPECT_EQ(milenage_verify_autn(std::vector<std::uint8_t>(16), std::vector<std::uint8_t>(16),
+                                 std::vector<std::uint8_t>(16), std::vector<std::uint8_t>(15))
+                .error()
+                .code(),
+            Errc::invalid_length);
+}
+
 }  // namespace
 }  // namespace m2msec::crypto

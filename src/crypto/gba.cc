@@ -1,0 +1,68 @@
+#include "m2msec/crypto/gba.h"
+
+#include <algorithm>
+
+#include "m2msec/crypto/hmac.h"
+#include "m2msec/crypto/milenage.h"
+
+namespace m2msec::crypto {
+
+Result<SecretBytes> gba_kdf(std::span<const std::uint8_t> key, std::uint8_t fc,
+                            std::initializer_list<std::span<const std::uint8_t>> params) {
+  // S is built in one buffer that is wiped afterwards: RAND is public, but
+  // an IMPI names a subscriber and does not belong in freed memory.
+  std::size_t size = 1;
+  for (auto p : params) {
+    if (p.size() > 0xffff) return fail(Errc::invalid_length, "GBA KDF parameter longer than 65535 octets");
+    size += p.size() + 2;
+  }
+  SecretBytes s(size);
+  std::uint8_t* out = s.data();
+  *out++ = fc;
+  for (auto p : params) {
+    out = std::copy(p.begin(), p.end(), out);
+    *out++ = static_cast<std::uint8_t>(p.size() >> 8);
+    *out++ = static_cast<std::uint8_t>(p.size() & 0xff);
+  }
+  return hmac_sha256(key, {s.view()});
+}
+
+std::array<std::uint8_t, kUaProtocolIdSize> ua_security_protocol_id(UaBinding binding) {
+  switch (binding) {
+    case UaBinding::tls:
+      return {0x01, 0x00, 0x01, 0x00, 0xAE};
+    case UaBinding::dtls:
+      return {0x01, 0x00, 0x01, 0xC0, 0xA8};
+    default:
+      return {0x01, 0x00, 0x01, 0x00, 0xAE};
+  }
+}
+
+std::string_view ua_psk_suite_name(UaBinding binding) {
+  switch (binding) {
+    case UaBinding::dtls:
+      return "PSK-AES128-CCM8";
+    case UaBinding::tls:
+    default:
+      return "PSK-AES128-CBC-SHA256";
+  }
+}
+
+std::vector<std::uint8_t> naf_id(std::string_view naf_fqdn, UaBinding binding) {
+  std::vector<std::uint8_t> out(naf_fqdn.begin(), naf_fqdn.end());
+  for (std::uint8_t& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<std::uint8_t>(c - 'A' + 'a');
+  }
+  const auto ua = ua_security_protocol_id(binding);
+  out.insert(out.end(), ua.begin(), ua.end());
+  return out;
+}
+
+Result<SecretBytes> derive_ks_naf(std::span<const std::uint8_t> ks, std::span<const std::uint8_t> rand,
+                                  std::string_view impi, std::span<const std::uint8_t> naf_id) {
+  if (ks.size() != 2 * kMilenageKeySize) return fail(Errc::invalid_length, "Ks must be 32 bytes (CK || IK)");
+  if (rand.size() != kMilenageKeySize) return fail(Errc::invalid_length, "RAND must be 16 bytes");
+  return gba_kdf(ks, kGbaKdfFcKsNaf, {as_bytes(kGbaMeLabel), rand, as_bytes(impi), naf_id});
+}
+
+}  // namespace m2msec::crypto
