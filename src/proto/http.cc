@@ -139,6 +139,17 @@ std::string encode_request(const Request& req, std::string_view host) {
 
 std::string encode_response(const Response& rsp) {
   http::response<http::string_body> msg;
+  if (rsp.plain) {
+    msg.result(static_cast<unsigned>(rsp.plain->status));
+    msg.version(11);
+    for (const auto& [name, value] : rsp.plain->headers) msg.set(name, value);
+    if (!rsp.plain->content_type.empty()) msg.set(http::field::content_type, rsp.plain->content_type);
+    msg.body() = rsp.plain->body;
+    msg.prepare_payload();
+    std::ostringstream out;
+    out << msg;
+    return out.str();
+  }
   msg.result(static_cast<unsigned>(http_status(rsp.rsc)));
   msg.version(11);
   msg.set("X-M2M-RSC", std::to_string(static_cast<int>(rsp.rsc)));
@@ -154,9 +165,10 @@ std::string encode_response(const Response& rsp) {
 }
 
 struct RequestReader::Impl {
-  explicit Impl(HttpLimits l) : parser(l) {}
+  explicit Impl(HttpLimits l) : parser(l), allow_plain(l.allow_plain) {}
   Result<std::optional<Request>> next();
   StreamParser<true> parser;
+  bool allow_plain = false;
   bool failed = false;
 };
 
@@ -204,6 +216,17 @@ Result<std::optional<Request>> RequestReader::Impl::next() {
   req.to = std::string(m.target());
   req.from = header(m, "X-M2M-Origin");
   req.rqi = header(m, "X-M2M-RI");
+  if (req.rqi.empty() && allow_plain) {
+    auto plain = std::make_shared<PlainHttp>();
+    plain->method = std::string(m.method_string());
+    plain->host = header(m, "Host");
+    plain->authorization = header(m, "Authorization");
+    plain->body = m.body();
+    req.from.clear();
+    req.ty = 0;
+    req.plain = std::move(plain);
+    return std::optional<Request>(std::move(req));
+  }
   if (req.rqi.empty()) return fail(Errc::malformed_message, "missing X-M2M-RI");
   if (auto rvi = header(m, "X-M2M-RVI"); !rvi.empty()) req.rvi = rvi;
   if (!m.body().empty() && ct.rfind(std::string(kJson), 0) != 0) {

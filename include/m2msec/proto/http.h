@@ -29,12 +29,16 @@ struct HttpLimits {
   std::size_t max_header = 8 * 1024;
   std::size_t max_body = 64 * 1024;
   std::size_t max_buffered = 256 * 1024;  // unparsed bytes held at most
+  // allow_plain: a request without X-M2M-RI is read as a plain HTTP
+  // request (Request::plain) instead of failing; the MEF's BSF needs it.
+  bool allow_plain = false;
 };
 
 // encode_request writes |req| as an HTTP/1.1 request for |host|.
 std::string encode_request(const Request& req, std::string_view host);
 
-// encode_response writes |rsp| as an HTTP/1.1 response.
+// encode_response writes |rsp| as an HTTP/1.1 response (|rsp.plain| as
+// is, when set).
 std::string encode_response(const Response& rsp);
 
 // RequestReader parses a stream of HTTP requests into primitives.
@@ -51,8 +55,9 @@ class RequestReader {
 
   // next returns the next complete request, std::nullopt when more bytes
   // are needed, or Errc::malformed_message (bad HTTP, over a limit, an
-  // unsupported method, a missing X-M2M-RI, a body that is not JSON). After
-  // an error the stream is unusable: answer 400 and close.
+  // unsupported method, a missing X-M2M-RI unless allow_plain, a body that
+  // is not JSON). After an error the stream is unusable: answer 400 and
+  // close.
   Result<std::optional<Request>> next();
 
  private:

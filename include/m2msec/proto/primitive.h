@@ -6,9 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "m2msec/core/error.h"
 
@@ -47,6 +50,25 @@ int http_status(Rsc rsc);
 // is_success is true for 2xxx codes.
 inline bool is_success(Rsc rsc) { return static_cast<int>(rsc) >= 2000 && static_cast<int>(rsc) < 3000; }
 
+// PlainHttp is an HTTP request that is not a oneM2M primitive (it carries
+// no X-M2M-RI): the GBA bootstrap on Ub (TS 24.109 4), which the MEF
+// serves as the BSF. Only readers that allow it produce one
+// (HttpLimits::allow_plain); Request::plain then points at it.
+struct PlainHttp {
+  std::string method;         // as sent, e.g. "GET"
+  std::string host;           // Host header
+  std::string authorization;  // Authorization header ("" if absent)
+  std::string body;           // the entity body, unparsed
+};
+
+// PlainHttpResponse is the answer to a PlainHttp request, written as is.
+struct PlainHttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Length
+  std::string content_type;                                   // "" if no body
+  std::string body;
+};
+
 // Request is one request primitive.
 struct Request {
   Operation op = Operation::retrieve;
@@ -56,6 +78,9 @@ struct Request {
   std::string rvi = "4";  // X-M2M-RVI
   int ty = 0;           // resource type for create (Content-Type ;ty=), 0 if none
   nlohmann::json content;  // null if no body
+  // plain is set for a plain HTTP request (see PlainHttp): op is then the
+  // method's operation, to the target, and the other fields are empty.
+  std::shared_ptr<const PlainHttp> plain = nullptr;
 };
 
 // Response is one response primitive.
@@ -63,6 +88,9 @@ struct Response {
   Rsc rsc = Rsc::ok;
   std::string rqi;
   nlohmann::json content;  // null if no body; for errors {"m2m:dbg": "..."}
+  // plain, if set, is sent instead of the primitive (the answer to a
+  // PlainHttp request).
+  std::shared_ptr<const PlainHttpResponse> plain = nullptr;
 };
 
 // error_response builds a response carrying |rsc| and a debug message

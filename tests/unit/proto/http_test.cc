@@ -110,6 +110,47 @@ TEST(Http, RejectsMalformedRequests) {
   }
 }
 
+// The MEF's BSF reads TS 24.109's plain GET (no X-M2M-RI) only when the
+// reader allows it; every other reader still refuses it.
+TEST(Http, PlainRequestsOnlyWhenAllowed) {
+  const std::string wire =
+      "GET / HTTP/1.1\r\nHost: mef.example.com\r\nAuthorization: Digest username=\"u@x.org\"\r\n\r\n";
+  HttpLimits allow;
+  allow.allow_plain = true;
+  RequestReader reader(allow);
+  ASSERT_TRUE(reader.feed(bytes(wire)));
+  auto r = reader.next();
+  ASSERT_TRUE(r && *r) << (r ? "need more" : r.error().message());
+  ASSERT_TRUE((*r)->plain);
+  EXPECT_EQ((*r)->plain->method, "GET");
+  EXPECT_EQ((*r)->plain->host, "mef.example.com");
+  EXPECT_EQ((*r)->plain->authorization, "Digest username=\"u@x.org\"");
+  EXPECT_EQ((*r)->to, "/");
+  // A oneM2M request on the same reader is still a primitive.
+  const std::string m2m = encode_request(sample(), "maf.example.com");
+  ASSERT_TRUE(reader.feed(bytes(m2m)));
+  auto p = reader.next();
+  ASSERT_TRUE(p && *p);
+  EXPECT_FALSE((*p)->plain);
+  EXPECT_EQ((*p)->rqi, "r1");
+
+  RequestReader strict;
+  ASSERT_TRUE(strict.feed(bytes(wire)));
+  EXPECT_FALSE(strict.next());
+}
+
+TEST(Http, PlainResponsesAreWrittenAsGiven) {
+  auto plain = std::make_shared<PlainHttpResponse>();
+  plain->status = 401;
+  plain->headers = {{"WWW-Authenticate", "Digest realm=\"mef.example.com\""}};
+  Response rsp;
+  rsp.plain = plain;
+  const std::string wire = encode_response(rsp);
+  EXPECT_EQ(wire.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << wire;
+  EXPECT_NE(wire.find("WWW-Authenticate: Digest realm=\"mef.example.com\"\r\n"), std::string::npos);
+  EXPECT_EQ(wire.find("X-M2M-RSC"), std::string::npos);
+}
+
 TEST(Http, EnforcesLimits) {
   HttpLimits small;
   small.max_header = 256;
