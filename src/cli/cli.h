@@ -72,6 +72,9 @@ int report_import(const Context& ctx, nlohmann::json fields, const std::vector<s
 bool record_operator(const std::string& audit_file, const std::string& role, const std::string& mas_id,
                      service::AuditEvent e);
 
+// amf_hex shows a GBA subscriber's AMF as 4 lower-case hex digits.
+std::string amf_hex(std::uint16_t amf);
+
 // fingerprint_argument normalises "sha256:<64 hex digits>" (either case)
 // to the stored form, lower case. Fails with Errc::invalid_argument.
 Result<std::string> fingerprint_argument(const std::string& text);

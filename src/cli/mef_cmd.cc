@@ -1,4 +1,5 @@
-// mef_cmd.cc: "m2msec mef serve" and "m2msec mef enrolee ..." (operator).
+// mef_cmd.cc: "m2msec mef serve" and "m2msec mef enrolee ..." (operator);
+// "m2msec mef subscriber ..." is in mef_subscriber_cmd.cc.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -157,7 +158,8 @@ Result<store::TargetKind> enrolee_target_kind(const std::string& target, const s
 }
 
 void add_mef_enrolee_import(CLI::App* enrolee, Context& ctx);
-void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, Context& ctx);
+void add_mef_subscriber_commands(CLI::App* subscriber, Context& ctx);
+void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, CLI::App* subscriber, Context& ctx);
 
 void add_mef_commands(CLI::App& app, Context& ctx) {
   static MefOpts o;
@@ -200,7 +202,12 @@ void add_mef_commands(CLI::App& app, Context& ctx) {
   rm->callback([&ctx] { ctx.run = [&ctx] { return remove(ctx, o); }; });
 
   add_mef_enrolee_import(enrolee, ctx);
-  add_mef_list_commands(mef, enrolee, ctx);
+
+  CLI::App* subscriber = mef->add_subcommand(
+      "subscriber", "GBA subscribers of the MEF as a BSF (TS 33.220): IMPI, MILENAGE K and OPc, SQN, AMF");
+  subscriber->require_subcommand(1);
+  add_mef_subscriber_commands(subscriber, ctx);
+  add_mef_list_commands(mef, enrolee, subscriber, ctx);
 }
 
 }  // namespace m2msec::cli

@@ -2,13 +2,11 @@
 // factory's device list (CSV or JSON), all or nothing.
 #include <unistd.h>
 
-#include <fstream>
-#include <map>
-#include <set>
 #include <iostream>
-#include <sstream>
+#include <set>
 
 #include "cli.h"
+#include "import_rows.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/secret_file.h"
 #include "m2msec/mef/mef.h"
@@ -43,71 +41,7 @@ class Progress {
   bool tty_;
 };
 
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : line) {
-    if (c == ',') {
-      out.push_back(std::string(trim_ascii_space(cur)));
-      cur.clear();
-    } else if (c != '\r') {
-      cur.push_back(c);
-    }
-  }
-  out.push_back(std::string(trim_ascii_space(cur)));
-  return out;
-}
-
-// Row fields, by name. Kpm is hex. expiry is a duration from now.
-struct RawRow {
-  std::size_t line = 0;
-  std::map<std::string, std::string> f;
-};
-
-Result<std::vector<RawRow>> read_rows(const std::string& text, const std::string& format) {
-  std::vector<RawRow> rows;
-  if (format == "json") {
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_array()) return fail(Errc::malformed_message, "JSON import must be an array of objects");
-    std::size_t i = 0;
-    for (const auto& o : j) {
-      ++i;
-      if (!o.is_object()) return fail(Errc::malformed_message, "row " + std::to_string(i) + ": not an object");
-      RawRow r{i, {}};
-      for (const auto& [k, v] : o.items()) {
-        if (!v.is_string()) return fail(Errc::malformed_message, "row " + std::to_string(i) + ": " + k + " must be a string");
-        r.f[k] = v.get<std::string>();
-      }
-      rows.push_back(std::move(r));
-    }
-    return rows;
-  }
-  std::istringstream in(text);
-  std::string line;
-  std::vector<std::string> header;
-  std::size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (trim_ascii_space(line).empty() || line.starts_with("#")) continue;
-    auto cells = split_csv_line(line);
-    if (header.empty()) {
-      header = cells;
-      continue;
-    }
-    if (cells.size() != header.size()) {
-      return fail(Errc::malformed_message, "line " + std::to_string(n) + ": " + std::to_string(cells.size()) +
-                                               " fields, header has " + std::to_string(header.size()));
-    }
-    RawRow r{n, {}};
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      if (!cells[i].empty()) r.f[header[i]] = cells[i];
-    }
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
-
-Result<store::Enrolee> to_enrolee(RawRow& r, std::int64_t now) {
+Result<store::Enrolee> to_enrolee(ImportRow& r, std::int64_t now) {
   static const std::set<std::string> known = {"enrolee_id", "kpm_id", "kpm", "cert_subject", "cert_ca",
                                               "target",     "target_kind", "expiry"};
   for (const auto& [k, v] : r.f) {
@@ -127,7 +61,6 @@ Result<store::Enrolee> to_enrolee(RawRow& r, std::int64_t now) {
     e.auth_kind = store::AuthKind::psk;
     e.kpm_id = r.f["kpm_id"];
     auto kpm = hex_decode_secret(r.f["kpm"]);
-    secure_wipe(r.f["kpm"].data(), r.f["kpm"].size());
     if (!kpm || kpm->empty()) return fail(Errc::invalid_hex, "kpm must be hex");
     e.kpm = std::move(*kpm);
   } else {
@@ -161,7 +94,7 @@ int run_import(Context& ctx, const ImportOpts& o) {
   // list is far larger than a key file: allow 256 MiB (~2 million rows).
   auto text = read_secret_file(o.file, kMaxImportFileSize);
   if (!text) return usage_error(text.error());
-  auto rows = read_rows(std::string(text->view()), format);
+  auto rows = read_import_rows(text->view(), format);
   if (!rows) return usage_error(rows.error());
 
   const std::int64_t now = service::now_unix();

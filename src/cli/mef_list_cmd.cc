@@ -1,5 +1,6 @@
 // mef_list_cmd.cc: the MEF operator's read-only views: "m2msec mef enrolee
-// list", "m2msec mef enrolee show" and "m2msec mef status".
+// list", "m2msec mef enrolee show", "m2msec mef subscriber list" and
+// "m2msec mef status".
 //
 // Everything here reads summaries (store/listing.h), which never carry key
 // material, so nothing secret can reach the output.
@@ -51,7 +52,7 @@ OpenedStore open_store(const std::string& path) {
                                   ? "yet: no KEK at " + out.cfg.kek_file
                                   : "in " + out.cfg.data_dir;
     out.exit_code = failure(
-        Error(Errc::not_found, "no MEF database " + where + " (mef enrolee add/import or mef serve creates it)"));
+        Error(Errc::not_found, "no MEF database " + where + " (mef enrolee add/import, mef subscriber add/import or mef serve creates it)"));
     return out;
   }
   auto db = mef::open_mef_store(out.cfg, /*create_kek=*/false);
@@ -130,6 +131,36 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+// Paged is up to --limit rows of a listing, and the key the next page
+// starts after if there may be more.
+template <typename T>
+struct Paged {
+  std::vector<T> rows;
+  std::optional<std::string> next;
+};
+
+// page_through calls |fetch| (Page -> Result<vector<T>>) with pages of at
+// most kMaxPageLimit from after |after|, until it has |limit| rows or a
+// page comes back short. |key| gives a row's page key.
+template <typename T, typename Fetch, typename Key>
+Result<Paged<T>> page_through(std::size_t limit, const std::string& after, Fetch fetch, Key key) {
+  Paged<T> out;
+  store::Page page{after, 0};
+  bool full = false;
+  while (out.rows.size() < limit) {
+    page.limit = std::min(limit - out.rows.size(), store::kMaxPageLimit);
+    auto got = fetch(page);
+    if (!got) return std::unexpected(got.error());
+    full = got->size() == page.limit;
+    for (auto& r : *got) out.rows.push_back(std::move(r));
+    if (!full) break;
+    page.after = key(out.rows.back());
+  }
+  // A full last page: there may be more.
+  if (full && !out.rows.empty()) out.next = key(out.rows.back());
+  return out;
+}
+
 int run_list(Context& ctx, const ListOpts& o) {
   if (o.limit == 0) return usage_error("--limit must be at least 1");
   store::EnroleeFilter filter;
@@ -141,22 +172,16 @@ int run_list(Context& ctx, const ListOpts& o) {
   OpenedStore s = open_store(o.config);
   if (!s.db) return s.exit_code;
 
-  // Pages of at most kMaxPageLimit, until --limit rows or the end.
-  std::vector<store::EnroleeSummary> rows;
-  filter.page.after = o.after;
-  bool more = false;
-  while (rows.size() < o.limit) {
-    filter.page.limit = std::min(o.limit - rows.size(), store::kMaxPageLimit);
-    auto page = s.db->mef().list_enrolees(filter);
-    if (!page) return failure(page.error());
-    const bool full = page->size() == filter.page.limit;
-    for (auto& e : *page) rows.push_back(std::move(e));
-    if (!full) break;
-    filter.page.after = rows.back().enrolee_id;
-    more = true;  // a full last page: there may be more
-  }
-  if (rows.size() < o.limit) more = false;
-  const std::optional<std::string> next = more && !rows.empty() ? std::optional(rows.back().enrolee_id) : std::nullopt;
+  auto paged = page_through<store::EnroleeSummary>(
+      o.limit, o.after,
+      [&](const store::Page& p) {
+        filter.page = p;
+        return s.db->mef().list_enrolees(filter);
+      },
+      [](const store::EnroleeSummary& e) { return e.enrolee_id; });
+  if (!paged) return failure(paged.error());
+  const std::vector<store::EnroleeSummary>& rows = paged->rows;
+  const std::optional<std::string>& next = paged->next;
 
   if (ctx.json) {
     nlohmann::json list = nlohmann::json::array();
@@ -256,10 +281,42 @@ int run_status(Context& ctx, const ListOpts& o) {
   return kExitOk;
 }
 
+// run_subscriber_list lists GBA subscribers in IMPI order: SQN, AMF and
+// creation time, never K or OPc (the summaries do not hold them).
+int run_subscriber_list(Context& ctx, const ListOpts& o) {
+  if (o.limit == 0) return usage_error("--limit must be at least 1");
+  OpenedStore s = open_store(o.config);
+  if (!s.db) return s.exit_code;
+  auto paged = page_through<store::GbaSubscriberSummary>(
+      o.limit, o.after, [&](const store::Page& p) { return s.db->mef().list_subscribers(p); },
+      [](const store::GbaSubscriberSummary& g) { return g.impi; });
+  if (!paged) return failure(paged.error());
+  if (ctx.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& g : paged->rows) {
+      list.push_back({{"impi", g.impi},
+                      {"sqn", g.sqn},
+                      {"amf", amf_hex(g.amf)},
+                      {"created_at", g.created_at},
+                      {"created", iso_time(g.created_at)}});
+    }
+    print_json({{"subscribers", list}, {"count", paged->rows.size()}, {"next_after", opt(paged->next)}});
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> table = {{"IMPI", "SQN", "AMF", "CREATED"}};
+  for (const auto& g : paged->rows) {
+    table.push_back({printable_text(g.impi), std::to_string(g.sqn), amf_hex(g.amf), iso_time(g.created_at)});
+  }
+  print_table(table);
+  if (paged->next) std::cerr << "more subscribers follow; continue with --after '" << printable_text(*paged->next) << "'\n";
+  return kExitOk;
+}
+
 }  // namespace
 
-// add_mef_list_commands adds "enrolee list", "enrolee show" and "status".
-void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, Context& ctx) {
+// add_mef_list_commands adds "enrolee list", "enrolee show", "subscriber
+// list" and "status".
+void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, CLI::App* subscriber, Context& ctx) {
   static ListOpts o;
   CLI::App* list = enrolee->add_subcommand(
       "list", "List enrolees in enrolee-ID order with their current KeID (no key material)");
@@ -275,6 +332,14 @@ void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, Context& ctx) {
   show->add_option("--enrolee-id", o.enrolee_id, "CSE-ID or AE-ID")->required();
   add_json_flag(show, ctx);
   show->callback([&ctx] { ctx.run = [&ctx] { return run_show(ctx, o); }; });
+
+  CLI::App* subs = subscriber->add_subcommand(
+      "list", "List GBA subscribers in IMPI order with their SQN and AMF (no key material)");
+  subs->add_option("--config", o.config, "TOML file with a [mef] table")->required();
+  subs->add_option("--limit", o.limit, "At most this many subscribers (default 100)");
+  subs->add_option("--after", o.after, "Start after this IMPI (paging)");
+  add_json_flag(subs, ctx);
+  subs->callback([&ctx] { ctx.run = [&ctx] { return run_subscriber_list(ctx, o); }; });
 
   CLI::App* status = mef->add_subcommand(
       "status", "Enrolee and enrolment counts and a database integrity check (exit 1 if it fails)");

@@ -28,6 +28,13 @@ Result<MefConfig> load_mef_config(const service::ConfigFile& file) {
     if (!service::parse_endpoint(e.address)) return fail(Errc::invalid_argument, m.name() + ".address: want host:port");
     c.mafs.push_back(std::move(e));
   }
+  if (auto b = t->table("bsf")) {
+    c.bsf.enabled = b->boolean("enabled", false);
+    c.bsf.key_lifetime = b->integer("key_lifetime_s", 86400, 60, 365LL * 86400);
+    c.bsf.challenge_lifetime = std::chrono::seconds(b->integer("challenge_lifetime_s", 60, 1, 3600));
+    c.bsf.max_challenges = static_cast<std::size_t>(b->integer("max_challenges", 100000, 1, 10000000));
+    if (auto st = b->finish(); !st) return std::unexpected(st.error());
+  }
   auto store = service::read_store_settings(*t);
   if (!store) return std::unexpected(store.error());
   c.store = std::move(*store);

@@ -17,6 +17,13 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
   MefService* svc = s->service_.get();
   svc->set_audit(s->audit_.get());
   service::ListenerHandlers h = service::handlers_for(svc, "mef", std::string(crypto::kBootstrapExporterLabel));
+  if (cfg.bsf.enabled) {
+    // Ub: the device has no credential yet, so the MEF also serves
+    // server-authenticated sessions; on them only the BSF answers (every
+    // Mmef request needs an authenticated peer).
+    h.client_auth = tls::ClientAuth::optional;
+    h.http_limits.allow_plain = true;
+  }
   auto l = service::Listeners::start(cfg.listen, std::move(h));
   if (!l) return std::unexpected(l.error());
   s->listeners_ = std::move(*l);

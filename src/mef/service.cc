@@ -38,7 +38,12 @@ std::vector<std::string> credential_names(const tls::PeerIdentity& p) {
 }  // namespace
 
 MefService::MefService(MefConfig cfg, store::Store& store, service::WorkerPool& pool)
-    : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool) {}
+    : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool) {
+  if (cfg_.bsf.enabled) {
+    subscribers_ = std::make_unique<StoreSubscribers>(store_, pool_);
+    bsf_ = std::make_unique<Bsf>(cfg_.bsf, fqdn_, *subscribers_, store_);
+  }
+}
 
 void MefService::psk_lookup(const tls::PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
   pool_.post([this, identity = req.identity, done = std::move(done)] {
@@ -55,6 +60,14 @@ void MefService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
 }
 
 void MefService::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  if (req.plain) {
+    if (bsf_) return bsf_->handle(ctx, req, std::move(reply));
+    auto r = std::make_shared<proto::PlainHttpResponse>();
+    r->status = 400;
+    proto::Response rsp;
+    rsp.plain = std::move(r);
+    return reply(std::move(rsp));
+  }
   reply = service::audit_refusals(audit_, *ctx, req, std::move(reply));
   if (req.to == proto::kMefPath) {
     if (req.op != proto::Operation::create || req.ty != proto::kTyEnrolment) {

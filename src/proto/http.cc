@@ -137,6 +137,23 @@ std::string encode_request(const Request& req, std::string_view host) {
   return out.str();
 }
 
+Result<std::string> encode_plain_request(const Request& req) {
+  if (!req.plain) return fail(Errc::invalid_argument, "not a plain request");
+  const http::verb verb = http::string_to_verb(req.plain->method);
+  if (verb == http::verb::unknown) return fail(Errc::invalid_argument, "unknown HTTP method");
+  http::request<http::string_body> msg;
+  msg.method(verb);
+  msg.target(req.to);
+  msg.version(11);
+  msg.set(http::field::host, req.plain->host);
+  if (!req.plain->authorization.empty()) msg.set(http::field::authorization, req.plain->authorization);
+  msg.body() = req.plain->body;
+  msg.prepare_payload();
+  std::ostringstream out;
+  out << msg;
+  return out.str();
+}
+
 std::string encode_response(const Response& rsp) {
   http::response<http::string_body> msg;
   if (rsp.plain) {
@@ -239,9 +256,10 @@ Result<std::optional<Request>> RequestReader::Impl::next() {
 }
 
 struct ResponseReader::Impl {
-  explicit Impl(HttpLimits l) : parser(l) {}
+  explicit Impl(HttpLimits l) : parser(l), allow_plain(l.allow_plain) {}
   Result<std::optional<Response>> next();
   StreamParser<false> parser;
+  bool allow_plain = false;
   bool failed = false;
 };
 
@@ -266,6 +284,18 @@ Result<std::optional<Response>> ResponseReader::Impl::next() {
   const auto& m = **msg;
   Response rsp;
   const std::string rsc = header(m, "X-M2M-RSC");
+  if (rsc.empty() && allow_plain) {
+    auto plain = std::make_shared<PlainHttpResponse>();
+    plain->status = static_cast<int>(m.result_int());
+    for (const auto& f : m) {
+      if (f.name() == http::field::content_type || f.name() == http::field::content_length) continue;
+      plain->headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    plain->content_type = header(m, "Content-Type");
+    plain->body = m.body();
+    rsp.plain = std::move(plain);
+    return std::optional<Response>(std::move(rsp));
+  }
   int code = 0;
   const auto [p, ec] = std::from_chars(rsc.data(), rsc.data() + rsc.size(), code);
   if (rsc.empty() || ec != std::errc{} || p != rsc.data() + rsc.size() || code < 1000 || code > 9999) {

@@ -2,12 +2,37 @@
 
 namespace m2msec::proto {
 
+namespace {
+HttpLimits plain_allowed() {
+  HttpLimits l;
+  l.allow_plain = true;
+  return l;
+}
+}  // namespace
+
 HttpClient::HttpClient(tls::TlsClient& tls, std::string host, std::chrono::milliseconds timeout)
-    : tls_(tls), host_(std::move(host)), timeout_(timeout) {}
+    : tls_(tls), host_(std::move(host)), timeout_(timeout), reader_(plain_allowed()) {}
 
 Result<Response> HttpClient::call(Request req) {
   if (req.rqi.empty()) req.rqi = "m2msec-" + std::to_string(next_rqi_++);
-  const std::string text = encode_request(req, host_);
+  auto rsp = exchange(encode_request(req, host_));
+  if (rsp && rsp->plain) return fail(Errc::malformed_message, "missing or bad X-M2M-RSC");
+  return rsp;
+}
+
+Result<Response> HttpClient::call_plain(Request req) {
+  if (!req.plain) return fail(Errc::invalid_argument, "not a plain request");
+  auto plain = std::make_shared<PlainHttp>(*req.plain);
+  plain->host = host_;
+  req.plain = std::move(plain);
+  auto text = encode_plain_request(req);
+  if (!text) return std::unexpected(text.error());
+  auto rsp = exchange(*text);
+  if (rsp && !rsp->plain) return fail(Errc::malformed_message, "a oneM2M answer to a plain request");
+  return rsp;
+}
+
+Result<Response> HttpClient::exchange(const std::string& text) {
   if (auto st = tls_.write_all({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, timeout_); !st) {
     return std::unexpected(st.error());
   }

@@ -123,7 +123,7 @@ void start_session(const ListenerHandlers& h, const std::string& listener,
   proto::serve_http(
       std::move(session),
       [handler = h.handler, ref](const proto::Request& r, proto::Reply reply) { handler(ref, r, std::move(reply)); },
-      {}, std::move(on_close));
+      h.http_limits, std::move(on_close));
 }
 
 Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, const ListenerHandlers& h,

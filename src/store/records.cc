@@ -160,4 +160,52 @@ Status check_app_id(std::string_view app_id) {
   return {};
 }
 
+namespace {
+
+// check_gba_id is the rule for the GBA identifiers (IMPI, B-TID): they
+// travel in HTTP headers and Digest parameters, so printable ASCII
+// without spaces, 1..kMaxGbaIdLength bytes.
+Status check_gba_id(std::string_view id, std::string_view field) {
+  if (id.empty() || id.size() > kMaxGbaIdLength) {
+    return fail(Errc::invalid_identifier, std::string(field) + " must be 1.." + std::to_string(kMaxGbaIdLength) +
+                                              " bytes");
+  }
+  for (char c : id) {
+    if (c <= ' ' || c > '~') {
+      return fail(Errc::invalid_identifier, std::string(field) + " may hold only printable ASCII without spaces");
+    }
+  }
+  return {};
+}
+
+Status check_size(std::size_t size, std::size_t want, std::string_view field) {
+  if (size != want) {
+    return fail(Errc::invalid_length, std::string(field) + " must be " + std::to_string(want) + " bytes");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status check_impi(std::string_view impi) { return check_gba_id(impi, "impi"); }
+
+Status validate_gba_subscriber(const GbaSubscriber& s) {
+  Status st = check_impi(s.impi);
+  if (st) st = check_size(s.k.size(), kGbaKeySize, "k");
+  if (st) st = check_size(s.opc.size(), kGbaKeySize, "opc");
+  if (!st) return st;
+  if (s.sqn >= kSqnLimit) return fail(Errc::invalid_argument, "sqn must be below 2^48");
+  return {};
+}
+
+Status validate_gba_bootstrap(const GbaBootstrap& b, std::int64_t created_at) {
+  Status st = check_gba_id(b.b_tid, "b_tid");
+  if (st) st = check_impi(b.impi);
+  if (st) st = check_size(b.ks.size(), kGbaKsSize, "ks");
+  if (st) st = check_size(b.rand.size(), kGbaKeySize, "rand");
+  if (!st) return st;
+  if (b.expires_at <= created_at) return fail(Errc::invalid_argument, "bootstrap expires_at must be after its creation");
+  return {};
+}
+
 }  // namespace m2msec::store

@@ -139,13 +139,40 @@ CREATE TABLE kc_holders (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
-constexpr std::array<Migration, 6> kMigrations = {{
+// Version 7: the MEF as a GBA BSF (TS 33.220). gba_subscribers holds each
+// subscriber's MILENAGE K and OPc (sealed) and the highest SQN issued (48
+// bits, TS 33.102 6.3.2); gba_bootstraps maps a B-TID to the Ks of its
+// bootstrapping run, and goes with its subscriber.
+constexpr std::string_view kSchemaV7 = R"sql(
+CREATE TABLE gba_subscribers (
+  impi       TEXT PRIMARY KEY NOT NULL,
+  k          BLOB NOT NULL,
+  opc        BLOB NOT NULL,
+  sqn        INTEGER NOT NULL CHECK (sqn >= 0 AND sqn < 281474976710656),
+  amf        INTEGER NOT NULL CHECK (amf BETWEEN 0 AND 65535),
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE gba_bootstraps (
+  b_tid      TEXT PRIMARY KEY NOT NULL,
+  impi       TEXT NOT NULL REFERENCES gba_subscribers(impi) ON DELETE CASCADE,
+  ks         BLOB NOT NULL,
+  rand       BLOB NOT NULL CHECK (length(rand) = 16),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX gba_bootstraps_impi ON gba_bootstraps(impi);
+CREATE INDEX gba_bootstraps_expiry ON gba_bootstraps(expires_at);
+)sql";
+
+constexpr std::array<Migration, 7> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
     {5, kSchemaV5},
     {6, kSchemaV6},
+    {7, kSchemaV7},
 }};
 
 // The PostgreSQL list: the same versions, tables, columns and constraints
@@ -251,13 +278,36 @@ CREATE TABLE kc_holders (
 );
 )sql";
 
-constexpr std::array<Migration, 6> kPgMigrations = {{
+constexpr std::string_view kPgV7 = R"sql(
+CREATE TABLE gba_subscribers (
+  impi       TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  k          BYTEA NOT NULL,
+  opc        BYTEA NOT NULL,
+  sqn        BIGINT NOT NULL CHECK (sqn >= 0 AND sqn < 281474976710656),
+  amf        INTEGER NOT NULL CHECK (amf BETWEEN 0 AND 65535),
+  created_at BIGINT NOT NULL
+);
+
+CREATE TABLE gba_bootstraps (
+  b_tid      TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  impi       TEXT COLLATE "C" NOT NULL REFERENCES gba_subscribers(impi) ON DELETE CASCADE,
+  ks         BYTEA NOT NULL,
+  rand       BYTEA NOT NULL CHECK (length(rand) = 16),
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX gba_bootstraps_impi ON gba_bootstraps(impi);
+CREATE INDEX gba_bootstraps_expiry ON gba_bootstraps(expires_at);
+)sql";
+
+constexpr std::array<Migration, 7> kPgMigrations = {{
     {1, kPgV1},
     {2, kSchemaV2},  // a partial unique index: the same text in both engines
     {3, kSchemaV3},  // ALTER TABLE ... ADD COLUMN app_id TEXT
     {4, kPgV4},
     {5, kPgV5},
     {6, kPgV6},
+    {7, kPgV7},
 }};
 
 // kPgMigrationLock is the advisory lock key under which PostgreSQL

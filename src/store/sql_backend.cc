@@ -64,6 +64,15 @@ Status check_page(const Page& page) {
   return {};
 }
 
+Result<Stmt> prepare_page(sql::Connection& conn, std::string_view sql, const Page& page) {
+  Result<Stmt> s = conn.prepare(sql);
+  if (!s) return s;
+  Status st = s->bind_text(1, page.after);
+  if (st) st = s->bind_int64(2, static_cast<std::int64_t>(page.limit));
+  if (!st) return std::unexpected(st.error());
+  return s;
+}
+
 Result<std::vector<std::uint64_t>> count_row(ReadPool& reads, std::string_view sql, int n) {
   ReadPool::Lease lease = reads.acquire();
   Result<Stmt> s = lease.conn().prepare(sql);

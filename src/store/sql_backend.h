@@ -3,6 +3,7 @@
 // helpers.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -10,13 +11,17 @@
 #include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <vector>
 
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/store/listing.h"
+#include "m2msec/store/records.h"
 #include "m2msec/store/secret_box.h"
 #include "sql.h"
 #include "write_queue.h"
@@ -107,6 +112,59 @@ Result<std::vector<T>> collect(sql::Stmt& s, Decode decode) {
     if (!item) return std::unexpected(item.error());
     out.push_back(std::move(*item));
   }
+}
+
+// prepare_page prepares |sql| with the page bound as ?1 (after) and ?2
+// (limit).
+Result<Stmt> prepare_page(sql::Connection& conn, std::string_view sql, const Page& page);
+
+// import_all is the shape of every all-or-nothing bulk import. |seal|
+// (const Row& -> Result<Sealed>) checks and seals each row on the caller's
+// thread; then one write op runs |insert| (sql::Connection&, const Sealed&
+// -> Result<std::optional<Error>>) for every row that sealed: nullopt if
+// the row went in, an Error if it was refused (a collision), a failure to
+// stop at once (database trouble). Every valid row is tried even when some
+// are refused, so one attempt reports every bad row. If any row was
+// refused the op rolls back, the result is Errc::import_rejected and
+// |out_errors| (if not null) receives the RowErrors sorted by row;
+// otherwise the result is rows.size().
+template <typename Row, typename Seal, typename Insert>
+Result<std::size_t> import_all(WriteQueue& writer, std::span<const Row> rows, Seal seal, Insert insert,
+                               std::vector<RowError>* out_errors) {
+  using Sealed = typename std::invoke_result_t<Seal&, const Row&>::value_type;
+  std::vector<RowError> errors;
+  std::vector<std::pair<std::size_t, Sealed>> sealed;
+  sealed.reserve(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    Result<Sealed> s = seal(rows[i]);
+    if (!s) {
+      errors.push_back({i + 1, s.error()});
+      continue;
+    }
+    sealed.emplace_back(i + 1, std::move(*s));
+  }
+  const std::size_t invalid = errors.size();
+  Status written = writer.run([&](sql::Connection& conn) -> Status {
+    errors.erase(errors.begin() + static_cast<std::ptrdiff_t>(invalid), errors.end());  // a retried op starts over
+    for (const auto& [row, s] : sealed) {
+      Result<std::optional<Error>> refused = insert(conn, s);
+      if (!refused) return std::unexpected(refused.error());
+      if (*refused) errors.push_back({row, std::move(**refused)});
+    }
+    if (!errors.empty()) return fail(Errc::import_rejected);
+    return {};
+  });
+  std::sort(errors.begin(), errors.end(), [](const RowError& a, const RowError& b) { return a.row < b.row; });
+  const std::size_t refused = errors.size();
+  if (out_errors != nullptr) *out_errors = std::move(errors);
+  if (!written) {
+    if (written.error().code() == Errc::import_rejected || refused > 0) {
+      return fail(Errc::import_rejected,
+                  std::to_string(refused) + " of " + std::to_string(rows.size()) + " rows refused");
+    }
+    return std::unexpected(written.error());
+  }
+  return rows.size();
 }
 
 // count_row runs |sql| on a read connection; it must return one row of

@@ -19,17 +19,6 @@ constexpr std::string_view kListKc =
 
 constexpr std::string_view kCounts = "SELECT (SELECT count(*) FROM maf_clients), (SELECT count(*) FROM kc_keys)";
 
-// prepare_page prepares |sql| with the page bound as ?1 (after) and ?2
-// (limit).
-Result<Stmt> prepare_page(sql::Connection& conn, std::string_view sql, const Page& page) {
-  Result<Stmt> s = conn.prepare(sql);
-  if (!s) return s;
-  Status st = s->bind_text(1, page.after);
-  if (st) st = s->bind_int64(2, static_cast<std::int64_t>(page.limit));
-  if (!st) return std::unexpected(st.error());
-  return s;
-}
-
 // decode_client reads one kListClients row. Errc::store_error if the
 // source column holds an unknown name.
 Result<MafClientSummary> decode_client(const Stmt& s) {

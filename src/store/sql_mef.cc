@@ -1,6 +1,5 @@
 #include "sql_mef.h"
 
-#include <algorithm>
 #include <ctime>
 #include <optional>
 
@@ -196,51 +195,26 @@ Status SqlMefRepository::add_enrolee(const Enrolee& enrolee, std::int64_t now) {
 Result<std::size_t> SqlMefRepository::import_enrolees(std::span<const Enrolee> rows, std::int64_t now,
                                                          std::vector<RowError>* out_errors) {
   return guarded([&]() -> Result<std::size_t> {
-    std::vector<RowError> errors;
-    std::vector<std::pair<std::size_t, SealedEnrolee>> sealed;
-    sealed.reserve(rows.size());
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      Result<SealedEnrolee> s = seal_enrolee(*b_.kek, rows[i]);
-      if (!s) {
-        errors.push_back({i + 1, s.error()});
-        continue;
-      }
-      sealed.emplace_back(i + 1, std::move(*s));
-    }
-    // Insert every valid row even when some are already refused, so one
-    // attempt reports all duplicates; any error rolls the whole op back.
-    Status written = b_.writer->run([&](sql::Connection& conn) -> Status {
-      // ON CONFLICT DO NOTHING: a colliding row is skipped, not an error,
-      // so the next one still runs without a savepoint per row (a round
-      // trip each on PostgreSQL, which refuses every statement after an
-      // error until a rollback); what it collided with is looked up.
-      Result<Stmt> s = conn.prepare(std::string(kInsertEnrolee) + " ON CONFLICT DO NOTHING");
-      if (!s) return std::unexpected(s.error());
-      for (const auto& [row, se] : sealed) {
-        Status st = bind_enrolee(*s, se, now);
-        if (st) st = s->run();
-        s->reset();
-        if (!st) return st;  // database trouble: stop
-        if (conn.changes() == 0) {
+    const Kek& kek = *b_.kek;
+    // ON CONFLICT DO NOTHING: a colliding row is skipped, not an error,
+    // so the next one still runs without a savepoint per row (a round
+    // trip each on PostgreSQL, which refuses every statement after an
+    // error until a rollback); what it collided with is looked up.
+    static const std::string insert_or_skip = std::string(kInsertEnrolee) + " ON CONFLICT DO NOTHING";
+    return import_all(
+        *b_.writer, rows, [&](const Enrolee& e) { return seal_enrolee(kek, e); },
+        [&](sql::Connection& conn, const SealedEnrolee& se) -> Result<std::optional<Error>> {
+          Result<Stmt> s = conn.prepare(insert_or_skip);
+          if (!s) return std::unexpected(s.error());
+          Status st = bind_enrolee(*s, se, now);
+          if (st) st = s->run();
+          if (!st) return std::unexpected(st.error());
+          if (conn.changes() != 0) return std::nullopt;
           Result<Error> why = collision_of(conn, *se.row);
           if (!why) return std::unexpected(why.error());
-          errors.push_back({row, std::move(*why)});
-        }
-      }
-      if (!errors.empty()) return fail(Errc::import_rejected);
-      return {};
-    });
-    std::sort(errors.begin(), errors.end(), [](const RowError& a, const RowError& b) { return a.row < b.row; });
-    const std::size_t refused = errors.size();
-    if (out_errors != nullptr) *out_errors = std::move(errors);
-    if (!written) {
-      if (written.error().code() == Errc::import_rejected || refused > 0) {
-        return fail(Errc::import_rejected, std::to_string(refused) + " of " + std::to_string(rows.size()) +
-                                               " rows refused");
-      }
-      return std::unexpected(written.error());
-    }
-    return rows.size();
+          return std::optional<Error>(std::move(*why));
+        },
+        out_errors);
   });
 }
 
@@ -432,7 +406,9 @@ Status SqlMefRepository::retarget_enrolee(std::string_view enrolee_id, TargetKin
 }
 
 Result<std::size_t> SqlMefRepository::purge_expired(std::int64_t now) {
-  return delete_expired(*b_.writer, {"DELETE FROM enrolments WHERE expires_at <= ?1"}, now);
+  return delete_expired(*b_.writer,
+                        {"DELETE FROM enrolments WHERE expires_at <= ?1", "DELETE FROM gba_bootstraps WHERE expires_at <= ?1"},
+                        now);
 }
 
 }  // namespace m2msec::store::detail

@@ -1,5 +1,5 @@
 // sql_mef.h (private): MefRepository over the SQL interface (tables enrolees and
-// enrolments).
+// enrolments; gba_subscribers and gba_bootstraps).
 #pragma once
 
 #include "m2msec/store/mef_repository.h"
@@ -30,6 +30,17 @@ class SqlMefRepository final : public MefRepository {
   // list_enrolees and counts live in sql_mef_list.cc.
   Result<std::vector<EnroleeSummary>> list_enrolees(const EnroleeFilter& filter) override;
   Result<MefCounts> counts() override;
+  // The GBA subscribers and bootstrapping sessions live in sql_gba.cc.
+  Status add_subscriber(const GbaSubscriber& subscriber, std::int64_t now) override;
+  Result<std::size_t> import_subscribers(std::span<const GbaSubscriber> rows, std::int64_t now,
+                                         std::vector<RowError>* out_errors) override;
+  Result<GbaSubscriber> get_subscriber(std::string_view impi) override;
+  Result<std::vector<GbaSubscriberSummary>> list_subscribers(const Page& page) override;
+  Status remove_subscriber(std::string_view impi) override;
+  Result<GbaSubscriber> advance_sqn(std::string_view impi, std::uint64_t step) override;
+  Status set_sqn(std::string_view impi, std::uint64_t sqn) override;
+  Status put_bootstrap(const GbaBootstrap& bootstrap, std::int64_t now) override;
+  Result<GbaBootstrap> find_bootstrap(std::string_view b_tid, std::int64_t now) override;
 
  private:
   // read_enrolee reads the row whose |where_column| equals |value|

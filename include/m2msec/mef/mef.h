@@ -12,6 +12,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/core/expiring_cache.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/mef/bsf.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/proto/messages.h"
 #include "m2msec/service/admin.h"
@@ -46,6 +47,7 @@ struct MefConfig {
   unsigned workers = 16;                 // blocking-work threads
   std::chrono::seconds purge_interval{300};  // expired enrolments deleted this often; 0: never
   std::vector<MafEntry> mafs;
+  BsfConfig bsf;                         // [mef.bsf]: the GBA BSF (Ub), off by default
 };
 
 // load_mef_config reads [mef] from |file|. Fails with Errc::invalid_argument
@@ -73,6 +75,8 @@ class MefService {
   //            Credential")
   //   RETRIEVE /mef/revocations/<seq>          the revocation feed of a MAF
   //            or an Enrolee B (docs/protocol.md)
+  //   GET /    (plain HTTP, no X-M2M-RI)        GBA bootstrap on Ub, when
+  //            [mef.bsf] is enabled (bsf.h)
   // All are pure: everything the handshake established is in |ctx|.
   void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
 
@@ -80,7 +84,10 @@ class MefService {
 
   // set_audit makes the service record grants and refusals in |log|
   // (borrowed, outlives the service; null: no audit). Call before serving.
-  void set_audit(service::AuditLog* log) { audit_ = log; }
+  void set_audit(service::AuditLog* log) {
+    audit_ = log;
+    if (bsf_) bsf_->set_audit(log);
+  }
 
  private:
   using EnroleeRef = std::shared_ptr<const store::Enrolee>;
@@ -97,6 +104,8 @@ class MefService {
   store::Store& store_;
   service::WorkerPool& pool_;
   service::AuditLog* audit_ = nullptr;
+  std::unique_ptr<StoreSubscribers> subscribers_;  // when the BSF is enabled
+  std::unique_ptr<Bsf> bsf_;
   // Enrolees read by recent PSK handshakes, by KpmID, so that the
   // enrolment request on that session needs no second read (and no
   // worker): bounded, short-lived, never used to answer a handshake.

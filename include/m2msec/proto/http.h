@@ -37,6 +37,11 @@ struct HttpLimits {
 // encode_request writes |req| as an HTTP/1.1 request for |host|.
 std::string encode_request(const Request& req, std::string_view host);
 
+// encode_plain_request writes a plain HTTP request (|req.plain|: method,
+// Host, Authorization, body) for target |req.to|. Errc::invalid_argument
+// if |req.plain| is not set or the method is not one Beast knows.
+Result<std::string> encode_plain_request(const Request& req);
+
 // encode_response writes |rsp| as an HTTP/1.1 response (|rsp.plain| as
 // is, when set).
 std::string encode_response(const Response& rsp);
@@ -66,7 +71,10 @@ class RequestReader {
 };
 
 // ResponseReader parses a stream of HTTP responses into primitives. The
-// response must carry X-M2M-RSC; its body, if any, must be JSON.
+// response must carry X-M2M-RSC; its body, if any, must be JSON. With
+// allow_plain, a response without X-M2M-RSC is read as a plain one
+// (Response::plain: status, every header but Content-Type and
+// Content-Length, and the body unparsed).
 class ResponseReader {
  public:
   explicit ResponseReader(HttpLimits limits = {});

@@ -23,10 +23,17 @@ class HttpClient {
   // call: check rsp.rsc.
   Result<Response> call(Request req);
 
+  // call_plain sends a plain HTTP request (|req.plain|, to |req.to|; the
+  // Host header is this client's host) and returns the plain response
+  // (Response::plain). The GBA Ub exchange uses it. Fails like call(), and
+  // with Errc::malformed_message if the answer is a oneM2M primitive.
+  Result<Response> call_plain(Request req);
+
  private:
   tls::TlsClient& tls_;
   std::string host_;
   std::chrono::milliseconds timeout_;
+  Result<Response> exchange(const std::string& text);
   ResponseReader reader_;
   unsigned next_rqi_ = 1;
 };

@@ -98,6 +98,9 @@ struct ListenerHandlers {
   // Listeners::close_sessions (a role that revokes keys: the MAF, Entity
   // B); off, the handshake path pays nothing for it.
   bool track_sessions = false;
+  // http_limits bound each session's HTTP reader; allow_plain lets plain
+  // HTTP requests (no X-M2M-RI) reach the handler (the MEF's BSF).
+  proto::HttpLimits http_limits;
 };
 
 // log_handshake_failure returns an on_handshake_error that logs at info

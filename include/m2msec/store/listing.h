@@ -72,6 +72,15 @@ struct MefCounts {
   std::uint64_t enrolments = 0;
 };
 
+// GbaSubscriberSummary is a GbaSubscriber without K and OPc;
+// list_subscribers pages by impi.
+struct GbaSubscriberSummary {
+  std::string impi;
+  std::uint64_t sqn = 0;
+  std::uint16_t amf = 0;
+  std::int64_t created_at = 0;
+};
+
 // MafClientSummary is a MafClient without Km. list_clients pages by
 // entity_id, which (unlike km_id) survives re-registration.
 struct MafClientSummary {

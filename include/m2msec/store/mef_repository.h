@@ -1,5 +1,6 @@
 // m2msec/store/mef_repository.h: what the MEF keeps (enrolees and their
-// current enrolment), independent of the database behind it.
+// current enrolment; GBA subscribers and bootstrapping sessions),
+// independent of the database behind it.
 #pragma once
 
 #include <cstdint>
@@ -112,9 +113,63 @@ class MefRepository {
   virtual Status retarget_enrolee(std::string_view enrolee_id, TargetKind kind, std::string_view target,
                                   std::int64_t now) = 0;
 
-  // purge_expired deletes enrolments with expires_at <= |now| and returns
-  // how many.
+  // purge_expired deletes enrolments and GBA bootstrapping sessions with
+  // expires_at <= |now| and returns how many rows in all.
   virtual Result<std::size_t> purge_expired(std::int64_t now) = 0;
+
+  // GBA (TS 33.220): the MEF as a BSF. Subscribers hold K and OPc (sealed
+  // at rest like every key) and the highest SQN issued; bootstrapping
+  // sessions map a B-TID to Ks. Every write below is durable.
+
+  // add_subscriber inserts one subscriber (validate_gba_subscriber rules:
+  // Errc::invalid_identifier for the IMPI, Errc::invalid_length for K or
+  // OPc, Errc::invalid_argument for the SQN). Errc::already_exists if the
+  // IMPI is taken.
+  virtual Status add_subscriber(const GbaSubscriber& subscriber, std::int64_t now) = 0;
+
+  // import_subscribers inserts all |rows| in one transaction or none, as
+  // import_enrolees does: on success the count; if any row is invalid or
+  // its IMPI is taken (by the database or an earlier row), nothing is
+  // written, the result is Errc::import_rejected and |out_errors| (if not
+  // null) receives one RowError per refused row.
+  virtual Result<std::size_t> import_subscribers(std::span<const GbaSubscriber> rows, std::int64_t now,
+                                                 std::vector<RowError>* out_errors) = 0;
+
+  // get_subscriber returns the subscriber with K and OPc decrypted.
+  // Errc::not_found, or Errc::decrypt_failed if a blob does not open.
+  virtual Result<GbaSubscriber> get_subscriber(std::string_view impi) = 0;
+
+  // list_subscribers returns one page of subscriber summaries (no
+  // secrets) in impi order. Errc::invalid_argument for a bad page limit.
+  virtual Result<std::vector<GbaSubscriberSummary>> list_subscribers(const Page& page) = 0;
+
+  // remove_subscriber deletes the subscriber and, with it, its
+  // bootstrapping sessions. Errc::not_found if absent.
+  virtual Status remove_subscriber(std::string_view impi) = 0;
+
+  // advance_sqn reserves the next |step| SQNs of a subscriber for a
+  // challenge: in one durable write, sqn += step, and returns the
+  // subscriber (K and OPc decrypted) with the new sqn. Concurrent callers,
+  // in this process or another on the same database, never get the same
+  // SQN. Errc::invalid_argument if |step| is 0 or the SQN would reach
+  // kSqnLimit (nothing changes); Errc::not_found; Errc::decrypt_failed.
+  virtual Result<GbaSubscriber> advance_sqn(std::string_view impi, std::uint64_t step) = 0;
+
+  // set_sqn records the SQN a resynchronisation (AUTS) revealed: the
+  // stored SQN becomes |sqn| if that is greater, else stays (still
+  // success). Errc::invalid_argument unless sqn < kSqnLimit;
+  // Errc::not_found if the subscriber is absent.
+  virtual Status set_sqn(std::string_view impi, std::uint64_t sqn) = 0;
+
+  // put_bootstrap records a bootstrapping session created at |now|
+  // (validate_gba_bootstrap rules). Errc::not_found if its IMPI is not a
+  // subscriber; Errc::already_exists if the B-TID is taken.
+  virtual Status put_bootstrap(const GbaBootstrap& bootstrap, std::int64_t now) = 0;
+
+  // find_bootstrap looks up by B-TID, Ks decrypted: Errc::not_found, or
+  // Errc::key_expired if expires_at <= |now| (checked before decrypting);
+  // Errc::decrypt_failed.
+  virtual Result<GbaBootstrap> find_bootstrap(std::string_view b_tid, std::int64_t now) = 0;
 };
 
 }  // namespace m2msec::store

@@ -96,6 +96,39 @@ struct KcKey {
   std::int64_t created_at = 0;  // set by the store on insert
 };
 
+// GBA (TS 33.220): the MEF acting as a BSF keeps its subscribers' long-term
+// MILENAGE keys and the bootstrapping sessions (B-TID -> Ks) it created.
+
+// kSqnLimit bounds a subscriber's SQN: 48 bits (TS 33.102 6.3.2).
+inline constexpr std::uint64_t kSqnLimit = std::uint64_t{1} << 48;
+inline constexpr std::size_t kGbaKeySize = 16;   // K, OPc and RAND
+inline constexpr std::size_t kGbaKsSize = 32;    // Ks = CK || IK
+inline constexpr std::size_t kMaxGbaIdLength = 255;  // IMPI, B-TID
+
+// GbaSubscriber is one subscriber of the BSF: its IMPI, MILENAGE K and
+// OPc (never OP), the highest SQN the BSF has issued, and the AMF of its
+// challenges. On insert created_at is ignored (the store sets now).
+struct GbaSubscriber {
+  std::string impi;  // an NAI, e.g. 001010123456789@ims.mnc001.mcc001.3gppnetwork.org
+  SecretBytes k;     // 16 bytes
+  SecretBytes opc;   // 16 bytes
+  std::uint64_t sqn = 0;  // < kSqnLimit
+  std::uint16_t amf = 0;
+  std::int64_t created_at = 0;
+};
+
+// GbaBootstrap is one bootstrapping session: the B-TID handed to the UE,
+// the Ks = CK || IK both sides derived, and the RAND of its challenge (not
+// secret). On insert created_at is ignored (the store sets now).
+struct GbaBootstrap {
+  std::string b_tid;
+  std::string impi;
+  SecretBytes ks;                  // 32 bytes
+  std::vector<std::uint8_t> rand;  // 16 bytes
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+};
+
 // Completion receives the outcome of a write submitted without waiting:
 // once its transaction has committed (or failed), possibly on the store's
 // writer thread, so it must be quick, must not block and must not throw.
@@ -134,5 +167,23 @@ Status validate_enrolee(const Enrolee& e);
 // maf target is an FQDN (Errc::invalid_fqdn), a kpsa target an EntityId
 // (Errc::invalid_identifier).
 Status validate_target(TargetKind kind, std::string_view target);
+
+// check_impi accepts an IMPI (TS 23.003 13.3: an NAI such as
+// 001010123456789@ims.mnc001.mcc001.3gppnetwork.org): 1..kMaxGbaIdLength
+// bytes of printable ASCII without spaces. Fails with
+// Errc::invalid_identifier; the detail never repeats the text.
+Status check_impi(std::string_view impi);
+
+// validate_gba_subscriber checks a subscriber before it is written: the
+// IMPI (check_impi), K and OPc of kGbaKeySize bytes (Errc::invalid_length)
+// and sqn < kSqnLimit (Errc::invalid_argument).
+Status validate_gba_subscriber(const GbaSubscriber& s);
+
+// validate_gba_bootstrap checks a bootstrapping session before it is
+// written at |created_at|: the B-TID (1..kMaxGbaIdLength bytes of printable
+// ASCII without spaces) and the IMPI (Errc::invalid_identifier), Ks of
+// kGbaKsSize and RAND of kGbaKeySize bytes (Errc::invalid_length), and
+// expires_at after |created_at| (Errc::invalid_argument).
+Status validate_gba_bootstrap(const GbaBootstrap& b, std::int64_t created_at);
 
 }  // namespace m2msec::store

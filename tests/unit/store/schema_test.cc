@@ -126,6 +126,48 @@ TEST(Schema, Version2MafClientsMigrateToAppId) {
   EXPECT_EQ(schema_version(check).value_or(-1), static_cast<int>(schema_migrations(sql::Dialect::sqlite).size()));
 }
 
+// Migration 7 adds the GBA tables (gba_subscribers, gba_bootstraps). A
+// version 6 database keeps its enrolees and takes subscribers and
+// bootstrapping sessions after it.
+TEST(Schema, Version6MigratesToGbaTables) {
+  TempDir dir;
+  const std::string path = dir.file("v6.db");
+  {
+    SqliteConn c = open_writer(path);
+    ASSERT_EQ(apply_migrations(c, schema_migrations(sql::Dialect::sqlite).first(6)).value_or(-1), 6);
+    const SecretBytes kpm = testing::secret_of(0x11);
+    Result<std::vector<std::uint8_t>> blob = seal(testing::test_kek(), seal_aad("enrolees", "kpm", "/cse1"), kpm.view());
+    ASSERT_TRUE(blob);
+    Result<sql::Stmt> ins = c.prepare(
+        "INSERT INTO enrolees (enrolee_id, auth_kind, kpm_id, kpm, target_kind, target, created_at, state) "
+        "VALUES ('/cse1', 'psk', 'kpm-1', ?1, 'maf', 'maf.example.com', 5, 'active')");
+    ASSERT_TRUE(ins);
+    ASSERT_TRUE(ins->bind_blob(1, *blob));
+    ASSERT_TRUE(ins->run());
+    // Version 6 has no GBA tables: the migration is what adds them.
+    EXPECT_FALSE(c.prepare("SELECT impi FROM gba_subscribers"));
+  }
+  std::unique_ptr<Store> s = testing::open_store(path);
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(s->mef().get_enrolee("/cse1")->kpm == testing::secret_of(0x11));
+  GbaSubscriber sub;
+  sub.impi = "001010000000001@ims.mnc001.mcc001.3gppnetwork.org";
+  sub.k = testing::secret_of(1, kGbaKeySize);
+  sub.opc = testing::secret_of(2, kGbaKeySize);
+  ASSERT_TRUE(s->mef().add_subscriber(sub, 10));
+  GbaBootstrap b;
+  b.b_tid = "tid@bsf.example.org";
+  b.impi = sub.impi;
+  b.ks = testing::secret_of(3, kGbaKsSize);
+  b.rand.assign(kGbaKeySize, 4);
+  b.expires_at = 100;
+  ASSERT_TRUE(s->mef().put_bootstrap(b, 10));
+  EXPECT_TRUE(s->mef().find_bootstrap(b.b_tid, 20));
+  s.reset();
+  SqliteConn check = open_writer(path);
+  EXPECT_EQ(schema_version(check).value_or(-1), 7);
+}
+
 TEST(Schema, FreshStoreIsAtLatestVersion) {
   TempDir dir;
   const std::string path = dir.file("s.db");

@@ -1,0 +1,281 @@
+// sql_gba.cc: the GBA side of SqlMefRepository (TS 33.220, the MEF as a
+// BSF): subscribers (IMPI, K, OPc, SQN, AMF) and bootstrapping sessions
+// (B-TID -> Ks). K, OPc and Ks are sealed with the AAD of their cell
+// ("gba_subscribers|k|<IMPI>", "gba_subscribers|opc|<IMPI>",
+// "gba_bootstraps|ks|<B-TID>"), on the caller's thread.
+#include <optional>
+
+#include "sql_mef.h"
+
+namespace m2msec::store::detail {
+namespace {
+
+constexpr std::string_view kInsertSubscriber =
+    "INSERT INTO gba_subscribers (impi, k, opc, sqn, amf, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr std::string_view kSubscriberColumns = "impi, k, opc, sqn, amf, created_at";
+constexpr std::string_view kListSubscribers =
+    "SELECT impi, sqn, amf, created_at FROM gba_subscribers WHERE impi > ?1 ORDER BY impi LIMIT ?2";
+// kAdvanceSqn takes the next SQNs in one statement: the row's lock (both
+// engines) makes concurrent writers, from any process, take turns.
+constexpr std::string_view kAdvanceSqn =
+    "UPDATE gba_subscribers SET sqn = sqn + ?2 WHERE impi = ?1 AND sqn + ?2 < 281474976710656 "
+    "RETURNING impi, k, opc, sqn, amf, created_at";
+// kRaiseSqn only ever raises the SQN (resynchronisation).
+constexpr std::string_view kRaiseSqn =
+    "UPDATE gba_subscribers SET sqn = CASE WHEN sqn < ?2 THEN ?2 ELSE sqn END WHERE impi = ?1";
+constexpr std::string_view kBootstrapColumns = "b_tid, impi, ks, rand, created_at, expires_at";
+
+// SealedSubscriber is a subscriber with K and OPc sealed.
+struct SealedSubscriber {
+  const GbaSubscriber* row;
+  std::vector<std::uint8_t> k, opc;
+};
+
+Result<SealedSubscriber> seal_subscriber(const Kek& kek, const GbaSubscriber& s) {
+  if (Status valid = validate_gba_subscriber(s); !valid) return std::unexpected(valid.error());
+  Result<std::vector<std::uint8_t>> k = seal_cell(kek, "gba_subscribers", "k", s.impi, s.k.view());
+  if (!k) return std::unexpected(k.error());
+  Result<std::vector<std::uint8_t>> opc = seal_cell(kek, "gba_subscribers", "opc", s.impi, s.opc.view());
+  if (!opc) return std::unexpected(opc.error());
+  return SealedSubscriber{&s, std::move(*k), std::move(*opc)};
+}
+
+Status bind_subscriber(Stmt& s, const SealedSubscriber& ss, std::int64_t now) {
+  Status st = s.bind_text(1, ss.row->impi);
+  if (st) st = s.bind_blob(2, ss.k);
+  if (st) st = s.bind_blob(3, ss.opc);
+  if (st) st = s.bind_int64(4, static_cast<std::int64_t>(ss.row->sqn));
+  if (st) st = s.bind_int64(5, ss.row->amf);
+  if (st) st = s.bind_int64(6, now);
+  return st;
+}
+
+Error impi_taken(const std::string& impi) { return Error(Errc::already_exists, "impi " + impi + " is taken"); }
+
+// StoredSubscriber is a subscriber row as read (K and OPc still sealed):
+// the writer thread copies it out, the caller's thread opens it.
+struct StoredSubscriber {
+  std::string impi;
+  std::vector<std::uint8_t> k, opc;
+  std::int64_t sqn = 0, amf = 0, created_at = 0;
+};
+
+// read_subscriber reads a row in kSubscriberColumns order.
+StoredSubscriber read_subscriber(const Stmt& s) {
+  return {s.column_text(0), s.column_blob(1), s.column_blob(2), s.column_int64(3), s.column_int64(4),
+          s.column_int64(5)};
+}
+
+Result<GbaSubscriber> open_subscriber(const Kek& kek, const StoredSubscriber& r) {
+  GbaSubscriber out;
+  out.impi = r.impi;
+  Result<SecretBytes> k = open_cell(kek, "gba_subscribers", "k", r.impi, r.k);
+  if (!k) return std::unexpected(k.error());
+  Result<SecretBytes> opc = open_cell(kek, "gba_subscribers", "opc", r.impi, r.opc);
+  if (!opc) return std::unexpected(opc.error());
+  out.k = std::move(*k);
+  out.opc = std::move(*opc);
+  out.sqn = static_cast<std::uint64_t>(r.sqn);
+  out.amf = static_cast<std::uint16_t>(r.amf);
+  out.created_at = r.created_at;
+  return out;
+}
+
+// subscriber_exists is for telling "no such IMPI" from another refusal,
+// inside a write op.
+Result<bool> subscriber_exists(sql::Connection& conn, const std::string& impi) {
+  Result<Stmt> q = conn.prepare("SELECT 1 FROM gba_subscribers WHERE impi = ?1");
+  if (!q) return std::unexpected(q.error());
+  Status st = q->bind_text(1, impi);
+  if (!st) return std::unexpected(st.error());
+  return q->step();
+}
+
+// write_by_impi runs |sql| with ?1 = |impi| (and ?2 = |value| if given)
+// as one durable write; Errc::not_found if it changed no row.
+Status write_by_impi(WriteQueue& writer, std::string_view sql, std::string_view impi,
+                     std::optional<std::int64_t> value) {
+  const std::string id(impi);
+  return writer.run([&](sql::Connection& conn) -> Status {
+    Result<Stmt> s = conn.prepare(sql);
+    if (!s) return std::unexpected(s.error());
+    Status st = s->bind_text(1, id);
+    if (st && value) st = s->bind_int64(2, *value);
+    if (st) st = s->run();
+    if (st) st = expect_changed(conn, "impi " + id);
+    return st;
+  });
+}
+
+Result<GbaSubscriberSummary> decode_summary(const Stmt& s) {
+  return GbaSubscriberSummary{s.column_text(0), static_cast<std::uint64_t>(s.column_int64(1)),
+                              static_cast<std::uint16_t>(s.column_int64(2)), s.column_int64(3)};
+}
+
+}  // namespace
+
+Status SqlMefRepository::add_subscriber(const GbaSubscriber& subscriber, std::int64_t now) {
+  return guarded([&]() -> Status {
+    Result<SealedSubscriber> sealed = seal_subscriber(*b_.kek, subscriber);
+    if (!sealed) return std::unexpected(sealed.error());
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
+      Result<Stmt> s = conn.prepare(kInsertSubscriber);
+      if (!s) return std::unexpected(s.error());
+      Status st = bind_subscriber(*s, *sealed, now);
+      if (st) st = s->run();
+      if (!st && st.error().code() == Errc::already_exists) return std::unexpected(impi_taken(subscriber.impi));
+      return st;
+    });
+  });
+}
+
+Result<std::size_t> SqlMefRepository::import_subscribers(std::span<const GbaSubscriber> rows, std::int64_t now,
+                                                            std::vector<RowError>* out_errors) {
+  return guarded([&]() -> Result<std::size_t> {
+    const Kek& kek = *b_.kek;
+    static const std::string insert_or_skip = std::string(kInsertSubscriber) + " ON CONFLICT DO NOTHING";
+    return import_all(
+        *b_.writer, rows, [&](const GbaSubscriber& s) { return seal_subscriber(kek, s); },
+        [&](sql::Connection& conn, const SealedSubscriber& ss) -> Result<std::optional<Error>> {
+          Result<Stmt> s = conn.prepare(insert_or_skip);
+          if (!s) return std::unexpected(s.error());
+          Status st = bind_subscriber(*s, ss, now);
+          if (st) st = s->run();
+          if (!st) return std::unexpected(st.error());
+          // The IMPI is the only unique key: a skipped row collided on it.
+          if (conn.changes() == 0) return std::optional<Error>(impi_taken(ss.row->impi));
+          return std::nullopt;
+        },
+        out_errors);
+  });
+}
+
+Result<GbaSubscriber> SqlMefRepository::get_subscriber(std::string_view impi) {
+  return guarded([&]() -> Result<GbaSubscriber> {
+    std::optional<StoredSubscriber> row;
+    {
+      ReadPool::Lease lease = b_.reads->acquire();
+      Result<Stmt> s = lease.conn().prepare("SELECT " + std::string(kSubscriberColumns) +
+                                            " FROM gba_subscribers WHERE impi = ?1");
+      if (!s) return std::unexpected(s.error());
+      Status st = s->bind_text(1, impi);
+      if (!st) return std::unexpected(st.error());
+      Result<bool> found = s->step();
+      if (!found) return std::unexpected(found.error());
+      if (!*found) return fail(Errc::not_found, "impi " + std::string(impi));
+      row = read_subscriber(*s);
+    }
+    return open_subscriber(*b_.kek, *row);
+  });
+}
+
+Result<std::vector<GbaSubscriberSummary>> SqlMefRepository::list_subscribers(const Page& page) {
+  return guarded([&]() -> Result<std::vector<GbaSubscriberSummary>> {
+    Status st = check_page(page);
+    if (!st) return std::unexpected(st.error());
+    ReadPool::Lease lease = b_.reads->acquire();
+    Result<Stmt> s = prepare_page(lease.conn(), kListSubscribers, page);
+    if (!s) return std::unexpected(s.error());
+    return collect<GbaSubscriberSummary>(*s, decode_summary);
+  });
+}
+
+Status SqlMefRepository::remove_subscriber(std::string_view impi) {
+  // ON DELETE CASCADE takes its bootstrapping sessions with it.
+  return guarded(
+      [&] { return write_by_impi(*b_.writer, "DELETE FROM gba_subscribers WHERE impi = ?1", impi, std::nullopt); });
+}
+
+Result<GbaSubscriber> SqlMefRepository::advance_sqn(std::string_view impi, std::uint64_t step) {
+  return guarded([&]() -> Result<GbaSubscriber> {
+    if (step == 0 || step >= kSqnLimit) return fail(Errc::invalid_argument, "sqn step must be 1..2^48-1");
+    const std::string id(impi);
+    std::optional<StoredSubscriber> row;
+    Status st = b_.writer->run([&](sql::Connection& conn) -> Status {
+      row.reset();
+      Result<Stmt> s = conn.prepare(kAdvanceSqn);
+      if (!s) return std::unexpected(s.error());
+      Status ok = s->bind_text(1, id);
+      if (ok) ok = s->bind_int64(2, static_cast<std::int64_t>(step));
+      if (!ok) return ok;
+      Result<bool> advanced = s->step();
+      if (!advanced) return std::unexpected(advanced.error());
+      if (*advanced) {
+        row = read_subscriber(*s);
+        return s->run();  // to the end of the statement, so that the update is complete
+      }
+      Result<bool> exists = subscriber_exists(conn, id);
+      if (!exists) return std::unexpected(exists.error());
+      if (!*exists) return fail(Errc::not_found, "impi " + id);
+      return fail(Errc::invalid_argument, "sqn of " + id + " would reach 2^48");
+    });
+    if (!st) return std::unexpected(st.error());
+    return open_subscriber(*b_.kek, *row);
+  });
+}
+
+Status SqlMefRepository::set_sqn(std::string_view impi, std::uint64_t sqn) {
+  return guarded([&]() -> Status {
+    if (sqn >= kSqnLimit) return fail(Errc::invalid_argument, "sqn must be below 2^48");
+    return write_by_impi(*b_.writer, kRaiseSqn, impi, static_cast<std::int64_t>(sqn));
+  });
+}
+
+Status SqlMefRepository::put_bootstrap(const GbaBootstrap& b, std::int64_t now) {
+  return guarded([&]() -> Status {
+    if (Status valid = validate_gba_bootstrap(b, now); !valid) return valid;
+    Result<std::vector<std::uint8_t>> ks = seal_cell(*b_.kek, "gba_bootstraps", "ks", b.b_tid, b.ks.view());
+    if (!ks) return std::unexpected(ks.error());
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
+      Result<bool> exists = subscriber_exists(conn, b.impi);
+      if (!exists) return std::unexpected(exists.error());
+      if (!*exists) return fail(Errc::not_found, "impi " + b.impi);
+      Result<Stmt> ins = conn.prepare("INSERT INTO gba_bootstraps (" + std::string(kBootstrapColumns) +
+                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      if (!ins) return std::unexpected(ins.error());
+      Status st = ins->bind_text(1, b.b_tid);
+      if (st) st = ins->bind_text(2, b.impi);
+      if (st) st = ins->bind_blob(3, *ks);
+      if (st) st = ins->bind_blob(4, b.rand);
+      if (st) st = ins->bind_int64(5, now);
+      if (st) st = ins->bind_int64(6, b.expires_at);
+      if (st) st = ins->run();
+      if (!st && st.error().code() == Errc::already_exists) {
+        return fail(Errc::already_exists, "b_tid " + b.b_tid + " is taken");
+      }
+      return st;
+    });
+  });
+}
+
+Result<GbaBootstrap> SqlMefRepository::find_bootstrap(std::string_view b_tid, std::int64_t now) {
+  return guarded([&]() -> Result<GbaBootstrap> {
+    GbaBootstrap out;
+    std::vector<std::uint8_t> sealed_ks;
+    {
+      ReadPool::Lease lease = b_.reads->acquire();
+      Result<Stmt> s = lease.conn().prepare("SELECT " + std::string(kBootstrapColumns) +
+                                            " FROM gba_bootstraps WHERE b_tid = ?1");
+      if (!s) return std::unexpected(s.error());
+      Status st = s->bind_text(1, b_tid);
+      if (!st) return std::unexpected(st.error());
+      Result<bool> found = s->step();
+      if (!found) return std::unexpected(found.error());
+      if (!*found) return fail(Errc::not_found, "b_tid " + std::string(b_tid));
+      // Check expiry before decrypting: an expired key is never handed out.
+      if (s->column_int64(5) <= now) return fail(Errc::key_expired, "b_tid " + std::string(b_tid));
+      out.b_tid = s->column_text(0);
+      out.impi = s->column_text(1);
+      sealed_ks = s->column_blob(2);
+      out.rand = s->column_blob(3);
+      out.created_at = s->column_int64(4);
+      out.expires_at = s->column_int64(5);
+    }
+    Result<SecretBytes> ks = open_cell(*b_.kek, "gba_bootstraps", "ks", out.b_tid, sealed_ks);
+    if (!ks) return std::unexpected(ks.error());
+    out.ks = std::move(*ks);
+    return out;
+  });
+}
+
+}  // namespace m2msec::store::detail
