@@ -71,7 +71,12 @@ int run(Context& ctx, const AssocOpts& o) {
                 {"response", r->response.content}});
   } else {
     std::cout << "framework   " << client::framework_name(r->framework) << "\n";
-    if (!r->key_id.empty()) std::cout << (r->framework == client::Framework::maf ? "KcID        " : "KpsaID      ") << r->key_id << "\n";
+    if (!r->key_id.empty()) {
+      const char* label = r->framework == client::Framework::maf   ? "KcID        "
+                          : r->framework == client::Framework::gba ? "B-TID       "
+                                                                    : "KpsaID      ";
+      std::cout << label << r->key_id << "\n";
+    }
     std::cout << "as          " << r->entity_id << "\nRSC         " << static_cast<int>(r->response.rsc) << "\n"
               << "response    " << r->response.content.dump() << "\n";
   }
@@ -85,14 +90,18 @@ void add_associate_command(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand(
       "associate",
       "Entity A: establish a security association with Entity B (MAF-based: MAF handshake, client and key "
-      "registration, then TLS-PSK with the KcID; kpsa: TLS-PSK with the KpsaID; cert: certificates) and send "
+      "registration, then TLS-PSK with the KcID; kpsa: TLS-PSK with the KpsaID; cert: certificates; gba: "
+      "TLS-PSK with the B-TID and Entity B's Ks_NAF) and send "
       "one authenticated oneM2M request. Keys are never printed.");
   cmd->add_option("--state", o.state, "Device state directory (from 'm2msec enrol')");
   cmd->add_option("--maf", o.maf, "MAF address HOST:PORT (default: from the enrolment instruction)");
   cmd->add_option("--cse", o.cse, "Entity B address HOST:PORT")->required();
   cmd->add_option("--cse-id", o.cse_id, "Entity B's SP-relative CSE-ID, e.g. /in-cse")->required();
   cmd->add_option("--cse-fqdn", o.cse_fqdn, "Entity B's FQDN for SNI (default: <cse>.<MEF's domain>)");
-  cmd->add_option("--framework", o.framework, "maf (default), kpsa or cert")->check(CLI::IsMember({"maf", "kpsa", "cert"}));
+  cmd->add_option("--framework", o.framework,
+                  "maf (default; a GBA-bootstrapped device derives Km as the MAF's Ks_NAF), kpsa, cert, or gba "
+                  "(GBA-based SAEF: Kpsa = Entity B's Ks_NAF under the B-TID from m2msec enrol --gba)")
+      ->check(CLI::IsMember({"maf", "kpsa", "cert", "gba"}));
   cmd->add_option("--cert", o.cert, "Our certificate (PEM), cert framework");
   cmd->add_option("--key", o.key, "Our private key (PEM, mode 0600), cert framework");
   cmd->add_option("--ca", o.ca, "Trust anchors for Entity B's certificate, cert framework");

@@ -204,7 +204,9 @@ void add_mef_commands(CLI::App& app, Context& ctx) {
   add_mef_enrolee_import(enrolee, ctx);
 
   CLI::App* subscriber = mef->add_subcommand(
-      "subscriber", "GBA subscribers of the MEF as a BSF (TS 33.220): IMPI, MILENAGE K and OPc, SQN, AMF");
+      "subscriber",
+      "GBA subscribers of the MEF as a BSF (TS 33.220): IMPI, MILENAGE K and OPc, SQN, AMF, and the enrolee and "
+      "Enrolment Target of their GUSS (TS-0003 8.3.2.3)");
   subscriber->require_subcommand(1);
   add_mef_subscriber_commands(subscriber, ctx);
   add_mef_list_commands(mef, enrolee, subscriber, ctx);

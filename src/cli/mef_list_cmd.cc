@@ -281,8 +281,9 @@ int run_status(Context& ctx, const ListOpts& o) {
   return kExitOk;
 }
 
-// run_subscriber_list lists GBA subscribers in IMPI order: SQN, AMF and
-// creation time, never K or OPc (the summaries do not hold them).
+// run_subscriber_list lists GBA subscribers in IMPI order: SQN, AMF,
+// enrolee ID, Enrolment Target and creation time, never K or OPc (the
+// summaries do not hold them).
 int run_subscriber_list(Context& ctx, const ListOpts& o) {
   if (o.limit == 0) return usage_error("--limit must be at least 1");
   OpenedStore s = open_store(o.config);
@@ -297,15 +298,20 @@ int run_subscriber_list(Context& ctx, const ListOpts& o) {
       list.push_back({{"impi", g.impi},
                       {"sqn", g.sqn},
                       {"amf", amf_hex(g.amf)},
+                      {"enrolee_id", g.enrolee_id},
+                      {"target_kind", store::target_kind_name(g.target_kind)},
+                      {"target", g.target},
                       {"created_at", g.created_at},
                       {"created", iso_time(g.created_at)}});
     }
     print_json({{"subscribers", list}, {"count", paged->rows.size()}, {"next_after", opt(paged->next)}});
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> table = {{"IMPI", "SQN", "AMF", "CREATED"}};
+  std::vector<std::vector<std::string>> table = {{"IMPI", "SQN", "AMF", "ENROLEE", "TARGET", "CREATED"}};
   for (const auto& g : paged->rows) {
-    table.push_back({printable_text(g.impi), std::to_string(g.sqn), amf_hex(g.amf), iso_time(g.created_at)});
+    table.push_back({printable_text(g.impi), std::to_string(g.sqn), amf_hex(g.amf), printable_text(g.enrolee_id),
+                     std::string(store::target_kind_name(g.target_kind)) + " " + printable_text(g.target),
+                     iso_time(g.created_at)});
   }
   print_table(table);
   if (paged->next) std::cerr << "more subscribers follow; continue with --after '" << printable_text(*paged->next) << "'\n";
@@ -334,7 +340,9 @@ void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, CLI::App* subscribe
   show->callback([&ctx] { ctx.run = [&ctx] { return run_show(ctx, o); }; });
 
   CLI::App* subs = subscriber->add_subcommand(
-      "list", "List GBA subscribers in IMPI order with their SQN and AMF (no key material)");
+      "list",
+      "List GBA subscribers in IMPI order with their SQN, AMF, enrolee ID and Enrolment Target (the only NAF "
+      "that may get their Ks_NAF) (no key material)");
   subs->add_option("--config", o.config, "TOML file with a [mef] table")->required();
   subs->add_option("--limit", o.limit, "At most this many subscribers (default 100)");
   subs->add_option("--after", o.after, "Start after this IMPI (paging)");

@@ -1,8 +1,10 @@
 // mef_subscriber_cmd.cc: "m2msec mef subscriber add|import|remove", the GBA
 // subscribers of the MEF acting as a BSF (TS 33.220): IMPI, MILENAGE K and
-// OPc, SQN and AMF. K and OP/OPc come only from 0600 files (or stdin), are
-// held in wiping memory and are never printed; given OP, only OPc =
-// E_K(OP) xor OP (TS 35.206) is stored. ("subscriber list" is with the
+// OPc, SQN and AMF, and the GUSS of TS-0003 8.3.2.3 (the enrolee the
+// subscriber is, and the one Enrolment Target that may get its Ks_NAF).
+// K and OP/OPc come only from 0600 files (or stdin), are held in wiping
+// memory and are never printed; given OP, only OPc = E_K(OP) xor OP
+// (TS 35.206) is stored. ("subscriber list" is with the
 // other read-only views in mef_list_cmd.cc.)
 #include <charconv>
 #include <iostream>
@@ -23,7 +25,8 @@ namespace {
 constexpr std::size_t kMaxImportFileSize = 256u << 20;
 
 struct SubscriberOpts {
-  std::string config, impi, k_file, opc_file, op_file, sqn = "0", amf = "0000", file, format;
+  std::string config, impi, k_file, opc_file, op_file, sqn = "0", amf = "0000", enrolee_id, target, target_kind,
+      file, format;
 };
 
 Result<mef::MefConfig> load_config(const std::string& path) {
@@ -52,12 +55,25 @@ Result<std::uint16_t> parse_amf(std::string_view text) {
   return v;
 }
 
+// Guss is a subscriber's GBA User Security Settings as TS-0003 8.3.2.3
+// uses them: the enrolee it is and its Enrolment Target, whose kind is
+// guessed from the target when not given (enrolee_target_kind).
+struct Guss {
+  std::string enrolee_id, target, target_kind;
+};
+
 // make_subscriber builds and checks one subscriber. |op_or_opc| is OP if
 // |is_op| (then OPc is derived from it and it is dropped), else OPc.
 Result<store::GbaSubscriber> make_subscriber(const std::string& impi, SecretBytes k, SecretBytes op_or_opc,
-                                             bool is_op, std::string_view sqn, std::string_view amf) {
+                                             bool is_op, std::string_view sqn, std::string_view amf,
+                                             const Guss& guss) {
   store::GbaSubscriber s;
   s.impi = impi;
+  s.enrolee_id = guss.enrolee_id;
+  s.target = guss.target;
+  auto kind = enrolee_target_kind(guss.target, guss.target_kind);
+  if (!kind) return std::unexpected(kind.error());
+  s.target_kind = *kind;
   if (is_op) {
     auto opc = crypto::milenage_opc(k.view(), op_or_opc.view());
     if (!opc) return fail(opc.error().code(), "K and OP must be 16 bytes (32 hex digits) each");
@@ -84,6 +100,7 @@ bool input_error(Errc code) {
     case Errc::not_found:
     case Errc::invalid_argument:
     case Errc::invalid_identifier:
+    case Errc::invalid_fqdn:
     case Errc::invalid_length:
       return true;
     default:
@@ -101,7 +118,8 @@ int add(Context& ctx, const SubscriberOpts& o) {
   if (!k) return usage_error(k.error());
   auto second = read_hex_key_file(second_file, crypto::kMilenageKeySize);
   if (!second) return usage_error(second.error());
-  auto s = make_subscriber(o.impi, std::move(*k), std::move(*second), !o.op_file.empty(), o.sqn, o.amf);
+  auto s = make_subscriber(o.impi, std::move(*k), std::move(*second), !o.op_file.empty(), o.sqn, o.amf,
+                           {o.enrolee_id, o.target, o.target_kind});
   if (!s) return usage_error(s.error());
   auto db = mef::open_mef_store(*cfg, /*create_kek=*/true);
   if (!db) return failure(db.error());
@@ -113,17 +131,27 @@ int add(Context& ctx, const SubscriberOpts& o) {
     return kExitFailure;
   }
   if (ctx.json) {
-    print_json({{"impi", s->impi}, {"sqn", s->sqn}, {"amf", amf_hex(s->amf)}, {"created_at", now}});
+    print_json({{"impi", s->impi},
+                {"sqn", s->sqn},
+                {"amf", amf_hex(s->amf)},
+                {"enrolee_id", s->enrolee_id},
+                {"target_kind", store::target_kind_name(s->target_kind)},
+                {"target", s->target},
+                {"created_at", now}});
   } else {
-    std::cout << "added GBA subscriber " << s->impi << " (SQN " << s->sqn << ", AMF " << amf_hex(s->amf) << ")\n";
+    std::cout << "added GBA subscriber " << s->impi << " (SQN " << s->sqn << ", AMF " << amf_hex(s->amf)
+              << ") for enrolee " << s->enrolee_id << ", Ks_NAF for " << store::target_kind_name(s->target_kind)
+              << " target " << s->target << " only\n";
   }
   return kExitOk;
 }
 
 // to_subscriber reads one import row: impi, k, and opc or op (32 hex
-// digits each), optional sqn (decimal) and amf (4 hex digits).
+// digits each), enrolee_id and target, optional sqn (decimal), amf (4 hex
+// digits) and target_kind (maf|kpsa, else guessed from target).
 Result<store::GbaSubscriber> to_subscriber(ImportRow& r) {
-  static const std::set<std::string> known = {"impi", "k", "opc", "op", "sqn", "amf"};
+  static const std::set<std::string> known = {"impi", "k",          "opc",    "op",         "sqn",
+                                              "amf",  "enrolee_id", "target", "target_kind"};
   for (const auto& [name, value] : r.f) {
     if (!known.count(name)) return fail(Errc::invalid_argument, "unknown column " + printable_text(name));
   }
@@ -134,7 +162,8 @@ Result<store::GbaSubscriber> to_subscriber(ImportRow& r) {
   auto second = hex_decode_secret(r.f[is_op ? "op" : "opc"]);
   if (!second) return fail(Errc::invalid_hex, is_op ? "op must be hex" : "opc must be hex");
   return make_subscriber(r.f["impi"], std::move(*k), std::move(*second), is_op,
-                         r.f.count("sqn") ? r.f["sqn"] : "0", r.f.count("amf") ? r.f["amf"] : "0000");
+                         r.f.count("sqn") ? r.f["sqn"] : "0", r.f.count("amf") ? r.f["amf"] : "0000",
+                         {r.f["enrolee_id"], r.f["target"], r.f.count("target_kind") ? r.f["target_kind"] : ""});
 }
 
 int import(Context& ctx, const SubscriberOpts& o) {
@@ -211,7 +240,8 @@ void add_mef_subscriber_commands(CLI::App* subscriber, Context& ctx) {
   CLI::App* add_cmd = subscriber->add_subcommand(
       "add",
       "Register a GBA subscriber: its IMPI and MILENAGE K and OPc (or OP, from which OPc is computed and stored "
-      "instead). Never replaces");
+      "instead), and its GUSS (TS-0003 8.3.2.3): the enrolee it is (one IMPI per enrolee) and its Enrolment "
+      "Target, the only NAF that may get this subscriber's Ks_NAF (Zn). Never replaces");
   add_cmd->add_option("--config", o.config, "TOML file with a [mef] table")->required();
   add_cmd->add_option("--impi", o.impi, "IMPI, e.g. 001010123456789@ims.mnc001.mcc001.3gppnetwork.org")->required();
   add_cmd->add_option("--k-file", o.k_file, "File holding K (32 hex digits, mode 0600; '-' for stdin)")->required();
@@ -221,14 +251,23 @@ void add_mef_subscriber_commands(CLI::App* subscriber, Context& ctx) {
                       "OP is stored, OP is not");
   add_cmd->add_option("--sqn", o.sqn, "Highest SQN already used with this K, decimal below 2^48 (default 0)");
   add_cmd->add_option("--amf", o.amf, "AMF of the challenges, 4 hex digits (default 0000)");
+  add_cmd->add_option("--enrolee-id", o.enrolee_id, "The device's CSE-ID/AE-ID (at most one IMPI each)")->required();
+  add_cmd->add_option("--target", o.target,
+                      "Enrolment Target, the only NAF that may get this subscriber's Ks_NAF (Zn): a MAF-FQDN, or "
+                      "Enrolee B's CSE-ID/AE-ID")
+      ->required();
+  add_cmd->add_option("--target-kind", o.target_kind, "maf|kpsa (default: guessed from --target)")
+      ->check(CLI::IsMember({"maf", "kpsa"}));
   add_json_flag(add_cmd, ctx);
   add_cmd->callback([&ctx] { ctx.run = [&ctx] { return add(ctx, o); }; });
 
   CLI::App* imp = subscriber->add_subcommand(
       "import",
-      "Bulk-register GBA subscribers from CSV (header: impi,k,opc or impi,k,op, then optional sqn,amf) or a JSON "
-      "array of objects with those keys (string values). K, OP and OPc are 32 hex digits; sqn decimal, amf 4 hex "
-      "digits. All or nothing; every bad row is reported. The file holds keys: mode 0600.");
+      "Bulk-register GBA subscribers from CSV (header: impi,k,opc or impi,k,op, then enrolee_id,target, then "
+      "optional target_kind,sqn,amf, in any order) or a JSON array of objects with those keys (string values). K, OP "
+      "and OPc are 32 hex digits; sqn decimal, amf 4 hex digits; target_kind maf|kpsa (default: guessed from "
+      "target). The target is the only NAF that may get the subscriber's Ks_NAF (Zn); one IMPI per enrolee_id. All "
+      "or nothing; every bad row is reported. The file holds keys: mode 0600.");
   imp->add_option("file,--file", o.file, "CSV or JSON file ('-' for stdin)")->required();
   imp->add_option("--config", o.config, "TOML file with a [mef] table")->required();
   imp->add_option("--format", o.format, "csv|json (default: from the file name)")

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "m2msec/client/gba.h"
+#include "m2msec/core/encoding.h"
 #include "m2msec/crypto/derive.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
@@ -17,8 +19,11 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
+// connect opens a session with |psk|, or with the certificate options.
+// A GBA key (|gba|) goes only with the PSK suite its Ua security protocol
+// identifier names, so the shared PSK context (other suites) is not used.
 Result<tls::TlsClient> connect(const AssociateOptions& o, const std::string& address, const std::string& sni,
-                               std::optional<tls::ClientPsk> psk) {
+                               std::optional<tls::ClientPsk> psk, bool gba = false) {
   auto ep = parse_endpoint(address);
   if (!ep) return std::unexpected(ep.error());
   tls::ClientOptions co;
@@ -28,7 +33,8 @@ Result<tls::TlsClient> connect(const AssociateOptions& o, const std::string& add
   co.sni = sni;
   co.psk = std::move(psk);
   co.timeout = o.timeout;
-  if (co.psk) co.context = o.psk_context;
+  if (co.psk && !gba) co.context = o.psk_context;
+  if (gba) co.ciphers.psk_suites = gba_psk_suite(o.transport);
   if (!co.psk) {
     co.certificate = o.certificate;
     co.trust = o.trust;
@@ -52,15 +58,32 @@ std::string sp_relative(const std::string& cse_id) {
 
 // maf_phase runs the MAF handshake, registration and key registration,
 // returning Kc and KcID (8.2.2.3 "M2M Secure Connection Key generation").
+// gba_key derives the Ks_NAF of a GBA device's bootstrap for the NAF
+// |naf_fqdn| over this association's transport (8.3.2.3: Km or Kpsa).
+Result<SecretBytes> gba_key(const AssociateOptions& o, const DeviceState& st, std::string_view naf_fqdn) {
+  if (st.impi.empty()) return fail(Errc::invalid_argument, "device holds no GBA bootstrap (m2msec enrol --gba)");
+  if (st.expiry != 0 && st.expiry <= now_unix()) {
+    return fail(Errc::key_expired, "the GBA bootstrap has expired; run m2msec enrol --gba again");
+  }
+  auto ks = o.device ? Result<SecretBytes>(o.device->ke.clone()) : load_device_key(o.state_dir, "ke");
+  if (!ks) return std::unexpected(ks.error());
+  auto rand = hex_decode(st.gba_rand);
+  if (!rand) return fail(Errc::malformed_message, "state.json: gba_rand is not hex");
+  return gba_ks_naf(*ks, *rand, st.impi, naf_fqdn, o.transport);
+}
+
 Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, DeviceState& st, AssociateResult& out) {
-  auto km = o.device ? Result<SecretBytes>(o.device->km.clone()) : load_device_key(o.state_dir, "km");
+  // A GBA device's Km is the Ks_NAF of the MAF (8.3.2.3).
+  const bool gba = !st.impi.empty();
+  auto km = gba ? gba_key(o, st, st.target)
+                : (o.device ? Result<SecretBytes>(o.device->km.clone()) : load_device_key(o.state_dir, "km"));
   if (!km) return std::unexpected(km.error());
   if (km->empty()) return fail(Errc::invalid_argument, "device holds no Km");
   auto maf_fqdn = Fqdn::parse(st.target);
   if (!maf_fqdn) return std::unexpected(maf_fqdn.error());
   const std::string identity = st.km_id.empty() ? st.key_id : st.km_id;
   const std::string address = o.maf_address.empty() ? st.maf_address : o.maf_address;
-  auto conn = connect(o, address, st.target, tls::ClientPsk{identity, std::move(*km)});
+  auto conn = connect(o, address, st.target, tls::ClientPsk{identity, std::move(*km)}, gba);
   if (!conn) return std::unexpected(at("MAF", address, conn.error()));
   proto::HttpClient http(*conn, st.target, o.timeout);
 
@@ -143,6 +166,8 @@ std::string_view framework_name(Framework f) {
       return "kpsa";
     case Framework::cert:
       return "cert";
+    case Framework::gba:
+      return "gba";
     default:
       return "unknown";
   }
@@ -152,7 +177,8 @@ Result<Framework> parse_framework(std::string_view text) {
   if (text == "maf") return Framework::maf;
   if (text == "kpsa") return Framework::kpsa;
   if (text == "cert") return Framework::cert;
-  return fail(Errc::invalid_argument, "framework must be maf, kpsa or cert");
+  if (text == "gba") return Framework::gba;
+  return fail(Errc::invalid_argument, "framework must be maf, kpsa, cert or gba");
 }
 
 Result<AssociateResult> associate(AssociateOptions o) {
@@ -173,6 +199,7 @@ Result<AssociateResult> associate(AssociateOptions o) {
     if (sni.empty()) return fail(Errc::invalid_argument, "the certificate framework needs Entity B's FQDN");
   }
   const auto t0 = Clock::now();
+  bool gba_session = false;
   switch (o.framework) {
     case Framework::maf: {
       if (st.target_kind != "maf") return fail(Errc::invalid_argument, "device is not enrolled for a MAF");
@@ -196,12 +223,23 @@ Result<AssociateResult> associate(AssociateOptions o) {
     case Framework::cert:
       if (!o.certificate || !o.trust) return fail(Errc::invalid_argument, "certificate framework needs --cert/--key/--ca");
       break;
+    case Framework::gba: {
+      // 8.3.2.3 with Entity B as the NAF, whose FQDN is the public domain
+      // name of its CSE-ID (8.1.2.1), the SNI here.
+      auto kpsa = gba_key(o, st, sni);
+      if (!kpsa) return std::unexpected(kpsa.error());
+      out.key_id = st.ke_id;
+      out.key_expiry = st.expiry;
+      psk = tls::ClientPsk{st.ke_id, std::move(*kpsa)};
+      gba_session = true;
+      break;
+    }
     default:
       return fail(Errc::invalid_argument, "unknown framework");
   }
   if (o.hold.count() > 0) std::this_thread::sleep_for(o.hold);
   const auto t1 = Clock::now();
-  auto conn = connect(o, o.cse_address, sni, std::move(psk));
+  auto conn = connect(o, o.cse_address, sni, std::move(psk), gba_session);
   if (!conn) return std::unexpected(at("Entity B", o.cse_address, conn.error()));
   proto::Request req = o.request;
   if (req.to.empty()) req.to = o.cse_id;  // the CSE-ID addresses the CSEBase

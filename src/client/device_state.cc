@@ -35,7 +35,8 @@ Status save_device_state(const std::string& dir, const DeviceState& st, const Se
   const nlohmann::json j = {{"enrolee_id", st.enrolee_id}, {"mef_fqdn", st.mef_fqdn},   {"ke_id", st.ke_id},
                             {"expiry", st.expiry},         {"target_kind", st.target_kind}, {"target", st.target},
                             {"maf_address", st.maf_address}, {"key_id", st.key_id},   {"km_id", st.km_id}, {"sp_domain", st.sp_domain},
-                            {"key_lifetime", st.key_lifetime}};
+                            {"key_lifetime", st.key_lifetime}, {"impi", st.impi}, {"gba_rand", st.gba_rand},
+                            {"sqn_ms", st.sqn_ms}};
   const std::string text = j.dump(2) + "\n";
   return write_secret_file(dir + "/state.json", {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
@@ -62,6 +63,9 @@ Result<DeviceState> load_device_state(const std::string& dir) {
   st.km_id = r.str("km_id", false);
   st.sp_domain = r.str("sp_domain", false);
   st.key_lifetime = r.integer("key_lifetime", 0, 0, std::numeric_limits<std::int64_t>::max());
+  st.impi = r.str("impi", false);
+  st.gba_rand = r.str("gba_rand", false);
+  st.sqn_ms = static_cast<std::uint64_t>(r.integer("sqn_ms", 0, 0, (std::int64_t{1} << 48) - 1));
   if (!r.ok()) return fail(Errc::malformed_message, dir + "/" + r.error().detail());
   return st;
 }

@@ -38,6 +38,14 @@ std::array<std::uint8_t, kUaProtocolIdSize> ua_security_protocol_id(UaBinding bi
   }
 }
 
+bool is_ua_security_protocol_id(std::span<const std::uint8_t> id) {
+  for (UaBinding b : {UaBinding::tls, UaBinding::dtls}) {
+    const auto ua = ua_security_protocol_id(b);
+    if (std::equal(id.begin(), id.end(), ua.begin(), ua.end())) return true;
+  }
+  return false;
+}
+
 std::string_view ua_psk_suite_name(UaBinding binding) {
   switch (binding) {
     case UaBinding::dtls:
@@ -48,14 +56,17 @@ std::string_view ua_psk_suite_name(UaBinding binding) {
   }
 }
 
-std::vector<std::uint8_t> naf_id(std::string_view naf_fqdn, UaBinding binding) {
+std::vector<std::uint8_t> naf_id(std::string_view naf_fqdn, std::span<const std::uint8_t> ua_protocol_id) {
   std::vector<std::uint8_t> out(naf_fqdn.begin(), naf_fqdn.end());
   for (std::uint8_t& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<std::uint8_t>(c - 'A' + 'a');
   }
-  const auto ua = ua_security_protocol_id(binding);
-  out.insert(out.end(), ua.begin(), ua.end());
+  out.insert(out.end(), ua_protocol_id.begin(), ua_protocol_id.end());
   return out;
+}
+
+std::vector<std::uint8_t> naf_id(std::string_view naf_fqdn, UaBinding binding) {
+  return naf_id(naf_fqdn, ua_security_protocol_id(binding));
 }
 
 Result<SecretBytes> derive_ks_naf(std::span<const std::uint8_t> ks, std::span<const std::uint8_t> rand,

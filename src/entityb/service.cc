@@ -11,6 +11,7 @@
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
+#include "m2msec/crypto/gba.h"
 #include "m2msec/entityb/entityb.h"
 #include "m2msec/proto/json_reader.h"
 #include "m2msec/proto/http_client.h"
@@ -82,10 +83,14 @@ void EntityB::follow_revocations(link::Link& feed_link) {
   for (const PeerEntry& m : cfg_.mefs) follow(m, proto::kMefRevocationsPrefix, false);
 }
 
-std::string EntityB::key_for_identity(std::string_view identity) const {
+std::string EntityB::key_for_identity(std::string_view identity, tls::Transport transport) const {
   auto kc_id = KeyId::parse(KeyIdKind::kc, identity, cfg_.id_encoding);
   if (kc_id && find_peer(cfg_.mafs, kc_id->fqdn())) return kc_id->canonical();
   if (auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, identity)) return kpsa_id->canonical();
+  if (auto b_tid = KeyId::parse(KeyIdKind::ke, identity);
+      b_tid && b_tid->has_b_tid_form() && find_peer(cfg_.mefs, b_tid->fqdn())) {
+    return b_tid->canonical() + "|" + std::string(tls::transport_name(transport));
+  }
   return "";
 }
 
@@ -114,7 +119,7 @@ std::size_t EntityB::drop_keys(const std::function<bool(const std::string&, cons
     std::set<std::string> gone;
     for (const auto& d : dropped) gone.insert(d.first);
     closed = close_sessions_([this, &gone](const service::AuthContext& ctx) {
-      return ctx.peer.kind == tls::PeerIdentity::Kind::psk && gone.count(key_for_identity(ctx.key_id)) != 0;
+      return ctx.peer.kind == tls::PeerIdentity::Kind::psk && gone.count(key_for_identity(ctx.key_id, ctx.peer.transport)) != 0;
     });
   }
   spdlog::info("cse: {} revoked {} {} key(s); closed {} session(s)", source, dropped.size(), kind, closed);
@@ -236,11 +241,21 @@ Result<SecretBytes> EntityB::fetch_kc(const KeyId& kc_id, const PeerEntry& maf, 
 
 // fetch_kpsa: 8.3.2.1 "Use of Remotely Provisioned Credential", with the
 // Enrolee B (this CSE) as the Enrolment Target.
-Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& mef, std::int64_t now) {
+//
+// GBA-based SAEF (8.3.2.3): a device presenting a B-TID uses Kpsa =
+// Ks_NAF with this CSE as the NAF; the request names the Ua security
+// protocol identifier of its session ("?ua=", Zn).
+Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& mef, std::int64_t now,
+                                        const std::string& key, std::optional<tls::Transport> gba) {
   Request req;
   req.op = proto::Operation::retrieve;
   req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(kpsa_id.str()) + "/" +
            std::to_string(proto::kSuidKpsa);
+  if (gba) {
+    req.to += "?" + std::string(proto::kUaQuery) +
+              hex_encode(crypto::ua_security_protocol_id(*gba == tls::Transport::dtls ? crypto::UaBinding::dtls
+                                                                                       : crypto::UaBinding::tls));
+  }
   req.from = cfg_.cse_id;
   auto rsp = call(mef, std::move(req));
   if (!rsp) {
@@ -260,8 +275,8 @@ Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& m
   {
     std::lock_guard lock(mu_);
     ++stats_.mef_fetches;
-    if (revoked_.find(kpsa_id.canonical())) return fail(Errc::unknown_psk_identity, "Kpsa revoked");
-    keys_[kpsa_id.canonical()] = std::move(entry);
+    if (revoked_.find(key)) return fail(Errc::unknown_psk_identity, "Kpsa revoked");
+    keys_[key] = std::move(entry);
   }
   service::audit_grant(audit_, "kpsa", kpsa_id.str(), c->enrolee_id, "rsp", c->lifetime);
   return std::move(c->key);
@@ -273,11 +288,15 @@ void EntityB::psk_lookup(const tls::PskRequest& req, std::function<void(Result<S
   const PeerEntry* maf = kc_id ? find_peer(cfg_.mafs, kc_id->fqdn()) : nullptr;
   Result<KeyId> kpsa_id = fail(Errc::invalid_identifier);
   if (maf == nullptr) kpsa_id = KeyId::parse(KeyIdKind::kpsa, req.identity);
-  const std::string key = maf ? kc_id->canonical() : (kpsa_id ? kpsa_id->canonical() : "");
+  // A B-TID (GBA-based SAEF) is neither a KcID of a MAF nor a KpsaID.
+  Result<KeyId> b_tid = fail(Errc::invalid_identifier);
+  if (maf == nullptr && !kpsa_id) b_tid = KeyId::parse(KeyIdKind::ke, req.identity);
+  if (b_tid && !b_tid->has_b_tid_form()) b_tid = fail(Errc::invalid_identifier);
+  const std::string key = key_for_identity(req.identity, req.transport);
   if (key.empty()) {
     std::lock_guard lock(mu_);
     ++stats_.refusals;
-    return done(fail(Errc::unknown_psk_identity, "neither a KcID of a known MAF nor a KpsaID"));
+    return done(fail(Errc::unknown_psk_identity, "neither a KcID of a known MAF, a KpsaID nor a B-TID"));
   }
   {
     std::lock_guard lock(mu_);
@@ -306,13 +325,16 @@ void EntityB::psk_lookup(const tls::PskRequest& req, std::function<void(Result<S
     return done(fail(why->code(), "refused recently"));
   }
   if (maf) return fetch_once(key, [this, id = *kc_id, maf, now] { return fetch_kc(id, *maf, now); }, std::move(done));
-  const PeerEntry* mef = find_peer(cfg_.mefs, kpsa_id->fqdn());
+  const KeyId& id = kpsa_id ? *kpsa_id : *b_tid;
+  const PeerEntry* mef = find_peer(cfg_.mefs, id.fqdn());
   if (mef == nullptr) {
     std::lock_guard lock(mu_);
     ++stats_.refusals;
     return done(fail(Errc::unknown_psk_identity, "unknown KpsaID"));
   }
-  fetch_once(key, [this, id = *kpsa_id, mef, now] { return fetch_kpsa(id, *mef, now); }, std::move(done));
+  std::optional<tls::Transport> gba;
+  if (!kpsa_id) gba = req.transport;
+  fetch_once(key, [this, id, mef, now, key, gba] { return fetch_kpsa(id, *mef, now, key, gba); }, std::move(done));
 }
 
 // fetch_once: concurrent handshakes with the same unknown key identifier
@@ -366,7 +388,7 @@ Result<std::string> EntityB::bound_entity(const tls::PeerIdentity& peer) {
     return service::peer_entity_id(peer, cfg_.sp_domain, tls::AnchorRole::device);
   }
   if (peer.kind != tls::PeerIdentity::Kind::psk) return fail(Errc::not_found, "unauthenticated peer");
-  const std::string key = key_for_identity(peer.psk_identity);
+  const std::string key = key_for_identity(peer.psk_identity, peer.transport);
   std::lock_guard lock(mu_);
   auto it = keys_.find(key);
   if (key.empty() || it == keys_.end() || it->second.ended) return fail(Errc::not_found, "no key for the session");
@@ -381,7 +403,7 @@ void EntityB::on_session_start(service::AuthContext& ctx) {
     if (auto entity = bound_entity(ctx.peer); entity) ctx.entity_id = *entity;
     return;
   }
-  const std::string key = key_for_identity(ctx.peer.psk_identity);
+  const std::string key = key_for_identity(ctx.peer.psk_identity, ctx.peer.transport);
   std::lock_guard lock(mu_);
   auto it = keys_.find(key);
   // A key whose last connection ended between this handshake and now is

@@ -7,6 +7,7 @@
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
 #include "m2msec/crypto/derive.h"
+#include "m2msec/crypto/gba.h"
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
@@ -153,7 +154,14 @@ void MafService::close() {
 // target URI set to /fetchCredentials/<KeID>/<security-usage-identifier>".
 // The MAF stores Km (seed 004: the MTF provisions the root key to the MAS)
 // under the KmID it assigns, with the enrolee's ID and lifetime.
-Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, std::int64_t now) {
+//
+// 8.3.2.3: in the GBA-based framework the KeID is a B-TID and Km its
+// Ks_NAF, whose NAF_Id ends with the Ua security protocol identifier of
+// the device's session here, so the request names it ("?ua=", Zn); the MEF
+// ignores it for a KeID of its exporter. A B-TID's Km is thus the one of
+// the transport the device first came over (docs/protocol.md, Zn).
+Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, tls::Transport transport,
+                                               std::int64_t now) {
   auto mef = std::find_if(cfg_.mefs.begin(), cfg_.mefs.end(),
                           [&](const PeerEntry& m) { return Fqdn::parse(m.fqdn)->matches(ke_id.fqdn()); });
   if (mef == cfg_.mefs.end()) return fail(Errc::unknown_psk_identity, "KeID of an unknown MEF");
@@ -162,7 +170,9 @@ Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& 
   proto::Request req;
   req.op = proto::Operation::retrieve;
   req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(ke_id.str()) + "/" +
-           std::to_string(proto::kSuidMafKm);
+           std::to_string(proto::kSuidMafKm) + "?" + std::string(proto::kUaQuery) +
+           hex_encode(crypto::ua_security_protocol_id(transport == tls::Transport::dtls ? crypto::UaBinding::dtls
+                                                                                          : crypto::UaBinding::tls));
   req.from = fqdn_.str();
   auto rsp = link_->call(peer, std::move(req));
   if (!rsp) {
@@ -212,7 +222,7 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
   // Every handshake reads the store, so an operator's revoke (written to
   // the database by another process) refuses the very next handshake. The
   // client cache only carries what this read found into the session.
-  pool_.post([this, identity = req.identity, done = std::move(done)] {
+  pool_.post([this, identity = req.identity, transport = req.transport, done = std::move(done)] {
     const std::int64_t now = service::now_unix();
     if (auto km_id = KeyId::parse(KeyIdKind::km, identity); km_id && km_id->fqdn().matches(fqdn_)) {
       auto c = store_.maf().find_client(km_id->canonical(), now);
@@ -256,7 +266,7 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
       if (auto c = store_.maf().find_client(key, now); c) {
         r = remember(std::move(*c))->km.clone();
       } else {
-        r = fetch_from_mef(*ke_id, *km_id, now);
+        r = fetch_from_mef(*ke_id, *km_id, transport, now);
       }
     } catch (const std::exception& e) {
       spdlog::error("maf: Km fetch for {} failed: {}", printable(identity), printable(e.what()));

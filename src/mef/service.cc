@@ -6,6 +6,7 @@
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
 #include "m2msec/crypto/derive.h"
+#include "m2msec/crypto/gba.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/proto/messages.h"
 #include "m2msec/service/role_store.h"
@@ -260,7 +261,22 @@ void MefService::enrol_as(const service::AuthContext& ctx, const Request& req, c
 // requester (10.3.2), never from a name the request merely claims.
 void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
   const tls::PeerIdentity& peer = ctx->peer;
-  const std::string_view rest = std::string_view(req.to).substr(proto::kMefFetchPrefix.size());
+  std::string_view target = req.to;
+  // "?ua=<10 hex digits>": the Ua security protocol identifier of the
+  // device's session with the requester, for a KeID that is a GBA B-TID
+  // (Zn; docs/protocol.md). Only the two m2msec defines are accepted.
+  std::optional<std::vector<std::uint8_t>> ua;
+  if (const std::size_t q = target.find('?'); q != std::string_view::npos) {
+    const std::string_view query = target.substr(q + 1);
+    target = target.substr(0, q);
+    auto bytes = query.starts_with(proto::kUaQuery) ? hex_decode(query.substr(proto::kUaQuery.size()))
+                                                    : Result<std::vector<std::uint8_t>>(fail(Errc::invalid_argument));
+    if (!bytes || !crypto::is_ua_security_protocol_id(*bytes)) {
+      return reply(proto::error_response(req, Rsc::bad_request, "want ?ua=<Ua security protocol identifier in hex>"));
+    }
+    ua = std::move(*bytes);
+  }
+  const std::string_view rest = target.substr(proto::kMefFetchPrefix.size());
   const std::size_t slash = rest.rfind('/');
   if (slash == std::string_view::npos) {
     return reply(proto::error_response(req, Rsc::bad_request, "want /mef/fetchCredentials/<KeID>/<SUID>"));
@@ -286,9 +302,15 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                          "X-M2M-Origin is not the authenticated MAF-FQDN"));
     }
-    pool_.post([this, req, key = ke_id->canonical(), text = ke_id->str(), reply = std::move(reply)] {
+    const bool b_tid = ke_id->has_b_tid_form() && ke_id->fqdn().matches(fqdn_);
+    pool_.post([this, req, key = ke_id->canonical(), text = ke_id->str(), b_tid, ua, reply = std::move(reply)] {
       const std::int64_t now = service::now_unix();
       auto enr = store_.mef().find_enrolment(key, now);
+      // 8.3.2.3: in the GBA-based framework the KeID is a B-TID and Km its
+      // Ks_NAF for this MAF.
+      if (!enr && enr.error().code() == Errc::not_found && b_tid && ua) {
+        return reply(gba_credential(req, key, *ua, store::TargetKind::maf, now));
+      }
       if (!enr) return reply(refusal(req, enr.error(), "KeID"));
       auto enrolee = store_.mef().get_enrolee(enr->enrolee_id);
       if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
@@ -310,6 +332,18 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
     return;
   }
   if (suid == std::to_string(proto::kSuidKpsa)) {
+    // 8.3.2.3: an Enrolee B asking by B-TID gets Kpsa = Ks_NAF (Zn).
+    if (auto b_tid = KeyId::parse(KeyIdKind::ke, *id_text); b_tid && b_tid->has_b_tid_form() && ua) {
+      auto who = service::peer_entity_id(peer, cfg_.sp_domain, tls::AnchorRole::infrastructure);
+      if (!who || *who != req.from) {
+        return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
+                                           "X-M2M-Origin is not the authenticated Enrolee B"));
+      }
+      pool_.post([this, req, key = b_tid->canonical(), ua, reply = std::move(reply)] {
+        reply(gba_credential(req, key, *ua, store::TargetKind::kpsa, service::now_unix()));
+      });
+      return;
+    }
     auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, *id_text);
     if (!kpsa_id) return reply(proto::error_response(req, Rsc::bad_request, kpsa_id.error().message()));
     auto who = service::peer_entity_id(peer, cfg_.sp_domain, tls::AnchorRole::infrastructure);
@@ -338,6 +372,40 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
     return;
   }
   reply(proto::error_response(req, Rsc::bad_request, "unsupported SUID " + std::string(suid)));
+}
+
+// gba_credential answers Zn (TS 33.220 4.5.3, TS-0003 8.3.2.3): the
+// Ks_NAF of B-TID |b_tid| for the requester, which must be the
+// subscriber's Enrolment Target (its GUSS): the MAF named by X-M2M-Origin
+// (|kind| maf), or the Enrolee B whose CSE-ID it is (|kind| kpsa). NAF_Id
+// is the requester's FQDN (a CSE's public domain name, 8.1.2.1) and the Ua
+// security protocol identifier |ua|. The key lives no longer than Ks.
+proto::Response MefService::gba_credential(const Request& req, const std::string& b_tid,
+                                           const std::vector<std::uint8_t>& ua, store::TargetKind kind,
+                                           std::int64_t now) {
+  auto boot = store_.mef().find_bootstrap(b_tid, now);
+  if (!boot) return refusal(req, boot.error(), "B-TID");
+  auto sub = store_.mef().get_subscriber(boot->impi);
+  if (!sub) return refusal(req, sub.error(), "subscriber");
+  const bool is_target = sub->target_kind == kind && (kind == store::TargetKind::maf ? iequal(sub->target, req.from)
+                                                                                    : sub->target == req.from);
+  if (!is_target) {
+    spdlog::warn("mef: {} asked for the Ks_NAF of {} whose target is {}", printable(req.from), b_tid, sub->target);
+    return proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not the subscriber's target");
+  }
+  std::string naf = req.from;
+  if (kind == store::TargetKind::kpsa) {
+    auto fqdn = cse_public_domain_name(req.from, cfg_.sp_domain);
+    if (!fqdn) return proto::error_response(req, Rsc::bad_request, "Enrolee B's CSE-ID has no public domain name");
+    naf = *fqdn;
+  }
+  auto ks_naf = crypto::derive_ks_naf(boot->ks.view(), boot->rand, boot->impi, crypto::naf_id(naf, ua));
+  if (!ks_naf) return proto::error_response(req, Rsc::internal_server_error, "Ks_NAF derivation failed");
+  const std::string kind_name = kind == store::TargetKind::maf ? "km" : "kpsa";
+  spdlog::info("mef: gave the Ks_NAF of {} ({}) to {}", b_tid, sub->enrolee_id, printable(req.from));
+  service::audit_grant(audit_, kind_name, b_tid, req.from, "gba", boot->expires_at, sub->enrolee_id);
+  proto::CredentialResponse rsp{std::move(*ks_naf), sub->enrolee_id, boot->expires_at, b_tid};
+  return proto::ok_response(req, Rsc::ok, rsp.to_json());
 }
 
 }  // namespace m2msec::mef

@@ -8,6 +8,13 @@ namespace {
 
 constexpr std::size_t kMaxTextField = 1024;
 
+// check_enrolee_id accepts a CSE-ID or AE-ID (EntityId syntax).
+Status check_enrolee_id(std::string_view enrolee_id) {
+  Result<EntityId> id = EntityId::parse(enrolee_id);
+  if (!id) return fail(Errc::invalid_identifier, "enrolee_id: " + id.error().message());
+  return {};
+}
+
 Status check_text(const std::optional<std::string>& v, std::string_view field) {
   if (!v || v->empty()) return fail(Errc::invalid_argument, std::string(field) + " is required");
   if (v->size() > kMaxTextField) return fail(Errc::invalid_argument, std::string(field) + " is too long");
@@ -105,8 +112,7 @@ Status validate_target(TargetKind kind, std::string_view target) {
 }
 
 Status validate_enrolee(const Enrolee& e) {
-  Result<EntityId> id = EntityId::parse(e.enrolee_id);
-  if (!id) return fail(Errc::invalid_identifier, "enrolee_id: " + id.error().message());
+  if (Status st = check_enrolee_id(e.enrolee_id); !st) return st;
   switch (e.auth_kind) {
     case AuthKind::psk: {
       // The KpmID is the psk_identity of the bootstrap handshake.
@@ -195,7 +201,9 @@ Status validate_gba_subscriber(const GbaSubscriber& s) {
   if (st) st = check_size(s.opc.size(), kGbaKeySize, "opc");
   if (!st) return st;
   if (s.sqn >= kSqnLimit) return fail(Errc::invalid_argument, "sqn must be below 2^48");
-  return {};
+  st = check_enrolee_id(s.enrolee_id);
+  if (st) st = validate_target(s.target_kind, s.target);
+  return st;
 }
 
 Status validate_gba_bootstrap(const GbaBootstrap& b, std::int64_t created_at) {

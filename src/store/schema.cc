@@ -140,17 +140,22 @@ CREATE TABLE kc_holders (
 )sql";
 
 // Version 7: the MEF as a GBA BSF (TS 33.220). gba_subscribers holds each
-// subscriber's MILENAGE K and OPc (sealed) and the highest SQN issued (48
-// bits, TS 33.102 6.3.2); gba_bootstraps maps a B-TID to the Ks of its
+// subscriber's MILENAGE K and OPc (sealed), the highest SQN issued (48
+// bits, TS 33.102 6.3.2) and its GUSS as TS-0003 8.3.2.3 uses it: the
+// enrolee it is (one IMPI per enrolee) and the only Enrolment Target that
+// may get its Ks_NAF; gba_bootstraps maps a B-TID to the Ks of its
 // bootstrapping run, and goes with its subscriber.
 constexpr std::string_view kSchemaV7 = R"sql(
 CREATE TABLE gba_subscribers (
-  impi       TEXT PRIMARY KEY NOT NULL,
-  k          BLOB NOT NULL,
-  opc        BLOB NOT NULL,
-  sqn        INTEGER NOT NULL CHECK (sqn >= 0 AND sqn < 281474976710656),
-  amf        INTEGER NOT NULL CHECK (amf BETWEEN 0 AND 65535),
-  created_at INTEGER NOT NULL
+  impi        TEXT PRIMARY KEY NOT NULL,
+  k           BLOB NOT NULL,
+  opc         BLOB NOT NULL,
+  sqn         INTEGER NOT NULL CHECK (sqn >= 0 AND sqn < 281474976710656),
+  amf         INTEGER NOT NULL CHECK (amf BETWEEN 0 AND 65535),
+  enrolee_id  TEXT NOT NULL UNIQUE,
+  target_kind TEXT NOT NULL CHECK (target_kind IN ('maf', 'kpsa')),
+  target      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
 ) STRICT;
 
 CREATE TABLE gba_bootstraps (
@@ -280,12 +285,15 @@ CREATE TABLE kc_holders (
 
 constexpr std::string_view kPgV7 = R"sql(
 CREATE TABLE gba_subscribers (
-  impi       TEXT COLLATE "C" PRIMARY KEY NOT NULL,
-  k          BYTEA NOT NULL,
-  opc        BYTEA NOT NULL,
-  sqn        BIGINT NOT NULL CHECK (sqn >= 0 AND sqn < 281474976710656),
-  amf        INTEGER NOT NULL CHECK (amf BETWEEN 0 AND 65535),
-  created_at BIGINT NOT NULL
+  impi        TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+  k           BYTEA NOT NULL,
+  opc         BYTEA NOT NULL,
+  sqn         BIGINT NOT NULL CHECK (sqn >= 0 AND sqn < 281474976710656),
+  amf         INTEGER NOT NULL CHECK (amf BETWEEN 0 AND 65535),
+  enrolee_id  TEXT COLLATE "C" NOT NULL UNIQUE,
+  target_kind TEXT NOT NULL CHECK (target_kind IN ('maf', 'kpsa')),
+  target      TEXT COLLATE "C" NOT NULL,
+  created_at  BIGINT NOT NULL
 );
 
 CREATE TABLE gba_bootstraps (

@@ -1,6 +1,7 @@
 // sql_gba.cc: the GBA side of SqlMefRepository (TS 33.220, the MEF as a
-// BSF): subscribers (IMPI, K, OPc, SQN, AMF) and bootstrapping sessions
-// (B-TID -> Ks). K, OPc and Ks are sealed with the AAD of their cell
+// BSF): subscribers (IMPI, K, OPc, SQN, AMF, and the enrolee ID and
+// Enrolment Target of their GUSS) and bootstrapping sessions (B-TID ->
+// Ks). K, OPc and Ks are sealed with the AAD of their cell
 // ("gba_subscribers|k|<IMPI>", "gba_subscribers|opc|<IMPI>",
 // "gba_bootstraps|ks|<B-TID>"), on the caller's thread.
 #include <optional>
@@ -10,16 +11,18 @@
 namespace m2msec::store::detail {
 namespace {
 
-constexpr std::string_view kInsertSubscriber =
-    "INSERT INTO gba_subscribers (impi, k, opc, sqn, amf, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-constexpr std::string_view kSubscriberColumns = "impi, k, opc, sqn, amf, created_at";
-constexpr std::string_view kListSubscribers =
-    "SELECT impi, sqn, amf, created_at FROM gba_subscribers WHERE impi > ?1 ORDER BY impi LIMIT ?2";
+// kSummaryColumns are a GbaSubscriberSummary's, in decode_summary's
+// order; kSubscriberColumns add the sealed K and OPc. Every insert and
+// read of a subscriber goes by these two lists.
+constexpr std::string_view kSummaryColumns = "impi, sqn, amf, enrolee_id, target_kind, target, created_at";
+const std::string kSubscriberColumns = std::string(kSummaryColumns) + ", k, opc";
+const std::string kListSubscribers = "SELECT " + std::string(kSummaryColumns) +
+                                     " FROM gba_subscribers WHERE impi > ?1 ORDER BY impi LIMIT ?2";
 // kAdvanceSqn takes the next SQNs in one statement: the row's lock (both
 // engines) makes concurrent writers, from any process, take turns.
-constexpr std::string_view kAdvanceSqn =
-    "UPDATE gba_subscribers SET sqn = sqn + ?2 WHERE impi = ?1 AND sqn + ?2 < 281474976710656 "
-    "RETURNING impi, k, opc, sqn, amf, created_at";
+const std::string kAdvanceSqn =
+    "UPDATE gba_subscribers SET sqn = sqn + ?2 WHERE impi = ?1 AND sqn + ?2 < 281474976710656 RETURNING " +
+    kSubscriberColumns;
 // kRaiseSqn only ever raises the SQN (resynchronisation).
 constexpr std::string_view kRaiseSqn =
     "UPDATE gba_subscribers SET sqn = CASE WHEN sqn < ?2 THEN ?2 ELSE sqn END WHERE impi = ?1";
@@ -40,47 +43,6 @@ Result<SealedSubscriber> seal_subscriber(const Kek& kek, const GbaSubscriber& s)
   return SealedSubscriber{&s, std::move(*k), std::move(*opc)};
 }
 
-Status bind_subscriber(Stmt& s, const SealedSubscriber& ss, std::int64_t now) {
-  Status st = s.bind_text(1, ss.row->impi);
-  if (st) st = s.bind_blob(2, ss.k);
-  if (st) st = s.bind_blob(3, ss.opc);
-  if (st) st = s.bind_int64(4, static_cast<std::int64_t>(ss.row->sqn));
-  if (st) st = s.bind_int64(5, ss.row->amf);
-  if (st) st = s.bind_int64(6, now);
-  return st;
-}
-
-Error impi_taken(const std::string& impi) { return Error(Errc::already_exists, "impi " + impi + " is taken"); }
-
-// StoredSubscriber is a subscriber row as read (K and OPc still sealed):
-// the writer thread copies it out, the caller's thread opens it.
-struct StoredSubscriber {
-  std::string impi;
-  std::vector<std::uint8_t> k, opc;
-  std::int64_t sqn = 0, amf = 0, created_at = 0;
-};
-
-// read_subscriber reads a row in kSubscriberColumns order.
-StoredSubscriber read_subscriber(const Stmt& s) {
-  return {s.column_text(0), s.column_blob(1), s.column_blob(2), s.column_int64(3), s.column_int64(4),
-          s.column_int64(5)};
-}
-
-Result<GbaSubscriber> open_subscriber(const Kek& kek, const StoredSubscriber& r) {
-  GbaSubscriber out;
-  out.impi = r.impi;
-  Result<SecretBytes> k = open_cell(kek, "gba_subscribers", "k", r.impi, r.k);
-  if (!k) return std::unexpected(k.error());
-  Result<SecretBytes> opc = open_cell(kek, "gba_subscribers", "opc", r.impi, r.opc);
-  if (!opc) return std::unexpected(opc.error());
-  out.k = std::move(*k);
-  out.opc = std::move(*opc);
-  out.sqn = static_cast<std::uint64_t>(r.sqn);
-  out.amf = static_cast<std::uint16_t>(r.amf);
-  out.created_at = r.created_at;
-  return out;
-}
-
 // subscriber_exists is for telling "no such IMPI" from another refusal,
 // inside a write op.
 Result<bool> subscriber_exists(sql::Connection& conn, const std::string& impi) {
@@ -89,6 +51,77 @@ Result<bool> subscriber_exists(sql::Connection& conn, const std::string& impi) {
   Status st = q->bind_text(1, impi);
   if (!st) return std::unexpected(st.error());
   return q->step();
+}
+
+// insert_subscriber inserts |ss| (binding kSubscriberColumns in order):
+// nullopt if it went in, the Errc::already_exists it collided with (its
+// IMPI, else its enrolee ID) if not. ON CONFLICT DO NOTHING rather than a
+// failed statement, as PostgreSQL refuses every later statement of a
+// transaction after an error; what it collided with is looked up.
+Result<std::optional<Error>> insert_subscriber(sql::Connection& conn, const SealedSubscriber& ss, std::int64_t now) {
+  static const std::string insert = "INSERT INTO gba_subscribers (" + kSubscriberColumns +
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING";
+  const GbaSubscriber& s = *ss.row;
+  Result<Stmt> q = conn.prepare(insert);
+  if (!q) return std::unexpected(q.error());
+  Status st = q->bind_text(1, s.impi);
+  if (st) st = q->bind_int64(2, static_cast<std::int64_t>(s.sqn));
+  if (st) st = q->bind_int64(3, s.amf);
+  if (st) st = q->bind_text(4, s.enrolee_id);
+  if (st) st = q->bind_text(5, target_kind_name(s.target_kind));
+  if (st) st = q->bind_text(6, s.target);
+  if (st) st = q->bind_int64(7, now);
+  if (st) st = q->bind_blob(8, ss.k);
+  if (st) st = q->bind_blob(9, ss.opc);
+  if (st) st = q->run();
+  if (!st) return std::unexpected(st.error());
+  if (conn.changes() != 0) return std::nullopt;
+  Result<bool> impi_taken = subscriber_exists(conn, s.impi);
+  if (!impi_taken) return std::unexpected(impi_taken.error());
+  if (*impi_taken) return std::optional<Error>(Error(Errc::already_exists, "impi " + s.impi + " is taken"));
+  return std::optional<Error>(
+      Error(Errc::already_exists, "enrolee_id " + s.enrolee_id + " already has a GBA subscriber (one IMPI each)"));
+}
+
+// decode_summary reads a row in kSummaryColumns order.
+Result<GbaSubscriberSummary> decode_summary(const Stmt& s) {
+  Result<TargetKind> kind = parse_target_kind(s.column_text(4));
+  if (!kind) return fail(Errc::store_error, "corrupt gba_subscribers row " + s.column_text(0));
+  return GbaSubscriberSummary{s.column_text(0), static_cast<std::uint64_t>(s.column_int64(1)),
+                              static_cast<std::uint16_t>(s.column_int64(2)), s.column_text(3), *kind,
+                              s.column_text(5), s.column_int64(6)};
+}
+
+// StoredSubscriber is a subscriber row as read (K and OPc still sealed):
+// the writer thread copies it out, the caller's thread opens it.
+struct StoredSubscriber {
+  GbaSubscriberSummary row;
+  std::vector<std::uint8_t> k, opc;
+};
+
+// read_subscriber reads a row in kSubscriberColumns order.
+Result<StoredSubscriber> read_subscriber(const Stmt& s) {
+  Result<GbaSubscriberSummary> row = decode_summary(s);
+  if (!row) return std::unexpected(row.error());
+  return StoredSubscriber{std::move(*row), s.column_blob(7), s.column_blob(8)};
+}
+
+Result<GbaSubscriber> open_subscriber(const Kek& kek, const StoredSubscriber& r) {
+  GbaSubscriber out;
+  out.impi = r.row.impi;
+  Result<SecretBytes> k = open_cell(kek, "gba_subscribers", "k", out.impi, r.k);
+  if (!k) return std::unexpected(k.error());
+  Result<SecretBytes> opc = open_cell(kek, "gba_subscribers", "opc", out.impi, r.opc);
+  if (!opc) return std::unexpected(opc.error());
+  out.k = std::move(*k);
+  out.opc = std::move(*opc);
+  out.sqn = r.row.sqn;
+  out.amf = r.row.amf;
+  out.enrolee_id = r.row.enrolee_id;
+  out.target_kind = r.row.target_kind;
+  out.target = r.row.target;
+  out.created_at = r.row.created_at;
+  return out;
 }
 
 // write_by_impi runs |sql| with ?1 = |impi| (and ?2 = |value| if given)
@@ -107,11 +140,6 @@ Status write_by_impi(WriteQueue& writer, std::string_view sql, std::string_view 
   });
 }
 
-Result<GbaSubscriberSummary> decode_summary(const Stmt& s) {
-  return GbaSubscriberSummary{s.column_text(0), static_cast<std::uint64_t>(s.column_int64(1)),
-                              static_cast<std::uint16_t>(s.column_int64(2)), s.column_int64(3)};
-}
-
 }  // namespace
 
 Status SqlMefRepository::add_subscriber(const GbaSubscriber& subscriber, std::int64_t now) {
@@ -119,12 +147,10 @@ Status SqlMefRepository::add_subscriber(const GbaSubscriber& subscriber, std::in
     Result<SealedSubscriber> sealed = seal_subscriber(*b_.kek, subscriber);
     if (!sealed) return std::unexpected(sealed.error());
     return b_.writer->run([&](sql::Connection& conn) -> Status {
-      Result<Stmt> s = conn.prepare(kInsertSubscriber);
-      if (!s) return std::unexpected(s.error());
-      Status st = bind_subscriber(*s, *sealed, now);
-      if (st) st = s->run();
-      if (!st && st.error().code() == Errc::already_exists) return std::unexpected(impi_taken(subscriber.impi));
-      return st;
+      Result<std::optional<Error>> refused = insert_subscriber(conn, *sealed, now);
+      if (!refused) return std::unexpected(refused.error());
+      if (*refused) return std::unexpected(std::move(**refused));
+      return {};
     });
   });
 }
@@ -133,19 +159,9 @@ Result<std::size_t> SqlMefRepository::import_subscribers(std::span<const GbaSubs
                                                             std::vector<RowError>* out_errors) {
   return guarded([&]() -> Result<std::size_t> {
     const Kek& kek = *b_.kek;
-    static const std::string insert_or_skip = std::string(kInsertSubscriber) + " ON CONFLICT DO NOTHING";
     return import_all(
         *b_.writer, rows, [&](const GbaSubscriber& s) { return seal_subscriber(kek, s); },
-        [&](sql::Connection& conn, const SealedSubscriber& ss) -> Result<std::optional<Error>> {
-          Result<Stmt> s = conn.prepare(insert_or_skip);
-          if (!s) return std::unexpected(s.error());
-          Status st = bind_subscriber(*s, ss, now);
-          if (st) st = s->run();
-          if (!st) return std::unexpected(st.error());
-          // The IMPI is the only unique key: a skipped row collided on it.
-          if (conn.changes() == 0) return std::optional<Error>(impi_taken(ss.row->impi));
-          return std::nullopt;
-        },
+        [&](sql::Connection& conn, const SealedSubscriber& ss) { return insert_subscriber(conn, ss, now); },
         out_errors);
   });
 }
@@ -155,15 +171,16 @@ Result<GbaSubscriber> SqlMefRepository::get_subscriber(std::string_view impi) {
     std::optional<StoredSubscriber> row;
     {
       ReadPool::Lease lease = b_.reads->acquire();
-      Result<Stmt> s = lease.conn().prepare("SELECT " + std::string(kSubscriberColumns) +
-                                            " FROM gba_subscribers WHERE impi = ?1");
+      Result<Stmt> s = lease.conn().prepare("SELECT " + kSubscriberColumns + " FROM gba_subscribers WHERE impi = ?1");
       if (!s) return std::unexpected(s.error());
       Status st = s->bind_text(1, impi);
       if (!st) return std::unexpected(st.error());
       Result<bool> found = s->step();
       if (!found) return std::unexpected(found.error());
       if (!*found) return fail(Errc::not_found, "impi " + std::string(impi));
-      row = read_subscriber(*s);
+      Result<StoredSubscriber> read = read_subscriber(*s);
+      if (!read) return std::unexpected(read.error());
+      row = std::move(*read);
     }
     return open_subscriber(*b_.kek, *row);
   });
@@ -201,7 +218,9 @@ Result<GbaSubscriber> SqlMefRepository::advance_sqn(std::string_view impi, std::
       Result<bool> advanced = s->step();
       if (!advanced) return std::unexpected(advanced.error());
       if (*advanced) {
-        row = read_subscriber(*s);
+        Result<StoredSubscriber> read = read_subscriber(*s);
+        if (!read) return std::unexpected(read.error());
+        row = std::move(*read);
         return s->run();  // to the end of the statement, so that the update is complete
       }
       Result<bool> exists = subscriber_exists(conn, id);

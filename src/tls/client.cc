@@ -214,6 +214,7 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
     return std::unexpected(s.error());
   }
   impl->peer = detail::peer_identity(ssl);
+  impl->peer.transport = o.transport;
   return TlsClient(std::move(impl));
 }
 

@@ -239,7 +239,7 @@ void Connection::start_psk_lookup() {
     state_.psk_phase = PskPhase::done;
     return;
   }
-  PskRequest request{state_.psk_identity, state_.sni};
+  PskRequest request{state_.psk_identity, state_.sni, shared_->options.transport};
   std::weak_ptr<Connection> weak = weak_from_this();
   auto done = [weak, worker = worker_weak_, self = this, tid = std::this_thread::get_id()](
                   Result<SecretBytes> result) {
@@ -318,6 +318,7 @@ void Connection::finish_handshake() {
   dtls_timer_.cancel();
   SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);  // no async jobs for records
   peer_ = peer_identity(ssl_.get());
+  peer_.transport = shared_->options.transport;
   session_slot_ = std::make_shared<Slot>();
   session_slot_->conn = weak_from_this();
   touch();

@@ -136,11 +136,12 @@ class Saef:
     """Saef owns a temp dir with a PKI, one all.toml ([mef], [maf], [cse]), maf2.toml, and the checks."""
 
     def __init__(self, m2msec, name, kc_lifetime_s=None, csebase="in-name", advertised_maf=None, push_kc=False,
-                 admin_drain_ms=None):
+                 admin_drain_ms=None, bsf=False):
         """advertised_maf, if given, is the MAF address the MEF hands out in enrolment instructions
         ([[mef.maf]] address); by default the MAF's real loopback address. push_kc configures the MAF
         to push each new Kc to Entity B ([[maf.cse]], MAF Key Push). admin_drain_ms, if given, gives
-        each role a fixed admin port (self.ports["<role>_admin"]) and that drain_ms."""
+        each role a fixed admin port (self.ports["<role>_admin"]) and that drain_ms. bsf turns on the
+        MEF's GBA BSF ([mef.bsf]) and its DTLS listener (Ub over TLS and DTLS)."""
         self.m2msec = os.path.abspath(m2msec)
         self.name = name
         self.passed = 0
@@ -171,6 +172,7 @@ class Saef:
         self.probe_kpsa_file, self.probe_kpsa_hex = self.secret_file("probe.kpsa.hex", secrets.token_hex(32))
         self.config = os.path.join(self.dir, "all.toml")
         kc = f"kc_lifetime_s = {kc_lifetime_s}\n" if kc_lifetime_s else ""
+        bsf_table = f'dtls_listen = "127.0.0.1:{self.ports["mef"]}"\n\n[mef.bsf]\nenabled = true\n' if bsf else ""
         if push_kc:
             kc += f'[[maf.cse]]\ncse_id = "{CSE_ID}"\nfqdn = "{CSE_FQDN}"\naddress = "127.0.0.1:{self.ports["cse"]}"\n'
         with open(self.config, "w") as f:
@@ -184,7 +186,7 @@ private_key = "pki/mef.key"
 trust_anchors = "pki/ca.crt"
 device_trust_anchors = "pki/device-anchors.crt"
 workers = 4
-
+{bsf_table}
 [[mef.maf]]
 fqdn = "{MAF}"
 address = "{advertised_maf or f"127.0.0.1:{self.ports['maf']}"}"

@@ -15,7 +15,10 @@
 
 namespace m2msec::client {
 
-enum class Framework { maf, kpsa, cert };
+// Framework: maf, kpsa and cert as in 8.2.2; gba is the GBA-based SAEF
+// (8.3.2.3 with Entity B as the NAF): Kpsa = Ks_NAF of a bootstrap made by
+// m2msec enrol --gba, presented under its B-TID.
+enum class Framework { maf, kpsa, cert, gba };
 
 std::string_view framework_name(Framework f);
 Result<Framework> parse_framework(std::string_view text);

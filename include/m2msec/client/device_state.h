@@ -29,6 +29,11 @@ struct DeviceState {
   std::string km_id;          // assignedSymmKeyID after MAF client registration ("" before)
   std::string sp_domain;      // the SP's domain, from the MEF (for CSE-ID FQDNs)
   std::int64_t key_lifetime = 0;  // Km/Kpsa lifetime
+  // GBA (m2msec enrol --gba; TS-0003 8.3.2.3): ke_id is the B-TID, Ke is
+  // Ks, and each NAF's Ks_NAF is derived when it is needed from these.
+  std::string impi;           // "" unless bootstrapped by GBA
+  std::string gba_rand;       // RAND of the bootstrap, hex
+  std::uint64_t sqn_ms = 0;   // the simulated USIM's highest accepted SQN
 };
 
 // DeviceCredentials is a device's state and keys held in memory instead of
@@ -38,6 +43,7 @@ struct DeviceCredentials {
   DeviceState state;
   SecretBytes km;    // for a MAF target
   SecretBytes kpsa;  // for an Enrolee-B target
+  SecretBytes ke{};  // Ks of a GBA device (its Ks_NAFs are derived from it)
 };
 
 // save_device_state writes state.json and the given key files atomically

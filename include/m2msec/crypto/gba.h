@@ -49,6 +49,10 @@ enum class UaBinding { tls, dtls };
 // (docs/derivations.md "GBA").
 std::array<std::uint8_t, kUaProtocolIdSize> ua_security_protocol_id(UaBinding binding);
 
+// is_ua_security_protocol_id is true for exactly the identifiers
+// ua_security_protocol_id returns.
+bool is_ua_security_protocol_id(std::span<const std::uint8_t> id);
+
 // ua_psk_suite_name is the OpenSSL name of the suite named by
 // ua_security_protocol_id(|binding|).
 std::string_view ua_psk_suite_name(UaBinding binding);
@@ -58,6 +62,8 @@ std::string_view ua_psk_suite_name(UaBinding binding);
 // lowercased, as DNS names compare case-insensitively (the same rule as
 // maf_id_for_km).
 std::vector<std::uint8_t> naf_id(std::string_view naf_fqdn, UaBinding binding);
+// naf_id with the identifier's octets given (a BSF told them on Zn).
+std::vector<std::uint8_t> naf_id(std::string_view naf_fqdn, std::span<const std::uint8_t> ua_protocol_id);
 
 // derive_ks_naf implements TS 33.220 B.3 for GBA_ME:
 //   Ks_NAF = KDF(Ks, "gba-me", RAND, IMPI, NAF_Id)

@@ -157,8 +157,11 @@ class EntityB {
 
  private:
   // key_for_identity is the canonical key identifier behind a PSK
-  // identity (a KcID of a configured MAF, or a KpsaID); "" for others.
-  std::string key_for_identity(std::string_view identity) const;
+  // identity met over |transport|: a KcID of a configured MAF, a KpsaID,
+  // or a B-TID of a configured MEF (GBA-based SAEF, 8.3.2.3), whose Kpsa
+  // is the Ks_NAF of the transport ("<B-TID>|tls" or "<B-TID>|dtls");
+  // "" for others.
+  std::string key_for_identity(std::string_view identity, tls::Transport transport) const;
   // drop_keys removes the keys |match| accepts (under mu_), remembers
   // them as revoked, closes their sessions and returns how many went.
   std::size_t drop_keys(const std::function<bool(const std::string&, const CachedKey&)>& match,
@@ -166,7 +169,10 @@ class EntityB {
   Status apply_maf_entries(const Fqdn& maf, const std::vector<proto::RevocationEntry>& entries);
   Status apply_mef_entries(const Fqdn& mef, const std::vector<proto::RevocationEntry>& entries);
   Result<SecretBytes> fetch_kc(const KeyId& kc_id, const PeerEntry& maf, std::int64_t now);
-  Result<SecretBytes> fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& mef, std::int64_t now);
+  // fetch_kpsa fetches the Kpsa of |kpsa_id| (a KpsaID, or a B-TID when
+  // |gba| names the Ua session's transport: Zn) and holds it under |key|.
+  Result<SecretBytes> fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& mef, std::int64_t now, const std::string& key,
+                                 std::optional<tls::Transport> gba);
   // fetch_once runs |fetch| for |key| unless a fetch of it is running, and
   // answers |done| with the shared result.
   void fetch_once(const std::string& key, std::function<Result<SecretBytes>()> fetch,

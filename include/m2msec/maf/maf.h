@@ -178,7 +178,8 @@ class MafService {
   // serving_refusal: why a client read from the store must not be served
   // yet (a Km from a MEF before the MEF feeds were read); nullopt if it may.
   std::optional<Error> serving_refusal(const store::MafClient& c) const;
-  Result<SecretBytes> fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, std::int64_t now);
+  Result<SecretBytes> fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, tls::Transport transport,
+                                     std::int64_t now);
 
   MafConfig cfg_;
   Fqdn fqdn_;

@@ -98,6 +98,8 @@ class MefService {
                 const store::Enrolee& enrolee, proto::Reply reply);
   void fetch(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void revocations(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  proto::Response gba_credential(const proto::Request& req, const std::string& b_tid,
+                                 const std::vector<std::uint8_t>& ua, store::TargetKind kind, std::int64_t now);
 
   MefConfig cfg_;
   Fqdn fqdn_;

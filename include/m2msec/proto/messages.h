@@ -47,6 +47,10 @@ inline constexpr std::string_view kMafRevocationsPrefix = "/maf/revocations/";
 // Kc only when the last Entity B process holding it lets it go. <id> is
 // 1..64 of [0-9A-Za-z_-].
 inline constexpr std::string_view kHolderQuery = "?holder=";
+// kUaQuery names, on a fetchCredentials request by a B-TID, the Ua
+// security protocol identifier (hex) of the device's session with the
+// requester (GBA Zn, docs/protocol.md): "?ua=01000100ae".
+inline constexpr std::string_view kUaQuery = "ua=";
 
 // check_holder_id accepts a holder ID as above; Errc::invalid_argument
 // otherwise.

@@ -78,6 +78,9 @@ struct GbaSubscriberSummary {
   std::string impi;
   std::uint64_t sqn = 0;
   std::uint16_t amf = 0;
+  std::string enrolee_id;
+  TargetKind target_kind = TargetKind::maf;
+  std::string target;
   std::int64_t created_at = 0;
 };
 

@@ -118,20 +118,23 @@ class MefRepository {
   virtual Result<std::size_t> purge_expired(std::int64_t now) = 0;
 
   // GBA (TS 33.220): the MEF as a BSF. Subscribers hold K and OPc (sealed
-  // at rest like every key) and the highest SQN issued; bootstrapping
+  // at rest like every key), the highest SQN issued, and the enrolee and
+  // Enrolment Target of their GUSS (TS-0003 8.3.2.3); bootstrapping
   // sessions map a B-TID to Ks. Every write below is durable.
 
   // add_subscriber inserts one subscriber (validate_gba_subscriber rules:
-  // Errc::invalid_identifier for the IMPI, Errc::invalid_length for K or
-  // OPc, Errc::invalid_argument for the SQN). Errc::already_exists if the
-  // IMPI is taken.
+  // Errc::invalid_identifier for the IMPI or enrolee ID, Errc::invalid_length
+  // for K or OPc, Errc::invalid_argument for the SQN, the target as
+  // validate_target). Errc::already_exists if the IMPI is taken, or if the
+  // enrolee ID already has a subscriber (one IMPI per enrolee), the
+  // detail naming which.
   virtual Status add_subscriber(const GbaSubscriber& subscriber, std::int64_t now) = 0;
 
   // import_subscribers inserts all |rows| in one transaction or none, as
   // import_enrolees does: on success the count; if any row is invalid or
-  // its IMPI is taken (by the database or an earlier row), nothing is
-  // written, the result is Errc::import_rejected and |out_errors| (if not
-  // null) receives one RowError per refused row.
+  // its IMPI or enrolee ID is taken (by the database or an earlier row),
+  // nothing is written, the result is Errc::import_rejected and
+  // |out_errors| (if not null) receives one RowError per refused row.
   virtual Result<std::size_t> import_subscribers(std::span<const GbaSubscriber> rows, std::int64_t now,
                                                  std::vector<RowError>* out_errors) = 0;
 

@@ -106,14 +106,20 @@ inline constexpr std::size_t kGbaKsSize = 32;    // Ks = CK || IK
 inline constexpr std::size_t kMaxGbaIdLength = 255;  // IMPI, B-TID
 
 // GbaSubscriber is one subscriber of the BSF: its IMPI, MILENAGE K and
-// OPc (never OP), the highest SQN the BSF has issued, and the AMF of its
-// challenges. On insert created_at is ignored (the store sets now).
+// OPc (never OP), the highest SQN the BSF has issued, the AMF of its
+// challenges, and its GBA User Security Settings as TS-0003 8.3.2.3 uses
+// them: the enrolee it is (one IMPI per enrolee) and the one Enrolment
+// Target allowed a NAF-specific key (Ks_NAF) for it. On insert created_at
+// is ignored (the store sets now).
 struct GbaSubscriber {
-  std::string impi;  // an NAI, e.g. 001010123456789@ims.mnc001.mcc001.3gppnetwork.org
-  SecretBytes k;     // 16 bytes
-  SecretBytes opc;   // 16 bytes
-  std::uint64_t sqn = 0;  // < kSqnLimit
+  std::string impi;        // an NAI, e.g. 001010123456789@ims.mnc001.mcc001.3gppnetwork.org
+  SecretBytes k;           // 16 bytes
+  SecretBytes opc;         // 16 bytes
+  std::uint64_t sqn = 0;   // < kSqnLimit
   std::uint16_t amf = 0;
+  std::string enrolee_id;  // CSE-ID or AE-ID (EntityId syntax); unique among subscribers
+  TargetKind target_kind = TargetKind::maf;
+  std::string target;      // MAF FQDN, or Enrolee-B-ID for kpsa: the only NAF given its Ks_NAF
   std::int64_t created_at = 0;
 };
 
@@ -175,8 +181,9 @@ Status validate_target(TargetKind kind, std::string_view target);
 Status check_impi(std::string_view impi);
 
 // validate_gba_subscriber checks a subscriber before it is written: the
-// IMPI (check_impi), K and OPc of kGbaKeySize bytes (Errc::invalid_length)
-// and sqn < kSqnLimit (Errc::invalid_argument).
+// IMPI (check_impi), K and OPc of kGbaKeySize bytes (Errc::invalid_length),
+// sqn < kSqnLimit (Errc::invalid_argument), the enrolee ID an EntityId
+// (Errc::invalid_identifier) and the target as validate_target checks it.
 Status validate_gba_subscriber(const GbaSubscriber& s);
 
 // validate_gba_bootstrap checks a bootstrapping session before it is

@@ -9,6 +9,7 @@
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/error.h"
+#include "m2msec/tls/profile.h"
 
 namespace m2msec::tls {
 
@@ -40,6 +41,7 @@ struct PeerIdentity {
   AnchorRole anchor_role = AnchorRole::none;
   std::string sni;                     // the SNI host name the client sent ("" if none)
   std::string cipher;                  // negotiated suite, OpenSSL name
+  Transport transport = Transport::tls;  // TLS over TCP or DTLS over UDP
 };
 
 // ExpectedName is the name a peer certificate must carry (TS-0003 clause

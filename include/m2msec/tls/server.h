@@ -27,6 +27,7 @@ namespace m2msec::tls {
 struct PskRequest {
   std::string identity;  // psk_identity from ClientKeyExchange
   std::string sni;       // SNI host name ("" if none)
+  Transport transport = Transport::tls;  // the listener's: a GBA Ks_NAF depends on it
 };
 
 // PskLookup finds the key for a PSK identity. It may answer at once or

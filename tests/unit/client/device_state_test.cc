@@ -96,13 +96,38 @@ TEST(DeviceState, RefusesKeysReadableByOthersOrOfTheWrongSize) {
   EXPECT_FALSE(load_device_state(dir.file("nowhere")));
 }
 
-TEST(Framework, ParsesTheThreeFrameworksOnly) {
+TEST(Framework, ParsesTheFourFrameworksOnly) {
   EXPECT_EQ(*parse_framework("maf"), Framework::maf);
   EXPECT_EQ(*parse_framework("kpsa"), Framework::kpsa);
   EXPECT_EQ(*parse_framework("cert"), Framework::cert);
-  EXPECT_FALSE(parse_framework("gba"));
+  EXPECT_EQ(*parse_framework("gba"), Framework::gba);
+  EXPECT_FALSE(parse_framework("GBA"));
+  EXPECT_FALSE(parse_framework("psk"));
   EXPECT_FALSE(parse_framework(""));
   EXPECT_EQ(framework_name(Framework::maf), "maf");
+  EXPECT_EQ(framework_name(Framework::gba), "gba");
+}
+
+// A GBA device's state keeps the IMPI, RAND and SQN_MS (m2msec enrol
+// --gba); a state without them (every other framework) loads as before.
+TEST(DeviceState, KeepsTheGbaFields) {
+  TempDir dir;
+  const std::string d = dir.file("gba");
+  DeviceState st;
+  st.enrolee_id = "/dev-g";
+  st.ke_id = "8PHy8/T19vf4+fr7/P3+/w==@mef.example.com";
+  st.key_id = st.ke_id;
+  st.target_kind = "gba";
+  st.impi = "001010000000001@ims.mnc001.mcc001.3gppnetwork.org";
+  st.gba_rand = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+  st.sqn_ms = 281474976710655;  // 2^48 - 1
+  SecretBytes ks(32);
+  ASSERT_TRUE(save_device_state(d, st, ks, {}, {}));
+  auto back = load_device_state(d);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->impi, st.impi);
+  EXPECT_EQ(back->gba_rand, st.gba_rand);
+  EXPECT_EQ(back->sqn_ms, st.sqn_ms);
 }
 
 }  // namespace

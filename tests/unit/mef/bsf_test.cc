@@ -125,6 +125,9 @@ class BsfTest : public ::testing::Test {
     s.k = SecretBytes(unhex(kK));
     s.opc = SecretBytes(unhex(kOpc));
     s.sqn = 100;
+    s.enrolee_id = "/dev-gba-1";
+    s.target_kind = store::TargetKind::maf;
+    s.target = "maf.example.com";
     ASSERT_TRUE(store_->mef().add_subscriber(s, service::now_unix()));
   }
 
@@ -249,6 +252,9 @@ TEST_F(BsfTest, RefusesANonceIssuedToAnotherImpi) {
   s.impi = "001010000000002@ims.mnc001.mcc001.3gppnetwork.org";
   s.k = SecretBytes(unhex(kK));
   s.opc = SecretBytes(unhex(kOpc));
+  s.enrolee_id = "/dev-gba-2";
+  s.target_kind = store::TargetKind::maf;
+  s.target = "maf.example.com";
   ASSERT_TRUE(store_->mef().add_subscriber(s, service::now_unix()));
   Ue ue;
   Ue::Answer a = ue.answer(send(initial()));

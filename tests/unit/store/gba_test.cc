@@ -1,9 +1,11 @@
 // gba_test.cc: the MEF as a GBA BSF (TS 33.220): subscribers (IMPI, K,
-// OPc, SQN, AMF) and bootstrapping sessions (B-TID -> Ks) in the MEF's
-// store, on both engines (test_util.h).
+// OPc, SQN, AMF, enrolee ID and Enrolment Target) and bootstrapping
+// sessions (B-TID -> Ks) in the MEF's store, on both engines
+// (test_util.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -22,6 +24,16 @@ using testing::TempDir;
 constexpr std::int64_t kNow = 1'700'000'000;
 const std::string kImpi = "001010123456789@ims.mnc001.mcc001.3gppnetwork.org";
 
+// enrolee_of names a distinct enrolee for each test IMPI: "/dev-" and the
+// IMPI with what a CSE-ID may not hold turned into '-'.
+std::string enrolee_of(const std::string& impi) {
+  std::string id = "/dev-" + impi.substr(0, 200);
+  for (char& c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '~' && c != '/') c = '-';
+  }
+  return id;
+}
+
 GbaSubscriber subscriber(const std::string& impi, std::uint8_t fill = 0x11, std::uint64_t sqn = 0) {
   GbaSubscriber s;
   s.impi = impi;
@@ -29,6 +41,9 @@ GbaSubscriber subscriber(const std::string& impi, std::uint8_t fill = 0x11, std:
   s.opc = secret_of(static_cast<std::uint8_t>(fill + 1), kGbaKeySize);
   s.sqn = sqn;
   s.amf = 0x8000;
+  s.enrolee_id = enrolee_of(impi);
+  s.target_kind = TargetKind::maf;
+  s.target = "maf.example.com";
   return s;
 }
 
@@ -62,25 +77,41 @@ TEST_F(GbaTest, AddGetAndList) {
   EXPECT_TRUE(s->opc == secret_of(0x12, 16));
   EXPECT_EQ(s->sqn, 41u);
   EXPECT_EQ(s->amf, 0x8000);
+  EXPECT_EQ(s->enrolee_id, enrolee_of(kImpi));
+  EXPECT_EQ(s->target_kind, TargetKind::maf);
+  EXPECT_EQ(s->target, "maf.example.com");
   EXPECT_EQ(s->created_at, kNow);
   EXPECT_EQ(mef().get_subscriber("nobody@ims.example.org").error().code(), Errc::not_found);
 
-  for (const char* impi : {"c@ims.example.org", "a@ims.example.org", "b@ims.example.org"}) {
+  for (const char* impi : {"c@ims.example.org", "a@ims.example.org"}) {
     ASSERT_TRUE(mef().add_subscriber(subscriber(impi), kNow + 1));
   }
+  // A kpsa target: Enrolee B's CSE-ID.
+  GbaSubscriber kpsa = subscriber("b@ims.example.org");
+  kpsa.enrolee_id = "//sp.example.com/dev-b/ae-b";
+  kpsa.target_kind = TargetKind::kpsa;
+  kpsa.target = "/cse-b";
+  ASSERT_TRUE(mef().add_subscriber(kpsa, kNow + 1));
   Result<std::vector<GbaSubscriberSummary>> page = mef().list_subscribers(Page{"", 2});
   ASSERT_TRUE(page) << page.error().message();
   ASSERT_EQ(page->size(), 2u);
   EXPECT_EQ((*page)[0].impi, kImpi);  // '0' sorts before 'a' (bytewise)
   EXPECT_EQ((*page)[0].sqn, 41u);
   EXPECT_EQ((*page)[0].amf, 0x8000);
+  EXPECT_EQ((*page)[0].enrolee_id, enrolee_of(kImpi));
+  EXPECT_EQ((*page)[0].target_kind, TargetKind::maf);
+  EXPECT_EQ((*page)[0].target, "maf.example.com");
   EXPECT_EQ((*page)[1].impi, "a@ims.example.org");
   EXPECT_EQ((*page)[1].created_at, kNow + 1);
   page = mef().list_subscribers(Page{(*page)[1].impi, 10});
   ASSERT_TRUE(page);
   ASSERT_EQ(page->size(), 2u);
   EXPECT_EQ((*page)[0].impi, "b@ims.example.org");
+  EXPECT_EQ((*page)[0].enrolee_id, "//sp.example.com/dev-b/ae-b");
+  EXPECT_EQ((*page)[0].target_kind, TargetKind::kpsa);
+  EXPECT_EQ((*page)[0].target, "/cse-b");
   EXPECT_EQ((*page)[1].impi, "c@ims.example.org");
+  EXPECT_EQ((*page)[1].enrolee_id, "/dev-c-ims.example.org");
   EXPECT_EQ(mef().list_subscribers(Page{"", 0}).error().code(), Errc::invalid_argument);
   EXPECT_EQ(mef().list_subscribers(Page{"", kMaxPageLimit + 1}).error().code(), Errc::invalid_argument);
   // The summary is copyable: it holds no secret.
@@ -115,6 +146,65 @@ TEST_F(GbaTest, AddRefusals) {
   EXPECT_TRUE(mef().add_subscriber(subscriber("sqn@x", 1, kSqnLimit - 1), kNow));
 }
 
+// TS-0003 8.3.2.3: the GUSS names the one Enrolment Target that may get a
+// NAF-specific key for the subscriber; m2msec keeps it as an enrolee's
+// target, checked as validate_enrolee checks one.
+TEST_F(GbaTest, EnroleeAndTargetRefusals) {
+  for (const std::string& bad : {std::string(), std::string("dev-1"), std::string("/a/b/c"),
+                                 std::string("/has space"), std::string("/") + std::string(255, 'd')}) {
+    GbaSubscriber s = subscriber("bad-enrolee@x");
+    s.enrolee_id = bad;
+    Status st = mef().add_subscriber(s, kNow);
+    ASSERT_FALSE(st) << bad;
+    EXPECT_EQ(st.error().code(), Errc::invalid_identifier) << bad;
+    EXPECT_NE(st.error().detail().find("enrolee_id"), std::string::npos) << st.error().detail();
+  }
+  struct BadTarget {
+    TargetKind kind;
+    std::string target;
+    Errc want;
+  };
+  for (const BadTarget& b : {BadTarget{TargetKind::maf, "", Errc::invalid_fqdn},
+                             BadTarget{TargetKind::maf, "not a host", Errc::invalid_fqdn},
+                             BadTarget{TargetKind::maf, "/cse-b", Errc::invalid_fqdn},
+                             BadTarget{TargetKind::kpsa, "", Errc::invalid_identifier},
+                             BadTarget{TargetKind::kpsa, "maf.example.com", Errc::invalid_identifier},
+                             BadTarget{static_cast<TargetKind>(7), "maf.example.com", Errc::invalid_argument}}) {
+    GbaSubscriber s = subscriber("bad-target@x");
+    s.target_kind = b.kind;
+    s.target = b.target;
+    Status st = mef().add_subscriber(s, kNow);
+    ASSERT_FALSE(st) << b.target;
+    EXPECT_EQ(st.error().code(), b.want) << b.target << ": " << st.error().detail();
+  }
+  EXPECT_EQ(mef().get_subscriber("bad-enrolee@x").error().code(), Errc::not_found);
+  EXPECT_EQ(mef().get_subscriber("bad-target@x").error().code(), Errc::not_found);
+
+  // One IMPI per enrolee: a second IMPI for the same enrolee is refused,
+  // naming the enrolee ID; the IMPI is named when both collide.
+  GbaSubscriber first = subscriber(kImpi);
+  first.enrolee_id = "/dev-gba-1";
+  ASSERT_TRUE(mef().add_subscriber(first, kNow));
+  GbaSubscriber second = subscriber("second@x", 0x21);
+  second.enrolee_id = "/dev-gba-1";
+  second.target = "other-maf.example.com";
+  Status dup = mef().add_subscriber(second, kNow);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), Errc::already_exists);
+  EXPECT_NE(dup.error().detail().find("enrolee_id /dev-gba-1"), std::string::npos) << dup.error().detail();
+  EXPECT_EQ(mef().get_subscriber("second@x").error().code(), Errc::not_found);
+  GbaSubscriber both = subscriber(kImpi, 0x31);
+  both.enrolee_id = "/dev-gba-1";
+  Status dup_impi = mef().add_subscriber(both, kNow);
+  ASSERT_FALSE(dup_impi);
+  EXPECT_EQ(dup_impi.error().code(), Errc::already_exists);
+  EXPECT_NE(dup_impi.error().detail().find("impi " + kImpi), std::string::npos) << dup_impi.error().detail();
+  // Once the first is removed, the enrolee may have another IMPI.
+  ASSERT_TRUE(mef().remove_subscriber(kImpi));
+  ASSERT_TRUE(mef().add_subscriber(second, kNow));
+  EXPECT_EQ(mef().get_subscriber("second@x")->target, "other-maf.example.com");
+}
+
 TEST_F(GbaTest, ImportIsAllOrNothingWithRowErrors) {
   ASSERT_TRUE(mef().add_subscriber(subscriber("existing@x"), kNow));
   std::vector<GbaSubscriber> rows;
@@ -123,25 +213,45 @@ TEST_F(GbaTest, ImportIsAllOrNothingWithRowErrors) {
   rows[199] = subscriber("existing@x");  // IMPI already in the database
   rows[299].k = secret_of(1, 8);         // invalid
   rows[399].impi = "bad impi";           // invalid
+  rows[449].enrolee_id = rows[7].enrolee_id;           // enrolee duplicate within the batch
+  rows[459].enrolee_id = enrolee_of("existing@x");     // enrolee already in the database
+  rows[469].target = "not a host";                     // invalid target
+  rows[479].enrolee_id = "not-an-entity-id";           // invalid enrolee ID
   std::vector<RowError> errors;
   Result<std::size_t> r = mef().import_subscribers(rows, kNow, &errors);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::import_rejected);
-  ASSERT_EQ(errors.size(), 4u);
+  ASSERT_EQ(errors.size(), 8u);
   EXPECT_EQ(errors[0].row, 100u);
   EXPECT_EQ(errors[0].error.code(), Errc::already_exists);
+  EXPECT_NE(errors[0].error.detail().find("impi imsi5@x"), std::string::npos) << errors[0].error.detail();
   EXPECT_EQ(errors[1].row, 200u);
   EXPECT_EQ(errors[1].error.code(), Errc::already_exists);
   EXPECT_EQ(errors[2].row, 300u);
   EXPECT_EQ(errors[2].error.code(), Errc::invalid_length);
   EXPECT_EQ(errors[3].row, 400u);
   EXPECT_EQ(errors[3].error.code(), Errc::invalid_identifier);
+  EXPECT_EQ(errors[4].row, 450u);
+  EXPECT_EQ(errors[4].error.code(), Errc::already_exists);
+  EXPECT_NE(errors[4].error.detail().find("enrolee_id " + rows[7].enrolee_id), std::string::npos)
+      << errors[4].error.detail();
+  EXPECT_EQ(errors[5].row, 460u);
+  EXPECT_EQ(errors[5].error.code(), Errc::already_exists);
+  EXPECT_NE(errors[5].error.detail().find("enrolee_id /dev-existing-x"), std::string::npos)
+      << errors[5].error.detail();
+  EXPECT_EQ(errors[6].row, 470u);
+  EXPECT_EQ(errors[6].error.code(), Errc::invalid_fqdn);
+  EXPECT_EQ(errors[7].row, 480u);
+  EXPECT_EQ(errors[7].error.code(), Errc::invalid_identifier);
   EXPECT_EQ(mef().get_subscriber("imsi0@x").error().code(), Errc::not_found);  // nothing written
 
   rows[99] = subscriber("imsi99@x");
   rows[199] = subscriber("imsi199@x");
   rows[299] = subscriber("imsi299@x");
   rows[399] = subscriber("imsi399@x", 0x31, 7);
+  for (std::size_t i : {449u, 459u, 469u, 479u}) rows[i] = subscriber("imsi" + std::to_string(i) + "@x");
+  rows[399].target_kind = TargetKind::kpsa;
+  rows[399].target = "/cse-b";
   errors.clear();
   Result<std::size_t> ok = mef().import_subscribers(rows, kNow, &errors);
   ASSERT_TRUE(ok) << ok.error().message();
@@ -151,6 +261,9 @@ TEST_F(GbaTest, ImportIsAllOrNothingWithRowErrors) {
   ASSERT_TRUE(last);
   EXPECT_TRUE(last->k == secret_of(0x31, 16));
   EXPECT_EQ(last->sqn, 7u);
+  EXPECT_EQ(last->enrolee_id, "/dev-imsi399-x");
+  EXPECT_EQ(last->target_kind, TargetKind::kpsa);
+  EXPECT_EQ(last->target, "/cse-b");
 }
 
 TEST_F(GbaTest, AdvanceSqnReservesFreshSqns) {
@@ -161,6 +274,9 @@ TEST_F(GbaTest, AdvanceSqnReservesFreshSqns) {
   EXPECT_TRUE(a->k == secret_of(0x11, 16));
   EXPECT_TRUE(a->opc == secret_of(0x12, 16));
   EXPECT_EQ(a->amf, 0x8000);
+  EXPECT_EQ(a->enrolee_id, enrolee_of(kImpi));  // the whole row, GUSS included
+  EXPECT_EQ(a->target_kind, TargetKind::maf);
+  EXPECT_EQ(a->target, "maf.example.com");
   Result<GbaSubscriber> b = mef().advance_sqn(kImpi, 32);  // TS 33.102 C.3.2: SEQ steps, IND in the low bits
   ASSERT_TRUE(b);
   EXPECT_EQ(b->sqn, 43u);

@@ -154,7 +154,15 @@ TEST(Schema, Version6MigratesToGbaTables) {
   sub.impi = "001010000000001@ims.mnc001.mcc001.3gppnetwork.org";
   sub.k = testing::secret_of(1, kGbaKeySize);
   sub.opc = testing::secret_of(2, kGbaKeySize);
+  sub.enrolee_id = "/cse1";  // its GUSS: the enrolee it is, and its one Enrolment Target
+  sub.target_kind = TargetKind::maf;
+  sub.target = "maf.example.com";
   ASSERT_TRUE(s->mef().add_subscriber(sub, 10));
+  Result<GbaSubscriber> got = s->mef().get_subscriber(sub.impi);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->enrolee_id, "/cse1");
+  EXPECT_EQ(got->target_kind, TargetKind::maf);
+  EXPECT_EQ(got->target, "maf.example.com");
   GbaBootstrap b;
   b.b_tid = "tid@bsf.example.org";
   b.impi = sub.impi;
@@ -166,6 +174,18 @@ TEST(Schema, Version6MigratesToGbaTables) {
   s.reset();
   SqliteConn check = open_writer(path);
   EXPECT_EQ(schema_version(check).value_or(-1), 7);
+  // The table itself holds the GUSS rules: enrolee_id, target_kind and
+  // target required, target_kind maf or kpsa, one IMPI per enrolee.
+  const std::string insert = "INSERT INTO gba_subscribers (impi, k, opc, sqn, amf, enrolee_id, target_kind, "
+                             "target, created_at) VALUES ('raw@x', x'00', x'00', 0, 0, ";
+  EXPECT_FALSE(check.exec(insert + "NULL, 'maf', 'maf.example.com', 1)"));
+  EXPECT_FALSE(check.exec(insert + "'/raw', NULL, 'maf.example.com', 1)"));
+  EXPECT_FALSE(check.exec(insert + "'/raw', 'maf', NULL, 1)"));
+  EXPECT_FALSE(check.exec(insert + "'/raw', 'nap', 'maf.example.com', 1)"));
+  Status dup = check.exec(insert + "'/cse1', 'maf', 'maf.example.com', 1)");
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), Errc::already_exists);
+  EXPECT_TRUE(check.exec(insert + "'/raw', 'kpsa', '/cse-b', 1)"));
 }
 
 TEST(Schema, FreshStoreIsAtLatestVersion) {
