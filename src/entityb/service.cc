@@ -159,7 +159,17 @@ Status EntityB::apply_maf_entries(const Fqdn& maf, const std::vector<proto::Revo
 Status EntityB::apply_mef_entries(const Fqdn& mef, const std::vector<proto::RevocationEntry>& entries) {
   std::set<std::string> kpsas;
   for (const proto::RevocationEntry& e : entries) {
-    if (e.kind != "ke" || e.kpsa_id.empty()) continue;
+    if (e.kind != "ke") continue;
+    // A B-TID (GBA-based SAEF): its Kpsa is held per transport.
+    if (auto b_tid = KeyId::parse(KeyIdKind::ke, e.key_id); e.kpsa_id.empty() && b_tid && b_tid->has_b_tid_form()) {
+      for (tls::Transport t : {tls::Transport::tls, tls::Transport::dtls}) {
+        const std::string key = b_tid->canonical() + "|" + std::string(tls::transport_name(t));
+        kpsas.insert(key);
+        revoked_.put(key, true);
+      }
+      continue;
+    }
+    if (e.kpsa_id.empty()) continue;
     auto id = KeyId::parse(KeyIdKind::kpsa, e.kpsa_id);
     if (!id) continue;
     kpsas.insert(id->canonical());

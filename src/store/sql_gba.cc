@@ -4,9 +4,13 @@
 // Ks). K, OPc and Ks are sealed with the AAD of their cell
 // ("gba_subscribers|k|<IMPI>", "gba_subscribers|opc|<IMPI>",
 // "gba_bootstraps|ks|<B-TID>"), on the caller's thread.
+#include <algorithm>
+#include <cctype>
+#include <ctime>
 #include <optional>
 
 #include "sql_mef.h"
+#include "sql_revocations.h"
 
 namespace m2msec::store::detail {
 namespace {
@@ -197,10 +201,59 @@ Result<std::vector<GbaSubscriberSummary>> SqlMefRepository::list_subscribers(con
   });
 }
 
+// log_bootstrap_revocations appends a "ke" entry for every live bootstrap
+// of |impi|, inside the caller's write transaction: its B-TID is a KeID
+// whose Ks_NAF the subscriber's target (the holder) may have fetched on Zn,
+// so the MAF drops that Km and Entity B that Kpsa (8.3.2.3).
+Status log_bootstrap_revocations(sql::Connection& conn, const std::string& impi, std::int64_t now) {
+  Result<Stmt> q = conn.prepare(
+      "SELECT b.b_tid, s.enrolee_id, s.target_kind, s.target, b.expires_at FROM gba_bootstraps b "
+      "JOIN gba_subscribers s ON s.impi = b.impi WHERE b.impi = ?1 AND b.expires_at > ?2");
+  if (!q) return std::unexpected(q.error());
+  Status st = q->bind_text(1, impi);
+  if (st) st = q->bind_int64(2, now);
+  if (!st) return st;
+  std::vector<Revocation> entries;
+  while (true) {
+    Result<bool> row = q->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    Revocation r;
+    r.kind = RevokedKind::ke;
+    r.key_id = q->column_text(0);
+    r.entity_id = q->column_text(1);
+    // A MAF is named by its FQDN without case, an Entity B by its CSE-ID
+    // (as log_enrolment_revocation names them).
+    r.holder = q->column_text(3);
+    if (q->column_text(2) == "maf") {
+      std::transform(r.holder.begin(), r.holder.end(), r.holder.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    }
+    r.expires_at = q->column_int64(4);
+    entries.push_back(std::move(r));
+  }
+  for (const Revocation& r : entries) {
+    if (Status logged = insert_revocation(conn, r, now); !logged) return logged;
+  }
+  return {};
+}
+
 Status SqlMefRepository::remove_subscriber(std::string_view impi) {
-  // ON DELETE CASCADE takes its bootstrapping sessions with it.
-  return guarded(
-      [&] { return write_by_impi(*b_.writer, "DELETE FROM gba_subscribers WHERE impi = ?1", impi, std::nullopt); });
+  // ON DELETE CASCADE takes its bootstrapping sessions with it; their
+  // B-TIDs are logged as revoked first.
+  return guarded([&]() -> Status {
+    const std::string id(impi);
+    return b_.writer->run([&](sql::Connection& conn) -> Status {
+      Status st = log_bootstrap_revocations(conn, id, std::time(nullptr));
+      if (!st) return st;
+      Result<Stmt> del = conn.prepare("DELETE FROM gba_subscribers WHERE impi = ?1");
+      if (!del) return std::unexpected(del.error());
+      st = del->bind_text(1, id);
+      if (st) st = del->run();
+      if (st) st = expect_changed(conn, "impi " + id);
+      return st;
+    });
+  });
 }
 
 Result<GbaSubscriber> SqlMefRepository::advance_sqn(std::string_view impi, std::uint64_t step) {

@@ -23,6 +23,8 @@ directory) and "m2msec associate":
     refuses the network: AUTN does not verify), a MAF-target subscriber at
     Entity B, an unknown B-TID at the MAF; a USIM ahead of the BSF
     resynchronises with AUTS and then bootstraps;
+  * revocation: removing a subscriber (m2msec mef subscriber remove) ends
+    its Km at the MAF and its Kpsa at Entity B;
   * no key (Ks, K, OPc, any key file) in any log or command output.
 
 Prints "N passed, N failed"; exits non-zero on a failure.
@@ -36,7 +38,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from saef_harness import CSE_FQDN, CSE_ID, MAF, MEF_FQDN, Saef  # noqa: E402
+from saef_harness import CSE_FQDN, CSE_ID, MAF, MEF_FQDN, Saef, wait_until  # noqa: E402
 
 IMS = "ims.mnc001.mcc001.3gppnetwork.org"
 UA = {"tls": bytes.fromhex("01000100ae"), "dtls": bytes.fromhex("010001c0a8")}
@@ -108,10 +110,12 @@ def openssl_psk(h, identity, psk_hex, transport):
 def body(h):
     h.start_all()
     extra_secrets = {}
+    devices = {}
 
     # -- GBA-based SBF, then the MAF-based SAEF (Km = the MAF's Ks_NAF) --------
     for transport in ("tls", "dtls"):
         sub = Subscriber(h, f"dev-g-{transport}", MAF)
+        devices[("maf", transport)] = sub
         extra_secrets[sub.name + " K"] = sub.k
         extra_secrets[sub.name + " OPc"] = sub.opc
         rc, j, err = enrol(h, sub, transport)
@@ -133,6 +137,7 @@ def body(h):
     # -- GBA-based SAEF straight to Entity B (Kpsa = Entity B's Ks_NAF) ---------
     for transport in ("tls", "dtls"):
         sub = Subscriber(h, f"dev-s-{transport}", CSE_ID)
+        devices[("gba", transport)] = sub
         extra_secrets[sub.name + " K"] = sub.k
         extra_secrets[sub.name + " OPc"] = sub.opc
         rc, j, err = enrol(h, sub, transport, maf=False)
@@ -196,6 +201,20 @@ def body(h):
     fake = Subscriber.__new__(Subscriber)
     fake.name, fake.state = "forged", forged
     h.expect_refusal("an unknown B-TID at the MAF", associate(h, fake, "maf"))
+
+    # -- the operator removes a subscriber: its keys are revoked everywhere ----
+    # The MEF logs its live B-TIDs as revoked for their holder; the MAF
+    # drops that Km and Entity B that Kpsa (revocation feeds, polled every
+    # 250 ms), and the MEF gives no Ks_NAF for them any more.
+    for framework in ("maf", "gba"):
+        sub = devices.get((framework, "tls"))
+        if sub is None:
+            continue
+        h.expect_ok(f"{framework}: associates before the subscriber is removed", associate(h, sub, framework))
+        rc, _, err = h.run(["mef", "subscriber", "remove", "--config", h.config, "--impi", sub.impi])
+        h.check(rc == 0, f"{framework}: subscriber {sub.name} removed", err.strip())
+        refused = wait_until(lambda: associate(h, sub, framework)[0] != 0, 15, step=0.5)
+        h.check(refused, f"{framework}: after the removal the device no longer associates (key revoked)")
 
     h.scan_secrets(expect_at_least=8, extra=extra_secrets)
     h.stop_all()

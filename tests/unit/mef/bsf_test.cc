@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include "m2msec/core/encoding.h"
+#include "m2msec/crypto/gba.h"
 #include "m2msec/crypto/milenage.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/proto/digest.h"
+#include "m2msec/proto/messages.h"
 #include "../service/service_harness.h"
 
 namespace m2msec::mef {
@@ -274,6 +276,121 @@ TEST_F(BsfTest, RefusesMalformedRequests) {
   Ue::Answer a = ue.answer(send(initial()));
   a.creds.qop = "auth";
   EXPECT_EQ(status(send(*digest::format_credentials(a.creds))), 400);
+}
+
+// --- Zn: fetchCredentials by B-TID with ?ua= (docs/protocol.md 2.4) ----------
+
+class ZnTest : public BsfTest {
+ protected:
+  // bootstrap runs Ub for |impi| and returns the B-TID; |ks| and |rand|
+  // receive what the device holds.
+  std::string bootstrap(const std::string& impi = kImpi) {
+    Ue ue;
+    ue.impi = impi;
+    Ue::Answer a = ue.answer(send(initial(impi)));
+    const proto::Response ok = send(a.authorization);
+    EXPECT_EQ(status(ok), 200);
+    ks_ = a.ks.clone();
+    rand_ = a.rand;
+    return between(ok.plain->body, "<btid>", "</btid>");
+  }
+
+  proto::Request zn(const std::string& b_tid, int suid, const std::string& from, const std::string& query) {
+    return request(proto::Operation::retrieve,
+                   std::string(proto::kMefFetchPrefix) + proto::percent_encode(b_tid) + "/" + std::to_string(suid) +
+                       query,
+                   from);
+  }
+
+  // expected is Ks_NAF (TS 33.220 B.3) as the device derives it; the KDF
+  // itself is checked against the openssl CLI in crypto.Gba.
+  std::string expected(const std::string& naf, crypto::UaBinding binding, const std::string& impi = kImpi) {
+    auto k = crypto::derive_ks_naf(ks_.view(), rand_, impi, crypto::naf_id(naf, binding));
+    return base64_encode(k->view());
+  }
+
+  SecretBytes ks_;
+  std::vector<std::uint8_t> rand_;
+};
+
+const std::string kUaTls = "?ua=01000100ae";
+const std::string kUaDtls = "?ua=010001c0a8";
+
+TEST_F(ZnTest, TheTargetMafGetsItsKsNafPerTransport) {
+  const std::string b_tid = bootstrap();
+  auto maf = cert_ctx({}, {"maf.example.com"});
+  for (auto [query, binding] : {std::pair{kUaTls, crypto::UaBinding::tls}, std::pair{kUaDtls, crypto::UaBinding::dtls}}) {
+    const proto::Response r = call(*svc_, maf, zn(b_tid, proto::kSuidMafKm, "maf.example.com", query));
+    ASSERT_EQ(rsc(r), 2000) << dbg(r);
+    auto c = proto::CredentialResponse::from_json(r.content);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(base64_encode(c->key.view()), expected("maf.example.com", binding));
+    EXPECT_EQ(c->enrolee_id, "/dev-gba-1");
+    EXPECT_EQ(c->key_id, b_tid);
+    auto boot = store_->mef().find_bootstrap(b_tid, service::now_unix());
+    EXPECT_EQ(c->lifetime, boot->expires_at);  // Ks lifetime bounds Ks_NAF's
+  }
+}
+
+TEST_F(ZnTest, OnlyTheSubscribersTargetGetsAKey) {
+  const std::string b_tid = bootstrap();
+  // Another MAF, with its own infrastructure certificate.
+  const proto::Response other = call(*svc_, cert_ctx({}, {"maf2.example.com"}),
+                                     zn(b_tid, proto::kSuidMafKm, "maf2.example.com", kUaTls));
+  EXPECT_EQ(rsc(other), 4103) << dbg(other);
+  // A MAF naming another MAF's FQDN than its certificate's.
+  const proto::Response claim = call(*svc_, cert_ctx({}, {"maf2.example.com"}),
+                                     zn(b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls));
+  EXPECT_EQ(rsc(claim), 4103) << dbg(claim);
+  // Entity B asking for a MAF-target subscriber's key.
+  const proto::Response cse = call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}),
+                                   zn(b_tid, proto::kSuidKpsa, "/in-cse", kUaTls));
+  EXPECT_EQ(rsc(cse), 4103) << dbg(cse);
+  // A device certificate naming the MAF.
+  const proto::Response device = call(*svc_, cert_ctx({}, {"maf.example.com"}, kDeviceCa),
+                                      zn(b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls));
+  EXPECT_EQ(rsc(device), 4103) << dbg(device);
+  // A PSK session (a device's) gets nothing either.
+  const proto::Response psk = call(*svc_, psk_ctx("kpm-1"), zn(b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls));
+  EXPECT_EQ(rsc(psk), 4103) << dbg(psk);
+}
+
+TEST_F(ZnTest, EntityBGetsTheKsNafOfItsPublicDomainName) {
+  store::GbaSubscriber s;
+  s.impi = "001010000000003@ims.mnc001.mcc001.3gppnetwork.org";
+  s.k = SecretBytes(unhex(kK));
+  s.opc = SecretBytes(unhex(kOpc));
+  s.sqn = 100;
+  s.enrolee_id = "/dev-gba-3";
+  s.target_kind = store::TargetKind::kpsa;
+  s.target = "/in-cse";
+  ASSERT_TRUE(store_->mef().add_subscriber(s, service::now_unix()));
+  const std::string b_tid = bootstrap(s.impi);
+  const proto::Response r =
+      call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}), zn(b_tid, proto::kSuidKpsa, "/in-cse", kUaDtls));
+  ASSERT_EQ(rsc(r), 2000) << dbg(r);
+  auto c = proto::CredentialResponse::from_json(r.content);
+  EXPECT_EQ(base64_encode(c->key.view()), expected("in-cse.sp.example.com", crypto::UaBinding::dtls, s.impi));
+  EXPECT_EQ(c->enrolee_id, "/dev-gba-3");
+  // The MAF gets nothing for a Kpsa-target subscriber.
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}), zn(b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls))),
+            4103);
+}
+
+TEST_F(ZnTest, RefusesUnknownRemovedAndMalformed) {
+  const std::string b_tid = bootstrap();
+  auto maf = cert_ctx({}, {"maf.example.com"});
+  const std::string unknown = base64_encode(std::vector<std::uint8_t>(16, 0x42)) + "@mef.example.com";
+  EXPECT_EQ(rsc(call(*svc_, maf, zn(unknown, proto::kSuidMafKm, "maf.example.com", kUaTls))), 4004);
+  // Without ?ua= a B-TID is looked up as an exporter KeID only.
+  EXPECT_EQ(rsc(call(*svc_, maf, zn(b_tid, proto::kSuidMafKm, "maf.example.com", ""))), 4004);
+  for (const std::string& bad : {std::string("?ua=0100010001"), std::string("?ua=01000100"), std::string("?ua=zz"),
+                                 std::string("?holder=x"), std::string("?ua=")}) {
+    EXPECT_EQ(rsc(call(*svc_, maf, zn(b_tid, proto::kSuidMafKm, "maf.example.com", bad))), 4000) << bad;
+  }
+  // The operator removes the subscriber: its B-TIDs stop resolving.
+  ASSERT_TRUE(store_->mef().remove_subscriber(kImpi));
+  EXPECT_EQ(rsc(call(*svc_, maf, zn(b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls))), 4004);
 }
 
 // With [mef.bsf] off, a plain HTTP request gets 400 and nothing else.

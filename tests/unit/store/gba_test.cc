@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -401,6 +402,44 @@ TEST_F(GbaTest, RemoveSubscriberTakesItsBootstraps) {
   EXPECT_EQ(mef().advance_sqn(kImpi, 1).error().code(), Errc::not_found);
   // The IMPI is free again (unlike a KpmID, nothing keeps it reserved).
   EXPECT_TRUE(mef().add_subscriber(subscriber(kImpi), kNow));
+}
+
+// Removing a subscriber revokes its Ks_NAFs everywhere: in the same
+// transaction, one "ke" entry per live B-TID names the holder that may have
+// fetched a Ks_NAF on Zn (the target: a MAF's FQDN without case, an Entity
+// B's CSE-ID), so the MAF drops that Km and Entity B that Kpsa. An expired
+// bootstrap needs no entry.
+TEST_F(GbaTest, RemoveSubscriberRevokesItsLiveBTids) {
+  const std::int64_t now = std::time(nullptr);
+  GbaSubscriber maf = subscriber(kImpi);
+  maf.target = "MAF.Example.com";
+  GbaSubscriber cse = subscriber("other@x", 0x21);
+  cse.target_kind = TargetKind::kpsa;
+  cse.target = "/in-cse";
+  ASSERT_TRUE(mef().add_subscriber(maf, now));
+  ASSERT_TRUE(mef().add_subscriber(cse, now));
+  ASSERT_TRUE(mef().put_bootstrap(bootstrap("live@bsf", kImpi, now + 3600), now));
+  ASSERT_TRUE(mef().put_bootstrap(bootstrap("old@bsf", kImpi, now - 10), now - 100));
+  ASSERT_TRUE(mef().put_bootstrap(bootstrap("cse@bsf", "other@x", now + 60), now));
+  ASSERT_TRUE(mef().remove_subscriber(kImpi));
+  ASSERT_TRUE(mef().remove_subscriber("other@x"));
+  auto page = store_->revocations().after(0, "", kMaxRevocationPage);
+  ASSERT_TRUE(page) << page.error().message();
+  ASSERT_EQ(page->entries.size(), 2u);
+  const Revocation& a = page->entries[0];
+  EXPECT_EQ(a.kind, RevokedKind::ke);
+  EXPECT_EQ(a.key_id, "live@bsf");
+  EXPECT_EQ(a.entity_id, maf.enrolee_id);
+  EXPECT_EQ(a.holder, "maf.example.com");
+  EXPECT_EQ(a.expires_at, now + 3600);
+  const Revocation& b = page->entries[1];
+  EXPECT_EQ(b.key_id, "cse@bsf");
+  EXPECT_EQ(b.holder, "/in-cse");
+  // The MAF's feed shows it only its own entry.
+  auto mine = store_->revocations().after(0, "maf.example.com", kMaxRevocationPage);
+  ASSERT_TRUE(mine);
+  ASSERT_EQ(mine->entries.size(), 1u);
+  EXPECT_EQ(mine->entries[0].key_id, "live@bsf");
 }
 
 TEST_F(GbaTest, PurgeDeletesExpiredBootstraps) {
