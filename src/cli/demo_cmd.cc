@@ -1,7 +1,8 @@
 // demo_cmd.cc: "m2msec demo --devices N", a simulated fleet against a real
 // all-in-one server process: bootstrap, MAF client registration, MAF-based
 // association at Entity B and one authenticated request per device, with a
-// mix of Kpsa and certificate devices.
+// mix of Kpsa, certificate and GBA devices (the MEF as BSF; half of them
+// associate through the MAF, half straight with Entity B).
 //
 // The simulated devices hold their state and keys in memory
 // (client::DeviceCredentials): what is measured is the server side, and
@@ -33,6 +34,7 @@
 #include "demo_stats.h"
 #include "m2msec/client/associate.h"
 #include "m2msec/client/enrolee.h"
+#include "m2msec/client/gba.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/secret_file.h"
 #include "m2msec/crypto/derive.h"
@@ -54,15 +56,22 @@ struct DemoOpts {
   bool keep = false;
   unsigned kpsa_every = 10;  // every Nth device uses the Kpsa framework
   unsigned cert_every = 10;  // every Nth device uses certificates
+  unsigned gba_every = 10;   // every Nth device bootstraps by GBA
   std::string log_level = "warn";
 };
 
-enum class Kind { maf, kpsa, cert };
+// gba_maf: a GBA device whose target is the MAF (Km = the MAF's Ks_NAF);
+// gba_saef: one whose target is Entity B (the GBA-based SAEF).
+enum class Kind { maf, kpsa, cert, gba_maf, gba_saef };
+
+bool is_gba(Kind k) { return k == Kind::gba_maf || k == Kind::gba_saef; }
 
 struct Device {
   std::string id;       // "/dev-00001"
   Kind kind = Kind::maf;
   SecretBytes kpm;
+  client::Usim usim;    // GBA devices: a simulated UICC
+  std::string impi;
   std::string state_dir;              // used when state_files
   client::DeviceCredentials memory;   // used otherwise
   bool ok = true;
@@ -86,7 +95,8 @@ std::string config_text(int mef, int maf, int cse) {
   return "[pki]\ndir = \"pki\"\n\n"
          "[mef]\nfqdn = \"mef.sp.example.com\"\nsp_domain = \"sp.example.com\"\ntls_listen = \"127.0.0.1:" + m +
          "\"\ndata_dir = \"mef\"\ncertificate = \"pki/mef.crt\"\nprivate_key = \"pki/mef.key\"\n"
-         "trust_anchors = \"pki/ca.crt\"\ndevice_trust_anchors = \"pki/device-ca.crt\"\nworkers = 32\n[[mef.maf]]\nfqdn = \"maf.sp.example.com\"\naddress = \"127.0.0.1:" + a +
+         "trust_anchors = \"pki/ca.crt\"\ndevice_trust_anchors = \"pki/device-ca.crt\"\nworkers = 32\n"
+         "[mef.bsf]\nenabled = true\n[[mef.maf]]\nfqdn = \"maf.sp.example.com\"\naddress = \"127.0.0.1:" + a +
          "\"\n\n[maf]\nfqdn = \"maf.sp.example.com\"\nsp_domain = \"sp.example.com\"\ntls_listen = \"127.0.0.1:" + a +
          "\"\ndata_dir = \"maf\"\ncertificate = \"pki/maf.crt\"\nprivate_key = \"pki/maf.key\"\n"
          "trust_anchors = \"pki/ca.crt\"\nworkers = 32\n[[maf.mef]]\nfqdn = \"mef.sp.example.com\"\naddress = \"127.0.0.1:" + m +
@@ -237,6 +247,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   const std::string device_ca = device_fps->front();
   std::vector<Device> devices(o.devices);
   std::vector<store::Enrolee> rows;
+  std::vector<store::GbaSubscriber> subscribers;
   const std::int64_t now = service::now_unix();
   for (std::size_t i = 0; i < o.devices; ++i) {
     char name[32];
@@ -245,8 +256,27 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     d.id = std::string("/") + name;
     d.kind = (o.cert_every && i % o.cert_every == o.cert_every - 1)   ? Kind::cert
              : (o.kpsa_every && i % o.kpsa_every == o.kpsa_every - 2) ? Kind::kpsa
-                                                                      : Kind::maf;
+             : (o.gba_every && i % o.gba_every == o.gba_every - 3)
+                 ? ((i / o.gba_every) % 2 == 0 ? Kind::gba_maf : Kind::gba_saef)
+                 : Kind::maf;
     d.state_dir = work + "/devices/" + name;
+    if (is_gba(d.kind)) {
+      // A UICC (K, OPc) and its subscriber record at the MEF, whose target
+      // is the only NAF that gets a Ks_NAF (m2msec mef subscriber add).
+      store::GbaSubscriber sub;
+      sub.impi = d.impi = std::string(name) + "@ims.mnc001.mcc001.3gppnetwork.org";
+      d.usim.k = SecretBytes(16);
+      d.usim.opc = SecretBytes(16);
+      RAND_bytes(d.usim.k.data(), 16);
+      RAND_bytes(d.usim.opc.data(), 16);
+      sub.k = d.usim.k.clone();
+      sub.opc = d.usim.opc.clone();
+      sub.enrolee_id = d.id;
+      sub.target_kind = d.kind == Kind::gba_maf ? store::TargetKind::maf : store::TargetKind::kpsa;
+      sub.target = d.kind == Kind::gba_maf ? "maf.sp.example.com" : "/in-cse";
+      subscribers.push_back(std::move(sub));
+      continue;
+    }
     store::Enrolee e;
     e.enrolee_id = d.id;
     e.target = d.kind == Kind::kpsa ? "/in-cse" : "maf.sp.example.com";
@@ -279,6 +309,16 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     auto st = write_secret_file(work + "/factory.csv", {reinterpret_cast<const std::uint8_t*>(csv.data()), csv.size()});
     secure_wipe(csv.data(), csv.size());
     if (!st) return failure(st.error());
+    // The UICC list, as the network operator would hand it over (mode
+    // 0600; importable with "m2msec mef subscriber import").
+    std::string uicc = "impi,k,opc,enrolee_id,target\n";
+    for (const store::GbaSubscriber& g : subscribers) {
+      uicc += g.impi + "," + hex_encode(g.k.view()) + "," + hex_encode(g.opc.view()) + "," + g.enrolee_id + "," +
+              g.target + "\n";
+    }
+    st = write_secret_file(work + "/subscribers.csv", {reinterpret_cast<const std::uint8_t*>(uicc.data()), uicc.size()});
+    secure_wipe(uicc.data(), uicc.size());
+    if (!st) return failure(st.error());
   }
   {
     auto file = service::ConfigFile::load(work + "/all-in-one.toml");
@@ -291,8 +331,13 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       for (const auto& e : errs) std::cerr << "m2msec: error: row " << e.row << ": " << e.error.message() << "\n";
       return failure(n.error());
     }
+    if (auto n = (*db)->mef().import_subscribers(subscribers, now, &errs); !n) {
+      for (const auto& e : errs) std::cerr << "m2msec: error: subscriber " << e.row << ": " << e.error.message() << "\n";
+      return failure(n.error());
+    }
   }
   rows.clear();
+  subscribers.clear();
   auto ca = tls::load_trust_anchors(work + "/pki/ca.crt");
   if (!ca) return failure(ca.error());
 
@@ -306,6 +351,27 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   PhaseStats boot("bootstrap"), assoc("associate"), maf_sub("  maf"), cse_sub("  entity-b");
   run_phase("bootstrap", devices, o.threads, *server, boot, [&](Device& d) {
     const auto t0 = Clock::now();
+    if (is_gba(d.kind)) {
+      // Ub at the MEF (the BSF) on a server-authenticated session.
+      client::UbOptions ub;
+      ub.port = static_cast<std::uint16_t>(mef_port);
+      ub.bsf_fqdn = "mef.sp.example.com";
+      ub.trust = *ca;
+      ub.impi = d.impi;
+      auto b = client::gba_bootstrap(ub, d.usim);
+      if (!b) return d.ok = false, boot.failed(d.id + ": " + b.error().message());
+      const bool via_maf = d.kind == Kind::gba_maf;
+      client::DeviceState st = client::gba_device_state(*b, "mef.sp.example.com", d.id,
+                                                        via_maf ? "maf.sp.example.com" : "",
+                                                        via_maf ? "127.0.0.1:" + std::to_string(maf_port) : "",
+                                                        d.usim.sqn_ms);
+      if (!state_files) {
+        d.memory = client::DeviceCredentials{std::move(st), {}, {}, std::move(b->ks)};
+      } else if (auto saved = client::save_device_state(d.state_dir, st, b->ks, {}, {}); !saved) {
+        return d.ok = false, boot.failed(d.id + ": " + saved.error().message());
+      }
+      return boot.ok(ms_since(t0));
+    }
     client::EnrolOptions eo;
     eo.port = static_cast<std::uint16_t>(mef_port);
     eo.mef_fqdn = "mef.sp.example.com";
@@ -349,6 +415,13 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       case Kind::kpsa:
         a.framework = client::Framework::kpsa;
         break;
+      case Kind::gba_maf:
+        a.framework = client::Framework::maf;  // Km = the MAF's Ks_NAF
+        break;
+      case Kind::gba_saef:
+        a.framework = client::Framework::gba;  // Kpsa = Entity B's Ks_NAF
+        a.cse_fqdn = "in-cse.sp.example.com";
+        break;
       case Kind::cert: {
         a.framework = client::Framework::cert;
         const std::string stem = work + "/pki/device-" + d.id.substr(1);
@@ -369,7 +442,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       return d.ok = false, assoc.failed(d.id + ": RSC " + std::to_string(static_cast<int>(r->response.rsc)));
     }
     assoc.ok(ms_since(t0));
-    if (d.kind == Kind::maf) maf_sub.ok(r->maf_ms);
+    if (d.kind == Kind::maf || d.kind == Kind::gba_maf) maf_sub.ok(r->maf_ms);
     cse_sub.ok(r->cse_ms);
   });
   maf_sub.set_wall(assoc.wall_s());
@@ -379,15 +452,35 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   std::size_t ok = 0;
   for (const Device& d : devices) ok += d.ok ? 1 : 0;
   const std::size_t failed = o.devices - ok;
-  std::size_t n_maf = 0, n_kpsa = 0, n_cert = 0;
-  for (const Device& d : devices) (d.kind == Kind::maf ? n_maf : d.kind == Kind::kpsa ? n_kpsa : n_cert)++;
+  std::size_t n_maf = 0, n_kpsa = 0, n_cert = 0, n_gba_maf = 0, n_gba_saef = 0;
+  for (const Device& d : devices) {
+    switch (d.kind) {
+      case Kind::maf:
+        ++n_maf;
+        break;
+      case Kind::kpsa:
+        ++n_kpsa;
+        break;
+      case Kind::cert:
+        ++n_cert;
+        break;
+      case Kind::gba_maf:
+        ++n_gba_maf;
+        break;
+      case Kind::gba_saef:
+      default:
+        ++n_gba_saef;
+        break;
+    }
+  }
   if (!o.keep && o.work_dir.empty()) fs::remove_all(work, ec);
 
   const nlohmann::json summary = {
       {"devices", o.devices},
       {"ok", ok},
       {"failed", failed},
-      {"frameworks", {{"maf", n_maf}, {"kpsa", n_kpsa}, {"cert", n_cert}}},
+      {"frameworks",
+       {{"maf", n_maf}, {"kpsa", n_kpsa}, {"cert", n_cert}, {"gba_maf", n_gba_maf}, {"gba_saef", n_gba_saef}}},
       {"threads", o.threads},
       {"device_state", state_files ? "files" : "memory"},
       {"phases", {{"bootstrap", boot.to_json()}, {"associate", assoc.to_json()},
@@ -411,8 +504,8 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       for (const std::string& e : p->errors()) std::cout << "    e.g. " << printable(e, 300) << "\n";
     }
     std::cout << "\n" << ok << "/" << o.devices << " devices onboarded (" << n_maf << " MAF-based, " << n_kpsa
-              << " Kpsa, " << n_cert << " certificate)" << (failed ? ", " + std::to_string(failed) + " FAILED" : "")
-              << "\n";
+              << " Kpsa, " << n_cert << " certificate, " << n_gba_maf << " GBA via the MAF, " << n_gba_saef
+              << " GBA with Entity B)" << (failed ? ", " + std::to_string(failed) + " FAILED" : "") << "\n";
     if (o.keep || !o.work_dir.empty()) std::cout << "work dir kept: " << work << "\n";
   }
   return failed == 0 ? kExitOk : kExitFailure;
@@ -426,8 +519,9 @@ void add_demo_command(CLI::App& app, Context& ctx) {
       "demo",
       "Start the all-in-one server (demo PKI, fresh data) and take N simulated devices through bootstrap "
       "(Kpm or certificate), MAF client registration, MAF-based association at Entity B and one "
-      "authenticated oneM2M request; some devices use the Kpsa or certificate frameworks. Prints a progress "
-      "bar and a per-phase summary; exits non-zero if any device failed.");
+      "authenticated oneM2M request; some devices use the Kpsa or certificate frameworks, and some bootstrap "
+      "by GBA (the MEF as BSF, a simulated UICC) and then associate through the MAF or straight with Entity B. "
+      "Prints a progress bar and a per-phase summary; exits non-zero if any device failed.");
   cmd->add_option("--devices", o.devices, "Number of devices")->required();
   cmd->add_option("--threads", o.threads, "Concurrent devices (default 16)");
   cmd->add_option("--work-dir", o.work_dir,
@@ -436,6 +530,8 @@ void add_demo_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--keep", o.keep, "Keep the temporary work dir (devices then write state files too)");
   cmd->add_option("--kpsa-every", o.kpsa_every, "One device in N uses the Kpsa framework (0: none)");
   cmd->add_option("--cert-every", o.cert_every, "One device in N uses certificates (0: none)");
+  cmd->add_option("--gba-every", o.gba_every,
+                  "One device in N bootstraps by GBA, alternately for the MAF and for Entity B (0: none)");
   cmd->add_option("--server-log-level", o.log_level, "Server log level (log in <work>/server.log)");
   add_json_flag(cmd, ctx);
   cmd->callback([&ctx] { ctx.run = [&ctx] { return run_demo(ctx, o); }; });

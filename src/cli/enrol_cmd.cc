@@ -59,25 +59,24 @@ int run_gba(Context& ctx, const EnrolOpts& o, const service::Endpoint& ep) {
   auto boot = client::gba_bootstrap(ub, usim);
   if (!boot) {
     // A verified challenge moved SQN_MS even if the run failed later: the
-    // USIM does not accept that SQN again.
-    if (usim.sqn_ms != sqn_before && old && old->impi == o.impi) {
+    // USIM does not accept that SQN again, so it is kept: in the existing
+    // state of this IMPI, or in a state that holds only the UICC's.
+    if (usim.sqn_ms != sqn_before) {
+      if (!old || old->impi != o.impi) {
+        old = client::DeviceState{};
+        old->enrolee_id = o.entity_id;
+        old->mef_fqdn = o.mef_fqdn;
+        old->target_kind = "gba";
+        old->impi = o.impi;
+      }
       old->sqn_ms = usim.sqn_ms;
-      (void)client::save_device_state(o.state, *old, {}, {}, {});
+      if (auto saved = client::save_device_state(o.state, *old, {}, {}, {}); !saved) {
+        std::cerr << "m2msec: warning: SQN_MS not saved: " << saved.error().message() << "\n";
+      }
     }
     return failure(boot.error());
   }
-  st.enrolee_id = o.entity_id;
-  st.mef_fqdn = o.mef_fqdn;
-  st.ke_id = boot->b_tid;
-  st.expiry = boot->expires_at;
-  st.target_kind = o.maf.empty() ? "gba" : "maf";
-  st.target = o.maf;
-  st.maf_address = o.maf_address;
-  st.key_id = boot->b_tid;
-  st.key_lifetime = boot->expires_at;
-  st.impi = o.impi;
-  st.gba_rand = hex_encode(boot->rand);
-  st.sqn_ms = usim.sqn_ms;
+  st = client::gba_device_state(*boot, o.mef_fqdn, o.entity_id, o.maf, o.maf_address, usim.sqn_ms);
   if (auto s = client::save_device_state(o.state, st, boot->ks, {}, {}); !s) return failure(s.error());
   if (ctx.json) {
     print_json({{"impi", o.impi}, {"b_tid", boot->b_tid}, {"expiry", boot->expires_at}, {"entity_id", o.entity_id},

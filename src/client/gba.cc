@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "m2msec/core/encoding.h"
+#include "m2msec/core/endpoint.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/crypto/gba.h"
 #include "m2msec/crypto/milenage.h"
@@ -73,6 +74,21 @@ proto::Request ub_request(const std::string& authorization) {
   return r;
 }
 
+// offers_auth_int is true if the challenge's qop list (RFC 2617: a quoted
+// comma-separated list of tokens) holds exactly the token auth-int.
+bool offers_auth_int(std::string_view qop) {
+  while (!qop.empty()) {
+    const std::size_t comma = qop.find(',');
+    std::string_view token = qop.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (token == "auth-int") return true;
+    if (comma == std::string_view::npos) break;
+    qop.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 Error refused(const proto::PlainHttpResponse& r) {
   std::string detail = "BSF answered HTTP " + std::to_string(r.status);
   if (!r.body.empty()) detail += ": " + r.body.substr(0, r.body.find('\n'));
@@ -83,6 +99,29 @@ Error refused(const proto::PlainHttpResponse& r) {
 
 std::string gba_psk_suite(tls::Transport transport) {
   return std::string(crypto::ua_psk_suite_name(binding_of(transport)));
+}
+
+DeviceState gba_device_state(const GbaBootstrap& b, const std::string& mef_fqdn, const std::string& entity_id,
+                             const std::string& maf_fqdn, const std::string& maf_address, std::uint64_t sqn_ms) {
+  DeviceState st;
+  st.enrolee_id = entity_id;
+  st.mef_fqdn = mef_fqdn;
+  st.ke_id = b.b_tid;
+  st.expiry = b.expires_at;
+  st.target_kind = maf_fqdn.empty() ? "gba" : "maf";
+  st.target = maf_fqdn;
+  st.maf_address = maf_address;
+  st.key_id = b.b_tid;
+  st.key_lifetime = b.expires_at;
+  st.impi = b.impi;
+  st.gba_rand = hex_encode(b.rand);
+  st.sqn_ms = sqn_ms;
+  // No enrolment response tells a GBA device the SP's domain; it takes the
+  // MEF's parent domain ("mef.sp.example.com" -> "sp.example.com"), from
+  // which m2msec associate derives Entity B's FQDN unless told
+  // (--cse-fqdn).
+  if (const std::size_t dot = mef_fqdn.find('.'); dot != std::string::npos) st.sp_domain = mef_fqdn.substr(dot + 1);
+  return st;
 }
 
 Result<SecretBytes> gba_ks_naf(const SecretBytes& ks, std::span<const std::uint8_t> rand, std::string_view impi,
@@ -126,7 +165,7 @@ Result<GbaBootstrap> gba_bootstrap(const UbOptions& o, Usim& usim) {
     if (!Fqdn::parse(challenge->realm) || !Fqdn::parse(challenge->realm)->matches(*bsf)) {
       return fail(Errc::authentication_failed, "the challenge's realm is not the MEF's FQDN");
     }
-    if (challenge->algorithm != digest::kAkaV1Md5 || challenge->qop.find("auth-int") == std::string::npos) {
+    if (challenge->algorithm != digest::kAkaV1Md5 || !offers_auth_int(challenge->qop)) {
       return fail(Errc::malformed_message, "the BSF must ask for AKAv1-MD5 with qop auth-int");
     }
     auto raw = base64_decode(challenge->nonce);
@@ -187,12 +226,17 @@ Result<GbaBootstrap> gba_bootstrap(const UbOptions& o, Usim& usim) {
     if (!expected || !digest::response_matches(*expected, info->rspauth)) {
       return fail(Errc::authentication_failed, "Authentication-Info rspauth does not verify");
     }
+    // RFC 2617 3.2.3: the cnonce and nc echoed are this answer's.
+    if ((!info->cnonce.empty() && info->cnonce != c.cnonce) || (!info->nc.empty() && info->nc != c.nc)) {
+      return fail(Errc::authentication_failed, "Authentication-Info echoes another cnonce or nc");
+    }
     auto b_tid = element(done.body, "btid");
     if (!b_tid) return std::unexpected(b_tid.error());
     auto lifetime = element(done.body, "lifetime");
     if (!lifetime) return std::unexpected(lifetime.error());
     auto expires = parse_xsd_datetime(*lifetime);
     if (!expires) return std::unexpected(expires.error());
+    if (*expires <= now_unix()) return fail(Errc::malformed_message, "the B-TID's <lifetime> has already passed");
     // TS 33.220 4.5.2: B-TID = base64encode(RAND)@BSF_servers_domain_name.
     if (*b_tid != KeyId::b_tid(rand, *bsf).str()) {
       return fail(Errc::authentication_failed, "the B-TID is not base64(RAND)@MEF-FQDN");

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "m2msec/client/device_state.h"
 #include "m2msec/core/error.h"
 #include "m2msec/core/secret.h"
 #include "m2msec/tls/client.h"
@@ -66,6 +67,15 @@ struct GbaBootstrap {
 // (the BSF's status), Errc::authentication_failed (AUTN, rspauth or the
 // B-TID does not check out) or Errc::malformed_message.
 Result<GbaBootstrap> gba_bootstrap(const UbOptions& options, Usim& usim);
+
+// gba_device_state is the device state of a bootstrap: KeID and the
+// identity to present = the B-TID, the device's |entity_id| (as the MEF's
+// subscriber record names it), and, if |maf_fqdn| is set, the MAF to
+// associate through (target_kind "maf"; else "gba": the GBA-based SAEF
+// only), and as SP domain the MEF's parent domain. Ke (Ks) is saved beside
+// it; Km and Kpsa are derived per NAF.
+DeviceState gba_device_state(const GbaBootstrap& bootstrap, const std::string& mef_fqdn, const std::string& entity_id,
+                             const std::string& maf_fqdn, const std::string& maf_address, std::uint64_t sqn_ms);
 
 // gba_ks_naf derives Ks_NAF (TS 33.220 B.3) for the NAF named |naf_fqdn|
 // reached over |transport| (crypto::ua_security_protocol_id).
