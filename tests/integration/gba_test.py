@@ -129,6 +129,14 @@ def body(h):
         st = h.state(sub.state)
         h.check(st["ke_id"] == b_tid and st["key_id"] == b_tid and st["impi"] == sub.impi and st["sqn_ms"] >= 1,
                 f"{transport}: state keeps the B-TID as KeID, the IMPI and SQN_MS", st)
+        # The B-TID is a valid KmID and KeID (whatever the KeID encoding),
+        # never a KpsaID.
+        for kind, enc in (("kmid", "base64"), ("keid", "hex")):
+            rc, out, err = h.run(["id", "check", "--kind", kind, "--id-encoding", enc, b_tid, "--json"])
+            h.check(rc == 0 and json.loads(out)["canonical"] == b_tid, f"{transport}: id check --kind {kind} "
+                    "accepts the B-TID", (rc, out, err))
+        rc, _, _ = h.run(["id", "check", "--kind", "kpsaid", b_tid])
+        h.check(rc == 2, f"{transport}: id check --kind kpsaid refuses the B-TID", rc)
         r = h.expect_ok(f"{transport}: GBA device associates through the MAF", associate(h, sub, "maf", transport))
         h.check(r is not None and r.get("entity_id") == "/" + sub.name, f"{transport}: Entity B knows the device "
                 "by the subscriber's entity ID", r)

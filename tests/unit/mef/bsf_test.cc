@@ -6,6 +6,8 @@
 // osmo-auc-gen. Every refusal the BSF gives has a case.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "m2msec/core/encoding.h"
 #include "m2msec/crypto/gba.h"
 #include "m2msec/crypto/milenage.h"
@@ -278,6 +280,26 @@ TEST_F(BsfTest, RefusesMalformedRequests) {
   EXPECT_EQ(status(send(*digest::format_credentials(a.creds))), 400);
 }
 
+// A nonce answers for challenge_lifetime_s only: a right answer after it
+// gets a new challenge marked stale=TRUE, and no B-TID.
+TEST_F(BsfTest, AnExpiredNonceIsStale) {
+  MefConfig cfg;
+  cfg.listen.fqdn = "mef.example.com";
+  cfg.sp_domain = "sp.example.com";
+  cfg.bsf.enabled = true;
+  cfg.bsf.challenge_lifetime = std::chrono::seconds(1);
+  MefService short_lived(cfg, *store_, pool_);
+  Ue ue;
+  Ue::Answer a = ue.answer(call(short_lived, anonymous_ctx(), ub(initial())));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  const proto::Response late = call(short_lived, anonymous_ctx(), ub(a.authorization));
+  ASSERT_EQ(status(late), 401);
+  EXPECT_TRUE(digest::parse_challenge(header(late, "WWW-Authenticate"))->stale);
+  // Answered in time, the next challenge gives a B-TID.
+  Ue::Answer b = ue.answer(late);
+  EXPECT_EQ(status(call(short_lived, anonymous_ctx(), ub(b.authorization))), 200);
+}
+
 // --- Zn: fetchCredentials by B-TID with ?ua= (docs/protocol.md 2.4) ----------
 
 class ZnTest : public BsfTest {
@@ -375,6 +397,21 @@ TEST_F(ZnTest, EntityBGetsTheKsNafOfItsPublicDomainName) {
   // The MAF gets nothing for a Kpsa-target subscriber.
   EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}), zn(b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls))),
             4103);
+}
+
+// Ks lifetime bounds Ks_NAF's: an expired bootstrap gives no key.
+TEST_F(ZnTest, AnExpiredBTidGivesNoKey) {
+  const std::int64_t now = service::now_unix();
+  store::GbaBootstrap old;
+  old.b_tid = base64_encode(std::vector<std::uint8_t>(16, 0x24)) + "@mef.example.com";
+  old.impi = kImpi;
+  old.ks = SecretBytes(32);
+  old.rand = std::vector<std::uint8_t>(16, 0x24);
+  old.expires_at = now - 10;
+  ASSERT_TRUE(store_->mef().put_bootstrap(old, now - 100));
+  const proto::Response r =
+      call(*svc_, cert_ctx({}, {"maf.example.com"}), zn(old.b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls));
+  EXPECT_EQ(rsc(r), 4103) << dbg(r);
 }
 
 TEST_F(ZnTest, RefusesUnknownRemovedAndMalformed) {
