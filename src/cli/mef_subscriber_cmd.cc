@@ -222,8 +222,9 @@ int remove(Context& ctx, const SubscriberOpts& o) {
   if (ctx.json) {
     print_json({{"removed", o.impi}});
   } else {
-    std::cout << "removed GBA subscriber " << o.impi << " and its bootstrapping sessions; its B-TIDs no longer "
-              << "resolve\n";
+    std::cout << "removed GBA subscriber " << o.impi
+              << " and its bootstrapping sessions; its B-TIDs no longer resolve, and the MAF or Entity B that "
+                 "holds a Ks_NAF of one drops it (revocation feed)\n";
   }
   return kExitOk;
 }
@@ -276,7 +277,8 @@ void add_mef_subscriber_commands(CLI::App* subscriber, Context& ctx) {
   imp->callback([&ctx] { ctx.run = [&ctx] { return import(ctx, o); }; });
 
   CLI::App* rm = subscriber->add_subcommand(
-      "remove", "Remove a GBA subscriber, its keys and its bootstrapping sessions (their B-TIDs stop resolving)");
+      "remove", "Remove a GBA subscriber, its keys and its bootstrapping sessions: their B-TIDs stop resolving and "
+      "every Ks_NAF derived from them (Km at the MAF, Kpsa at Entity B) is revoked through the revocation feed");
   rm->add_option("--config", o.config, "TOML file with a [mef] table")->required();
   rm->add_option("--impi", o.impi, "IMPI")->required();
   add_json_flag(rm, ctx);

@@ -59,8 +59,10 @@ std::string sp_relative(const std::string& cse_id) {
 // maf_phase runs the MAF handshake, registration and key registration,
 // returning Kc and KcID (8.2.2.3 "M2M Secure Connection Key generation").
 // gba_key derives the Ks_NAF of a GBA device's bootstrap for the NAF
-// |naf_fqdn| over this association's transport (8.3.2.3: Km or Kpsa).
-Result<SecretBytes> gba_key(const AssociateOptions& o, const DeviceState& st, std::string_view naf_fqdn) {
+// |naf_fqdn| with the Ua security protocol identifier of |transport|
+// (8.3.2.3: Km or Kpsa).
+Result<SecretBytes> gba_key(const AssociateOptions& o, const DeviceState& st, std::string_view naf_fqdn,
+                            tls::Transport transport) {
   if (st.impi.empty()) return fail(Errc::invalid_argument, "device holds no GBA bootstrap (m2msec enrol --gba)");
   if (st.expiry != 0 && st.expiry <= now_unix()) {
     return fail(Errc::key_expired, "the GBA bootstrap has expired; run m2msec enrol --gba again");
@@ -69,13 +71,27 @@ Result<SecretBytes> gba_key(const AssociateOptions& o, const DeviceState& st, st
   if (!ks) return std::unexpected(ks.error());
   auto rand = hex_decode(st.gba_rand);
   if (!rand) return fail(Errc::malformed_message, "state.json: gba_rand is not hex");
-  return gba_ks_naf(*ks, *rand, st.impi, naf_fqdn, o.transport);
+  return gba_ks_naf(*ks, *rand, st.impi, naf_fqdn, transport);
+}
+
+// save_state writes the device's state back (to memory or its directory).
+Status save_state(const AssociateOptions& o, const DeviceState& st) {
+  if (o.device) {
+    o.device->state = st;
+    return {};
+  }
+  return save_device_state(o.state_dir, st, {}, {}, {});
 }
 
 Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, DeviceState& st, AssociateResult& out) {
-  // A GBA device's Km is the Ks_NAF of the MAF (8.3.2.3).
+  // A GBA device's Km is the Ks_NAF of the MAF (8.3.2.3), formed with the
+  // Ua identifier of its first MAF session's transport: the MAF keeps that
+  // one Km for the client (docs/protocol.md 2.4).
   const bool gba = !st.impi.empty();
-  auto km = gba ? gba_key(o, st, st.target)
+  const tls::Transport ua = st.gba_maf_ua.empty() ? o.transport
+                            : st.gba_maf_ua == "dtls" ? tls::Transport::dtls
+                                                      : tls::Transport::tls;
+  auto km = gba ? gba_key(o, st, st.target, ua)
                 : (o.device ? Result<SecretBytes>(o.device->km.clone()) : load_device_key(o.state_dir, "km"));
   if (!km) return std::unexpected(km.error());
   if (km->empty()) return fail(Errc::invalid_argument, "device holds no Km");
@@ -85,6 +101,10 @@ Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, Devic
   const std::string address = o.maf_address.empty() ? st.maf_address : o.maf_address;
   auto conn = connect(o, address, st.target, tls::ClientPsk{identity, std::move(*km)}, gba);
   if (!conn) return std::unexpected(at("MAF", address, conn.error()));
+  if (gba && st.gba_maf_ua.empty()) {
+    st.gba_maf_ua = std::string(tls::transport_name(ua));
+    if (auto s = save_state(o, st); !s) return std::unexpected(s.error());
+  }
   proto::HttpClient http(*conn, st.target, o.timeout);
 
   if (st.km_id.empty()) {  // 8.8.2.3 MAF Client Registration
@@ -101,11 +121,7 @@ Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, Devic
     if (!body) return std::unexpected(body.error());
     if (!body->assigned_key_id.empty()) {
       st.km_id = body->assigned_key_id;
-      if (o.device) {
-        o.device->state.km_id = st.km_id;
-      } else if (auto s = save_device_state(o.state_dir, st, {}, {}, {}); !s) {
-        return std::unexpected(s.error());
-      }
+      if (auto s = save_state(o, st); !s) return std::unexpected(s.error());
     }
   }
   out.km_id = st.km_id.empty() ? identity : st.km_id;
@@ -226,7 +242,7 @@ Result<AssociateResult> associate(AssociateOptions o) {
     case Framework::gba: {
       // 8.3.2.3 with Entity B as the NAF, whose FQDN is the public domain
       // name of its CSE-ID (8.1.2.1), the SNI here.
-      auto kpsa = gba_key(o, st, sni);
+      auto kpsa = gba_key(o, st, sni, o.transport);
       if (!kpsa) return std::unexpected(kpsa.error());
       out.key_id = st.ke_id;
       out.key_expiry = st.expiry;

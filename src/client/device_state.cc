@@ -36,7 +36,7 @@ Status save_device_state(const std::string& dir, const DeviceState& st, const Se
                             {"expiry", st.expiry},         {"target_kind", st.target_kind}, {"target", st.target},
                             {"maf_address", st.maf_address}, {"key_id", st.key_id},   {"km_id", st.km_id}, {"sp_domain", st.sp_domain},
                             {"key_lifetime", st.key_lifetime}, {"impi", st.impi}, {"gba_rand", st.gba_rand},
-                            {"sqn_ms", st.sqn_ms}};
+                            {"sqn_ms", st.sqn_ms}, {"gba_maf_ua", st.gba_maf_ua}};
   const std::string text = j.dump(2) + "\n";
   return write_secret_file(dir + "/state.json", {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
@@ -66,6 +66,10 @@ Result<DeviceState> load_device_state(const std::string& dir) {
   st.impi = r.str("impi", false);
   st.gba_rand = r.str("gba_rand", false);
   st.sqn_ms = static_cast<std::uint64_t>(r.integer("sqn_ms", 0, 0, (std::int64_t{1} << 48) - 1));
+  st.gba_maf_ua = r.str("gba_maf_ua", false);
+  if (!st.gba_maf_ua.empty() && st.gba_maf_ua != "tls" && st.gba_maf_ua != "dtls") {
+    return fail(Errc::malformed_message, dir + "/state.json: gba_maf_ua must be tls or dtls");
+  }
   if (!r.ok()) return fail(Errc::malformed_message, dir + "/" + r.error().detail());
   return st;
 }

@@ -159,7 +159,8 @@ void MafService::close() {
 // Ks_NAF, whose NAF_Id ends with the Ua security protocol identifier of
 // the device's session here, so the request names it ("?ua=", Zn); the MEF
 // ignores it for a KeID of its exporter. A B-TID's Km is thus the one of
-// the transport the device first came over (docs/protocol.md, Zn).
+// the transport the device first came over, which the device keeps using
+// over either transport (docs/protocol.md 2.4).
 Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, tls::Transport transport,
                                                std::int64_t now) {
   auto mef = std::find_if(cfg_.mefs.begin(), cfg_.mefs.end(),

@@ -10,7 +10,8 @@ directory) and "m2msec associate":
   * a subscriber whose target is the MAF bootstraps on Ub and associates
     through the MAF (Km = the MAF's Ks_NAF, fetched by the MAF on Zn), over
     TLS and over DTLS (a device per transport: a B-TID's Km at a MAF is the
-    one of the transport it first came over);
+    one of the transport it first came over, which the device then uses
+    over the other transport too);
   * a subscriber whose target is Entity B (/in-cse) uses the GBA-based SAEF
     straight to Entity B, over TLS and DTLS;
   * the independent check: Ks_NAF computed here by the openssl command line
@@ -141,6 +142,12 @@ def body(h):
         h.check(r is not None and r.get("entity_id") == "/" + sub.name, f"{transport}: Entity B knows the device "
                 "by the subscriber's entity ID", r)
         h.expect_ok(f"{transport}: second association (registered KmID)", associate(h, sub, "maf", transport))
+        # The MAF keeps the Km of the first session's transport; the device
+        # keeps using it over the other transport.
+        other = "dtls" if transport == "tls" else "tls"
+        h.check(h.state(sub.state).get("gba_maf_ua") == transport, f"{transport}: state records the Ua transport of "
+                "the MAF's Km", h.state(sub.state))
+        h.expect_ok(f"{transport}: then associates over {other} with the same Km", associate(h, sub, "maf", other))
 
     # -- GBA-based SAEF straight to Entity B (Kpsa = Entity B's Ks_NAF) ---------
     for transport in ("tls", "dtls"):

@@ -34,6 +34,11 @@ struct DeviceState {
   std::string impi;           // "" unless bootstrapped by GBA
   std::string gba_rand;       // RAND of the bootstrap, hex
   std::uint64_t sqn_ms = 0;   // the simulated USIM's highest accepted SQN
+  // gba_maf_ua is the transport ("tls" or "dtls") whose Ua security
+  // protocol identifier formed the MAF's Ks_NAF at the first MAF
+  // handshake: the MAF keeps that one Km for the client, so later sessions
+  // over either transport use it ("" before the first handshake).
+  std::string gba_maf_ua;
 };
 
 // DeviceCredentials is a device's state and keys held in memory instead of

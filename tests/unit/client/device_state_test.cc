@@ -121,6 +121,7 @@ TEST(DeviceState, KeepsTheGbaFields) {
   st.impi = "001010000000001@ims.mnc001.mcc001.3gppnetwork.org";
   st.gba_rand = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
   st.sqn_ms = 281474976710655;  // 2^48 - 1
+  st.gba_maf_ua = "dtls";
   SecretBytes ks(32);
   ASSERT_TRUE(save_device_state(d, st, ks, {}, {}));
   auto back = load_device_state(d);
@@ -128,6 +129,13 @@ TEST(DeviceState, KeepsTheGbaFields) {
   EXPECT_EQ(back->impi, st.impi);
   EXPECT_EQ(back->gba_rand, st.gba_rand);
   EXPECT_EQ(back->sqn_ms, st.sqn_ms);
+  EXPECT_EQ(back->gba_maf_ua, "dtls");
+  // Only the two transports name a Ua identifier.
+  st.gba_maf_ua = "udp";
+  ASSERT_TRUE(save_device_state(d, st, {}, {}, {}));
+  auto bad = load_device_state(d);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Errc::malformed_message);
 }
 
 }  // namespace
