@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli.h"
+#include "import_rows.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/core/secret_file.h"
@@ -127,78 +128,22 @@ int add(Context& ctx, const ClientOpts& o) {
   return kExitOk;
 }
 
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char ch : line) {
-    if (ch == ',') {
-      out.push_back(std::string(trim_ascii_space(cur)));
-      secure_wipe(cur.data(), cur.size());
-      cur.clear();
-    } else if (ch != '\r') {
-      cur.push_back(ch);
-    }
-  }
-  out.push_back(std::string(trim_ascii_space(cur)));
-  secure_wipe(cur.data(), cur.size());
-  return out;
-}
-
-// Row is one CSV data row by column name; |line| is its line in the file.
-struct Row {
-  std::size_t line = 0;
-  std::map<std::string, std::string> f;
-  ~Row() {
-    if (auto it = f.find("km_hex"); it != f.end()) secure_wipe(it->second.data(), it->second.size());
-  }
-};
-
-// read_csv reads a header line (entity_id,km_id,km_hex required;
-// expires, lifetime, app_id optional) and the rows under it. Blank lines
-// and lines starting with '#' are skipped.
-Result<std::vector<Row>> read_csv(std::string_view text) {
+// read_rows reads the CSV (import_rows.h: a header line, blank lines and
+// '#' lines skipped) and checks its columns: entity_id, km_id and km_hex
+// are required, expires, lifetime and app_id optional, nothing else.
+Result<std::vector<ImportRow>> read_rows(std::string_view text) {
   static const std::set<std::string> known = {"entity_id", "km_id", "km_hex", "expires", "lifetime", "app_id"};
-  std::vector<Row> rows;
-  std::vector<std::string> header;
-  std::size_t n = 0;
-  // Lines are cut from |text| in place (a stream would keep another copy
-  // of the keys); each copy is wiped once split.
-  for (std::size_t pos = 0; pos < text.size();) {
-    const std::size_t end = std::min(text.find('\n', pos), text.size());
-    std::string line(text.substr(pos, end - pos));
-    pos = end + 1;
-    ++n;
-    if (trim_ascii_space(line).empty() || line.starts_with("#")) {
-      secure_wipe(line.data(), line.size());
-      continue;
-    }
-    auto cells = split_csv_line(line);
-    secure_wipe(line.data(), line.size());
-    if (header.empty()) {
-      for (const auto& h : cells) {
-        if (!known.count(h)) return fail(Errc::malformed_message, "line " + std::to_string(n) + ": unknown column '" + printable_text(h) + "'");
+  auto rows = read_import_rows(text, "csv");
+  if (!rows) return rows;
+  if (rows->empty()) return fail(Errc::malformed_message, "no data rows");
+  for (const ImportRow& r : *rows) {
+    for (const auto& [name, value] : r.f) {
+      if (!known.count(name)) {
+        return fail(Errc::malformed_message, "line " + std::to_string(r.line) + ": unknown column '" +
+                                                 printable_text(name) + "'");
       }
-      for (const char* need : {"entity_id", "km_id", "km_hex"}) {
-        if (std::find(cells.begin(), cells.end(), need) == cells.end()) {
-          return fail(Errc::malformed_message, std::string("header lacks column ") + need);
-        }
-      }
-      header = cells;
-      continue;
-    }
-    if (cells.size() != header.size()) {
-      for (auto& c : cells) secure_wipe(c.data(), c.size());
-      return fail(Errc::malformed_message, "line " + std::to_string(n) + ": " + std::to_string(cells.size()) +
-                                               " fields, header has " + std::to_string(header.size()));
-    }
-    Row& r = rows.emplace_back();
-    r.line = n;
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      if (!cells[i].empty()) r.f[header[i]] = cells[i];
-      secure_wipe(cells[i].data(), cells[i].size());
     }
   }
-  if (header.empty()) return fail(Errc::malformed_message, "no header line");
   return rows;
 }
 
@@ -210,15 +155,19 @@ int import(Context& ctx, const ClientOpts& o) {
   // The file holds Km values: a secret file (mode 0600).
   auto text = read_secret_file(o.file, kMaxImportFileSize);
   if (!text) return usage_error(text.error());
-  auto rows = read_csv(text->view());
+  auto rows = read_rows(text->view());
   if (!rows) return usage_error(rows.error());
   const std::int64_t now = service::now_unix();
   std::vector<store::MafClient> clients;
   std::vector<std::size_t> lines;
   std::vector<std::string> errors;
   for (std::size_t i = 0; i < rows->size(); ++i) {
-    Row& r = (*rows)[i];
+    ImportRow& r = (*rows)[i];
     const std::string where = "row " + std::to_string(i + 1) + " (line " + std::to_string(r.line) + "): ";
+    if (!r.f.count("entity_id") || !r.f.count("km_id") || !r.f.count("km_hex")) {
+      errors.push_back(where + "entity_id, km_id and km_hex are required");
+      continue;
+    }
     auto km = hex_decode_secret(r.f["km_hex"]);
     if (!km) {
       errors.push_back(where + "km_hex must be hex");
@@ -240,7 +189,7 @@ int import(Context& ctx, const ClientOpts& o) {
     std::vector<store::RowError> row_errors;
     auto n = (*db)->maf().add_clients(clients, now, &row_errors);
     for (const auto& re : row_errors) {
-      const Row& r = (*rows)[lines[re.row - 1]];
+      const ImportRow& r = (*rows)[lines[re.row - 1]];
       errors.push_back("row " + std::to_string(lines[re.row - 1] + 1) + " (line " + std::to_string(r.line) +
                        "): " + re.error.message());
     }

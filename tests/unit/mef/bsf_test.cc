@@ -124,14 +124,20 @@ class BsfTest : public ::testing::Test {
     cfg.bsf.enabled = true;
     cfg.bsf.key_lifetime = 3600;
     svc_ = std::make_unique<MefService>(cfg, *store_, pool_);
+    add_subscriber(kImpi, "/dev-gba-1", store::TargetKind::maf, "maf.example.com");
+  }
+
+  // add_subscriber adds a UICC with test set 1's K and OPc, SQN 100.
+  void add_subscriber(const std::string& impi, const std::string& enrolee, store::TargetKind kind,
+                      const std::string& target) {
     store::GbaSubscriber s;
-    s.impi = kImpi;
+    s.impi = impi;
     s.k = SecretBytes(unhex(kK));
     s.opc = SecretBytes(unhex(kOpc));
     s.sqn = 100;
-    s.enrolee_id = "/dev-gba-1";
-    s.target_kind = store::TargetKind::maf;
-    s.target = "maf.example.com";
+    s.enrolee_id = enrolee;
+    s.target_kind = kind;
+    s.target = target;
     ASSERT_TRUE(store_->mef().add_subscriber(s, service::now_unix()));
   }
 
@@ -252,17 +258,11 @@ TEST_F(BsfTest, ReplayedAndStaleNoncesAreChallengedAgain) {
 }
 
 TEST_F(BsfTest, RefusesANonceIssuedToAnotherImpi) {
-  store::GbaSubscriber s;
-  s.impi = "001010000000002@ims.mnc001.mcc001.3gppnetwork.org";
-  s.k = SecretBytes(unhex(kK));
-  s.opc = SecretBytes(unhex(kOpc));
-  s.enrolee_id = "/dev-gba-2";
-  s.target_kind = store::TargetKind::maf;
-  s.target = "maf.example.com";
-  ASSERT_TRUE(store_->mef().add_subscriber(s, service::now_unix()));
+  const std::string other = "001010000000002@ims.mnc001.mcc001.3gppnetwork.org";
+  add_subscriber(other, "/dev-gba-2", store::TargetKind::maf, "maf.example.com");
   Ue ue;
   Ue::Answer a = ue.answer(send(initial()));
-  a.creds.username = s.impi;
+  a.creds.username = other;
   EXPECT_EQ(status(send(*digest::format_credentials(a.creds))), 403);
 }
 
@@ -378,21 +378,14 @@ TEST_F(ZnTest, OnlyTheSubscribersTargetGetsAKey) {
 }
 
 TEST_F(ZnTest, EntityBGetsTheKsNafOfItsPublicDomainName) {
-  store::GbaSubscriber s;
-  s.impi = "001010000000003@ims.mnc001.mcc001.3gppnetwork.org";
-  s.k = SecretBytes(unhex(kK));
-  s.opc = SecretBytes(unhex(kOpc));
-  s.sqn = 100;
-  s.enrolee_id = "/dev-gba-3";
-  s.target_kind = store::TargetKind::kpsa;
-  s.target = "/in-cse";
-  ASSERT_TRUE(store_->mef().add_subscriber(s, service::now_unix()));
-  const std::string b_tid = bootstrap(s.impi);
+  const std::string impi = "001010000000003@ims.mnc001.mcc001.3gppnetwork.org";
+  add_subscriber(impi, "/dev-gba-3", store::TargetKind::kpsa, "/in-cse");
+  const std::string b_tid = bootstrap(impi);
   const proto::Response r =
       call(*svc_, cert_ctx({}, {"in-cse.sp.example.com"}), zn(b_tid, proto::kSuidKpsa, "/in-cse", kUaDtls));
   ASSERT_EQ(rsc(r), 2000) << dbg(r);
   auto c = proto::CredentialResponse::from_json(r.content);
-  EXPECT_EQ(base64_encode(c->key.view()), expected("in-cse.sp.example.com", crypto::UaBinding::dtls, s.impi));
+  EXPECT_EQ(base64_encode(c->key.view()), expected("in-cse.sp.example.com", crypto::UaBinding::dtls, impi));
   EXPECT_EQ(c->enrolee_id, "/dev-gba-3");
   // The MAF gets nothing for a Kpsa-target subscriber.
   EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}), zn(b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls))),
