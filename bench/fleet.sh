@@ -17,7 +17,7 @@ BIN="${BUILD_DIR:-build/release}"  # another build to compare, e.g. BUILD_DIR=/p
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "== demo fleet: $DEVICES devices, $THREADS concurrent" >&2
-"$BIN/m2msec" demo --devices "$DEVICES" --threads "$THREADS" --json > "$out/demo.json"
+"$BIN/m2msec" demo --devices "$DEVICES" --threads "$THREADS" --gba-every 0 --json > "$out/demo.json"
 echo "== bare OpenSSL handshake loop (bench_tls)" >&2
 "$BIN/bench/bench_tls" 400 > "$out/bare.txt" 2>&1
 
