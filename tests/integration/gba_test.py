@@ -26,6 +26,11 @@ directory) and "m2msec associate":
     resynchronises with AUTS and then bootstraps;
   * revocation: removing a subscriber (m2msec mef subscriber remove) ends
     its Km at the MAF and its Kpsa at Entity B;
+  * a UE written here (python ssl, osmo-auc-gen for MILENAGE, hashlib for
+    the Digest) bootstraps at the real MEF exactly as docs/protocol.md 2.3
+    shows, checks the AUTN and the rspauth the MEF sends, and opens a PSK
+    session at Entity B with the Ks_NAF the openssl CLI derives from its own
+    CK || IK: no m2msec client code on the device side at all;
   * no key (Ks, K, OPc, any key file) in any log or command output.
 
 Prints "N passed, N failed"; exits non-zero on a failure.
@@ -34,12 +39,15 @@ import base64
 import json
 import os
 import secrets
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from saef_harness import CSE_FQDN, CSE_ID, MAF, MEF_FQDN, Saef, wait_until  # noqa: E402
+from gba_device_test import md5hex, osmo_auc_gen, parse_digest, quote, request_digest  # noqa: E402
 
 IMS = "ims.mnc001.mcc001.3gppnetwork.org"
 UA = {"tls": bytes.fromhex("01000100ae"), "dtls": bytes.fromhex("010001c0a8")}
@@ -108,6 +116,77 @@ def openssl_psk(h, identity, psk_hex, transport):
     return p.returncode == 0 and f"Cipher is {SUITE[transport]}" in out, out
 
 
+class HttpOverTls:
+    """HttpOverTls is one server-authenticated TLS connection to the MEF (the device has no credential), with
+    just enough HTTP/1.1 for Ub: a request out, a response (status, headers, Content-Length body) in."""
+
+    def __init__(self, h):
+        ctx = ssl.create_default_context(cafile=os.path.join(h.pki, "ca.crt"))
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", h.ports["mef"]), timeout=10),
+                                    server_hostname=MEF_FQDN)
+        self.buf = b""
+
+    def exchange(self, authorization):
+        self.sock.sendall(f"GET / HTTP/1.1\r\nHost: {MEF_FQDN}\r\nAuthorization: {authorization}\r\n\r\n".encode())
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self.sock.recv(65536)
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self.buf += self.sock.recv(65536)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+    def close(self):
+        self.sock.close()
+
+
+def python_ue(h, sub, k, opc):
+    """python_ue runs Ub against the real MEF as docs/protocol.md 2.3 shows, with MILENAGE from osmo-auc-gen
+    (the subscriber was added with SQN 0, so the first challenge carries SQN 1) and RFC 2617 digests from hashlib.
+    Returns (B-TID, RAND, CK || IK hex) or None, counting checks on the way."""
+    conn = HttpOverTls(h)
+    try:
+        status, headers, _ = conn.exchange(f'Digest username={quote(sub.impi)}, realm="{MEF_FQDN}", nonce="", '
+                                           'uri="/", response=""')
+        h.check(status == 401, "python UE: the initial GET gets 401", status)
+        c = parse_digest(headers.get("www-authenticate", ""))
+        h.check(c.get("realm") == MEF_FQDN and c.get("algorithm") == "AKAv1-MD5" and c.get("qop") == "auth-int",
+                "python UE: an AKAv1-MD5 challenge with qop auth-int for realm MEF-FQDN", c)
+        raw = base64.b64decode(c["nonce"])
+        rand, autn = raw[:16], raw[16:32]
+        rc, v, text = osmo_auc_gen(["-k", k, "-o", opc, "-r", rand.hex(), "-s", "1", "-f", "0000"])
+        h.check(rc == 0 and v.get("AUTN") == autn.hex(), "python UE: the MEF's AUTN is osmo-auc-gen's for SQN 1", text)
+        res = bytes.fromhex(v["RES"])
+        cred = {"username": sub.impi, "realm": MEF_FQDN, "nonce": c["nonce"], "uri": "/", "qop": "auth-int",
+                "nc": "00000001", "cnonce": secrets.token_hex(8)}
+        response = request_digest(cred, res, "GET", b"")
+        status, headers, body = conn.exchange(
+            f'Digest username={quote(sub.impi)}, realm="{MEF_FQDN}", nonce="{c["nonce"]}", uri="/", '
+            f'response="{response}", algorithm=AKAv1-MD5, qop=auth-int, nc=00000001, cnonce="{cred["cnonce"]}"')
+        h.check(status == 200 and headers.get("content-type") == "application/vnd.3gpp.bsf+xml",
+                "python UE: 200 with a BootstrappingInfo", (status, headers))
+        info = parse_digest("Digest " + headers.get("authentication-info", ""))
+        ha1 = md5hex(f"{sub.impi}:{MEF_FQDN}:".encode() + res)
+        ha2 = md5hex(f":/:{md5hex(body)}".encode())
+        rspauth = md5hex(f"{ha1}:{c['nonce']}:00000001:{cred['cnonce']}:auth-int:{ha2}".encode())
+        h.check(info.get("rspauth") == rspauth, "python UE: the MEF's rspauth verifies", info)
+        text_body = body.decode()
+        b_tid = text_body.split("<btid>")[1].split("</btid>")[0]
+        h.check(b_tid == base64.b64encode(rand).decode() + "@" + MEF_FQDN, "python UE: B-TID = base64(RAND)@MEF-FQDN",
+                text_body)
+        return b_tid, rand, v["CK"] + v["IK"]
+    except (OSError, KeyError, IndexError, ValueError) as e:
+        h.check(False, "python UE: Ub exchange", repr(e))
+        return None
+    finally:
+        conn.close()
+
+
 def body(h):
     h.start_all()
     extra_secrets = {}
@@ -173,6 +252,20 @@ def body(h):
         wrong = annex_b_ks_naf(h, ks, bytes.fromhex(st["gba_rand"]), sub.impi, CSE_FQDN, UA[other])
         ok, out = openssl_psk(h, j["b_tid"], wrong, transport)
         h.check(not ok, f"{transport}: the other transport's Ua identifier gives another key", out[-300:])
+
+    # -- a UE with no m2msec code: python, osmo-auc-gen, hashlib, openssl -----
+    sub = Subscriber(h, "dev-py", CSE_ID)
+    extra_secrets[sub.name + " K"] = sub.k
+    extra_secrets[sub.name + " OPc"] = sub.opc
+    got = python_ue(h, sub, sub.k, sub.opc)
+    if got:
+        b_tid, rand, ks = got
+        extra_secrets["python UE Ks"] = ks
+        for transport in ("tls", "dtls"):
+            mine = annex_b_ks_naf(h, ks, rand, sub.impi, CSE_FQDN, UA[transport])
+            extra_secrets[f"python UE Ks_NAF {transport}"] = mine
+            ok, out = openssl_psk(h, b_tid, mine, transport)
+            h.check(ok, f"python UE: openssl s_client at Entity B over {transport} with its own Ks_NAF", out[-600:])
 
     # -- refusals --------------------------------------------------------------
     ghost = Subscriber.__new__(Subscriber)
