@@ -46,6 +46,7 @@ std::string xsd_datetime(std::int64_t unix_seconds) {
 // Pending is one outstanding challenge: the vector behind its nonce.
 struct Bsf::Pending {
   std::string impi;
+  digest::Challenge challenge;  // as sent (stale aside)
   std::array<std::uint8_t, kRandSize> rand{};
   SecretBytes xres;  // the Digest password (RFC 3310 3.3: "the password is RES")
   SecretBytes ks;    // CK || IK
@@ -95,7 +96,8 @@ Bsf::Bsf(BsfConfig cfg, Fqdn fqdn, SubscriberSource& subscribers, store::Store& 
       subscribers_(subscribers),
       store_(store),
       pending_(cfg.max_challenges, cfg.challenge_lifetime),
-      spent_(cfg.max_challenges, cfg.challenge_lifetime) {}
+      spent_(cfg.max_challenges, cfg.challenge_lifetime),
+      latest_(cfg.max_challenges, cfg.challenge_lifetime) {}
 
 // TS 24.109 4.2: "the BSF shall ... [answer] GET requests to the
 // bootstrapping resource"; its Request-URI "is by default '/'".
@@ -119,12 +121,31 @@ void Bsf::handle(const service::AuthRef&, const Request& req, proto::Reply reply
   verify(req, *creds, std::move(reply));
 }
 
-void Bsf::challenge(const Request& req, const std::string& impi, bool stale, proto::Reply reply) {
+// send_challenge answers 401 with |c|, marked stale if |stale|.
+static proto::Response send_challenge(digest::Challenge c, bool stale) {
+  c.stale = stale;
+  auto header = digest::format_challenge(c);
+  if (!header) return plain(500, "could not form the challenge");
+  return plain(401, "", {{"WWW-Authenticate", *header}});
+}
+
+void Bsf::challenge(const Request& req, const std::string& impi, bool stale, proto::Reply reply, bool fresh) {
+  // An unauthenticated peer must not make the MEF write at will: an IMPI
+  // with a challenge outstanding gets it again, an unknown one is refused
+  // from memory for a while. After a resynchronisation the vector must be
+  // new (|fresh|): the outstanding one's SQN is behind SQN_MS now.
+  if (unknown_.find(impi)) return reply(plain(403, "unknown IMPI"));
+  if (!fresh) {
+    if (auto nonce = latest_.find(impi)) {
+      if (auto p = pending_.find(*nonce)) return reply(send_challenge((*p)->challenge, stale));
+    }
+  }
   subscribers_.auth_vector(impi, [this, req, impi, stale, reply = std::move(reply)](Result<AuthVector> av) {
     if (!av) {
       if (av.error().code() == Errc::not_found || av.error().code() == Errc::invalid_argument) {
         spdlog::info("bsf: refused bootstrap of unknown IMPI '{}'", printable(impi));
         service::audit_refusal(audit_, "ks", "", impi, "unknown_key");
+        unknown_.put(impi, true);
         return reply(plain(403, "unknown IMPI"));
       }
       spdlog::warn("bsf: no vector for '{}': {}", printable(impi), av.error().message());
@@ -142,16 +163,16 @@ void Bsf::challenge(const Request& req, const std::string& impi, bool stale, pro
     // adds no server data.
     std::vector<std::uint8_t> raw(av->rand.begin(), av->rand.end());
     raw.insert(raw.end(), av->autn.begin(), av->autn.end());
-    digest::Challenge c;
+    digest::Challenge& c = p->challenge;
     c.realm = fqdn_.str();
     c.nonce = base64_encode(raw);
     c.algorithm = std::string(digest::kAkaV1Md5);
     c.qop = "auth-int";
-    c.stale = stale;
-    auto header = digest::format_challenge(c);
-    if (!header) return reply(plain(500, "could not form the challenge"));
-    pending_.put(c.nonce, std::move(p));
-    reply(plain(401, "", {{"WWW-Authenticate", *header}}));
+    const std::string nonce = c.nonce;
+    proto::Response rsp = send_challenge(c, stale);
+    pending_.put(nonce, std::move(p));
+    latest_.put(impi, nonce);
+    reply(std::move(rsp));
   });
 }
 
@@ -187,7 +208,7 @@ void Bsf::verify(const Request& req, const digest::Credentials& creds, proto::Re
         return reply(plain(403, "AUTS does not verify"));
       }
       spdlog::info("bsf: resynchronised SQN of '{}'", printable(impi));
-      challenge(req, impi, /*stale=*/false, std::move(reply));
+      challenge(req, impi, /*stale=*/false, std::move(reply), /*fresh=*/true);
     });
     return;
   }

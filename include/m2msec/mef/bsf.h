@@ -101,10 +101,12 @@ class Bsf {
   // handle answers one plain HTTP request (proto::Request::plain) with a
   // plain HTTP response:
   //   400  malformed or missing Authorization, wrong qop/algorithm/realm/uri
-  //   401  a challenge: the initial request, a nonce no longer held
-  //        (stale=TRUE), a nonce already used, or a verified AUTS
-  //   403  unknown IMPI, a wrong RES, a nonce issued to another IMPI, an
-  //        AUTS that does not verify
+  //   401  a challenge: the initial request (the outstanding one again
+  //        if the IMPI has one), a nonce no longer held (stale=TRUE), a
+  //        nonce already used, or a verified AUTS
+  //   403  unknown IMPI (for 10 s after a lookup found it unknown, without
+  //        another), a wrong RES, a nonce issued to another IMPI, an AUTS
+  //        that does not verify
   //   404  any target but "/"; 405 any method but GET
   //   200  the B-TID and its lifetime
   void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
@@ -113,7 +115,8 @@ class Bsf {
 
  private:
   struct Pending;
-  void challenge(const proto::Request& req, const std::string& impi, bool stale, proto::Reply reply);
+  void challenge(const proto::Request& req, const std::string& impi, bool stale, proto::Reply reply,
+                 bool fresh = false);
   void verify(const proto::Request& req, const proto::digest::Credentials& creds, proto::Reply reply);
   void grant(const proto::Request& req, const proto::digest::Credentials& creds, std::shared_ptr<const Pending> p,
              proto::Reply reply);
@@ -127,6 +130,13 @@ class Bsf {
   // replay is told apart from a nonce that merely expired).
   ExpiringCache<std::string, std::shared_ptr<const Pending>> pending_;
   ExpiringCache<std::string, bool> spent_;
+  // An unauthenticated peer must not make the MEF write at will: a repeated
+  // initial request for an IMPI with a challenge outstanding gets that
+  // challenge again (one SQN, one durable write per challenge lifetime),
+  // and an IMPI found unknown is refused for a while without a store
+  // lookup.
+  ExpiringCache<std::string, std::string> latest_;  // IMPI -> its outstanding nonce
+  ExpiringCache<std::string, bool> unknown_{65536, std::chrono::seconds(10)};
 };
 
 }  // namespace m2msec::mef

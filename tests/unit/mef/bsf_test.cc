@@ -280,6 +280,32 @@ TEST_F(BsfTest, RefusesMalformedRequests) {
   EXPECT_EQ(status(send(*digest::format_credentials(a.creds))), 400);
 }
 
+// An unauthenticated peer cannot make the MEF write at will: repeated
+// initial requests for one IMPI get its outstanding challenge again (one
+// SQN, one write), and an IMPI found unknown is refused from memory for
+// 10 s (even if the operator adds it meanwhile).
+TEST_F(BsfTest, RepeatedInitialRequestsCostOneVector) {
+  const proto::Response a = send(initial());
+  const proto::Response b = send(initial());
+  ASSERT_EQ(status(a), 401);
+  ASSERT_EQ(status(b), 401);
+  EXPECT_EQ(digest::parse_challenge(header(a, "WWW-Authenticate"))->nonce,
+            digest::parse_challenge(header(b, "WWW-Authenticate"))->nonce);
+  EXPECT_EQ(store_->mef().get_subscriber(kImpi)->sqn, 101u);
+  // Answered, the next initial request gets a new vector.
+  Ue ue;
+  ASSERT_EQ(status(send(ue.answer(b).authorization)), 200);
+  const proto::Response c = send(initial());
+  EXPECT_NE(digest::parse_challenge(header(c, "WWW-Authenticate"))->nonce,
+            digest::parse_challenge(header(a, "WWW-Authenticate"))->nonce);
+  EXPECT_EQ(store_->mef().get_subscriber(kImpi)->sqn, 102u);
+
+  const std::string later = "001010000000009@ims.mnc001.mcc001.3gppnetwork.org";
+  EXPECT_EQ(status(send(initial(later))), 403);
+  add_subscriber(later, "/dev-gba-9", store::TargetKind::maf, "maf.example.com");
+  EXPECT_EQ(status(send(initial(later))), 403);
+}
+
 // A nonce answers for challenge_lifetime_s only: a right answer after it
 // gets a new challenge marked stale=TRUE, and no B-TID.
 TEST_F(BsfTest, AnExpiredNonceIsStale) {
