@@ -64,7 +64,8 @@ std::string python_digest(const Bytes& password, const Credentials& c, std::stri
 const Bytes kRes = {0x00, 0xff, 0x3a, 0x00, 0x22, 0x5c, 0x80, 0xff};
 
 // A body with a NUL, a CR LF and a non-ASCII byte in it.
-constexpr std::string_view kBody("<req>\0\r\n\xc3\xa9</req>", 19);
+constexpr std::string_view kBody("<req>\0\r\n\xc3\xa9</req>", 16);
+static_assert(kBody.size() == sizeof("<req>\0\r\n\xc3\xa9</req>") - 1, "the literal's length, NUL included");
 
 Credentials aka_credentials() {
   Credentials c;
