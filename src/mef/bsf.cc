@@ -90,11 +90,12 @@ void StoreSubscribers::resync(const std::string& impi, const std::array<std::uin
   });
 }
 
-Bsf::Bsf(BsfConfig cfg, Fqdn fqdn, SubscriberSource& subscribers, store::Store& store)
+Bsf::Bsf(BsfConfig cfg, Fqdn fqdn, SubscriberSource& subscribers, store::Store& store, service::WorkerPool& pool)
     : cfg_(cfg),
       fqdn_(std::move(fqdn)),
       subscribers_(subscribers),
       store_(store),
+      pool_(pool),
       pending_(cfg.max_challenges, cfg.challenge_lifetime),
       spent_(cfg.max_challenges, cfg.challenge_lifetime),
       latest_(cfg.max_challenges, cfg.challenge_lifetime) {}
@@ -142,7 +143,7 @@ void Bsf::challenge(const Request& req, const std::string& impi, bool stale, pro
   }
   subscribers_.auth_vector(impi, [this, req, impi, stale, reply = std::move(reply)](Result<AuthVector> av) {
     if (!av) {
-      if (av.error().code() == Errc::not_found || av.error().code() == Errc::invalid_argument) {
+      if (av.error().code() == Errc::not_found) {
         spdlog::info("bsf: refused bootstrap of unknown IMPI '{}'", printable(impi));
         service::audit_refusal(audit_, "ks", "", impi, "unknown_key");
         unknown_.put(impi, true);
@@ -180,7 +181,9 @@ void Bsf::verify(const Request& req, const digest::Credentials& creds, proto::Re
   if (creds.algorithm != digest::kAkaV1Md5 || creds.qop != "auth-int") {
     return reply(plain(400, "want algorithm=AKAv1-MD5 and qop=auth-int"));
   }
-  auto pending = pending_.find(creds.nonce);
+  // Every answer uses the nonce up, right or wrong: one vector, one try.
+  // Taken in one step, so two answers racing on one nonce cannot both pass.
+  auto pending = pending_.take(creds.nonce);
   if (!pending) {
     // A nonce answered before is a replay; any other we no longer hold
     // (expired, or never issued) gets a fresh challenge marked stale.
@@ -190,13 +193,11 @@ void Bsf::verify(const Request& req, const digest::Credentials& creds, proto::Re
     return challenge(req, creds.username, /*stale=*/!replay, std::move(reply));
   }
   const std::shared_ptr<const Pending> p = *pending;
+  spent_.put(creds.nonce, true);
   if (p->impi != creds.username) {
     spdlog::warn("bsf: '{}' answered a nonce issued to another IMPI", printable(creds.username));
     return reply(plain(403, "nonce was issued to another IMPI"));
   }
-  // Every answer uses the nonce up, right or wrong: one vector, one try.
-  pending_.erase(creds.nonce);
-  spent_.put(creds.nonce, true);
   if (creds.auts) {
     auto auts = base64_decode(*creds.auts);
     if (!auts || auts->size() != crypto::kAutsSize) return reply(plain(400, "auts is not base64 of 14 bytes"));
@@ -228,6 +229,12 @@ void Bsf::verify(const Request& req, const digest::Credentials& creds, proto::Re
 // base64encoded(RAND)@BSF_servers_domain_name."
 void Bsf::grant(const Request&, const digest::Credentials& creds, std::shared_ptr<const Pending> p,
                 proto::Reply reply) {
+  // Sealing Ks and the durable write run on a worker, not on the
+  // session's thread.
+  pool_.post([this, creds, p, reply = std::move(reply)] { record(creds, p, reply); });
+}
+
+void Bsf::record(const digest::Credentials& creds, const std::shared_ptr<const Pending>& p, const proto::Reply& reply) {
   const std::int64_t now = now_unix();
   const KeyId b_tid = KeyId::b_tid(p->rand, fqdn_);
   store::GbaBootstrap row;

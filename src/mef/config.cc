@@ -34,6 +34,10 @@ Result<MefConfig> load_mef_config(const service::ConfigFile& file) {
     c.bsf.challenge_lifetime = std::chrono::seconds(b->integer("challenge_lifetime_s", 60, 1, 3600));
     c.bsf.max_challenges = static_cast<std::size_t>(b->integer("max_challenges", 100000, 1, 10000000));
     if (auto st = b->finish(); !st) return std::unexpected(st.error());
+    // The device has no credential yet: it verifies the MEF's certificate.
+    if (c.bsf.enabled && (c.listen.certificate.empty() || c.listen.private_key.empty())) {
+      return fail(Errc::invalid_argument, "mef.bsf.enabled needs mef.certificate and mef.private_key");
+    }
   }
   auto store = service::read_store_settings(*t);
   if (!store) return std::unexpected(store.error());

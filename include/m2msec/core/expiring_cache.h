@@ -50,6 +50,18 @@ class ExpiringCache {
     return it->second.value;
   }
 
+  // take returns the value held for |key| if it has not expired at |now|
+  // and forgets it, in one step: of two concurrent takers, one gets it.
+  std::optional<Value> take(const Key& key, TimePoint now = Clock::now()) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    std::optional<Value> out;
+    if (it->second.expires > now) out = std::move(it->second.value);
+    entries_.erase(it);
+    return out;
+  }
+
   // erase forgets |key|.
   void erase(const Key& key) {
     std::lock_guard lock(mu_);

@@ -96,7 +96,8 @@ struct BsfConfig {
 // no credential yet).
 class Bsf {
  public:
-  Bsf(BsfConfig cfg, Fqdn fqdn, SubscriberSource& subscribers, store::Store& store);
+  // |pool| runs the store work of a grant (sealing Ks, the durable write).
+  Bsf(BsfConfig cfg, Fqdn fqdn, SubscriberSource& subscribers, store::Store& store, service::WorkerPool& pool);
 
   // handle answers one plain HTTP request (proto::Request::plain) with a
   // plain HTTP response:
@@ -105,8 +106,9 @@ class Bsf {
   //        if the IMPI has one), a nonce no longer held (stale=TRUE), a
   //        nonce already used, or a verified AUTS
   //   403  unknown IMPI (for 10 s after a lookup found it unknown, without
-  //        another), a wrong RES, a nonce issued to another IMPI, an AUTS
-  //        that does not verify
+  //        another), a wrong RES, a nonce issued to another IMPI (which
+  //        uses it up too), an AUTS that does not verify
+  //   500  the subscriber source or the store failed
   //   404  any target but "/"; 405 any method but GET
   //   200  the B-TID and its lifetime
   void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
@@ -120,11 +122,14 @@ class Bsf {
   void verify(const proto::Request& req, const proto::digest::Credentials& creds, proto::Reply reply);
   void grant(const proto::Request& req, const proto::digest::Credentials& creds, std::shared_ptr<const Pending> p,
              proto::Reply reply);
+  void record(const proto::digest::Credentials& creds, const std::shared_ptr<const Pending>& p,
+              const proto::Reply& reply);
 
   BsfConfig cfg_;
   Fqdn fqdn_;
   SubscriberSource& subscribers_;
   store::Store& store_;
+  service::WorkerPool& pool_;
   service::AuditLog* audit_ = nullptr;
   // Outstanding challenges by nonce, and the nonces already answered (a
   // replay is told apart from a nonce that merely expired).

@@ -6,6 +6,9 @@
 // osmo-auc-gen. Every refusal the BSF gives has a case.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <fstream>
 #include <thread>
 
 #include "m2msec/core/encoding.h"
@@ -233,6 +236,22 @@ TEST_F(BsfTest, RefusesAWrongResAndBurnsTheNonce) {
   EXPECT_EQ(status(retry), 401);
 }
 
+// "Every answer uses its nonce up": two answers racing on one nonce (two
+// sessions) give one B-TID; the other gets a new challenge.
+TEST_F(BsfTest, ConcurrentAnswersToOneNonceGiveOneBTid) {
+  for (int round = 0; round < 20; ++round) {
+    Ue ue;  // a USIM that accepts any SQN the BSF sends (the loser's new challenge included)
+    Ue::Answer a = ue.answer(send(initial()));
+    ASSERT_FALSE(a.creds.auts);
+    std::array<int, 2> got{};
+    std::thread other([&] { got[1] = status(send(a.authorization)); });
+    got[0] = status(send(a.authorization));
+    other.join();
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::array<int, 2>{200, 401})) << "round " << round;
+  }
+}
+
 TEST_F(BsfTest, RefusesAnUnknownImpi) {
   const proto::Response r = send(initial("999990000000001@ims.mnc999.mcc999.3gppnetwork.org"));
   EXPECT_EQ(status(r), 403);
@@ -447,6 +466,36 @@ TEST_F(ZnTest, RefusesUnknownRemovedAndMalformed) {
   // The operator removes the subscriber: its B-TIDs stop resolving.
   ASSERT_TRUE(store_->mef().remove_subscriber(kImpi));
   EXPECT_EQ(rsc(call(*svc_, maf, zn(b_tid, proto::kSuidMafKm, "maf.example.com", kUaTls))), 4004);
+}
+
+// [mef.bsf] (docs/configuration.md): off by default, its bounds enforced,
+// and on only with the MEF's certificate, which the device verifies.
+TEST(BsfConfig, ReadsTheTableAndNeedsTheMefCertificate) {
+  TempDir dir;
+  auto load = [&](const std::string& extra) {
+    const std::string path = dir.file("mef.toml");
+    std::ofstream(path) << "[mef]\nfqdn = \"mef.example.com\"\nsp_domain = \"sp.example.com\"\ndata_dir = \"d\"\n" << extra;
+    auto file = service::ConfigFile::load(path);
+    EXPECT_TRUE(file);
+    return load_mef_config(*file);
+  };
+  const std::string cert = "certificate = \"mef.crt\"\nprivate_key = \"mef.key\"\n";
+  auto off = load(cert);
+  ASSERT_TRUE(off) << off.error().message();
+  EXPECT_FALSE(off->bsf.enabled);
+  auto on = load(cert + "[mef.bsf]\nenabled = true\nkey_lifetime_s = 3600\nchallenge_lifetime_s = 5\n");
+  ASSERT_TRUE(on) << on.error().message();
+  EXPECT_TRUE(on->bsf.enabled);
+  EXPECT_EQ(on->bsf.key_lifetime, 3600);
+  EXPECT_EQ(on->bsf.challenge_lifetime, std::chrono::seconds(5));
+  auto no_cert = load("[mef.bsf]\nenabled = true\n");
+  ASSERT_FALSE(no_cert);
+  EXPECT_NE(no_cert.error().message().find("mef.bsf.enabled needs mef.certificate"), std::string::npos);
+  for (const std::string& bad : {std::string("key_lifetime_s = 59\n"), std::string("challenge_lifetime_s = 0\n"),
+                                 std::string("max_challenges = 0\n"), std::string("unknown = 1\n")}) {
+    auto r = load(cert + "[mef.bsf]\nenabled = true\n" + bad);
+    EXPECT_FALSE(r) << bad;
+  }
 }
 
 // With [mef.bsf] off, a plain HTTP request gets 400 and nothing else.
