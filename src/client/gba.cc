@@ -10,24 +10,23 @@
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/endpoint.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/core/printable.h"
 #include "m2msec/crypto/gba.h"
 #include "m2msec/crypto/milenage.h"
 #include "m2msec/proto/digest.h"
 #include "m2msec/proto/http_client.h"
+#include "m2msec/proto/messages.h"
 
 namespace m2msec::client {
 namespace {
 
 namespace digest = proto::digest;
 
-crypto::UaBinding binding_of(tls::Transport t) {
-  return t == tls::Transport::dtls ? crypto::UaBinding::dtls : crypto::UaBinding::tls;
-}
 
 std::string header_of(const proto::PlainHttpResponse& r, std::string_view name) {
   for (const auto& [n, v] : r.headers) {
     if (n.size() == name.size() &&
-        std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+        std::equal(n.begin(), n.end(), name.begin(), [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); })) {
       return v;
     }
   }
@@ -91,14 +90,16 @@ bool offers_auth_int(std::string_view qop) {
 
 Error refused(const proto::PlainHttpResponse& r) {
   std::string detail = "BSF answered HTTP " + std::to_string(r.status);
-  if (!r.body.empty()) detail += ": " + r.body.substr(0, r.body.find('\n'));
+  if (!r.body.empty()) detail += ": " + printable(r.body.substr(0, r.body.find('\n')), 200);
   return Error(Errc::request_refused, detail);
 }
 
 }  // namespace
 
 std::string gba_psk_suite(tls::Transport transport) {
-  return std::string(crypto::ua_psk_suite_name(binding_of(transport)));
+  // The TS-0003 10.2.2 suite of the transport, which the Ua identifier
+  // names (crypto::ua_security_protocol_id: 0x00AE, 0xC0A8).
+  return std::string(transport == tls::Transport::dtls ? tls::kDtlsPskSuite : tls::kTlsPskSuite);
 }
 
 DeviceState gba_device_state(const GbaBootstrap& b, const std::string& mef_fqdn, const std::string& entity_id,
@@ -126,7 +127,7 @@ DeviceState gba_device_state(const GbaBootstrap& b, const std::string& mef_fqdn,
 
 Result<SecretBytes> gba_ks_naf(const SecretBytes& ks, std::span<const std::uint8_t> rand, std::string_view impi,
                                std::string_view naf_fqdn, tls::Transport transport) {
-  return crypto::derive_ks_naf(ks.view(), rand, impi, crypto::naf_id(naf_fqdn, binding_of(transport)));
+  return crypto::derive_ks_naf(ks.view(), rand, impi, crypto::naf_id(naf_fqdn, proto::ua_binding(transport)));
 }
 
 Result<GbaBootstrap> gba_bootstrap(const UbOptions& o, Usim& usim) {
@@ -162,7 +163,7 @@ Result<GbaBootstrap> gba_bootstrap(const UbOptions& o, Usim& usim) {
     if (!challenge) return std::unexpected(challenge.error());
     // TS 24.109 4.2: "the UE shall check that the realm ... contains the
     // same FQDN of the BSF that was present in the BSF certificate".
-    if (!Fqdn::parse(challenge->realm) || !Fqdn::parse(challenge->realm)->matches(*bsf)) {
+    if (auto realm = Fqdn::parse(challenge->realm); !realm || !realm->matches(*bsf)) {
       return fail(Errc::authentication_failed, "the challenge's realm is not the MEF's FQDN");
     }
     if (challenge->algorithm != digest::kAkaV1Md5 || !offers_auth_int(challenge->qop)) {
@@ -238,7 +239,7 @@ Result<GbaBootstrap> gba_bootstrap(const UbOptions& o, Usim& usim) {
     if (!expires) return std::unexpected(expires.error());
     if (*expires <= now_unix()) return fail(Errc::malformed_message, "the B-TID's <lifetime> has already passed");
     // TS 33.220 4.5.2: B-TID = base64encode(RAND)@BSF_servers_domain_name.
-    if (*b_tid != KeyId::b_tid(rand, *bsf).str()) {
+    if (auto got = KeyId::parse(KeyIdKind::ke, *b_tid); !got || !(*got == KeyId::b_tid(rand, *bsf))) {
       return fail(Errc::authentication_failed, "the B-TID is not base64(RAND)@MEF-FQDN");
     }
     GbaBootstrap out;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "m2msec/crypto/derive.h"
 #include "m2msec/crypto/hmac.h"
 #include "m2msec/crypto/milenage.h"
 
@@ -34,7 +35,7 @@ std::array<std::uint8_t, kUaProtocolIdSize> ua_security_protocol_id(UaBinding bi
     case UaBinding::dtls:
       return {0x01, 0x00, 0x01, 0xC0, 0xA8};
     default:
-      return {0x01, 0x00, 0x01, 0x00, 0xAE};
+      return ua_security_protocol_id(UaBinding::tls);
   }
 }
 
@@ -46,21 +47,9 @@ bool is_ua_security_protocol_id(std::span<const std::uint8_t> id) {
   return false;
 }
 
-std::string_view ua_psk_suite_name(UaBinding binding) {
-  switch (binding) {
-    case UaBinding::dtls:
-      return "PSK-AES128-CCM8";
-    case UaBinding::tls:
-    default:
-      return "PSK-AES128-CBC-SHA256";
-  }
-}
-
 std::vector<std::uint8_t> naf_id(std::string_view naf_fqdn, std::span<const std::uint8_t> ua_protocol_id) {
-  std::vector<std::uint8_t> out(naf_fqdn.begin(), naf_fqdn.end());
-  for (std::uint8_t& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<std::uint8_t>(c - 'A' + 'a');
-  }
+  const std::string fqdn = maf_id_for_km(naf_fqdn);  // the one FQDN lowercasing of the derivations
+  std::vector<std::uint8_t> out(fqdn.begin(), fqdn.end());
   out.insert(out.end(), ua_protocol_id.begin(), ua_protocol_id.end());
   return out;
 }

@@ -11,7 +11,6 @@
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
-#include "m2msec/crypto/gba.h"
 #include "m2msec/entityb/entityb.h"
 #include "m2msec/proto/json_reader.h"
 #include "m2msec/proto/http_client.h"
@@ -83,13 +82,19 @@ void EntityB::follow_revocations(link::Link& feed_link) {
   for (const PeerEntry& m : cfg_.mefs) follow(m, proto::kMefRevocationsPrefix, false);
 }
 
+// gba_kpsa_key names the Kpsa of B-TID |b_tid| met over |transport|:
+// its Ks_NAF depends on the transport's Ua identifier.
+static std::string gba_kpsa_key(const KeyId& b_tid, tls::Transport transport) {
+  return b_tid.canonical() + "|" + std::string(tls::transport_name(transport));
+}
+
 std::string EntityB::key_for_identity(std::string_view identity, tls::Transport transport) const {
   auto kc_id = KeyId::parse(KeyIdKind::kc, identity, cfg_.id_encoding);
   if (kc_id && find_peer(cfg_.mafs, kc_id->fqdn())) return kc_id->canonical();
   if (auto kpsa_id = KeyId::parse(KeyIdKind::kpsa, identity)) return kpsa_id->canonical();
   if (auto b_tid = KeyId::parse(KeyIdKind::ke, identity);
       b_tid && b_tid->has_b_tid_form() && find_peer(cfg_.mefs, b_tid->fqdn())) {
-    return b_tid->canonical() + "|" + std::string(tls::transport_name(transport));
+    return gba_kpsa_key(*b_tid, transport);
   }
   return "";
 }
@@ -163,7 +168,7 @@ Status EntityB::apply_mef_entries(const Fqdn& mef, const std::vector<proto::Revo
     // A B-TID (GBA-based SAEF): its Kpsa is held per transport.
     if (auto b_tid = KeyId::parse(KeyIdKind::ke, e.key_id); e.kpsa_id.empty() && b_tid && b_tid->has_b_tid_form()) {
       for (tls::Transport t : {tls::Transport::tls, tls::Transport::dtls}) {
-        const std::string key = b_tid->canonical() + "|" + std::string(tls::transport_name(t));
+        const std::string key = gba_kpsa_key(*b_tid, t);
         kpsas.insert(key);
         revoked_.put(key, true);
       }
@@ -259,13 +264,7 @@ Result<SecretBytes> EntityB::fetch_kpsa(const KeyId& kpsa_id, const PeerEntry& m
                                         const std::string& key, std::optional<tls::Transport> gba) {
   Request req;
   req.op = proto::Operation::retrieve;
-  req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(kpsa_id.str()) + "/" +
-           std::to_string(proto::kSuidKpsa);
-  if (gba) {
-    req.to += "?" + std::string(proto::kUaQuery) +
-              hex_encode(crypto::ua_security_protocol_id(*gba == tls::Transport::dtls ? crypto::UaBinding::dtls
-                                                                                       : crypto::UaBinding::tls));
-  }
+  req.to = proto::fetch_credentials_path(kpsa_id.str(), proto::kSuidKpsa, gba);
   req.from = cfg_.cse_id;
   auto rsp = call(mef, std::move(req));
   if (!rsp) {

@@ -7,7 +7,6 @@
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
 #include "m2msec/crypto/derive.h"
-#include "m2msec/crypto/gba.h"
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
@@ -170,10 +169,7 @@ Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& 
   const link::Peer& peer = mef_peers_[static_cast<std::size_t>(mef - cfg_.mefs.begin())];
   proto::Request req;
   req.op = proto::Operation::retrieve;
-  req.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(ke_id.str()) + "/" +
-           std::to_string(proto::kSuidMafKm) + "?" + std::string(proto::kUaQuery) +
-           hex_encode(crypto::ua_security_protocol_id(transport == tls::Transport::dtls ? crypto::UaBinding::dtls
-                                                                                          : crypto::UaBinding::tls));
+  req.to = proto::fetch_credentials_path(ke_id.str(), proto::kSuidMafKm, transport);
   req.from = fqdn_.str();
   auto rsp = link_->call(peer, std::move(req));
   if (!rsp) {

@@ -42,7 +42,7 @@ MefService::MefService(MefConfig cfg, store::Store& store, service::WorkerPool& 
     : cfg_(std::move(cfg)), fqdn_(*Fqdn::parse(cfg_.listen.fqdn)), store_(store), pool_(pool) {
   if (cfg_.bsf.enabled) {
     subscribers_ = std::make_unique<StoreSubscribers>(store_, pool_);
-    bsf_ = std::make_unique<Bsf>(cfg_.bsf, fqdn_, *subscribers_, store_);
+    bsf_ = std::make_unique<Bsf>(cfg_.bsf, fqdn_, *subscribers_, store_, pool_);
   }
 }
 
@@ -333,7 +333,8 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
   }
   if (suid == std::to_string(proto::kSuidKpsa)) {
     // 8.3.2.3: an Enrolee B asking by B-TID gets Kpsa = Ks_NAF (Zn).
-    if (auto b_tid = KeyId::parse(KeyIdKind::ke, *id_text); b_tid && b_tid->has_b_tid_form() && ua) {
+    if (auto b_tid = KeyId::parse(KeyIdKind::ke, *id_text);
+        b_tid && b_tid->has_b_tid_form() && b_tid->fqdn().matches(fqdn_) && ua) {
       auto who = service::peer_entity_id(peer, cfg_.sp_domain, tls::AnchorRole::infrastructure);
       if (!who || *who != req.from) {
         return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
@@ -390,7 +391,8 @@ proto::Response MefService::gba_credential(const Request& req, const std::string
   const bool is_target = sub->target_kind == kind && (kind == store::TargetKind::maf ? iequal(sub->target, req.from)
                                                                                     : sub->target == req.from);
   if (!is_target) {
-    spdlog::warn("mef: {} asked for the Ks_NAF of {} whose target is {}", printable(req.from), b_tid, sub->target);
+    spdlog::warn("mef: {} asked for the Ks_NAF of {} whose target is {}", printable(req.from), printable(b_tid),
+                 printable(sub->target));
     return proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not the subscriber's target");
   }
   std::string naf = req.from;

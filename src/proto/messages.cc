@@ -290,4 +290,14 @@ Result<RevocationFeed> RevocationFeed::from_json(const json& j) {
   return f;
 }
 
+crypto::UaBinding ua_binding(tls::Transport transport) {
+  return transport == tls::Transport::dtls ? crypto::UaBinding::dtls : crypto::UaBinding::tls;
+}
+
+std::string fetch_credentials_path(std::string_view key_id, int suid, std::optional<tls::Transport> ua) {
+  std::string out = std::string(kMefFetchPrefix) + percent_encode(key_id) + "/" + std::to_string(suid);
+  if (ua) out += "?" + std::string(kUaQuery) + hex_encode(crypto::ua_security_protocol_id(ua_binding(*ua)));
+  return out;
+}
+
 }  // namespace m2msec::proto

@@ -53,10 +53,6 @@ std::array<std::uint8_t, kUaProtocolIdSize> ua_security_protocol_id(UaBinding bi
 // ua_security_protocol_id returns.
 bool is_ua_security_protocol_id(std::span<const std::uint8_t> id);
 
-// ua_psk_suite_name is the OpenSSL name of the suite named by
-// ua_security_protocol_id(|binding|).
-std::string_view ua_psk_suite_name(UaBinding binding);
-
 // naf_id builds NAF_Id = FQDN of the NAF || Ua security protocol
 // identifier (TS 33.220 B.3). The FQDN enters with its ASCII letters
 // lowercased, as DNS names compare case-insensitively (the same rule as

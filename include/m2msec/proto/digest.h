@@ -37,6 +37,7 @@
 #include <string_view>
 
 #include "m2msec/core/error.h"
+#include "m2msec/crypto/milenage.h"
 
 namespace m2msec::proto::digest {
 
@@ -48,7 +49,7 @@ inline constexpr std::size_t kMaxDigestHeader = 4096;
 inline constexpr std::string_view kAkaV1Md5 = "AKAv1-MD5";
 
 // kAutsSize is the length of AKA's AUTS (TS 33.102 6.3.3: SQN^AK* || MAC-S).
-inline constexpr std::size_t kAutsSize = 14;
+inline constexpr std::size_t kAutsSize = crypto::kAutsSize;
 
 // Challenge is a WWW-Authenticate (or Proxy-Authenticate) Digest challenge.
 // realm and nonce are required. qop is the qop-options list as sent, e.g.

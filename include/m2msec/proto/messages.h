@@ -17,6 +17,8 @@
 
 #include "m2msec/core/error.h"
 #include "m2msec/core/secret.h"
+#include "m2msec/crypto/gba.h"
+#include "m2msec/tls/profile.h"
 
 namespace m2msec::proto {
 
@@ -51,6 +53,16 @@ inline constexpr std::string_view kHolderQuery = "?holder=";
 // security protocol identifier (hex) of the device's session with the
 // requester (GBA Zn, docs/protocol.md): "?ua=01000100ae".
 inline constexpr std::string_view kUaQuery = "ua=";
+
+// ua_binding is the Ua binding of a session over |transport|: the one
+// place a transport becomes a Ua security protocol identifier
+// (crypto::ua_security_protocol_id), for devices and NAFs alike.
+crypto::UaBinding ua_binding(tls::Transport transport);
+
+// fetch_credentials_path is the target of a fetchCredentials request
+// (docs/protocol.md 2.2) for |key_id| and |suid|; with |ua| set, a Zn
+// request for a B-TID's Ks_NAF naming the Ua transport (2.4): "?ua=<hex>".
+std::string fetch_credentials_path(std::string_view key_id, int suid, std::optional<tls::Transport> ua = {});
 
 // check_holder_id accepts a holder ID as above; Errc::invalid_argument
 // otherwise.
