@@ -21,6 +21,7 @@ struct WipedStrings {
 WipedStrings split_csv_line(const std::string& line) {
   WipedStrings out;
   std::string cur;
+  cur.reserve(line.size());  // never reallocated: no unwiped copy of a key cell is freed
   for (char c : line) {
     if (c == ',') {
       out.v.emplace_back(trim_ascii_space(cur));
@@ -35,7 +36,7 @@ WipedStrings split_csv_line(const std::string& line) {
   return out;
 }
 
-Result<std::vector<ImportRow>> read_csv(std::string_view text) {
+Result<std::vector<ImportRow>> read_csv(std::string_view text, std::vector<std::string>* out_header) {
   std::vector<ImportRow> rows;
   std::vector<std::string> header;
   std::size_t n = 0;
@@ -52,6 +53,7 @@ Result<std::vector<ImportRow>> read_csv(std::string_view text) {
     if (skip) continue;
     if (header.empty()) {
       header = cells.v;
+      if (out_header != nullptr) *out_header = header;
       continue;
     }
     if (cells.v.size() != header.size()) {
@@ -106,9 +108,10 @@ ImportRow::~ImportRow() {
   for (auto& [name, value] : f) wipe(value);
 }
 
-Result<std::vector<ImportRow>> read_import_rows(std::string_view text, const std::string& format) {
+Result<std::vector<ImportRow>> read_import_rows(std::string_view text, const std::string& format,
+                                                std::vector<std::string>* out_header) {
   if (format == "json") return read_json(text);
-  return read_csv(text);
+  return read_csv(text, out_header);
 }
 
 }  // namespace m2msec::cli

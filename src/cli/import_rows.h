@@ -14,6 +14,9 @@
 
 namespace m2msec::cli {
 
+// kMaxImportFileSize bounds a bulk import file (read as one secret file).
+inline constexpr std::size_t kMaxImportFileSize = 256u << 20;
+
 // ImportRow is one data row by column name (empty CSV cells are left
 // out). |line| is its line in a CSV file, or its 1-based index in a JSON
 // array. Every value is wiped on destruction: key columns hold secrets.
@@ -33,6 +36,9 @@ struct ImportRow {
 // first line that is not blank or a '#' comment is the header; every
 // later such line must have as many fields. Fails with
 // Errc::malformed_message naming the line or row, never a cell's value.
-Result<std::vector<ImportRow>> read_import_rows(std::string_view text, const std::string& format);
+// |out_header|, if set, receives a CSV file's column names (so a caller can
+// check the columns once, even those whose every cell is empty).
+Result<std::vector<ImportRow>> read_import_rows(std::string_view text, const std::string& format,
+                                                std::vector<std::string>* out_header = nullptr);
 
 }  // namespace m2msec::cli

@@ -22,7 +22,6 @@ namespace m2msec::cli {
 namespace {
 
 // kMaxImportFileSize bounds an import file (held in wiped memory).
-constexpr std::size_t kMaxImportFileSize = 256u << 20;
 
 struct ClientOpts {
   std::string config, entity, km_id, km_file, expires, lifetime, app_id, file;
@@ -129,19 +128,20 @@ int add(Context& ctx, const ClientOpts& o) {
 }
 
 // read_rows reads the CSV (import_rows.h: a header line, blank lines and
-// '#' lines skipped) and checks its columns: entity_id, km_id and km_hex
+// '#' lines skipped) and checks its header: entity_id, km_id and km_hex
 // are required, expires, lifetime and app_id optional, nothing else.
 Result<std::vector<ImportRow>> read_rows(std::string_view text) {
   static const std::set<std::string> known = {"entity_id", "km_id", "km_hex", "expires", "lifetime", "app_id"};
-  auto rows = read_import_rows(text, "csv");
+  std::vector<std::string> header;
+  auto rows = read_import_rows(text, "csv", &header);
   if (!rows) return rows;
-  if (rows->empty()) return fail(Errc::malformed_message, "no data rows");
-  for (const ImportRow& r : *rows) {
-    for (const auto& [name, value] : r.f) {
-      if (!known.count(name)) {
-        return fail(Errc::malformed_message, "line " + std::to_string(r.line) + ": unknown column '" +
-                                                 printable_text(name) + "'");
-      }
+  if (header.empty()) return fail(Errc::malformed_message, "no header line");
+  for (const std::string& h : header) {
+    if (!known.count(h)) return fail(Errc::malformed_message, "unknown column '" + printable_text(h) + "'");
+  }
+  for (const char* need : {"entity_id", "km_id", "km_hex"}) {
+    if (std::find(header.begin(), header.end(), need) == header.end()) {
+      return fail(Errc::malformed_message, std::string("header lacks column ") + need);
     }
   }
   return rows;
@@ -164,10 +164,6 @@ int import(Context& ctx, const ClientOpts& o) {
   for (std::size_t i = 0; i < rows->size(); ++i) {
     ImportRow& r = (*rows)[i];
     const std::string where = "row " + std::to_string(i + 1) + " (line " + std::to_string(r.line) + "): ";
-    if (!r.f.count("entity_id") || !r.f.count("km_id") || !r.f.count("km_hex")) {
-      errors.push_back(where + "entity_id, km_id and km_hex are required");
-      continue;
-    }
     auto km = hex_decode_secret(r.f["km_hex"]);
     if (!km) {
       errors.push_back(where + "km_hex must be hex");

@@ -17,7 +17,6 @@ namespace {
 
 // kMaxImportFileSize bounds an import file; the whole file is held in
 // (wiped) memory while it is checked.
-constexpr std::size_t kMaxImportFileSize = 256u << 20;
 
 struct ImportOpts {
   std::string config, file, format;

@@ -22,7 +22,6 @@ namespace m2msec::cli {
 namespace {
 
 // kMaxImportFileSize bounds an import file (held in wiped memory).
-constexpr std::size_t kMaxImportFileSize = 256u << 20;
 
 struct SubscriberOpts {
   std::string config, impi, k_file, opc_file, op_file, sqn = "0", amf = "0000", enrolee_id, target, target_kind,

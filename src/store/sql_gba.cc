@@ -4,8 +4,6 @@
 // Ks). K, OPc and Ks are sealed with the AAD of their cell
 // ("gba_subscribers|k|<IMPI>", "gba_subscribers|opc|<IMPI>",
 // "gba_bootstraps|ks|<B-TID>"), on the caller's thread.
-#include <algorithm>
-#include <cctype>
 #include <ctime>
 #include <optional>
 
@@ -25,7 +23,8 @@ const std::string kListSubscribers = "SELECT " + std::string(kSummaryColumns) +
 // kAdvanceSqn takes the next SQNs in one statement: the row's lock (both
 // engines) makes concurrent writers, from any process, take turns.
 const std::string kAdvanceSqn =
-    "UPDATE gba_subscribers SET sqn = sqn + ?2 WHERE impi = ?1 AND sqn + ?2 < 281474976710656 RETURNING " +
+    "UPDATE gba_subscribers SET sqn = sqn + ?2 WHERE impi = ?1 AND sqn + ?2 < " + std::to_string(kSqnLimit) +
+    " RETURNING " +
     kSubscriberColumns;
 // kRaiseSqn only ever raises the SQN (resynchronisation).
 constexpr std::string_view kRaiseSqn =
@@ -205,9 +204,12 @@ Result<std::vector<GbaSubscriberSummary>> SqlMefRepository::list_subscribers(con
 // of |impi|, inside the caller's write transaction: its B-TID is a KeID
 // whose Ks_NAF the subscriber's target (the holder) may have fetched on Zn,
 // so the MAF drops that Km and Entity B that Kpsa (8.3.2.3).
-Status log_bootstrap_revocations(sql::Connection& conn, const std::string& impi, std::int64_t now) {
+static Status log_bootstrap_revocations(sql::Connection& conn, const std::string& impi, std::int64_t now) {
+  // A MAF is named by its FQDN without case, an Entity B by its CSE-ID,
+  // as log_enrolment_revocation names them.
   Result<Stmt> q = conn.prepare(
-      "SELECT b.b_tid, s.enrolee_id, s.target_kind, s.target, b.expires_at FROM gba_bootstraps b "
+      "SELECT b.b_tid, s.enrolee_id, CASE s.target_kind WHEN 'maf' THEN lower(s.target) ELSE s.target END, "
+      "b.expires_at FROM gba_bootstraps b "
       "JOIN gba_subscribers s ON s.impi = b.impi WHERE b.impi = ?1 AND b.expires_at > ?2");
   if (!q) return std::unexpected(q.error());
   Status st = q->bind_text(1, impi);
@@ -222,14 +224,8 @@ Status log_bootstrap_revocations(sql::Connection& conn, const std::string& impi,
     r.kind = RevokedKind::ke;
     r.key_id = q->column_text(0);
     r.entity_id = q->column_text(1);
-    // A MAF is named by its FQDN without case, an Entity B by its CSE-ID
-    // (as log_enrolment_revocation names them).
-    r.holder = q->column_text(3);
-    if (q->column_text(2) == "maf") {
-      std::transform(r.holder.begin(), r.holder.end(), r.holder.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    }
-    r.expires_at = q->column_int64(4);
+    r.holder = q->column_text(2);
+    r.expires_at = q->column_int64(3);
     entries.push_back(std::move(r));
   }
   for (const Revocation& r : entries) {
