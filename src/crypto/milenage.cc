@@ -68,6 +68,16 @@ Block constant(std::uint8_t last) {
   return c;
 }
 
+// BlockWiper wipes the blocks it names when it goes, on every return path.
+struct BlockWiper {
+  std::array<Block*, 3> blocks{};
+  ~BlockWiper() {
+    for (Block* b : blocks) {
+      if (b != nullptr) secure_wipe(b->data(), b->size());
+    }
+  }
+};
+
 Status check(std::span<const std::uint8_t> v, std::size_t n, const char* what) {
   if (v.size() != n) return fail(Errc::invalid_length, std::string(what) + " must be " + std::to_string(n) + " bytes");
   return {};
@@ -75,18 +85,24 @@ Status check(std::span<const std::uint8_t> v, std::size_t n, const char* what) {
 
 }  // namespace
 
+MilenageOutput::~MilenageOutput() {
+  for (auto* a : {&mac_a, &mac_s, &res}) secure_wipe(a->data(), a->size());
+  for (auto* a : {&ak, &ak_s}) secure_wipe(a->data(), a->size());
+}
+
 Result<SecretBytes> milenage_opc(std::span<const std::uint8_t> k, std::span<const std::uint8_t> op) {
   if (Status st = check(k, kMilenageKeySize, "K"); !st) return std::unexpected(st.error());
   if (Status st = check(op, kMilenageKeySize, "OP"); !st) return std::unexpected(st.error());
   auto aes = Aes::make(k);
   if (!aes) return std::unexpected(aes.error());
-  const Block opb = to_block(op);
+  Block opb = to_block(op), ek{}, opc{};
+  const BlockWiper wiper{{&opb, &ek, &opc}};
   auto e = aes->encrypt(opb);
   if (!e) return std::unexpected(e.error());
-  Block opc = xored(*e, opb);
-  SecretBytes out(std::span<const std::uint8_t>(opc.data(), opc.size()));
-  secure_wipe(opc.data(), opc.size());
-  return out;
+  ek = *e;
+  secure_wipe(e->data(), e->size());
+  opc = xored(ek, opb);
+  return SecretBytes(std::span<const std::uint8_t>(opc.data(), opc.size()));
 }
 
 Result<MilenageOutput> milenage(std::span<const std::uint8_t> k, std::span<const std::uint8_t> opc,
@@ -99,13 +115,13 @@ Result<MilenageOutput> milenage(std::span<const std::uint8_t> k, std::span<const
   }
   auto aes = Aes::make(k);
   if (!aes) return std::unexpected(aes.error());
-  const Block op_c = to_block(opc);
+  Block op_c = to_block(opc), in1{};
+  const BlockWiper wiper{{&op_c, &in1, nullptr}};
   auto temp = aes->encrypt(xored(to_block(rand), op_c));
   if (!temp) return std::unexpected(temp.error());
 
   // f1, f1*: IN1 = SQN || AMF || SQN || AMF; OUT1 = E_K(TEMP xor
   // rot(IN1 xor OPc, r1) xor c1) xor OPc.
-  Block in1{};
   std::copy(sqn.begin(), sqn.end(), in1.begin());
   std::copy(amf.begin(), amf.end(), in1.begin() + 6);
   std::copy(sqn.begin(), sqn.end(), in1.begin() + 8);

@@ -20,7 +20,14 @@ inline constexpr std::size_t kAmfSize = 2;
 
 // MilenageOutput is what one run of f1-f5 (and f1*, f5*) gives for one
 // (K, OPc, RAND, SQN, AMF).
+// Every member is wiped when the output goes: RES is the Digest password
+// of GBA's Ub, AK and AK* conceal SQN.
 struct MilenageOutput {
+  MilenageOutput() = default;
+  MilenageOutput(MilenageOutput&&) noexcept = default;
+  MilenageOutput& operator=(MilenageOutput&&) noexcept = default;
+  ~MilenageOutput();
+
   std::array<std::uint8_t, 8> mac_a{};  // f1
   std::array<std::uint8_t, 8> mac_s{};  // f1*
   std::array<std::uint8_t, 8> res{};    // f2

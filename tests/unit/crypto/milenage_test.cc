@@ -145,10 +145,15 @@ TEST(Milenage, VerifiesOsmoAucGenAutn) {
     ASSERT_TRUE(c) << c.error().message();
     EXPECT_EQ(hex(c->sqn), r.at("SQN"));
     EXPECT_EQ(hex(c->out.res), theirs.at("RES"));
-    autn[15] ^= 0x01;
-    auto bad = milenage_verify_autn(bytes(r.at("K")), opc->view(), bytes(r.at("RAND")), autn);
-    ASSERT_FALSE(bad);
-    EXPECT_EQ(bad.error().code(), Errc::authentication_failed);
+    // A changed MAC, and a changed SQN xor AK (the recovered SQN then
+    // differs from the one the MAC covers), are both refused.
+    for (std::size_t at : {std::size_t{15}, std::size_t{0}}) {
+      std::vector<std::uint8_t> forged = autn;
+      forged[at] ^= 0x01;
+      auto bad = milenage_verify_autn(bytes(r.at("K")), opc->view(), bytes(r.at("RAND")), forged);
+      ASSERT_FALSE(bad) << "byte " << at;
+      EXPECT_EQ(bad.error().code(), Errc::authentication_failed);
+    }
   }
 }
 
@@ -184,6 +189,12 @@ TEST(Milenage, AutsAgreesWithOsmoAucGen) {
     EXPECT_EQ(status, 0) << out;
     EXPECT_NE(out.find("SQN.MS:\t" + std::to_string(sqn_ms) + "\n"), std::string::npos) << out;
 
+    // SQN_MS xor AK* changed: the MAC-S no longer covers the SQN recovered.
+    std::array<std::uint8_t, kAutsSize> shifted = *auts;
+    shifted[0] ^= 0x01;
+    auto wrong_sqn = milenage_verify_auts(k, opc->view(), rand, shifted);
+    ASSERT_FALSE(wrong_sqn);
+    EXPECT_EQ(wrong_sqn.error().code(), Errc::authentication_failed);
     std::array<std::uint8_t, kAutsSize> forged = *auts;
     forged[13] ^= 0x80;
     auto refused = milenage_verify_auts(k, opc->view(), rand, forged);
