@@ -417,12 +417,14 @@ def bootstrapping_info(btid, life):
             f"<btid>{btid}</btid><lifetime>{life}</lifetime></BootstrappingInfo>\n")
 
 
-def send_ok(conn, cred, v, body, rspauth=None):
-    """send_ok sends 200 with Authentication-Info (rspauth over |body| with XRES, unless given) and |body|."""
+def send_ok(conn, cred, v, body, rspauth=None, echo_cnonce=None):
+    """send_ok sends 200 with Authentication-Info (rspauth over |body| with XRES, unless given; the device's
+    cnonce echoed, unless |echo_cnonce| is given) and |body|."""
     body = body.encode()
     if rspauth is None:
         rspauth = request_digest(cred, v.res, "", body)
-    info = f'qop=auth-int, rspauth="{rspauth}", cnonce={quote(cred["cnonce"])}, nc={cred["nc"]}'
+    cnonce = cred["cnonce"] if echo_cnonce is None else echo_cnonce
+    info = f'qop=auth-int, rspauth="{rspauth}", cnonce={quote(cnonce)}, nc={cred["nc"]}'
     conn.send(200, "OK", [("Authentication-Info", info), ("Content-Type", BSF_XML)], body)
 
 
@@ -636,7 +638,7 @@ class Test(Checks):
         self.check(self.state(uicc)["sqn_ms"] == sqn_ms, "4 stale twice: SQN_MS unchanged")
         return uicc
 
-    def failing_200(self, uicc, v, body, rspauth=None):
+    def failing_200(self, uicc, v, body, rspauth=None, echo_cnonce=None):
         def script(conn, ex):
             read_initial(conn, ex, uicc)
             send_challenge(conn, v)
@@ -644,7 +646,7 @@ class Test(Checks):
             if ex.facts.get("answer") != "digest":
                 conn.send(403, "Forbidden")
                 return
-            send_ok(conn, cred, v, body, rspauth)
+            send_ok(conn, cred, v, body, rspauth, echo_cnonce)
             after(conn, ex)
         return script
 
@@ -682,6 +684,22 @@ class Test(Checks):
         self.check(self.state(resync_uicc)["sqn_ms"] == v.sqn, "5 bootstrapped device: state.json keeps the "
                    "SQN accepted before the rspauth failed", self.state(resync_uicc))
         self.replay(resync_uicc, v, "5 wrong rspauth, bootstrapped device")
+
+    def scenario_echo_and_lifetime(self):
+        # RFC 2617 3.2.3: Authentication-Info echoes this answer's cnonce; a
+        # right rspauth with another cnonce echoed is refused.
+        uicc = self.uicc("echo")
+        v = uicc.vector(64 + secrets.randbelow(1 << 20))
+        r = self.enrol(uicc, self.failing_200(uicc, v, bootstrapping_info(v.b_tid(), lifetime()[0]),
+                                              echo_cnonce="0123456789abcdef"))
+        self.expect_refusal("5b Authentication-Info echoing another cnonce", r, ["cnonce"])
+        self.check(not os.path.exists(os.path.join(uicc.state, "ke.key")), "5b other cnonce: no key stored")
+        # A <lifetime> already past gives no key.
+        uicc = self.uicc("past")
+        v = uicc.vector(64 + secrets.randbelow(1 << 20))
+        r = self.enrol(uicc, self.failing_200(uicc, v, bootstrapping_info(v.b_tid(), lifetime(-60)[0])))
+        self.expect_refusal("8b <lifetime> already past", r, ["lifetime"])
+        self.check(not os.path.exists(os.path.join(uicc.state, "ke.key")), "8b past lifetime: no key stored")
 
     def scenario_btid(self):
         for label, btid in (("another RAND", base64.b64encode(secrets.token_bytes(16)).decode() + "@" + MEF_FQDN),
@@ -722,6 +740,7 @@ class Test(Checks):
         self.refused_challenge("qop", '9 qop="auth"', ["auth-int"], qop="auth")
         self.refused_challenge("noqop", "9 no qop", ["auth-int"], qop=None)
         self.refused_challenge("md5", "9 algorithm=MD5", ["AKAv1-MD5"], algorithm="MD5")
+        self.refused_challenge("intx", '9 qop="auth-intx" (not the token auth-int)', ["auth-int"], qop="auth-intx")
 
     def scan(self):
         text = "\n".join(self.outputs)
@@ -747,6 +766,7 @@ class Test(Checks):
             resync = self.scenario_resync()
             self.scenario_rspauth(resync)
             self.scenario_btid()
+            self.scenario_echo_and_lifetime()
             self.scenario_403()
             self.scenario_malformed_body()
             self.scenario_qop()
