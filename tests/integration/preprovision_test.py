@@ -110,6 +110,16 @@ def body(h):
         h.check(needle in err, f"bad import reports '{needle}'", repr(err))
     h.check("row 1 " not in err, "bad import does not blame the good row", repr(err))
     h.check(len(h.maf_clients()) == 1, "bad import wrote nothing")
+    # The header is checked once: an unknown column (even one whose every
+    # cell is empty) and a missing required column refuse the file.
+    for label, head, row, needle in (
+            ("unknown column", "entity_id,km_id,km_hex,app_Id", f"/pre-7,pre7@maf.example.com,{good2},",
+             "unknown column 'app_Id'"),
+            ("missing column", "entity_id,km_hex", f"/pre-7,{good2}", "header lacks column km_id")):
+        path = csv(label.replace(" ", "-"), [head, row])
+        rc, _, err = h.run(["maf", "client", "import", "--config", h.config, "--csv", path])
+        h.check(rc == 2 and needle in err, f"import with a {label}: exit 2, says '{needle}'", f"{rc} {err!r}")
+    h.check(len(h.maf_clients()) == 1, "header refusals wrote nothing")
     # ... and so are collisions, with the MAS and within the file, when every row passes them.
     dup = csv("dup", [header,
                       f"/pre-2,pre2@maf.example.com,{good2},30d,",            # fine
