@@ -170,7 +170,33 @@ CREATE INDEX gba_bootstraps_impi ON gba_bootstraps(impi);
 CREATE INDEX gba_bootstraps_expiry ON gba_bootstraps(expires_at);
 )sql";
 
-constexpr std::array<Migration, 7> kMigrations = {{
+// Version 8: the resource tree of the CSE behind Entity B (TS-0001 clause
+// 9.6; resource_repository.h): one row per resource, linked to its parent
+// by resourceID. Nothing in it is a key, so nothing is sealed. seq is the
+// order of creation (an INTEGER PRIMARY KEY is always above every row
+// present), which breaks ties between resources created in the same
+// second; ri is the key everything else refers to. The CSEBase is the one
+// row without a parent (the partial unique index on "pi IS NULL" admits
+// one), a name is unique among its siblings, and a parent's deletion takes
+// its subtree (ON DELETE CASCADE). cse_resources_children serves listing a
+// parent's children of one type oldest first.
+constexpr std::string_view kSchemaV8 = R"sql(
+CREATE TABLE cse_resources (
+  seq        INTEGER PRIMARY KEY,
+  ri         TEXT NOT NULL UNIQUE CHECK (length(ri) > 0),
+  pi         TEXT REFERENCES cse_resources(ri) ON DELETE CASCADE,
+  rn         TEXT NOT NULL CHECK (length(rn) > 0),
+  ty         INTEGER NOT NULL CHECK (ty > 0),
+  attributes TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (pi, rn),
+  CHECK (pi IS NULL OR (length(pi) > 0 AND pi <> ri))
+) STRICT;
+CREATE UNIQUE INDEX cse_resources_one_root ON cse_resources((pi IS NULL)) WHERE pi IS NULL;
+CREATE INDEX cse_resources_children ON cse_resources(pi, ty, created_at, seq);
+)sql";
+
+constexpr std::array<Migration, 8> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
@@ -178,6 +204,7 @@ constexpr std::array<Migration, 7> kMigrations = {{
     {5, kSchemaV5},
     {6, kSchemaV6},
     {7, kSchemaV7},
+    {8, kSchemaV8},
 }};
 
 // The PostgreSQL list: the same versions, tables, columns and constraints
@@ -308,7 +335,25 @@ CREATE INDEX gba_bootstraps_impi ON gba_bootstraps(impi);
 CREATE INDEX gba_bootstraps_expiry ON gba_bootstraps(expires_at);
 )sql";
 
-constexpr std::array<Migration, 7> kPgMigrations = {{
+// seq is an identity column: PostgreSQL's sequence hands each replica
+// increasing numbers, which is all the tie-break needs.
+constexpr std::string_view kPgV8 = R"sql(
+CREATE TABLE cse_resources (
+  seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  ri         TEXT COLLATE "C" NOT NULL UNIQUE CHECK (length(ri) > 0),
+  pi         TEXT COLLATE "C" REFERENCES cse_resources(ri) ON DELETE CASCADE,
+  rn         TEXT COLLATE "C" NOT NULL CHECK (length(rn) > 0),
+  ty         INTEGER NOT NULL CHECK (ty > 0),
+  attributes TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  UNIQUE (pi, rn),
+  CHECK (pi IS NULL OR (length(pi) > 0 AND pi <> ri))
+);
+CREATE UNIQUE INDEX cse_resources_one_root ON cse_resources((pi IS NULL)) WHERE pi IS NULL;
+CREATE INDEX cse_resources_children ON cse_resources(pi, ty, created_at, seq);
+)sql";
+
+constexpr std::array<Migration, 8> kPgMigrations = {{
     {1, kPgV1},
     {2, kSchemaV2},  // a partial unique index: the same text in both engines
     {3, kSchemaV3},  // ALTER TABLE ... ADD COLUMN app_id TEXT
@@ -316,6 +361,7 @@ constexpr std::array<Migration, 7> kPgMigrations = {{
     {5, kPgV5},
     {6, kPgV6},
     {7, kPgV7},
+    {8, kPgV8},
 }};
 
 // kPgMigrationLock is the advisory lock key under which PostgreSQL

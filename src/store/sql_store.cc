@@ -7,6 +7,7 @@
 #include "sql_backend.h"
 #include "sql_maf.h"
 #include "sql_mef.h"
+#include "sql_resources.h"
 #include "sql_revocations.h"
 #include "sqlite_conn.h"
 
@@ -58,6 +59,7 @@ class SqlStore final : public Store {
         mef_(detail::Backend{writer_.get(), reads_.get(), &kek_}),
         maf_(detail::Backend{writer_.get(), reads_.get(), &kek_}),
         revocations_(detail::Backend{writer_.get(), reads_.get(), &kek_}),
+        resources_(detail::Backend{writer_.get(), reads_.get(), &kek_}),
         dialect_(dialect) {}
 
   ~SqlStore() override { writer_->stop(); }
@@ -65,6 +67,7 @@ class SqlStore final : public Store {
   MefRepository& mef() override { return mef_; }
   MafRepository& maf() override { return maf_; }
   RevocationLog& revocations() override { return revocations_; }
+  ResourceRepository& resources() override { return resources_; }
   WriteStats write_stats() const override { return writer_->stats(); }
 
   Status ping() override {
@@ -109,6 +112,7 @@ class SqlStore final : public Store {
   detail::SqlMefRepository mef_;
   detail::SqlMafRepository maf_;
   detail::SqlRevocationLog revocations_;
+  detail::SqlResourceRepository resources_;
   sql::Dialect dialect_;
 };
 

@@ -1,17 +1,18 @@
 // m2msec/store/store.h: the backend-neutral store.
 //
 // A Store owns the connections to one database and hands out the MEF and
-// MAF repositories and the revocation log. The rules (validation, expiry,
-// sealing) live in repositories written once over a small SQL interface;
-// the engines are thin backends: SQLite (sqlite_store.h), the embedded
-// default for one machine, and PostgreSQL (postgres_store.h), shared by
-// the replicas of a role (docs/storage.md).
+// MAF repositories, the revocation log and the CSE's resource tree. The
+// rules (validation, expiry, sealing) live in repositories written once
+// over a small SQL interface; the engines are thin backends: SQLite
+// (sqlite_store.h), the embedded default for one machine, and PostgreSQL
+// (postgres_store.h), shared by the replicas of a role (docs/storage.md).
 #pragma once
 
 #include "m2msec/core/error.h"
 #include "m2msec/store/maf_repository.h"
 #include "m2msec/store/mef_repository.h"
 #include "m2msec/store/records.h"
+#include "m2msec/store/resource_repository.h"
 #include "m2msec/store/revocation_log.h"
 
 namespace m2msec::store {
@@ -24,6 +25,8 @@ class Store {
   virtual MefRepository& mef() = 0;
   virtual MafRepository& maf() = 0;
   virtual RevocationLog& revocations() = 0;
+  // resources is the resource tree of the CSE behind Entity B.
+  virtual ResourceRepository& resources() = 0;
 
   // write_stats reports group-commit effectiveness.
   virtual WriteStats write_stats() const = 0;

@@ -173,7 +173,7 @@ TEST(Schema, Version6MigratesToGbaTables) {
   EXPECT_TRUE(s->mef().find_bootstrap(b.b_tid, 20));
   s.reset();
   SqliteConn check = open_writer(path);
-  EXPECT_EQ(schema_version(check).value_or(-1), 7);
+  EXPECT_EQ(schema_version(check).value_or(-1), 8);
   // The table itself holds the GUSS rules: enrolee_id, target_kind and
   // target required, target_kind maf or kpsa, one IMPI per enrolee.
   const std::string insert = "INSERT INTO gba_subscribers (impi, k, opc, sqn, amf, enrolee_id, target_kind, "
@@ -186,6 +186,57 @@ TEST(Schema, Version6MigratesToGbaTables) {
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code(), Errc::already_exists);
   EXPECT_TRUE(check.exec(insert + "'/raw', 'kpsa', '/cse-b', 1)"));
+}
+
+// Migration 8 adds the CSE's resource tree (cse_resources). A version 7
+// database keeps its subscribers and takes resources after it; the table
+// itself holds the tree's rules, whatever path writes to it: a parent that
+// exists, a name unique among siblings, one row without a parent, no
+// empty ri or rn, no pi of "" (the API's "" is NULL), a positive type, and
+// a subtree deleted with its root.
+TEST(Schema, Version7MigratesToResourceTree) {
+  TempDir dir;
+  const std::string path = dir.file("v7.db");
+  {
+    SqliteConn c = open_writer(path);
+    ASSERT_EQ(apply_migrations(c, schema_migrations(sql::Dialect::sqlite).first(7)).value_or(-1), 7);
+    ASSERT_TRUE(c.exec("INSERT INTO gba_subscribers (impi, k, opc, sqn, amf, enrolee_id, target_kind, target, "
+                       "created_at) VALUES ('raw@x', x'00', x'00', 5, 0, '/raw', 'maf', 'maf.example.com', 1)"));
+    // Version 7 has no resource tree: the migration is what adds it.
+    EXPECT_FALSE(c.prepare("SELECT ri FROM cse_resources"));
+  }
+  std::unique_ptr<Store> s = testing::open_store(path);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->mef().list_subscribers(Page{"", 10}).value_or(std::vector<GbaSubscriberSummary>{}).size(), 1u);
+  ASSERT_TRUE(s->resources().create(ResourceRecord{"cb1", "", "cse-in", 5, "{}", 10}));
+  ASSERT_TRUE(s->resources().create(ResourceRecord{"ae1", "cb1", "lamp", 2, "{}", 10}));
+  s.reset();
+  SqliteConn check = open_writer(path);
+  EXPECT_EQ(schema_version(check).value_or(-1), 8);
+  const std::string insert = "INSERT INTO cse_resources (ri, pi, rn, ty, attributes, created_at) VALUES ";
+  Status dup_root = check.exec(insert + "('cb2', NULL, 'other', 5, '{}', 1)");
+  ASSERT_FALSE(dup_root);
+  EXPECT_EQ(dup_root.error().code(), Errc::already_exists);
+  Status dup_name = check.exec(insert + "('ae2', 'cb1', 'lamp', 2, '{}', 1)");
+  ASSERT_FALSE(dup_name);
+  EXPECT_EQ(dup_name.error().code(), Errc::already_exists);
+  Status dup_ri = check.exec(insert + "('ae1', 'cb1', 'lamp2', 2, '{}', 1)");
+  ASSERT_FALSE(dup_ri);
+  EXPECT_EQ(dup_ri.error().code(), Errc::already_exists);
+  EXPECT_FALSE(check.exec(insert + "('ae2', 'nope', 'x', 2, '{}', 1)"));  // no such parent
+  EXPECT_FALSE(check.exec(insert + "('ae2', 'ae2', 'x', 2, '{}', 1)"));   // its own parent
+  EXPECT_FALSE(check.exec(insert + "('ae2', '', 'x', 2, '{}', 1)"));
+  EXPECT_FALSE(check.exec(insert + "('', 'cb1', 'x', 2, '{}', 1)"));
+  EXPECT_FALSE(check.exec(insert + "('ae2', 'cb1', '', 2, '{}', 1)"));
+  EXPECT_FALSE(check.exec(insert + "('ae2', 'cb1', 'x', 0, '{}', 1)"));
+  EXPECT_FALSE(check.exec(insert + "('ae2', 'cb1', 'x', 2, NULL, 1)"));
+  ASSERT_TRUE(check.exec(insert + "('ae2', 'cb1', 'x', 2, '{}', 1)"));
+  ASSERT_TRUE(check.exec(insert + "('cnt2', 'ae2', 'c', 3, '{}', 1)"));
+  ASSERT_TRUE(check.exec("DELETE FROM cse_resources WHERE ri = 'cb1'"));
+  Result<sql::Stmt> left = check.prepare("SELECT count(*) FROM cse_resources");
+  ASSERT_TRUE(left);
+  ASSERT_TRUE(left->step().value_or(false));
+  EXPECT_EQ(left->column_int64(0), 0);
 }
 
 TEST(Schema, FreshStoreIsAtLatestVersion) {
