@@ -124,21 +124,6 @@ void add_derive_commands(CLI::App& app, Context& ctx) {
     };
   });
 
-  CLI::App* app_key = key_command(derive, ctx, "app-key",
-                                  "M2M Application Key (seed 000; m2msec's definition): "
-                                  "HMAC-SHA-256(Km, \"m2msec M2M Root Key to M2M Application Key "
-                                  "derivation\" || NFKC(AE-ID))");
-  app_key->add_option("--km-file", o.key_file, "File holding the root key Km (32 bytes, hex)")->required();
-  app_key->add_option("--ae-id", o.id, "AE-ID (UTF-8; NFKC is applied)")->required();
-  app_key->callback([&ctx] {
-    ctx.run = [&ctx] {
-      if (!require_id("--ae-id", o.id)) return kExitUsage;
-      auto km_key = read_hex_key_file(o.key_file, crypto::kKeySize);
-      if (!km_key) return usage_error(km_key.error());
-      return emit(ctx, "app_key", crypto::derive_app_key(km_key->view(), o.id));
-    };
-  });
-
   CLI::App* usage = key_command(derive, ctx, "usage-key",
                                 "Usage-constrained key (10.3.7): HMAC-SHA-256(Ke, \"oneM2M Enrolment "
                                 "Key to Usage-Constrained Symmetric Key derivation\" || SUID || "

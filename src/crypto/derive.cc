@@ -55,10 +55,6 @@ Result<SecretBytes> derive_kpsa(std::span<const std::uint8_t> ke, std::string_vi
   return label_then_id(ke, "Ke", kKpsaLabel, enrolee_b_id);
 }
 
-Result<SecretBytes> derive_app_key(std::span<const std::uint8_t> km, std::string_view ae_id) {
-  return label_then_id(km, "Km", kAppKeyLabel, ae_id);
-}
-
 Result<SecretBytes> derive_usage_constrained(std::span<const std::uint8_t> ke, unsigned suid,
                                              std::string_view enrolment_target_id) {
   if (suid < 1 || suid > 999) return fail(Errc::invalid_argument, "SUID must be 1..999");

@@ -101,10 +101,6 @@ def main():
                              stdin=ke.hex().encode())
             check(rc == 0 and json.loads(out) == {"kpsa": want}, f"kpsa stdin {ident!r}")
 
-            want = h(ke, b"m2msec M2M Root Key to M2M Application Key derivation" + nfkc(ident))
-            rc, out, _ = run(["derive", "app-key", "--km-file", kf, "--ae-id", ident, "--json"])
-            check(rc == 0 and json.loads(out) == {"app_key": want}, f"app-key {ident!r}")
-
             suid = rng.randint(1, 999)
             want = h(ke, b"oneM2M Enrolment Key to Usage-Constrained Symmetric Key derivation"
                      + str(suid).encode() + nfkc(ident))
@@ -169,7 +165,6 @@ def main():
         expect_usage_error(["derive", "km", "--ke-file", good, "--maf-id", "x", "--bogus"], "unknown flag")
         # An empty identifier is refused by every derivation that takes one.
         for args, opt in ((["km", "--ke-file", good], "--maf-id"), (["kpsa", "--ke-file", good], "--enrolee-b-id"),
-                          (["app-key", "--km-file", good], "--ae-id"),
                           (["usage-key", "--ke-file", good, "--suid", "32"], "--target-id"),
                           (["e2e", "--kpsa-file", good], "--source-id")):
             expect_usage_error(["derive"] + args + [opt, ""], f"derive {args[0]} {opt} ''",
@@ -181,6 +176,10 @@ def main():
         check(rc == 0 and json.loads(out)["canonical"] == "dev1@maf.example.com", "id check kmid")
         rc, out, _ = run(["derive", "--help"])
         check(rc == 0 and "10.3.2" in out, "derive --help")
+        # The Km-based "app-key" derivation was withdrawn: the M2M Application
+        # Key is the Kpsa whose Enrolee B is the AE's registrar CSE ("derive kpsa").
+        check("app-key" not in out, "derive --help no longer lists app-key")
+        expect_usage_error(["derive", "app-key", "--km-file", good, "--ae-id", "Cae"], "derive app-key is gone")
 
     print(f"cli_random_test: {PASSED} passed, {len(FAILURES)} failed")
     return 1 if FAILURES else 0

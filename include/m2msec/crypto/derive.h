@@ -1,6 +1,7 @@
 // m2msec/crypto/derive.h: the key derivations of TS-0003 clause 10.3
-// (seed change 2 of the MAF-based framework CR, and V3.18 for 10.3.6-7),
-// plus this project's M2M Application Key (seed 000 gives no formula).
+// (seed change 2 of the MAF-based framework CR, and V3.18 for 10.3.6-7).
+// The M2M Application Key of seed 000 is the Kpsa of clause 10.3.3 whose
+// Enrolee B is the AE's registrar CSE (derive_kpsa; docs/derivations.md).
 //
 // Every identifier that enters a derivation is NFKC-normalised UTF-8
 // (crypto::nfkc); invalid UTF-8 fails with Errc::invalid_utf8. Keys that
@@ -26,13 +27,12 @@ inline constexpr std::string_view kEsCertKeExporterLabel = "EXPORTER-oneM2M-ESCe
 inline constexpr std::size_t kExportedSize = 48;
 inline constexpr std::size_t kKeySize = 32;
 
-// Derivation labels (clauses 10.3.2, 10.3.3, 10.3.7) and this project's own.
+// Derivation labels (clauses 10.3.2, 10.3.3, 10.3.7).
 inline constexpr std::string_view kKmLabel = "oneM2M Enrolment Key to Master Credential derivation";
 inline constexpr std::string_view kKpsaLabel =
     "oneM2M Enrolment Key to Provisioned Secure Connection Key derivation";
 inline constexpr std::string_view kUsageConstrainedLabel =
     "oneM2M Enrolment Key to Usage-Constrained Symmetric Key derivation";
-inline constexpr std::string_view kAppKeyLabel = "m2msec M2M Root Key to M2M Application Key derivation";
 
 // ExportedKey is the result of splitting one 48-byte exporter output.
 struct ExportedKey {
@@ -97,12 +97,5 @@ struct E2eKeys {
 // Confidentiality Key", "E2E Attribute Authenticity Key", "E2E Attribute
 // Confidentiality Key".
 Result<E2eKeys> expand_e2e(std::span<const std::uint8_t> ke2e_master);
-
-// derive_app_key is m2msec's definition of the M2M Application Key of
-// seed 000 ("derived from M2M Root Key ... one M2M Application Key per AE"):
-//   Kapp := HMAC-SHA-256(Km, "m2msec M2M Root Key to M2M Application Key
-//           derivation" || AE-ID)
-// in the style of clause 10.3.2, with the AE-ID NFKC-normalised.
-Result<SecretBytes> derive_app_key(std::span<const std::uint8_t> km, std::string_view ae_id);
 
 }  // namespace m2msec::crypto

@@ -51,7 +51,6 @@ TEST(Derive, KeysMustBe32Bytes) {
   for (const auto* k : {&short_key, &long_key}) {
     EXPECT_EQ(derive_km(*k, "maf.example.com").error().code(), Errc::invalid_length);
     EXPECT_EQ(derive_kpsa(*k, "/in-cse").error().code(), Errc::invalid_length);
-    EXPECT_EQ(derive_app_key(*k, "Cae").error().code(), Errc::invalid_length);
     EXPECT_EQ(derive_usage_constrained(*k, 1, "a.b").error().code(), Errc::invalid_length);
     EXPECT_EQ(derive_e2e_master(*k, "a").error().code(), Errc::invalid_length);
     EXPECT_EQ(expand_e2e(*k).error().code(), Errc::invalid_length);
@@ -67,7 +66,6 @@ TEST(Derive, InvalidUtf8IdIsRejected) {
     EXPECT_EQ(nfkc(bad).error().code(), Errc::invalid_utf8);
     EXPECT_EQ(derive_km(ke, bad).error().code(), Errc::invalid_utf8);
     EXPECT_EQ(derive_kpsa(ke, bad).error().code(), Errc::invalid_utf8);
-    EXPECT_EQ(derive_app_key(ke, bad).error().code(), Errc::invalid_utf8);
     EXPECT_EQ(derive_usage_constrained(ke, 1, bad).error().code(), Errc::invalid_utf8);
     EXPECT_EQ(derive_e2e_master(ke, bad).error().code(), Errc::invalid_utf8);
   }
@@ -110,7 +108,8 @@ TEST(Derive, KmMafIdIsTheLowercaseFqdn) {
 TEST(Derive, DifferentLabelsGiveDifferentKeys) {
   const auto ke = key32(3);
   EXPECT_FALSE(*derive_km(ke, "x.y") == *derive_kpsa(ke, "x.y"));
-  EXPECT_FALSE(*derive_km(ke, "x.y") == *derive_app_key(ke, "x.y"));
+  EXPECT_FALSE(*derive_km(ke, "x.y") == *derive_usage_constrained(ke, 1, "x.y"));
+  EXPECT_FALSE(*derive_kpsa(ke, "x.y") == *derive_usage_constrained(ke, 1, "x.y"));
 }
 
 TEST(Derive, SuidRange) {

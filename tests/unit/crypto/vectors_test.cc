@@ -45,7 +45,6 @@ TEST(Vectors, FileIsPresentAndNonTrivial) {
       {"nfkc", 10, {"input_hex", "nfkc_hex"}, true},
       {"km", 10, {"ke", "id_hex", "out"}},
       {"kpsa", 10, {"ke", "id_hex", "out"}},
-      {"app_key", 10, {"km", "id_hex", "out"}},
       {"usage_constrained", 4, {"ke", "suid", "id_hex", "out"}},
       {"e2e", 4, {"kpsa", "id_hex", "master", "msg_auth", "msg_conf", "att_auth", "att_conf"}},
       {"split", 6, {"exported", "fqdn", "id_base64", "id_hex", "key"}},
@@ -99,14 +98,6 @@ TEST(Vectors, Km) {
 TEST(Vectors, Kpsa) {
   for (const auto& v : vectors()["kpsa"]) {
     auto out = derive_kpsa(hex(v["ke"]), text(v["id_hex"]));
-    ASSERT_TRUE(out) << v["name"];
-    EXPECT_EQ(hex_encode(out->view()), v["out"].get<std::string>()) << v["name"];
-  }
-}
-
-TEST(Vectors, AppKey) {
-  for (const auto& v : vectors()["app_key"]) {
-    auto out = derive_app_key(hex(v["km"]), text(v["id_hex"]));
     ASSERT_TRUE(out) << v["name"];
     EXPECT_EQ(hex_encode(out->view()), v["out"].get<std::string>()) << v["name"];
   }
