@@ -6,10 +6,10 @@
 starts, in DIR (default: a new temp dir):
 
 - a throw-away PostgreSQL cluster (scripts/pg-test-cluster) with one
-  database per role, m2msec_mef and m2msec_maf;
+  database per role, m2msec_mef, m2msec_maf and m2msec_cse;
 - a demo PKI (tests/integration/pki.py);
 - N replicas (default 2) each of the MEF, the MAF and Entity B ("m2msec
-  <role> serve"), every MEF and MAF replica on its role's database
+  <role> serve"), every replica on its role's database
   ([<role>.store] backend = "postgres") with a copy of its role's KEK, each
   with an admin listener (/healthz, /readyz, /metrics);
 - HAProxy in TCP mode in front of each role's TLS listeners, checking
@@ -172,7 +172,7 @@ class Topology:
         if p.returncode != 0:
             raise RuntimeError("pg-test-cluster: " + p.stderr.strip())
         self.pg_started = True
-        for role in ("mef", "maf"):
+        for role in ("mef", "maf", "cse"):
             self.psql(f"CREATE DATABASE m2msec_{role} TEMPLATE template0")
 
     def make_pki(self):
@@ -185,7 +185,7 @@ class Topology:
             os.umask(old)
 
     def write_configs(self):
-        keks = {r: secrets.token_hex(32) for r in ("mef", "maf")}
+        keks = {r: secrets.token_hex(32) for r in ("mef", "maf", "cse")}
         # One DTLS cookie secret for every replica: any of them verifies a
         # cookie another issued.
         cookie = os.path.join(self.dir, "dtls-cookie.hex")
@@ -197,12 +197,11 @@ class Topology:
         for role in ROLES:
             for r in self.replicas[role]:
                 data = os.path.join(self.dir, r.name + "-data")
-                if role != "cse":
-                    os.makedirs(data, mode=0o700, exist_ok=True)
-                    # Every replica of a role holds the same KEK (0600).
-                    fd = os.open(os.path.join(data, "kek.hex"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                    with os.fdopen(fd, "w") as k:
-                        k.write(keks[role] + "\n")
+                os.makedirs(data, mode=0o700, exist_ok=True)
+                # Every replica of a role holds the same KEK (0600).
+                fd = os.open(os.path.join(data, "kek.hex"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as k:
+                    k.write(keks[role] + "\n")
                 listen = (f'tls_listen = "127.0.0.1:{r.port}"\ndtls_listen = "127.0.0.1:{r.port}"\n'
                           f'dtls_cookie_secret_file = "{cookie}"\n'
                           f'admin_listen = "127.0.0.1:{r.admin_port}"\ndrain_ms = 2000\n')
@@ -250,6 +249,7 @@ address = "127.0.0.1:{f['cse']}"
 fqdn = "{CSE_FQDN}"
 sp_domain = "{pki.SP_DOMAIN}"
 cse_id = "{CSE_ID}"
+data_dir = "{data}"
 audit_file = "{r.name}-audit.jsonl"
 {listen}certificate = "pki/in-cse.crt"
 private_key = "pki/in-cse.key"
@@ -264,7 +264,8 @@ address = "127.0.0.1:{f['maf']}"
 [[cse.mef]]
 fqdn = "{MEF_FQDN}"
 address = "127.0.0.1:{f['mef']}"
-"""
+
+{store}"""
                 with open(r.config, "w") as out:
                     out.write(text)
 

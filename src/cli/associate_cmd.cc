@@ -1,4 +1,5 @@
 // associate_cmd.cc: "m2msec associate", Entity A.
+#include <fstream>
 #include <iostream>
 
 #include "cli.h"
@@ -10,7 +11,8 @@ namespace {
 
 struct AssocOpts {
   std::string state, maf, cse, cse_id, cse_fqdn, framework = "maf", cert, key, ca, entity_id, encoding = "base64";
-  std::string op = "retrieve", to, body, from;
+  std::string op = "retrieve", to, body, from, content;
+  int ty = 0;
   int hold_ms = 0;
   int repeat = 1;
   int interval_ms = 0;
@@ -18,6 +20,27 @@ struct AssocOpts {
   int timeout_ms = 10000;
   std::int64_t kc_lifetime = 0;
 };
+
+// read_content_arg returns --content's text: as given, or the contents of
+// the file after '@' ("@-": stdin), at most 1 MiB.
+Result<std::string> read_content_arg(const std::string& arg) {
+  if (!arg.starts_with('@')) return arg;
+  const std::string path = arg.substr(1);
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return fail(Errc::io_error, "cannot read " + path);
+    in = &file;
+  }
+  std::string text;
+  char buf[4096];
+  while (in->read(buf, sizeof(buf)) || in->gcount() > 0) {
+    text.append(buf, static_cast<std::size_t>(in->gcount()));
+    if (text.size() > (1u << 20)) return fail(Errc::invalid_length, "--content is larger than 1 MiB");
+  }
+  return text;
+}
 
 int run(Context& ctx, const AssocOpts& o) {
   auto fw = client::parse_framework(o.framework);
@@ -52,14 +75,33 @@ int run(Context& ctx, const AssocOpts& o) {
   } else if (o.state.empty()) {
     return usage_error("--framework " + o.framework + " needs --state");
   }
+  a.request.to = o.to;
   if (o.op == "create-ae") {
     a.request.op = proto::Operation::create;
     a.request.ty = 2;
-    a.request.to = o.to;
-    a.request.content = {{"m2m:ae", {{"rn", o.body.empty() ? "" : o.body}, {"api", "Nm2msec"}, {"rr", false}}}};
+    nlohmann::json ae = {{"api", "Nm2msec"}, {"rr", false}};
+    if (!o.body.empty()) ae["rn"] = o.body;  // else the CSE names it after the AE-ID
+    a.request.content = {{"m2m:ae", ae}};
   } else {
-    a.request.op = proto::Operation::retrieve;
-    a.request.to = o.to;
+    a.request.op = o.op == "create"   ? proto::Operation::create
+                   : o.op == "update" ? proto::Operation::update
+                   : o.op == "delete" ? proto::Operation::del
+                                      : proto::Operation::retrieve;
+    if (o.op == "create" && o.ty <= 0) return usage_error("--request create needs --ty (e.g. 3 for a container)");
+    if (o.op != "create" && o.ty != 0) return usage_error("--ty is for --request create");
+    a.request.ty = o.ty;
+    const bool wants_content = o.op == "create" || o.op == "update";
+    if (wants_content != !o.content.empty()) {
+      return usage_error(wants_content ? "--request " + o.op + " needs --content" : "--content is for create and update");
+    }
+    if (wants_content) {
+      auto text = read_content_arg(o.content);
+      if (!text) return usage_error(text.error());
+      a.request.content = nlohmann::json::parse(*text, nullptr, false);
+      if (a.request.content.is_discarded() || !a.request.content.is_object()) {
+        return usage_error("--content is not a JSON object");
+      }
+    }
   }
   auto r = client::associate(std::move(a));
   if (!r) return failure(r.error());
@@ -106,8 +148,18 @@ void add_associate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--key", o.key, "Our private key (PEM, mode 0600), cert framework");
   cmd->add_option("--ca", o.ca, "Trust anchors for Entity B's certificate, cert framework");
   cmd->add_option("--entity-id", o.entity_id, "Our CSE-ID/AE-ID, cert framework");
-  cmd->add_option("--request", o.op, "retrieve (default: the CSEBase) or create-ae")->check(CLI::IsMember({"retrieve", "create-ae"}));
-  cmd->add_option("--to", o.to, "Target path (default: Entity B's CSE-ID, i.e. its CSEBase)");
+  cmd->add_option("--request", o.op,
+                  "retrieve (default), create, update, delete, or create-ae (registers an AE named --ae-name)")
+      ->check(CLI::IsMember({"retrieve", "create", "update", "delete", "create-ae"}));
+  cmd->add_option("--to", o.to,
+                  "Target: a resource path such as /in-name/Cae1/data, a resource ID, or the CSE-ID "
+                  "(default: Entity B's CSE-ID, i.e. its CSEBase)");
+  cmd->add_option("--ty", o.ty, "Resource type to create: 1 accessControlPolicy, 2 AE, 3 container, "
+                                "4 contentInstance, 9 group")
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--content", o.content,
+                  "Request body (create, update): a JSON object such as '{\"m2m:cnt\":{\"rn\":\"data\"}}', "
+                  "or @FILE to read it from a file, or @- from stdin");
   cmd->add_option("--ae-name", o.body, "Resource name for --request create-ae");
   cmd->add_option("--kc-lifetime", o.kc_lifetime, "Requested Kc lifetime in seconds (MAF caps it)");
   cmd->add_option("--id-encoding", o.encoding, "KcID encoding: base64 (seeds) or hex (V3.18)")->check(CLI::IsMember({"base64", "hex"}));

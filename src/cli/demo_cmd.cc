@@ -102,7 +102,7 @@ std::string config_text(int mef, int maf, int cse) {
          "trust_anchors = \"pki/ca.crt\"\nworkers = 32\n[[maf.mef]]\nfqdn = \"mef.sp.example.com\"\naddress = \"127.0.0.1:" + m +
          "\"\n[[maf.cse]]\ncse_id = \"/in-cse\"\nfqdn = \"in-cse.sp.example.com\"\naddress = \"127.0.0.1:" + c +
          "\"\n\n[cse]\nfqdn = \"in-cse.sp.example.com\"\nsp_domain = \"sp.example.com\"\ncse_id = \"/in-cse\"\n"
-         "csebase = \"in-name\"\ntls_listen = \"127.0.0.1:" + c +
+         "csebase = \"in-name\"\ndata_dir = \"cse\"\ntls_listen = \"127.0.0.1:" + c +
          "\"\ncertificate = \"pki/in-cse.crt\"\nprivate_key = \"pki/in-cse.key\"\ntrust_anchors = \"pki/ca.crt\"\n"
          "device_trust_anchors = \"pki/device-ca.crt\"\n"
          "workers = 32\n[[cse.maf]]\nfqdn = \"maf.sp.example.com\"\naddress = \"127.0.0.1:" + a +

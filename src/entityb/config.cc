@@ -26,6 +26,25 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
   c.cse_id = t->str("cse_id", "", true);
   c.csebase = t->str("csebase", "cb");
   c.audit_file = t->path("audit_file", "");
+  c.data_dir = t->path("data_dir", "");
+  c.gateway_listen = t->str("gateway_listen", "");
+  if (auto u = t->table("upstream")) {
+    UpstreamSettings up;
+    up.address = u->str("address", "", true);
+    up.host = u->str("host", "");
+    up.timeout = std::chrono::milliseconds(u->integer("timeout_ms", 5000, 100, 600000));
+    if (auto st = u->finish(); !st) return std::unexpected(st.error());
+    auto ep = service::parse_endpoint(up.address);
+    if (!ep) return fail(Errc::invalid_argument, "cse.upstream.address: want host:port");
+    if (up.host.empty()) up.host = ep->host;
+    c.upstream = std::move(up);
+  }
+  c.kek_file = t->path("kek_file", "");
+  if (c.kek_file.empty() && !c.data_dir.empty()) c.kek_file = c.data_dir + "/kek.hex";
+  c.max_children = static_cast<std::size_t>(t->integer("max_children", 10000, 1, 10000000));
+  auto store = service::read_store_settings(*t);
+  if (!store) return std::unexpected(store.error());
+  c.store = std::move(*store);
   const std::string enc = t->str("id_encoding", "base64");
   c.workers = static_cast<unsigned>(t->integer("workers", 16, 1, 1024));
   c.link_pool_size = static_cast<std::size_t>(t->integer("link_pool_size", 4, 1, 64));
@@ -49,6 +68,15 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
   if (!e) return fail(Errc::invalid_argument, "cse.id_encoding: must be base64 or hex");
   c.id_encoding = *e;
   if (!Fqdn::parse(c.listen.fqdn)) return fail(Errc::invalid_argument, "cse.fqdn: not an FQDN");
+  if (c.data_dir.empty() && !c.upstream) {
+    return fail(Errc::invalid_argument, "cse.data_dir: required (the resource tree), unless [cse.upstream] is set");
+  }
+  if (c.upstream && !c.gateway_listen.empty()) {
+    return fail(Errc::invalid_argument, "cse: gateway_listen serves the local resource tree; not with [cse.upstream]");
+  }
+  if (!c.gateway_listen.empty() && !service::parse_endpoint(c.gateway_listen)) {
+    return fail(Errc::invalid_argument, "cse.gateway_listen: want IP:port");
+  }
   if (auto st = service::check_trust_anchor_sets(c.listen, "cse"); !st) return std::unexpected(st.error());
   if (!service::cse_public_domain_name(c.cse_id, c.sp_domain)) {
     return fail(Errc::invalid_argument, "cse.cse_id: want an SP-relative CSE-ID such as /in-cse");
@@ -57,6 +85,10 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
     return fail(Errc::invalid_argument, "cse: retrieving keys from a MAF or MEF needs certificate, private_key and trust_anchors");
   }
   return c;
+}
+
+Result<std::unique_ptr<store::Store>> open_cse_store(const CseConfig& cfg) {
+  return service::open_role_store(cfg.data_dir, cfg.kek_file, "cse.db", true, cfg.store);
 }
 
 Result<link::LinkOptions> link_options(const CseConfig& cfg) {

@@ -2,6 +2,8 @@
 #include "m2msec/entityb/entityb.h"
 #include "m2msec/service/metrics.h"
 
+#include <spdlog/spdlog.h>
+
 namespace m2msec::entityb {
 
 Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
@@ -36,9 +38,35 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   } else {
     s->audit_ = service::AuditLog::in_memory("cse");  // counted for /metrics only
   }
+  // The resource tree, unless in gateway mode: opened (and its CSEBase
+  // made) before the first session can reach it.
+  if (!cfg.upstream) {
+    auto st = open_cse_store(cfg);
+    if (!st) return std::unexpected(st.error());
+    s->store_ = std::move(*st);
+    cse::Settings cs;
+    cs.cse_id = cfg.cse_id;
+    cs.csebase = cfg.csebase;
+    cs.sp_id = cfg.sp_domain;
+    cs.poa = {"https://" + cfg.listen.fqdn};
+    cs.max_children = cfg.max_children;
+    auto opened = cse::Cse::open(std::move(cs), s->store_->resources(), service::now_unix());
+    if (!opened) return std::unexpected(opened.error());
+    s->cse_ = std::move(*opened);
+  }
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, s->link_.get(), std::move(provisioned));
   EntityB* svc = s->service_.get();
+  const Next next = cfg.upstream ? upstream_cse(*cfg.upstream, *s->pool_) : local_cse(*s->cse_, *s->pool_);
+  svc->set_next(next);
+  if (!cfg.gateway_listen.empty()) {
+    auto g = service::PlainHttpServer::start(cfg.gateway_listen, "cse", trusted_gateway(next));
+    if (!g) return std::unexpected(g.error());
+    s->gateway_listener_ = std::move(*g);
+    spdlog::warn("cse: gateway_listen {}: plain HTTP, X-M2M-Origin trusted; only security gateways may reach it",
+                 cfg.gateway_listen);
+  }
+  if (cfg.upstream) spdlog::info("cse: gateway mode: forwarding to the CSE at {}", cfg.upstream->address);
   svc->set_audit(s->audit_.get());
   if (s->feed_link_) svc->follow_revocations(*s->feed_link_);
   service::ListenerHandlers h = service::handlers_for(svc, "cse");
@@ -84,6 +112,7 @@ std::string CseServer::metrics() const {
 CseServer::~CseServer() {
   admin_.reset();
   revoker_.reset();
+  gateway_listener_.reset();
   if (listeners_) listeners_->stop();
   pool_.reset();
 }

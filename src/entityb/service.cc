@@ -22,16 +22,6 @@ namespace {
 using proto::Request;
 using proto::Rsc;
 
-// valid_resource_name accepts RFC 3986 unreserved characters only, so a
-// resource name is one path segment and safe in any log or JSON text.
-bool valid_resource_name(std::string_view rn) {
-  for (char c : rn) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // is_refusal: the issuer's answer about a key identifier (remembered for a
 // while), as opposed to a transport failure (which says nothing about it).
 bool is_refusal(const Error& e) { return e.code() == Errc::unknown_psk_identity || e.code() == Errc::key_expired; }
@@ -481,7 +471,12 @@ void EntityB::handle(const service::AuthRef& ctx, const Request& req, proto::Rep
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin does not match the authenticated identity"));
   }
-  serve_cse(req, entity, std::move(reply));
+  if (!next_) return reply(proto::error_response(req, Rsc::not_implemented, "no CSE behind this acceptor"));
+  // Every session is authenticated by a security association here
+  // (TS-0003 7.1.2 rq_authn); the address is the peer's.
+  cse::Originator from{entity, true, std::nullopt};
+  if (!ctx->peer.address.empty()) from.ip = ctx->peer.address;
+  next_(from, req, std::move(reply));
 }
 
 // accept_push: MAF Key Push (docs/protocol.md), an m2msec extension. A MAF
@@ -562,55 +557,41 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
   reply(proto::ok_response(req, Rsc::created, nullptr));
 }
 
-// serve_cse is the minimal CSE behind the acceptor: RETRIEVE of the
-// CSEBase (addressed by CSE-ID or by name), CREATE and RETRIEVE of AEs.
-void EntityB::serve_cse(const Request& req, const std::string& entity, proto::Reply reply) {
-  const std::string base = "/" + cfg_.csebase;
-  const bool at_base = req.to == base || req.to == cfg_.cse_id;
-  if (at_base && req.op == proto::Operation::retrieve) {
-    const nlohmann::json cb = {{"m2m:cb",
-                                {{"rn", cfg_.csebase},
-                                 {"ri", cfg_.cse_id.substr(1)},
-                                 {"ty", 5},
-                                 {"csi", cfg_.cse_id},
-                                 {"cst", 1},
-                                 {"srt", {2, 5}},
-                                 {"ct", proto::format_time(started_)},
-                                 {"poa", {"https://" + cfg_.listen.fqdn}}}}};
-    return reply(proto::ok_response(req, Rsc::ok, cb));
-  }
-  if (at_base && req.op == proto::Operation::create) {
-    if (req.ty != 2) return reply(proto::error_response(req, Rsc::operation_not_allowed, "only AE (ty=2) may be created"));
-    // Typed reads: a wrong type ("rn": 5, "rr": "yes") is a 4000, never
-    // an exception.
-    proto::JsonReader in(req.content, "m2m:ae");
-    std::string rn = in.str("rn", false, 64);
-    std::string api = in.has("api") ? in.str("api", true, 256) : "Nm2msec";
-    const bool rr = in.boolean("rr", false);
-    if (!in.ok()) return reply(proto::error_response(req, Rsc::bad_request, in.error().message()));
-    if (rn.empty()) rn = entity.substr(entity.rfind('/') + 1);
-    if (rn.empty() || rn.size() > 64 || !valid_resource_name(rn)) {
-      return reply(proto::error_response(req, Rsc::bad_request, "rn must be 1..64 characters of [A-Za-z0-9._~-]"));
+Next upstream_cse(UpstreamSettings upstream, service::WorkerPool& pool) {
+  auto u = std::make_shared<const UpstreamSettings>(std::move(upstream));
+  return [u, &pool](const cse::Originator& from, const Request& req, proto::Reply reply) {
+    pool.post([u, from, req, reply = std::move(reply)]() mutable {
+      Request fwd = req;
+      fwd.from = from.id;  // the authenticated identity, never the device's claim
+      if (fwd.rqi.empty()) fwd.rqi = "m2msec-gw";
+      auto rsp = service::plain_http_call(u->address, u->host, fwd, u->timeout);
+      if (!rsp) {
+        spdlog::warn("cse: upstream CSE {} did not answer: {}", u->address, rsp.error().message());
+        return reply(proto::error_response(req, Rsc::target_not_reachable, "upstream CSE unreachable"));
+      }
+      rsp->rqi = req.rqi;
+      reply(std::move(*rsp));
+    });
+  };
+}
+
+service::ServiceHandler trusted_gateway(Next next) {
+  return [next = std::move(next)](const service::AuthRef&, const Request& req, proto::Reply reply) {
+    if (!EntityId::parse(req.from)) {
+      return reply(proto::error_response(req, Rsc::bad_request, "X-M2M-Origin is not a CSE-ID or AE-ID"));
     }
-    nlohmann::json ae = {{"rn", rn}, {"ri", "ae-" + rn}, {"pi", cfg_.cse_id.substr(1)}, {"ty", 2},
-                         {"aei", entity}, {"api", api}, {"rr", rr},
-                         {"ct", proto::format_time(service::now_unix())}};
-    {
-      std::lock_guard lock(mu_);
-      if (aes_.count(rn)) return reply(proto::error_response(req, Rsc::conflict, "AE " + rn + " exists"));
-      if (aes_.size() >= 100000) return reply(proto::error_response(req, Rsc::not_implemented, "AE table full"));
-      aes_[rn] = ae;
-    }
-    return reply(proto::ok_response(req, Rsc::created, {{"m2m:ae", ae}}));
-  }
-  if (req.to.starts_with(base + "/") && req.op == proto::Operation::retrieve) {
-    const std::string rn = req.to.substr(base.size() + 1);
-    std::lock_guard lock(mu_);
-    auto it = aes_.find(rn);
-    if (it == aes_.end()) return reply(proto::error_response(req, Rsc::not_found, "no such AE"));
-    return reply(proto::ok_response(req, Rsc::ok, {{"m2m:ae", it->second}}));
-  }
-  reply(proto::error_response(req, Rsc::not_found, "no such resource"));
+    // The gateway authenticated the originator (docs/cse.md); its address
+    // is not known here.
+    next(cse::Originator{req.from, true, std::nullopt}, req, std::move(reply));
+  };
+}
+
+Next local_cse(cse::Cse& cse, service::WorkerPool& pool) {
+  return [&cse, &pool](const cse::Originator& from, const Request& req, proto::Reply reply) {
+    pool.post([&cse, from, req, reply = std::move(reply)]() mutable {
+      reply(cse.handle(from, req, service::now_unix()));
+    });
+  };
 }
 
 }  // namespace m2msec::entityb

@@ -40,6 +40,7 @@ int http_status(Rsc rsc) {
       return 400;
     case Rsc::originator_has_no_privilege:
     case Rsc::security_association_required:
+    case Rsc::invalid_child_resource_type:
     case Rsc::receiver_has_no_privilege:
       return 403;
     case Rsc::not_found:

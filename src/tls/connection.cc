@@ -4,6 +4,10 @@
 
 #include <boost/asio/post.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <exception>
 #include <thread>
 
@@ -25,6 +29,30 @@ bool ranks_below(const Slot& a, const Slot& b) {
   const std::uint32_t sb = b.stage.load(std::memory_order_relaxed);
   if (sa != sb) return sa < sb;
   return a.since.load(std::memory_order_relaxed) < b.since.load(std::memory_order_relaxed);
+}
+
+// peer_address is the IP address |fd| is connected to, as text ("" if it
+// has none); an IPv4-mapped IPv6 address is given in its IPv4 form.
+std::string peer_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    if (::inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text)) == nullptr) return "";
+    return text;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      if (::inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], text, sizeof(text)) == nullptr) return "";
+      return text;
+    }
+    if (::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text)) == nullptr) return "";
+    return text;
+  }
+  return "";
 }
 
 }  // namespace
@@ -319,6 +347,7 @@ void Connection::finish_handshake() {
   SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);  // no async jobs for records
   peer_ = peer_identity(ssl_.get());
   peer_.transport = shared_->options.transport;
+  peer_.address = peer_address(socket_.native_handle());
   session_slot_ = std::make_shared<Slot>();
   session_slot_->conn = weak_from_this();
   touch();

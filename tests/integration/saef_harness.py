@@ -216,6 +216,7 @@ fqdn = "{CSE_FQDN}"
 sp_domain = "{pki.SP_DOMAIN}"
 cse_id = "{CSE_ID}"
 csebase = "{csebase}"
+data_dir = "csedata"
 audit_file = "cse-audit.jsonl"
 tls_listen = "127.0.0.1:{self.ports['cse']}"
 dtls_listen = "127.0.0.1:{self.ports['cse']}"
@@ -242,7 +243,7 @@ entity_id = "/dev-9"
 id = "{PROBE_KPSA_ID}"
 key_file = "probe.kpsa.hex"
 entity_id = "/probe"
-""" + store_backend.store_table("mef") + store_backend.store_table("maf"))
+""" + store_backend.store_table("mef") + store_backend.store_table("maf") + store_backend.store_table("cse"))
         # maf2: a second MAF with its own port and data dir, same MEF. Entity B does not know it.
         self.config2 = os.path.join(self.dir, "maf2.toml")
         with open(self.config2, "w") as f:

@@ -10,7 +10,10 @@
 //                          (10.3.3) and fetched from it;
 //   none (certificates)    certificate-based SAEF.
 // Each session is bound to Entity A's authenticated CSE-ID/AE-ID, and a
-// request whose X-M2M-Origin differs is refused (7.2.1).
+// request whose X-M2M-Origin differs is refused (7.2.1). The acceptor then
+// hands each request, with that identity, to the next stage (Next): the
+// CSE that decides access and holds resources (cse/cse.h), or the
+// gateway that forwards to an upstream CSE.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +27,7 @@
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/core/expiring_cache.h"
+#include "m2msec/cse/cse.h"
 #include "m2msec/link/feed.h"
 #include "m2msec/link/link.h"
 #include "m2msec/link/single_flight.h"
@@ -34,6 +38,8 @@
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
 #include "m2msec/service/periodic.h"
+#include "m2msec/service/plain_http.h"
+#include "m2msec/service/role_store.h"
 #include "m2msec/service/runtime.h"
 
 namespace m2msec::entityb {
@@ -50,6 +56,13 @@ struct KpsaEntry {
   std::string entity_id;  // Entity A's CSE-ID or AE-ID
 };
 
+// UpstreamSettings is [cse.upstream]: gateway mode (docs/cse.md).
+struct UpstreamSettings {
+  std::string address;  // host:port of the upstream CSE's plain HTTP binding
+  std::string host;     // its Host header (default: the address's host)
+  std::chrono::milliseconds timeout{5000};  // one forwarded request, connect to answer
+};
+
 // CseConfig is the [cse] table (docs/configuration.md).
 struct CseConfig {
   service::ListenerSettings listen;  // fqdn: the CSE-ID's public domain name
@@ -62,12 +75,26 @@ struct CseConfig {
   std::vector<PeerEntry> mefs;
   std::vector<KpsaEntry> kpsa;
   std::string audit_file;            // "": no audit trail (docs/audit.md)
+  std::string data_dir;              // the resource store and its KEK (mode 0700)
+  std::string kek_file;              // default <data_dir>/kek.hex
+  service::StoreSettings store;      // [cse.store]: SQLite in data_dir, or PostgreSQL
+  std::size_t max_children = 10000;  // child resources per parent
+  // gateway_listen: plain HTTP from the security gateways in front of this
+  // CSE, whose X-M2M-Origin is trusted ("" off; docs/cse.md).
+  std::string gateway_listen;
+  // upstream: gateway mode, forwarding to this CSE instead of holding
+  // resources (then no data_dir is needed).
+  std::optional<UpstreamSettings> upstream;
   std::size_t link_pool_size = 4;         // connections kept open per MAF / MEF
   std::chrono::milliseconds link_timeout{5000};  // deadline of one key retrieval
   std::chrono::milliseconds revocation_poll{250};  // the MAFs' and MEFs' revocation feeds read this often
 };
 
 Result<CseConfig> load_cse_config(const service::ConfigFile& file);
+
+// open_cse_store opens the CSE's resource store (<data_dir>/cse.db, or
+// [cse.store]), creating the KEK if missing.
+Result<std::unique_ptr<store::Store>> open_cse_store(const CseConfig& cfg);
 
 // link_options is Entity B's link::LinkOptions: its listener certificate
 // and anchors, the link_* settings and require_extended_master_secret.
@@ -105,6 +132,26 @@ struct KeyStats {
   std::uint64_t revoked = 0;        // keys dropped because their issuer revoked them
 };
 
+// Next is the stage after the acceptor: it answers |req| of the bound
+// originator |from| through |reply|, exactly once, and must not block.
+using Next = std::function<void(const cse::Originator& from, const proto::Request& req, proto::Reply reply)>;
+
+// upstream_cse is the Next stage of gateway mode: each request is
+// forwarded on |pool| to the upstream CSE over plain HTTP with
+// X-M2M-Origin set to |from|.id, and its answer relayed (5103 if the
+// upstream cannot be reached or does not answer in time).
+Next upstream_cse(UpstreamSettings upstream, service::WorkerPool& pool);
+
+// trusted_gateway is the handler of the gateway_listen listener: the
+// request's X-M2M-Origin, which a security gateway set, is taken as the
+// authenticated originator (4000 if it is not a CSE-ID or AE-ID) and the
+// request handed to |next|.
+service::ServiceHandler trusted_gateway(Next next);
+
+// local_cse is the Next stage of a CSE that holds the resources itself:
+// |cse| (borrowed) handles each request on |pool| (its store blocks).
+Next local_cse(cse::Cse& cse, service::WorkerPool& pool);
+
 class EntityB {
  public:
   static constexpr std::size_t kMaxHeldKeys = 500000;
@@ -125,6 +172,10 @@ class EntityB {
   // in all) until a session with it ends or it expires.
   void handle(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void on_session_start(service::AuthContext& ctx);
+  // set_next names the stage that receives each request of a bound
+  // session (none: every such request is answered 5001). Call before
+  // serving.
+  void set_next(Next next) { next_ = std::move(next); }
   void on_session_end(const service::AuthContext& ctx);
 
   // bound_entity returns the CSE-ID/AE-ID an authenticated peer is bound to.
@@ -178,7 +229,6 @@ class EntityB {
   void fetch_once(const std::string& key, std::function<Result<SecretBytes>()> fetch,
                   std::function<void(Result<SecretBytes>)> done);
   Result<proto::Response> call(const PeerEntry& peer, proto::Request req);
-  void serve_cse(const proto::Request& req, const std::string& entity, proto::Reply reply);
   void accept_push(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   // key_target is the MAF Key Retrieval / De-Registration target of
   // |kc_id|, naming this process as holder.
@@ -197,7 +247,6 @@ class EntityB {
   link::NegativeCache<std::string> refused_{1024, std::chrono::seconds(5)};
   mutable std::mutex mu_;
   std::map<std::string, CachedKey> keys_;          // canonical key ID -> key (cache + provisioned)
-  std::map<std::string, nlohmann::json> aes_;      // AE resources by name
   KeyStats stats_;
   std::int64_t started_ = 0;
   // Keys their issuer revoked: a fetch or push that raced with the
@@ -206,6 +255,7 @@ class EntityB {
   ExpiringCache<std::string, bool> revoked_{65536, std::chrono::seconds(60)};
   std::vector<std::unique_ptr<link::FeedFollower>> feeds_;
   SessionCloser close_sessions_;
+  Next next_;
 };
 
 class CseServer {
@@ -214,6 +264,8 @@ class CseServer {
   ~CseServer();
   std::uint16_t tls_port() const { return listeners_->tls_port(); }
   std::uint16_t dtls_port() const { return listeners_->dtls_port(); }
+  // gateway_port is the plain HTTP port for security gateways (0 if off).
+  std::uint16_t gateway_port() const { return gateway_listener_ ? gateway_listener_->port() : 0; }
   // The admin listener (service/admin.h): its port (0 if "off"), the
   // /metrics text, and drain(), which makes /readyz answer 503 "draining"
   // (on SIGTERM, for drain_time() before the process stops).
@@ -230,9 +282,12 @@ class CseServer {
   std::unique_ptr<link::Link> link_;  // outlives the pool's jobs and the acceptor
   std::unique_ptr<link::Link> feed_link_;  // revocation feeds only
   std::unique_ptr<service::AuditLog> audit_;
+  std::unique_ptr<store::Store> store_;  // the resource tree
+  std::unique_ptr<cse::Cse> cse_;
   std::unique_ptr<service::WorkerPool> pool_;
   std::unique_ptr<EntityB> service_;
   std::unique_ptr<service::Listeners> listeners_;
+  std::unique_ptr<service::PlainHttpServer> gateway_listener_;
   std::unique_ptr<service::Periodic> revoker_;  // last: stops first
   std::chrono::milliseconds drain_{0};
   std::unique_ptr<service::AdminServer> admin_;  // last: stops first

@@ -36,6 +36,7 @@ enum class Rsc : int {
   contents_unacceptable = 4102,
   originator_has_no_privilege = 4103,
   conflict = 4105,
+  invalid_child_resource_type = 4108,
   security_association_required = 4107,
   internal_server_error = 5000,
   not_implemented = 5001,

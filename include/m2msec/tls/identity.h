@@ -42,6 +42,11 @@ struct PeerIdentity {
   std::string sni;                     // the SNI host name the client sent ("" if none)
   std::string cipher;                  // negotiated suite, OpenSSL name
   Transport transport = Transport::tls;  // TLS over TCP or DTLS over UDP
+  // address is the peer's IP address as text, without port or brackets
+  // ("192.0.2.1", "2001:db8::1"; an IPv4-mapped IPv6 address in its IPv4
+  // form), server side only; "" if unknown. For access control contexts
+  // (TS-0003 7.1: rq_ip), never for authentication.
+  std::string address;
 };
 
 // ExpectedName is the name a peer certificate must carry (TS-0003 clause

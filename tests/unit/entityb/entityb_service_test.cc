@@ -8,6 +8,7 @@
 #include "m2msec/entityb/entityb.h"
 #include "m2msec/proto/messages.h"
 #include "../service/service_harness.h"
+#include "../store/test_util.h"
 
 namespace m2msec::entityb {
 namespace {
@@ -30,6 +31,13 @@ class EntityBTest : public ::testing::Test {
     provisioned[KeyId::parse(KeyIdKind::kpsa, kKpsaId)->canonical()] =
         CachedKey{store::testing::secret_of(0x55), "/dev-5", 0, false, "", "", 0};
     svc_ = std::make_unique<EntityB>(cfg, pool_, nullptr, std::move(provisioned));
+    // The CSE behind the acceptor, on a real store.
+    store_ = store::testing::open_store(dir_.file("cse.db"));
+    ASSERT_TRUE(store_);
+    auto c = cse::Cse::open(cse::Settings{cfg.cse_id, cfg.csebase, cfg.sp_domain, {}}, store_->resources(), 1767225600);
+    ASSERT_TRUE(c) << c.error().message();
+    cse_ = std::move(*c);
+    svc_->set_next(local_cse(*cse_, pool_));
   }
 
   // session runs on_session_start for a PSK session with |identity|.
@@ -46,6 +54,9 @@ class EntityBTest : public ::testing::Test {
     return call(*svc_, ctx, request(Operation::create, "/in-name", from, std::move(body), 2));
   }
 
+  store::testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<cse::Cse> cse_;
   service::WorkerPool pool_{2};
   std::unique_ptr<EntityB> svc_;
 };
@@ -112,6 +123,30 @@ TEST_F(EntityBTest, NullResourceNameMeansTheDefault) {
   EXPECT_EQ(made.content["m2m:ae"]["rn"], "dev-5");
 }
 
+TEST_F(EntityBTest, WithoutANextStageRequestsAreNotServed) {
+  svc_->set_next(nullptr);
+  EXPECT_EQ(rsc(call(*svc_, session(kKpsaId), request(Operation::retrieve, "/in-name", "/dev-5"))), 5001);
+}
+
+// The session's peer address reaches the CSE (TS-0003 7.1.2 rq_ip).
+TEST_F(EntityBTest, HandsTheBoundIdentityAndAddressToTheNextStage) {
+  cse::Originator seen;
+  svc_->set_next([&seen](const cse::Originator& from, const proto::Request& req, proto::Reply reply) {
+    seen = from;
+    reply(proto::ok_response(req, proto::Rsc::ok, nullptr));
+  });
+  service::AuthContext ctx;
+  ctx.peer.kind = tls::PeerIdentity::Kind::psk;
+  ctx.peer.psk_identity = kKpsaId;
+  ctx.peer.address = "192.0.2.7";
+  svc_->on_session_start(ctx);
+  auto ref = std::make_shared<service::AuthContext>(std::move(ctx));
+  EXPECT_EQ(rsc(call(*svc_, ref, request(Operation::retrieve, "/in-name", "/dev-5"))), 2000);
+  EXPECT_EQ(seen.id, "/dev-5");
+  EXPECT_TRUE(seen.authenticated);
+  EXPECT_EQ(seen.ip, "192.0.2.7");
+}
+
 TEST_F(EntityBTest, RefusesUnboundSessionsAndSpoofedOriginators) {
   EXPECT_EQ(rsc(call(*svc_, session("other@sp.example.com"), request(Operation::retrieve, "/in-name", "/dev-5"))),
             4107);
@@ -119,10 +154,12 @@ TEST_F(EntityBTest, RefusesUnboundSessionsAndSpoofedOriginators) {
   EXPECT_EQ(rsc(call(*svc_, session(kKpsaId), request(Operation::retrieve, "/in-name", "/dev-6"))), 4103);
 }
 
+// The acceptor hands the request on with the bound identity: the CSE's
+// access decision applies (its CSEBase policy grants RETRIEVE only).
 TEST_F(EntityBTest, RefusesOtherOperationsAndPaths) {
   auto ctx = session(kKpsaId);
-  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::create, "/in-name", "/dev-5", {{"m2m:cnt", {}}}, 3))), 4005);
-  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::del, "/in-name", "/dev-5"))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::create, "/in-name", "/dev-5", {{"m2m:cnt", {}}}, 3))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::del, "/in-name", "/dev-5"))), 4005);
   EXPECT_EQ(rsc(call(*svc_, ctx, request(Operation::retrieve, "/elsewhere", "/dev-5"))), 4004);
 }
 
