@@ -54,15 +54,22 @@ int serve_role(Context& ctx, const char* role, const std::string& config, const 
   service::log_open_file_limit(role);
   auto server = Server::start(std::move(*cfg));
   if (!server) return failure(server.error());
+  // Entity B may also serve security gateways over plain HTTP.
+  std::uint16_t gateway_port = 0;
+  if constexpr (requires { (*server)->gateway_port(); }) gateway_port = (*server)->gateway_port();
   if (ctx.json) {
-    print_json({{"role", role},
-                {"fqdn", fqdn},
-                {"tls_port", (*server)->tls_port()},
-                {"dtls_port", (*server)->dtls_port()},
-                {"admin_port", (*server)->admin_port()}});
+    nlohmann::json j = {{"role", role},
+                        {"fqdn", fqdn},
+                        {"tls_port", (*server)->tls_port()},
+                        {"dtls_port", (*server)->dtls_port()},
+                        {"admin_port", (*server)->admin_port()}};
+    if (gateway_port != 0) j["gateway_port"] = gateway_port;
+    print_json(j);
   } else {
     std::cout << role << " " << fqdn << " serving: tls port " << (*server)->tls_port() << ", dtls port "
-              << (*server)->dtls_port() << ", admin port " << (*server)->admin_port() << std::endl;
+              << (*server)->dtls_port() << ", admin port " << (*server)->admin_port();
+    if (gateway_port != 0) std::cout << ", gateway port " << gateway_port << " (plain HTTP)";
+    std::cout << std::endl;
   }
   const std::string signal = wait_for_signal();
   drain_then_stop(role, signal, {[&] { (*server)->drain(); }}, (*server)->drain_time());
