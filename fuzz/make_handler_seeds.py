@@ -64,6 +64,16 @@ SEEDS = {
         ctx(PSK, 0) + http("POST", "/in-name", "/dev-5", {"m2m:ae": {"rr": "yes"}}, 2),
         ctx(PSK, 0) + http("GET", "/in-name/light", "/dev-5"),
         ctx(CERT, 0) + http("GET", "/in-cse", "/mn-cse"),
+        # The CSE's resource tree and its access decisions (issue 14).
+        ctx(PSK, 0) + http("POST", "/in-name/light", "/dev-5", {"m2m:cnt": {"rn": "c", "mni": 2}}, 3),
+        ctx(PSK, 0) + http("POST", "/in-name/light", "/dev-5", {"m2m:acp": {
+            "rn": "p", "pv": {"acr": [{"acor": ["all"], "acop": 2, "acco": [{"acip": {"ipv4": ["10.0.0.0/8"]}}]}]},
+            "pvs": {"acr": [{"acor": ["/dev-5"], "acop": 63}]}}}, 1),
+        ctx(PSK, 0) + http("POST", "/in-name/light/c", "/dev-5", {"m2m:cin": {"con": "21.5", "cnf": "text/plain:0"}}, 4),
+        ctx(PSK, 0) + http("PUT", "/in-name/light/c", "/dev-5", {"m2m:cnt": {"acpi": ["/in-cse/in-name/light/p"]}}),
+        ctx(PSK, 0) + http("POST", "/in-name/light", "/dev-5", {"m2m:grp": {"rn": "g", "mid": ["Cae-1", "/dev-5"]}}, 9),
+        ctx(PSK, 0) + http("GET", "//sp.example.com/in-cse/ae-light", "/dev-5"),
+        ctx(PSK, 0) + http("DELETE", "/in-name/light/c", "/dev-5"),
     ],
 }
 

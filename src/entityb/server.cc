@@ -112,9 +112,12 @@ std::string CseServer::metrics() const {
 CseServer::~CseServer() {
   admin_.reset();
   revoker_.reset();
-  gateway_listener_.reset();
+  // No new request from any listener; the pool's jobs may still reply
+  // (to closed sessions), so it is joined before the listeners go.
+  if (gateway_listener_) gateway_listener_->stop();
   if (listeners_) listeners_->stop();
   pool_.reset();
+  gateway_listener_.reset();
 }
 
 }  // namespace m2msec::entityb

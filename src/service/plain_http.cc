@@ -11,7 +11,10 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <exception>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -24,18 +27,35 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-// Impl is shared by the connections (they hold it), so that it outlives
-// every handler that may still reply after the server object is gone.
-struct PlainHttpServer::Impl : std::enable_shared_from_this<PlainHttpServer::Impl> {
-  asio::io_context ioc{1};
-  std::optional<tcp::acceptor> acceptor{std::in_place, ioc};
+namespace {
+class Connection;
+}  // namespace
+
+// Impl outlives every handler: the connections hold a plain pointer to it,
+// and ~Impl destroys the acceptor and the io_context (and with them every
+// pending handler and connection) first, while the rest is still alive.
+// The work guard keeps the loop running after stop(), so that a reply that
+// arrives late is posted to a live loop (and dropped: its socket is closed).
+struct PlainHttpServer::Impl {
+  std::optional<asio::io_context> ioc{std::in_place, 1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{std::in_place,
+                                                                                 ioc->get_executor()};
+  std::optional<tcp::acceptor> acceptor{std::in_place, *ioc};
   std::thread thread;
   std::string role;
   ServiceHandler handler;
   PlainHttpOptions options;
   std::atomic<std::size_t> connections{0};
+  std::atomic<bool> stopped{false};
   std::uint16_t port = 0;
+  std::mutex mu;
+  std::list<std::weak_ptr<Connection>> open;  // for stop()
 
+  ~Impl() {
+    acceptor.reset();
+    work.reset();
+    ioc.reset();
+  }
   void do_accept();
 };
 
@@ -54,8 +74,8 @@ std::string peer_ip(const tcp::socket& s) {
 // answer before reading the next; everything runs on its strand.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, std::shared_ptr<PlainHttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)), reader_(server_->options.limits) {
+  Connection(tcp::socket socket, PlainHttpServer::Impl* server)
+      : stream_(std::move(socket)), server_(server), reader_(server_->options.limits) {
     auto ctx = std::make_shared<AuthContext>();
     ctx->peer.kind = tls::PeerIdentity::Kind::none;
     ctx->peer.address = peer_ip(stream_.socket());
@@ -66,9 +86,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start() { next(); }
 
+  // shut closes the socket from any thread (on the connection's strand).
+  void shut() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+  }
+
  private:
   // next serves a request already buffered, or reads more bytes.
   void next() {
+    if (server_->stopped.load()) return close();
     Result<std::optional<proto::Request>> r = reader_.next();
     if (!r) return refuse();
     if (*r) return dispatch(std::move(**r));
@@ -111,7 +137,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.expires_after(server_->options.idle_timeout);
     asio::async_write(stream_, asio::buffer(*shared),
                       [self = shared_from_this(), shared, then_close](beast::error_code ec, std::size_t) {
-                        if (ec || then_close) return self->close();
+                        if (ec || then_close || self->server_->stopped.load()) return self->close();
                         self->next();
                       });
   }
@@ -123,7 +149,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   beast::tcp_stream stream_;
-  std::shared_ptr<PlainHttpServer::Impl> server_;
+  PlainHttpServer::Impl* server_;
   proto::RequestReader reader_;
   std::array<std::uint8_t, 16384> buf_{};
   AuthRef ctx_;
@@ -132,8 +158,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 }  // namespace
 
 void PlainHttpServer::Impl::do_accept() {
-  acceptor->async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-    if (ec == asio::error::operation_aborted) return;
+  acceptor->async_accept(asio::make_strand(*ioc), [self = this](beast::error_code ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted || self->stopped.load()) return;
     if (!ec) {
       if (self->connections.load() >= self->options.max_connections) {
         beast::error_code ignored;
@@ -141,24 +167,39 @@ void PlainHttpServer::Impl::do_accept() {
       } else {
         ++self->connections;
         try {
-          std::make_shared<Connection>(std::move(s), self)->start();
+          auto c = std::make_shared<Connection>(std::move(s), self);
+          {
+            std::lock_guard lock(self->mu);
+            std::erase_if(self->open, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+            self->open.push_back(c);
+          }
+          c->start();
         } catch (const std::exception& e) {
           spdlog::error("{}: plain HTTP connection failed: {}", self->role, printable(e.what(), 256));
         }
       }
     }
-    if (self->acceptor) self->do_accept();
+    self->do_accept();
   });
 }
 
-PlainHttpServer::PlainHttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PlainHttpServer::PlainHttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-PlainHttpServer::~PlainHttpServer() {
-  asio::post(impl_->ioc, [impl = impl_] {
+void PlainHttpServer::stop() {
+  if (impl_->stopped.exchange(true)) return;
+  asio::post(*impl_->ioc, [impl = impl_.get()] {
     beast::error_code ignored;
     if (impl->acceptor) impl->acceptor->close(ignored);
   });
-  impl_->ioc.stop();
+  std::lock_guard lock(impl_->mu);
+  for (auto& w : impl_->open) {
+    if (auto c = w.lock()) c->shut();
+  }
+}
+
+PlainHttpServer::~PlainHttpServer() {
+  stop();
+  impl_->ioc->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
@@ -168,7 +209,7 @@ Result<std::unique_ptr<PlainHttpServer>> PlainHttpServer::start(const std::strin
                                                                 ServiceHandler handler, PlainHttpOptions options) {
   auto ep = parse_endpoint(listen);
   if (!ep) return std::unexpected(ep.error());
-  auto impl = std::make_shared<Impl>();
+  auto impl = std::make_unique<Impl>();
   impl->role = std::move(role);
   impl->handler = std::move(handler);
   impl->options = options;
@@ -187,7 +228,7 @@ Result<std::unique_ptr<PlainHttpServer>> PlainHttpServer::start(const std::strin
     pthread_setname_np(pthread_self(), "m2m-http");
     for (;;) {
       try {
-        impl->ioc.run();
+        impl->ioc->run();
         return;
       } catch (const std::exception& e) {
         spdlog::error("{}: plain HTTP loop: {}", impl->role, printable(e.what(), 256));

@@ -40,17 +40,23 @@ class PlainHttpServer {
   // Errc::invalid_argument (not an IP literal) or Errc::io_error (bind).
   static Result<std::unique_ptr<PlainHttpServer>> start(const std::string& listen, std::string role,
                                                         ServiceHandler handler, PlainHttpOptions options = {});
+  // The destructor stops the server and joins its thread. A handler's
+  // reply that comes after it is undefined: stop() first, let the
+  // handlers' work finish (e.g. join their worker pool), then destroy.
   ~PlainHttpServer();
   PlainHttpServer(const PlainHttpServer&) = delete;
   PlainHttpServer& operator=(const PlainHttpServer&) = delete;
 
   std::uint16_t port() const;
+  // stop closes the listener and every connection; replies that come
+  // after it are dropped. Idempotent; any thread.
+  void stop();
 
   struct Impl;  // opaque
 
  private:
-  explicit PlainHttpServer(std::shared_ptr<Impl> impl);
-  std::shared_ptr<Impl> impl_;
+  explicit PlainHttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 // plain_http_call sends |req| to the oneM2M HTTP server at |endpoint|
