@@ -3,6 +3,8 @@
 // a deadline on every read, one request at a time.
 #include "m2msec/service/admin.h"
 
+#include "tcp_listen.h"
+
 #include <pthread.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -180,21 +182,12 @@ http::response<http::string_body> AdminServer::Impl::answer(const http::request<
 
 Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& listen, std::string role,
                                                         AdminHandlers handlers) {
-  auto ep = parse_endpoint(listen);
-  if (!ep) return std::unexpected(ep.error());
   auto impl = std::make_unique<Impl>();
   impl->role = std::move(role);
   impl->handlers = std::move(handlers);
-  beast::error_code ec;
-  const auto address = asio::ip::make_address(ep->host, ec);
-  if (ec) return fail(Errc::invalid_argument, "admin listen address must be an IP literal: " + ep->host);
-  const tcp::endpoint endpoint(address, ep->port);
-  impl->acceptor->open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor->bind(endpoint, ec);
-  if (!ec) impl->acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(Errc::io_error, "admin listener " + listen + ": " + ec.message());
-  impl->port = impl->acceptor->local_endpoint().port();
+  auto port = listen_tcp(*impl->acceptor, listen, "admin listener");
+  if (!port) return std::unexpected(port.error());
+  impl->port = *port;
   impl->do_accept();
   impl->thread = std::thread([impl = impl.get()] {
     pthread_setname_np(pthread_self(), "m2m-admin");

@@ -20,6 +20,7 @@
 
 #include "m2msec/core/endpoint.h"
 #include "m2msec/core/printable.h"
+#include "tcp_listen.h"
 
 namespace m2msec::service {
 
@@ -207,22 +208,13 @@ std::uint16_t PlainHttpServer::port() const { return impl_->port; }
 
 Result<std::unique_ptr<PlainHttpServer>> PlainHttpServer::start(const std::string& listen, std::string role,
                                                                 ServiceHandler handler, PlainHttpOptions options) {
-  auto ep = parse_endpoint(listen);
-  if (!ep) return std::unexpected(ep.error());
   auto impl = std::make_unique<Impl>();
   impl->role = std::move(role);
   impl->handler = std::move(handler);
   impl->options = options;
-  beast::error_code ec;
-  const auto address = asio::ip::make_address(ep->host, ec);
-  if (ec) return fail(Errc::invalid_argument, "plain HTTP listen address must be an IP literal: " + ep->host);
-  const tcp::endpoint endpoint(address, ep->port);
-  impl->acceptor->open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor->bind(endpoint, ec);
-  if (!ec) impl->acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(Errc::io_error, "plain HTTP listener " + listen + ": " + ec.message());
-  impl->port = impl->acceptor->local_endpoint().port();
+  auto port = listen_tcp(*impl->acceptor, listen, "plain HTTP listener");
+  if (!port) return std::unexpected(port.error());
+  impl->port = *port;
   impl->do_accept();
   impl->thread = std::thread([impl = impl.get()] {
     pthread_setname_np(pthread_self(), "m2m-http");

@@ -23,7 +23,6 @@ different identities:
 
 Prints "N passed, N failed"; exits non-zero on a failure.
 """
-import json
 import os
 import secrets
 import sys
@@ -34,52 +33,15 @@ from saef_harness import CSE_ID, MAF, MEF_FQDN, Saef  # noqa: E402
 CSEBASE = "in-name"
 
 
-def enrol_ae(h, ae_id, target):
-    """enrol_ae adds enrolee |ae_id| (an AE-ID) for |target| and enrols it; returns its state dir."""
-    kpm_id = f"{ae_id.lower()}@factory.example.com"
-    path, _ = h.secret_file(ae_id + ".kpm.hex", secrets.token_hex(32))
-    rc, _, err = h.run(["mef", "enrolee", "add", "--config", h.config, "--kpm-id", kpm_id, "--kpm-file", path,
-                        "--enrolee-id", ae_id, "--target", target])
-    if rc != 0:
-        raise RuntimeError(f"enrolee add {ae_id}: {err.strip()}")
-    state = os.path.join(h.dir, "state-" + ae_id)
-    args = ["enrol", "--mef", f"127.0.0.1:{h.ports['mef']}", "--mef-fqdn", MEF_FQDN, "--kpm-id", kpm_id,
-            "--kpm-file", path, "--state", state, "--json"]
-    if target == MAF:
-        args += ["--maf", MAF]
-    rc, _, err = h.run(args)
-    if rc != 0:
-        raise RuntimeError(f"enrol {ae_id}: {err.strip()}")
-    return state
-
-
 class Device:
-    """Device is one AE: its state and framework, and how it sends one request per association."""
+    """Device is one AE: its state and framework; each request is one "m2msec associate" run."""
 
-    def __init__(self, h, ae_id, state, framework, dtls):
-        self.h, self.id, self.state, self.framework, self.dtls = h, ae_id, state, framework, dtls
-
-    def send(self, request, to=None, ty=None, content=None, origin=None):
-        extra = ["--request", request]
-        if to:
-            extra += ["--to", to]
-        if ty:
-            extra += ["--ty", str(ty)]
-        if content is not None:
-            extra += ["--content", json.dumps(content)]
-        if origin:
-            extra += ["--from", origin]
-        if self.dtls:
-            extra += ["--dtls"]
-        rc, j, err = self.h.associate(self.state, framework=self.framework, extra=extra)
-        return rc, j, err
+    def __init__(self, h, ae_id, target, framework, dtls):
+        self.h, self.id, self.framework, self.dtls = h, ae_id, framework, dtls
+        self.state = h.enrol(ae_id, target, entity_id=ae_id)
 
     def expect(self, what, rsc, request, **kw):
-        rc, j, err = self.send(request, **kw)
-        got = j.get("rsc") if j else None
-        self.h.check(got == rsc and (rc == 0) == (rsc < 3000), f"{what}: RSC {rsc}",
-                     f"exit {rc}, json {j}, stderr {err.strip()!r}")
-        return (j or {}).get("response") or {}
+        return self.h.expect_rsc(what, rsc, self.h.request(self.state, self.framework, request, dtls=self.dtls, **kw))
 
 
 def acr(acor, acop):
@@ -89,8 +51,8 @@ def acr(acor, acop):
 def scenario(h, tag, dtls):
     t = "DTLS" if dtls else "TLS"
     a1_id, a2_id = f"C{tag}one", f"C{tag}two"
-    a1 = Device(h, a1_id, enrol_ae(h, a1_id, CSE_ID), "kpsa", dtls)
-    a2 = Device(h, a2_id, enrol_ae(h, a2_id, MAF), "maf", dtls)
+    a1 = Device(h, a1_id, CSE_ID, "kpsa", dtls)
+    a2 = Device(h, a2_id, MAF, "maf", dtls)
     s1 = h.state(a1.state)
     h.check(s1["target_kind"] == "kpsa" and s1["target"] == CSE_ID and s1["key_id"].endswith("@" + MEF_FQDN),
             f"{t}: AE 1's Application Key is a Kpsa for its registrar CSE /in-cse", s1)

@@ -26,55 +26,14 @@ Prints "N passed, N failed"; exits non-zero on a failure.
 import http.client
 import json
 import os
-import secrets
 import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import store_backend  # noqa: E402
-from saef_harness import CSE_FQDN, CSE_ID, MAF, MEF_FQDN, Saef, Server, free_port  # noqa: E402
+from saef_harness import CSE_FQDN, CSE_ID, MAF, Saef, Server, free_port  # noqa: E402
 
 CSEBASE = "in-name"
-
-
-def enrol_ae(h, ae_id, target):
-    kpm_id = f"{ae_id.lower()}@factory.example.com"
-    path, _ = h.secret_file(ae_id + ".kpm.hex", secrets.token_hex(32))
-    rc, _, err = h.run(["mef", "enrolee", "add", "--config", h.config, "--kpm-id", kpm_id, "--kpm-file", path,
-                        "--enrolee-id", ae_id, "--target", target])
-    if rc != 0:
-        raise RuntimeError(f"enrolee add {ae_id}: {err.strip()}")
-    state = os.path.join(h.dir, "state-" + ae_id)
-    args = ["enrol", "--mef", f"127.0.0.1:{h.ports['mef']}", "--mef-fqdn", MEF_FQDN, "--kpm-id", kpm_id,
-            "--kpm-file", path, "--state", state, "--json"]
-    if target == MAF:
-        args += ["--maf", MAF]
-    rc, _, err = h.run(args)
-    if rc != 0:
-        raise RuntimeError(f"enrol {ae_id}: {err.strip()}")
-    return state
-
-
-def send(h, state, framework, request, dtls=False, to=None, ty=None, content=None, origin=None):
-    extra = ["--request", request]
-    if to:
-        extra += ["--to", to]
-    if ty:
-        extra += ["--ty", str(ty)]
-    if content is not None:
-        extra += ["--content", json.dumps(content)]
-    if origin:
-        extra += ["--from", origin]
-    if dtls:
-        extra += ["--dtls"]
-    return h.associate(state, framework=framework, extra=extra)
-
-
-def expect(h, what, rsc, result):
-    rc, j, err = result
-    got = j.get("rsc") if j else None
-    h.check(got == rsc, f"{what}: RSC {rsc}", f"exit {rc}, json {j}, stderr {err.strip()!r}")
-    return (j or {}).get("response") or {}
 
 
 def plain(port, method, path, origin, body=None, ty=None):
@@ -122,24 +81,24 @@ workers = 4
     h.start_all()
     h.check("gateway mode" in h.cse.log_text(), "Entity B logs gateway mode", h.cse.log_text()[-1500:])
 
-    a1 = enrol_ae(h, "Cgwone", CSE_ID)   # the Application Key (Kpsa for /in-cse)
-    a2 = enrol_ae(h, "Cgwtwo", MAF)      # MAF-based
-    r = expect(h, "AE 1 registers through the gateway", 2001, send(h, a1, "kpsa", "create-ae"))
+    a1 = h.enrol("Cgwone", CSE_ID, entity_id="Cgwone")  # the Application Key (Kpsa for /in-cse)
+    a2 = h.enrol("Cgwtwo", MAF, entity_id="Cgwtwo")     # MAF-based
+    r = h.expect_rsc("AE 1 registers through the gateway", 2001, h.request(a1, "kpsa", "create-ae"))
     h.check(r.get("m2m:ae", {}).get("aei") == "Cgwone" and r.get("m2m:ae", {}).get("ri") == "Cgwone",
             "the upstream bound the AE to the authenticated AE-ID", r)
-    expect(h, "AE 2 registers through the gateway over DTLS", 2001, send(h, a2, "maf", "create-ae", dtls=True))
+    h.expect_rsc("AE 2 registers through the gateway over DTLS", 2001, h.request(a2, "maf", "create-ae", dtls=True))
     base1 = f"/{CSEBASE}/Cgwone"
-    expect(h, "AE 1 creates a private container upstream", 2001,
-           send(h, a1, "kpsa", "create", to=base1, ty=3, content={"m2m:cnt": {"rn": "private"}}))
-    expect(h, "AE 1 writes to it over DTLS", 2001,
-           send(h, a1, "kpsa", "create", dtls=True, to=base1 + "/private", ty=4, content={"m2m:cin": {"con": "1"}}))
-    got = expect(h, "AE 1 reads it", 2000, send(h, a1, "kpsa", "retrieve", to=base1 + "/private"))
+    h.expect_rsc("AE 1 creates a private container upstream", 2001,
+           h.request(a1, "kpsa", "create", to=base1, ty=3, content={"m2m:cnt": {"rn": "private"}}))
+    h.expect_rsc("AE 1 writes to it over DTLS", 2001,
+           h.request(a1, "kpsa", "create", dtls=True, to=base1 + "/private", ty=4, content={"m2m:cin": {"con": "1"}}))
+    got = h.expect_rsc("AE 1 reads it", 2000, h.request(a1, "kpsa", "retrieve", to=base1 + "/private"))
     h.check(got.get("m2m:cnt", {}).get("cni") == 1, "the upstream's answer is relayed as is", got)
-    expect(h, "AE 2 is denied by the upstream's access decision", 4103,
-           send(h, a2, "maf", "retrieve", to=base1 + "/private"))
+    h.expect_rsc("AE 2 is denied by the upstream's access decision", 4103,
+           h.request(a2, "maf", "retrieve", to=base1 + "/private"))
     r = h.associate(a2, framework="maf", extra=["--request", "retrieve", "--to", base1 + "/private",
                                                 "--from", "Cgwone"])
-    got = expect(h, "AE 2 claiming AE 1's identity is refused", 4103, r)
+    got = h.expect_rsc("AE 2 claiming AE 1's identity is refused", 4103, r)
     h.check("authenticated identity" in got.get("m2m:dbg", ""), "refused by the gateway itself (7.2.1), not forwarded",
             got)
 
@@ -157,10 +116,10 @@ workers = 4
 
     # -- upstream down, then back -----------------------------------------------------------------------
     upstream.kill()
-    expect(h, "upstream down: the gateway answers 5103", 5103, send(h, a1, "kpsa", "retrieve", to=base1))
+    h.expect_rsc("upstream down: the gateway answers 5103", 5103, h.request(a1, "kpsa", "retrieve", to=base1))
     h.check(h.cse.alive(), "the gateway still runs")
     upstream = Server(h, "cse", up_config, "upstream")
-    expect(h, "upstream back: the same tree", 2000, send(h, a1, "kpsa", "retrieve", to=base1 + "/private"))
+    h.expect_rsc("upstream back: the same tree", 2000, h.request(a1, "kpsa", "retrieve", to=base1 + "/private"))
     h.scan_secrets(expect_at_least=4)
     h.stop_all()
 

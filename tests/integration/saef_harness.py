@@ -366,12 +366,13 @@ address = "127.0.0.1:{self.ports['mef']}"
             raise RuntimeError(f"{' '.join(args[:3])}: exit {rc}: {err.strip()}")
         return json.loads(out)
 
-    def add_enrolee(self, name, target=MAF, expiry=None):
-        """add_enrolee adds a PSK enrolee /<name> with KpmID <name>@factory.example.com; returns (kpm_id, kpm_file)."""
-        kpm_id = f"{name}@factory.example.com"
+    def add_enrolee(self, name, target=MAF, expiry=None, entity_id=None):
+        """add_enrolee adds a PSK enrolee, /<name> or |entity_id| (an AE-ID such as "Cae1"), with KpmID
+        <name, lower case>@factory.example.com; returns (kpm_id, kpm_file)."""
+        kpm_id = f"{name.lower()}@factory.example.com"
         path, _ = self.secret_file(name + ".kpm.hex", secrets.token_hex(32))
         args = ["mef", "enrolee", "add", "--config", self.config, "--kpm-id", kpm_id, "--kpm-file", path,
-                "--enrolee-id", "/" + name, "--target", target]
+                "--enrolee-id", entity_id or "/" + name, "--target", target]
         if expiry:
             args += ["--expiry", expiry]
         rc, _, err = self.run(args)
@@ -379,9 +380,9 @@ address = "127.0.0.1:{self.ports['mef']}"
             raise RuntimeError(f"enrolee add {name}: exit {rc}: {err.strip()}")
         return kpm_id, path
 
-    def enrol(self, name, target=MAF, expiry=None):
-        """enrol adds enrolee /<name> and enrols it at the running MEF; returns its state dir."""
-        kpm_id, path = self.add_enrolee(name, target, expiry)
+    def enrol(self, name, target=MAF, expiry=None, entity_id=None):
+        """enrol adds enrolee /<name> (or |entity_id|) and enrols it at the running MEF; returns its state dir."""
+        kpm_id, path = self.add_enrolee(name, target, expiry, entity_id)
         state = os.path.join(self.dir, "state-" + name)
         args = ["enrol", "--mef", f"127.0.0.1:{self.ports['mef']}", "--mef-fqdn", MEF_FQDN, "--kpm-id", kpm_id,
                 "--kpm-file", path, "--state", state, "--json"]
@@ -409,6 +410,31 @@ address = "127.0.0.1:{self.ports['mef']}"
         except json.JSONDecodeError:
             j = None
         return rc, j, err
+
+    def request(self, state, framework, request, dtls=False, to=None, ty=None, content=None, origin=None):
+        """request associates and sends one CSE request ("m2msec associate --request ..."): create-ae,
+        create (|ty|, |content| a JSON value), retrieve, update or delete of |to|, as |origin| if given;
+        returns what associate() returns."""
+        extra = ["--request", request]
+        if to:
+            extra += ["--to", to]
+        if ty:
+            extra += ["--ty", str(ty)]
+        if content is not None:
+            extra += ["--content", json.dumps(content)]
+        if origin:
+            extra += ["--from", origin]
+        if dtls:
+            extra += ["--dtls"]
+        return self.associate(state, framework=framework, extra=extra)
+
+    def expect_rsc(self, what, rsc, result):
+        """expect_rsc checks a request's RSC (exit 0 for 2xxx, 1 otherwise); returns its response body."""
+        rc, j, err = result
+        got = j.get("rsc") if j else None
+        self.check(got == rsc and (rc == 0) == (rsc < 3000), f"{what}: RSC {rsc}",
+                   f"exit {rc}, json {j}, stderr {err.strip()!r}")
+        return (j or {}).get("response") or {}
 
     def expect_ok(self, what, result, rsc=2000):
         rc, j, err = result
