@@ -432,6 +432,7 @@ int main(int argc, char** argv) {
   cc.sp_domain = kSp;
   cc.cse_id = kCseId;
   cc.csebase = "cb";
+  cc.data_dir = dir + "/cse";
   cc.mafs.push_back({kMaf, "127.0.0.1:" + std::to_string(maf_port)});
   auto cse = entityb::CseServer::start(cc);
   if (!cse) die("CseServer::start", cse.error());

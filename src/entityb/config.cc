@@ -88,7 +88,8 @@ Result<CseConfig> load_cse_config(const service::ConfigFile& file) {
 }
 
 Result<std::unique_ptr<store::Store>> open_cse_store(const CseConfig& cfg) {
-  return service::open_role_store(cfg.data_dir, cfg.kek_file, "cse.db", true, cfg.store);
+  const std::string kek = cfg.kek_file.empty() ? cfg.data_dir + "/kek.hex" : cfg.kek_file;
+  return service::open_role_store(cfg.data_dir, kek, "cse.db", true, cfg.store);
 }
 
 Result<link::LinkOptions> link_options(const CseConfig& cfg) {
