@@ -26,10 +26,15 @@ using proto::Response;
 using proto::Rsc;
 using store::ResourceRecord;
 
-// kMaxAcpIds bounds accessControlPolicyIDs, kMaxGroupDepth the nesting of
-// groups named in accessControlOriginators.
+// kMaxAcpIds bounds accessControlPolicyIDs. Groups named in
+// accessControlOriginators are expanded at most kMaxGroupDepth deep, with
+// at most kMaxGroupLookups store lookups and kMaxGroupMembers members per
+// decision: beyond that an entry matches nobody (it fails closed), so that
+// no policy can make one decision expensive.
 constexpr std::size_t kMaxAcpIds = 32;
 constexpr int kMaxGroupDepth = 4;
+constexpr int kMaxGroupLookups = 64;
+constexpr std::size_t kMaxGroupMembers = 1024;
 
 // kCseBaseAcp is the resourceID (and name) of the CSEBase's policy.
 constexpr std::string_view kCseBaseAcp = "acp-csebase";
@@ -75,11 +80,17 @@ class Handler {
   std::optional<std::string> relative_ri(std::string_view id) const;
   bool permitted(const Found& target, authz::Operation op, authz::Target which, std::optional<int> created_type);
   std::vector<authz::AccessControlPolicy> policies_of(const Found& governing, bool& dangling) const;
-  std::optional<std::vector<std::string>> group_members(std::string_view entry, int depth) const;
+  std::optional<std::vector<std::string>> group_members(std::string_view entry);
+  bool expand_group(std::string_view entry, int depth, std::set<std::string>& visited, std::vector<std::string>& out);
+  authz::GroupResolver group_resolver() {
+    return [this](std::string_view entry) { return group_members(entry); };
+  }
   Result<std::vector<std::string>> check_acpi(const nlohmann::json& value) const;
+  Result<std::pair<std::string, std::string>> registration_name(const nlohmann::json& made) const;
   Response create(const Found& parent);
   Response retrieve(const Found& target) const;
   Response update(const Found& target);
+  Response write_update(const Found& target, const nlohmann::json& a);
   Response remove(const Found& target);
   nlohmann::json representation(const Found& f) const;
 
@@ -88,6 +99,10 @@ class Handler {
   const Originator& from_;
   const Request& req_;
   std::int64_t now_;
+  // Group expansions of this request's decisions (TS-0003 7.1: acor by
+  // group), memoised, within one budget.
+  std::map<std::string, std::optional<std::vector<std::string>>, std::less<>> groups_;
+  int group_lookups_ = 0;
 };
 
 Response Handler::store_failure(const Error& e) const {
@@ -183,24 +198,45 @@ Result<Found> Handler::resolve(std::string_view to) const {
   return cur;
 }
 
-std::optional<std::vector<std::string>> Handler::group_members(std::string_view entry, int depth) const {
-  if (depth > kMaxGroupDepth) return std::nullopt;
-  auto g = by_id(entry);
-  if (!g || g->record.ty != kGroup) return std::nullopt;
+// group_members is the GroupResolver of this request's decisions: the
+// members of the <group> |entry| names (nested groups flattened, each
+// group once), std::nullopt if it names none. Past the budget an entry
+// expands to no member.
+std::optional<std::vector<std::string>> Handler::group_members(std::string_view entry) {
+  if (entry == "all" || entry.find('*') != std::string_view::npos) return std::nullopt;
+  if (auto it = groups_.find(entry); it != groups_.end()) return it->second;
+  std::set<std::string> visited;
   std::vector<std::string> out;
-  const auto mid = g->attributes.find("mid");
-  if (mid == g->attributes.end() || !mid->is_array()) return out;
-  for (const auto& m : *mid) {
-    if (!m.is_string()) continue;
-    const std::string id = m.get<std::string>();
-    // A member that is itself a group contributes its members.
-    if (auto nested = group_members(id, depth + 1)) {
-      out.insert(out.end(), nested->begin(), nested->end());
-    } else {
-      out.push_back(id);
-    }
+  std::optional<std::vector<std::string>> result;
+  if (expand_group(entry, 0, visited, out)) result = std::move(out);
+  groups_.emplace(std::string(entry), result);
+  return result;
+}
+
+// expand_group appends the members of the group |entry| names to |out| and
+// returns true, or returns false if it names no group. A group met again
+// (a cycle, or one listed twice) adds nothing.
+bool Handler::expand_group(std::string_view entry, int depth, std::set<std::string>& visited,
+                           std::vector<std::string>& out) {
+  if (++group_lookups_ > kMaxGroupLookups || depth > kMaxGroupDepth) {
+    out.clear();
+    return true;  // over budget: matches nobody
   }
-  return out;
+  auto g = by_id(entry);
+  if (!g || g->record.ty != kGroup) return false;
+  if (!visited.insert(g->record.ri).second) return true;
+  const auto mid = g->attributes.find("mid");
+  if (mid == g->attributes.end() || !mid->is_array()) return true;
+  for (const auto& m : *mid) {
+    if (!m.is_string() || out.size() >= kMaxGroupMembers) continue;
+    const std::string& id = m.get_ref<const std::string&>();
+    if (group_lookups_ >= kMaxGroupLookups) {
+      out.clear();
+      return true;
+    }
+    if (!expand_group(id, depth + 1, visited, out)) out.push_back(id);  // a member, not a group
+  }
+  return true;
 }
 
 // policies_of reads the <accessControlPolicy> resources the governing
@@ -241,7 +277,7 @@ bool Handler::permitted(const Found& target, authz::Operation op, authz::Target 
   rq.cse_id = s_.cse_id;
   rq.sp_id = s_.sp_id;
   rq.target_type = target.record.ty;
-  auto groups = [this](std::string_view entry) { return group_members(entry, 0); };
+  const authz::GroupResolver groups = group_resolver();
   std::vector<authz::AccessControlPolicy> acps;
   std::optional<std::string> owner;
   if (target.record.ty == kAccessControlPolicy && which == authz::Target::policy && req_.op != Operation::create) {
@@ -270,7 +306,8 @@ bool Handler::permitted(const Found& target, authz::Operation op, authz::Target 
 }
 
 // check_acpi reads an accessControlPolicyIDs value: a list of IDs, each
-// naming an <accessControlPolicy> of this CSE (TS-0004: 4000 otherwise).
+// naming an <accessControlPolicy> of this CSE (TS-0004: 4000 otherwise),
+// and returns them as SP-relative resource IDs ("/in-cse/acp…").
 Result<std::vector<std::string>> Handler::check_acpi(const nlohmann::json& value) const {
   if (!value.is_array() || value.size() > kMaxAcpIds) {
     return fail(Errc::malformed_message, "acpi must be a list of at most 32 IDs");
@@ -284,7 +321,9 @@ Result<std::vector<std::string>> Handler::check_acpi(const nlohmann::json& value
     if (!acp || acp->record.ty != kAccessControlPolicy) {
       return fail(Errc::invalid_argument, "acpi names no accessControlPolicy of this CSE");
     }
-    out.push_back(id.get<std::string>());
+    // Kept as the policy's SP-relative resource ID, never as the path it
+    // was named by: a policy made later at that path must not inherit it.
+    out.push_back(s_.cse_id + "/" + acp->record.ri);
   }
   return out;
 }
@@ -330,6 +369,34 @@ Response Handler::run() {
   }
 }
 
+// registration_name is the resourceID and resourceName of the AE the
+// originator registers (TS-0001 7.2, 10.2.2.2):
+//   - an AE-ID of this CSE (C-type) or this SP (S-type): the resourceID is
+//     its AE-ID-Stem, and so is the name (a different rn is refused, so
+//     that no AE can take the name another AE-ID's AE will be found by);
+//   - an AE-ID of another CSE or SP: refused (Errc::invalid_identifier);
+//   - a CSE-ID (an AE behind a device CSE): the name given, or the
+//     CSE-ID's last segment, which must not begin with 'C' or 'S' (the
+//     names of AE-ID-Stems); the resourceID is "ae-<name>" (unique as the
+//     name is among the CSEBase's children; no stem or generated ID has
+//     that form).
+Result<std::pair<std::string, std::string>> Handler::registration_name(const nlohmann::json& made) const {
+  const std::string given = made.contains("rn") ? made["rn"].get<std::string>() : "";
+  auto stem = ae_stem_here(from_.id, s_);
+  if (!stem) return fail(Errc::invalid_identifier, "an AE-ID of another CSE or SP registers there");
+  if (!stem->empty()) {
+    if (!given.empty() && given != *stem) {
+      return fail(Errc::malformed_message, "an AE-ID's AE is named by its AE-ID-Stem " + *stem);
+    }
+    return std::pair{*stem, *stem};
+  }
+  const std::string name = given.empty() ? from_.id.substr(from_.id.rfind('/') + 1) : given;
+  if (name.empty() || name[0] == 'C' || name[0] == 'S') {
+    return fail(Errc::malformed_message, "names beginning with C or S are the AE-ID-Stems'; give another rn");
+  }
+  return std::pair{"ae-" + name, name};
+}
+
 Response Handler::create(const Found& parent) {
   if (req_.ty <= 0) return refuse(Rsc::bad_request, "CREATE needs a resource type (Content-Type ty=)");
   if (!is_served_type(req_.ty)) return refuse(Rsc::not_implemented, "resource type not supported");
@@ -349,21 +416,20 @@ Response Handler::create(const Found& parent) {
     return refuse(rsc, made.error().detail());
   }
   if (made->contains("acpi")) {
-    if (auto acpi = check_acpi(made->at("acpi")); !acpi) return refuse(Rsc::bad_request, acpi.error().detail());
+    auto acpi = check_acpi(made->at("acpi"));
+    if (!acpi) return refuse(Rsc::bad_request, acpi.error().detail());
+    (*made)["acpi"] = *acpi;
   }
   std::string ri;
   if (req_.ty == kAe) {
-    // TS-0001 7.2: an AE's resourceID is its AE-ID-Stem. An AE registered
-    // by a CSE-ID (an AE behind a device CSE) is named by default after the
-    // CSE-ID's last segment, and its resourceID is "ae-<name>" (unique, as
-    // names are among the CSEBase's children; no AE-ID-Stem or generated
-    // ID has that form).
-    if (auto stem = ae_id_stem(from_.id)) ri = *stem;
-    if (!made->contains("rn")) {
-      const std::string name = ri.empty() ? from_.id.substr(from_.id.rfind('/') + 1) : ri;
-      if (!name.empty()) (*made)["rn"] = name;
+    auto named = registration_name(*made);
+    if (!named) {
+      return refuse(named.error().code() == Errc::invalid_identifier ? Rsc::originator_has_no_privilege
+                                                                     : Rsc::bad_request,
+                    named.error().detail());
     }
-    if (ri.empty() && made->contains("rn")) ri = "ae-" + (*made)["rn"].get<std::string>();
+    ri = named->first;
+    (*made)["rn"] = named->second;
   }
   if (ri.empty()) ri = random_ri(type_prefix(req_.ty));
   if (ri.empty()) return refuse(Rsc::internal_server_error, "no randomness");
@@ -437,7 +503,7 @@ Response Handler::update(const Found& target) {
     rq.target_type = target.record.ty;
     std::optional<std::string> owner;
     if (auto cr = target.attributes.find("cr"); cr != target.attributes.end() && cr->is_string()) owner = cr->get<std::string>();
-    auto groups = [this](std::string_view entry) { return group_members(entry, 0); };
+    const authz::GroupResolver groups = group_resolver();
     if (dangling || authz::decide(rq, self, authz::Target::policy, groups, owner) != authz::Decision::permit) {
       return refuse(Rsc::originator_has_no_privilege, "access denied");
     }
@@ -450,18 +516,28 @@ Response Handler::update(const Found& target) {
       a["acpi"] = *acpi;
     }
     a["lt"] = proto::format_time(now_);
-    if (Status st = repo_.update(target.record.ri, a.dump()); !st) return store_failure(st.error());
-    return proto::ok_response(req_, Rsc::updated, representation(Found{target.record, a}));
+    return write_update(target, a);
   }
   if (!permitted(target, authz::update, target_of(target.record.ty), std::nullopt)) {
     return refuse(Rsc::originator_has_no_privilege, "access denied");
   }
   auto a = apply_update(target.record.ty, target.attributes, changes, now_);
   if (!a) return refuse(Rsc::bad_request, a.error().detail());
-  const std::string text = a->dump();
+  return write_update(target, *a);
+}
+
+// write_update stores |a| as |target|'s attributes if nobody changed them
+// since they were read for the decision (else 4105: the decision may
+// rest on an accessControlPolicyIDs that is no longer there).
+Response Handler::write_update(const Found& target, const nlohmann::json& a) {
+  const std::string text = a.dump();
   if (text.size() > s_.max_attributes) return refuse(Rsc::contents_unacceptable, "resource too large");
-  if (Status st = repo_.update(target.record.ri, text); !st) return store_failure(st.error());
-  return proto::ok_response(req_, Rsc::updated, representation(Found{target.record, *a}));
+  auto replaced = repo_.replace(target.record.ri, target.record.attributes, text);
+  if (!replaced) return store_failure(replaced.error());
+  if (!*replaced) return refuse(Rsc::conflict, "the resource changed meanwhile; retry");
+  ResourceRecord rec = target.record;
+  rec.attributes = text;
+  return proto::ok_response(req_, Rsc::updated, representation(Found{std::move(rec), a}));
 }
 
 Response Handler::remove(const Found& target) {
@@ -482,16 +558,27 @@ Result<std::unique_ptr<Cse>> Cse::open(Settings settings, store::ResourceReposit
   }
   if (settings.csebase.empty()) return fail(Errc::invalid_argument, "the CSEBase needs a resource name");
   const std::string ri = cse_ri(settings);
+  const std::string acp_ri = std::string(kCseBaseAcp);
   if (auto base = repo.get(ri); !base) {
     if (base.error().code() != Errc::not_found) return std::unexpected(base.error());
     // The CSEBase is governed by an <accessControlPolicy> the hosting CSE
     // creates with it (docs/cse.md): every authenticated originator may
     // retrieve and discover it; only the hosting CSE may change the policy.
-    const std::string acp_ri = std::string(kCseBaseAcp);
-    ResourceRecord rec{ri, "", settings.csebase, kCseBase, nlohmann::json{{"acpi", {acp_ri}}}.dump(), now};
-    if (Status st = repo.create(rec); !st && st.error().code() != Errc::already_exists) {
-      return std::unexpected(st.error());
+    ResourceRecord rec{ri, "", settings.csebase, kCseBase,
+                       nlohmann::json{{"acpi", {settings.cse_id + "/" + acp_ri}}}.dump(), now};
+    if (Status st = repo.create(rec); !st) {
+      if (st.error().code() != Errc::already_exists) return std::unexpected(st.error());
+      // Another root: the store holds another CSE's tree (cse_id changed).
+      if (!repo.get(ri)) {
+        return fail(Errc::invalid_argument, "the store holds the resource tree of a CSE other than " + settings.cse_id);
+      }
     }
+  } else if (base->ty != kCseBase || base->rn != settings.csebase) {
+    return fail(Errc::invalid_argument, "the store's CSEBase is not named " + settings.csebase);
+  }
+  // Made in a second write: if a crash came between the two, it is made now.
+  if (auto have = repo.get(acp_ri); !have) {
+    if (have.error().code() != Errc::not_found) return std::unexpected(have.error());
     const nlohmann::json acp = {
         {"rn", acp_ri},
         {"ri", acp_ri},
@@ -520,12 +607,36 @@ proto::Response Cse::handle(const Originator& from, const proto::Request& req, s
 
 std::optional<std::string> ae_id_stem(std::string_view ae_id) {
   auto id = EntityId::parse(ae_id);
-  if (!id || id->kind() != EntityKind::ae) return std::nullopt;
+  if (!id) return std::nullopt;
   const std::string& s = id->str();
   const std::size_t slash = s.rfind('/');
   std::string stem = slash == std::string::npos ? s : s.substr(slash + 1);
   if (stem.empty()) return std::nullopt;
+  // "/Sxyz" and "//sp/Sxyz" (one segment after the SP) are S-AE-IDs.
+  if (id->kind() != EntityKind::ae && stem[0] != 'S') return std::nullopt;
   return stem;
+}
+
+std::optional<std::string> ae_stem_here(std::string_view id, const Settings& s) {
+  auto stem = ae_id_stem(id);
+  if (!stem) return std::string();  // a CSE-ID
+  std::string_view rest = id;
+  if (rest.starts_with("//")) {
+    rest.remove_prefix(2);
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    std::string sp(rest.substr(0, slash));
+    std::string mine = s.sp_id;
+    for (auto* t : {&sp, &mine}) {
+      std::transform(t->begin(), t->end(), t->begin(), [](unsigned char c) { return std::tolower(c); });
+    }
+    if (sp != mine) return std::nullopt;
+    rest.remove_prefix(slash);
+  }
+  if (!rest.starts_with('/')) return stem;  // CSE-relative: "Cxyz" or "Sxyz"
+  if ((*stem)[0] == 'S' && rest == "/" + *stem) return stem;  // SP-relative S-AE-ID
+  if (rest == s.cse_id + "/" + *stem) return stem;            // "/<this cse>/Cxyz"
+  return std::nullopt;
 }
 
 }  // namespace m2msec::cse

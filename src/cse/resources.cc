@@ -17,9 +17,10 @@ constexpr std::size_t kMaxContent = 32 * 1024;
 
 // valid_resource_name: RFC 3986 unreserved characters only, so that a
 // name is one path segment and safe in any log or JSON text; "la" and
-// "ol" are the virtual children of a container (TS-0001 9.6.7).
+// "ol" are the virtual children of a container (TS-0001 9.6.7); "." and
+// ".." would be removed from a path by HTTP clients and proxies.
 bool valid_resource_name(std::string_view rn) {
-  if (rn.empty() || rn.size() > kMaxName || rn == "la" || rn == "ol") return false;
+  if (rn.empty() || rn.size() > kMaxName || rn == "la" || rn == "ol" || rn == "." || rn == "..") return false;
   return std::all_of(rn.begin(), rn.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~';
   });

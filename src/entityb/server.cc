@@ -57,7 +57,8 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
   s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
   s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, s->link_.get(), std::move(provisioned));
   EntityB* svc = s->service_.get();
-  const Next next = cfg.upstream ? upstream_cse(*cfg.upstream, *s->pool_) : local_cse(*s->cse_, *s->pool_);
+  if (cfg.upstream) s->forward_pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
+  const Next next = cfg.upstream ? upstream_cse(*cfg.upstream, *s->forward_pool_) : local_cse(*s->cse_, *s->pool_);
   svc->set_next(next);
   if (!cfg.gateway_listen.empty()) {
     auto g = service::PlainHttpServer::start(cfg.gateway_listen, "cse", trusted_gateway(next));
@@ -116,6 +117,7 @@ CseServer::~CseServer() {
   // (to closed sessions), so it is joined before the listeners go.
   if (gateway_listener_) gateway_listener_->stop();
   if (listeners_) listeners_->stop();
+  forward_pool_.reset();
   pool_.reset();
   gateway_listener_.reset();
 }

@@ -459,6 +459,20 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
   });
 }
 
+bool EntityB::is_hosting_cse(std::string_view entity) const {
+  std::string_view rest = entity;
+  if (rest.starts_with("//")) {
+    rest.remove_prefix(2);
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return false;
+    auto sp = Fqdn::parse(rest.substr(0, slash));
+    auto mine = Fqdn::parse(cfg_.sp_domain);
+    if (!sp || !mine || !sp->matches(*mine)) return false;
+    rest.remove_prefix(slash);
+  }
+  return rest == cfg_.cse_id;
+}
+
 void EntityB::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
   if (req.to == proto::kCseMafKeysPath) return accept_push(ctx, req, service::audit_refusals(audit_, *ctx, req, std::move(reply)));
   const std::string& entity = ctx->entity_id;
@@ -470,6 +484,12 @@ void EntityB::handle(const service::AuthRef& ctx, const Request& req, proto::Rep
     spdlog::warn("cse: refused request from '{}' on a session of {}", printable(req.from), entity);
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin does not match the authenticated identity"));
+  }
+  // The hosting CSE's own identity is nobody's to claim from outside: its
+  // policies (the CSEBase's selfPrivileges) name it.
+  if (is_hosting_cse(entity)) {
+    spdlog::warn("cse: refused a session bound to this CSE's own CSE-ID {}", printable(entity));
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "the hosting CSE's ID is not a device's"));
   }
   if (!next_) return reply(proto::error_response(req, Rsc::not_implemented, "no CSE behind this acceptor"));
   // Every session is authenticated by a security association here

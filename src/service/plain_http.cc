@@ -111,10 +111,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.expires_never();  // the handler may take its time; the answer is written under a deadline
     auto once = std::make_shared<std::atomic<bool>>(false);
     const std::string rqi = req.rqi;
-    proto::Reply reply = [self = shared_from_this(), once](proto::Response rsp) {
+    proto::Reply reply = [self = shared_from_this(), once, rqi](proto::Response rsp) {
+      std::string text;
+      try {
+        text = proto::encode_response(rsp);
+      } catch (const std::exception&) {
+        proto::Request stub;
+        stub.rqi = rqi;
+        text = proto::encode_response(proto::error_response(stub, proto::Rsc::internal_server_error, "request failed"));
+      }
       if (once->exchange(true)) return;
-      asio::post(self->stream_.get_executor(),
-                 [self, text = proto::encode_response(rsp)]() mutable { self->write(std::move(text), false); });
+      asio::post(self->stream_.get_executor(), [self, text = std::move(text)]() mutable { self->write(std::move(text), false); });
     };
     try {
       server_->handler(ctx_, req, reply);

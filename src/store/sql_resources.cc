@@ -315,6 +315,37 @@ Status SqlResourceRepository::update(std::string_view ri, std::string_view attri
   });
 }
 
+Result<bool> SqlResourceRepository::replace(std::string_view ri, std::string_view expected,
+                                            std::string_view attributes) {
+  return guarded([&]() -> Result<bool> {
+    const std::string what = "resource " + printable(ri);
+    if (!storable(ri)) return fail(Errc::not_found, what);
+    if (Status st = check_attributes(attributes); !st) return std::unexpected(st.error());
+    bool replaced = false;
+    Status st = b_.writer->run([&](sql::Connection& conn) -> Status {
+      Result<Stmt> s = conn.prepare("UPDATE cse_resources SET attributes = ?2 WHERE ri = ?1 AND attributes = ?3");
+      if (!s) return std::unexpected(s.error());
+      Status b = s->bind_text(1, ri);
+      if (b) b = s->bind_text(2, attributes);
+      if (b) b = s->bind_text(3, expected);
+      if (b) b = s->run();
+      if (!b) return b;
+      replaced = conn.changes() > 0;
+      if (replaced) return {};
+      // Unchanged: gone, or changed meanwhile.
+      Result<Stmt> q = conn.prepare("SELECT 1 FROM cse_resources WHERE ri = ?1");
+      if (!q) return std::unexpected(q.error());
+      if (Status qb = q->bind_text(1, ri); !qb) return qb;
+      Result<bool> row = q->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return fail(Errc::not_found, what);
+      return {};
+    });
+    if (!st) return std::unexpected(st.error());
+    return replaced;
+  });
+}
+
 Result<std::size_t> SqlResourceRepository::remove(std::string_view ri) {
   return guarded([&]() -> Result<std::size_t> {
     const std::string what = "resource " + printable(ri);

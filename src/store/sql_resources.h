@@ -17,6 +17,7 @@ class SqlResourceRepository final : public ResourceRepository {
   Result<std::vector<ResourceRecord>> children(std::string_view pi, int ty, std::size_t limit) override;
   Result<std::size_t> count_children(std::string_view pi, int ty) override;
   Status update(std::string_view ri, std::string_view attributes) override;
+  Result<bool> replace(std::string_view ri, std::string_view expected, std::string_view attributes) override;
   Result<std::size_t> remove(std::string_view ri) override;
   Result<std::string> remove_oldest_child(std::string_view pi, int ty) override;
 

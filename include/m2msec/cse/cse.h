@@ -50,9 +50,8 @@ class Cse {
   static Result<std::unique_ptr<Cse>> open(Settings settings, store::ResourceRepository& repo, std::int64_t now);
 
   // handle performs |req| for |from| at time |now| (unix seconds) and
-  // returns the response primitive: the access decision first (a deny is
-  // 4103, also for a target the originator may not see exist), then the
-  // operation. Blocks on the store: call it from a worker. Never throws.
+  // returns the response primitive: the target is found (4004 if there is
+  // none), then the access decision (a deny is 4103), then the operation. Blocks on the store: call it from a worker. Never throws.
   proto::Response handle(const Originator& from, const proto::Request& req, std::int64_t now);
 
   const Settings& settings() const { return settings_; }
@@ -65,8 +64,13 @@ class Cse {
 
 // ae_id_stem returns the AE-ID-Stem of an AE-ID in any of its forms
 // (TS-0001 7.2: "Cxyz", "/in-cse/Cxyz" and "//sp/in-cse/Cxyz" all have
-// the stem "Cxyz"; "Sxyz" and "/Sxyz" the stem "Sxyz"); std::nullopt for a
-// CSE-ID or a malformed ID.
+// the stem "Cxyz"; "Sxyz", "/Sxyz" and "//sp/Sxyz" the stem "Sxyz");
+// std::nullopt for a CSE-ID or a malformed ID.
 std::optional<std::string> ae_id_stem(std::string_view ae_id);
+
+// ae_stem_here returns the AE-ID-Stem of |id| if it is an AE-ID this CSE
+// registers: a C-AE-ID CSE-relative or of this CSE, an S-AE-ID of this SP.
+// "" for a CSE-ID; std::nullopt for an AE-ID of another CSE or SP.
+std::optional<std::string> ae_stem_here(std::string_view id, const Settings& s);
 
 }  // namespace m2msec::cse

@@ -213,6 +213,9 @@ class EntityB {
   // is the Ks_NAF of the transport ("<B-TID>|tls" or "<B-TID>|dtls");
   // "" for others.
   std::string key_for_identity(std::string_view identity, tls::Transport transport) const;
+  // is_hosting_cse: |entity| is this CSE's own CSE-ID (SP-relative or
+  // absolute).
+  bool is_hosting_cse(std::string_view entity) const;
   // drop_keys removes the keys |match| accepts (under mu_), remembers
   // them as revoked, closes their sessions and returns how many went.
   std::size_t drop_keys(const std::function<bool(const std::string&, const CachedKey&)>& match,
@@ -285,6 +288,9 @@ class CseServer {
   std::unique_ptr<store::Store> store_;  // the resource tree
   std::unique_ptr<cse::Cse> cse_;
   std::unique_ptr<service::WorkerPool> pool_;
+  // forward_pool_: gateway mode's forwarded requests block on the upstream;
+  // on their own threads, they never hold up a key fetch.
+  std::unique_ptr<service::WorkerPool> forward_pool_;
   std::unique_ptr<EntityB> service_;
   std::unique_ptr<service::Listeners> listeners_;
   std::unique_ptr<service::PlainHttpServer> gateway_listener_;

@@ -66,6 +66,13 @@ class ResourceRepository {
   // Errc::invalid_argument if they hold a NUL byte).
   virtual Status update(std::string_view ri, std::string_view attributes) = 0;
 
+  // replace is update if the stored attributes are still |expected|
+  // (compare and swap, so that a write based on an older read, e.g. one
+  // whose access decision used an accessControlPolicyIDs since changed,
+  // never lands): true if replaced, false if they changed meanwhile.
+  // Errc::not_found, Errc::invalid_argument as update.
+  virtual Result<bool> replace(std::string_view ri, std::string_view expected, std::string_view attributes) = 0;
+
   // remove deletes |ri| and every resource below it, in one transaction,
   // and returns how many went (Errc::not_found if |ri| is absent).
   virtual Result<std::size_t> remove(std::string_view ri) = 0;

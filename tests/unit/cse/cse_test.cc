@@ -92,9 +92,27 @@ TEST(AeIdStem, EveryFormOfAnAeId) {
   EXPECT_EQ(ae_id_stem("/in-cse/Cae1"), "Cae1");
   EXPECT_EQ(ae_id_stem("//sp.example.com/in-cse/Cae1"), "Cae1");
   EXPECT_EQ(ae_id_stem("Sae2"), "Sae2");
+  EXPECT_EQ(ae_id_stem("/Sae2"), "Sae2");
+  EXPECT_EQ(ae_id_stem("//sp.example.com/Sae2"), "Sae2");
   EXPECT_EQ(ae_id_stem("/in-cse"), std::nullopt);  // a CSE-ID
   EXPECT_EQ(ae_id_stem(""), std::nullopt);
   EXPECT_EQ(ae_id_stem("bad id"), std::nullopt);
+}
+
+// Only AE-IDs of this CSE (C) or this SP (S) register here.
+TEST(AeIdStem, OnlyThisCsesAndThisSpsAeIdsAreRegisteredHere) {
+  Settings s;
+  s.cse_id = "/in-cse";
+  s.sp_id = "sp.example.com";
+  EXPECT_EQ(ae_stem_here("Cae1", s), "Cae1");
+  EXPECT_EQ(ae_stem_here("/in-cse/Cae1", s), "Cae1");
+  EXPECT_EQ(ae_stem_here("//SP.example.com/in-cse/Cae1", s), "Cae1");
+  EXPECT_EQ(ae_stem_here("/Sae2", s), "Sae2");
+  EXPECT_EQ(ae_stem_here("//sp.example.com/Sae2", s), "Sae2");
+  EXPECT_EQ(ae_stem_here("/dev-5", s), "");  // a CSE-ID
+  EXPECT_EQ(ae_stem_here("/mn-cse/Cae1", s), std::nullopt);
+  EXPECT_EQ(ae_stem_here("//other.example.com/in-cse/Cae1", s), std::nullopt);
+  EXPECT_EQ(ae_stem_here("//other.example.com/Sae2", s), std::nullopt);
 }
 
 // The CSEBase's policy, made by the hosting CSE: every authenticated
@@ -105,7 +123,7 @@ TEST_F(CseTest, TheCseBaseIsReadableByAuthenticatedOriginatorsOnly) {
   EXPECT_EQ(cb.content["m2m:cb"]["csi"], "/in-cse");
   EXPECT_EQ(cb.content["m2m:cb"]["ri"], "in-cse");
   EXPECT_EQ(cb.content["m2m:cb"]["ty"], 5);
-  EXPECT_EQ(cb.content["m2m:cb"]["acpi"], nlohmann::json::array({"acp-csebase"}));
+  EXPECT_EQ(cb.content["m2m:cb"]["acpi"], nlohmann::json::array({"/in-cse/acp-csebase"}));
   for (const char* to : {"/in-cse", "/in-cse/cb", "cb", "//sp.example.com/in-cse/cb", "//SP.example.com/in-cse"}) {
     EXPECT_EQ(rsc(ae("Cae1"), req(Operation::retrieve, to)), 2000) << to;
   }
@@ -123,26 +141,50 @@ TEST_F(CseTest, TheCseBaseIsReadableByAuthenticatedOriginatorsOnly) {
 // TS-0001 10.2.2.2 and 7.2: registration binds the AE to the
 // authenticated AE-ID; its resourceID is the AE-ID-Stem.
 TEST_F(CseTest, AnAeRegistersUnderItsAuthenticatedAeId) {
-  const auto r = call(ae("/in-cse/Cae1"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", "lamp"}}}}, 2));
+  const auto r = call(ae("/in-cse/Cae1"), req(Operation::create, "/cb", {{"m2m:ae", {{"api", "Nlamp"}}}}, 2));
   ASSERT_EQ(static_cast<int>(r.rsc), 2001) << r.content.dump();
   EXPECT_EQ(r.content["m2m:ae"]["ri"], "Cae1");
+  EXPECT_EQ(r.content["m2m:ae"]["rn"], "Cae1");
   EXPECT_EQ(r.content["m2m:ae"]["aei"], "/in-cse/Cae1");
   EXPECT_EQ(r.content["m2m:ae"]["pi"], "in-cse");
-  EXPECT_EQ(r.content["m2m:ae"]["rn"], "lamp");
-  EXPECT_EQ(r.content["m2m:ae"]["api"], "Nm2msec");
-  // One AE per AE-ID, whatever name it asks for.
-  EXPECT_EQ(rsc(ae("/in-cse/Cae1"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", "other"}}}}, 2)), 4105);
+  EXPECT_EQ(r.content["m2m:ae"]["api"], "Nlamp");
+  // One AE per AE-ID.
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::create, "/cb", {{"m2m:ae", nlohmann::json::object()}}, 2)), 4105);
   // By name, by resource ID (unstructured, CSE- and SP-relative).
-  for (const char* to : {"/cb/lamp", "Cae1", "/in-cse/Cae1", "//sp.example.com/in-cse/cb/lamp"}) {
+  for (const char* to : {"/cb/Cae1", "Cae1", "/in-cse/Cae1", "//sp.example.com/in-cse/cb/Cae1"}) {
     EXPECT_EQ(rsc(ae("/in-cse/Cae1"), req(Operation::retrieve, to)), 2000) << to;
   }
   // The default policy (no acpi): only its creator, the AE itself.
-  EXPECT_EQ(rsc(ae("Cae2"), req(Operation::retrieve, "/cb/lamp")), 4103);
+  EXPECT_EQ(rsc(ae("Cae2"), req(Operation::retrieve, "/cb/Cae1")), 4103);
   // Registration needs a security association.
   EXPECT_EQ(rsc(Originator{"Cae3", false, std::nullopt}, req(Operation::create, "/cb", {{"m2m:ae", nlohmann::json::object()}}, 2)),
             4103);
-  // A name another AE holds.
-  EXPECT_EQ(rsc(ae("Cae4"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", "lamp"}}}}, 2)), 4105);
+}
+
+// No AE can take the name or the resource ID another AE-ID's AE is found
+// by, and an AE-ID of another CSE or SP does not register here.
+TEST_F(CseTest, NoAeTakesAnotherAesNameOrId) {
+  // An AE-ID's AE is named by its stem.
+  EXPECT_EQ(rsc(ae("Cae2"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", "Cae1"}}}}, 2)), 4000);
+  EXPECT_EQ(rsc(ae("Cae2"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", "lamp"}}}}, 2)), 4000);
+  // A CSE-ID's AEs may not use the names of AE-ID-Stems.
+  EXPECT_EQ(rsc(ae("/dev-5"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", "Cae1"}}}}, 2)), 4000);
+  EXPECT_EQ(rsc(ae("/dev-5"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", "Sae1"}}}}, 2)), 4000);
+  EXPECT_EQ(rsc(ae("/dev-5"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", "cb"}}}}, 2)), 4105);
+  EXPECT_EQ(rsc(ae("/dev-5"), req(Operation::create, "/cb", {{"m2m:ae", {{"rn", ".."}}}}, 2)), 4000);
+  const auto made = call(ae("/dev-5"), req(Operation::create, "/cb", {{"m2m:ae", nlohmann::json::object()}}, 2));
+  ASSERT_EQ(static_cast<int>(made.rsc), 2001) << made.content.dump();
+  EXPECT_EQ(made.content["m2m:ae"]["rn"], "dev-5");
+  EXPECT_EQ(made.content["m2m:ae"]["ri"], "ae-dev-5");
+  // Another CSE's or SP's AE-IDs.
+  for (const char* id : {"/mn-cse/Cae1", "//other.example.com/in-cse/Cae1", "//other.example.com/Sae1"}) {
+    EXPECT_EQ(rsc(ae(id), req(Operation::create, "/cb", {{"m2m:ae", nlohmann::json::object()}}, 2)), 4103) << id;
+  }
+  // An S-AE-ID in its SP-relative form is an AE-ID: one AE, by its stem.
+  const auto s = call(ae("/Sae1"), req(Operation::create, "/cb", {{"m2m:ae", nlohmann::json::object()}}, 2));
+  ASSERT_EQ(static_cast<int>(s.rsc), 2001) << s.content.dump();
+  EXPECT_EQ(s.content["m2m:ae"]["ri"], "Sae1");
+  EXPECT_EQ(rsc(ae("Sae1"), req(Operation::create, "/cb", {{"m2m:ae", nlohmann::json::object()}}, 2)), 4105);
 }
 
 TEST_F(CseTest, RefusesMalformedCreates) {
@@ -263,6 +305,20 @@ TEST_F(CseTest, AnAcpIsGovernedByItsSelfPrivileges) {
   EXPECT_EQ(rsc(ae("Cae1"), req(Operation::del, a1 + "/p")), 4103);
 }
 
+// accessControlPolicyIDs holds the policies' resource IDs, whatever form
+// named them: a policy made later at the same path does not govern.
+TEST_F(CseTest, AcpiKeepsResourceIdsNotPaths) {
+  const std::string a1 = registered("Cae1");
+  const std::string p = acp(a1, acp_body("p", {rule({"Cae1"}, 63)}, {rule({"Cae1"}, 63)}));
+  const auto c = created(ae("Cae1"), a1, 3, {{"m2m:cnt", {{"rn", "c"}, {"acpi", {"/in-cse/cb/Cae1/p"}}}}});
+  EXPECT_EQ(c["m2m:cnt"]["acpi"], nlohmann::json::array({"/in-cse/" + p}));
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::del, a1 + "/p")), 2002);
+  acp(a1, acp_body("p", {rule({"all"}, 63)}, {rule({"Cae1"}, 63)}));
+  EXPECT_EQ(rsc(ae("Cae2"), req(Operation::retrieve, a1 + "/c")), 4103);
+  // An ACP and a contentInstance have no acpi to update.
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::update, a1 + "/p", {{"m2m:acp", {{"acpi", {"/in-cse/" + p}}}}})), 4000);
+}
+
 // TS-0003 7.1.4: a decision that cannot be made is Deny. An acpi whose
 // policies are all gone denies, instead of falling back to the default.
 TEST_F(CseTest, ADanglingAcpiDenies) {
@@ -289,6 +345,40 @@ TEST_F(CseTest, AGroupInAcorGrantsItsMembers) {
   EXPECT_EQ(rsc(ae("Cae4"), req(Operation::retrieve, a1 + "/c")), 4103);
   // More members than mnm.
   EXPECT_EQ(rsc(ae("Cae1"), req(Operation::create, a1, {{"m2m:grp", {{"mid", {"a", "b"}}, {"mnm", 1}}}}, 9)), 4000);
+}
+
+// Nested groups are flattened, a cycle ends, and a policy cannot make one
+// decision expensive: past the lookup budget a group entry matches nobody.
+TEST_F(CseTest, GroupExpansionIsBoundedAndFailsClosed) {
+  const std::string a1 = registered("Cae1");
+  auto group = [&](const std::string& rn, nlohmann::json mid) {
+    return created(ae("Cae1"), a1, 9, {{"m2m:grp", {{"rn", rn}, {"mid", mid}}}})["m2m:grp"]["ri"].get<std::string>();
+  };
+  const std::string inner = group("inner", {"Cae2"});
+  const std::string outer = group("outer", {"/in-cse/" + inner, "Cae3"});
+  // A cycle: loop names outer, and is named by a group outer's policy uses.
+  const std::string loop = group("loop", {"/in-cse/" + outer});
+  const std::string p = acp(a1, acp_body("p", {rule({"/in-cse/" + loop}, 2)}, {rule({"Cae1"}, 63)}));
+  created(ae("Cae1"), a1, 3, {{"m2m:cnt", {{"rn", "c"}, {"acpi", {"/in-cse/" + p}}}}});
+  EXPECT_EQ(rsc(ae("Cae2"), req(Operation::retrieve, a1 + "/c")), 2000);
+  EXPECT_EQ(rsc(ae("Cae3"), req(Operation::retrieve, a1 + "/c")), 2000);
+  EXPECT_EQ(rsc(ae("Cae4"), req(Operation::retrieve, a1 + "/c")), 4103);
+  // One group listing inner in 128 spellings (the SP-ID's letters in upper
+  // and lower case): each costs a lookup, the budget runs out, and Cae2 is
+  // not found through it.
+  nlohmann::json spellings = nlohmann::json::array();
+  for (int i = 0; i < 128; ++i) {
+    std::string sp = "sp.example.com";
+    for (std::size_t b = 0, bit = 0; b < sp.size() && bit < 7; ++b) {
+      if (sp[b] == '.') continue;
+      if ((i >> bit++) & 1) sp[b] = static_cast<char>(std::toupper(static_cast<unsigned char>(sp[b])));
+    }
+    spellings.push_back("//" + sp + "/in-cse/" + inner);
+  }
+  const std::string wide = group("wide", spellings);
+  const std::string q = acp(a1, acp_body("q", {rule({"/in-cse/" + wide}, 2)}, {rule({"Cae1"}, 63)}));
+  created(ae("Cae1"), a1, 3, {{"m2m:cnt", {{"rn", "d"}, {"acpi", {"/in-cse/" + q}}}}});
+  EXPECT_EQ(rsc(ae("Cae2"), req(Operation::retrieve, a1 + "/d")), 4103);
 }
 
 // accessControlContexts: the originator's address (acip), and a context
@@ -363,6 +453,38 @@ TEST_F(CseTest, TooManyChildrenAreRefused) {
   const std::string a1 = registered("Cae1");
   for (int i = 0; i < 50; ++i) created(ae("Cae1"), a1, 3, {{"m2m:cnt", nlohmann::json::object()}});
   EXPECT_EQ(rsc(ae("Cae1"), req(Operation::create, a1, {{"m2m:cnt", nlohmann::json::object()}}, 3)), 5001);
+}
+
+// The CSEBase's policy is made again if a crash lost it between the two
+// writes that make the tree; a store holding another CSE's tree is refused.
+TEST_F(CseTest, OpenRepairsTheCseBasePolicyAndRefusesAnotherCsesTree) {
+  ASSERT_TRUE(store_->resources().remove("acp-csebase"));
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::retrieve, "/cb")), 4103);  // dangling: deny
+  open();
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::retrieve, "/cb")), 2000);
+  Settings other;
+  other.cse_id = "/other-cse";
+  other.csebase = "cb";
+  other.sp_id = "sp.example.com";
+  auto c = Cse::open(other, store_->resources(), kNow);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Errc::invalid_argument);
+  other.cse_id = "/in-cse";
+  other.csebase = "renamed";
+  EXPECT_FALSE(Cse::open(other, store_->resources(), kNow));
+}
+
+// Resources larger than max_attributes are refused at CREATE and UPDATE.
+TEST_F(CseTest, OversizedResourcesAreRefused) {
+  const std::string a1 = registered("Cae1");
+  std::vector<nlohmann::json> many;
+  for (int i = 0; i < 4000; ++i) many.push_back(rule({"Cae" + std::to_string(i)}, 2));
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::create, a1, acp_body("big", many, {rule({"Cae1"}, 63)}), 1)), 4102);
+  acp(a1, acp_body("small", {rule({"Cae1"}, 63)}, {rule({"Cae1"}, 63)}));
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::retrieve, a1 + "/small")), 2000);
+  // Cae1 is in the pvs: it may update the policy, not past the bound.
+  nlohmann::json pv = {{"acr", many}};
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::update, a1 + "/small", {{"m2m:acp", {{"pv", pv}}}})), 4102);
 }
 
 // The tree lives in the store: a restarted CSE serves what was created,

@@ -2,6 +2,7 @@
 // session binding (on_session_start) and every refusal of handle().
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 
 #include "m2msec/core/encoding.h"
@@ -145,6 +146,85 @@ TEST_F(EntityBTest, HandsTheBoundIdentityAndAddressToTheNextStage) {
   EXPECT_EQ(seen.id, "/dev-5");
   EXPECT_TRUE(seen.authenticated);
   EXPECT_EQ(seen.ip, "192.0.2.7");
+}
+
+// A session bound to the hosting CSE's own CSE-ID (a key or certificate
+// that names it) is refused: the CSEBase's policy names that ID.
+TEST_F(EntityBTest, RefusesTheHostingCsesOwnId) {
+  std::map<std::string, CachedKey> provisioned;
+  provisioned[KeyId::parse(KeyIdKind::kpsa, "self@sp.example.com")->canonical()] =
+      CachedKey{store::testing::secret_of(0x56), "/in-cse", 0, false, "", "", 0};
+  provisioned[KeyId::parse(KeyIdKind::kpsa, "self2@sp.example.com")->canonical()] =
+      CachedKey{store::testing::secret_of(0x57), "//SP.example.com/in-cse", 0, false, "", "", 0};
+  CseConfig cfg;
+  cfg.sp_domain = "sp.example.com";
+  cfg.cse_id = "/in-cse";
+  cfg.csebase = "in-name";
+  EntityB b(cfg, pool_, nullptr, std::move(provisioned));
+  b.set_next(local_cse(*cse_, pool_));
+  for (const char* id : {"self@sp.example.com", "self2@sp.example.com"}) {
+    service::AuthContext ctx;
+    ctx.peer.kind = tls::PeerIdentity::Kind::psk;
+    ctx.peer.psk_identity = id;
+    b.on_session_start(ctx);
+    const std::string as = ctx.entity_id;
+    EXPECT_EQ(rsc(call(b, std::make_shared<service::AuthContext>(std::move(ctx)),
+                       request(Operation::retrieve, "/in-name", as))),
+              4103)
+        << id;
+  }
+}
+
+// Gateway mode: the request reaches the upstream with X-M2M-Origin set
+// from the bound identity and its own request ID; the answer comes back
+// under the device's; an upstream that does not answer in time is 5103.
+TEST_F(EntityBTest, TheUpstreamStageForwardsAsTheBoundIdentity) {
+  proto::Request seen;
+  std::atomic<bool> answer{true};
+  auto up = service::PlainHttpServer::start(
+      "127.0.0.1:0", "up", [&](const AuthRef&, const proto::Request& req, proto::Reply reply) {
+        seen = req;
+        if (answer) reply(proto::ok_response(req, proto::Rsc::ok, {{"m2m:cb", {{"csi", "/in-cse"}}}}));
+        // else: never answered (the gateway's deadline decides)
+      });
+  ASSERT_TRUE(up) << up.error().message();
+  UpstreamSettings u;
+  u.address = "127.0.0.1:" + std::to_string((*up)->port());
+  u.host = "in-cse.internal";
+  u.timeout = std::chrono::milliseconds(300);
+  svc_->set_next(upstream_cse(u, pool_));
+  proto::Request req = request(Operation::retrieve, "/in-name", "/dev-5");
+  req.rqi = "device-rqi";
+  const proto::Response r = call(*svc_, session(kKpsaId), req);
+  EXPECT_EQ(rsc(r), 2000);
+  EXPECT_EQ(r.rqi, "device-rqi");
+  EXPECT_EQ(r.content["m2m:cb"]["csi"], "/in-cse");
+  EXPECT_EQ(seen.from, "/dev-5");
+  EXPECT_EQ(seen.to, "/in-name");
+  answer = false;
+  EXPECT_EQ(rsc(call(*svc_, session(kKpsaId), req)), 5103);
+  (*up)->stop();
+}
+
+// The gateway listener's handler: Origin is the originator, authenticated
+// by the gateway; one that is no CSE-ID/AE-ID is 4000.
+TEST_F(EntityBTest, TheTrustedGatewayHandlerTakesTheOrigin) {
+  cse::Originator seen;
+  auto h = trusted_gateway([&](const cse::Originator& from, const proto::Request& req, proto::Reply reply) {
+    seen = from;
+    reply(proto::ok_response(req, proto::Rsc::ok, nullptr));
+  });
+  auto run = [&](const std::string& from) {
+    std::promise<proto::Response> p;
+    h(anonymous_ctx(), request(Operation::retrieve, "/in-name", from), [&p](proto::Response r) { p.set_value(r); });
+    return static_cast<int>(p.get_future().get().rsc);
+  };
+  EXPECT_EQ(run("Cae7"), 2000);
+  EXPECT_EQ(seen.id, "Cae7");
+  EXPECT_TRUE(seen.authenticated);
+  EXPECT_FALSE(seen.ip);
+  EXPECT_EQ(run("not an id"), 4000);
+  EXPECT_EQ(run(""), 4000);
 }
 
 TEST_F(EntityBTest, RefusesUnboundSessionsAndSpoofedOriginators) {

@@ -259,6 +259,26 @@ TEST_F(ResourceTest, UpdateReplacesTheAttributesOnly) {
   EXPECT_EQ(repo().get("cnt1")->attributes, R"({"mni":3})");
 }
 
+// "replace is update if the stored attributes are still |expected|":
+// a write based on an older read never lands.
+TEST_F(ResourceTest, ReplaceOnlyOverWhatWasRead) {
+  const std::string before = repo().get("cnt1")->attributes;
+  Result<bool> r = repo().replace("cnt1", before, R"({"mni":4})");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(*r);
+  // A second writer that read |before| too: refused, nothing changed.
+  r = repo().replace("cnt1", before, R"({"mni":9})");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(repo().get("cnt1")->attributes, R"({"mni":4})");
+  r = repo().replace("cnt9", "{}", "{}");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::not_found);
+  r = repo().replace("cnt1", R"({"mni":4})", std::string("{\0}", 3));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::invalid_argument);
+}
+
 // "remove deletes |ri| and every resource below it ... and returns how
 // many went".
 TEST_F(ResourceTest, RemoveTakesTheSubtreeAndCountsIt) {
