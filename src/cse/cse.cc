@@ -344,9 +344,23 @@ nlohmann::json Handler::representation(const Found& f) const {
   return nlohmann::json{{std::string(type_wrapper(f.record.ty)), std::move(a)}};
 }
 
+// target_id turns the HTTP request-target into a oneM2M ID (TS-0009 6.2):
+// "/~/<SP-relative ID without its '/'>" and "/_/<absolute ID without its
+// '//'>" are the binding's forms; a bare path keeps the forms resolve()
+// reads. A query (filter criteria, result content) is not served:
+// std::nullopt.
+static std::optional<std::string> target_id(std::string_view to) {
+  if (to.find('?') != std::string_view::npos) return std::nullopt;
+  if (to.starts_with("/~/")) return "/" + std::string(to.substr(3));
+  if (to.starts_with("/_/")) return "//" + std::string(to.substr(3));
+  return std::string(to);
+}
+
 Response Handler::run() {
   if (from_.id.empty()) return refuse(Rsc::security_association_required, "no authenticated identity");
-  auto target = resolve(req_.to);
+  const auto to = target_id(req_.to);
+  if (!to) return refuse(Rsc::not_implemented, "query parameters (filter criteria, rcn) are not supported");
+  auto target = resolve(*to);
   if (!target) {
     if (target.error().code() == Errc::not_found) return refuse(Rsc::not_found, "no such resource");
     return store_failure(target.error());

@@ -124,9 +124,13 @@ TEST_F(CseTest, TheCseBaseIsReadableByAuthenticatedOriginatorsOnly) {
   EXPECT_EQ(cb.content["m2m:cb"]["ri"], "in-cse");
   EXPECT_EQ(cb.content["m2m:cb"]["ty"], 5);
   EXPECT_EQ(cb.content["m2m:cb"]["acpi"], nlohmann::json::array({"/in-cse/acp-csebase"}));
-  for (const char* to : {"/in-cse", "/in-cse/cb", "cb", "//sp.example.com/in-cse/cb", "//SP.example.com/in-cse"}) {
+  for (const char* to : {"/in-cse", "/in-cse/cb", "cb", "//sp.example.com/in-cse/cb", "//SP.example.com/in-cse",
+                         "/~/in-cse/cb", "/~/in-cse", "/_/sp.example.com/in-cse/cb"}) {
     EXPECT_EQ(rsc(ae("Cae1"), req(Operation::retrieve, to)), 2000) << to;
   }
+  // TS-0009 6.2 query parameters (discovery, result content) are not served.
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::retrieve, "/cb?fu=1&ty=3")), 5001);
+  EXPECT_EQ(rsc(ae("Cae1"), req(Operation::retrieve, "/_/other.example.com/in-cse/cb")), 4004);
   EXPECT_EQ(rsc(Originator{"Cae1", false, std::nullopt}, req(Operation::retrieve, "/cb")), 4103);
   EXPECT_EQ(rsc(Originator{"", true, std::nullopt}, req(Operation::retrieve, "/cb")), 4107);
   // Nobody but the hosting CSE may change or delete it, or its policy.
