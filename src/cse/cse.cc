@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <exception>
 #include <set>
 
@@ -57,6 +56,20 @@ std::vector<std::string_view> split(std::string_view path) {
   return out;
 }
 
+// own_sp_rest returns |id| without its "//<SP-ID>" when that SP-ID is
+// |sp_id| (compared as DNS names: without regard to case), |id| itself when
+// it is not absolute, and std::nullopt when it names another SP.
+std::optional<std::string_view> own_sp_rest(std::string_view id, std::string_view sp_id) {
+  if (!id.starts_with("//")) return id;
+  id.remove_prefix(2);
+  const std::size_t slash = id.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  auto sp = Fqdn::parse(id.substr(0, slash));
+  auto mine = Fqdn::parse(sp_id);
+  if (!sp || !mine || !sp->matches(*mine)) return std::nullopt;
+  return id.substr(slash);
+}
+
 // Found is a resolved target: the record and its attributes.
 struct Found {
   ResourceRecord record;
@@ -88,7 +101,6 @@ class Handler {
   Result<std::vector<std::string>> check_acpi(const nlohmann::json& value) const;
   Result<std::pair<std::string, std::string>> registration_name(const nlohmann::json& made) const;
   Response create(const Found& parent);
-  Response retrieve(const Found& target) const;
   Response update(const Found& target);
   Response write_update(const Found& target, const nlohmann::json& a);
   Response remove(const Found& target);
@@ -124,18 +136,9 @@ Result<Found> Handler::load(std::string_view ri) const {
 // and absolute "//<sp>/<cse>/<ri>" (std::nullopt if it names another CSE
 // or SP, or a path of more than one segment).
 std::optional<std::string> Handler::relative_ri(std::string_view id) const {
-  std::string_view rest = id;
-  if (rest.starts_with("//")) {
-    rest.remove_prefix(2);
-    const std::size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return std::nullopt;
-    std::string sp(rest.substr(0, slash));
-    std::transform(sp.begin(), sp.end(), sp.begin(), [](unsigned char c) { return std::tolower(c); });
-    std::string mine = s_.sp_id;
-    std::transform(mine.begin(), mine.end(), mine.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (sp != mine) return std::nullopt;
-    rest.remove_prefix(slash);
-  }
+  const auto own = own_sp_rest(id, s_.sp_id);
+  if (!own) return std::nullopt;
+  std::string_view rest = *own;
   if (rest.starts_with('/')) {
     if (!rest.starts_with(s_.cse_id) || rest.size() <= s_.cse_id.size() + 1 || rest[s_.cse_id.size()] != '/') {
       return std::nullopt;
@@ -162,19 +165,9 @@ Result<Found> Handler::by_id(std::string_view id) const {
 // "<ri>" (or "/<cse-id>/<ri>") is one resource by ID, and names may
 // follow it.
 Result<Found> Handler::resolve(std::string_view to) const {
-  std::string_view rest = to;
-  if (rest.starts_with("//")) {
-    rest.remove_prefix(2);
-    const std::size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return fail(Errc::not_found, "no such resource");
-    std::string sp(rest.substr(0, slash));
-    std::string mine = s_.sp_id;
-    for (auto* t : {&sp, &mine}) {
-      std::transform(t->begin(), t->end(), t->begin(), [](unsigned char c) { return std::tolower(c); });
-    }
-    if (sp != mine) return fail(Errc::not_found, "another service provider");
-    rest.remove_prefix(slash);
-  }
+  const auto own = own_sp_rest(to, s_.sp_id);
+  if (!own) return fail(Errc::not_found, "another service provider");
+  std::string_view rest = *own;
   if (rest == s_.cse_id) rest = s_.csebase;
   else if (rest.starts_with(s_.cse_id) && rest.size() > s_.cse_id.size() && rest[s_.cse_id.size()] == '/') {
     rest.remove_prefix(s_.cse_id.size() + 1);
@@ -261,10 +254,11 @@ std::vector<authz::AccessControlPolicy> Handler::policies_of(const Found& govern
   return out;
 }
 
-// permitted is TS-0003 7.1: the privileges of the ACPs that govern
-// |target| (for an <accessControlPolicy> addressed itself: its own
-// selfPrivileges), or, when it names none, the default policy: only its
-// creator.
+// permitted is TS-0003 7.1: the privileges (|which| = resource) or the
+// selfPrivileges (|which| = policy: updating accessControlPolicyIDs) of
+// the ACPs that govern |target|, or its own selfPrivileges when |target|
+// is an <accessControlPolicy>; when nothing names any ACP, the default
+// policy: only the creator.
 bool Handler::permitted(const Found& target, authz::Operation op, authz::Target which,
                         std::optional<int> created_type) {
   authz::Request rq;
@@ -280,7 +274,7 @@ bool Handler::permitted(const Found& target, authz::Operation op, authz::Target 
   const authz::GroupResolver groups = group_resolver();
   std::vector<authz::AccessControlPolicy> acps;
   std::optional<std::string> owner;
-  if (target.record.ty == kAccessControlPolicy && which == authz::Target::policy && req_.op != Operation::create) {
+  if (target.record.ty == kAccessControlPolicy && which == authz::Target::policy) {
     auto self = authz::parse_acp(nlohmann::json{{"m2m:acp", target.attributes}});
     if (!self) return false;
     self->id = target.record.ri;
@@ -372,7 +366,7 @@ Response Handler::run() {
       if (!permitted(*target, authz::retrieve, target_of(target->record.ty), std::nullopt)) {
         return refuse(Rsc::originator_has_no_privilege, "access denied");
       }
-      return retrieve(*target);
+      return proto::ok_response(req_, Rsc::ok, representation(*target));
     case Operation::update:
       return update(*target);
     case Operation::del:
@@ -424,7 +418,7 @@ Response Handler::create(const Found& parent) {
   } else if (!permitted(parent, authz::create, authz::Target::resource, req_.ty)) {
     return refuse(Rsc::originator_has_no_privilege, "access denied");
   }
-  auto made = make_resource(s_, req_.ty, req_.content, from_.id, parent.record.ri, now_);
+  auto made = make_resource(req_.ty, req_.content, from_.id, now_);
   if (!made) {
     const Rsc rsc = made.error().code() == Errc::invalid_length ? Rsc::contents_unacceptable : Rsc::bad_request;
     return refuse(rsc, made.error().detail());
@@ -481,10 +475,6 @@ Response Handler::create(const Found& parent) {
   return proto::ok_response(req_, Rsc::created, representation(Found{rec, a}));
 }
 
-Response Handler::retrieve(const Found& target) const {
-  return proto::ok_response(req_, Rsc::ok, representation(target));
-}
-
 Response Handler::update(const Found& target) {
   if (!is_updatable(target.record.ty)) return refuse(Rsc::operation_not_allowed, "this resource cannot be updated");
   const std::string wrapper(type_wrapper(target.record.ty));
@@ -499,26 +489,8 @@ Response Handler::update(const Found& target) {
   if (changes.contains("acpi")) {
     if (changes.size() != 1) return refuse(Rsc::bad_request, "acpi must be updated alone");
     if (!has_acpi_attribute(target.record.ty)) return refuse(Rsc::bad_request, "this resource has no acpi");
-    authz::Request rq;
-    bool dangling = false;
-    std::vector<authz::AccessControlPolicy> self;
-    for (auto& p : policies_of(target, dangling)) {
-      p.privileges = p.self_privileges;
-      self.push_back(std::move(p));
-    }
     // Decided on the selfPrivileges of the ACPs named now.
-    rq.originator = from_.id;
-    rq.operation = authz::update;
-    rq.time = now_;
-    rq.ip = from_.ip;
-    rq.authenticated = from_.authenticated;
-    rq.cse_id = s_.cse_id;
-    rq.sp_id = s_.sp_id;
-    rq.target_type = target.record.ty;
-    std::optional<std::string> owner;
-    if (auto cr = target.attributes.find("cr"); cr != target.attributes.end() && cr->is_string()) owner = cr->get<std::string>();
-    const authz::GroupResolver groups = group_resolver();
-    if (dangling || authz::decide(rq, self, authz::Target::policy, groups, owner) != authz::Decision::permit) {
+    if (!permitted(target, authz::update, authz::Target::policy, std::nullopt)) {
       return refuse(Rsc::originator_has_no_privilege, "access denied");
     }
     nlohmann::json a = target.attributes;
@@ -634,19 +606,9 @@ std::optional<std::string> ae_id_stem(std::string_view ae_id) {
 std::optional<std::string> ae_stem_here(std::string_view id, const Settings& s) {
   auto stem = ae_id_stem(id);
   if (!stem) return std::string();  // a CSE-ID
-  std::string_view rest = id;
-  if (rest.starts_with("//")) {
-    rest.remove_prefix(2);
-    const std::size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return std::nullopt;
-    std::string sp(rest.substr(0, slash));
-    std::string mine = s.sp_id;
-    for (auto* t : {&sp, &mine}) {
-      std::transform(t->begin(), t->end(), t->begin(), [](unsigned char c) { return std::tolower(c); });
-    }
-    if (sp != mine) return std::nullopt;
-    rest.remove_prefix(slash);
-  }
+  const auto own = own_sp_rest(id, s.sp_id);
+  if (!own) return std::nullopt;
+  const std::string_view rest = *own;
   if (!rest.starts_with('/')) return stem;  // CSE-relative: "Cxyz" or "Sxyz"
   if ((*stem)[0] == 'S' && rest == "/" + *stem) return stem;  // SP-relative S-AE-ID
   if (rest == s.cse_id + "/" + *stem) return stem;            // "/<this cse>/Cxyz"

@@ -14,6 +14,7 @@ constexpr std::size_t kMaxLabels = 32;
 constexpr std::size_t kMaxString = 256;
 constexpr std::size_t kMaxMembers = 256;
 constexpr std::size_t kMaxContent = 32 * 1024;
+constexpr std::int64_t kMaxStateTag = std::int64_t{1} << 53;  // exact in any JSON reader
 
 // valid_resource_name: RFC 3986 unreserved characters only, so that a
 // name is one path segment and safe in any log or JSON text; "la" and
@@ -85,48 +86,27 @@ class Reader {
   const nlohmann::json& obj_;
 };
 
-// The attributes an originator may give, per type, at CREATE and UPDATE.
-const std::set<std::string>& create_keys(int ty) {
-  static const std::set<std::string> ae = {"rn", "lbl", "acpi", "api", "apn", "rr", "poa", "srv"};
-  static const std::set<std::string> cnt = {"rn", "lbl", "acpi", "mni"};
-  static const std::set<std::string> cin = {"rn", "lbl", "cnf", "con"};
-  static const std::set<std::string> acp = {"rn", "lbl", "pv", "pvs"};
-  static const std::set<std::string> grp = {"rn", "lbl", "acpi", "mt", "mid", "mnm", "gn"};
-  static const std::set<std::string> none;
-  switch (ty) {
-    case kAe:
-      return ae;
-    case kContainer:
-      return cnt;
-    case kContentInstance:
-      return cin;
-    case kAccessControlPolicy:
-      return acp;
-    case kGroup:
-      return grp;
-    default:
-      return none;
-  }
-}
+// AttributeKeys are the attributes an originator may give for one type.
+struct AttributeKeys {
+  int ty;
+  std::set<std::string> create;
+  std::set<std::string> update;  // acpi is updated by its own rule
+};
 
-const std::set<std::string>& update_keys(int ty) {
-  static const std::set<std::string> ae = {"lbl", "apn", "rr", "poa", "srv"};
-  static const std::set<std::string> cnt = {"lbl", "mni"};
-  static const std::set<std::string> acp = {"lbl", "pv", "pvs"};
-  static const std::set<std::string> grp = {"lbl", "mid", "mnm", "gn"};
+// attribute_keys: what CREATE (|for_update| false) or UPDATE may carry.
+const std::set<std::string>& attribute_keys(int ty, bool for_update) {
+  static const std::vector<AttributeKeys> table = {
+      {kAe, {"rn", "lbl", "acpi", "api", "apn", "rr", "poa", "srv"}, {"lbl", "apn", "rr", "poa", "srv"}},
+      {kContainer, {"rn", "lbl", "acpi", "mni"}, {"lbl", "mni"}},
+      {kContentInstance, {"rn", "lbl", "cnf", "con"}, {}},
+      {kAccessControlPolicy, {"rn", "lbl", "pv", "pvs"}, {"lbl", "pv", "pvs"}},
+      {kGroup, {"rn", "lbl", "acpi", "mt", "mid", "mnm", "gn"}, {"lbl", "mid", "mnm", "gn"}},
+  };
   static const std::set<std::string> none;
-  switch (ty) {
-    case kAe:
-      return ae;
-    case kContainer:
-      return cnt;
-    case kAccessControlPolicy:
-      return acp;
-    case kGroup:
-      return grp;
-    default:
-      return none;
+  for (const AttributeKeys& k : table) {
+    if (k.ty == ty) return for_update ? k.update : k.create;
   }
+  return none;
 }
 
 // read_attributes copies the attributes of |in| that |keys| allows into
@@ -277,16 +257,14 @@ std::string_view type_prefix(int ty) {
   }
 }
 
-Result<nlohmann::json> make_resource(const Settings& s, int ty, const nlohmann::json& content,
-                                     const std::string& creator, const std::string& parent_ri, std::int64_t now) {
-  (void)s;
-  (void)parent_ri;
+Result<nlohmann::json> make_resource(int ty, const nlohmann::json& content, const std::string& creator,
+                                     std::int64_t now) {
   const std::string wrapper(type_wrapper(ty));
   if (!content.is_object() || content.size() != 1 || !content.contains(wrapper) || !content[wrapper].is_object()) {
     return fail(Errc::malformed_message, "CREATE content must be {\"" + wrapper + "\": {...}} for ty=" + std::to_string(ty));
   }
   nlohmann::json a = nlohmann::json::object();
-  if (Status st = read_attributes(ty, content[wrapper], create_keys(ty), a); !st) return std::unexpected(st.error());
+  if (Status st = read_attributes(ty, content[wrapper], attribute_keys(ty, false), a); !st) return std::unexpected(st.error());
   if (Status st = check_type_rules(ty, a); !st) return std::unexpected(st.error());
   a["ty"] = ty;
   a["ct"] = proto::format_time(now);
@@ -305,7 +283,7 @@ Result<nlohmann::json> make_resource(const Settings& s, int ty, const nlohmann::
 Result<nlohmann::json> apply_update(int ty, const nlohmann::json& current, const nlohmann::json& changes,
                                     std::int64_t now) {
   nlohmann::json given = nlohmann::json::object();
-  if (Status st = read_attributes(ty, changes, update_keys(ty), given); !st) return std::unexpected(st.error());
+  if (Status st = read_attributes(ty, changes, attribute_keys(ty, true), given); !st) return std::unexpected(st.error());
   nlohmann::json a = current;
   for (const auto& [k, v] : changes.items()) {
     if (v.is_null()) a.erase(k);  // a null removes an optional attribute
@@ -316,7 +294,17 @@ Result<nlohmann::json> apply_update(int ty, const nlohmann::json& current, const
   }
   if (Status st = check_type_rules(ty, a); !st) return std::unexpected(st.error());
   a["lt"] = proto::format_time(now);
-  if (ty == kContainer) a["st"] = a.value("st", 0) + 1;
+  // stateTag counts the container's changes; a stored value that is not
+  // a count starts it again rather than throw.
+  if (ty == kContainer) {
+    std::int64_t n = 0;
+    if (const auto st = a.find("st"); st != a.end() && st->is_number_unsigned()) {
+      n = static_cast<std::int64_t>(std::min<std::uint64_t>(st->get<std::uint64_t>(), kMaxStateTag));
+    } else if (st != a.end() && st->is_number_integer()) {
+      n = std::clamp<std::int64_t>(st->get<std::int64_t>(), 0, kMaxStateTag);
+    }
+    a["st"] = n + 1;
+  }
   return a;
 }
 

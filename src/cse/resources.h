@@ -51,8 +51,8 @@ std::string_view type_prefix(int ty);
 // cs, st). No ri/pi yet. Errc::malformed_message for a wrong wrapper, an
 // unknown or read-only attribute or a wrong type; Errc::invalid_argument
 // for a value out of range; Errc::invalid_length for content too large.
-Result<nlohmann::json> make_resource(const Settings& s, int ty, const nlohmann::json& content,
-                                     const std::string& creator, const std::string& parent_ri, std::int64_t now);
+Result<nlohmann::json> make_resource(int ty, const nlohmann::json& content, const std::string& creator,
+                                     std::int64_t now);
 
 // apply_update returns |current| with |changes| (the object under the
 // wrapper) applied: only the attributes an UPDATE may change (not acpi,

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "m2msec/authz/authz.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
 #include "m2msec/entityb/entityb.h"
@@ -460,17 +461,10 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
 }
 
 bool EntityB::is_hosting_cse(std::string_view entity) const {
-  std::string_view rest = entity;
-  if (rest.starts_with("//")) {
-    rest.remove_prefix(2);
-    const std::size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return false;
-    auto sp = Fqdn::parse(rest.substr(0, slash));
-    auto mine = Fqdn::parse(cfg_.sp_domain);
-    if (!sp || !mine || !sp->matches(*mine)) return false;
-    rest.remove_prefix(slash);
-  }
-  return rest == cfg_.cse_id;
+  // One ID in any of its forms (TS-0003 table 7.1.3-2), as the policies
+  // compare it.
+  const auto abs = authz::absolute_id(entity, cfg_.cse_id, cfg_.sp_domain);
+  return abs && abs == authz::absolute_id(cfg_.cse_id, cfg_.cse_id, cfg_.sp_domain);
 }
 
 void EntityB::handle(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {

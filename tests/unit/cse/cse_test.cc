@@ -450,6 +450,9 @@ TEST_F(CseTest, RefusesUpdatesThatDoNotFit) {
   ASSERT_EQ(static_cast<int>(up.rsc), 2004) << up.content.dump();
   EXPECT_EQ(up.content["m2m:cnt"]["mni"], 5);
   EXPECT_EQ(up.content["m2m:cnt"]["st"], 1);
+  // stateTag counts every change.
+  const auto again = call(ae("Cae1"), req(Operation::update, a1 + "/c", {{"m2m:cnt", {{"lbl", {"b"}}}}}));
+  EXPECT_EQ(again.content["m2m:cnt"]["st"], 2);
   EXPECT_EQ(rsc(ae("Cae1"), req(Operation::notify, a1)), 4005);
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <future>
 
 #include "m2msec/core/encoding.h"
@@ -225,6 +226,50 @@ TEST_F(EntityBTest, TheTrustedGatewayHandlerTakesTheOrigin) {
   EXPECT_FALSE(seen.ip);
   EXPECT_EQ(run("not an id"), 4000);
   EXPECT_EQ(run(""), 4000);
+}
+
+// [cse] (docs/configuration.md): the resource tree needs data_dir unless
+// in gateway mode; gateway_listen and [cse.upstream] exclude each other;
+// both addresses are checked.
+TEST(CseConfigTest, ReadsTheStoreAndGatewayKeys) {
+  store::testing::TempDir dir;
+  auto load = [&](const std::string& extra) {
+    const std::string path = dir.file("cse.toml");
+    std::ofstream(path) << "[cse]\nfqdn = \"in-cse.sp.example.com\"\nsp_domain = \"sp.example.com\"\n"
+                           "cse_id = \"/in-cse\"\n" << extra;
+    auto file = service::ConfigFile::load(path);
+    EXPECT_TRUE(file);
+    return load_cse_config(*file);
+  };
+  auto ok = load("data_dir = \"d\"\ngateway_listen = \"127.0.0.1:7580\"\n");
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->data_dir, dir.path() + "/d");
+  EXPECT_EQ(ok->gateway_listen, "127.0.0.1:7580");
+  EXPECT_FALSE(ok->upstream);
+  auto gw = load("[cse.upstream]\naddress = \"10.0.0.5:8080\"\n");
+  ASSERT_TRUE(gw) << gw.error().message();
+  EXPECT_EQ(gw->upstream->host, "10.0.0.5");
+  EXPECT_EQ(gw->upstream->timeout, std::chrono::milliseconds(5000));
+  for (const char* bad : {"", "data_dir = \"d\"\ngateway_listen = \"nowhere\"\n",
+                          "gateway_listen = \"127.0.0.1:1\"\n[cse.upstream]\naddress = \"10.0.0.5:8080\"\n",
+                          "[cse.upstream]\naddress = \"no-port\"\n", "[cse.upstream]\nhost = \"x\"\n",
+                          "[cse.upstream]\naddress = \"10.0.0.5:8080\"\ntimeout_ms = 1\n"}) {
+    auto r = load(bad);
+    EXPECT_FALSE(r) << bad;
+  }
+}
+
+TEST(CseOpenTest, RefusesSettingsThatNameNoCse) {
+  store::testing::TempDir dir;
+  auto st = store::testing::open_store(dir.file("cse.db"));
+  ASSERT_TRUE(st);
+  for (const cse::Settings& s : {cse::Settings{"in-cse", "cb", "sp.example.com", {}},
+                                 cse::Settings{"/in-cse/x", "cb", "sp.example.com", {}},
+                                 cse::Settings{"/in-cse", "", "sp.example.com", {}}}) {
+    auto c = cse::Cse::open(s, st->resources(), 1767225600);
+    ASSERT_FALSE(c) << s.cse_id << " " << s.csebase;
+    EXPECT_EQ(c.error().code(), Errc::invalid_argument);
+  }
 }
 
 TEST_F(EntityBTest, RefusesUnboundSessionsAndSpoofedOriginators) {
