@@ -22,6 +22,7 @@ PKGS=(
   procps
   postgresql libpq-dev
   haproxy nginx libnginx-mod-stream
+  libcoap3-dev libcoap3-bin
 )
 
 missing=()

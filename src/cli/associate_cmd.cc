@@ -17,6 +17,7 @@ struct AssocOpts {
   int repeat = 1;
   int interval_ms = 0;
   bool dtls = false;
+  std::string binding;
   int timeout_ms = 10000;
   std::int64_t kc_lifetime = 0;
 };
@@ -51,6 +52,7 @@ int run(Context& ctx, const AssocOpts& o) {
   a.framework = *fw;
   a.state_dir = o.state;
   a.transport = o.dtls ? tls::Transport::dtls : tls::Transport::tls;
+  if (!o.binding.empty()) a.binding = *proto::parse_binding(o.binding);
   a.maf_address = o.maf;
   a.cse_address = o.cse;
   a.cse_id = o.cse_id;
@@ -136,8 +138,13 @@ void add_associate_command(CLI::App& app, Context& ctx) {
       "TLS-PSK with the B-TID and Entity B's Ks_NAF) and send "
       "one authenticated oneM2M request. Keys are never printed.");
   cmd->add_option("--state", o.state, "Device state directory (from 'm2msec enrol')");
-  cmd->add_option("--maf", o.maf, "MAF address HOST:PORT (default: from the enrolment instruction)");
-  cmd->add_option("--cse", o.cse, "Entity B address HOST:PORT")->required();
+  cmd->add_option("--maf", o.maf,
+                  "MAF address: HOST:PORT, coaps://HOST:PORT (CoAP over DTLS) or https://HOST:PORT (default: from "
+                  "the enrolment instruction)");
+  cmd->add_option("--cse", o.cse,
+                  "Entity B address: HOST:PORT (TLS, or DTLS with --dtls), coaps://HOST:PORT (CoAP over DTLS) or "
+                  "https://HOST:PORT (HTTP over TLS)")
+      ->required();
   cmd->add_option("--cse-id", o.cse_id, "Entity B's SP-relative CSE-ID, e.g. /in-cse")->required();
   cmd->add_option("--cse-fqdn", o.cse_fqdn, "Entity B's FQDN for SNI (default: <cse>.<MEF's domain>)");
   cmd->add_option("--framework", o.framework,
@@ -168,7 +175,11 @@ void add_associate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--repeat", o.repeat, "Send the request this many times on the one session (stay connected)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--interval-ms", o.interval_ms, "Wait between repeated requests")->check(CLI::Range(0, 3600000));
-  cmd->add_flag("--dtls", o.dtls, "Use DTLS 1.2 over UDP");
+  cmd->add_flag("--dtls", o.dtls, "Use DTLS 1.2 over UDP for HOST:PORT addresses");
+  cmd->add_option("--binding", o.binding,
+                  "oneM2M binding for HOST:PORT addresses: coap (TS-0008, the default over DTLS) or http (TS-0009, "
+                  "the default over TLS; over DTLS the legacy HTTP-in-DTLS)")
+      ->check(CLI::IsMember({"http", "coap"}));
   cmd->add_option("--timeout-ms", o.timeout_ms, "Per-step timeout");
   add_json_flag(cmd, ctx);
   cmd->callback([&ctx] { ctx.run = [&ctx] { return run(ctx, o); }; });

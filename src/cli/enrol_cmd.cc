@@ -16,6 +16,7 @@ namespace {
 struct EnrolOpts {
   std::string mef, mef_fqdn, kpm_id, kpm_file, maf, state, cert, key, ca, encoding = "base64";
   bool dtls = false;
+  std::string binding;
   int timeout_ms = 10000;
   // GBA (8.3.2.3): a simulated UICC.
   bool gba = false;
@@ -90,15 +91,26 @@ int run_gba(Context& ctx, const EnrolOpts& o, const service::Endpoint& ep) {
 }
 
 int run_enrol(Context& ctx, const EnrolOpts& o) {
-  auto ep = service::parse_endpoint(o.mef);
-  if (!ep) return usage_error(ep.error());
-  if (o.gba) return run_gba(ctx, o, *ep);
+  auto addr = proto::parse_service_address(o.mef);
+  if (!addr) return usage_error(Error(addr.error().code(), "--mef: " + addr.error().detail()));
+  const tls::Transport transport = addr->transport_or(o.dtls ? tls::Transport::dtls : tls::Transport::tls);
+  if (o.gba) {
+    if (addr->binding == proto::Binding::coap) {
+      return usage_error("--gba: Ub is HTTP (TS 24.109); give --mef HOST:PORT (with --dtls for HTTP over DTLS)");
+    }
+    return run_gba(ctx, o, service::Endpoint{addr->host, addr->port});
+  }
   auto enc = parse_id_encoding(o.encoding);
   if (!enc) return usage_error(enc.error());
   client::EnrolOptions eo;
-  eo.transport = o.dtls ? tls::Transport::dtls : tls::Transport::tls;
-  eo.host = ep->host;
-  eo.port = ep->port;
+  eo.transport = transport;
+  if (addr->binding) {
+    eo.binding = *addr->binding;
+  } else if (!o.binding.empty()) {
+    eo.binding = *proto::parse_binding(o.binding);
+  }
+  eo.host = addr->host;
+  eo.port = addr->port;
   eo.mef_fqdn = o.mef_fqdn;
   eo.maf_fqdn = o.maf;
   eo.id_encoding = *enc;
@@ -148,7 +160,10 @@ void add_enrol_command(CLI::App& app, Context& ctx) {
       "Enrol this device with a MEF (Remote Security Provisioning): handshake with Kpm or a certificate, "
       "derive Ke/KeID, run the enrolment exchange, derive Km (or Kpsa) and store it under --state; "
       "or, with --gba, bootstrap by GBA (the MEF as BSF)");
-  cmd->add_option("--mef", o.mef, "MEF address HOST:PORT")->required();
+  cmd->add_option("--mef", o.mef,
+                  "MEF address: HOST:PORT (TLS, or DTLS with --dtls), coaps://HOST:PORT (CoAP over DTLS) or "
+                  "https://HOST:PORT (HTTP over TLS)")
+      ->required();
   cmd->add_option("--mef-fqdn", o.mef_fqdn, "MEF's FQDN (SNI, KeID domain)")->required();
   cmd->add_option("--kpm-id", o.kpm_id, "KpmID (pre-provisioned symmetric key)");
   cmd->add_option("--kpm-file", o.kpm_file, "File with Kpm (hex, mode 0600; '-' for stdin)");
@@ -159,7 +174,11 @@ void add_enrol_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--state", o.state, "Directory for the device's credential state")->required();
   cmd->add_option("--id-encoding", o.encoding, "KeID encoding: base64 (seeds) or hex (V3.18)")
       ->check(CLI::IsMember({"base64", "hex"}));
-  cmd->add_flag("--dtls", o.dtls, "Use DTLS 1.2 over UDP instead of TLS 1.2 over TCP");
+  cmd->add_flag("--dtls", o.dtls, "Use DTLS 1.2 over UDP instead of TLS 1.2 over TCP (for a HOST:PORT address)");
+  cmd->add_option("--binding", o.binding,
+                  "oneM2M binding for a HOST:PORT address: coap (TS-0008, the default over DTLS) or http (TS-0009, "
+                  "the default over TLS; over DTLS the legacy HTTP-in-DTLS)")
+      ->check(CLI::IsMember({"http", "coap"}));
   cmd->add_option("--timeout-ms", o.timeout_ms, "Handshake and response timeout");
   cmd->add_flag("--gba", o.gba,
                 "GBA-based bootstrap (TS-0003 8.3.2.3): run Ub at the MEF as BSF with a simulated UICC "

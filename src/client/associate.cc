@@ -6,7 +6,7 @@
 #include "m2msec/client/gba.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/crypto/derive.h"
-#include "m2msec/proto/http_client.h"
+#include "m2msec/proto/channel.h"
 #include "m2msec/proto/messages.h"
 #include "m2msec/core/endpoint.h"
 
@@ -22,19 +22,35 @@ double ms_since(Clock::time_point t) {
 // connect opens a session with |psk|, or with the certificate options.
 // A GBA key (|gba|) goes only with the PSK suite its Ua security protocol
 // identifier names, so the shared PSK context (other suites) is not used.
-Result<tls::TlsClient> connect(const AssociateOptions& o, const std::string& address, const std::string& sni,
+// Server is one server's address resolved: "coaps://" or "https://" pick
+// the transport and binding, a bare HOST:PORT takes the options' transport
+// and its binding.
+struct Server {
+  std::string host;
+  std::uint16_t port = 0;
+  tls::Transport transport = tls::Transport::tls;
+  proto::Binding binding = proto::Binding::http;
+};
+
+Result<Server> resolve(const AssociateOptions& o, const std::string& address) {
+  auto a = proto::parse_service_address(address);
+  if (!a) return std::unexpected(a.error());
+  Server s{a->host, a->port, a->transport_or(o.transport), proto::Binding::http};
+  s.binding = a->binding ? *a->binding : o.binding ? *o.binding : proto::default_binding(s.transport);
+  return s;
+}
+
+Result<tls::TlsClient> connect(const AssociateOptions& o, const Server& server, const std::string& sni,
                                std::optional<tls::ClientPsk> psk, bool gba = false) {
-  auto ep = parse_endpoint(address);
-  if (!ep) return std::unexpected(ep.error());
   tls::ClientOptions co;
-  co.transport = o.transport;
-  co.host = ep->host;
-  co.port = ep->port;
+  co.transport = server.transport;
+  co.host = server.host;
+  co.port = server.port;
   co.sni = sni;
   co.psk = std::move(psk);
   co.timeout = o.timeout;
-  if (co.psk && !gba) co.context = o.psk_context;
-  if (gba) co.ciphers.psk_suites = gba_psk_suite(o.transport);
+  if (co.psk && !gba && o.psk_context && o.psk_context->transport() == server.transport) co.context = o.psk_context;
+  if (gba) co.ciphers.psk_suites = gba_psk_suite(server.transport);
   if (!co.psk) {
     co.certificate = o.certificate;
     co.trust = o.trust;
@@ -88,7 +104,10 @@ Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, Devic
   // Ua identifier of its first MAF session's transport: the MAF keeps that
   // one Km for the client (docs/protocol.md 2.4).
   const bool gba = !st.impi.empty();
-  const tls::Transport ua = st.gba_maf_ua.empty() ? o.transport
+  const std::string address = o.maf_address.empty() ? st.maf_address : o.maf_address;
+  auto maf = resolve(o, address);
+  if (!maf) return std::unexpected(at("MAF", address, maf.error()));
+  const tls::Transport ua = st.gba_maf_ua.empty() ? maf->transport
                             : st.gba_maf_ua == "dtls" ? tls::Transport::dtls
                                                       : tls::Transport::tls;
   auto km = gba ? gba_key(o, st, st.target, ua)
@@ -98,14 +117,14 @@ Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, Devic
   auto maf_fqdn = Fqdn::parse(st.target);
   if (!maf_fqdn) return std::unexpected(maf_fqdn.error());
   const std::string identity = st.km_id.empty() ? st.key_id : st.km_id;
-  const std::string address = o.maf_address.empty() ? st.maf_address : o.maf_address;
-  auto conn = connect(o, address, st.target, tls::ClientPsk{identity, std::move(*km)}, gba);
+  auto conn = connect(o, *maf, st.target, tls::ClientPsk{identity, std::move(*km)}, gba);
   if (!conn) return std::unexpected(at("MAF", address, conn.error()));
   if (gba && st.gba_maf_ua.empty()) {
     st.gba_maf_ua = std::string(tls::transport_name(ua));
     if (auto s = save_state(o, st); !s) return std::unexpected(s.error());
   }
-  proto::HttpClient http(*conn, st.target, o.timeout);
+  auto channel = proto::open_channel(maf->binding, *conn, st.target, o.timeout);
+  proto::Channel& http = *channel;
 
   if (st.km_id.empty()) {  // 8.8.2.3 MAF Client Registration
     proto::Request reg;
@@ -214,6 +233,8 @@ Result<AssociateResult> associate(AssociateOptions o) {
     out.entity_id = o.entity_id;
     if (sni.empty()) return fail(Errc::invalid_argument, "the certificate framework needs Entity B's FQDN");
   }
+  auto cse = resolve(o, o.cse_address);
+  if (!cse) return std::unexpected(at("Entity B", o.cse_address, cse.error()));
   const auto t0 = Clock::now();
   bool gba_session = false;
   switch (o.framework) {
@@ -242,7 +263,7 @@ Result<AssociateResult> associate(AssociateOptions o) {
     case Framework::gba: {
       // 8.3.2.3 with Entity B as the NAF, whose FQDN is the public domain
       // name of its CSE-ID (8.1.2.1), the SNI here.
-      auto kpsa = gba_key(o, st, sni, o.transport);
+      auto kpsa = gba_key(o, st, sni, cse->transport);
       if (!kpsa) return std::unexpected(kpsa.error());
       out.key_id = st.ke_id;
       out.key_expiry = st.expiry;
@@ -255,12 +276,13 @@ Result<AssociateResult> associate(AssociateOptions o) {
   }
   if (o.hold.count() > 0) std::this_thread::sleep_for(o.hold);
   const auto t1 = Clock::now();
-  auto conn = connect(o, o.cse_address, sni, std::move(psk), gba_session);
+  auto conn = connect(o, *cse, sni, std::move(psk), gba_session);
   if (!conn) return std::unexpected(at("Entity B", o.cse_address, conn.error()));
   proto::Request req = o.request;
   if (req.to.empty()) req.to = o.cse_id;  // the CSE-ID addresses the CSEBase
   if (req.from.empty()) req.from = out.entity_id;
-  proto::HttpClient http(*conn, sni, o.timeout);
+  auto channel = proto::open_channel(cse->binding, *conn, sni, o.timeout);
+  proto::Channel& http = *channel;
   const int repeat = std::max(1, o.repeat);
   for (int i = 0; i < repeat; ++i) {
     if (i > 0 && o.interval.count() > 0) std::this_thread::sleep_for(o.interval);

@@ -1,7 +1,7 @@
 #include "m2msec/client/enrolee.h"
 
 #include "m2msec/crypto/derive.h"
-#include "m2msec/proto/http_client.h"
+#include "m2msec/proto/channel.h"
 #include "m2msec/proto/messages.h"
 
 namespace m2msec::client {
@@ -46,8 +46,9 @@ Result<Enrolment> enrol(const EnrolOptions& o) {
   proto::EnrolRequest body;
   body.maf_id = o.maf_fqdn;
   req.content = body.to_json();
-  proto::HttpClient http(*conn, o.mef_fqdn, o.timeout);
-  auto rsp = http.call(std::move(req));
+  auto channel = proto::open_channel(o.binding.value_or(proto::default_binding(o.transport)), *conn, o.mef_fqdn,
+                                     o.timeout);
+  auto rsp = channel->call(std::move(req));
   conn->close();
   if (!rsp) return std::unexpected(rsp.error());
   if (auto st = proto::expect_success(*rsp); !st) return std::unexpected(st.error());
@@ -72,9 +73,15 @@ Result<Enrolment> enrol(const EnrolOptions& o) {
   switch (ins.kind) {
     case proto::EnrolInstruction::Kind::maf: {
       out.state.target_kind = "maf";
-      const std::string prefix = "https://";
-      std::string addr = ins.client_reg_uri.starts_with(prefix) ? ins.client_reg_uri.substr(prefix.size()) : "";
-      out.state.maf_address = addr.substr(0, addr.find('/'));
+      // An https:// clientRegURI keeps HOST:PORT (the device's own
+      // transport applies); a coaps:// one keeps its scheme.
+      const std::string& uri = ins.client_reg_uri;
+      for (const std::string_view prefix : {"https://", "coaps://"}) {
+        if (!uri.starts_with(prefix)) continue;
+        std::string addr = uri.substr(prefix.size());
+        addr = addr.substr(0, addr.find('/'));
+        out.state.maf_address = prefix == "coaps://" ? "coaps://" + addr : addr;
+      }
       // 10.3.2 with the MAF-ID formed as the MEF forms it.
       auto km = crypto::derive_km(out.ke.view(), crypto::maf_id_for_km(ins.target));
       if (!km) return std::unexpected(km.error());

@@ -2,6 +2,7 @@
 #include <system_error>
 
 #include "m2msec/mef/mef.h"
+#include "m2msec/proto/channel.h"
 #include "m2msec/service/role_store.h"
 
 namespace m2msec::mef {
@@ -25,7 +26,9 @@ Result<MefConfig> load_mef_config(const service::ConfigFile& file) {
     MafEntry e{m.str("fqdn", "", true), m.str("address", "", true)};
     if (auto st = m.finish(); !st) return std::unexpected(st.error());
     if (!Fqdn::parse(e.fqdn)) return fail(Errc::invalid_argument, m.name() + ".fqdn: not an FQDN");
-    if (!service::parse_endpoint(e.address)) return fail(Errc::invalid_argument, m.name() + ".address: want host:port");
+    if (!proto::parse_service_address(e.address)) {
+      return fail(Errc::invalid_argument, m.name() + ".address: want host:port, coaps://host:port or https://host:port");
+    }
     c.mafs.push_back(std::move(e));
   }
   if (auto b = t->table("bsf")) {

@@ -224,7 +224,7 @@ void MefService::enrol_as(const service::AuthContext& ctx, const Request& req, c
     ins.credential_type = "psk";
     std::string base = "https://" + enrolee->target;
     for (const MafEntry& m : cfg_.mafs) {
-      if (iequal(m.fqdn, enrolee->target)) base = "https://" + m.address;
+      if (iequal(m.fqdn, enrolee->target)) base = m.address.find("://") != std::string::npos ? m.address : "https://" + m.address;
     }
     ins.client_reg_uri = base + std::string(proto::kMafPath);
     ins.key_reg_uri = base + std::string(proto::kMafPath);

@@ -2,29 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <exception>
 
 #include "m2msec/core/printable.h"
+#include "pending_reply.h"
 
 namespace m2msec::proto {
 namespace {
 
 class HttpConnection;
-
-// PendingReply is the shared state behind one request's Reply. Whoever
-// holds the last copy of the Reply without having answered (a handler
-// that dropped it, a worker job that threw) makes it answer 5000, so a
-// peer never waits for the idle timeout on a lost request.
-struct PendingReply {
-  PendingReply(std::shared_ptr<HttpConnection> c, std::string r) : conn(std::move(c)), rqi(std::move(r)) {}
-  ~PendingReply();
-  void send(Response rsp);
-
-  std::shared_ptr<HttpConnection> conn;
-  std::string rqi;
-  std::atomic<bool> replied{false};
-};
+struct NoContext {};
+using PendingReply = detail::PendingReply<HttpConnection, NoContext>;
 
 // HttpConnection runs the read -> handle -> write loop for one session.
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
@@ -36,10 +24,17 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
         reader_(limits),
         on_close_(std::move(on_close)) {}
 
-  void start() { do_next(); }
+  static constexpr const char* kName = "http";
+
+  void start(const tls::ByteVector& initial) {
+    if (!initial.empty()) {
+      if (auto st = reader_.feed(initial); !st) return fail_malformed(st.error());
+    }
+    do_next();
+  }
 
   // write_response encodes and sends |rsp|, then serves the next request.
-  void write_response(const Response& rsp) {
+  void write_response(NoContext, const Response& rsp) {
     std::string text;
     try {
       text = encode_response(rsp);
@@ -72,7 +67,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // handle is the exception barrier of handler dispatch: whatever the
   // handler throws becomes one log line and a 5000 answer.
   void handle(Request req) {
-    auto pending = std::make_shared<PendingReply>(shared_from_this(), req.rqi);
+    auto pending = std::make_shared<PendingReply>(shared_from_this(), NoContext{}, req.rqi);
     Reply reply = [pending](Response rsp) { pending->send(std::move(rsp)); };
     try {
       handler_(req, reply);
@@ -122,23 +117,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::atomic<bool> finished_{false};
 };
 
-void PendingReply::send(Response rsp) {
-  if (replied.exchange(true)) return;  // a second reply is a bug; ignore it
-  conn->write_response(rsp);
-}
-
-PendingReply::~PendingReply() {
-  if (replied.load()) return;
-  spdlog::error("http: request {} was never answered; sending 5000", printable(rqi));
-  Response rsp{Rsc::internal_server_error, rqi, nlohmann::json{{"m2m:dbg", "internal error"}}};
-  conn->write_response(rsp);
-}
-
 }  // namespace
 
 void serve_http(std::shared_ptr<tls::Session> session, RequestHandler handler, HttpLimits limits,
-                std::function<void()> on_close) {
-  std::make_shared<HttpConnection>(std::move(session), std::move(handler), limits, std::move(on_close))->start();
+                std::function<void()> on_close, const tls::ByteVector& initial) {
+  std::make_shared<HttpConnection>(std::move(session), std::move(handler), limits, std::move(on_close))->start(initial);
 }
 
 }  // namespace m2msec::proto

@@ -47,6 +47,13 @@ ListenerSettings read_listener_settings(ConfigTable& t, const std::string& defau
   s.admin_listen = t.str("admin_listen", "127.0.0.1:0");
   s.drain = std::chrono::milliseconds(t.integer("drain_ms", 0, 0, 600000));
   s.dtls_cookie_secret_file = t.path("dtls_cookie_secret_file", "");
+  const std::string binding = t.str("dtls_binding", "auto");
+  auto b = proto::parse_dtls_binding(binding);
+  if (b) {
+    s.dtls_binding = *b;
+  } else {
+    t.reject("dtls_binding", b.error().detail());
+  }
   return s;
 }
 
@@ -89,7 +96,7 @@ std::size_t peer_kind_index(tls::PeerIdentity::Kind k) {
 // callback that throws closes this session only.
 void start_session(const ListenerHandlers& h, const std::string& listener,
                    const std::shared_ptr<SessionReaper>& reaper, const std::shared_ptr<ListenerCounters>& counters,
-                   std::size_t transport, std::shared_ptr<tls::Session> session) {
+                   std::size_t transport, proto::DtlsBinding binding, std::shared_ptr<tls::Session> session) {
   counters->sessions[transport][peer_kind_index(session->peer().kind)].fetch_add(1, std::memory_order_relaxed);
   auto ctx = std::make_shared<AuthContext>();
   try {
@@ -120,10 +127,13 @@ void start_session(const ListenerHandlers& h, const std::string& listener,
     if (token != 0) reaper->untrack(token);
     if (on_end) on_end(*ref);
   };
-  proto::serve_http(
-      std::move(session),
-      [handler = h.handler, ref](const proto::Request& r, proto::Reply reply) { handler(ref, r, std::move(reply)); },
-      h.http_limits, std::move(on_close));
+  proto::RequestHandler serve = [handler = h.handler, ref](const proto::Request& r, proto::Reply reply) {
+    handler(ref, r, std::move(reply));
+  };
+  if (transport == transport_index(tls::Transport::dtls)) {
+    return proto::serve_dtls(std::move(session), binding, std::move(serve), h.http_limits, std::move(on_close));
+  }
+  proto::serve_http(std::move(session), std::move(serve), h.http_limits, std::move(on_close));
 }
 
 Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, const ListenerHandlers& h,
@@ -175,8 +185,8 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
     spdlog::warn("{} ({}): {}", role, transport_name, printable(e.message(), 256));
   };
   const std::string listener = h.role + "/" + transport_name;
-  o.on_session = [h, listener, reaper, counters, t_index](std::shared_ptr<tls::Session> session) {
-    start_session(h, listener, reaper, counters, t_index, std::move(session));
+  o.on_session = [h, listener, reaper, counters, t_index, binding = s.dtls_binding](std::shared_ptr<tls::Session> session) {
+    start_session(h, listener, reaper, counters, t_index, binding, std::move(session));
   };
   auto server = tls::TlsServer::create(std::move(o));
   if (!server) return std::unexpected(server.error());

@@ -1,4 +1,5 @@
 // SSL_CTX construction and the OpenSSL callbacks (SNI, PSK, verify).
+#include <arpa/inet.h>
 #include <openssl/async.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -53,6 +54,11 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   return 1;
 }
 
+bool is_ip_literal(const char* name) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
+}
+
 // servername_callback picks the authority. TS-0003 clause 10.2.1: "All
 // implementations shall support the Server Name Indication (SNI) to
 // indicate their authority".
@@ -63,6 +69,10 @@ int servername_callback(SSL* ssl, int* alert, void*) {
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  // RFC 6066 3 forbids an IP literal in SNI, yet common clients (libcoap's
+  // among them) send the address they connect to: such a name says nothing
+  // of the authority, so it counts as no SNI.
+  if (name != nullptr && is_ip_literal(name)) name = nullptr;
   st->sni = name ? name : "";
   const AuthorityContext* auth = name ? st->server->find(name) : st->server->default_authority;
   if (auth == nullptr) {

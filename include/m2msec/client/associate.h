@@ -10,6 +10,7 @@
 #include "m2msec/client/device_state.h"
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/proto/channel.h"
 #include "m2msec/proto/primitive.h"
 #include "m2msec/tls/client.h"
 
@@ -31,9 +32,13 @@ struct AssociateOptions {
   // back to device->state (nothing is written to disk). Not owned; must
   // outlive the call. For programs that simulate many devices.
   DeviceCredentials* device = nullptr;
+  // transport and binding apply to an address given as HOST:PORT; one
+  // given as "coaps://HOST:PORT" (CoAP over DTLS) or "https://HOST:PORT"
+  // (HTTP over TLS) says its own. No binding: HTTP over TLS, CoAP over DTLS.
   tls::Transport transport = tls::Transport::tls;
-  std::string maf_address;              // "host:port"; "" uses the state's
-  std::string cse_address;              // "host:port" of Entity B
+  std::optional<proto::Binding> binding;
+  std::string maf_address;              // "" uses the state's
+  std::string cse_address;              // Entity B
   std::string cse_id;                   // Entity B's SP-relative CSE-ID ("/in-cse")
   std::string cse_fqdn;                 // SNI; "" derives <cse>.<domain of the MEF>
   IdEncoding id_encoding = IdEncoding::base64;

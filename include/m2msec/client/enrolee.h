@@ -9,6 +9,7 @@
 #include "m2msec/client/device_state.h"
 #include "m2msec/core/error.h"
 #include "m2msec/core/ids.h"
+#include "m2msec/proto/channel.h"
 #include "m2msec/tls/client.h"
 
 namespace m2msec::client {
@@ -17,6 +18,9 @@ namespace m2msec::client {
 // credential: |psk| (KpmID/Kpm) or |certificate| + |trust|.
 struct EnrolOptions {
   tls::Transport transport = tls::Transport::tls;
+  // binding: unset is the transport's default (HTTP over TLS, CoAP over
+  // DTLS).
+  std::optional<proto::Binding> binding;
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::string mef_fqdn;                 // SNI, KeID domain, expected cert name

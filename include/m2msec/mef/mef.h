@@ -31,7 +31,9 @@ namespace m2msec::mef {
 // MafEntry is a MAF the MEF knows: where enrolees are sent to register.
 struct MafEntry {
   std::string fqdn;
-  std::string address;  // "host:port" of its TLS listener
+  // address: where enrolees reach it, put into clientRegURI: "host:port"
+  // (https://), "https://host:port" or "coaps://host:port".
+  std::string address;
 };
 
 // MefConfig is the [mef] table (docs/configuration.md).

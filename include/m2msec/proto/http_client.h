@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 
+#include "m2msec/proto/channel.h"
 #include "m2msec/proto/http.h"
 #include "m2msec/proto/primitive.h"
 #include "m2msec/tls/client.h"
@@ -12,7 +13,7 @@ namespace m2msec::proto {
 
 // HttpClient sends requests over one TlsClient and waits for each answer.
 // Not thread-safe; one request at a time.
-class HttpClient {
+class HttpClient : public Channel {
  public:
   // |host| goes into the Host header (use the server's FQDN).
   HttpClient(tls::TlsClient& tls, std::string host, std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -21,13 +22,14 @@ class HttpClient {
   // response. Fails with Errc::timeout, Errc::connection_closed or
   // Errc::malformed_message; an error status from the peer is a successful
   // call: check rsp.rsc.
-  Result<Response> call(Request req);
+  Result<Response> call(Request req) override;
 
   // call_plain sends a plain HTTP request (|req.plain|, to |req.to|; the
   // Host header is this client's host) and returns the plain response
   // (Response::plain). The GBA Ub exchange uses it. Fails like call(), and
   // with Errc::malformed_message if the answer is a oneM2M primitive.
-  Result<Response> call_plain(Request req);
+  Result<Response> call_plain(Request req) override;
+  Binding binding() const override { return Binding::http; }
 
  private:
   tls::TlsClient& tls_;
@@ -38,8 +40,5 @@ class HttpClient {
   unsigned next_rqi_ = 1;
 };
 
-// expect_success turns a non-2xxx response into Errc::request_refused with
-// the RSC and the peer's m2m:dbg text in the detail.
-Status expect_success(const Response& rsp);
 
 }  // namespace m2msec::proto

@@ -29,8 +29,9 @@ using RequestHandler = std::function<void(const Request&, Reply)>;
 // then the session is closed). An exception thrown by |handler| is caught,
 // logged once and answered 5000; the session and the process go on.
 // |on_close| (optional) runs once when the loop ends. |session| is kept
-// alive by the loop.
+// alive by the loop. |initial| is bytes already read from the session
+// (serve_dtls's first datagram), parsed before anything else.
 void serve_http(std::shared_ptr<tls::Session> session, RequestHandler handler, HttpLimits limits = {},
-                std::function<void()> on_close = {});
+                std::function<void()> on_close = {}, const tls::ByteVector& initial = {});
 
 }  // namespace m2msec::proto

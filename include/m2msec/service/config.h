@@ -34,6 +34,10 @@ class ConfigTable {
   // is none (an error if |key| is something else).
   std::optional<ConfigTable> table(const std::string& key);
 
+  // reject records an error for |key| (a value the caller found invalid);
+  // finish() reports it.
+  void reject(const std::string& key, const std::string& why) { bad(key, why); }
+
   // finish fails with the first error seen, or with Errc::invalid_argument
   // for a key that was never read (unknown key).
   Status finish();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "m2msec/core/error.h"
+#include "m2msec/proto/coap_server.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/service/auth_context.h"
 #include "m2msec/service/admin.h"
@@ -25,7 +26,7 @@ namespace m2msec::service {
 //   fqdn, tls_listen, dtls_listen, certificate, private_key, trust_anchors,
 //   device_trust_anchors, threads, handshake_timeout_ms, flight_timeout_ms, idle_timeout_ms,
 //   max_handshakes, max_sessions, dtls_mtu, require_extended_master_secret,
-//   admin_listen, drain_ms, dtls_cookie_secret_file
+//   admin_listen, drain_ms, dtls_cookie_secret_file, dtls_binding
 struct ListenerSettings {
   std::string fqdn;
   std::string tls_listen;    // "host:port"; "" disables TLS
@@ -61,6 +62,11 @@ struct ListenerSettings {
   // DTLS cookies (at least 16 bytes), the same file for every replica
   // behind one address; "" is a random key per process.
   std::string dtls_cookie_secret_file;
+  // dtls_binding: what the DTLS listener speaks (proto::DtlsBinding):
+  // "coap" (TS-0008), "http" (HTTP/1.1 inside DTLS records, m2msec's
+  // legacy binding) or "auto" (the default: CoAP, or HTTP for a session
+  // whose first datagram is an HTTP request, such as GBA's Ub).
+  proto::DtlsBinding dtls_binding = proto::DtlsBinding::automatic;
 };
 
 // read_listener_settings reads the shared keys from |t| (the caller still

@@ -76,7 +76,7 @@ struct ServerOptions {
   std::string bind_address = "127.0.0.1";
   std::uint16_t port = 0;                         // 0: pick a free port
   std::vector<ServerAuthority> authorities;       // at least one
-  std::string default_authority;                  // fqdn used without SNI; "" rejects
+  std::string default_authority;                  // fqdn used without SNI (or an IP-literal SNI); "" rejects
   CipherProfile ciphers;                          // empty halves: clause 10.2 defaults
   unsigned threads = 0;                           // 0: one per core
   std::chrono::milliseconds handshake_timeout{10000};

@@ -1,0 +1,208 @@
+#include "m2msec/proto/coap_client.h"
+
+#include <algorithm>
+#include <charconv>
+#include <random>
+
+#include "m2msec/core/endpoint.h"
+#include "m2msec/proto/http_client.h"
+
+namespace m2msec::proto {
+
+std::string_view binding_name(Binding b) { return b == Binding::coap ? "coap" : "http"; }
+
+Result<Binding> parse_binding(std::string_view text) {
+  if (text == "http") return Binding::http;
+  if (text == "coap") return Binding::coap;
+  return fail(Errc::invalid_argument, "binding must be http or coap, got '" + std::string(text) + "'");
+}
+
+std::unique_ptr<Channel> open_channel(Binding binding, tls::TlsClient& conn, std::string host,
+                                      std::chrono::milliseconds timeout) {
+  if (binding == Binding::coap) return std::make_unique<CoapClient>(conn, timeout);
+  return std::make_unique<HttpClient>(conn, std::move(host), timeout);
+}
+
+Result<ServiceAddress> parse_service_address(std::string_view text) {
+  ServiceAddress out;
+  std::string_view rest = text;
+  if (const std::size_t sep = text.find("://"); sep != std::string_view::npos) {
+    const std::string_view scheme = text.substr(0, sep);
+    if (scheme == "coaps") {
+      out.transport = tls::Transport::dtls;
+      out.binding = Binding::coap;
+    } else if (scheme == "https") {
+      out.transport = tls::Transport::tls;
+      out.binding = Binding::http;
+    } else {
+      return fail(Errc::invalid_argument, "unknown scheme '" + std::string(scheme) + "' (want coaps:// or https://)");
+    }
+    rest = text.substr(sep + 3);
+    rest = rest.substr(0, rest.find('/'));
+  }
+  auto ep = parse_endpoint(rest);
+  if (!ep) return std::unexpected(ep.error());
+  if (ep->port == 0) return fail(Errc::invalid_argument, "port 0 in '" + std::string(text) + "'");
+  out.host = ep->host;
+  out.port = ep->port;
+  return out;
+}
+
+std::string service_uri(const std::string& host, std::uint16_t port, tls::Transport t, Binding b) {
+  const std::string hp = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  if (t == tls::Transport::dtls && b == Binding::coap) return "coaps://" + hp;
+  if (t == tls::Transport::tls && b == Binding::http) return "https://" + hp;
+  return hp;
+}
+
+namespace {
+
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point t) {
+  return std::max(std::chrono::milliseconds(0),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(t - std::chrono::steady_clock::now()));
+}
+
+}  // namespace
+
+CoapClient::CoapClient(tls::TlsClient& conn, std::chrono::milliseconds timeout, CoapTiming timing)
+    : conn_(conn), timeout_(timeout), timing_(timing) {
+  std::random_device rd;
+  next_mid_ = static_cast<std::uint16_t>(rd());
+  token_seed_ = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+}
+
+std::string CoapClient::next_token() {
+  // Tokens only need to be unique on this connection (RFC 7252 5.3.1: the
+  // DTLS session already protects against spoofed responses).
+  const std::uint64_t v = token_seed_++;
+  std::string t(8, '\0');
+  for (int i = 0; i < 8; ++i) t[i] = static_cast<char>(v >> (8 * i));
+  return t;
+}
+
+Status CoapClient::send(const coap::Message& m) {
+  auto bytes = coap::encode(m);
+  if (!bytes) return std::unexpected(bytes.error());
+  return conn_.write_all(*bytes, timeout_);
+}
+
+Result<coap::Message> CoapClient::transact(coap::Message m, std::chrono::steady_clock::time_point deadline) {
+  using clock = std::chrono::steady_clock;
+  m.type = coap::Type::con;
+  m.mid = next_mid();
+  m.token = next_token();
+  if (auto st = send(m); !st) return std::unexpected(st.error());
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(1.0, timing_.ack_random_factor);
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(timing_.ack_timeout * jitter(rng));
+  auto next_retx = clock::now() + wait;
+  int retransmits = 0;
+  bool acked = false;
+  while (true) {
+    if (clock::now() >= deadline) return fail(Errc::timeout, "waiting for the CoAP response");
+    const auto until = acked ? deadline : std::min(deadline, next_retx);
+    auto bytes = conn_.read(coap::kMaxMessage, std::max(std::chrono::milliseconds(1), left_until(until)));
+    if (!bytes) {
+      if (bytes.error().code() != Errc::timeout) return std::unexpected(bytes.error());
+      if (!acked && clock::now() >= next_retx && clock::now() < deadline) {
+        if (retransmits >= timing_.max_retransmit) return fail(Errc::timeout, "no CoAP acknowledgement");
+        ++retransmits;
+        wait *= 2;
+        next_retx = clock::now() + wait;
+        if (auto st = send(m); !st) return std::unexpected(st.error());
+      }
+      continue;
+    }
+    auto in = coap::decode(*bytes);
+    if (!in) continue;  // not CoAP: ignored (RFC 7252 4.2 would reject it; nothing to answer)
+    if (in->type == coap::Type::rst && in->mid == m.mid) {
+      return fail(Errc::malformed_message, "the server reset the CoAP request");
+    }
+    if (in->type == coap::Type::ack && in->mid == m.mid) {
+      if (coap::is_empty(*in)) {
+        acked = true;  // a separate response follows
+        continue;
+      }
+      if (in->token == m.token) return std::move(*in);
+      continue;
+    }
+    if ((in->type == coap::Type::con || in->type == coap::Type::non) && coap::is_response(*in) &&
+        in->token == m.token) {
+      if (in->type == coap::Type::con) {
+        coap::Message ack;
+        ack.type = coap::Type::ack;
+        ack.mid = in->mid;
+        if (auto st = send(ack); !st) return std::unexpected(st.error());
+      }
+      return std::move(*in);
+    }
+    if (in->type == coap::Type::con) {  // something we did not ask for
+      coap::Message rst;
+      rst.type = coap::Type::rst;
+      rst.mid = in->mid;
+      (void)send(rst);
+    }
+  }
+}
+
+Result<coap::Message> CoapClient::exchange(coap::Message m) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  const coap::Block first{0, false, coap::kBlockSzx};
+  const std::size_t bs = first.size();
+  Result<coap::Message> rsp = fail(Errc::invalid_argument, "empty exchange");
+  if (m.payload.size() > bs) {
+    const std::string body = std::move(m.payload);
+    for (std::uint32_t num = 0; num * bs < body.size(); ++num) {
+      coap::Message part = m;
+      part.payload = body.substr(num * bs, bs);
+      const bool more = (num + 1) * bs < body.size();
+      part.add(coap::options::block1, coap::encode_block({num, more, coap::kBlockSzx}));
+      if (num == 0) part.add_uint(coap::options::size1, static_cast<std::uint32_t>(body.size()));
+      rsp = transact(std::move(part), deadline);
+      if (!rsp) return rsp;
+      if (more && rsp->code != coap::codes::continue_) return rsp;  // refused midway
+    }
+  } else {
+    rsp = transact(m, deadline);
+    if (!rsp) return rsp;
+  }
+  std::string body;
+  coap::Message last = std::move(*rsp);
+  while (const coap::Option* b2 = last.find(coap::options::block2)) {
+    auto blk = coap::parse_block(b2->value);
+    if (!blk) return std::unexpected(blk.error());
+    if (blk->num * blk->size() != body.size()) return fail(Errc::malformed_message, "CoAP Block2 out of order");
+    body += last.payload;
+    if (body.size() > 1024 * 1024) return fail(Errc::malformed_message, "CoAP response over 1 MiB");
+    if (!blk->more) break;
+    coap::Message next = m;
+    next.payload.clear();
+    next.remove(coap::options::block1);
+    next.remove(coap::options::size1);
+    next.remove(coap::options::content_format);
+    next.add(coap::options::block2, coap::encode_block({blk->num + 1, false, blk->szx}));
+    auto r = transact(std::move(next), deadline);
+    if (!r) return r;
+    last = std::move(*r);
+  }
+  if (last.find(coap::options::block2)) {
+    last.payload = std::move(body);
+    last.remove(coap::options::block2);
+  }
+  return last;
+}
+
+Result<Response> CoapClient::call(Request req) {
+  if (req.rqi.empty()) req.rqi = "m2msec-" + std::to_string(next_rqi_++);
+  auto m = coap::from_request(req);
+  if (!m) return std::unexpected(m.error());
+  auto rsp = exchange(std::move(*m));
+  if (!rsp) return std::unexpected(rsp.error());
+  return coap::to_response(*rsp);
+}
+
+Result<Response> CoapClient::call_plain(Request) {
+  return fail(Errc::invalid_argument, "a plain HTTP request (GBA Ub) cannot go over the CoAP binding");
+}
+
+}  // namespace m2msec::proto
