@@ -2,7 +2,8 @@
 // all-in-one server process: bootstrap, MAF client registration, MAF-based
 // association at Entity B and one authenticated request per device, with a
 // mix of Kpsa, certificate and GBA devices (the MEF as BSF; half of them
-// associate through the MAF, half straight with Entity B).
+// associate through the MAF, half straight with Entity B), and a share of
+// devices that speak CoAP over DTLS (TS-0008) instead of HTTP over TLS.
 //
 // The simulated devices hold their state and keys in memory
 // (client::DeviceCredentials): what is measured is the server side, and
@@ -18,6 +19,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -57,6 +59,7 @@ struct DemoOpts {
   unsigned kpsa_every = 10;  // every Nth device uses the Kpsa framework
   unsigned cert_every = 10;  // every Nth device uses certificates
   unsigned gba_every = 10;   // every Nth device bootstraps by GBA
+  unsigned coap_every = 4;   // every Nth device of each non-GBA kind speaks CoAP over DTLS
   std::string log_level = "warn";
 };
 
@@ -72,6 +75,7 @@ struct Device {
   SecretBytes kpm;
   client::Usim usim;    // GBA devices: a simulated UICC
   std::string impi;
+  bool coap = false;    // enrols, registers and associates over CoAP/DTLS (coaps://)
   std::string state_dir;              // used when state_files
   client::DeviceCredentials memory;   // used otherwise
   bool ok = true;
@@ -94,16 +98,16 @@ std::string config_text(int mef, int maf, int cse) {
   const std::string m = std::to_string(mef), a = std::to_string(maf), c = std::to_string(cse);
   return "[pki]\ndir = \"pki\"\n\n"
          "[mef]\nfqdn = \"mef.sp.example.com\"\nsp_domain = \"sp.example.com\"\ntls_listen = \"127.0.0.1:" + m +
-         "\"\ndata_dir = \"mef\"\ncertificate = \"pki/mef.crt\"\nprivate_key = \"pki/mef.key\"\n"
+         "\"\ndtls_listen = \"127.0.0.1:" + m + "\"\ndata_dir = \"mef\"\ncertificate = \"pki/mef.crt\"\nprivate_key = \"pki/mef.key\"\n"
          "trust_anchors = \"pki/ca.crt\"\ndevice_trust_anchors = \"pki/device-ca.crt\"\nworkers = 32\n"
          "[mef.bsf]\nenabled = true\n[[mef.maf]]\nfqdn = \"maf.sp.example.com\"\naddress = \"127.0.0.1:" + a +
          "\"\n\n[maf]\nfqdn = \"maf.sp.example.com\"\nsp_domain = \"sp.example.com\"\ntls_listen = \"127.0.0.1:" + a +
-         "\"\ndata_dir = \"maf\"\ncertificate = \"pki/maf.crt\"\nprivate_key = \"pki/maf.key\"\n"
+         "\"\ndtls_listen = \"127.0.0.1:" + a + "\"\ndata_dir = \"maf\"\ncertificate = \"pki/maf.crt\"\nprivate_key = \"pki/maf.key\"\n"
          "trust_anchors = \"pki/ca.crt\"\nworkers = 32\n[[maf.mef]]\nfqdn = \"mef.sp.example.com\"\naddress = \"127.0.0.1:" + m +
          "\"\n[[maf.cse]]\ncse_id = \"/in-cse\"\nfqdn = \"in-cse.sp.example.com\"\naddress = \"127.0.0.1:" + c +
          "\"\n\n[cse]\nfqdn = \"in-cse.sp.example.com\"\nsp_domain = \"sp.example.com\"\ncse_id = \"/in-cse\"\n"
          "csebase = \"in-name\"\ndata_dir = \"cse\"\ntls_listen = \"127.0.0.1:" + c +
-         "\"\ncertificate = \"pki/in-cse.crt\"\nprivate_key = \"pki/in-cse.key\"\ntrust_anchors = \"pki/ca.crt\"\n"
+         "\"\ndtls_listen = \"127.0.0.1:" + c + "\"\ncertificate = \"pki/in-cse.crt\"\nprivate_key = \"pki/in-cse.key\"\ntrust_anchors = \"pki/ca.crt\"\n"
          "device_trust_anchors = \"pki/device-ca.crt\"\n"
          "workers = 32\n[[cse.maf]]\nfqdn = \"maf.sp.example.com\"\naddress = \"127.0.0.1:" + a +
          "\"\n[[cse.mef]]\nfqdn = \"mef.sp.example.com\"\naddress = \"127.0.0.1:" + m + "\"\n";
@@ -249,6 +253,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   std::vector<store::Enrolee> rows;
   std::vector<store::GbaSubscriber> subscribers;
   const std::int64_t now = service::now_unix();
+  std::array<std::size_t, 5> of_kind{};  // devices of each kind so far: every coap_every-th speaks CoAP
   for (std::size_t i = 0; i < o.devices; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "dev-%05zu", i + 1);
@@ -260,6 +265,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
                  ? ((i / o.gba_every) % 2 == 0 ? Kind::gba_maf : Kind::gba_saef)
                  : Kind::maf;
     d.state_dir = work + "/devices/" + name;
+    d.coap = !is_gba(d.kind) && o.coap_every != 0 && of_kind[static_cast<std::size_t>(d.kind)]++ % o.coap_every == 0;
     if (is_gba(d.kind)) {
       // A UICC (K, OPc) and its subscriber record at the MEF, whose target
       // is the only NAF that gets a Ks_NAF (m2msec mef subscriber add).
@@ -347,6 +353,9 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   pco.psk = tls::ClientPsk{"demo", SecretBytes(std::size_t{32})};
   auto psk_context = tls::ClientContext::create(pco);
   if (!psk_context) return failure(psk_context.error());
+  pco.transport = tls::Transport::dtls;  // for the CoAP devices
+  auto dtls_psk_context = tls::ClientContext::create(pco);
+  if (!dtls_psk_context) return failure(dtls_psk_context.error());
 
   PhaseStats boot("bootstrap"), assoc("associate"), maf_sub("  maf"), cse_sub("  entity-b");
   run_phase("bootstrap", devices, o.threads, *server, boot, [&](Device& d) {
@@ -374,6 +383,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     }
     client::EnrolOptions eo;
     eo.port = static_cast<std::uint16_t>(mef_port);
+    if (d.coap) eo.transport = tls::Transport::dtls;  // and so the CoAP binding
     eo.mef_fqdn = "mef.sp.example.com";
     if (d.kind == Kind::cert) {
       eo.trust = *ca;  // certificate suites only for certificate devices
@@ -383,7 +393,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       eo.certificate = *ck;
     } else {
       eo.psk = tls::ClientPsk{d.id.substr(1) + "@factory.example.com", d.kpm.clone()};
-      eo.context = *psk_context;
+      eo.context = d.coap ? *dtls_psk_context : *psk_context;
       eo.maf_fqdn = d.kind == Kind::maf ? "maf.sp.example.com" : "";
     }
     auto r = client::enrol(eo);
@@ -404,10 +414,11 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     } else {
       a.device = &d.memory;
     }
-    a.cse_address = "127.0.0.1:" + std::to_string(cse_port);
+    const std::string scheme = d.coap ? "coaps://" : "";
+    a.cse_address = scheme + "127.0.0.1:" + std::to_string(cse_port);
     a.cse_id = "/in-cse";
-    a.maf_address = "127.0.0.1:" + std::to_string(maf_port);
-    a.psk_context = *psk_context;
+    a.maf_address = scheme + "127.0.0.1:" + std::to_string(maf_port);
+    a.psk_context = d.coap ? *dtls_psk_context : *psk_context;
     switch (d.kind) {
       case Kind::maf:
         a.framework = client::Framework::maf;
@@ -452,8 +463,9 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   std::size_t ok = 0;
   for (const Device& d : devices) ok += d.ok ? 1 : 0;
   const std::size_t failed = o.devices - ok;
-  std::size_t n_maf = 0, n_kpsa = 0, n_cert = 0, n_gba_maf = 0, n_gba_saef = 0;
+  std::size_t n_maf = 0, n_kpsa = 0, n_cert = 0, n_gba_maf = 0, n_gba_saef = 0, n_coap = 0;
   for (const Device& d : devices) {
+    n_coap += d.coap ? 1 : 0;
     switch (d.kind) {
       case Kind::maf:
         ++n_maf;
@@ -481,6 +493,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       {"failed", failed},
       {"frameworks",
        {{"maf", n_maf}, {"kpsa", n_kpsa}, {"cert", n_cert}, {"gba_maf", n_gba_maf}, {"gba_saef", n_gba_saef}}},
+      {"bindings", {{"coap", n_coap}, {"http", o.devices - n_coap}}},
       {"threads", o.threads},
       {"device_state", state_files ? "files" : "memory"},
       {"phases", {{"bootstrap", boot.to_json()}, {"associate", assoc.to_json()},
@@ -505,7 +518,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     }
     std::cout << "\n" << ok << "/" << o.devices << " devices onboarded (" << n_maf << " MAF-based, " << n_kpsa
               << " Kpsa, " << n_cert << " certificate, " << n_gba_maf << " GBA via the MAF, " << n_gba_saef
-              << " GBA with Entity B)" << (failed ? ", " + std::to_string(failed) + " FAILED" : "") << "\n";
+              << " GBA with Entity B; " << n_coap << " over CoAP/DTLS, the rest HTTP/TLS)" << (failed ? ", " + std::to_string(failed) + " FAILED" : "") << "\n";
     if (o.keep || !o.work_dir.empty()) std::cout << "work dir kept: " << work << "\n";
   }
   return failed == 0 ? kExitOk : kExitFailure;
@@ -532,6 +545,9 @@ void add_demo_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--cert-every", o.cert_every, "One device in N uses certificates (0: none)");
   cmd->add_option("--gba-every", o.gba_every,
                   "One device in N bootstraps by GBA, alternately for the MAF and for Entity B (0: none)");
+  cmd->add_option("--coap-every", o.coap_every,
+                  "One device in N of each Kpm, Kpsa and certificate kind enrols, registers and associates over "
+                  "CoAP/DTLS (TS-0008, coaps://) instead of HTTP/TLS (0: none; GBA devices use HTTP/TLS)");
   cmd->add_option("--server-log-level", o.log_level, "Server log level (log in <work>/server.log)");
   add_json_flag(cmd, ctx);
   cmd->callback([&ctx] { ctx.run = [&ctx] { return run_demo(ctx, o); }; });
