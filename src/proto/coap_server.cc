@@ -290,14 +290,20 @@ void serve_coap(std::shared_ptr<tls::Session> session, RequestHandler handler, H
   std::make_shared<CoapConnection>(std::move(session), std::move(handler), limits, std::move(on_close))->start(initial);
 }
 
-void serve_dtls(std::shared_ptr<tls::Session> session, DtlsBinding binding, RequestHandler handler, HttpLimits limits,
-                std::function<void()> on_close) {
-  if (binding == DtlsBinding::coap) return serve_coap(std::move(session), std::move(handler), limits, std::move(on_close));
-  if (binding == DtlsBinding::http) return serve_http(std::move(session), std::move(handler), limits, std::move(on_close));
-  auto s = session;
-  s->async_read([session = std::move(session), handler = std::move(handler), limits,
-                 on_close = std::move(on_close)](Result<tls::ByteVector> bytes) mutable {
-    if (!bytes) {
+namespace {
+
+// Sniffer reads a session's first datagram and hands the session to the
+// binding it shows (DtlsBinding::automatic).
+struct Sniffer {
+  std::shared_ptr<tls::Session> session;
+  RequestHandler handler;
+  HttpLimits limits;
+  std::function<void()> on_close;
+
+  // Out of line: GCC 12 at -O3 inlines it into the std::function thunk
+  // and then warns, wrongly, that the expected's vector may be uninitialised.
+  [[gnu::noinline]] void on_first(const Result<tls::ByteVector>& bytes) {
+    if (!bytes.has_value()) {
       session->close();
       try {
         if (on_close) on_close();
@@ -306,11 +312,22 @@ void serve_dtls(std::shared_ptr<tls::Session> session, DtlsBinding binding, Requ
       }
       return;
     }
-    if (looks_like_http(*bytes)) {
-      return serve_http(std::move(session), std::move(handler), limits, std::move(on_close), *bytes);
+    const tls::ByteVector& first = bytes.value();
+    if (looks_like_http(first)) {
+      return serve_http(std::move(session), std::move(handler), limits, std::move(on_close), first);
     }
-    serve_coap(std::move(session), std::move(handler), limits, std::move(on_close), *bytes);
-  });
+    serve_coap(std::move(session), std::move(handler), limits, std::move(on_close), first);
+  }
+};
+
+}  // namespace
+
+void serve_dtls(std::shared_ptr<tls::Session> session, DtlsBinding binding, RequestHandler handler, HttpLimits limits,
+                std::function<void()> on_close) {
+  if (binding == DtlsBinding::coap) return serve_coap(std::move(session), std::move(handler), limits, std::move(on_close));
+  if (binding == DtlsBinding::http) return serve_http(std::move(session), std::move(handler), limits, std::move(on_close));
+  auto sniffer = std::make_shared<Sniffer>(Sniffer{session, std::move(handler), limits, std::move(on_close)});
+  session->async_read([sniffer](Result<tls::ByteVector> bytes) { sniffer->on_first(bytes); });
 }
 
 }  // namespace m2msec::proto
