@@ -97,6 +97,30 @@ TEST(TlsPsk, DefaultAuthorityWithoutSni) {
   EXPECT_EQ(TlsClient::connect(std::move(c)).error().code(), Errc::invalid_argument);  // no SNI
 }
 
+// RFC 6066 forbids an IP literal in SNI, yet libcoap's client (and others)
+// send the address they connect to: it is read as no SNI, so the default
+// authority serves it, and a listener without one refuses it as before.
+TEST(TlsPsk, IpLiteralSniCountsAsNone) {
+  for (const Transport t : {Transport::tls, Transport::dtls}) {
+    ServerOptions o = psk_server_options(t, {{"dev1", 1}});
+    o.default_authority = kMef;
+    Harness h(std::move(o));
+    for (const char* literal : {"127.0.0.1", "::1"}) {
+      auto c = psk_client(t, h.port(), "dev1", 1, literal);
+      ASSERT_TRUE(c.has_value()) << literal << ": " << c.error().message();
+    }
+    ASSERT_TRUE(h.wait_sessions(2));
+    EXPECT_EQ(h.session(0).peer.sni, "");
+    // A name is still matched strictly.
+    EXPECT_FALSE(psk_client(t, h.port(), "dev1", 1, "127.0.0.1.example.com").has_value());
+
+    Harness strict(psk_server_options(t, {{"dev1", 1}}));  // no default authority
+    auto refused = psk_client(t, strict.port(), "dev1", 1, "127.0.0.1");
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code(), Errc::tls_handshake_failed);
+  }
+}
+
 TEST(TlsPsk, ExtraSuitesAreConfigurable) {
   ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
   o.ciphers.psk_suites = "PSK-AES128-CBC-SHA256:ECDHE-PSK-AES128-CBC-SHA256";
