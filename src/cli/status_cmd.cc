@@ -48,7 +48,9 @@ bool tcp_reachable(const std::string& listen) {
 nlohmann::json listener_status(const service::ListenerSettings& l) {
   nlohmann::json j = {{"fqdn", l.fqdn}};
   if (!l.tls_listen.empty()) j["tls"] = {{"listen", l.tls_listen}, {"up", tcp_reachable(l.tls_listen)}};
-  if (!l.dtls_listen.empty()) j["dtls"] = {{"listen", l.dtls_listen}};  // UDP: no connect probe
+  if (!l.dtls_listen.empty()) {  // UDP: no connect probe
+    j["dtls"] = {{"listen", l.dtls_listen}, {"binding", proto::dtls_binding_name(l.dtls_binding)}};
+  }
   return j;
 }
 
