@@ -72,10 +72,12 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
   }
 
   // write_response answers the request |to| with |rsp| (a block of it if
-  // it is large), then reads the next message.
+  // it is over the block size: 512 bytes, or the smaller size the request
+  // asked for in its Block2 option, which RFC 7959 2.4 makes binding), then
+  // reads the next message.
   void write_response(const ReplyTo& to, const Response& rsp) {
     coap::Message m = coap::from_response(rsp);
-    if (m.payload.size() > coap::Block{0, false, coap::kBlockSzx}.size() || to.block2_num > 0) {
+    if (m.payload.size() > coap::Block{0, false, to.block2_szx}.size() || to.block2_num > 0) {
       full_ = m;
       full_key_ = to.key;
       return send_block(to, full_, to.block2_num, to.block2_szx);
