@@ -11,6 +11,8 @@
 #include <exception>
 #include <thread>
 
+#include "m2msec/core/printable.h"
+
 namespace m2msec::tls::detail {
 
 namespace asio = boost::asio;
@@ -199,8 +201,16 @@ void Connection::on_deadline() {
     return;
   }
   if (phase_ == Phase::handshaking) {
-    fail_handshake(Error(Errc::timeout, now >= flight_deadline_ ? "client sent no handshake message in time"
-                                                                : "handshake did not complete in time"));
+    std::string why = now >= flight_deadline_ ? "client sent no handshake message in time"
+                                              : "handshake did not complete in time";
+    // Over DTLS a record that fails to decrypt is dropped without an alert
+    // (RFC 6347 4.1.2.7), so a client whose PSK differs from the one looked
+    // up looks like a silent one: say so, naming the identity.
+    if (shared_->options.transport == Transport::dtls && state_.psk_phase == PskPhase::done && state_.psk_result) {
+      why += " after the PSK of identity '" + printable(state_.psk_identity, 128) +
+             "' was found (over DTLS a client with a different key looks like this)";
+    }
+    fail_handshake(Error(Errc::timeout, why));
     return;
   }
   close_now(Error(Errc::timeout, "idle timeout"));

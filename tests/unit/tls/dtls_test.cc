@@ -73,6 +73,24 @@ TEST(Dtls, WrongKeyUnknownIdentityGarbage) {
   expect_serving(h, Transport::dtls, 0);
 }
 
+// Over DTLS the server drops the wrong-key client's Finished without an
+// alert, so the handshake ends by the flight timeout; the reason names the
+// identity whose key was found, so that an operator can tell a key mismatch
+// from a silent client.
+TEST(Dtls, WrongKeyTimeoutSaysTheKeyWasFound) {
+  ServerOptions o = psk_server_options(Transport::dtls, {{"dev1", 1}});
+  o.flight_timeout = 300ms;
+  Harness h(std::move(o));
+  EXPECT_FALSE(psk_client(Transport::dtls, h.port(), "dev1", 5).has_value());
+  ASSERT_TRUE(h.wait_errors(1));
+  bool named = false;
+  for (const Error& e : h.errors()) {
+    named = named || (e.code() == Errc::timeout &&
+                      e.message().find("after the PSK of identity 'dev1' was found") != std::string::npos);
+  }
+  EXPECT_TRUE(named) << h.errors().front().message();
+}
+
 TEST(Dtls, SuitesOutsideProfile) {
   Harness h(psk_server_options(Transport::dtls, {{"dev1", 1}}));
   ClientOptions c;
