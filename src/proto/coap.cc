@@ -373,7 +373,7 @@ Result<Message> from_request(const Request& req) {
       start = slash + 1;
     }
   }
-  if (q != std::string::npos) {
+  if (q != std::string::npos && q + 1 < req.to.size()) {
     std::string_view query = std::string_view(req.to).substr(q + 1);
     std::size_t start = 0;
     while (start <= query.size()) {

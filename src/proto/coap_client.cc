@@ -152,15 +152,25 @@ Result<coap::Message> CoapClient::exchange(coap::Message m) {
   Result<coap::Message> rsp = fail(Errc::invalid_argument, "empty exchange");
   if (m.payload.size() > bs) {
     const std::string body = std::move(m.payload);
-    for (std::uint32_t num = 0; num * bs < body.size(); ++num) {
+    unsigned szx = coap::kBlockSzx;
+    for (std::size_t offset = 0; offset < body.size();) {
+      const std::size_t size = coap::Block{0, false, szx}.size();
+      const auto num = static_cast<std::uint32_t>(offset / size);
       coap::Message part = m;
-      part.payload = body.substr(num * bs, bs);
-      const bool more = (num + 1) * bs < body.size();
-      part.add(coap::options::block1, coap::encode_block({num, more, coap::kBlockSzx}));
+      part.payload = body.substr(offset, size);
+      offset += part.payload.size();
+      const bool more = offset < body.size();
+      part.add(coap::options::block1, coap::encode_block({num, more, szx}));
       if (num == 0) part.add_uint(coap::options::size1, static_cast<std::uint32_t>(body.size()));
       rsp = transact(std::move(part), deadline);
       if (!rsp) return rsp;
-      if (more && rsp->code != coap::codes::continue_) return rsp;  // refused midway
+      if (!more) break;
+      if (rsp->code != coap::codes::continue_) return rsp;  // refused midway
+      // RFC 7959 2.5: the server may ask for smaller blocks in its 2.31;
+      // the next block then starts at the same offset, numbered in the new size.
+      if (const coap::Option* b1 = rsp->find(coap::options::block1)) {
+        if (auto asked = coap::parse_block(b1->value); asked && asked->szx < szx) szx = asked->szx;
+      }
     }
   } else {
     rsp = transact(m, deadline);

@@ -211,7 +211,7 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
     const coap::Block blk{num, false, szx};
     const std::size_t offset = static_cast<std::size_t>(num) * blk.size();
     if (offset >= full.payload.size() && !(num == 0 && full.payload.empty())) {
-      return refuse(to, coap::codes::bad_option, Rsc::bad_request, "Block2 number past the end");
+      return refuse(to, coap::codes::bad_option, Rsc::bad_request, "Block2 number past the end", full);  // its RQI
     }
     coap::Message m = full;
     m.payload = full.payload.substr(offset, blk.size());

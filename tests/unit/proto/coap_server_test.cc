@@ -883,6 +883,60 @@ TEST_F(CoapClientCall, LargeRequestAndResponseGoBlockWise) {
   }
 }
 
+// RFC 7959 2.5: a server may answer the first Block1 block with a 2.31
+// naming a smaller size; the client goes on from the same byte offset in
+// that size (block number = offset / new size). The server here answers
+// every block itself (2.31, then 2.04 with an RSC) and asks for 64 bytes.
+TEST_F(CoapClientCall, Block1ShrinksToTheSizeTheServerAsks) {
+  start_raw([](std::shared_ptr<tls::Session> s) {
+    auto loop = std::make_shared<std::function<void()>>();
+    *loop = [s, loop] {
+      s->async_read([s, loop](Result<Bytes> in) {
+        if (!in) return;
+        auto req = coap::decode(*in);
+        if (!req) return (*loop)();
+        auto blk = coap::parse_block(req->find(opts::block1)->value);
+        Message a;
+        a.type = coap::Type::ack;
+        a.mid = req->mid;
+        a.token = req->token;
+        if (blk->more) {
+          a.code = coap::codes::continue_;
+          a.add(opts::block1, coap::encode_block({blk->num, true, std::min(blk->szx, 2u)}));
+        } else {
+          a = piggybacked(*req, Rsc::updated);
+        }
+        s->async_write(*coap::encode(a), [loop](Status) { (*loop)(); });
+      });
+    };
+    (*loop)();
+  });
+  auto conn = connect();
+  CoapClient client(conn, kWait);
+  Request req = retrieve();
+  req.op = Operation::update;
+  req.content = big_json(1500);
+  const std::string body = req.content.dump();
+  auto rsp = client.call(req);
+  ASSERT_TRUE(rsp.has_value()) << rsp.error().message();
+  EXPECT_EQ(rsp->rsc, Rsc::updated);
+  auto msgs = seen();
+  ASSERT_GE(msgs.size(), 3u);
+  std::string joined;
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    auto blk = coap::parse_block(msgs[i].find(opts::block1)->value);
+    ASSERT_TRUE(blk.has_value());
+    EXPECT_EQ(blk->szx, i == 0 ? coap::kBlockSzx : 2u) << "block " << i;
+    EXPECT_EQ(static_cast<std::size_t>(blk->num) * blk->size(), offset) << "block " << i;
+    offset += msgs[i].payload.size();
+    joined += msgs[i].payload;
+  }
+  EXPECT_EQ(msgs[0].payload.size(), 512u);
+  EXPECT_EQ(msgs[1].payload.size(), 64u);
+  EXPECT_EQ(joined, body);
+}
+
 TEST_F(CoapClientCall, RetransmitsWhenTheFirstDatagramIsLost) {
   start_dropping_first(echo_ok);
   auto conn = connect();

@@ -637,6 +637,12 @@ TEST(CoapMapping, FromRequest) {
   EXPECT_EQ(m->code, codes::get);
   EXPECT_EQ(m->all(opts::uri_path), (std::vector<std::string>{"~", "in-cse", "ae1"}));
   EXPECT_EQ(m->all(opts::uri_query), (std::vector<std::string>{"rcn=1", "lim=2"}));
+  // A bare '?' is no query at all, not one empty Uri-Query.
+  Request bare = req;
+  bare.to = "/~/in-cse/ae1?";
+  auto b = coap::from_request(bare);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_TRUE(b->all(opts::uri_query).empty());
   EXPECT_EQ(m->find(opts::m2m_fr)->value, "CAE1");
   EXPECT_EQ(m->find(opts::m2m_rqi)->value, "r9");
   EXPECT_EQ(m->find(opts::m2m_rvi)->value, "4");
