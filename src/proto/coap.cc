@@ -318,7 +318,8 @@ std::expected<Request, RequestError> to_request(const Message& m) {
       case options::m2m_ty: {
         auto ty = decode_uint(o.value);
         if (!ty || *ty == 0 || *ty > 0xffff) return refuse(codes::bad_request, Rsc::bad_request, "bad oneM2M-TY");
-        req.ty = static_cast<int>(*ty);
+        // Resource Type belongs to CREATE (POST); on another method it says nothing.
+        if (req.op == Operation::create) req.ty = static_cast<int>(*ty);
         break;
       }
       default:

@@ -503,6 +503,15 @@ TEST(CoapMapping, CreateNotifyUpdateDelete) {
   auto d = coap::to_request(request(codes::del, {"x"}));
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->op, Operation::del);
+
+  // oneM2M-TY on another method than POST says nothing (found by the coap
+  // fuzz target: it did not survive from_request).
+  Message get = request(codes::get, {"x"});
+  get.add_uint(opts::m2m_ty, 3);
+  auto g = coap::to_request(get);
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->op, Operation::retrieve);
+  EXPECT_EQ(g->ty, 0);
 }
 
 TEST(CoapMapping, UriPathSegmentsAreEscapedAsPchars) {
