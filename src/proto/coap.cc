@@ -225,22 +225,7 @@ namespace {
 
 // A path segment keeps RFC 3986 pchar bytes as they are and escapes the
 // rest, so that To reads as the HTTP binding's request target would.
-std::string encode_segment(std::string_view seg) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : seg) {
-    const bool pchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       std::string_view("-._~!$&'()*+,;=:@").find(static_cast<char>(c)) != std::string_view::npos;
-    if (pchar) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
-}
+std::string encode_segment(std::string_view seg) { return percent_encode(seg, "!$&'()*+,;=:@"); }
 
 std::unexpected<RequestError> refuse(std::uint8_t code, Rsc rsc, std::string message) {
   return std::unexpected(RequestError{code, rsc, std::move(message)});

@@ -261,13 +261,7 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
 
   void finish() {
     if (finished_.exchange(true)) return;
-    session_->close();
-    if (!on_close_) return;
-    try {
-      on_close_();
-    } catch (const std::exception& e) {
-      spdlog::error("coap: session end handler failed: {}", printable(e.what()));
-    }
+    detail::end_session(*session_, on_close_, kName);
   }
 
   std::shared_ptr<tls::Session> session_;
@@ -305,15 +299,7 @@ struct Sniffer {
   // Out of line: GCC 12 at -O3 inlines it into the std::function thunk
   // and then warns, wrongly, that the expected's vector may be uninitialised.
   [[gnu::noinline]] void on_first(const Result<tls::ByteVector>& bytes) {
-    if (!bytes.has_value()) {
-      session->close();
-      try {
-        if (on_close) on_close();
-      } catch (const std::exception& e) {
-        spdlog::error("dtls: session end handler failed: {}", printable(e.what()));
-      }
-      return;
-    }
+    if (!bytes.has_value()) return detail::end_session(*session, on_close, "dtls");
     const tls::ByteVector& first = bytes.value();
     if (looks_like_http(first)) {
       return serve_http(std::move(session), std::move(handler), limits, std::move(on_close), first);

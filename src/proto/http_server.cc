@@ -101,13 +101,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   void finish() {
     if (finished_.exchange(true)) return;
-    session_->close();
-    if (!on_close_) return;
-    try {
-      on_close_();
-    } catch (const std::exception& e) {
-      spdlog::error("http: session end handler failed: {}", printable(e.what()));
-    }
+    detail::end_session(*session_, on_close_, kName);
   }
 
   std::shared_ptr<tls::Session> session_;

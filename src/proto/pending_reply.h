@@ -1,5 +1,5 @@
-// pending_reply.h: the shared state behind one request's Reply, for the
-// HTTP and CoAP servers. Whoever holds the last copy of the Reply without
+// pending_reply.h: what the HTTP and CoAP servers share: the state behind
+// one request's Reply, and the end of a session. Whoever holds the last copy of the Reply without
 // having answered (a handler that dropped it, a worker job that threw)
 // makes it answer 5000, so a peer never waits for the idle timeout on a
 // lost request.
@@ -8,11 +8,14 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "m2msec/core/printable.h"
 #include "m2msec/proto/primitive.h"
+#include "m2msec/tls/session.h"
 
 namespace m2msec::proto::detail {
 
@@ -37,5 +40,17 @@ struct PendingReply {
   std::string rqi;
   std::atomic<bool> replied{false};
 };
+
+// end_session closes |session| and runs |on_close| (if set) once; an
+// exception it throws is logged, prefixed with |name|, and goes no further.
+inline void end_session(tls::Session& session, const std::function<void()>& on_close, const char* name) {
+  session.close();
+  if (!on_close) return;
+  try {
+    on_close();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: session end handler failed: {}", name, printable(e.what()));
+  }
+}
 
 }  // namespace m2msec::proto::detail

@@ -90,12 +90,13 @@ Result<std::int64_t> parse_time(std::string_view text) {
   return *t;
 }
 
-std::string percent_encode(std::string_view text) {
+std::string percent_encode(std::string_view text, std::string_view also_safe) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
     const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '.' || c == '_' || c == '~';
+                            c == '-' || c == '.' || c == '_' || c == '~' ||
+                            also_safe.find(static_cast<char>(c)) != std::string_view::npos;
     if (unreserved) {
       out.push_back(static_cast<char>(c));
     } else {

@@ -108,9 +108,9 @@ std::string format_time(std::int64_t unix_seconds);
 // or ",fraction" is not accepted). Fails with Errc::invalid_argument.
 Result<std::int64_t> parse_time(std::string_view text);
 
-// percent_encode escapes every byte outside RFC 3986 unreserved, so that a
-// key ID ('+', '/', '=', '@') fits one path segment.
-std::string percent_encode(std::string_view text);
+// percent_encode escapes every byte outside RFC 3986 unreserved and
+// |also_safe|, so that a key ID ('+', '/', '=', '@') fits one path segment.
+std::string percent_encode(std::string_view text, std::string_view also_safe = {});
 
 // percent_decode reverses percent_encode; '%' must be followed by two hex
 // digits. Fails with Errc::invalid_argument.
