@@ -22,8 +22,6 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -38,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "bare_dtls.h"
 #include "m2msec/client/enrolee.h"
 #include "m2msec/mef/mef.h"
 
@@ -96,30 +95,6 @@ double ours(mef::MefServer& server, int first, int n, proto::Binding binding,
   return n / secs;
 }
 
-unsigned char g_cookie_key[32];
-
-int cookie_gen(SSL* ssl, unsigned char* cookie, unsigned int* len) {
-  BIO_ADDR* peer = BIO_ADDR_new();
-  BIO_dgram_get_peer(SSL_get_rbio(ssl), peer);
-  unsigned char addr[16];
-  std::size_t alen = 0;
-  BIO_ADDR_rawaddress(peer, addr, &alen);
-  const unsigned short port = BIO_ADDR_rawport(peer);
-  BIO_ADDR_free(peer);
-  unsigned char msg[18];
-  std::memcpy(msg, addr, alen);
-  std::memcpy(msg + alen, &port, sizeof port);
-  HMAC(EVP_sha256(), g_cookie_key, sizeof g_cookie_key, msg, alen + sizeof port, cookie, len);
-  return 1;
-}
-
-int cookie_verify(SSL* ssl, const unsigned char* cookie, unsigned int len) {
-  unsigned char want[EVP_MAX_MD_SIZE];
-  unsigned int wlen = 0;
-  cookie_gen(ssl, want, &wlen);
-  return wlen == len && CRYPTO_memcmp(want, cookie, len) == 0;
-}
-
 unsigned int server_psk(SSL*, const char*, unsigned char* psk, unsigned int max) {
   if (max < 32) return 0;
   std::memset(psk, 0x5a, 32);
@@ -142,8 +117,8 @@ SSL_CTX* bare_ctx(bool server) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   if (server) {
     SSL_CTX_set_psk_server_callback(ctx, server_psk);
-    SSL_CTX_set_cookie_generate_cb(ctx, cookie_gen);
-    SSL_CTX_set_cookie_verify_cb(ctx, cookie_verify);
+    SSL_CTX_set_cookie_generate_cb(ctx, bench::bare_cookie_gen);
+    SSL_CTX_set_cookie_verify_cb(ctx, bench::bare_cookie_verify);
   } else {
     SSL_CTX_set_psk_client_callback(ctx, client_psk);
   }
@@ -173,26 +148,7 @@ double bare(int n) {
   std::thread server([&] {
     for (int i = 0; i < n; ++i) {
       SSL* ssl = SSL_new(sctx);
-      BIO* lb = BIO_new_dgram(lfd, BIO_NOCLOSE);
-      SSL_set_bio(ssl, lb, lb);
-      SSL_set_options(ssl, SSL_OP_COOKIE_EXCHANGE);
-      BIO_ADDR* peer = BIO_ADDR_new();
-      while (DTLSv1_listen(ssl, peer) <= 0) {
-      }
-      const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-      bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
-      sockaddr_in p{};
-      p.sin_family = AF_INET;
-      p.sin_port = BIO_ADDR_rawport(peer);
-      std::size_t alen = 0;
-      BIO_ADDR_rawaddress(peer, &p.sin_addr, &alen);
-      connect(fd, reinterpret_cast<sockaddr*>(&p), sizeof p);
-      BIO* cb = BIO_new_dgram(fd, BIO_NOCLOSE);
-      BIO_ctrl(cb, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &p);
-      SSL_set_bio(ssl, cb, cb);
-      BIO_ADDR_free(peer);
+      const int fd = bench::bare_dtls_accept(ssl, lfd, sin);
       if (SSL_accept(ssl) != 1 || !bare_export(ssl)) ++failed;
       SSL_shutdown(ssl);
       SSL_free(ssl);
@@ -237,7 +193,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_coap [N (>= 10) [DATA_PARENT_DIR]]\n");
     return 2;
   }
-  RAND_bytes(g_cookie_key, sizeof g_cookie_key);
   std::string tmpl = parent + "/m2msec-bench-coap-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) {
     std::perror("mkdtemp");

@@ -29,6 +29,7 @@
 #include <string>
 #include <thread>
 
+#include "bare_dtls.h"
 #include "m2msec/tls/client.h"
 #include "m2msec/tls/server.h"
 
@@ -156,27 +157,6 @@ unsigned int bare_psk_cb(SSL*, const char* id, unsigned char* psk, unsigned int 
   return 32;
 }
 
-int bare_cookie_gen(SSL* ssl, unsigned char* cookie, unsigned int* len) {
-  static const unsigned char secret[32] = {1, 2, 3};
-  BIO_ADDR* peer = BIO_ADDR_new();
-  BIO_dgram_get_peer(SSL_get_rbio(ssl), peer);
-  unsigned char buf[32];
-  std::size_t alen = 0;
-  BIO_ADDR_rawaddress(peer, buf, &alen);
-  const unsigned short port = BIO_ADDR_rawport(peer);
-  std::memcpy(buf + alen, &port, 2);
-  BIO_ADDR_free(peer);
-  HMAC(EVP_sha256(), secret, sizeof secret, buf, alen + 2, cookie, len);
-  return 1;
-}
-
-int bare_cookie_verify(SSL* ssl, const unsigned char* cookie, unsigned int len) {
-  unsigned char want[EVP_MAX_MD_SIZE];
-  unsigned int wlen = 0;
-  bare_cookie_gen(ssl, want, &wlen);
-  return wlen == len && CRYPTO_memcmp(want, cookie, len) == 0;
-}
-
 Measured bare(const Mode& m, int n) {
   const bool dtls = m.transport == Transport::dtls;
   SSL_CTX* ctx = SSL_CTX_new(dtls ? DTLS_server_method() : TLS_server_method());
@@ -193,8 +173,8 @@ Measured bare(const Mode& m, int n) {
     SSL_CTX_use_certificate_file(ctx, (g_pki + "/mef.pem").c_str(), SSL_FILETYPE_PEM);
     SSL_CTX_use_PrivateKey_file(ctx, (g_pki + "/mef.key").c_str(), SSL_FILETYPE_PEM);
   }
-  SSL_CTX_set_cookie_generate_cb(ctx, bare_cookie_gen);
-  SSL_CTX_set_cookie_verify_cb(ctx, bare_cookie_verify);
+  SSL_CTX_set_cookie_generate_cb(ctx, bench::bare_cookie_gen);
+  SSL_CTX_set_cookie_verify_cb(ctx, bench::bare_cookie_verify);
   const int lfd = socket(AF_INET, dtls ? SOCK_DGRAM : SOCK_STREAM, 0);
   int one = 1;
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -217,26 +197,7 @@ Measured bare(const Mode& m, int n) {
         fd = accept(lfd, nullptr, nullptr);
         SSL_set_fd(ssl, fd);
       } else {
-        BIO* lb = BIO_new_dgram(lfd, BIO_NOCLOSE);
-        SSL_set_bio(ssl, lb, lb);
-        SSL_set_options(ssl, SSL_OP_COOKIE_EXCHANGE);
-        BIO_ADDR* peer = BIO_ADDR_new();
-        while (DTLSv1_listen(ssl, peer) <= 0) {
-        }
-        fd = socket(AF_INET, SOCK_DGRAM, 0);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
-        sockaddr_in p{};
-        p.sin_family = AF_INET;
-        p.sin_port = BIO_ADDR_rawport(peer);
-        std::size_t alen = 0;
-        BIO_ADDR_rawaddress(peer, &p.sin_addr, &alen);
-        connect(fd, reinterpret_cast<sockaddr*>(&p), sizeof p);
-        BIO* cb = BIO_new_dgram(fd, BIO_NOCLOSE);
-        BIO_ctrl(cb, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &p);
-        SSL_set_bio(ssl, cb, cb);
-        BIO_ADDR_free(peer);
+        fd = bench::bare_dtls_accept(ssl, lfd, sin);
       }
       if (SSL_accept(ssl) != 1 ||
           SSL_export_keying_material(ssl, out, sizeof out, kLabel, std::strlen(kLabel), nullptr, 0, 0) != 1) {
