@@ -255,6 +255,7 @@ std::expected<Request, RequestError> to_request(const Message& m) {
                     "CoAP method " + code_text(m.code) + " has no oneM2M operation");
   }
   std::string to, query;
+  bool first_query = true;
   for (const auto& o : m.options) {
     switch (o.number) {
       case options::uri_host:
@@ -274,7 +275,12 @@ std::expected<Request, RequestError> to_request(const Message& m) {
         to += "/" + encode_segment(o.value);
         break;
       case options::uri_query:
-        query += (query.empty() ? "" : "&") + o.value;
+        // One query component per option: a '&' or '%' inside one is
+        // escaped, so that the query string splits back into the same options.
+        // An empty one carries nothing and is dropped.
+        if (o.value.empty()) break;
+        query += (first_query ? "" : "&") + percent_encode(o.value, "!$'()*+,;=:@/?");
+        first_query = false;
         break;
       case options::content_format: {
         auto f = decode_uint(o.value);
@@ -320,7 +326,7 @@ std::expected<Request, RequestError> to_request(const Message& m) {
     return refuse(codes::bad_request, Rsc::bad_request, "create without oneM2M-TY");
   }
   req.to = to.empty() ? "/" : to;
-  if (!query.empty()) req.to += "?" + query;
+  if (!first_query) req.to += "?" + query;
   if (!m.payload.empty()) {
     req.content = nlohmann::json::parse(m.payload, nullptr, false);
     if (req.content.is_discarded()) return refuse(codes::bad_request, Rsc::bad_request, "payload is not JSON");
@@ -364,7 +370,9 @@ Result<Message> from_request(const Request& req) {
     std::size_t start = 0;
     while (start <= query.size()) {
       const std::size_t amp = query.find('&', start);
-      m.add(options::uri_query, std::string(query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start)));
+      auto part = percent_decode(query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start));
+      if (!part) return fail(Errc::invalid_argument, "To's query has a bad percent escape");
+      if (!part->empty()) m.add(options::uri_query, std::move(*part));
       if (amp == std::string_view::npos) break;
       start = amp + 1;
     }

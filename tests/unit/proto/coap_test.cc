@@ -534,6 +534,23 @@ TEST(CoapMapping, NoUriPathIsSlashAndQueriesFollow) {
   auto req = coap::to_request(q);
   ASSERT_TRUE(req.has_value());
   EXPECT_EQ(req->to, "/cse?rcn=1&lim=2");
+
+  // Found by the coap fuzz target: one Uri-Query holding '&' (or '%') is
+  // escaped so that the query splits back into the same options; empty
+  // ones carry nothing and are dropped.
+  Message amp = request(codes::get, {"cse"});
+  amp.add(opts::uri_query, "a&b");
+  amp.add(opts::uri_query, "");
+  amp.add(opts::uri_query, "c%d");
+  auto a = coap::to_request(amp);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->to, "/cse?a%26b&c%25d");
+  auto back = coap::from_request(*a);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->all(opts::uri_query), (std::vector<std::string>{"a&b", "c%d"}));
+  Message only_empty = request(codes::get, {"cse"});
+  only_empty.add(opts::uri_query, "");
+  EXPECT_EQ(coap::to_request(only_empty)->to, "/cse");
 }
 
 TEST(CoapMapping, ContentFormatAndAccept) {
