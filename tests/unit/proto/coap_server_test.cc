@@ -889,9 +889,13 @@ TEST_F(CoapClientCall, LargeRequestAndResponseGoBlockWise) {
 // every block itself (2.31, then 2.04 with an RSC) and asks for 64 bytes.
 TEST_F(CoapClientCall, Block1ShrinksToTheSizeTheServerAsks) {
   start_raw([](std::shared_ptr<tls::Session> s) {
+    // The loop holds itself only through its pending callbacks (weakly in
+    // its own body), so it goes away with the session's last read.
     auto loop = std::make_shared<std::function<void()>>();
-    *loop = [s, loop] {
-      s->async_read([s, loop](Result<Bytes> in) {
+    *loop = [s, weak = std::weak_ptr<std::function<void()>>(loop)] {
+      auto self = weak.lock();
+      if (!self) return;
+      s->async_read([s, loop = std::move(self)](Result<Bytes> in) {
         if (!in) return;
         auto req = coap::decode(*in);
         if (!req) return (*loop)();
