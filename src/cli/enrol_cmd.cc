@@ -104,11 +104,9 @@ int run_enrol(Context& ctx, const EnrolOpts& o) {
   if (!enc) return usage_error(enc.error());
   client::EnrolOptions eo;
   eo.transport = transport;
-  if (addr->binding) {
-    eo.binding = *addr->binding;
-  } else if (!o.binding.empty()) {
-    eo.binding = *proto::parse_binding(o.binding);
-  }
+  std::optional<proto::Binding> preferred;
+  if (!o.binding.empty()) preferred = *proto::parse_binding(o.binding);  // CLI checked the value
+  eo.binding = addr->binding_or(transport, preferred);
   eo.host = addr->host;
   eo.port = addr->port;
   eo.mef_fqdn = o.mef_fqdn;

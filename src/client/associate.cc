@@ -35,9 +35,7 @@ struct Server {
 Result<Server> resolve(const AssociateOptions& o, const std::string& address) {
   auto a = proto::parse_service_address(address);
   if (!a) return std::unexpected(a.error());
-  Server s{a->host, a->port, a->transport_or(o.transport), proto::Binding::http};
-  s.binding = a->binding ? *a->binding : o.binding ? *o.binding : proto::default_binding(s.transport);
-  return s;
+  return Server{a->host, a->port, a->transport_or(o.transport), a->binding_or(o.transport, o.binding)};
 }
 
 Result<tls::TlsClient> connect(const AssociateOptions& o, const Server& server, const std::string& sni,

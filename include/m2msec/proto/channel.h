@@ -63,9 +63,13 @@ struct ServiceAddress {
   std::uint16_t port = 0;
   std::optional<tls::Transport> transport;  // set by a scheme
   std::optional<Binding> binding;           // set by a scheme
-  // resolve fills what the scheme left open: |t| and its default binding.
+  // transport_or / binding_or fill what the scheme left open: the
+  // caller's transport |t|, the caller's |preferred| binding if any, else
+  // the transport's default binding.
   tls::Transport transport_or(tls::Transport t) const { return transport.value_or(t); }
-  Binding binding_or(tls::Transport t) const { return binding.value_or(default_binding(transport_or(t))); }
+  Binding binding_or(tls::Transport t, std::optional<Binding> preferred = {}) const {
+    return binding.value_or(preferred.value_or(default_binding(transport_or(t))));
+  }
 };
 
 // parse_service_address fails with Errc::invalid_argument (an unknown

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <random>
 #include <string>
 
 #include "m2msec/proto/channel.h"
@@ -50,6 +51,7 @@ class CoapClient : public Channel {
   CoapTiming timing_;
   std::uint16_t next_mid_;
   std::uint64_t token_seed_;
+  std::mt19937 rng_;  // retransmission jitter
   unsigned next_rqi_ = 1;
 };
 

@@ -851,6 +851,8 @@ TEST(CoapAddress, ParseServiceAddress) {
   EXPECT_FALSE(plain->binding.has_value());
   EXPECT_EQ(plain->binding_or(tls::Transport::dtls), Binding::coap);
   EXPECT_EQ(plain->binding_or(tls::Transport::tls), Binding::http);
+  // A preferred binding (--binding) applies to a bare address only.
+  EXPECT_EQ(plain->binding_or(tls::Transport::dtls, Binding::http), Binding::http);
 
   auto coaps = parse_service_address("coaps://h:1/x/y");
   ASSERT_TRUE(coaps.has_value());
@@ -859,6 +861,7 @@ TEST(CoapAddress, ParseServiceAddress) {
   EXPECT_EQ(coaps->transport, tls::Transport::dtls);
   EXPECT_EQ(coaps->binding, Binding::coap);
   EXPECT_EQ(coaps->transport_or(tls::Transport::tls), tls::Transport::dtls);
+  EXPECT_EQ(coaps->binding_or(tls::Transport::tls, Binding::http), Binding::coap);
 
   auto https = parse_service_address("https://h:2");
   ASSERT_TRUE(https.has_value());
