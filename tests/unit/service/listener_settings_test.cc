@@ -1,39 +1,26 @@
 // read_listener_settings: the DTLS binding setting and its refusal.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "config_dir.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/listener.h"
 
 namespace m2msec::service {
 namespace {
 
-class ListenerSettingsTest : public ::testing::Test {
+class ListenerSettingsTest : public ConfigDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "m2msec-lcfg-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // read writes |toml| as a config file and reads [mef]'s listener settings.
   Result<ListenerSettings> read(const std::string& toml) {
-    const std::string path = dir_ + "/m2msec.toml";
-    std::ofstream(path) << toml;
-    Result<ConfigFile> file = ConfigFile::load(path);
-    if (!file) return std::unexpected(file.error());
-    Result<ConfigTable> t = file->table("mef");
+    Result<ConfigTable> t = mef_table(toml);
     if (!t) return std::unexpected(t.error());
     ListenerSettings s = read_listener_settings(*t, "127.0.0.1:5684");
     if (Status st = t->finish(); !st) return std::unexpected(st.error());
     return s;
   }
-
-  std::string dir_;
 };
 
 TEST_F(ListenerSettingsTest, DtlsBindingDefaultsToAuto) {

@@ -1,40 +1,27 @@
 // [<role>.store]: which engine a role's store uses, and the refusals.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "config_dir.h"
 #include "m2msec/service/config.h"
 #include "m2msec/service/role_store.h"
 
 namespace m2msec::service {
 namespace {
 
-class StoreSettingsTest : public ::testing::Test {
+class StoreSettingsTest : public ConfigDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "m2msec-cfg-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // read writes |toml| as a config file and reads [mef]'s store settings.
   Result<StoreSettings> read(const std::string& toml) {
-    const std::string path = dir_ + "/m2msec.toml";
-    std::ofstream(path) << toml;
-    Result<ConfigFile> file = ConfigFile::load(path);
-    if (!file) return std::unexpected(file.error());
-    Result<ConfigTable> t = file->table("mef");
+    Result<ConfigTable> t = mef_table(toml);
     if (!t) return std::unexpected(t.error());
     Result<StoreSettings> s = read_store_settings(*t);
     if (!s) return s;
     if (Status st = t->finish(); !st) return std::unexpected(st.error());
     return s;
   }
-
-  std::string dir_;
 };
 
 TEST_F(StoreSettingsTest, WithoutATableTheStoreIsSqlite) {
