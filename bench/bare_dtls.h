@@ -15,7 +15,7 @@
 
 #include <cstring>
 
-namespace bench {
+namespace m2msec::bench {
 
 inline int bare_cookie_gen(SSL* ssl, unsigned char* cookie, unsigned int* len) {
   static const unsigned char secret[32] = {1, 2, 3};
@@ -66,4 +66,4 @@ inline int bare_dtls_accept(SSL* ssl, int lfd, const sockaddr_in& local) {
   return fd;
 }
 
-}  // namespace bench
+}  // namespace m2msec::bench

@@ -36,7 +36,7 @@
 #include <thread>
 #include <vector>
 
-#include "bare_dtls.h"
+#include "bare_psk.h"
 #include "m2msec/client/enrolee.h"
 #include "m2msec/mef/mef.h"
 
@@ -45,24 +45,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* kMef = "mef.example.com";
-constexpr const char* kMaf = "maf.example.com";
+using m2msec::bench::device_key;
+using m2msec::bench::enrolee_id;
+using m2msec::bench::kMaf;
+using m2msec::bench::kMef;
+using m2msec::bench::kpm_id;
 constexpr const char* kSuite = "PSK-AES128-CCM8";
-constexpr const char* kLabel = "EXPORTER-oneM2M-Bootstrap";
-
-std::string enrolee_id(int i) {
-  std::string s = "/d-";
-  s += std::to_string(i);
-  return s;
-}
-std::string kpm_id(int i) {
-  std::string s = "d-";
-  s += std::to_string(i);
-  s += '@';
-  s += kMef;
-  return s;
-}
-SecretBytes device_key(int i) { return SecretBytes(std::vector<std::uint8_t>(32, static_cast<std::uint8_t>(i))); }
 
 [[noreturn]] void die(const char* what, const Error& e) {
   std::fprintf(stderr, "bench_coap: %s: %s\n", what, e.message().c_str());
@@ -95,45 +83,10 @@ double ours(mef::MefServer& server, int first, int n, proto::Binding binding,
   return n / secs;
 }
 
-unsigned int server_psk(SSL*, const char*, unsigned char* psk, unsigned int max) {
-  if (max < 32) return 0;
-  std::memset(psk, 0x5a, 32);
-  return 32;
-}
-
-unsigned int client_psk(SSL*, const char*, char* id, unsigned int max_id, unsigned char* psk, unsigned int max) {
-  if (max < 32 || max_id < 32) return 0;
-  std::snprintf(id, max_id, "dev@%s", kMef);
-  std::memset(psk, 0x5a, 32);
-  return 32;
-}
-
-SSL_CTX* bare_ctx(bool server) {
-  SSL_CTX* ctx = SSL_CTX_new(server ? DTLS_server_method() : DTLS_client_method());
-  SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
-  SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
-  SSL_CTX_set_cipher_list(ctx, kSuite);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  if (server) {
-    SSL_CTX_set_psk_server_callback(ctx, server_psk);
-    SSL_CTX_set_cookie_generate_cb(ctx, bench::bare_cookie_gen);
-    SSL_CTX_set_cookie_verify_cb(ctx, bench::bare_cookie_verify);
-  } else {
-    SSL_CTX_set_psk_client_callback(ctx, client_psk);
-  }
-  return ctx;
-}
-
-bool bare_export(SSL* ssl) {
-  unsigned char out[48];
-  return SSL_export_keying_material(ssl, out, sizeof out, kLabel, std::strlen(kLabel), nullptr, 0, 0) == 1;
-}
-
 // bare measures n DTLS-PSK handshakes + export; returns handshakes/s.
 double bare(int n) {
-  SSL_CTX* sctx = bare_ctx(true);
-  SSL_CTX* cctx = bare_ctx(false);
+  SSL_CTX* sctx = bench::bare_psk_ctx(true, true, kSuite);
+  SSL_CTX* cctx = bench::bare_psk_ctx(false, true, kSuite);
   const int lfd = socket(AF_INET, SOCK_DGRAM, 0);
   int one = 1;
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -149,7 +102,7 @@ double bare(int n) {
     for (int i = 0; i < n; ++i) {
       SSL* ssl = SSL_new(sctx);
       const int fd = bench::bare_dtls_accept(ssl, lfd, sin);
-      if (SSL_accept(ssl) != 1 || !bare_export(ssl)) ++failed;
+      if (SSL_accept(ssl) != 1 || !bench::bare_export(ssl)) ++failed;
       SSL_shutdown(ssl);
       SSL_free(ssl);
       close(fd);
@@ -164,7 +117,7 @@ double bare(int n) {
     BIO* b = BIO_new_dgram(fd, BIO_NOCLOSE);
     BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &sin);
     SSL_set_bio(ssl, b, b);
-    if (SSL_connect(ssl) != 1 || !bare_export(ssl)) ++failed;
+    if (SSL_connect(ssl) != 1 || !bench::bare_export(ssl)) ++failed;
     SSL_shutdown(ssl);
     SSL_free(ssl);
     close(fd);

@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "bare_psk.h"
 #include "m2msec/client/enrolee.h"
 #include "m2msec/mef/mef.h"
 #include "pg_bench.h"
@@ -47,26 +48,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* kMef = "mef.example.com";
-constexpr const char* kMaf = "maf.example.com";
+using m2msec::bench::device_key;
+using m2msec::bench::enrolee_id;
+using m2msec::bench::kMaf;
+using m2msec::bench::kMef;
+using m2msec::bench::kpm_id;
 constexpr const char* kSuite = "PSK-AES128-CBC-SHA256";
-constexpr const char* kLabel = "EXPORTER-oneM2M-Bootstrap";
-
-// Identifiers are built by appending only: GCC 12 at -O3 reports a false
-// -Wrestrict for "literal" + std::string (prepending).
-std::string enrolee_id(int i) {
-  std::string s = "/d-";
-  s += std::to_string(i);
-  return s;
-}
-std::string kpm_id(int i) {
-  std::string s = "d-";
-  s += std::to_string(i);
-  s += '@';
-  s += kMef;
-  return s;
-}
-SecretBytes device_key(int i) { return SecretBytes(std::vector<std::uint8_t>(32, static_cast<std::uint8_t>(i))); }
 
 // run_threads runs job(k) for k in [0, n) on |threads| threads and returns
 // the wall time in seconds.
@@ -149,44 +136,10 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
   return n / secs;
 }
 
-unsigned int bare_server_psk(SSL*, const char*, unsigned char* psk, unsigned int max) {
-  if (max < 32) return 0;
-  std::memset(psk, 0x5a, 32);
-  return 32;
-}
-
-unsigned int bare_client_psk(SSL*, const char*, char* id, unsigned int max_id, unsigned char* psk,
-                             unsigned int max) {
-  if (max < 32 || max_id < 32) return 0;
-  std::snprintf(id, max_id, "dev@%s", kMef);
-  std::memset(psk, 0x5a, 32);
-  return 32;
-}
-
-SSL_CTX* bare_ctx(bool server) {
-  SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_cipher_list(ctx, kSuite);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  if (server) {
-    SSL_CTX_set_psk_server_callback(ctx, bare_server_psk);
-  } else {
-    SSL_CTX_set_psk_client_callback(ctx, bare_client_psk);
-  }
-  return ctx;
-}
-
-bool bare_export(SSL* ssl) {
-  unsigned char out[48];
-  return SSL_export_keying_material(ssl, out, sizeof out, kLabel, std::strlen(kLabel), nullptr, 0, 0) == 1;
-}
-
 // bare measures N TLS-PSK handshakes + export; returns handshakes/s.
 double bare(int n, int threads) {
-  SSL_CTX* sctx = bare_ctx(true);
-  SSL_CTX* cctx = bare_ctx(false);
+  SSL_CTX* sctx = bench::bare_psk_ctx(true, false, kSuite);
+  SSL_CTX* cctx = bench::bare_psk_ctx(false, false, kSuite);
   const int lfd = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -207,7 +160,7 @@ double bare(int n, int threads) {
         if (fd < 0) break;
         SSL* ssl = SSL_new(sctx);
         SSL_set_fd(ssl, fd);
-        if (SSL_accept(ssl) != 1 || !bare_export(ssl)) ++failed;
+        if (SSL_accept(ssl) != 1 || !bench::bare_export(ssl)) ++failed;
         SSL_shutdown(ssl);
         SSL_free(ssl);
         close(fd);
@@ -225,7 +178,7 @@ double bare(int n, int threads) {
     SSL* ssl = SSL_new(cctx);
     SSL_set_tlsext_host_name(ssl, kMef);
     SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) != 1 || !bare_export(ssl)) ++failed;
+    if (SSL_connect(ssl) != 1 || !bench::bare_export(ssl)) ++failed;
     SSL_shutdown(ssl);
     SSL_free(ssl);
     close(fd);
