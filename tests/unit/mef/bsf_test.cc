@@ -498,6 +498,32 @@ TEST(BsfConfig, ReadsTheTableAndNeedsTheMefCertificate) {
   }
 }
 
+// [[mef.maf]] address: HOST:PORT or a coaps:// / https:// URI; anything
+// else is refused at load, naming the key.
+TEST(MefConfig, MafAddressTakesHostPortOrAServiceUri) {
+  TempDir dir;
+  auto load = [&](const std::string& address) {
+    const std::string path = dir.file("mef.toml");
+    std::ofstream(path) << "[mef]\nfqdn = \"mef.example.com\"\nsp_domain = \"sp.example.com\"\ndata_dir = \"d\"\n"
+                        << "[[mef.maf]]\nfqdn = \"maf.example.com\"\naddress = \"" << address << "\"\n";
+    auto file = service::ConfigFile::load(path);
+    EXPECT_TRUE(file);
+    return load_mef_config(*file);
+  };
+  for (const char* good : {"127.0.0.1:5685", "coaps://127.0.0.1:5685", "https://maf.example.com:443"}) {
+    auto c = load(good);
+    ASSERT_TRUE(c) << good << ": " << c.error().message();
+    EXPECT_EQ(c->mafs.at(0).address, good);
+  }
+  for (const char* bad : {"ftp://127.0.0.1:21", "127.0.0.1", "coaps://127.0.0.1:0"}) {
+    auto c = load(bad);
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().message().find(".address: want host:port, coaps://host:port or https://host:port"),
+              std::string::npos)
+        << c.error().message();
+  }
+}
+
 // With [mef.bsf] off, a plain HTTP request gets 400 and nothing else.
 TEST(BsfDisabled, PlainRequestsAreRefused) {
   TempDir dir;
