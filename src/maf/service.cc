@@ -192,8 +192,6 @@ Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& 
   if (auto st = store_.maf().register_client(c, now); !st) return std::unexpected(st.error());
   spdlog::info("maf: stored Km {} for {} from MEF {}", km_id.str(), c.entity_id, mef->fqdn);
   service::audit_grant(audit_, "km", km_id.str(), fqdn_.str(), "rsp", c.expires_at, c.entity_id);
-  // The entity's previous registration (another KmID) stopped resolving.
-  clients_.erase_if([&](const ClientRef& r) { return r->entity_id == c.entity_id; });
   remember(std::move(c));
   return std::move(cred->key);
 }
@@ -211,6 +209,13 @@ std::optional<std::string> MafService::client_km_id(std::string_view identity) c
 
 MafService::ClientRef MafService::remember(store::MafClient c) {
   auto ref = std::make_shared<const store::MafClient>(std::move(c));
+  // The entity's previous registration (another KmID) stopped resolving:
+  // forget it here too. An index by entity finds it without scanning the
+  // cache, which holds every client of the last two seconds.
+  if (auto previous = km_of_entity_.find(ref->entity_id); previous && *previous != ref->km_id) {
+    clients_.erase(*previous);
+  }
+  km_of_entity_.put(ref->entity_id, ref->km_id);
   clients_.put(ref->km_id, ref);
   return ref;
 }

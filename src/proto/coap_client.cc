@@ -1,6 +1,10 @@
 #include "m2msec/proto/coap_client.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <random>
 
 
@@ -17,10 +21,17 @@ std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point t) {
 
 CoapClient::CoapClient(tls::TlsClient& conn, std::chrono::milliseconds timeout, CoapTiming timing)
     : conn_(conn), timeout_(timeout), timing_(timing) {
-  std::random_device rd;
-  next_mid_ = static_cast<std::uint16_t>(rd());
-  token_seed_ = (static_cast<std::uint64_t>(rd()) << 32) | rd();
-  rng_.seed(rd());
+  // Seeds from OpenSSL's DRBG: a std::random_device per client costs a
+  // CPUID (a VM exit under virtualisation) and a /dev/urandom open.
+  std::uint64_t seed[3] = {};
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed) != 1) {
+    seed[0] = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    seed[1] = seed[0] * 0x9e3779b97f4a7c15ULL;
+    seed[2] = reinterpret_cast<std::uintptr_t>(this);
+  }
+  next_mid_ = static_cast<std::uint16_t>(seed[0]);
+  token_seed_ = seed[1];
+  rng_.seed(static_cast<std::uint32_t>(seed[2]));
 }
 
 std::string CoapClient::next_token() {

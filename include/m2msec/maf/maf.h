@@ -213,6 +213,10 @@ class MafService {
   // to register its Kc; a client replaced or de-registered here is
   // dropped at once). Handshakes never answer from it.
   ExpiringCache<std::string, ClientRef> clients_{4096, std::chrono::seconds(2)};
+  // The KmID each entity was last remembered under, put beside clients_
+  // (same bound, same lifetime), so that remembering an entity's new Km
+  // drops its previous one without scanning clients_.
+  ExpiringCache<std::string, std::string> km_of_entity_{4096, std::chrono::seconds(2)};
   // Revocation: one follower per MEF feed; the position in the MAF's own
   // log (-1 until the first round, which starts at its head).
   std::vector<std::unique_ptr<link::FeedFollower>> feeds_;
