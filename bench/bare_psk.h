@@ -81,4 +81,36 @@ inline bool bare_export(SSL* ssl) {
                                     0) == 1;
 }
 
+// The bare loops' optional exchange: one request up and its answer down
+// per connection, about the size of an enrolment or key registration
+// request and answer over HTTP (headers, JSON body). It measures the
+// round trip the protocol adds to a handshake, without HTTP, JSON or a
+// database.
+inline constexpr int kBareRequestBytes = 400;
+inline constexpr int kBareResponseBytes = 600;
+
+// bare_read_exactly reads |n| application bytes from |ssl|.
+inline bool bare_read_exactly(SSL* ssl, int n) {
+  char buf[4096];
+  for (int got = 0; got < n;) {
+    const int want = n - got < static_cast<int>(sizeof buf) ? n - got : static_cast<int>(sizeof buf);
+    const int r = SSL_read(ssl, buf, want);
+    if (r <= 0) return false;
+    got += r;
+  }
+  return true;
+}
+
+// bare_exchange runs one side of the exchange: the client writes the
+// request and reads the answer, the server the other way round.
+inline bool bare_exchange(SSL* ssl, bool server) {
+  const std::string out(server ? kBareResponseBytes : kBareRequestBytes, server ? 'a' : 'q');
+  if (server) {
+    return bare_read_exactly(ssl, kBareRequestBytes) &&
+           SSL_write(ssl, out.data(), static_cast<int>(out.size())) == static_cast<int>(out.size());
+  }
+  return SSL_write(ssl, out.data(), static_cast<int>(out.size())) == static_cast<int>(out.size()) &&
+         bare_read_exactly(ssl, kBareResponseBytes);
+}
+
 }  // namespace m2msec::bench

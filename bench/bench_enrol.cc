@@ -140,27 +140,9 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
   return n / secs;
 }
 
-// Sizes of the bare loop's one exchange: about an enrolment request and
-// its answer over HTTP (headers, JSON body).
-constexpr int kBareRequestBytes = 400;
-constexpr int kBareResponseBytes = 600;
-
-// read_exactly reads |n| application bytes from |ssl|.
-bool read_exactly(SSL* ssl, int n) {
-  char buf[4096];
-  for (int got = 0; got < n;) {
-    const int r = SSL_read(ssl, buf, static_cast<int>(std::min<std::size_t>(sizeof buf, static_cast<std::size_t>(n - got))));
-    if (r <= 0) return false;
-    got += r;
-  }
-  return true;
-}
-
 // bare measures N TLS-PSK handshakes + export; returns handshakes/s. With
 // |exchange|, each connection also carries one request and its answer
-// (kBareRequestBytes up, kBareResponseBytes down) before it closes: the
-// message round trip an enrolment adds to its handshake, without HTTP,
-// JSON or a database.
+// (bench::bare_exchange) before it closes.
 double bare(int n, int threads, bool exchange = false) {
   SSL_CTX* sctx = bench::bare_psk_ctx(true, false, kSuite);
   SSL_CTX* cctx = bench::bare_psk_ctx(false, false, kSuite);
@@ -186,9 +168,8 @@ double bare(int n, int threads, bool exchange = false) {
         SSL_set_fd(ssl, fd);
         if (SSL_accept(ssl) != 1 || !bench::bare_export(ssl)) {
           ++failed;
-        } else if (exchange) {
-          const std::string answer(kBareResponseBytes, 'a');
-          if (!read_exactly(ssl, kBareRequestBytes) || SSL_write(ssl, answer.data(), kBareResponseBytes) != kBareResponseBytes) ++failed;
+        } else if (exchange && !bench::bare_exchange(ssl, /*server=*/true)) {
+          ++failed;
         }
         SSL_shutdown(ssl);
         SSL_free(ssl);
@@ -209,9 +190,8 @@ double bare(int n, int threads, bool exchange = false) {
     SSL_set_fd(ssl, fd);
     if (SSL_connect(ssl) != 1 || !bench::bare_export(ssl)) {
       ++failed;
-    } else if (exchange) {
-      const std::string request(kBareRequestBytes, 'q');
-      if (SSL_write(ssl, request.data(), kBareRequestBytes) != kBareRequestBytes || !read_exactly(ssl, kBareResponseBytes)) ++failed;
+    } else if (exchange && !bench::bare_exchange(ssl, /*server=*/false)) {
+      ++failed;
     }
     SSL_shutdown(ssl);
     SSL_free(ssl);
@@ -266,8 +246,8 @@ int main(int argc, char** argv) {
   std::printf("| m2msec durable enrolments, SQLite (MefServer + client::enrol) | %.0f |\n", o);
   if (pg > 0) std::printf("| m2msec durable enrolments, PostgreSQL | %.0f |\n", pg);
   std::printf("| bare OpenSSL TLS-PSK handshake + export | %.0f |\n", b);
-  std::printf("| bare OpenSSL TLS-PSK handshake + export + one %d/%d-byte exchange | %.0f |\n", kBareRequestBytes,
-              kBareResponseBytes, bx);
+  std::printf("| bare OpenSSL TLS-PSK handshake + export + one %d/%d-byte exchange | %.0f |\n", bench::kBareRequestBytes,
+              bench::kBareResponseBytes, bx);
   std::printf("| ratio enrolments / bare handshakes (SQLite) | %.2f |\n", o / b);
   std::printf("| ratio enrolments / bare handshakes with the exchange (SQLite) | %.2f |\n", o / bx);
   if (pg > 0) std::printf("| ratio enrolments / bare handshakes (PostgreSQL) | %.2f |\n", pg / b);

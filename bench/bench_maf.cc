@@ -51,6 +51,7 @@
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
+#include "bare_psk.h"
 #include "pg_bench.h"
 
 using namespace m2msec;
@@ -240,10 +241,10 @@ int listen_loopback(sockaddr_in& sin, int backlog) {
 
 // bare_serve runs the server side of one bare handshake + export on |fd|
 // and closes it; false if it failed.
-bool bare_serve(SSL_CTX* sctx, int fd) {
+bool bare_serve(SSL_CTX* sctx, int fd, bool exchange = false) {
   SSL* ssl = SSL_new(sctx);
   SSL_set_fd(ssl, fd);
-  const bool ok = SSL_accept(ssl) == 1 && bare_export(ssl);
+  const bool ok = SSL_accept(ssl) == 1 && bare_export(ssl) && (!exchange || bench::bare_exchange(ssl, true));
   SSL_shutdown(ssl);
   SSL_free(ssl);
   close(fd);
@@ -254,7 +255,7 @@ bool bare_serve(SSL_CTX* sctx, int fd) {
 // bare_connect runs the client side of one bare handshake + export to
 // |sin|; returns the client-side time in ms, or a negative value if it
 // failed.
-double bare_connect(SSL_CTX* cctx, const sockaddr_in& sin) {
+double bare_connect(SSL_CTX* cctx, const sockaddr_in& sin, bool exchange = false) {
   const auto t0 = Clock::now();
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
@@ -264,7 +265,7 @@ double bare_connect(SSL_CTX* cctx, const sockaddr_in& sin) {
   SSL* ssl = SSL_new(cctx);
   SSL_set_tlsext_host_name(ssl, kCse);
   SSL_set_fd(ssl, fd);
-  const bool ok = SSL_connect(ssl) == 1 && bare_export(ssl);
+  const bool ok = SSL_connect(ssl) == 1 && bare_export(ssl) && (!exchange || bench::bare_exchange(ssl, false));
   const double d = ms(Clock::now() - t0);
   SSL_shutdown(ssl);
   SSL_free(ssl);
@@ -317,7 +318,7 @@ class BareServer {
 
 // bare runs N TLS-PSK handshakes + export on THREADS client threads against
 // THREADS blocking server threads; returns handshakes/s.
-double bare(int n, int threads) {
+double bare(int n, int threads, bool exchange = false) {
   SSL_CTX* sctx = bare_ctx(true);
   SSL_CTX* cctx = bare_ctx(false);
   sockaddr_in sin{};
@@ -330,12 +331,12 @@ double bare(int n, int threads) {
       while (accepted++ < n) {
         const int fd = accept(lfd, nullptr, nullptr);
         if (fd < 0) break;
-        if (!bare_serve(sctx, fd)) ++failed;
+        if (!bare_serve(sctx, fd, exchange)) ++failed;
       }
     });
   }
   const double secs = run_threads(n, threads, [&](int) {
-    if (bare_connect(cctx, sin) < 0) ++failed;
+    if (bare_connect(cctx, sin, exchange) < 0) ++failed;
   });
   shutdown(lfd, SHUT_RDWR);
   for (auto& t : servers) t.join();
@@ -443,6 +444,7 @@ int main(int argc, char** argv) {
   // 1. Associations per second at the MAF, next to bare handshakes.
   bare(n / 10, threads);  // warm-up
   const double bare_tput = bare(n, threads);
+  const double bare_exchange_tput = bare(n, threads, /*exchange=*/true);
   std::atomic<int> failed{0};
   const double secs = run_threads(n, threads, [&](int i) {
     auto r = associate_at_maf(maf_port, i);
@@ -516,7 +518,10 @@ int main(int argc, char** argv) {
   std::printf("| Benchmark | value |\n|---|---|\n");
   std::printf("| m2msec associations at the MAF (handshake + key registration), per s | %.0f |\n", assoc_tput);
   std::printf("| bare OpenSSL TLS-PSK handshake + export, per s | %.0f |\n", bare_tput);
+  std::printf("| bare OpenSSL TLS-PSK handshake + export + one %d/%d-byte exchange, per s | %.0f |\n",
+              bench::kBareRequestBytes, bench::kBareResponseBytes, bare_exchange_tput);
   std::printf("| ratio associations / bare handshakes | %.2f |\n", assoc_tput / bare_tput);
+  std::printf("| ratio associations / bare handshakes with the exchange | %.2f |\n", assoc_tput / bare_exchange_tput);
   std::printf("| Entity B first handshake with a new KcID (%s), p50 / p99 ms | %.2f / %.2f |\n",
               push ? "Kc pushed by the MAF" : "Kc fetched from the MAF", c.p50, c.p99);
   std::printf("| Entity B second handshake right after the first (same KcID), p50 / p99 ms | %.2f / %.2f |\n", a.p50,
@@ -531,9 +536,10 @@ int main(int argc, char** argv) {
   std::printf("{\"bench\":\"bench_maf\",\"associations_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f,"
               "\"cold_p50_ms\":%.3f,\"warm_p50_ms\":%.3f,\"bare_p50_ms\":%.3f,"
               "\"cold_ratio\":%.2f,\"warm_ratio\":%.2f,\"after_cold_p50_ms\":%.3f,\"after_cold_ratio\":%.2f,"
+              "\"bare_exchange_per_s\":%.1f,\"exchange_ratio\":%.3f,"
               "\"kc_push\":%s,\"pushed\":%llu,\"fetched\":%llu,\"store\":\"%s\"}\n",
               assoc_tput, bare_tput, assoc_tput / bare_tput, c.p50, w.p50, b.p50, c.p50 / b.p50,
-              w.p50 / b.p50, a.p50, a.p50 / b.p50,
+              w.p50 / b.p50, a.p50, a.p50 / b.p50, bare_exchange_tput, assoc_tput / bare_exchange_tput,
               push ? "true" : "false", static_cast<unsigned long long>(ks.pushed),
               static_cast<unsigned long long>(ks.maf_fetches), pg_db ? "postgres" : "sqlite");
   cse->reset();
