@@ -58,6 +58,16 @@ def memory_run():
     summary = json.loads(p.stdout.strip().splitlines()[-1])
     check(summary["ok"] == n and summary["failed"] == 0 and summary.get("device_state") == "memory",
           f"memory demo summary {summary}")
+    # The fleet figures are the phases' own, combined (no timing asserted):
+    # devices per second of the two phases' wall time, and the server CPU
+    # of a bootstrap plus an association.
+    boot, assoc = summary["phases"]["bootstrap"], summary["phases"]["associate"]
+    walls = boot["wall_s"] + assoc["wall_s"]
+    check(walls > 0 and abs(summary.get("onboardings_per_s", -1) - n / walls) < 1e-6 * max(1.0, n / walls),
+          f"onboardings_per_s {summary.get('onboardings_per_s')} against {n} / {walls}")
+    if "server_cpu_ms_per_op" in boot and "server_cpu_ms_per_op" in assoc:
+        check(abs(summary.get("server_cpu_ms_per_device", -1) - boot["server_cpu_ms_per_op"]
+                  - assoc["server_cpu_ms_per_op"]) < 1e-9, f"server_cpu_ms_per_device in {summary}")
     reports = proc_watch.sanitizer_reports(p.stdout + p.stderr)
     check(not reports, f"memory demo has sanitizer reports: {reports[:3]}")
 
