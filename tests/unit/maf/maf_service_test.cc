@@ -274,6 +274,35 @@ TEST_F(MafServiceTest, HandshakeBindsTheSessionToItsClient) {
             4103);
 }
 
+// An entity registered again under another KmID: the handshake that reads
+// the new registration drops the old one from the client cache, so a
+// session under the old KmID is not bound from it.
+TEST_F(MafServiceTest, ANewKmIdDropsTheEntitysPreviousClientFromTheCache) {
+  auto client = [](const char* km_id, std::uint8_t key) {
+    store::MafClient c;
+    c.km_id = KeyId::parse(KeyIdKind::km, km_id)->canonical();
+    c.km = store::testing::secret_of(key);
+    c.entity_id = "/dev-4";
+    c.expires_at = service::now_unix() + 60;
+    return c;
+  };
+  auto bound_entity = [this](const char* identity) {
+    service::AuthContext ctx;
+    ctx.peer.kind = tls::PeerIdentity::Kind::psk;
+    ctx.peer.psk_identity = ctx.key_id = identity;
+    svc_->on_session_start(ctx);
+    return ctx.entity_id;
+  };
+  ASSERT_TRUE(store_->maf().register_client(client("0a0a@maf.example.com", 0x41), service::now_unix()));
+  ASSERT_TRUE(lookup("0a0a@maf.example.com"));
+  EXPECT_EQ(bound_entity("0a0a@maf.example.com"), "/dev-4");  // cached by its handshake
+
+  ASSERT_TRUE(store_->maf().register_client(client("0b0b@maf.example.com", 0x42), service::now_unix()));
+  ASSERT_TRUE(lookup("0b0b@maf.example.com"));
+  EXPECT_EQ(bound_entity("0b0b@maf.example.com"), "/dev-4");
+  EXPECT_EQ(bound_entity("0a0a@maf.example.com"), "");  // dropped, not served from the cache
+}
+
 // A session whose client the handshake did not leave in the cache is not
 // bound; its requests look the client up.
 TEST_F(MafServiceTest, UnknownIdentityLeavesTheSessionUnbound) {
