@@ -23,6 +23,7 @@
 //   build/release/bench/bench_enrol [N [THREADS [DATA_PARENT_DIR [PG_DIR]]]]
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,6 +141,17 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
   return n / secs;
 }
 
+// cpu_seconds is the process's CPU time so far (user + system, every
+// thread): the benches' clients and servers share the process, so the
+// delta over a loop divided by its operations is the CPU one operation
+// costs, both sides together. Steadier than a rate on a shared machine.
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
 // bare measures N TLS-PSK handshakes + export; returns handshakes/s. With
 // |exchange|, each connection also carries one request and its answer
 // (bench::bare_exchange) before it closes.
@@ -230,11 +242,18 @@ int main(int argc, char** argv) {
   std::printf("%d enrolments / handshakes per row, %d client threads, loopback, %s, data dir in %s\n\n", n, threads,
               kSuite, parent.c_str());
   bare(n / 10, threads);  // warm-up
+  const double c0 = cpu_seconds();
   const double b = bare(n, threads);
+  const double c1 = cpu_seconds();
   const double bx = bare(n, threads, /*exchange=*/true);
+  const double c2 = cpu_seconds();
   std::string data_dir = tmpl;
   data_dir += "/mef";
+  const double c3 = cpu_seconds();
   const double o = ours(n, threads, data_dir);
+  const double c4 = cpu_seconds();
+  // CPU per operation (µs), clients and servers together.
+  const double cpu_bare = (c1 - c0) * 1e6 / n, cpu_bx = (c2 - c1) * 1e6 / n, cpu_ours = (c4 - c3) * 1e6 / n;
   const std::string pg_dir = argc > 4 ? argv[4] : "";
   double pg = 0;
   if (!pg_dir.empty()) {
@@ -248,12 +267,16 @@ int main(int argc, char** argv) {
   std::printf("| bare OpenSSL TLS-PSK handshake + export | %.0f |\n", b);
   std::printf("| bare OpenSSL TLS-PSK handshake + export + one %d/%d-byte exchange | %.0f |\n", bench::kBareRequestBytes,
               bench::kBareResponseBytes, bx);
+  std::printf("| CPU per operation, clients and server (µs): enrolment (SQLite) / bare / bare with the exchange | %.0f / %.0f / %.0f |\n",
+              cpu_ours, cpu_bare, cpu_bx);
   std::printf("| ratio enrolments / bare handshakes (SQLite) | %.2f |\n", o / b);
   std::printf("| ratio enrolments / bare handshakes with the exchange (SQLite) | %.2f |\n", o / bx);
   if (pg > 0) std::printf("| ratio enrolments / bare handshakes (PostgreSQL) | %.2f |\n", pg / b);
   // The last line: the figures as one JSON object (docs/performance.md).
   std::printf("{\"bench\":\"bench_enrol\",\"enrolments_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f", o, b, o / b);
   std::printf(",\"bare_exchange_per_s\":%.1f,\"exchange_ratio\":%.3f", bx, o / bx);
+  std::printf(",\"cpu_us_per_enrolment\":%.1f,\"cpu_us_per_bare\":%.1f,\"cpu_us_per_bare_exchange\":%.1f", cpu_ours,
+              cpu_bare, cpu_bx);
   if (pg > 0) std::printf(",\"pg_enrolments_per_s\":%.1f,\"pg_ratio\":%.3f", pg, pg / b);
   std::printf("}\n");
   std::filesystem::remove_all(tmpl);

@@ -117,6 +117,28 @@ WriteStats WriteQueue::stats() const {
   return stats_;
 }
 
+// linger holds the batch open while ops keep arriving: it commits once no
+// new op has come for linger_gap, max_batch ops are queued, or max_wait
+// has passed since it began. Under an open stream of requests batches grow
+// up to max_wait; when every waiting writer has already queued its op (a
+// fixed set of clients, each waiting for its commit) it gives up after one
+// gap instead of the whole max_wait.
+void WriteQueue::linger(std::unique_lock<std::mutex>& lock) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point until = Clock::now() + options_.max_wait;
+  const auto gap = options_.linger_gap.count() > 0 ? std::min(options_.linger_gap, options_.max_wait) : options_.max_wait;
+  while (!stopping_ && queue_.size() < options_.max_batch) {
+    const std::size_t seen = queue_.size();
+    const Clock::time_point now = Clock::now();
+    if (now >= until) return;
+    const Clock::time_point next = std::min(until, now + gap);
+    const bool moved = cv_.wait_until(lock, next, [&] {
+      return stopping_ || queue_.size() >= options_.max_batch || queue_.size() != seen;
+    });
+    if (!moved) return;  // nothing new within the gap
+  }
+}
+
 void WriteQueue::loop() {
   pthread_setname_np(pthread_self(), "m2m-writer");  // for top -H and perf
   std::size_t last_batch = 0;
@@ -126,10 +148,7 @@ void WriteQueue::loop() {
     if (queue_.empty()) return;  // stopping, and drained
     // Linger only when the last batch showed concurrency; a lone writer
     // pays no added latency.
-    if (last_batch > 1 && options_.max_wait.count() > 0 && !stopping_) {
-      cv_.wait_for(lock, options_.max_wait,
-                   [this] { return stopping_ || queue_.size() >= options_.max_batch; });
-    }
+    if (last_batch > 1 && options_.max_wait.count() > 0 && !stopping_) linger(lock);
     const std::size_t n = std::min(queue_.size(), options_.max_batch);
     std::deque<Item> batch;
     for (std::size_t i = 0; i < n; ++i) {

@@ -83,6 +83,7 @@ class WriteQueue {
 
   WriteQueue(std::unique_ptr<sql::Connection> conn, WriteQueueOptions options);
   void loop();
+  void linger(std::unique_lock<std::mutex>& lock);
   void run_batch(std::deque<Item>& batch);
   static void complete(WriteDone& done, Status st) noexcept;
 

@@ -16,6 +16,9 @@ struct WriteQueueOptions {
   // max_batch ops are queued. Zero never lingers (batches then form only
   // from ops that queue up during a commit).
   std::chrono::microseconds max_wait{2000};
+  // linger_gap ends the linger early: the writer commits once no new op
+  // has been queued for this long. Zero lingers the whole max_wait.
+  std::chrono::microseconds linger_gap{200};
 };
 
 }  // namespace m2msec::store

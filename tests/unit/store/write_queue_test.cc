@@ -168,6 +168,41 @@ TEST(WriteQueue, FailingOpDoesNotPoisonItsBatch) {
   EXPECT_EQ(count_rows(path), 10);
 }
 
+// After a batch of several ops the writer lingers for more, but only while
+// they keep coming: a write that arrives alone commits once linger_gap has
+// passed with nothing new, not after max_wait (an hour here, so the old
+// behaviour, lingering the whole max_wait, fails the wait below).
+TEST(WriteQueue, LingerEndsWhenNoNewOpArrives) {
+  TempDir dir;
+  WriteQueueOptions opts;
+  opts.max_wait = std::chrono::hours(1);
+  opts.linger_gap = std::chrono::milliseconds(1);
+  std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"), opts);
+  // Hold the writer so that the next ops form one batch of several.
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  auto started = std::make_shared<std::promise<void>>();
+  std::future<void> running = started->get_future();
+  std::future<Status> blocker = q->submit([gate, started](sql::Connection&) -> Status {
+    started->set_value();
+    gate.wait();
+    return {};
+  });
+  running.wait();
+  std::vector<std::future<Status>> batch;
+  for (int i = 0; i < 4; ++i) batch.push_back(q->submit(insert_op(i)));
+  release.set_value();
+  ASSERT_TRUE(blocker.get());
+  for (auto& f : batch) ASSERT_TRUE(f.get());
+  ASSERT_GE(q->stats().largest_batch, 4u);  // so the writer lingers before the next commit
+
+  std::future<Status> alone = q->submit(insert_op(100));
+  ASSERT_EQ(alone.wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "a lone write waited for max_wait";
+  EXPECT_TRUE(alone.get());
+  q->stop();
+}
+
 TEST(WriteQueue, SubmitAfterStopFails) {
   TempDir dir;
   std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"));
