@@ -23,7 +23,6 @@
 //   build/release/bench/bench_enrol [N [THREADS [DATA_PARENT_DIR [PG_DIR]]]]
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,6 +43,7 @@
 #include <vector>
 
 #include "bare_psk.h"
+#include "cpu_time.h"
 #include "m2msec/client/enrolee.h"
 #include "m2msec/mef/mef.h"
 #include "pg_bench.h"
@@ -141,17 +141,6 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
   return n / secs;
 }
 
-// cpu_seconds is the process's CPU time so far (user + system, every
-// thread): the benches' clients and servers share the process, so the
-// delta over a loop divided by its operations is the CPU one operation
-// costs, both sides together. Steadier than a rate on a shared machine.
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
 // bare measures N TLS-PSK handshakes + export; returns handshakes/s. With
 // |exchange|, each connection also carries one request and its answer
 // (bench::bare_exchange) before it closes.
@@ -242,16 +231,16 @@ int main(int argc, char** argv) {
   std::printf("%d enrolments / handshakes per row, %d client threads, loopback, %s, data dir in %s\n\n", n, threads,
               kSuite, parent.c_str());
   bare(n / 10, threads);  // warm-up
-  const double c0 = cpu_seconds();
+  const double c0 = bench::cpu_seconds();
   const double b = bare(n, threads);
-  const double c1 = cpu_seconds();
+  const double c1 = bench::cpu_seconds();
   const double bx = bare(n, threads, /*exchange=*/true);
-  const double c2 = cpu_seconds();
+  const double c2 = bench::cpu_seconds();
   std::string data_dir = tmpl;
   data_dir += "/mef";
-  const double c3 = cpu_seconds();
+  const double c3 = bench::cpu_seconds();
   const double o = ours(n, threads, data_dir);
-  const double c4 = cpu_seconds();
+  const double c4 = bench::cpu_seconds();
   // CPU per operation (µs), clients and servers together.
   const double cpu_bare = (c1 - c0) * 1e6 / n, cpu_bx = (c2 - c1) * 1e6 / n, cpu_ours = (c4 - c3) * 1e6 / n;
   const std::string pg_dir = argc > 4 ? argv[4] : "";

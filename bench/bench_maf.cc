@@ -52,6 +52,7 @@
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
 #include "bare_psk.h"
+#include "cpu_time.h"
 #include "pg_bench.h"
 
 using namespace m2msec;
@@ -443,8 +444,11 @@ int main(int argc, char** argv) {
 
   // 1. Associations per second at the MAF, next to bare handshakes.
   bare(n / 10, threads);  // warm-up
+  const double c0 = bench::cpu_seconds();
   const double bare_tput = bare(n, threads);
+  const double c1 = bench::cpu_seconds();
   const double bare_exchange_tput = bare(n, threads, /*exchange=*/true);
+  const double c2 = bench::cpu_seconds();
   std::atomic<int> failed{0};
   const double secs = run_threads(n, threads, [&](int i) {
     auto r = associate_at_maf(maf_port, i);
@@ -455,6 +459,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double assoc_tput = n / secs;
+  // CPU per operation (µs), clients and servers together (the MAF's Kc
+  // push to Entity B included).
+  const double cpu_assoc = (bench::cpu_seconds() - c2) * 1e6 / n, cpu_bare = (c1 - c0) * 1e6 / n,
+               cpu_bx = (c2 - c1) * 1e6 / n;
 
   // 2. Kc retrieval at Entity B, sequential.
   //  cold:  the first handshake with a new KcID (after an untimed
@@ -520,6 +528,8 @@ int main(int argc, char** argv) {
   std::printf("| bare OpenSSL TLS-PSK handshake + export, per s | %.0f |\n", bare_tput);
   std::printf("| bare OpenSSL TLS-PSK handshake + export + one %d/%d-byte exchange, per s | %.0f |\n",
               bench::kBareRequestBytes, bench::kBareResponseBytes, bare_exchange_tput);
+  std::printf("| CPU per operation, clients and servers (µs): association / bare / bare with the exchange | %.0f / %.0f / %.0f |\n",
+              cpu_assoc, cpu_bare, cpu_bx);
   std::printf("| ratio associations / bare handshakes | %.2f |\n", assoc_tput / bare_tput);
   std::printf("| ratio associations / bare handshakes with the exchange | %.2f |\n", assoc_tput / bare_exchange_tput);
   std::printf("| Entity B first handshake with a new KcID (%s), p50 / p99 ms | %.2f / %.2f |\n",
@@ -537,9 +547,10 @@ int main(int argc, char** argv) {
               "\"cold_p50_ms\":%.3f,\"warm_p50_ms\":%.3f,\"bare_p50_ms\":%.3f,"
               "\"cold_ratio\":%.2f,\"warm_ratio\":%.2f,\"after_cold_p50_ms\":%.3f,\"after_cold_ratio\":%.2f,"
               "\"bare_exchange_per_s\":%.1f,\"exchange_ratio\":%.3f,"
+              "\"cpu_us_per_association\":%.1f,\"cpu_us_per_bare\":%.1f,\"cpu_us_per_bare_exchange\":%.1f,"
               "\"kc_push\":%s,\"pushed\":%llu,\"fetched\":%llu,\"store\":\"%s\"}\n",
               assoc_tput, bare_tput, assoc_tput / bare_tput, c.p50, w.p50, b.p50, c.p50 / b.p50,
-              w.p50 / b.p50, a.p50, a.p50 / b.p50, bare_exchange_tput, assoc_tput / bare_exchange_tput,
+              w.p50 / b.p50, a.p50, a.p50 / b.p50, bare_exchange_tput, assoc_tput / bare_exchange_tput, cpu_assoc, cpu_bare, cpu_bx,
               push ? "true" : "false", static_cast<unsigned long long>(ks.pushed),
               static_cast<unsigned long long>(ks.maf_fetches), pg_db ? "postgres" : "sqlite");
   cse->reset();
