@@ -76,6 +76,13 @@ double run_threads(int n, int threads, Job job) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// CpuSplit is where the last run of ours() spent its CPU, µs per
+// enrolment.
+struct CpuSplit {
+  double io = 0, workers = 0, writer = 0, clients = 0;
+};
+CpuSplit split_;
+
 // ours measures N durable enrolments; returns enrolments/s. |store| says
 // where the MEF keeps them (SQLite in |dir| by default).
 double ours(int n, int threads, const std::string& dir, const service::StoreSettings& store = {}) {
@@ -117,6 +124,8 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
     std::exit(1);
   }
   std::atomic<int> failed{0};
+  const auto threads_before = bench::cpu_by_thread_name();
+  const double cpu_before = bench::cpu_seconds();
   const double secs = run_threads(n, threads, [&](int i) {
     client::EnrolOptions o;
     o.port = (*server)->tls_port();
@@ -129,7 +138,18 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
       if (failed++ == 0) std::fprintf(stderr, "bench_enrol: enrol: %s\n", r.error().message().c_str());
     }
   });
+  const double cpu_total = bench::cpu_seconds() - cpu_before;
+  const auto threads_after = bench::cpu_by_thread_name();
   const store::WriteStats w = (*server)->store().write_stats();
+  // Where an enrolment's CPU went: the MEF's named threads, and the rest
+  // (the client threads, which have exited by now).
+  auto spent = [&](const char* name) {
+    const auto a = threads_after.find(name);
+    const auto b = threads_before.find(name);
+    return (a == threads_after.end() ? 0.0 : a->second) - (b == threads_before.end() ? 0.0 : b->second);
+  };
+  const double io = spent("m2m-tls-io"), workers = spent("m2m-worker"), writer = spent("m2m-writer");
+  split_ = {io * 1e6 / n, workers * 1e6 / n, writer * 1e6 / n, (cpu_total - io - workers - writer) * 1e6 / n};
   if (failed > 0) {
     std::fprintf(stderr, "bench_enrol: %d enrolments failed\n", failed.load());
     std::exit(1);
@@ -240,6 +260,7 @@ int main(int argc, char** argv) {
   data_dir += "/mef";
   const double c3 = bench::cpu_seconds();
   const double o = ours(n, threads, data_dir);
+  const CpuSplit split = split_;  // SQLite's, before a PostgreSQL run replaces it
   const double c4 = bench::cpu_seconds();
   // CPU per operation (µs), clients and servers together.
   const double cpu_bare = (c1 - c0) * 1e6 / n, cpu_bx = (c2 - c1) * 1e6 / n, cpu_ours = (c4 - c3) * 1e6 / n;
@@ -258,6 +279,8 @@ int main(int argc, char** argv) {
               bench::kBareResponseBytes, bx);
   std::printf("| CPU per operation, clients and server (µs): enrolment (SQLite) / bare / bare with the exchange | %.0f / %.0f / %.0f |\n",
               cpu_ours, cpu_bare, cpu_bx);
+  std::printf("| CPU per enrolment (µs): MEF I/O threads / MEF workers / MEF writer / clients | %.0f / %.0f / %.0f / %.0f |\n",
+              split.io, split.workers, split.writer, split.clients);
   std::printf("| ratio enrolments / bare handshakes (SQLite) | %.2f |\n", o / b);
   std::printf("| ratio enrolments / bare handshakes with the exchange (SQLite) | %.2f |\n", o / bx);
   if (pg > 0) std::printf("| ratio enrolments / bare handshakes (PostgreSQL) | %.2f |\n", pg / b);
@@ -266,6 +289,8 @@ int main(int argc, char** argv) {
   std::printf(",\"bare_exchange_per_s\":%.1f,\"exchange_ratio\":%.3f", bx, o / bx);
   std::printf(",\"cpu_us_per_enrolment\":%.1f,\"cpu_us_per_bare\":%.1f,\"cpu_us_per_bare_exchange\":%.1f", cpu_ours,
               cpu_bare, cpu_bx);
+  std::printf(",\"cpu_us_io\":%.1f,\"cpu_us_workers\":%.1f,\"cpu_us_writer\":%.1f,\"cpu_us_clients\":%.1f", split.io,
+              split.workers, split.writer, split.clients);
   if (pg > 0) std::printf(",\"pg_enrolments_per_s\":%.1f,\"pg_ratio\":%.3f", pg, pg / b);
   std::printf("}\n");
   std::filesystem::remove_all(tmpl);

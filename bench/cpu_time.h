@@ -3,6 +3,13 @@
 #pragma once
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
 
 namespace m2msec::bench {
 
@@ -15,6 +22,38 @@ inline double cpu_seconds() {
   getrusage(RUSAGE_SELF, &ru);
   auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
   return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+// cpu_by_thread_name sums the CPU time (seconds) of the process's live
+// threads by name (the servers name theirs: m2m-tls-io, m2m-worker,
+// m2m-writer; the benches' own threads keep the program's name). Threads
+// that have exited are not counted, so take it while the threads to
+// compare are alive.
+inline std::map<std::string, double> cpu_by_thread_name() {
+  std::map<std::string, double> out;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the parenthesised name: state is field 3; utime and
+    // stime are fields 14 and 15.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) stime = std::stod(field);
+    }
+    out[name] += (utime + stime) / tick;
+  }
+  return out;
 }
 
 }  // namespace m2msec::bench
