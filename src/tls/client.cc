@@ -56,7 +56,6 @@ struct TlsClient::Impl {
   ~Impl() { shutdown(); }
 
   void shutdown() {
-    const detail::SigpipeGuard no_sigpipe;
     if (ssl && !closed) {
       SSL_shutdown(ssl.get());  // best effort close_notify; do not wait
       ERR_clear_error();
@@ -169,7 +168,9 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
   if (!impl->ssl) return fail(Errc::tls_handshake_failed, "SSL_new: " + ossl_error_string());
   SSL* ssl = impl->ssl.get();
   if (o.transport == Transport::tls) {
-    SSL_set_fd(ssl, impl->fd);
+    BIO* bio = detail::new_nosignal_socket_bio(impl->fd);
+    if (bio == nullptr) return fail(Errc::tls_handshake_failed, "socket BIO: " + ossl_error_string());
+    SSL_set_bio(ssl, bio, bio);  // the SSL owns the BIO; the descriptor stays ours
   } else {
     sockaddr_storage peer{};
     socklen_t len = sizeof peer;
@@ -190,7 +191,6 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
     return fail(Errc::invalid_argument, "bad SNI: " + ossl_error_string());
   }
 
-  const detail::SigpipeGuard no_sigpipe;
   while (true) {
     const int rc = SSL_connect(ssl);
     if (rc == 1) break;
@@ -230,7 +230,6 @@ Result<SecretBytes> TlsClient::export_keying_material(std::string_view label, st
 Status TlsClient::write_all(std::span<const std::uint8_t> data, std::chrono::milliseconds timeout) {
   if (!impl_->ssl) return fail(Errc::connection_closed);
   const auto deadline = Clock::now() + timeout;
-  const detail::SigpipeGuard no_sigpipe;
   std::size_t done = 0;
   while (done < data.size()) {
     std::size_t n = 0;
@@ -254,7 +253,6 @@ Result<ByteVector> TlsClient::read(std::size_t max, std::chrono::milliseconds ti
   if (!impl_->ssl) return fail(Errc::connection_closed);
   if (max == 0) return fail(Errc::invalid_argument, "read of 0 bytes");
   const auto deadline = Clock::now() + timeout;
-  const detail::SigpipeGuard no_sigpipe;  // SSL_read may write (alerts)
   ByteVector buf(max);
   while (true) {
     std::size_t n = 0;

@@ -19,21 +19,11 @@
 
 namespace m2msec::tls::detail {
 
-// SigpipeGuard blocks SIGPIPE on this thread for its lifetime and discards
-// any SIGPIPE raised meanwhile (OpenSSL writes sockets with write(2), so a
-// peer that closed first would otherwise kill the process). Server worker
-// threads block SIGPIPE for good instead.
-class SigpipeGuard {
- public:
-  SigpipeGuard();
-  ~SigpipeGuard();
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t old_{};
-  bool was_pending_ = false;
-};
+// new_nosignal_socket_bio returns a BIO over the stream socket |fd| (not
+// owned) that writes with send(MSG_NOSIGNAL): a peer that closed first
+// makes the write fail with EPIPE instead of raising SIGPIPE, without
+// touching the calling thread's signal mask. Null if OpenSSL refuses.
+BIO* new_nosignal_socket_bio(int fd);
 
 // block_sigpipe_forever blocks SIGPIPE on the calling thread.
 void block_sigpipe_forever();

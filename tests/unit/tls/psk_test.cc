@@ -1,6 +1,11 @@
 // TLS-PSK over TCP: async lookup, export, SNI selection, profile.
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdlib>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "tls_harness.h"
 
@@ -29,6 +34,36 @@ TEST(TlsPsk, HandshakeExportAndEcho) {
   EXPECT_EQ(c->peer().psk_identity, "dev1");
   expect_echo(*c);
   EXPECT_EQ(c->export_keying_material("", 48).error().code(), Errc::invalid_argument);
+}
+
+// A peer that closed first makes the client's writes fail; it must not
+// kill the process with SIGPIPE, and the client must not need the
+// application to block or ignore SIGPIPE. The child process runs with
+// SIGPIPE unblocked and at its default action (terminate): exit code 0
+// means a write failed cleanly, a death by SIGPIPE fails the test.
+TEST(TlsPskDeathTest, WritingToAPeerThatClosedRaisesNoSigpipe) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        std::signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, nullptr);
+        ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+        o.on_session = [](std::shared_ptr<Session> s) { s->close(); };
+        auto server = TlsServer::create(std::move(o));
+        if (!server) std::exit(3);
+        (*server)->start();
+        auto c = psk_client(Transport::tls, (*server)->port(), "dev1", 1);
+        if (!c) std::exit(4);
+        const std::vector<std::uint8_t> chunk(16 * 1024, 'x');
+        for (int i = 0; i < 400; ++i) {
+          if (!c->write_all(chunk, 5s)) std::exit(0);
+          std::this_thread::sleep_for(5ms);
+        }
+        std::exit(5);  // every write succeeded: the peer never closed
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 // A slow lookup (answered from another thread) must not block other
