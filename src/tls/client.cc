@@ -276,7 +276,7 @@ Result<ByteVector> TlsClient::read(std::size_t max, std::chrono::milliseconds ti
 
 bool TlsClient::reusable() const {
   if (!impl_ || !impl_->ssl || impl_->closed || impl_->fd < 0) return false;
-  if (SSL_pending(impl_->ssl.get()) > 0) return false;
+  if (SSL_has_pending(impl_->ssl.get()) == 1) return false;  // read ahead, or a record not yet returned
   pollfd p{impl_->fd, POLLIN, 0};
   const int n = ::poll(&p, 1, 0);
   return n == 0;  // readable, hung up or failed: not reusable
