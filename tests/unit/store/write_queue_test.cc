@@ -121,21 +121,39 @@ TEST(WriteQueue, ConcurrentWritersShareCommits) {
   EXPECT_EQ(count_rows(path), kWrites);  // after reopen
 }
 
+// HeldWriter occupies the writer thread with an op that waits until
+// let_go(), so that the ops submitted meanwhile queue into one batch. If
+// a test ends first, the broken promise lets the writer go.
+class HeldWriter {
+ public:
+  explicit HeldWriter(WriteQueue& q) {
+    auto started = std::make_shared<std::promise<void>>();
+    std::future<void> running = started->get_future();
+    std::shared_future<void> gate = release_.get_future().share();
+    blocker_ = q.submit([gate, started](sql::Connection&) -> Status {
+      started->set_value();
+      gate.wait();
+      return {};
+    });
+    running.wait();
+  }
+  // let_go releases the writer and returns the holding op's result.
+  Status let_go() {
+    release_.set_value();
+    return blocker_.get();
+  }
+
+ private:
+  std::promise<void> release_;
+  std::future<Status> blocker_;
+};
+
 TEST(WriteQueue, FailingOpDoesNotPoisonItsBatch) {
   TempDir dir;
   const std::string path = dir.file("q.db");
   std::unique_ptr<WriteQueue> q = start_queue(path);
   // Hold the writer so that everything below queues into one batch.
-  std::promise<void> release;
-  std::shared_future<void> gate = release.get_future().share();
-  auto started = std::make_shared<std::promise<void>>();
-  std::future<void> running = started->get_future();
-  std::future<Status> blocker = q->submit([gate, started](sql::Connection&) -> Status {
-    started->set_value();
-    gate.wait();
-    return {};
-  });
-  running.wait();
+  HeldWriter held(*q);
   std::vector<std::future<Status>> futs;
   for (int i = 0; i < 5; ++i) futs.push_back(q->submit(insert_op(i)));
   futs.push_back(q->submit(insert_op(2)));  // duplicate key: fails
@@ -147,8 +165,7 @@ TEST(WriteQueue, FailingOpDoesNotPoisonItsBatch) {
   }));
   futs.push_back(q->submit([](sql::Connection&) -> Status { throw std::runtime_error("boom"); }));
   for (int i = 5; i < 10; ++i) futs.push_back(q->submit(insert_op(i)));
-  release.set_value();
-  ASSERT_TRUE(blocker.get());
+  ASSERT_TRUE(held.let_go());
 
   std::vector<Status> results;
   for (auto& f : futs) results.push_back(f.get());
@@ -179,20 +196,10 @@ TEST(WriteQueue, LingerEndsWhenNoNewOpArrives) {
   opts.linger_gap = std::chrono::milliseconds(1);
   std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"), opts);
   // Hold the writer so that the next ops form one batch of several.
-  std::promise<void> release;
-  std::shared_future<void> gate = release.get_future().share();
-  auto started = std::make_shared<std::promise<void>>();
-  std::future<void> running = started->get_future();
-  std::future<Status> blocker = q->submit([gate, started](sql::Connection&) -> Status {
-    started->set_value();
-    gate.wait();
-    return {};
-  });
-  running.wait();
+  HeldWriter held(*q);
   std::vector<std::future<Status>> batch;
   for (int i = 0; i < 4; ++i) batch.push_back(q->submit(insert_op(i)));
-  release.set_value();
-  ASSERT_TRUE(blocker.get());
+  ASSERT_TRUE(held.let_go());
   for (auto& f : batch) ASSERT_TRUE(f.get());
   ASSERT_GE(q->stats().largest_batch, 4u);  // so the writer lingers before the next commit
 
