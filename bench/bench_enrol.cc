@@ -60,19 +60,25 @@ using m2msec::bench::kMef;
 using m2msec::bench::kpm_id;
 constexpr const char* kSuite = "PSK-AES128-CBC-SHA256";
 
+// client_cpu_s is the CPU time the last run_threads' threads used.
+double client_cpu_s = 0;
+
 // run_threads runs job(k) for k in [0, n) on |threads| threads and returns
-// the wall time in seconds.
+// the wall time in seconds; client_cpu_s gets their CPU time.
 template <typename Job>
 double run_threads(int n, int threads, Job job) {
   std::atomic<int> next{0};
+  std::atomic<long long> cpu_ns{0};
   const auto t0 = Clock::now();
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&] {
       for (int k = next++; k < n; k = next++) job(k);
+      cpu_ns += static_cast<long long>(bench::thread_cpu_seconds() * 1e9);
     });
   }
   for (auto& t : ts) t.join();
+  client_cpu_s = static_cast<double>(cpu_ns.load()) / 1e9;
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
@@ -80,6 +86,7 @@ double run_threads(int n, int threads, Job job) {
 // enrolment.
 struct CpuSplit {
   double io = 0, workers = 0, writer = 0, clients = 0;
+  double other = 0;  // not attributed: /proc counts CPU in clock ticks (10 ms) per thread
 };
 CpuSplit split_;
 
@@ -141,15 +148,16 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
   const double cpu_total = bench::cpu_seconds() - cpu_before;
   const auto threads_after = bench::cpu_by_thread_name();
   const store::WriteStats w = (*server)->store().write_stats();
-  // Where an enrolment's CPU went: the MEF's named threads, and the rest
-  // (the client threads, which have exited by now).
+  // Where an enrolment's CPU went: the MEF's named threads, the client
+  // threads (measured by themselves), and the rest.
   auto spent = [&](const char* name) {
     const auto a = threads_after.find(name);
     const auto b = threads_before.find(name);
     return (a == threads_after.end() ? 0.0 : a->second) - (b == threads_before.end() ? 0.0 : b->second);
   };
   const double io = spent("m2m-tls-io"), workers = spent("m2m-worker"), writer = spent("m2m-writer");
-  split_ = {io * 1e6 / n, workers * 1e6 / n, writer * 1e6 / n, (cpu_total - io - workers - writer) * 1e6 / n};
+  split_ = {io * 1e6 / n, workers * 1e6 / n, writer * 1e6 / n, client_cpu_s * 1e6 / n,
+            (cpu_total - io - workers - writer - client_cpu_s) * 1e6 / n};
   if (failed > 0) {
     std::fprintf(stderr, "bench_enrol: %d enrolments failed\n", failed.load());
     std::exit(1);
@@ -253,8 +261,10 @@ int main(int argc, char** argv) {
   bare(n / 10, threads);  // warm-up
   const double c0 = bench::cpu_seconds();
   const double b = bare(n, threads);
+  const double b_client_us = client_cpu_s * 1e6 / n;
   const double c1 = bench::cpu_seconds();
   const double bx = bare(n, threads, /*exchange=*/true);
+  const double bx_client_us = client_cpu_s * 1e6 / n;
   const double c2 = bench::cpu_seconds();
   std::string data_dir = tmpl;
   data_dir += "/mef";
@@ -279,8 +289,10 @@ int main(int argc, char** argv) {
               bench::kBareResponseBytes, bx);
   std::printf("| CPU per operation, clients and server (µs): enrolment (SQLite) / bare / bare with the exchange | %.0f / %.0f / %.0f |\n",
               cpu_ours, cpu_bare, cpu_bx);
-  std::printf("| CPU per enrolment (µs): MEF I/O threads / MEF workers / MEF writer / clients | %.0f / %.0f / %.0f / %.0f |\n",
-              split.io, split.workers, split.writer, split.clients);
+  std::printf("| CPU per enrolment (µs): MEF I/O threads / workers / writer / not attributed; clients | %.0f / %.0f / %.0f / %.0f; %.0f |\n",
+              split.io, split.workers, split.writer, split.other, split.clients);
+  std::printf("| CPU per bare handshake (µs): server; client (without / with the exchange) | %.0f; %.0f / %.0f; %.0f |\n",
+              cpu_bare - b_client_us, b_client_us, cpu_bx - bx_client_us, bx_client_us);
   std::printf("| ratio enrolments / bare handshakes (SQLite) | %.2f |\n", o / b);
   std::printf("| ratio enrolments / bare handshakes with the exchange (SQLite) | %.2f |\n", o / bx);
   if (pg > 0) std::printf("| ratio enrolments / bare handshakes (PostgreSQL) | %.2f |\n", pg / b);
@@ -289,8 +301,9 @@ int main(int argc, char** argv) {
   std::printf(",\"bare_exchange_per_s\":%.1f,\"exchange_ratio\":%.3f", bx, o / bx);
   std::printf(",\"cpu_us_per_enrolment\":%.1f,\"cpu_us_per_bare\":%.1f,\"cpu_us_per_bare_exchange\":%.1f", cpu_ours,
               cpu_bare, cpu_bx);
-  std::printf(",\"cpu_us_io\":%.1f,\"cpu_us_workers\":%.1f,\"cpu_us_writer\":%.1f,\"cpu_us_clients\":%.1f", split.io,
-              split.workers, split.writer, split.clients);
+  std::printf(",\"cpu_us_io\":%.1f,\"cpu_us_workers\":%.1f,\"cpu_us_writer\":%.1f,\"cpu_us_clients\":%.1f,\"cpu_us_other\":%.1f", split.io,
+              split.workers, split.writer, split.clients, split.other);
+  std::printf(",\"cpu_us_bare_client\":%.1f,\"cpu_us_bare_exchange_client\":%.1f", b_client_us, bx_client_us);
   if (pg > 0) std::printf(",\"pg_enrolments_per_s\":%.1f,\"pg_ratio\":%.3f", pg, pg / b);
   std::printf("}\n");
   std::filesystem::remove_all(tmpl);
