@@ -2,6 +2,7 @@
 // out. The server sheds the handshake with the least progress when its
 // slots are full, closes a handshake whose client sends no complete
 // message for flight_timeout, and bounds established sessions.
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -10,6 +11,8 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <thread>
 
@@ -283,6 +286,73 @@ TEST(TlsSlots, OptionsAreValidated) {
   auto b = TlsServer::create(o);
   ASSERT_FALSE(b.has_value());
   EXPECT_EQ(b.error().code(), Errc::invalid_argument);
+}
+
+// Out of file descriptors, the TCP listener pauses accept() for a moment
+// (the connection waits in the kernel's backlog) and says so once, instead
+// of spinning on EMFILE; once descriptors are free it resumes, says how
+// many attempts failed, and serves again. The descriptor limit is lowered
+// to the lowest free descriptor number, so that no new one can be made
+// until it is restored.
+TEST(TlsSlots, AcceptPausesWhileOutOfDescriptorsAndResumes) {
+  struct Notices {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::string> seen;
+    bool wait_for(std::string_view needle, std::chrono::milliseconds timeout) {
+      std::unique_lock lock(mu);
+      return cv.wait_for(lock, timeout, [&] {
+        for (const std::string& m : seen) {
+          if (m.find(needle) != std::string::npos) return true;
+        }
+        return false;
+      });
+    }
+  };
+  auto notices = std::make_shared<Notices>();
+  ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+  o.on_notice = [notices](const Error& e) {
+    {
+      std::lock_guard lock(notices->mu);
+      notices->seen.push_back(e.message());
+    }
+    notices->cv.notify_all();
+  };
+  Harness h(std::move(o));
+
+  // The client sockets exist before the limit drops; their connections
+  // then wait for an accept() that cannot get a descriptor.
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    clients.push_back(fd);
+  }
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit none = saved;
+  none.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &none), 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(h.port());
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int fd : clients) (void)::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+  const bool paused = notices->wait_for("pausing", 5s);
+  for (int fd : clients) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(paused) << "no notice of a paused accept";
+  EXPECT_TRUE(notices->wait_for("accept resumed after", 5s));
+  {
+    std::lock_guard lock(notices->mu);
+    std::size_t pauses = 0;
+    for (const std::string& m : notices->seen) pauses += m.find("pausing") != std::string::npos ? 1 : 0;
+    EXPECT_EQ(pauses, 1u) << "one notice per episode";
+  }
+  expect_serving(h, Transport::tls, 0);
 }
 
 TEST(TlsSlots, RaiseOpenFileLimit) {
