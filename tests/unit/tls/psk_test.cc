@@ -3,7 +3,9 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <future>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -65,6 +67,53 @@ TEST(TlsPskDeathTest, WritingToAPeerThatClosedRaisesNoSigpipe) {
         std::_Exit(5);  // every write succeeded: the peer never closed
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// Both sides read ahead: one read(2) can take several records, and the
+// ones after the first wait inside the SSL, not in the socket. The server
+// must serve them without more bytes arriving, and the client must read
+// them, and must not call its connection reusable while they wait (the
+// link reuses connections by reusable()). Each side is made to find three
+// records at once by letting them queue before it reads.
+// echo_each answers every chunk |s| reads with the same bytes.
+void echo_each(std::shared_ptr<Session> s) {
+  s->async_read([s](Result<ByteVector> data) {
+    if (!data) return;
+    s->async_write(std::move(*data), [s](Status st) {
+      if (st) echo_each(s);
+    });
+  });
+}
+
+TEST(TlsPsk, RecordsReadAheadAreServedWithoutMoreBytes) {
+  ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+  o.threads = 1;
+  o.on_session = [](std::shared_ptr<Session> s) {
+    std::this_thread::sleep_for(150ms);  // the client's three records queue meanwhile
+    echo_each(std::move(s));
+  };
+  auto server = TlsServer::create(std::move(o));
+  ASSERT_TRUE(server.has_value()) << server.error().message();
+  (*server)->start();
+  auto c = psk_client(Transport::tls, (*server)->port(), "dev1", 1);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  for (char ch : {'a', 'b', 'c'}) ASSERT_TRUE(c->write_all(ByteVector{static_cast<std::uint8_t>(ch)}, 2s));
+  std::this_thread::sleep_for(300ms);  // the three echoes queue at the client
+  std::string got;
+  auto first = c->read(100, 2s);
+  ASSERT_TRUE(first.has_value()) << first.error().message();
+  got.append(first->begin(), first->end());
+  ASSERT_EQ(got, "a");  // one record per read
+  EXPECT_FALSE(c->reusable()) << "'b' and 'c' wait inside the SSL";
+  while (got.size() < 3) {
+    auto more = c->read(100, 2s);
+    ASSERT_TRUE(more.has_value()) << "after '" << got << "': " << more.error().message();
+    got.append(more->begin(), more->end());
+  }
+  EXPECT_EQ(got, "abc");
+  EXPECT_TRUE(c->reusable());
+  c->close();
+  (*server)->stop();
 }
 
 // A slow lookup (answered from another thread) must not block other
