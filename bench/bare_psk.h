@@ -43,17 +43,21 @@ inline unsigned int bare_server_psk(SSL*, const char*, unsigned char* psk, unsig
   return 32;
 }
 
-inline unsigned int bare_client_psk(SSL*, const char*, char* id, unsigned int max_id, unsigned char* psk,
+// The client sends the identity its context carries (bare_psk_ctx), so
+// that a bench can give it the length of the identities it compares with.
+inline unsigned int bare_client_psk(SSL* ssl, const char*, char* id, unsigned int max_id, unsigned char* psk,
                                     unsigned int max) {
-  if (max < 32 || max_id < 32) return 0;
-  std::snprintf(id, max_id, "dev@%s", kMef);
+  const char* identity = static_cast<const char*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (max < 32 || identity == nullptr || std::strlen(identity) >= max_id) return 0;
+  std::snprintf(id, max_id, "%s", identity);
   std::memset(psk, 0x5a, 32);
   return 32;
 }
 
 // bare_psk_ctx: a TLS 1.2 or (|dtls|) DTLS 1.2 PSK context for |suite|; a
-// DTLS server also gets the cookie callbacks.
-inline SSL_CTX* bare_psk_ctx(bool server, bool dtls, const char* suite) {
+// DTLS server also gets the cookie callbacks; a client presents
+// |identity| (a string that outlives the context).
+inline SSL_CTX* bare_psk_ctx(bool server, bool dtls, const char* suite, const char* identity = "dev@mef.example.com") {
   const SSL_METHOD* method = dtls ? (server ? DTLS_server_method() : DTLS_client_method())
                                   : (server ? TLS_server_method() : TLS_client_method());
   SSL_CTX* ctx = SSL_CTX_new(method);
@@ -70,15 +74,17 @@ inline SSL_CTX* bare_psk_ctx(bool server, bool dtls, const char* suite) {
       SSL_CTX_set_cookie_verify_cb(ctx, bare_cookie_verify);
     }
   } else {
+    SSL_CTX_set_app_data(ctx, const_cast<char*>(identity));
     SSL_CTX_set_psk_client_callback(ctx, bare_client_psk);
   }
   return ctx;
 }
 
-inline bool bare_export(SSL* ssl) {
+// bare_export exports 48 bytes under |label|, as both ends of an m2msec
+// connection do.
+inline bool bare_export(SSL* ssl, const char* label = kBootstrapLabel) {
   unsigned char out[48];
-  return SSL_export_keying_material(ssl, out, sizeof out, kBootstrapLabel, std::strlen(kBootstrapLabel), nullptr, 0,
-                                    0) == 1;
+  return SSL_export_keying_material(ssl, out, sizeof out, label, std::strlen(label), nullptr, 0, 0) == 1;
 }
 
 // The bare loops' optional exchange: one request up and its answer down

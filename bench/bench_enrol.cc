@@ -21,28 +21,21 @@
 //
 //   cmake --preset release && cmake --build --preset release --target bench_enrol
 //   build/release/bench/bench_enrol [N [THREADS [DATA_PARENT_DIR [PG_DIR]]]]
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bare_psk.h"
+#include "bare_tls.h"
 #include "cpu_time.h"
 #include "m2msec/client/enrolee.h"
 #include "m2msec/mef/mef.h"
@@ -59,28 +52,6 @@ using m2msec::bench::kMaf;
 using m2msec::bench::kMef;
 using m2msec::bench::kpm_id;
 constexpr const char* kSuite = "PSK-AES128-CBC-SHA256";
-
-// client_cpu_s is the CPU time the last run_threads' threads used.
-double client_cpu_s = 0;
-
-// run_threads runs job(k) for k in [0, n) on |threads| threads and returns
-// the wall time in seconds; client_cpu_s gets their CPU time.
-template <typename Job>
-double run_threads(int n, int threads, Job job) {
-  std::atomic<int> next{0};
-  std::atomic<long long> cpu_ns{0};
-  const auto t0 = Clock::now();
-  std::vector<std::thread> ts;
-  for (int t = 0; t < threads; ++t) {
-    ts.emplace_back([&] {
-      for (int k = next++; k < n; k = next++) job(k);
-      cpu_ns += static_cast<long long>(bench::thread_cpu_seconds() * 1e9);
-    });
-  }
-  for (auto& t : ts) t.join();
-  client_cpu_s = static_cast<double>(cpu_ns.load()) / 1e9;
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // CpuSplit is where the last run of ours() spent its CPU, µs per
 // enrolment.
@@ -133,7 +104,8 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
   std::atomic<int> failed{0};
   const auto threads_before = bench::cpu_by_thread_name();
   const double cpu_before = bench::cpu_seconds();
-  const double secs = run_threads(n, threads, [&](int i) {
+  double client_cpu_s = 0;
+  const double secs = bench::run_threads(n, threads, [&](int i) {
     client::EnrolOptions o;
     o.port = (*server)->tls_port();
     o.mef_fqdn = kMef;
@@ -144,7 +116,7 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
     if (!r) {
       if (failed++ == 0) std::fprintf(stderr, "bench_enrol: enrol: %s\n", r.error().message().c_str());
     }
-  });
+  }, &client_cpu_s);
   const double cpu_total = bench::cpu_seconds() - cpu_before;
   const auto threads_after = bench::cpu_by_thread_name();
   const store::WriteStats w = (*server)->store().write_stats();
@@ -169,74 +141,14 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
   return n / secs;
 }
 
-// bare measures N TLS-PSK handshakes + export; returns handshakes/s. With
-// |exchange|, each connection also carries one request and its answer
-// (bench::bare_exchange) before it closes.
-double bare(int n, int threads, bool exchange = false) {
-  SSL_CTX* sctx = bench::bare_psk_ctx(true, false, kSuite);
-  SSL_CTX* cctx = bench::bare_psk_ctx(false, false, kSuite);
-  const int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || listen(lfd, 1024) != 0) std::abort();
-  socklen_t slen = sizeof sin;
-  getsockname(lfd, reinterpret_cast<sockaddr*>(&sin), &slen);
-  std::atomic<int> failed{0};
-  // Server threads: each accepts whichever connection comes next.
-  std::vector<std::thread> servers;
-  std::atomic<int> accepted{0};
-  for (int t = 0; t < threads; ++t) {
-    servers.emplace_back([&] {
-      while (accepted++ < n) {
-        const int fd = accept(lfd, nullptr, nullptr);
-        if (fd < 0) break;
-        SSL* ssl = SSL_new(sctx);
-        SSL_set_fd(ssl, fd);
-        if (SSL_accept(ssl) != 1 || !bench::bare_export(ssl)) {
-          ++failed;
-        } else if (exchange && !bench::bare_exchange(ssl, /*server=*/true)) {
-          ++failed;
-        }
-        SSL_shutdown(ssl);
-        SSL_free(ssl);
-        close(fd);
-        ERR_clear_error();
-      }
-    });
-  }
-  const double secs = run_threads(n, threads, [&](int) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
-      ++failed;
-      close(fd);
-      return;
-    }
-    SSL* ssl = SSL_new(cctx);
-    SSL_set_tlsext_host_name(ssl, kMef);
-    SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) != 1 || !bench::bare_export(ssl)) {
-      ++failed;
-    } else if (exchange && !bench::bare_exchange(ssl, /*server=*/false)) {
-      ++failed;
-    }
-    SSL_shutdown(ssl);
-    SSL_free(ssl);
-    close(fd);
-    ERR_clear_error();
-  });
-  shutdown(lfd, SHUT_RDWR);
-  for (auto& t : servers) t.join();
-  close(lfd);
-  SSL_CTX_free(sctx);
-  SSL_CTX_free(cctx);
-  if (failed > 0) {
-    std::fprintf(stderr, "bench_enrol: %d bare handshakes failed\n", failed.load());
-    std::exit(1);
-  }
-  return n / secs;
+// bare measures N TLS-PSK handshakes + export (bench/bare_tls.h), with one
+// request and answer per connection if |exchange|; returns handshakes/s,
+// and the client threads' CPU time in |client_cpu_s|.
+double bare(int n, int threads, bool exchange, double* client_cpu_s = nullptr) {
+  bench::BareConnection c;
+  c.exchange = exchange;
+  return bench::bare_tls_loop("bench_enrol", n, threads, bench::bare_psk_ctx(true, false, kSuite),
+                              bench::bare_psk_ctx(false, false, kSuite), c, client_cpu_s);
 }
 
 }  // namespace
@@ -258,13 +170,14 @@ int main(int argc, char** argv) {
   }
   std::printf("%d enrolments / handshakes per row, %d client threads, loopback, %s, data dir in %s\n\n", n, threads,
               kSuite, parent.c_str());
-  bare(n / 10, threads);  // warm-up
+  bare(n / 10, threads, false);  // warm-up
   const double c0 = bench::cpu_seconds();
-  const double b = bare(n, threads);
-  const double b_client_us = client_cpu_s * 1e6 / n;
+  double b_client_s = 0, bx_client_s = 0;
+  const double b = bare(n, threads, false, &b_client_s);
+  const double b_client_us = b_client_s * 1e6 / n;
   const double c1 = bench::cpu_seconds();
-  const double bx = bare(n, threads, /*exchange=*/true);
-  const double bx_client_us = client_cpu_s * 1e6 / n;
+  const double bx = bare(n, threads, /*exchange=*/true, &bx_client_s);
+  const double bx_client_us = bx_client_s * 1e6 / n;
   const double c2 = bench::cpu_seconds();
   std::string data_dir = tmpl;
   data_dir += "/mef";

@@ -29,7 +29,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -39,7 +38,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -52,6 +50,7 @@
 #include "m2msec/proto/http_client.h"
 #include "m2msec/proto/messages.h"
 #include "bare_psk.h"
+#include "bare_tls.h"
 #include "cpu_time.h"
 #include "pg_bench.h"
 
@@ -79,20 +78,6 @@ SecretBytes km(int i) {
 }
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-template <typename Job>
-double run_threads(int n, int threads, Job job) {
-  std::atomic<int> next{0};
-  const auto t0 = Clock::now();
-  std::vector<std::thread> ts;
-  for (int t = 0; t < threads; ++t) {
-    ts.emplace_back([&] {
-      for (int k = next++; k < n; k = next++) job(k);
-    });
-  }
-  for (auto& t : ts) t.join();
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 struct Stats {
   double p50 = 0, p99 = 0, mean = 0;
@@ -190,89 +175,17 @@ Result<tls::TlsClient> connect_cse(std::uint16_t port, const Kc& kc) {
 
 // -- the bare OpenSSL side --------------------------------------------------------
 
-unsigned int bare_server_psk(SSL*, const char*, unsigned char* psk, unsigned int max) {
-  if (max < 32) return 0;
-  std::memset(psk, 0x5a, 32);
-  return 32;
-}
+// The bare side's client presents an identity as long as a KmID, and both
+// ends export under the connection label, as an association does.
+constexpr const char* kBareIdentity = "ESIzRFVmd4iZqrvM3e7/AA==@maf.example.com";
+const std::string kConnectionLabel(crypto::kConnectionExporterLabel);
 
-unsigned int bare_client_psk(SSL*, const char*, char* id, unsigned int max_id, unsigned char* psk,
-                             unsigned int max) {
-  if (max < 32 || max_id < 40) return 0;
-  std::snprintf(id, max_id, "ESIzRFVmd4iZqrvM3e7/AA==@%s", kMaf);
-  std::memset(psk, 0x5a, 32);
-  return 32;
-}
-
-SSL_CTX* bare_ctx(bool server) {
-  SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_cipher_list(ctx, kSuite);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  if (server) {
-    SSL_CTX_set_psk_server_callback(ctx, bare_server_psk);
-  } else {
-    SSL_CTX_set_psk_client_callback(ctx, bare_client_psk);
-  }
-  return ctx;
-}
-
-bool bare_export(SSL* ssl) {
-  unsigned char out[48];
-  const std::string label(crypto::kConnectionExporterLabel);
-  return SSL_export_keying_material(ssl, out, sizeof out, label.data(), label.size(), nullptr, 0, 0) == 1;
-}
-
-// listen_loopback returns a TCP socket listening on 127.0.0.1 (a free
-// port), its address in |sin|.
-int listen_loopback(sockaddr_in& sin, int backlog) {
-  const int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sin = sockaddr_in{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || listen(lfd, backlog) != 0) std::abort();
-  socklen_t slen = sizeof sin;
-  getsockname(lfd, reinterpret_cast<sockaddr*>(&sin), &slen);
-  return lfd;
-}
-
-// bare_serve runs the server side of one bare handshake + export on |fd|
-// and closes it; false if it failed.
-bool bare_serve(SSL_CTX* sctx, int fd, bool exchange = false) {
-  SSL* ssl = SSL_new(sctx);
-  SSL_set_fd(ssl, fd);
-  const bool ok = SSL_accept(ssl) == 1 && bare_export(ssl) && (!exchange || bench::bare_exchange(ssl, true));
-  SSL_shutdown(ssl);
-  SSL_free(ssl);
-  close(fd);
-  ERR_clear_error();
-  return ok;
-}
-
-// bare_connect runs the client side of one bare handshake + export to
-// |sin|; returns the client-side time in ms, or a negative value if it
-// failed.
-double bare_connect(SSL_CTX* cctx, const sockaddr_in& sin, bool exchange = false) {
-  const auto t0 = Clock::now();
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
-    close(fd);
-    return -1;
-  }
-  SSL* ssl = SSL_new(cctx);
-  SSL_set_tlsext_host_name(ssl, kCse);
-  SSL_set_fd(ssl, fd);
-  const bool ok = SSL_connect(ssl) == 1 && bare_export(ssl) && (!exchange || bench::bare_exchange(ssl, false));
-  const double d = ms(Clock::now() - t0);
-  SSL_shutdown(ssl);
-  SSL_free(ssl);
-  close(fd);
-  ERR_clear_error();
-  return ok ? d : -1;
+bench::BareConnection bare_connection(bool exchange) {
+  bench::BareConnection c;
+  c.sni = kCse;
+  c.label = kConnectionLabel.c_str();
+  c.exchange = exchange;
+  return c;
 }
 
 // BareServer is a blocking single-threaded OpenSSL TLS-PSK server for
@@ -281,13 +194,14 @@ double bare_connect(SSL_CTX* cctx, const sockaddr_in& sin, bool exchange = false
 // compared with, so that both see the same machine.
 class BareServer {
  public:
-  BareServer() : sctx_(bare_ctx(true)), cctx_(bare_ctx(false)) {
-    lfd_ = listen_loopback(sin_, 16);
+  BareServer()
+      : sctx_(bench::bare_psk_ctx(true, false, kSuite)), cctx_(bench::bare_psk_ctx(false, false, kSuite, kBareIdentity)) {
+    lfd_ = bench::listen_loopback(sin_, 16);
     thread_ = std::thread([this] {
       while (true) {
         const int fd = accept(lfd_, nullptr, nullptr);
         if (fd < 0) return;
-        if (!bare_serve(sctx_, fd)) ++failed_;
+        if (!bench::bare_serve(sctx_, fd, bare_connection(false))) ++failed_;
       }
     });
   }
@@ -300,7 +214,7 @@ class BareServer {
   }
   // handshake_ms: one client handshake + export, timed like connect_cse.
   double handshake_ms() {
-    const double d = bare_connect(cctx_, sin_);
+    const double d = bench::bare_connect(cctx_, sin_, bare_connection(false));
     if (d < 0 || failed_ > 0) {
       std::fprintf(stderr, "bench_maf: bare handshake failed\n");
       std::exit(1);
@@ -317,38 +231,12 @@ class BareServer {
   std::thread thread_;
 };
 
-// bare runs N TLS-PSK handshakes + export on THREADS client threads against
-// THREADS blocking server threads; returns handshakes/s.
+// bare runs N TLS-PSK handshakes + export (and one exchange each if
+// |exchange|) on THREADS client threads against THREADS blocking server
+// threads (bench/bare_tls.h); returns handshakes/s.
 double bare(int n, int threads, bool exchange = false) {
-  SSL_CTX* sctx = bare_ctx(true);
-  SSL_CTX* cctx = bare_ctx(false);
-  sockaddr_in sin{};
-  const int lfd = listen_loopback(sin, 1024);
-  std::atomic<int> failed{0};
-  std::atomic<int> accepted{0};
-  std::vector<std::thread> servers;
-  for (int t = 0; t < threads; ++t) {
-    servers.emplace_back([&] {
-      while (accepted++ < n) {
-        const int fd = accept(lfd, nullptr, nullptr);
-        if (fd < 0) break;
-        if (!bare_serve(sctx, fd, exchange)) ++failed;
-      }
-    });
-  }
-  const double secs = run_threads(n, threads, [&](int) {
-    if (bare_connect(cctx, sin, exchange) < 0) ++failed;
-  });
-  shutdown(lfd, SHUT_RDWR);
-  for (auto& t : servers) t.join();
-  close(lfd);
-  SSL_CTX_free(sctx);
-  SSL_CTX_free(cctx);
-  if (failed > 0) {
-    std::fprintf(stderr, "bench_maf: %d bare handshakes failed\n", failed.load());
-    std::exit(1);
-  }
-  return n / secs;
+  return bench::bare_tls_loop("bench_maf", n, threads, bench::bare_psk_ctx(true, false, kSuite),
+                              bench::bare_psk_ctx(false, false, kSuite, kBareIdentity), bare_connection(exchange));
 }
 
 }  // namespace
@@ -408,7 +296,7 @@ int main(int argc, char** argv) {
     if (!st) die("open_maf_store", st.error());
     const std::int64_t now = service::now_unix();
     std::atomic<int> bad{0};
-    run_threads(n, 16, [&](int i) {
+    bench::run_threads(n, 16, [&](int i) {
       store::MafClient c;
       c.km_id = KeyId::parse(KeyIdKind::km, km_id(i))->canonical();
       c.km = km(i);
@@ -450,7 +338,7 @@ int main(int argc, char** argv) {
   const double bare_exchange_tput = bare(n, threads, /*exchange=*/true);
   const double c2 = bench::cpu_seconds();
   std::atomic<int> failed{0};
-  const double secs = run_threads(n, threads, [&](int i) {
+  const double secs = bench::run_threads(n, threads, [&](int i) {
     auto r = associate_at_maf(maf_port, i);
     if (!r && failed++ == 0) std::fprintf(stderr, "bench_maf: association: %s\n", r.error().message().c_str());
   });
