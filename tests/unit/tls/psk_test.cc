@@ -1,6 +1,7 @@
 // TLS-PSK over TCP: async lookup, export, SNI selection, profile.
 #include <pthread.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <functional>
@@ -69,28 +70,35 @@ TEST(TlsPskDeathTest, WritingToAPeerThatClosedRaisesNoSigpipe) {
       ::testing::ExitedWithCode(0), "");
 }
 
-// Both sides read ahead: one read(2) can take several records, and the
-// ones after the first wait inside the SSL, not in the socket. The server
-// must serve them without more bytes arriving, and the client must read
-// them, and must not call its connection reusable while they wait (the
-// link reuses connections by reusable()). Each side is made to find three
-// records at once by letting them queue before it reads.
-// echo_each answers every chunk |s| reads with the same bytes.
-void echo_each(std::shared_ptr<Session> s) {
-  s->async_read([s](Result<ByteVector> data) {
+// echo_each answers every chunk |s| reads with the same bytes, counting
+// the answers it has handed to the socket in |echoed|.
+void echo_each(std::shared_ptr<Session> s, std::shared_ptr<std::atomic<int>> echoed) {
+  s->async_read([s, echoed](Result<ByteVector> data) {
     if (!data) return;
-    s->async_write(std::move(*data), [s](Status st) {
-      if (st) echo_each(s);
+    s->async_write(std::move(*data), [s, echoed](Status st) {
+      if (!st) return;
+      ++*echoed;
+      echo_each(s, echoed);
     });
   });
 }
 
+// Both sides read ahead: one read(2) can take several records, and the
+// ones after the first wait inside the SSL, not in the socket. The server
+// must serve them without more bytes arriving, and the client must read
+// them, and must not call its connection reusable while they wait (the
+// link reuses connections by reusable()). Each side finds three records
+// at once: the server starts reading only once the client has sent all
+// three, the client only once the server has sent all three answers.
 TEST(TlsPsk, RecordsReadAheadAreServedWithoutMoreBytes) {
+  auto sent = std::make_shared<std::promise<void>>();
+  std::shared_future<void> all_sent = sent->get_future().share();
+  auto echoed = std::make_shared<std::atomic<int>>(0);
   ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
   o.threads = 1;
-  o.on_session = [](std::shared_ptr<Session> s) {
-    std::this_thread::sleep_for(150ms);  // the client's three records queue meanwhile
-    echo_each(std::move(s));
+  o.on_session = [all_sent, echoed](std::shared_ptr<Session> s) {
+    if (all_sent.wait_for(5s) != std::future_status::ready) return;
+    echo_each(std::move(s), echoed);
   };
   auto server = TlsServer::create(std::move(o));
   ASSERT_TRUE(server.has_value()) << server.error().message();
@@ -98,7 +106,9 @@ TEST(TlsPsk, RecordsReadAheadAreServedWithoutMoreBytes) {
   auto c = psk_client(Transport::tls, (*server)->port(), "dev1", 1);
   ASSERT_TRUE(c.has_value()) << c.error().message();
   for (char ch : {'a', 'b', 'c'}) ASSERT_TRUE(c->write_all(ByteVector{static_cast<std::uint8_t>(ch)}, 2s));
-  std::this_thread::sleep_for(300ms);  // the three echoes queue at the client
+  sent->set_value();
+  for (int i = 0; i < 500 && echoed->load() < 3; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(echoed->load(), 3) << "the server did not answer the records it had read ahead";
   std::string got;
   auto first = c->read(100, 2s);
   ASSERT_TRUE(first.has_value()) << first.error().message();
