@@ -2,6 +2,7 @@
 // out. The server sheds the handshake with the least progress when its
 // slots are full, closes a handshake whose client sends no complete
 // message for flight_timeout, and bounds established sessions.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -330,7 +331,7 @@ TEST(TlsSlots, AcceptPausesWhileOutOfDescriptorsAndResumes) {
   }
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  const int lowest_free = ::dup(0);
+  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // a new descriptor takes the lowest free one
   ASSERT_GE(lowest_free, 0);
   ::close(lowest_free);
   rlimit none = saved;
