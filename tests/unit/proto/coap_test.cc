@@ -713,6 +713,8 @@ TEST(CoapMapping, FromRequestDecodesPercentEscapesPerSegment) {
   EXPECT_TRUE(coap::from_request(req)->all(opts::uri_path).empty());
   req.to = "/a/%zz";
   EXPECT_EQ(coap::from_request(req).error().code(), Errc::invalid_argument);
+  req.to = "/a?x=%zz";  // a query escape that does not decode
+  EXPECT_EQ(coap::from_request(req).error().code(), Errc::invalid_argument);
   req.to = "mef";
   EXPECT_EQ(coap::from_request(req).error().code(), Errc::invalid_argument);
 }
