@@ -22,12 +22,12 @@ std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point t) {
 CoapClient::CoapClient(tls::TlsClient& conn, std::chrono::milliseconds timeout, CoapTiming timing)
     : conn_(conn), timeout_(timeout), timing_(timing) {
   // Seeds from OpenSSL's DRBG: a std::random_device per client costs a
-  // CPUID (a VM exit under virtualisation) and a /dev/urandom open.
+  // CPUID (a VM exit under virtualisation) and a /dev/urandom open, so it
+  // is only the fallback.
   std::uint64_t seed[3] = {};
   if (RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed) != 1) {
-    seed[0] = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    seed[1] = seed[0] * 0x9e3779b97f4a7c15ULL;
-    seed[2] = reinterpret_cast<std::uintptr_t>(this);
+    std::random_device rd;
+    for (std::uint64_t& s : seed) s = (static_cast<std::uint64_t>(rd()) << 32) | rd();
   }
   next_mid_ = static_cast<std::uint16_t>(seed[0]);
   token_seed_ = seed[1];
