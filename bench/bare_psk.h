@@ -1,6 +1,7 @@
-// bare_psk.h: what the enrolment benches share: the enrolees they import
-// (one Kpm each) and the bare OpenSSL PSK loop's contexts (one fixed key,
-// TS-0003 10.2 suite, no tickets, no session cache, 48-byte export).
+// bare_psk.h: what the PSK benches share: the enrolees bench_enrol and
+// bench_coap import (one Kpm each), the bare OpenSSL PSK contexts (one
+// fixed key, TS-0003 10.2 suite, no tickets, no session cache), the
+// 48-byte export and the optional one-request exchange.
 #pragma once
 
 #include <openssl/ssl.h>

@@ -10,11 +10,12 @@ namespace m2msec::store {
 struct WriteQueueOptions {
   // max_batch bounds the number of ops in one transaction.
   std::size_t max_batch = 256;
-  // max_wait is how long the writer lingers, collecting more ops, before
-  // it commits a batch. It lingers only when the previous batch held more
-  // than one op (so a lone writer adds no latency) and stops early once
-  // max_batch ops are queued. Zero never lingers (batches then form only
-  // from ops that queue up during a commit).
+  // max_wait is the longest the writer lingers, collecting more ops,
+  // before it commits a batch. It lingers only when the previous batch held
+  // more than one op (so a lone writer adds no latency), and stops early
+  // once max_batch ops are queued or no op has come for linger_gap. Zero
+  // never lingers (batches then form only from ops that queue up during a
+  // commit).
   std::chrono::microseconds max_wait{2000};
   // linger_gap ends the linger early: the writer commits once no new op
   // has been queued for this long. Zero lingers the whole max_wait.
