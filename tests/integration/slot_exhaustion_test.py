@@ -83,6 +83,8 @@ class Attack:
         self.tls = ("127.0.0.1", tls_port)
         self.dtls = ("127.0.0.1", dtls_port)
         self.done = threading.Event()
+        self.tcp_full = threading.Event()  # IDLE_TCP idle connections opened once
+        self.dtls_full = threading.Event()  # QUIET_DTLS peers past the cookie once
         self.lock = threading.Lock()
         self.stats = {"tcp_opened": 0, "tcp_closed_by_mef": 0, "trickled": 0, "dtls_cookies": 0,
                       "dtls_server_flights": 0}
@@ -137,6 +139,8 @@ class Attack:
 
     def idle_tcp(self):
         socks = [s for s in (self.connect() for _ in range(IDLE_TCP)) if s]
+        if len(socks) == IDLE_TCP:
+            self.tcp_full.set()
         while not self.done.is_set():
             while len(socks) < IDLE_TCP and not self.done.is_set():
                 s = self.connect()
@@ -145,6 +149,8 @@ class Attack:
                 socks.append(s)
                 if len(socks) % 10 == 0:
                     break
+            if len(socks) >= IDLE_TCP:
+                self.tcp_full.set()
             self.replace_closed(socks, RECONNECTS_PER_S // 10)
             time.sleep(0.1)
         for s in socks:
@@ -190,24 +196,35 @@ class Attack:
         self.count("dtls_cookies")
         return u
 
+    def read_flights(self, peers):
+        """read_flights counts what the MEF sent past the cookie: ServerHello ..."""
+        ready, _, _ = select.select(peers, [], [], 0) if peers else ([], [], [])
+        for u in ready:
+            try:
+                while u.recv(4096, socket.MSG_DONTWAIT):
+                    self.count("dtls_server_flights")
+            except OSError:
+                pass
+
     def quiet_dtls(self):
         peers = []
+        # The first fill retries until QUIET_DTLS peers are past the cookie (a
+        # loaded MEF may miss a datagram, as a real attacker would see too).
+        while len(peers) < QUIET_DTLS and not self.done.is_set():
+            u = self.cookie_exchange()
+            if u:
+                peers.append(u)
+        self.dtls_full.set()
         while not self.done.is_set():
-            burst = QUIET_DTLS if not peers else RECONNECTS_PER_S // 10
-            for _ in range(burst):
+            for _ in range(RECONNECTS_PER_S // 10):
                 u = self.cookie_exchange()
                 if u:
                     peers.append(u)
-            ready, _, _ = select.select(peers, [], [], 0)
-            for u in ready:  # the MEF answered the cookie: ServerHello ...
-                try:
-                    while u.recv(4096, socket.MSG_DONTWAIT):
-                        self.count("dtls_server_flights")
-                except OSError:
-                    pass
+            self.read_flights(peers)
             while len(peers) > QUIET_DTLS:
                 peers.pop(0).close()
             self.done.wait(0.1)
+        self.read_flights(peers)
         for u in peers:
             u.close()
 
@@ -224,7 +241,10 @@ def body(h):
 
     attack = Attack(mef.tls_port, mef.dtls_port)
     attack.start()
-    time.sleep(1.0)  # let the attack fill the slots first
+    # Let the attack fill the slots first; however slow the build, the
+    # devices start only once every attacker is in place.
+    filled = attack.tcp_full.wait(120) and attack.dtls_full.wait(120)
+    h.check(filled, "the attack opened all its connections before the devices started", str(attack.stats))
 
     results = []  # (transport, ok, seconds, detail)
     lock = threading.Lock()
