@@ -3,10 +3,12 @@
 // run. A forked client process (the same TlsClient for both servers) does
 // N sequential handshakes over loopback; the parent is the server. Reports
 // handshakes/s and server CPU (user+sys of the server process) per
-// handshake, and the ratio m2msec/bare (target >= 0.8x for PSK).
+// handshake, and the ratio m2msec/bare (target >= 0.8x for PSK). MODE
+// (TLS-PSK, TLS-cert, DTLS-PSK or DTLS-cert) runs that mode alone, e.g.
+// under a profiler.
 //
 //   cmake --preset release && cmake --build --preset release --target bench_tls
-//   build/release/bench/bench_tls [N]
+//   build/release/bench/bench_tls [N [MODE]]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -18,6 +20,7 @@
 #include <openssl/hmac.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -220,20 +223,28 @@ Measured bare(const Mode& m, int n) {
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // the bare loop writes to closed sockets
   const int n = argc > 1 ? std::atoi(argv[1]) : 300;
-  char tmpl[] = "/tmp/m2msec-bench-XXXXXX";
-  g_pki = std::string(mkdtemp(tmpl)) + "/pki";
-  if (std::system((std::string(M2MSEC_TLS_MAKE_CERTS) + " " + g_pki).c_str()) != 0) return 1;
+  const std::string only = argc > 2 ? argv[2] : "";
   const Mode modes[] = {
       {"TLS-PSK", Transport::tls, true, "PSK-AES128-CBC-SHA256"},
       {"TLS-cert", Transport::tls, false, "ECDHE-ECDSA-AES128-SHA256"},
       {"DTLS-PSK", Transport::dtls, true, "PSK-AES128-CCM8"},
       {"DTLS-cert", Transport::dtls, false, "ECDHE-ECDSA-AES128-CCM8"},
   };
+  if (n < 1 || (!only.empty() && std::none_of(std::begin(modes), std::end(modes),
+                                                [&](const Mode& m) { return only == m.name; }))) {
+    std::fprintf(stderr, "usage: bench_tls [N [TLS-PSK|TLS-cert|DTLS-PSK|DTLS-cert]]\n");
+    return 2;
+  }
+  char tmpl[] = "/tmp/m2msec-bench-XXXXXX";
+  g_pki = std::string(mkdtemp(tmpl)) + "/pki";
+  if (std::system((std::string(M2MSEC_TLS_MAKE_CERTS) + " " + g_pki).c_str()) != 0) return 1;
   std::printf("%d sequential handshakes + 48-byte export per row, loopback, server on 1 thread\n\n", n);
   std::printf("| Mode | Suite | m2msec hs/s | bare hs/s | ratio | m2msec server CPU us/hs | bare server CPU us/hs |"
               " CPU ratio (bare/m2msec) |\n|---|---|---|---|---|---|---|---|\n");
   std::string json = "{\"bench\":\"bench_tls\",\"modes\":{";
+  bool first = true;
   for (const Mode& m : modes) {
+    if (!only.empty() && only != m.name) continue;
     bare(m, n / 10);  // warm-up
     const Measured b = bare(m, n);
     const Measured o = ours(m, n);
@@ -244,8 +255,9 @@ int main(int argc, char** argv) {
     std::snprintf(entry, sizeof entry,
                   "%s\"%s\":{\"handshakes_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f,"
                   "\"server_cpu_us\":%.1f,\"bare_server_cpu_us\":%.1f}",
-                  &m == &modes[0] ? "" : ",", m.name, o.per_sec, b.per_sec, o.per_sec / b.per_sec, o.cpu_us, b.cpu_us);
+                  first ? "" : ",", m.name, o.per_sec, b.per_sec, o.per_sec / b.per_sec, o.cpu_us, b.cpu_us);
     json += entry;
+    first = false;
   }
   // The last line: the figures as one JSON object (docs/performance.md).
   std::printf("%s}}\n", json.c_str());
