@@ -11,7 +11,6 @@
 //   build/release/bench/bench_tls [N [MODE]]
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +32,7 @@
 #include <thread>
 
 #include "bare_dtls.h"
+#include "cpu_time.h"
 #include "m2msec/tls/client.h"
 #include "m2msec/tls/server.h"
 
@@ -55,12 +55,6 @@ struct Mode {
   bool psk;
   const char* suite;
 };
-
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 // run_client is the child: waits for the port, does |n| handshakes with
 // export, exits 0 if all succeeded.
@@ -102,13 +96,13 @@ Measured measure(const Mode& m, int n, Serve&& serve) {
     run_client(fds[0], m, n);
   }
   close(fds[0]);
-  const double cpu0 = cpu_seconds();
+  const double cpu0 = bench::cpu_seconds();
   const auto t0 = Clock::now();
   serve(fds[1]);  // sends the port, serves n handshakes
   int status = 0;
   waitpid(pid, &status, 0);
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double cpu = cpu_seconds() - cpu0;
+  const double cpu = bench::cpu_seconds() - cpu0;
   close(fds[1]);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::fprintf(stderr, "%s: client failed\n", m.name);
