@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 
 #include "internal.h"
 
@@ -41,11 +42,7 @@ int nosignal_read(BIO* b, char* out, int len) {
   return -1;
 }
 
-int nosignal_puts(BIO* b, const char* s) {
-  std::size_t len = 0;
-  while (s[len] != '\0') ++len;
-  return nosignal_write(b, s, static_cast<int>(len));
-}
+int nosignal_puts(BIO* b, const char* s) { return nosignal_write(b, s, static_cast<int>(std::strlen(s))); }
 
 long nosignal_ctrl(BIO* b, int cmd, long, void* ptr) {
   switch (cmd) {
