@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -110,10 +111,12 @@ inline bool bare_read_exactly(SSL* ssl, int n) {
 
 // bare_exchange runs one side of the exchange: the client writes the
 // request and reads the answer, the server the other way round.
-inline bool bare_exchange(SSL* ssl, bool server) {
+// |between|, if given, runs on the server between the two (a durable
+// write: bare_durable.h) and fails the exchange if it fails.
+inline bool bare_exchange(SSL* ssl, bool server, const std::function<bool()>& between = {}) {
   const std::string out(server ? kBareResponseBytes : kBareRequestBytes, server ? 'a' : 'q');
   if (server) {
-    return bare_read_exactly(ssl, kBareRequestBytes) &&
+    return bare_read_exactly(ssl, kBareRequestBytes) && (!between || between()) &&
            SSL_write(ssl, out.data(), static_cast<int>(out.size())) == static_cast<int>(out.size());
   }
   return SSL_write(ssl, out.data(), static_cast<int>(out.size())) == static_cast<int>(out.size()) &&

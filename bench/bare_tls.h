@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bare_durable.h"
 #include "bare_psk.h"
 #include "cpu_time.h"
 
@@ -65,6 +66,7 @@ struct BareConnection {
   const char* sni = kMef;
   const char* label = kBootstrapLabel;  // the 48-byte export on both ends
   bool exchange = false;                // one bare_exchange after the export
+  BareDurableLog* log = nullptr;        // with the exchange: a durable row per connection
 };
 
 // bare_serve runs the server side of one bare connection on |fd| and
@@ -72,7 +74,8 @@ struct BareConnection {
 inline bool bare_serve(SSL_CTX* sctx, int fd, const BareConnection& c) {
   SSL* ssl = SSL_new(sctx);
   SSL_set_fd(ssl, fd);
-  const bool ok = SSL_accept(ssl) == 1 && bare_export(ssl, c.label) && (!c.exchange || bare_exchange(ssl, true));
+  const bool ok = SSL_accept(ssl) == 1 && bare_export(ssl, c.label) && (!c.exchange || bare_exchange(ssl, true, c.log ? std::function<bool()>([&c] { return c.log->commit(); })
+                                                                        : std::function<bool()>()));
   SSL_shutdown(ssl);
   SSL_free(ssl);
   close(fd);

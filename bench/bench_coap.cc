@@ -39,6 +39,7 @@
 #include "bare_psk.h"
 #include "m2msec/client/enrolee.h"
 #include "m2msec/mef/mef.h"
+#include "m2msec/service/runtime.h"
 
 using namespace m2msec;
 using Clock = std::chrono::steady_clock;
@@ -138,6 +139,9 @@ double bare(int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As m2msec's servers run (service/runtime.h); the process-wide setting
+  // holds for the bare loop alike.
+  service::tune_allocator_for_serving();
   std::signal(SIGPIPE, SIG_IGN);
   spdlog::set_level(spdlog::level::warn);  // the MEF logs every enrolment at info
   const int n = argc > 1 ? std::atoi(argv[1]) : 1000;

@@ -39,6 +39,7 @@
 #include "cpu_time.h"
 #include "m2msec/client/enrolee.h"
 #include "m2msec/mef/mef.h"
+#include "m2msec/service/runtime.h"
 #include "pg_bench.h"
 
 using namespace m2msec;
@@ -144,9 +145,12 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
 // bare measures N TLS-PSK handshakes + export (bench/bare_tls.h), with one
 // request and answer per connection if |exchange|; returns handshakes/s,
 // and the client threads' CPU time in |client_cpu_s|.
-double bare(int n, int threads, bool exchange, double* client_cpu_s = nullptr) {
+// With |log|, the server also writes one durable row per connection
+// before it answers (bench/bare_durable.h).
+double bare(int n, int threads, bool exchange, double* client_cpu_s = nullptr, bench::BareDurableLog* log = nullptr) {
   bench::BareConnection c;
   c.exchange = exchange;
+  c.log = log;
   return bench::bare_tls_loop("bench_enrol", n, threads, bench::bare_psk_ctx(true, false, kSuite),
                               bench::bare_psk_ctx(false, false, kSuite), c, client_cpu_s);
 }
@@ -154,6 +158,9 @@ double bare(int n, int threads, bool exchange, double* client_cpu_s = nullptr) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As m2msec's servers run (service/runtime.h); the process-wide setting
+  // holds for the bare loop alike.
+  service::tune_allocator_for_serving();
   std::signal(SIGPIPE, SIG_IGN);
   spdlog::set_level(spdlog::level::warn);  // the MEF logs every enrolment at info
   const int n = argc > 1 ? std::atoi(argv[1]) : 2000;
@@ -179,13 +186,25 @@ int main(int argc, char** argv) {
   const double bx = bare(n, threads, /*exchange=*/true, &bx_client_s);
   const double bx_client_us = bx_client_s * 1e6 / n;
   const double c2 = bench::cpu_seconds();
+  // The ceiling: the bare loop with the exchange and a durable SQLite row
+  // per connection, group-committed as m2msec's writer commits.
+  double bd_client_s = 0, bd = 0, bd_tx = 0;
+  {
+    bench::BareDurableLog log(tmpl + "/bare-durable.db");
+    bd = bare(n, threads, /*exchange=*/true, &bd_client_s, &log);
+    bd_tx = static_cast<double>(log.transactions());
+  }
+  const double bd_client_us = bd_client_s * 1e6 / n;
+  const double c3 = bench::cpu_seconds();
+  std::printf("bare with a durable row: %.0f commits (%.1f per commit)\n", bd_tx, bd_tx > 0 ? n / bd_tx : 0.0);
   std::string data_dir = tmpl;
   data_dir += "/mef";
   const double o = ours(n, threads, data_dir);
   const CpuSplit split = split_;  // SQLite's, before a PostgreSQL run replaces it
   const double c4 = bench::cpu_seconds();
   // CPU per operation (µs), clients and servers together.
-  const double cpu_bare = (c1 - c0) * 1e6 / n, cpu_bx = (c2 - c1) * 1e6 / n, cpu_ours = (c4 - c2) * 1e6 / n;
+  const double cpu_bare = (c1 - c0) * 1e6 / n, cpu_bx = (c2 - c1) * 1e6 / n, cpu_bd = (c3 - c2) * 1e6 / n,
+               cpu_ours = (c4 - c3) * 1e6 / n;
   const std::string pg_dir = argc > 4 ? argv[4] : "";
   double pg = 0;
   if (!pg_dir.empty()) {
@@ -199,14 +218,16 @@ int main(int argc, char** argv) {
   std::printf("| bare OpenSSL TLS-PSK handshake + export | %.0f |\n", b);
   std::printf("| bare OpenSSL TLS-PSK handshake + export + one %d/%d-byte exchange | %.0f |\n", bench::kBareRequestBytes,
               bench::kBareResponseBytes, bx);
-  std::printf("| CPU per operation, clients and server (µs): enrolment (SQLite) / bare / bare with the exchange | %.0f / %.0f / %.0f |\n",
-              cpu_ours, cpu_bare, cpu_bx);
+  std::printf("| bare OpenSSL TLS-PSK handshake + export + the exchange + a durable SQLite row (the ceiling) | %.0f |\n", bd);
+  std::printf("| CPU per operation, clients and server (µs): enrolment (SQLite) / bare / bare with the exchange / with the row | %.0f / %.0f / %.0f / %.0f |\n",
+              cpu_ours, cpu_bare, cpu_bx, cpu_bd);
   std::printf("| CPU per enrolment (µs): MEF I/O threads / workers / writer / not attributed; clients | %.0f / %.0f / %.0f / %.0f; %.0f |\n",
               split.io, split.workers, split.writer, split.other, split.clients);
   std::printf("| CPU per bare handshake (µs): server; client (without / with the exchange) | %.0f; %.0f / %.0f; %.0f |\n",
               cpu_bare - b_client_us, b_client_us, cpu_bx - bx_client_us, bx_client_us);
   std::printf("| ratio enrolments / bare handshakes (SQLite) | %.2f |\n", o / b);
   std::printf("| ratio enrolments / bare handshakes with the exchange (SQLite) | %.2f |\n", o / bx);
+  std::printf("| ratio bare with the exchange and a durable row / bare handshakes (the ceiling) | %.2f |\n", bd / b);
   if (pg > 0) std::printf("| ratio enrolments / bare handshakes (PostgreSQL) | %.2f |\n", pg / b);
   // The last line: the figures as one JSON object (docs/performance.md).
   std::printf("{\"bench\":\"bench_enrol\",\"enrolments_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f", o, b, o / b);
@@ -216,6 +237,9 @@ int main(int argc, char** argv) {
   std::printf(",\"cpu_us_io\":%.1f,\"cpu_us_workers\":%.1f,\"cpu_us_writer\":%.1f,\"cpu_us_clients\":%.1f,\"cpu_us_other\":%.1f", split.io,
               split.workers, split.writer, split.clients, split.other);
   std::printf(",\"cpu_us_bare_client\":%.1f,\"cpu_us_bare_exchange_client\":%.1f", b_client_us, bx_client_us);
+  std::printf(",\"bare_durable_per_s\":%.1f,\"ceiling_ratio\":%.3f,\"cpu_us_per_bare_durable\":%.1f,"
+              "\"cpu_us_bare_durable_client\":%.1f",
+              bd, bd / b, cpu_bd, bd_client_us);
   if (pg > 0) std::printf(",\"pg_enrolments_per_s\":%.1f,\"pg_ratio\":%.3f", pg, pg / b);
   std::printf("}\n");
   std::filesystem::remove_all(tmpl);

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "m2msec/core/printable.h"
+#include "m2msec/service/runtime.h"
 
 namespace m2msec::cli {
 
@@ -33,6 +34,8 @@ void add_json_flag(CLI::App* cmd, Context& ctx) {
 
 int main(int argc, char** argv) {
   using namespace m2msec::cli;
+  // Before any thread starts (service/runtime.h says why).
+  if (!m2msec::service::tune_allocator_for_serving()) std::fprintf(stderr, "m2msec: glibc refused the malloc settings\n");
   CLI::App app{
       "m2msec: oneM2M service-layer security (TS-0003).\n"
       "Key derivations, identifiers, and (as they land) the MEF, MAF and Entity B servers.\n"

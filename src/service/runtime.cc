@@ -1,5 +1,6 @@
 #include "m2msec/service/runtime.h"
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <boost/asio/post.hpp>
@@ -13,6 +14,13 @@
 #include <spdlog/spdlog.h>
 
 namespace m2msec::service {
+
+bool tune_allocator_for_serving() {
+  // Setting either threshold also turns glibc's dynamic adjustment off.
+  const bool trim = mallopt(M_TRIM_THRESHOLD, 32 << 20) == 1;
+  const bool mmap = mallopt(M_MMAP_THRESHOLD, 4 << 20) == 1;
+  return trim && mmap;
+}
 
 struct WorkerPool::Impl {
   explicit Impl(unsigned n) : pool(n == 0 ? 1 : n) {}

@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -253,13 +255,18 @@ Result<ByteVector> TlsClient::read(std::size_t max, std::chrono::milliseconds ti
   if (!impl_->ssl) return fail(Errc::connection_closed);
   if (max == 0) return fail(Errc::invalid_argument, "read of 0 bytes");
   const auto deadline = Clock::now() + timeout;
-  ByteVector buf(max);
+  // One call returns at most one record's plaintext (2^14 bytes): read
+  // into the stack and return what came, rather than allocate and zero
+  // |max| bytes per call. The stack copy is wiped (it may hold a key).
+  std::array<std::uint8_t, 16384> chunk;
+  const std::size_t want = std::min(max, chunk.size());
   while (true) {
     std::size_t n = 0;
-    const int rc = SSL_read_ex(impl_->ssl.get(), buf.data(), buf.size(), &n);
+    const int rc = SSL_read_ex(impl_->ssl.get(), chunk.data(), want, &n);
     if (rc == 1) {
-      buf.resize(n);
-      return buf;
+      ByteVector out(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+      OPENSSL_cleanse(chunk.data(), n);
+      return out;
     }
     const int err = SSL_get_error(impl_->ssl.get(), rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {

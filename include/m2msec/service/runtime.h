@@ -40,6 +40,17 @@ class WorkerPool {
   std::unique_ptr<Impl> impl_;
 };
 
+// tune_allocator_for_serving sets glibc's malloc to keep freed memory
+// instead of handing it back after every burst: a fixed trim threshold
+// (32 MiB) and mmap threshold (4 MiB) instead of the dynamic ones. With
+// the defaults, a thread arena whose top grows past 128 KiB is shrunk
+// with madvise(MADV_DONTNEED) on the next free and faulted back in on the
+// next allocation: the store's writer did that at every SQLite savepoint,
+// and device clients at every SSL_free (docs/performance.md). A server
+// process calls it first thing in main(), before any thread starts;
+// libraries never do. Returns false if glibc refused either setting.
+bool tune_allocator_for_serving();
+
 // check_anchor_role is the one place of the per-role trust rule (TS-0003
 // 8.1.2; issue 11 item 3): a certificate peer is only what its names say
 // if its verified chain ended at an anchor of the set that vouches for
