@@ -48,7 +48,8 @@ class WorkerPool {
 // next allocation: the store's writer did that at every SQLite savepoint,
 // and device clients at every SSL_free (docs/performance.md). A server
 // process calls it first thing in main(), before any thread starts;
-// libraries never do. Returns false if glibc refused either setting.
+// libraries never do. Returns false if either setting was refused, as
+// under AddressSanitizer, whose allocator replaces glibc's.
 bool tune_allocator_for_serving();
 
 // check_anchor_role is the one place of the per-role trust rule (TS-0003

@@ -129,6 +129,31 @@ TEST(TlsPsk, RecordsReadAheadAreServedWithoutMoreBytes) {
   (*server)->stop();
 }
 
+// read(max) returns at most |max| bytes and at most one record's
+// plaintext (2^14) per call, whatever |max|; a message larger than a
+// record comes back whole over several calls.
+TEST(TlsPsk, ReadReturnsAtMostMaxAndOneRecordPerCall) {
+  Harness h(psk_server_options(Transport::tls, {{"dev1", 1}}));
+  auto c = psk_client(Transport::tls, h.port(), "dev1", 1);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  ByteVector msg(40000);
+  for (std::size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<std::uint8_t>(i * 7 + i / 251);
+  ASSERT_TRUE(c->write_all(msg, 2s));
+  auto three = c->read(3, 2s);
+  ASSERT_TRUE(three.has_value()) << three.error().message();
+  ASSERT_EQ(three->size(), 3u);
+  ByteVector got(three->begin(), three->end());
+  while (got.size() < msg.size()) {
+    auto more = c->read(64 * 1024, 2s);
+    ASSERT_TRUE(more.has_value()) << "after " << got.size() << " bytes: " << more.error().message();
+    ASSERT_FALSE(more->empty());
+    EXPECT_LE(more->size(), 16384u);
+    got.insert(got.end(), more->begin(), more->end());
+  }
+  EXPECT_TRUE(got == msg);
+  EXPECT_EQ(c->read(0, 2s).error().code(), Errc::invalid_argument);
+}
+
 // A slow lookup (answered from another thread) must not block other
 // handshakes on the same single-threaded io_context.
 TEST(TlsPsk, SlowLookupDoesNotBlockOthers) {
