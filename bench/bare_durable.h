@@ -1,12 +1,14 @@
-// bare_durable.h: the least a durable enrolment can cost on this stack.
-// BareDurableLog is a group-committed SQLite table written by one thread,
-// with the pragmas m2msec's store uses (WAL, synchronous=FULL, so every
-// commit ends in fdatasync): a bare server thread calls commit() between
-// reading the request and writing the answer, and is answered when the
-// transaction holding its row has committed. No sealing, no HTTP, no
-// JSON, no statement but the one INSERT: the bare loop with it measures
-// the ceiling any implementation with a durable SQLite write reaches
-// beside the bare handshake (docs/performance.md).
+// bare_durable.h: the least a stored key can cost on this stack.
+// BareDurableLog is a SQLite table (WAL) that a bare server thread writes
+// one row to between reading the request and writing the answer:
+//   durable (enrolments, Km): synchronous=FULL, group-committed by one
+//     writer thread, so every commit ends in fdatasync; commit() returns
+//     when the transaction holding its row has committed;
+//   relaxed (Kc): synchronous=NORMAL, each row its own transaction,
+//     written by the calling thread.
+// No sealing, no HTTP, no JSON, no statement but the one INSERT: the bare
+// loop with it measures the ceiling any implementation with that write
+// reaches beside the bare handshake (docs/performance.md).
 #pragma once
 
 #include <sqlite3.h>
@@ -24,9 +26,8 @@ namespace m2msec::bench {
 
 class BareDurableLog {
  public:
-  // |relaxed|: synchronous=NORMAL, as m2msec's relaxed writes (Kc): no
-  // fdatasync per commit (the WAL is synced at checkpoints), so nothing
-  // gains from grouping; each commit() runs on its caller's thread.
+  // |relaxed|: no fdatasync per commit (the WAL is synced at
+  // checkpoints), so nothing gains from grouping.
   explicit BareDurableLog(const std::string& path, bool relaxed = false) : relaxed_(relaxed) {
     if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) die("open");
     exec("PRAGMA journal_mode=WAL");
@@ -72,7 +73,10 @@ class BareDurableLog {
     return committed_ > batch;
   }
 
-  std::uint64_t transactions() const { return committed_; }
+  std::uint64_t transactions() {
+    std::lock_guard lock(mu_);
+    return committed_;
+  }
 
  private:
   void run() {

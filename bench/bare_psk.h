@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -111,12 +110,16 @@ inline bool bare_read_exactly(SSL* ssl, int n) {
 
 // bare_exchange runs one side of the exchange: the client writes the
 // request and reads the answer, the server the other way round.
-// |between|, if given, runs on the server between the two (a durable
-// write: bare_durable.h) and fails the exchange if it fails.
-inline bool bare_exchange(SSL* ssl, bool server, const std::function<bool()>& between = {}) {
+// |between| runs on the server between the two (a durable write:
+// bare_durable.h) and fails the exchange if it fails; by default nothing.
+struct NothingBetween {
+  bool operator()() const { return true; }
+};
+template <typename Between = NothingBetween>
+inline bool bare_exchange(SSL* ssl, bool server, Between between = {}) {
   const std::string out(server ? kBareResponseBytes : kBareRequestBytes, server ? 'a' : 'q');
   if (server) {
-    return bare_read_exactly(ssl, kBareRequestBytes) && (!between || between()) &&
+    return bare_read_exactly(ssl, kBareRequestBytes) && between() &&
            SSL_write(ssl, out.data(), static_cast<int>(out.size())) == static_cast<int>(out.size());
   }
   return SSL_write(ssl, out.data(), static_cast<int>(out.size())) == static_cast<int>(out.size()) &&

@@ -74,8 +74,11 @@ struct BareConnection {
 inline bool bare_serve(SSL_CTX* sctx, int fd, const BareConnection& c) {
   SSL* ssl = SSL_new(sctx);
   SSL_set_fd(ssl, fd);
-  const bool ok = SSL_accept(ssl) == 1 && bare_export(ssl, c.label) && (!c.exchange || bare_exchange(ssl, true, c.log ? std::function<bool()>([&c] { return c.log->commit(); })
-                                                                        : std::function<bool()>()));
+  const auto exchange = [&] {
+    if (c.log == nullptr) return bare_exchange(ssl, true);
+    return bare_exchange(ssl, true, [log = c.log] { return log->commit(); });
+  };
+  const bool ok = SSL_accept(ssl) == 1 && bare_export(ssl, c.label) && (!c.exchange || exchange());
   SSL_shutdown(ssl);
   SSL_free(ssl);
   close(fd);
