@@ -1,5 +1,6 @@
 #include "connection.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include <boost/asio/post.hpp>
@@ -8,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <exception>
 #include <thread>
 
@@ -441,12 +443,18 @@ void Connection::pump_write() {
 }
 
 void Connection::pump_read() {
-  ByteVector buf(kReadChunk);
+  // One call returns at most one record's plaintext. Read into the stack
+  // and hand on only what came, rather than allocate and zero a record's
+  // worth per call (most records here are a few hundred bytes, and a call
+  // that finds nothing to read would waste it). The stack copy is wiped:
+  // it may hold a key.
+  std::array<std::uint8_t, kReadChunk> chunk;
   std::size_t n = 0;
   ERR_clear_error();
-  const int rc = SSL_read_ex(ssl_.get(), buf.data(), buf.size(), &n);
+  const int rc = SSL_read_ex(ssl_.get(), chunk.data(), chunk.size(), &n);
   if (rc == 1) {
-    buf.resize(n);
+    ByteVector buf(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+    OPENSSL_cleanse(chunk.data(), n);
     touch();
     if (ReadHandler h = std::move(read_handler_)) guard("read handler", [&] { h(std::move(buf)); });
     return;
