@@ -524,51 +524,80 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin is not the authenticated MAF-FQDN"));
   }
+  if (req.content.is_object() && req.content.contains("sec:mkb")) {
+    auto batch = proto::MafKeyPushBatch::from_json(req.content);
+    if (!batch) return reply(proto::error_response(req, Rsc::bad_request, batch.error().message()));
+    const std::int64_t now = service::now_unix();
+    proto::MafKeyPushResults results;
+    results.rsc.reserve(batch->keys.size());
+    for (const proto::MafKeyPush& k : batch->keys) {
+      std::string why;
+      const Rsc rsc = take_pushed_key(k, maf_fqdn, now, why);
+      results.rsc.push_back(static_cast<int>(rsc));
+      if (rsc != Rsc::created) {
+        spdlog::info("cse: refused the push of {} by {}: {}", printable(k.kc_id), maf_fqdn.str(), why);
+        service::audit_refusal(audit_, "kc", k.kc_id, maf_fqdn.str(), why);
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.push_requests;
+    }
+    return reply(proto::ok_response(req, Rsc::ok, results.to_json()));
+  }
   auto body = proto::MafKeyPush::from_json(req.content);
   if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
-  auto kc_id = KeyId::parse(KeyIdKind::kc, body->kc_id, cfg_.id_encoding);
-  if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
-  if (!kc_id->fqdn().matches(maf_fqdn)) {
-    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "KcID of another MAF"));
+  std::string why;
+  const Rsc rsc = take_pushed_key(*body, maf_fqdn, service::now_unix(), why);
+  if (rsc != Rsc::created) return reply(proto::error_response(req, rsc, why));
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.push_requests;
   }
-  if (body->suid != proto::kSuidMafSaef) {
-    return reply(proto::error_response(req, Rsc::bad_request, "SUID must be " + std::to_string(proto::kSuidMafSaef)));
+  reply(proto::ok_response(req, Rsc::created, nullptr));
+}
+
+// take_pushed_key holds one pushed Kc of |maf|: Rsc::created, or the
+// refusal's code with its reason in |why|.
+Rsc EntityB::take_pushed_key(const proto::MafKeyPush& body, const Fqdn& maf, std::int64_t now, std::string& why) {
+  auto refuse = [&why](Rsc rsc, std::string text) {
+    why = std::move(text);
+    return rsc;
+  };
+  auto kc_id = KeyId::parse(KeyIdKind::kc, body.kc_id, cfg_.id_encoding);
+  if (!kc_id) return refuse(Rsc::bad_request, kc_id.error().message());
+  if (!kc_id->fqdn().matches(maf)) return refuse(Rsc::originator_has_no_privilege, "KcID of another MAF");
+  if (body.suid != proto::kSuidMafSaef) {
+    return refuse(Rsc::bad_request, "SUID must be " + std::to_string(proto::kSuidMafSaef));
   }
-  if (body->key.size() != 32) return reply(proto::error_response(req, Rsc::bad_request, "Kc must be 32 bytes"));
-  if (!EntityId::parse(body->source_id)) {
-    return reply(proto::error_response(req, Rsc::bad_request, "sid is not a CSE-ID or AE-ID"));
-  }
-  const std::int64_t now = service::now_unix();
-  if (body->expiration <= now) return reply(proto::error_response(req, Rsc::bad_request, "Kc has expired"));
+  if (body.key.size() != 32) return refuse(Rsc::bad_request, "Kc must be 32 bytes");
+  if (!EntityId::parse(body.source_id)) return refuse(Rsc::bad_request, "sid is not a CSE-ID or AE-ID");
+  if (body.expiration <= now) return refuse(Rsc::bad_request, "Kc has expired");
   const std::string key = kc_id->canonical();
   {
     std::lock_guard lock(mu_);
     auto it = keys_.find(key);
     if (it != keys_.end() && (!it->second.from_maf || it->second.ended)) {
-      return reply(proto::error_response(req, Rsc::conflict, "key identifier is taken"));
+      return refuse(Rsc::conflict, "key identifier is taken");
     }
     if (it == keys_.end() && keys_.size() >= kMaxHeldKeys) {
       // Make room from keys no session uses any more and that expired.
       std::erase_if(keys_, [now](const auto& kv) {
         return kv.second.from_maf && kv.second.sessions == 0 && kv.second.expires_at <= now;
       });
-      if (keys_.size() >= kMaxHeldKeys) {
-        return reply(proto::error_response(req, Rsc::not_implemented, "key table full; retrieve instead"));
-      }
+      if (keys_.size() >= kMaxHeldKeys) return refuse(Rsc::not_implemented, "key table full; retrieve instead");
     }
-    if (revoked_.find(key)) {
-      return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "KcID revoked"));
-    }
-    CachedKey entry{body->key.clone(), body->source_id, body->expiration, true, maf_fqdn.str(),
+    if (revoked_.find(key)) return refuse(Rsc::originator_has_no_privilege, "KcID revoked");
+    CachedKey entry{body.key.clone(), body.source_id, body.expiration, true, maf.str(),
                     std::string(kc_id->relative()), it != keys_.end() ? it->second.sessions : 0};
     entry.held_since = now;
     keys_[key] = std::move(entry);
     ++stats_.pushed;
   }
   refused_.erase(key);
-  spdlog::info("cse: MAF {} pushed {} for {}", maf_fqdn.str(), kc_id->str(), printable(body->source_id));
-  service::audit_grant(audit_, "kc", kc_id->str(), body->source_id, "maf", body->expiration);
-  reply(proto::ok_response(req, Rsc::created, nullptr));
+  spdlog::info("cse: MAF {} pushed {} for {}", maf.str(), kc_id->str(), printable(body.source_id));
+  service::audit_grant(audit_, "kc", kc_id->str(), body.source_id, "maf", body.expiration);
+  return Rsc::created;
 }
 
 Next upstream_cse(UpstreamSettings upstream, service::WorkerPool& pool) {

@@ -77,6 +77,13 @@ std::string MafServer::metrics() const {
   audit_->write_metrics(w);
   service::write_store_metrics(w, "maf", store_->write_stats());
   service::write_link_metrics(w, "maf", {{"keys", link_.get()}, {"feeds", feed_link_.get()}});
+  const MafService::PushStats push = service_->push_stats();
+  w.family("m2msec_kc_push_queued", "gauge", "Kc keys waiting for the push in flight to their Entity B");
+  w.sample({{"role", "maf"}}, push.queued);
+  w.family("m2msec_kc_push_requests_sent_total", "counter", "MAF Key Push requests sent (one key, or a batch of several)");
+  w.sample({{"role", "maf"}}, push.requests);
+  w.family("m2msec_kc_pushes_sent_total", "counter", "Kc keys sent in MAF Key Push requests");
+  w.sample({{"role", "maf"}}, push.keys);
   return w.text();
 }
 

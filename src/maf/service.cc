@@ -41,7 +41,10 @@ MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& 
     mef_peers_.push_back(ep ? link::Peer{ep->host, ep->port, m.fqdn} : link::Peer{m.address, 0, m.fqdn});
   }
   for (const CseEntry& c : cfg_.cses) {
-    if (auto ep = service::parse_endpoint(c.address)) cse_peers_[c.cse_id] = link::Peer{ep->host, ep->port, c.fqdn};
+    if (auto ep = service::parse_endpoint(c.address)) {
+      cse_peers_[c.cse_id] = link::Peer{ep->host, ep->port, c.fqdn};
+      push_lanes_[c.cse_id] = std::make_unique<PushLane>();
+    }
   }
 }
 
@@ -451,12 +454,7 @@ void MafService::store_key(const Request& req, const service::AuthContext& ctx, 
           // This runs on the store's writer thread: the push (a network
           // call) goes to the pool, while the service is open.
           std::lock_guard lock(gate->mu);
-          if (gate->open) {
-            return pool_.post([this, push, target, answer] {
-              push_kc(target, *push);
-              answer();
-            });
-          }
+          if (gate->open) return queue_push(target, push, std::move(answer));
         }
         answer();
       });
@@ -505,11 +503,108 @@ void MafService::push_kc(const std::string& target, const proto::MafKeyPush& pus
   // Pushing the same Kc under the same KcID twice has the effect of once,
   // so a push on a pooled connection Entity B closed (a restart) is sent
   // again on a fresh one.
+  push_requests_.fetch_add(1, std::memory_order_relaxed);
+  pushed_keys_.fetch_add(1, std::memory_order_relaxed);
   auto rsp = link_->call(peer->second, std::move(req), deadline, /*repeatable=*/true);
   if (!rsp) {
     spdlog::info("maf: could not push {} to {}: {}", push.kc_id, target, rsp.error().message());
   } else if (auto st = proto::expect_success(*rsp); !st) {
     spdlog::info("maf: {} refused the push of {}: {}", target, push.kc_id, st.error().detail());
+  }
+}
+
+MafService::PushStats MafService::push_stats() const {
+  PushStats st;
+  for (const auto& [target, lane] : push_lanes_) {
+    std::lock_guard lock(lane->mu);
+    st.queued += lane->queued.size();
+  }
+  st.requests = push_requests_.load(std::memory_order_relaxed);
+  st.keys = pushed_keys_.load(std::memory_order_relaxed);
+  return st;
+}
+
+void MafService::queue_push(const std::string& target, std::shared_ptr<const proto::MafKeyPush> push,
+                            std::function<void()> answer) {
+  PushLane& lane = *push_lanes_.at(target);
+  {
+    std::lock_guard lock(lane.mu);
+    lane.queued.emplace_back(std::move(push), std::move(answer));
+    if (lane.busy) return;  // the worker draining the lane takes it with the next batch
+    lane.busy = true;
+  }
+  pool_.post([this, target] { drain_pushes(target); });
+}
+
+void MafService::drain_pushes(const std::string& target) {
+  PushLane& lane = *push_lanes_.at(target);
+  while (true) {
+    std::vector<QueuedPush> batch;
+    {
+      std::lock_guard lock(lane.mu);
+      if (lane.queued.empty()) {
+        lane.busy = false;
+        return;
+      }
+      const auto n = static_cast<std::ptrdiff_t>(std::min(lane.queued.size(), proto::kMaxPushBatch));
+      batch.assign(std::make_move_iterator(lane.queued.begin()), std::make_move_iterator(lane.queued.begin() + n));
+      lane.queued.erase(lane.queued.begin(), lane.queued.begin() + n);
+    }
+    push_batch(target, lane, batch);
+    for (QueuedPush& q : batch) q.second();
+  }
+}
+
+// push_batch pushes |batch| in one request (sec:mkb), or one key per
+// request (sec:mkp) when it holds one key or the Entity B does not take
+// batches.
+void MafService::push_batch(const std::string& target, PushLane& lane, const std::vector<QueuedPush>& batch) {
+  if (batch.size() == 1 || !lane.batches.load(std::memory_order_relaxed)) {
+    for (const QueuedPush& q : batch) push_kc(target, *q.first);
+    return;
+  }
+  auto peer = cse_peers_.find(target);
+  if (peer == cse_peers_.end() || link_ == nullptr) return;
+  proto::MafKeyPushBatch body;
+  body.keys.reserve(batch.size());
+  for (const QueuedPush& q : batch) {
+    const proto::MafKeyPush& p = *q.first;
+    body.keys.push_back({p.kc_id, p.key.clone(), p.expiration, p.source_id, p.admin_fqdn, p.suid});
+  }
+  proto::Request req;
+  req.op = proto::Operation::create;
+  req.to = std::string(proto::kCseMafKeysPath);
+  req.ty = proto::kTyMafKeyReg;
+  req.from = fqdn_.str();
+  req.content = body.to_json();
+  body.keys.clear();  // wipes the copies of Kc
+  const auto deadline = std::min<std::chrono::milliseconds>(cfg_.link_timeout, std::chrono::milliseconds(500));
+  push_requests_.fetch_add(1, std::memory_order_relaxed);
+  pushed_keys_.fetch_add(batch.size(), std::memory_order_relaxed);
+  auto rsp = link_->call(peer->second, std::move(req), deadline, /*repeatable=*/true);
+  if (!rsp) {
+    spdlog::info("maf: could not push {} keys to {}: {}", batch.size(), target, rsp.error().message());
+    return;
+  }
+  if (auto st = proto::expect_success(*rsp); !st && rsp->rsc == Rsc::bad_request) {
+    // An Entity B that predates sec:mkb: one key per request from now on.
+    spdlog::info("maf: {} refused a batch of pushes ({}); pushing one key per request", target, st.error().detail());
+    lane.batches.store(false, std::memory_order_relaxed);
+    for (const QueuedPush& q : batch) push_kc(target, *q.first);
+    return;
+  } else if (!st) {
+    spdlog::info("maf: {} refused the push of {} keys: {}", target, batch.size(), st.error().detail());
+    return;
+  }
+  auto results = proto::MafKeyPushResults::from_json(rsp->content);
+  if (!results || results->rsc.size() != batch.size()) {
+    spdlog::info("maf: {} answered a push of {} keys with no result per key", target, batch.size());
+    return;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (results->rsc[i] != static_cast<int>(Rsc::created)) {
+      spdlog::info("maf: {} refused the push of {}: RSC {}", target, batch[i].first->kc_id, results->rsc[i]);
+    }
   }
 }
 

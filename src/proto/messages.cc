@@ -246,6 +246,47 @@ Result<MafKeyPush> MafKeyPush::from_json(const json& j) {
   return m;
 }
 
+json MafKeyPushBatch::to_json() const {
+  json list = json::array();
+  for (const MafKeyPush& k : keys) list.push_back(std::move(k.to_json()["sec:mkp"]));
+  return {{"sec:mkb", {{"mkp", std::move(list)}}}};
+}
+
+Result<MafKeyPushBatch> MafKeyPushBatch::from_json(const json& j) {
+  Reader r(j, "sec:mkb");
+  const json* list = r.raw("mkp");
+  if (r.ok() && (list == nullptr || !list->is_array())) r.bad("mkp", "is not an array");
+  if (r.ok() && list->empty()) r.bad("mkp", "is empty");
+  if (r.ok() && list->size() > kMaxPushBatch) r.bad("mkp", "has more than " + std::to_string(kMaxPushBatch) + " entries");
+  if (!r.ok()) return std::unexpected(r.error());
+  MafKeyPushBatch b;
+  b.keys.reserve(list->size());
+  for (const json& item : *list) {
+    auto k = MafKeyPush::from_json(json{{"sec:mkp", item}});
+    if (!k) return fail(k.error().code(), "sec:mkb.mkp[" + std::to_string(b.keys.size()) + "]: " + k.error().detail());
+    b.keys.push_back(std::move(*k));
+  }
+  return b;
+}
+
+json MafKeyPushResults::to_json() const { return {{"sec:mkbr", {{"rsc", rsc}}}}; }
+
+Result<MafKeyPushResults> MafKeyPushResults::from_json(const json& j) {
+  Reader r(j, "sec:mkbr");
+  const json* list = r.raw("rsc");
+  if (r.ok() && (list == nullptr || !list->is_array())) r.bad("rsc", "is not an array");
+  if (r.ok() && list->size() > kMaxPushBatch) r.bad("rsc", "has more than " + std::to_string(kMaxPushBatch) + " entries");
+  if (!r.ok()) return std::unexpected(r.error());
+  MafKeyPushResults out;
+  for (const json& v : *list) {
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1000 || v.get<std::int64_t>() > 9999) {
+      return fail(Errc::malformed_message, "sec:mkbr.rsc: an entry is not a response status code");
+    }
+    out.rsc.push_back(v.get<int>());
+  }
+  return out;
+}
+
 json RevocationFeed::to_json() const {
   json ent = json::array();
   for (const RevocationEntry& e : entries) {

@@ -74,6 +74,8 @@ DOC_RKI = "ESIzRFVmd4iZqrvM3e7/AA=="
 # Requests carry this expiry instead of the documented one (which would pass one day).
 FUTURE = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 30 * 86400))
 DOC_KV = "AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09o="
+DOC_RKI_2 = "IiMkJSYnKCkqKywtLi8wMQ=="  # the second key of cse-maf-key-push-batch
+DOC_KV_2 = "BQgLDhEUFxodICMmKSwvMjU4Oz5BREdKTVBTVllcX2I="
 
 
 def pct(text):
@@ -293,7 +295,8 @@ def body(h, doc_path):
     h.check(len(ex) == len(examples), "example names are unique", [n for n, _, _ in examples])
     known = {"mef-enrol-maf", "mef-enrol-kpsa", "mef-fetch-km", "mef-fetch-km-not-target", "mef-fetch-kpsa",
              "maf-client-reg", "maf-key-reg", "maf-key-retrieve", "maf-key-delete", "maf-client-delete",
-             "cse-retrieve-cb", "cse-create-ae", "cse-spoofed-origin", "cse-maf-key-push"}
+             "cse-retrieve-cb", "cse-create-ae", "cse-spoofed-origin", "cse-maf-key-push",
+             "cse-maf-key-push-batch"}
     h.check(set(ex) == known, "the document's examples are the ones this test runs",
             f"unknown {sorted(set(ex) - known)}, missing {sorted(known - set(ex))}")
     learnt = {}  # label -> hex of every key this test learns, for the secret scan
@@ -402,6 +405,12 @@ def body(h, doc_path):
     learnt["pushed Kc"] = push_kc.hex()
     p = Session(cse, CSE_FQDN, CONNECTION, cert=cert("maf"), ca=ca)
     run(p, "cse-maf-key-push", [(DOC_RKI, b64(push_rel)), (DOC_KV, b64(push_kc))])
+    # The batch form: two keys in one request, each answered 2001.
+    batch = [(secrets.token_bytes(16), secrets.token_bytes(32)) for _ in range(2)]
+    learnt["pushed Kc (batch)"] = batch[0][1].hex()
+    learnt["pushed Kc (batch, second)"] = batch[1][1].hex()
+    run(p, "cse-maf-key-push-batch", [(DOC_RKI, b64(batch[0][0])), (DOC_KV, b64(batch[0][1])),
+                                      (DOC_RKI_2, b64(batch[1][0])), (DOC_KV_2, b64(batch[1][1]))])
     # A device certificate may not push.
     req_push, _ = ex["cse-maf-key-push"]
     q = Session(cse, CSE_FQDN, CONNECTION, cert=cert("dev-c"), ca=ca)
@@ -413,6 +422,12 @@ def body(h, doc_path):
     e2 = Session(cse, CSE_FQDN, CONNECTION, psk=(b64(push_rel) + "@" + MAF, push_kc.hex()))
     run(e2, "cse-retrieve-cb", [], "cse-retrieve-cb on a session keyed by the pushed Kc")
     e2.close()
+    for i, (rel, kc) in enumerate(batch):
+        e3 = Session(cse, CSE_FQDN, CONNECTION, psk=(b64(rel) + "@" + MAF, kc.hex()))
+        who = "/dev-0001" if i == 0 else "/dev-0002"
+        run(e3, "cse-retrieve-cb", [("X-M2M-Origin: /dev-0001", "X-M2M-Origin: " + who)],
+            f"cse-retrieve-cb on a session keyed by batch key {i + 1}")
+        e3.close()
     # Entity B de-registers Kc when the connection ends (§4), so §3.4 needs a key of its own.
     h.check(wait_for(lambda: rki + "@" + MAF not in {k["kc_id"] for k in h.maf_keys()}),
             "Entity B de-registered the Kc when its connection ended")

@@ -32,6 +32,7 @@
 #include "m2msec/link/link.h"
 #include "m2msec/link/single_flight.h"
 #include "m2msec/proto/http_server.h"
+#include "m2msec/proto/messages.h"
 #include "m2msec/service/admin.h"
 #include "m2msec/service/audit.h"
 #include "m2msec/service/auth_context.h"
@@ -129,6 +130,7 @@ struct KeyStats {
   std::uint64_t joined = 0;         // lookups that waited for a fetch already running
   std::uint64_t negative_hits = 0;  // refused from the negative cache, without a fetch
   std::uint64_t pushed = 0;         // Kc keys a MAF pushed at key registration
+  std::uint64_t push_requests = 0;  // the requests that carried them (a batch carries several)
   std::uint64_t revoked = 0;        // keys dropped because their issuer revoked them
 };
 
@@ -233,6 +235,7 @@ class EntityB {
                   std::function<void(Result<SecretBytes>)> done);
   Result<proto::Response> call(const PeerEntry& peer, proto::Request req);
   void accept_push(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  proto::Rsc take_pushed_key(const proto::MafKeyPush& body, const Fqdn& maf, std::int64_t now, std::string& why);
   // key_target is the MAF Key Retrieval / De-Registration target of
   // |kc_id|, naming this process as holder.
   std::string key_target(const KeyId& kc_id) const;

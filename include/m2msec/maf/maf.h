@@ -149,6 +149,16 @@ class MafService {
   // been revoked while this MAF was down.
   bool revocations_synced() const { return feeds_synced_.load(); }
 
+  // PushStats counts MAF Key Push: keys waiting for the push in flight to
+  // their Entity B, and the requests and keys sent (a batch is one
+  // request of several keys).
+  struct PushStats {
+    std::size_t queued = 0;
+    std::uint64_t requests = 0;
+    std::uint64_t keys = 0;
+  };
+  PushStats push_stats() const;
+
  private:
   using ClientRef = std::shared_ptr<const store::MafClient>;
   // client_km_id is the canonical KmID behind a MAF PSK identity (a KmID
@@ -192,10 +202,28 @@ class MafService {
   // push_kc hands a committed Kc to its target Entity B (MAF Key Push),
   // best effort: a failure only means Entity B will retrieve it.
   void push_kc(const std::string& target, const proto::MafKeyPush& push);
+  // A push lane per target Entity B: one push in flight at a time, and the
+  // keys committed meanwhile go together in the next request (sec:mkb), so
+  // the pushes cost one exchange per batch, not per key, as the load grows.
+  // Each registration is answered once its key's push has ended.
+  using QueuedPush = std::pair<std::shared_ptr<const proto::MafKeyPush>, std::function<void()>>;
+  struct PushLane {
+    std::mutex mu;
+    bool busy = false;                 // a worker is draining |queued|
+    std::vector<QueuedPush> queued;
+    std::atomic<bool> batches{true};   // false once the Entity B refused a batch (4000)
+  };
+  void queue_push(const std::string& target, std::shared_ptr<const proto::MafKeyPush> push,
+                  std::function<void()> answer);
+  void drain_pushes(const std::string& target);
+  void push_batch(const std::string& target, PushLane& lane, const std::vector<QueuedPush>& batch);
 
   link::Link* link_;
   std::vector<link::Peer> mef_peers_;  // cfg_.mefs, resolved once
   std::map<std::string, link::Peer> cse_peers_;  // cfg_.cses by CSE-ID
+  std::map<std::string, std::unique_ptr<PushLane>> push_lanes_;  // by CSE-ID, as cse_peers_
+  std::atomic<std::uint64_t> push_requests_{0};
+  std::atomic<std::uint64_t> pushed_keys_{0};
   // Gate lets a store completion (writer thread) post to the pool only
   // while the service is open.
   struct Gate {

@@ -209,6 +209,29 @@ struct MafKeyPush {
   static Result<MafKeyPush> from_json(const nlohmann::json& j);
 };
 
+// kMaxPushBatch bounds the keys of one MafKeyPushBatch.
+inline constexpr std::size_t kMaxPushBatch = 64;
+
+// MafKeyPushBatch (sec:mkb) carries several pushes to one Entity B in one
+// request: the MAF sends the keys whose registrations committed while its
+// previous push to that Entity B was in flight (docs/protocol.md "MAF Key
+// Push"). Each entry has the fields of a sec:mkp body.
+struct MafKeyPushBatch {
+  std::vector<MafKeyPush> keys;    // mkp: 1 to kMaxPushBatch entries
+
+  nlohmann::json to_json() const;
+  static Result<MafKeyPushBatch> from_json(const nlohmann::json& j);
+};
+
+// MafKeyPushResults (sec:mkbr) answers a MafKeyPushBatch: one RSC per
+// entry, in the batch's order (2001: Entity B holds the key).
+struct MafKeyPushResults {
+  std::vector<int> rsc;            // rsc
+
+  nlohmann::json to_json() const;
+  static Result<MafKeyPushResults> from_json(const nlohmann::json& j);
+};
+
 // RevocationEntry is one entry of an issuer's revocation log: identifiers
 // only, never a key.
 struct RevocationEntry {

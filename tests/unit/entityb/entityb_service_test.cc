@@ -5,6 +5,7 @@
 #include <atomic>
 #include <fstream>
 #include <future>
+#include <tuple>
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/entityb/entityb.h"
@@ -368,6 +369,64 @@ TEST_F(EntityBTest, RefusesPushesThatDoNotFit) {
   EXPECT_EQ(push(maf, push_request({{"sec:mkp", "x"}})), 4000);
   EXPECT_EQ(push(maf, request(Operation::retrieve, std::string(proto::kCseMafKeysPath), "maf.example.com")), 4005);
   EXPECT_EQ(svc_->stats().pushed, 0u);
+}
+
+// A batch of pushes (sec:mkb): each entry is held or refused on its own,
+// and the answer gives one RSC per entry, in order. The second key is the
+// bytes 32..63 (python3: base64.b64encode(bytes(range(32, 64)))), its
+// RelativeKcID the bytes 16..31.
+constexpr const char* kSecondKcId = "EBESExQVFhcYGRobHB0eHw==@maf.example.com";
+constexpr const char* kSecondKv = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+proto::Request batch_request(const std::vector<nlohmann::json>& entries, const std::string& from = "maf.example.com") {
+  nlohmann::json list = nlohmann::json::array();
+  for (const nlohmann::json& e : entries) list.push_back(e["sec:mkp"]);
+  return push_request({{"sec:mkb", {{"mkp", list}}}}, from);
+}
+
+TEST_F(EntityBTest, AcceptsABatchOfPushesEntryByEntry) {
+  const proto::Response rsp =
+      call(*svc_, cert_ctx({}, {"maf.example.com"}),
+           batch_request({push_body(),
+                          push_body({{"kid", "AAECAwQFBgcICQoLDA0ODw==@maf2.example.com"}}),  // another MAF's
+                          push_body({{"et", "19700101T000001"}}),                               // expired
+                          push_body({{"kid", kSecondKcId}, {"kv", kSecondKv}, {"sid", "Cae-9"}})}));
+  ASSERT_EQ(rsc(rsp), 2000) << dbg(rsp);
+  auto results = proto::MafKeyPushResults::from_json(rsp.content);
+  ASSERT_TRUE(results) << results.error().message();
+  EXPECT_EQ(results->rsc, (std::vector<int>{2001, 4103, 4000, 2001}));
+  for (const auto& [id, kv, who] : {std::tuple{kPushedKcId, kPushedKv, "/dev-7"}, std::tuple{kSecondKcId, kSecondKv, "Cae-9"}}) {
+    std::promise<Result<SecretBytes>> p;
+    svc_->psk_lookup(tls::PskRequest{id, "in-cse.sp.example.com"},
+                     [&p](Result<SecretBytes> r) { p.set_value(std::move(r)); });
+    auto key = p.get_future().get();
+    ASSERT_TRUE(key) << id << ": " << key.error().message();
+    EXPECT_EQ(base64_encode(key->view()), kv);
+    EXPECT_EQ(session(id)->entity_id, who);
+  }
+  const KeyStats st = svc_->stats();
+  EXPECT_EQ(st.pushed, 2u);
+  EXPECT_EQ(st.push_requests, 1u);
+  EXPECT_EQ(st.maf_fetches, 0u);
+}
+
+TEST_F(EntityBTest, RefusesBatchesThatDoNotFit) {
+  auto push = [&](const AuthRef& ctx, proto::Request req) { return rsc(call(*svc_, ctx, std::move(req))); };
+  const AuthRef maf = cert_ctx({}, {"maf.example.com"});
+  // The whole batch: not from a configured MAF naming itself.
+  EXPECT_EQ(push(cert_ctx({}, {"maf2.example.com"}), batch_request({push_body()})), 4103);
+  EXPECT_EQ(push(session(kKpsaId), batch_request({push_body()})), 4103);
+  EXPECT_EQ(push(cert_ctx({}, {"maf.example.com"}, kDeviceCa), batch_request({push_body()})), 4103);
+  EXPECT_EQ(push(maf, batch_request({push_body()}, "maf2.example.com")), 4103);
+  // The whole batch: empty, too long, not a list, or an entry that does
+  // not parse (nothing of it is held).
+  EXPECT_EQ(push(maf, batch_request({})), 4000);
+  EXPECT_EQ(push(maf, batch_request(std::vector<nlohmann::json>(proto::kMaxPushBatch + 1, push_body()))), 4000);
+  EXPECT_EQ(push(maf, push_request({{"sec:mkb", {{"mkp", "x"}}}})), 4000);
+  EXPECT_EQ(push(maf, batch_request({push_body({{"kid", kSecondKcId}}), push_body({{"kv", 5}})})), 4000);
+  const KeyStats st = svc_->stats();
+  EXPECT_EQ(st.pushed, 0u);
+  EXPECT_EQ(st.push_requests, 0u);
 }
 
 }  // namespace

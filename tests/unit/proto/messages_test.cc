@@ -86,6 +86,53 @@ TEST(Messages, MafRoundTrips) {
   EXPECT_EQ(cr2->assigned_key_id, "00ff@maf.example.com");
 }
 
+// MAF Key Push in batches (docs/protocol.md 3.6): the entries keep their
+// order and each its own key; the shape is bounded.
+TEST(Messages, MafKeyPushBatchRoundTripAndBounds) {
+  MafKeyPushBatch b;
+  b.keys.push_back({"AAECAwQFBgcICQoLDA0ODw==@maf.example.com", key(1), 1795250580, "/dev-1", "sp.example.com",
+                    kSuidMafSaef});
+  b.keys.push_back({"EBESExQVFhcYGRobHB0eHw==@maf.example.com", key(2), 1795250581, "Cae-2", "", kSuidMafSaef});
+  const nlohmann::json wire = b.to_json();
+  ASSERT_TRUE(wire["sec:mkb"]["mkp"].is_array());
+  // Each entry is a sec:mkp body: 1795250580 = 2026-11-21T08:43:00Z.
+  EXPECT_EQ(wire["sec:mkb"]["mkp"][0]["et"], "20261121T084300");
+  auto b2 = MafKeyPushBatch::from_json(wire);
+  ASSERT_TRUE(b2) << b2.error().message();
+  ASSERT_EQ(b2->keys.size(), 2u);
+  EXPECT_EQ(b2->keys[0].kc_id, "AAECAwQFBgcICQoLDA0ODw==@maf.example.com");
+  std::string ones;  // key(1): 32 bytes of 0x01
+  for (int i = 0; i < 32; ++i) ones += "01";
+  EXPECT_EQ(hex_encode(b2->keys[0].key.view()), ones);
+  EXPECT_EQ(hex_encode(b2->keys[1].key.view()), hex_encode(key(2).view()));
+  EXPECT_EQ(b2->keys[1].expiration, 1795250581);
+  EXPECT_EQ(b2->keys[1].source_id, "Cae-2");
+
+  // Empty, too long, not a list, or one entry that does not parse: the
+  // whole batch is refused, naming the entry.
+  EXPECT_FALSE(MafKeyPushBatch::from_json({{"sec:mkb", {{"mkp", nlohmann::json::array()}}}}));
+  nlohmann::json many = wire;
+  while (many["sec:mkb"]["mkp"].size() <= kMaxPushBatch) many["sec:mkb"]["mkp"].push_back(wire["sec:mkb"]["mkp"][0]);
+  EXPECT_FALSE(MafKeyPushBatch::from_json(many));
+  many["sec:mkb"]["mkp"].erase(many["sec:mkb"]["mkp"].size() - 1);
+  EXPECT_TRUE(MafKeyPushBatch::from_json(many));  // kMaxPushBatch entries are fine
+  EXPECT_FALSE(MafKeyPushBatch::from_json({{"sec:mkb", {{"mkp", "x"}}}}));
+  EXPECT_FALSE(MafKeyPushBatch::from_json({{"sec:mkp", wire["sec:mkb"]["mkp"][0]}}));
+  nlohmann::json bad = wire;
+  bad["sec:mkb"]["mkp"][1]["kv"] = 5;
+  auto refused = MafKeyPushBatch::from_json(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("mkp[1]"), std::string::npos) << refused.error().message();
+
+  MafKeyPushResults r{{2001, 4103}};
+  auto r2 = MafKeyPushResults::from_json(r.to_json());
+  ASSERT_TRUE(r2) << r2.error().message();
+  EXPECT_EQ(r2->rsc, (std::vector<int>{2001, 4103}));
+  EXPECT_FALSE(MafKeyPushResults::from_json({{"sec:mkbr", {{"rsc", {2001, "4103"}}}}}));
+  EXPECT_FALSE(MafKeyPushResults::from_json({{"sec:mkbr", {{"rsc", {2001, 42}}}}}));
+  EXPECT_FALSE(MafKeyPushResults::from_json({{"sec:mkbr", {{"rsc", 2001}}}}));
+}
+
 // Each bad shape is a valid key registration with exactly one thing
 // changed, and must be refused for that thing: the error names the field.
 TEST(Messages, RejectBadShapes) {
