@@ -488,24 +488,31 @@ bool MafService::known_entity_b(const std::string& cse_id, const tls::PeerIdenti
   return false;
 }
 
-void MafService::push_kc(const std::string& target, const proto::MafKeyPush& push) {
+// send_push sends one MAF Key Push request carrying |keys| keys to
+// |target|'s Entity B.
+Result<proto::Response> MafService::send_push(const std::string& target, nlohmann::json content, std::size_t keys) {
   auto peer = cse_peers_.find(target);
-  if (peer == cse_peers_.end() || link_ == nullptr) return;
+  if (peer == cse_peers_.end() || link_ == nullptr) return fail(Errc::not_found, "no link to " + target);
   proto::Request req;
   req.op = proto::Operation::create;
   req.to = std::string(proto::kCseMafKeysPath);
   req.ty = proto::kTyMafKeyReg;
   req.from = fqdn_.str();
-  req.content = push.to_json();
+  req.content = std::move(content);
   // A push only saves Entity B a retrieval: it gets a short deadline, so
   // a slow Entity B delays an association by no more than this.
   const auto deadline = std::min<std::chrono::milliseconds>(cfg_.link_timeout, std::chrono::milliseconds(500));
+  push_requests_.fetch_add(1, std::memory_order_relaxed);
+  pushed_keys_.fetch_add(keys, std::memory_order_relaxed);
   // Pushing the same Kc under the same KcID twice has the effect of once,
   // so a push on a pooled connection Entity B closed (a restart) is sent
   // again on a fresh one.
-  push_requests_.fetch_add(1, std::memory_order_relaxed);
-  pushed_keys_.fetch_add(1, std::memory_order_relaxed);
-  auto rsp = link_->call(peer->second, std::move(req), deadline, /*repeatable=*/true);
+  return link_->call(peer->second, std::move(req), deadline, /*repeatable=*/true);
+}
+
+void MafService::push_kc(const std::string& target, const proto::MafKeyPush& push) {
+  if (!cse_peers_.contains(target) || link_ == nullptr) return;
+  auto rsp = send_push(target, push.to_json(), 1);
   if (!rsp) {
     spdlog::info("maf: could not push {} to {}: {}", push.kc_id, target, rsp.error().message());
   } else if (auto st = proto::expect_success(*rsp); !st) {
@@ -563,25 +570,16 @@ void MafService::push_batch(const std::string& target, PushLane& lane, const std
     for (const QueuedPush& q : batch) push_kc(target, *q.first);
     return;
   }
-  auto peer = cse_peers_.find(target);
-  if (peer == cse_peers_.end() || link_ == nullptr) return;
+  if (!cse_peers_.contains(target) || link_ == nullptr) return;
   proto::MafKeyPushBatch body;
   body.keys.reserve(batch.size());
   for (const QueuedPush& q : batch) {
     const proto::MafKeyPush& p = *q.first;
     body.keys.push_back({p.kc_id, p.key.clone(), p.expiration, p.source_id, p.admin_fqdn, p.suid});
   }
-  proto::Request req;
-  req.op = proto::Operation::create;
-  req.to = std::string(proto::kCseMafKeysPath);
-  req.ty = proto::kTyMafKeyReg;
-  req.from = fqdn_.str();
-  req.content = body.to_json();
+  nlohmann::json content = body.to_json();
   body.keys.clear();  // wipes the copies of Kc
-  const auto deadline = std::min<std::chrono::milliseconds>(cfg_.link_timeout, std::chrono::milliseconds(500));
-  push_requests_.fetch_add(1, std::memory_order_relaxed);
-  pushed_keys_.fetch_add(batch.size(), std::memory_order_relaxed);
-  auto rsp = link_->call(peer->second, std::move(req), deadline, /*repeatable=*/true);
+  auto rsp = send_push(target, std::move(content), batch.size());
   if (!rsp) {
     spdlog::info("maf: could not push {} keys to {}: {}", batch.size(), target, rsp.error().message());
     return;

@@ -202,6 +202,7 @@ class MafService {
   // push_kc hands a committed Kc to its target Entity B (MAF Key Push),
   // best effort: a failure only means Entity B will retrieve it.
   void push_kc(const std::string& target, const proto::MafKeyPush& push);
+  Result<proto::Response> send_push(const std::string& target, nlohmann::json content, std::size_t keys);
   // A push lane per target Entity B: one push in flight at a time, and the
   // keys committed meanwhile go together in the next request (sec:mkb), so
   // the pushes cost one exchange per batch, not per key, as the load grows.

@@ -12,6 +12,7 @@
 
 #include "../service/service_harness.h"
 #include "../tls/tls_harness.h"
+#include "maf_test_util.h"
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/proto/messages.h"
@@ -25,7 +26,7 @@ using proto::Operation;
 using tls::test::cert;
 using tls::test::trust;
 
-constexpr const char* kKmId = "0a0b0c0d@maf.example.com";
+using testing::kKmId;
 
 // StubEntityB answers CREATE /mafKeys: a single push (sec:mkp) with 2001;
 // a batch (sec:mkb) with 2001 per key, or with 4000 when it does not take
@@ -118,10 +119,7 @@ class MafPushTest : public ::testing::Test {
   void start(std::uint16_t cse_port) {
     store_ = store::testing::open_store(dir_.file("maf.db"));
     ASSERT_TRUE(store_);
-    MafConfig cfg;
-    cfg.listen.fqdn = "maf.example.com";
-    cfg.sp_domain = "sp.example.com";
-    cfg.admin_fqdn = "sp.example.com";
+    MafConfig cfg = testing::test_config();
     cfg.cses.push_back({"/cse1", "cse1.sp.example.com", "127.0.0.1:" + std::to_string(cse_port)});
     link::LinkOptions lo;
     lo.certificate = cert("maf");
@@ -130,12 +128,7 @@ class MafPushTest : public ::testing::Test {
     ASSERT_TRUE(l);
     link_ = std::move(*l);
     svc_ = std::make_unique<MafService>(cfg, *store_, *pool_, link_.get());
-    store::MafClient c;
-    c.km_id = KeyId::parse(KeyIdKind::km, kKmId)->canonical();
-    c.km = store::testing::secret_of(0x22);
-    c.entity_id = "/dev-1";
-    c.expires_at = service::now_unix() + 3600;
-    ASSERT_TRUE(store_->maf().register_client(c, service::now_unix()));
+    testing::add_test_client(*store_);
   }
 
   // register_key starts a key registration naming /cse1 on a session whose

@@ -15,6 +15,7 @@
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/messages.h"
 #include "../service/service_harness.h"
+#include "maf_test_util.h"
 
 namespace m2msec::maf {
 namespace {
@@ -22,7 +23,7 @@ namespace {
 using namespace service::testing;
 using proto::Operation;
 
-constexpr const char* kKmId = "0a0b0c0d@maf.example.com";
+using testing::kKmId;
 constexpr const char* kRelKcId = "ZGVmZ2hpamtsbW5vcHFycw==";
 constexpr const char* kKcB64 = "dHV2d3h5ent8fX5/gIGCg4SFhoeIiYqLjI2Oj5CRkpM=";
 
@@ -31,17 +32,8 @@ class MafServiceTest : public ::testing::Test {
   void SetUp() override {
     store_ = store::testing::open_store(dir_.file("maf.db"));
     ASSERT_TRUE(store_);
-    MafConfig cfg;
-    cfg.listen.fqdn = "maf.example.com";
-    cfg.sp_domain = "sp.example.com";
-    cfg.admin_fqdn = "sp.example.com";
-    svc_ = std::make_unique<MafService>(cfg, *store_, pool_, nullptr);
-    store::MafClient c;
-    c.km_id = KeyId::parse(KeyIdKind::km, kKmId)->canonical();
-    c.km = store::testing::secret_of(0x22);
-    c.entity_id = "/dev-1";
-    c.expires_at = service::now_unix() + 3600;
-    ASSERT_TRUE(store_->maf().register_client(c, service::now_unix()));
+    svc_ = std::make_unique<MafService>(testing::test_config(), *store_, pool_, nullptr);
+    testing::add_test_client(*store_);
   }
 
   static nlohmann::json key_reg(nlohmann::json extra = nlohmann::json::object()) {
