@@ -34,6 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip<MafKeyRegResponse>(j);
   round_trip<MafKeyRetrieveResponse>(j);
   round_trip<MafKeyPush>(j);
+  round_trip<MafKeyPushBatch>(j);
+  round_trip<MafKeyPushResults>(j);
   round_trip<RevocationFeed>(j);
   return 0;
 }

@@ -557,7 +557,12 @@ void MafService::drain_pushes(const std::string& target) {
       batch.assign(std::make_move_iterator(lane.queued.begin()), std::make_move_iterator(lane.queued.begin() + n));
       lane.queued.erase(lane.queued.begin(), lane.queued.begin() + n);
     }
-    push_batch(target, lane, batch);
+    try {
+      push_batch(target, lane, batch);
+    } catch (const std::exception& e) {
+      // A push is best effort; its registrations are answered all the same.
+      spdlog::warn("maf: push to {} failed: {}", target, printable(e.what()));
+    }
     for (QueuedPush& q : batch) q.second();
   }
 }
