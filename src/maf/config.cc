@@ -24,6 +24,7 @@ Result<MafConfig> load_maf_config(const service::ConfigFile& file) {
   c.purge_interval = std::chrono::seconds(t->integer("purge_interval_s", 300, 0, 86400));
   c.link_pool_size = static_cast<std::size_t>(t->integer("link_pool_size", 4, 1, 64));
   c.link_timeout = std::chrono::milliseconds(t->integer("link_timeout_ms", 5000, 100, 600000));
+  c.push_timeout = std::chrono::milliseconds(t->integer("push_timeout_ms", 500, 10, 600000));
   c.revocation_poll = std::chrono::milliseconds(t->integer("revocation_poll_ms", 250, 50, 60000));
   for (service::ConfigTable& m : t->tables("mef")) {
     PeerEntry e{m.str("fqdn", "", true), m.str("address", "", true)};

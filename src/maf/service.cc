@@ -501,7 +501,7 @@ Result<proto::Response> MafService::send_push(const std::string& target, nlohman
   req.content = std::move(content);
   // A push only saves Entity B a retrieval: it gets a short deadline, so
   // a slow Entity B delays an association by no more than this.
-  const auto deadline = std::min<std::chrono::milliseconds>(cfg_.link_timeout, std::chrono::milliseconds(500));
+  const auto deadline = std::min(cfg_.link_timeout, cfg_.push_timeout);
   push_requests_.fetch_add(1, std::memory_order_relaxed);
   pushed_keys_.fetch_add(keys, std::memory_order_relaxed);
   // Pushing the same Kc under the same KcID twice has the effect of once,
@@ -537,8 +537,10 @@ void MafService::queue_push(const std::string& target, std::shared_ptr<const pro
   {
     std::lock_guard lock(lane.mu);
     lane.queued.emplace_back(std::move(push), std::move(answer));
-    if (lane.busy) return;  // the worker draining the lane takes it with the next batch
-    lane.busy = true;
+    // A worker draining the lane takes it with its next batch; another
+    // starts only when a full batch waits.
+    if (lane.draining > 0 && (lane.queued.size() < proto::kMaxPushBatch || lane.draining >= kMaxPushDrainers)) return;
+    ++lane.draining;
   }
   pool_.post([this, target] { drain_pushes(target); });
 }
@@ -550,7 +552,7 @@ void MafService::drain_pushes(const std::string& target) {
     {
       std::lock_guard lock(lane.mu);
       if (lane.queued.empty()) {
-        lane.busy = false;
+        --lane.draining;
         return;
       }
       const auto n = static_cast<std::ptrdiff_t>(std::min(lane.queued.size(), proto::kMaxPushBatch));

@@ -66,6 +66,7 @@ struct MafConfig {
   std::vector<CseEntry> cses;             // Entity Bs it serves: targets, retrieval, MAF Key Push
   std::size_t link_pool_size = 4;         // connections kept open per MEF
   std::chrono::milliseconds link_timeout{5000};  // deadline of one call to a MEF
+  std::chrono::milliseconds push_timeout{500};   // deadline of one MAF Key Push (at most link_timeout)
   std::chrono::milliseconds revocation_poll{250};  // revocation feeds read this often
 };
 
@@ -206,11 +207,14 @@ class MafService {
   // A push lane per target Entity B: one push in flight at a time, and the
   // keys committed meanwhile go together in the next request (sec:mkb), so
   // the pushes cost one exchange per batch, not per key, as the load grows.
-  // Each registration is answered once its key's push has ended.
+  // While a full batch waits behind the pushes in flight (a slow Entity B),
+  // up to kMaxPushDrainers workers push at once. Each registration is
+  // answered once its key's push has ended.
+  static constexpr unsigned kMaxPushDrainers = 4;
   using QueuedPush = std::pair<std::shared_ptr<const proto::MafKeyPush>, std::function<void()>>;
   struct PushLane {
     std::mutex mu;
-    bool busy = false;                 // a worker is draining |queued|
+    unsigned draining = 0;             // workers draining |queued|
     std::vector<QueuedPush> queued;
     std::atomic<bool> batches{true};   // false once the Entity B refused a batch (4000)
   };

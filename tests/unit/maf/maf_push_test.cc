@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <set>
 
@@ -120,6 +121,8 @@ class MafPushTest : public ::testing::Test {
     store_ = store::testing::open_store(dir_.file("maf.db"));
     ASSERT_TRUE(store_);
     MafConfig cfg = testing::test_config();
+    // A held push must stay in flight for as long as a test holds it.
+    cfg.link_timeout = cfg.push_timeout = 30s;
     cfg.cses.push_back({"/cse1", "cse1.sp.example.com", "127.0.0.1:" + std::to_string(cse_port)});
     link::LinkOptions lo;
     lo.certificate = cert("maf");
@@ -211,6 +214,27 @@ TEST_F(MafPushTest, KeysCommittedDuringAPushGoInOneBatch) {
   EXPECT_EQ(st.queued, 0u);
 }
 
+// Behind a push that does not end (a slow Entity B), a full batch of keys
+// goes in a second request at once rather than waiting.
+TEST_F(MafPushTest, AFullBatchDoesNotWaitBehindASlowPush) {
+  StubEntityB cse(/*takes_batches=*/true);
+  start(cse.port());
+  cse.hold_next();
+  auto first = register_key(100);
+  ASSERT_TRUE(cse.wait_requests(1));
+  std::vector<std::future<proto::Response>> rest;
+  for (std::size_t i = 0; i < proto::kMaxPushBatch; ++i) rest.push_back(register_key(static_cast<std::uint8_t>(3 * i)));
+  ASSERT_TRUE(cse.wait_requests(2)) << "the full batch waited behind the held push";
+  for (auto& f : rest) ASSERT_EQ(rsc(f.get()), 2001);
+  EXPECT_EQ(first.wait_for(0ms), std::future_status::timeout) << "answered before its push";
+  auto batch = proto::MafKeyPushBatch::from_json(cse.bodies()[1]);
+  ASSERT_TRUE(batch) << batch.error().message();
+  EXPECT_EQ(batch->keys.size(), proto::kMaxPushBatch);
+  cse.release();
+  ASSERT_EQ(rsc(first.get()), 2001);
+  EXPECT_EQ(svc_->push_stats().requests, 2u);
+}
+
 // An Entity B that refuses a batch (4000, as one that knows only sec:mkp
 // answers) gets those keys one per request, and no batch again.
 TEST_F(MafPushTest, AnEntityBThatRefusesABatchGetsOneKeyPerRequest) {
@@ -234,6 +258,31 @@ TEST_F(MafPushTest, AnEntityBThatRefusesABatchGetsOneKeyPerRequest) {
   // round 2: three single pushes.
   EXPECT_EQ(kinds, (std::vector<std::string>{"sec:mkp", "sec:mkb", "sec:mkp", "sec:mkp", "sec:mkp", "sec:mkp",
                                              "sec:mkp"}));
+}
+
+// push_timeout_ms: 500 ms unless set, 10 ms to 600 s; anything else is
+// refused at load, naming the key.
+TEST(MafConfigTest, PushTimeoutIsBounded) {
+  TempDir dir;
+  auto load = [&](const std::string& extra) {
+    const std::string path = dir.file("maf.toml");
+    std::ofstream(path) << "[maf]\nfqdn = \"maf.example.com\"\nsp_domain = \"sp.example.com\"\ndata_dir = \"d\"\n"
+                        << extra;
+    auto file = service::ConfigFile::load(path);
+    EXPECT_TRUE(file);
+    return load_maf_config(*file);
+  };
+  auto plain = load("");
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_EQ(plain->push_timeout, 500ms);
+  auto set = load("push_timeout_ms = 50\n");
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ(set->push_timeout, 50ms);
+  for (const char* bad : {"push_timeout_ms = 9\n", "push_timeout_ms = 600001\n", "push_timeout_ms = \"fast\"\n"}) {
+    auto c = load(bad);
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().message().find("push_timeout_ms"), std::string::npos) << c.error().message();
+  }
 }
 
 }  // namespace
