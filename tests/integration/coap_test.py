@@ -73,7 +73,7 @@ import unicodedata
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from saef_harness import CSE_ID, MAF, MEF_FQDN, Saef, wait_until  # noqa: E402
+from saef_harness import CSE_ID, MAF, MEF_FQDN, Saef, free_port, wait_until  # noqa: E402
 
 TOOL_TIMEOUT = 20           # bound on one s_client wait or one libcoap run (never a measurement)
 NUL_RETRIES = 12
@@ -460,26 +460,7 @@ def expect_libcoap(h, what, result, want_code, want_rsc, rqi):
 
 def free_port_pair():
     """free_port_pair returns p such that p and p + 1 are free for TCP and UDP (coap-server takes p + 1 for DTLS)."""
-    for _ in range(200):
-        socks = []
-        try:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            socks.append(s)
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-            if p >= 65535:
-                continue
-            for port, kind in ((p, socket.SOCK_STREAM), (p + 1, socket.SOCK_DGRAM), (p + 1, socket.SOCK_STREAM)):
-                t = socket.socket(socket.AF_INET, kind)
-                socks.append(t)
-                t.bind(("127.0.0.1", port))
-            return p
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port pair")
+    return free_port(pair=True)
 
 
 def udp_bound(port):

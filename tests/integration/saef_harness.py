@@ -49,21 +49,59 @@ READY_TIMEOUT = 60
 CONNECT_SUITE = "PSK-AES128-CBC-SHA256"
 
 
-def free_port():
-    """free_port returns a port that is free for both TCP and UDP on 127.0.0.1."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def _picked_port_range():
+    """_picked_port_range is where free_port picks: ports the kernel never hands out on its own.
+
+    An outgoing connection takes its local port from the ephemeral range
+    (net.ipv4.ip_local_port_range, 32768-60999 by default). A port picked
+    there and released can be taken by a connection of a test running
+    alongside before the server that was given it binds it ("Address
+    already in use"); a port outside the range cannot.
+    """
+    low, high = 32768, 60999
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            low, high = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
+        pass
+    if low - 1 >= 11000:
+        return 10000, low - 1
+    if high + 1 <= 64535:
+        return high + 1, 65534
+    return None  # the ephemeral range covers nearly everything: let the kernel pick
+
+
+def free_port(pair=False):
+    """free_port returns a port that is free for both TCP and UDP on 127.0.0.1 (with pair, port + 1 too).
+
+    It is picked at random outside the ephemeral range (_picked_port_range),
+    so only another test's pick could take it before its server binds.
+    """
+    span = _picked_port_range()
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        socks = []
         try:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            u.bind(("127.0.0.1", port))
+            if span is None:
+                first = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(first)
+                first.bind(("127.0.0.1", 0))
+                port = first.getsockname()[1]
+            else:
+                port = rng.randint(span[0], span[1] - 1)
+            for p in ((port, port + 1) if pair else (port,)):
+                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                    if span is None and p == port and kind == socket.SOCK_DGRAM:
+                        continue  # bound above
+                    t = socket.socket(socket.AF_INET, kind)
+                    socks.append(t)
+                    t.bind(("127.0.0.1", p))
             return port
         except OSError:
             continue
         finally:
-            t.close()
-            u.close()
+            for t in socks:
+                t.close()
     raise RuntimeError("no free port")
 
 
