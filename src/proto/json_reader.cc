@@ -58,21 +58,25 @@ bool JsonReader::boolean(const char* key, bool dflt) {
   return v->get<bool>();
 }
 
+std::optional<std::int64_t> JsonReader::in_range(const char* key, const json& v, std::int64_t min, std::int64_t max,
+                                                 const char* what) {
+  const std::string range = " out of range " + std::to_string(min) + ".." + std::to_string(max);
+  if (!v.is_number_integer()) return bad(key, std::string(what) + " not an integer"), std::nullopt;
+  // An unsigned value above INT64_MAX is out of every range we accept.
+  if (v.is_number_unsigned() &&
+      v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return bad(key, what + range), std::nullopt;
+  }
+  const auto n = v.get<std::int64_t>();
+  if (n < min || n > max) return bad(key, what + range), std::nullopt;
+  return n;
+}
+
 std::int64_t JsonReader::integer(const char* key, std::int64_t dflt, std::int64_t min, std::int64_t max,
                                  bool required) {
   const json* v = field(key, required);
   if (v == nullptr) return dflt;
-  if (!v->is_number_integer()) return bad(key, "is not an integer"), dflt;
-  // An unsigned value above INT64_MAX is out of every range we accept.
-  if (v->is_number_unsigned() &&
-      v->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return bad(key, "is out of range " + std::to_string(min) + ".." + std::to_string(max)), dflt;
-  }
-  const auto n = v->get<std::int64_t>();
-  if (n < min || n > max) {
-    return bad(key, "is out of range " + std::to_string(min) + ".." + std::to_string(max)), dflt;
-  }
-  return n;
+  return in_range(key, *v, min, max, "is").value_or(dflt);
 }
 
 std::int64_t JsonReader::time(const char* key, bool required) {
@@ -94,12 +98,19 @@ SecretBytes JsonReader::key(const char* key_name) {
   return out;
 }
 
-std::vector<std::string> JsonReader::strings(const char* key, bool required, std::size_t max_items) {
+const json* JsonReader::array(const char* key, bool required, std::size_t max_items, std::size_t min_items) {
   const json* v = field(key, required);
+  if (v == nullptr) return nullptr;
+  if (!v->is_array()) return bad(key, "is not an array"), nullptr;
+  if (v->size() > max_items) return bad(key, "has more than " + std::to_string(max_items) + " elements"), nullptr;
+  if (v->size() < min_items) return bad(key, "has fewer than " + std::to_string(min_items) + " elements"), nullptr;
+  return v;
+}
+
+std::vector<std::string> JsonReader::strings(const char* key, bool required, std::size_t max_items) {
   std::vector<std::string> out;
+  const json* v = array(key, required, max_items);
   if (v == nullptr) return out;
-  if (!v->is_array()) return bad(key, "is not an array"), out;
-  if (v->size() > max_items) return bad(key, "has more than " + std::to_string(max_items) + " elements"), out;
   for (const json& e : *v) {
     if (!e.is_string()) return bad(key, "has a non-string element"), std::vector<std::string>();
     if (e.get_ref<const std::string&>().size() > kMaxFieldLength) {
@@ -107,6 +118,19 @@ std::vector<std::string> JsonReader::strings(const char* key, bool required, std
              std::vector<std::string>();
     }
     out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+std::vector<std::int64_t> JsonReader::integers(const char* key, std::int64_t min, std::int64_t max, bool required,
+                                               std::size_t max_items) {
+  std::vector<std::int64_t> out;
+  const json* v = array(key, required, max_items);
+  if (v == nullptr) return out;
+  for (const json& e : *v) {
+    auto n = in_range(key, e, min, max, "has an element");
+    if (!n) return {};
+    out.push_back(*n);
   }
   return out;
 }

@@ -246,6 +246,10 @@ Result<MafKeyPush> MafKeyPush::from_json(const json& j) {
   return m;
 }
 
+MafKeyPush MafKeyPush::clone() const {
+  return {kc_id, key.clone(), expiration, source_id, admin_fqdn, suid};
+}
+
 json MafKeyPushBatch::to_json() const {
   json list = json::array();
   for (const MafKeyPush& k : keys) list.push_back(std::move(k.to_json()["sec:mkp"]));
@@ -254,10 +258,7 @@ json MafKeyPushBatch::to_json() const {
 
 Result<MafKeyPushBatch> MafKeyPushBatch::from_json(const json& j) {
   Reader r(j, "sec:mkb");
-  const json* list = r.raw("mkp");
-  if (r.ok() && (list == nullptr || !list->is_array())) r.bad("mkp", "is not an array");
-  if (r.ok() && list->empty()) r.bad("mkp", "is empty");
-  if (r.ok() && list->size() > kMaxPushBatch) r.bad("mkp", "has more than " + std::to_string(kMaxPushBatch) + " entries");
+  const json* list = r.array("mkp", true, kMaxPushBatch, 1);
   if (!r.ok()) return std::unexpected(r.error());
   MafKeyPushBatch b;
   b.keys.reserve(list->size());
@@ -273,18 +274,9 @@ json MafKeyPushResults::to_json() const { return {{"sec:mkbr", {{"rsc", rsc}}}};
 
 Result<MafKeyPushResults> MafKeyPushResults::from_json(const json& j) {
   Reader r(j, "sec:mkbr");
-  const json* list = r.raw("rsc");
-  if (r.ok() && (list == nullptr || !list->is_array())) r.bad("rsc", "is not an array");
-  if (r.ok() && list->size() > kMaxPushBatch) r.bad("rsc", "has more than " + std::to_string(kMaxPushBatch) + " entries");
+  const std::vector<std::int64_t> codes = r.integers("rsc", 1000, 9999, true, kMaxPushBatch);
   if (!r.ok()) return std::unexpected(r.error());
-  MafKeyPushResults out;
-  for (const json& v : *list) {
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 1000 || v.get<std::int64_t>() > 9999) {
-      return fail(Errc::malformed_message, "sec:mkbr.rsc: an entry is not a response status code");
-    }
-    out.rsc.push_back(v.get<int>());
-  }
-  return out;
+  return MafKeyPushResults{std::vector<int>(codes.begin(), codes.end())};
 }
 
 json RevocationFeed::to_json() const {

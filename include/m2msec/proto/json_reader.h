@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,14 @@ class JsonReader {
   SecretBytes key(const char* key_name);
   // strings reads an array of at most |max_items| strings.
   std::vector<std::string> strings(const char* key, bool required, std::size_t max_items = 64);
+  // integers reads an array of at most |max_items| integers, each in
+  // [min, max] as integer() checks one.
+  std::vector<std::int64_t> integers(const char* key, std::int64_t min, std::int64_t max, bool required,
+                                     std::size_t max_items = 64);
+  // array returns the field if it is an array of |min_items| to
+  // |max_items| elements (nullptr otherwise, a failure unless absent and
+  // not |required|); its elements are the caller's to check.
+  const nlohmann::json* array(const char* key, bool required, std::size_t max_items, std::size_t min_items = 0);
   // raw returns the field or nullptr if absent (no type check).
   const nlohmann::json* raw(const char* key) { return field(key, false); }
   // has is true if the field is present and not null.
@@ -56,6 +65,10 @@ class JsonReader {
 
  private:
   const nlohmann::json* field(const char* key, bool required);
+  // in_range is |v| if it is an integer in [min, max]; else it records
+  // |what| for |key| and returns nullopt.
+  std::optional<std::int64_t> in_range(const char* key, const nlohmann::json& v, std::int64_t min, std::int64_t max,
+                                       const char* what);
   const char* wrapper_;
   const nlohmann::json* obj_ = nullptr;
   std::string err_;

@@ -205,6 +205,7 @@ struct MafKeyPush {
   std::string admin_fqdn;          // adm
   int suid = kSuidMafSaef;         // suid
 
+  MafKeyPush clone() const;  // the key copied, to be wiped with the copy
   nlohmann::json to_json() const;
   static Result<MafKeyPush> from_json(const nlohmann::json& j);
 };

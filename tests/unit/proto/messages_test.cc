@@ -110,10 +110,13 @@ TEST(Messages, MafKeyPushBatchRoundTripAndBounds) {
 
   // Empty, too long, not a list, or one entry that does not parse: the
   // whole batch is refused, naming the entry.
-  EXPECT_FALSE(MafKeyPushBatch::from_json({{"sec:mkb", {{"mkp", nlohmann::json::array()}}}}));
+  auto empty = MafKeyPushBatch::from_json({{"sec:mkb", {{"mkp", nlohmann::json::array()}}}});
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().detail(), "sec:mkb.mkp has fewer than 1 elements");
   nlohmann::json many = wire;
   while (many["sec:mkb"]["mkp"].size() <= kMaxPushBatch) many["sec:mkb"]["mkp"].push_back(wire["sec:mkb"]["mkp"][0]);
   EXPECT_FALSE(MafKeyPushBatch::from_json(many));
+  EXPECT_EQ(MafKeyPushBatch::from_json(many).error().detail(), "sec:mkb.mkp has more than 64 elements");
   many["sec:mkb"]["mkp"].erase(many["sec:mkb"]["mkp"].size() - 1);
   EXPECT_TRUE(MafKeyPushBatch::from_json(many));  // kMaxPushBatch entries are fine
   EXPECT_FALSE(MafKeyPushBatch::from_json({{"sec:mkb", {{"mkp", "x"}}}}));
@@ -128,9 +131,25 @@ TEST(Messages, MafKeyPushBatchRoundTripAndBounds) {
   auto r2 = MafKeyPushResults::from_json(r.to_json());
   ASSERT_TRUE(r2) << r2.error().message();
   EXPECT_EQ(r2->rsc, (std::vector<int>{2001, 4103}));
-  EXPECT_FALSE(MafKeyPushResults::from_json({{"sec:mkbr", {{"rsc", {2001, "4103"}}}}}));
-  EXPECT_FALSE(MafKeyPushResults::from_json({{"sec:mkbr", {{"rsc", {2001, 42}}}}}));
-  EXPECT_FALSE(MafKeyPushResults::from_json({{"sec:mkbr", {{"rsc", 2001}}}}));
+  // The answer comes from a peer: every code is range-checked as 64-bit
+  // before it is narrowed (4294969297 would narrow to 2001 as an int).
+  using json = nlohmann::json;
+  const std::vector<std::pair<json, std::string>> bad_results = {
+      {json::array({2001, "4103"}), "sec:mkbr.rsc has an element not an integer"},
+      {json::array({2001, 2001.0}), "sec:mkbr.rsc has an element not an integer"},
+      {json::array({2001, 42}), "sec:mkbr.rsc has an element out of range 1000..9999"},
+      {json::array({4294969297LL}), "sec:mkbr.rsc has an element out of range 1000..9999"},
+      {json::array({18446744073709551615ULL}), "sec:mkbr.rsc has an element out of range 1000..9999"},
+      {json::array({-2001}), "sec:mkbr.rsc has an element out of range 1000..9999"},
+      {json(2001), "sec:mkbr.rsc is not an array"},
+      {json(std::vector<int>(kMaxPushBatch + 1, 2001)), "sec:mkbr.rsc has more than 64 elements"},
+      {json(), "sec:mkbr.rsc is missing"},
+  };
+  for (const auto& [rsc, why] : bad_results) {
+    auto got = MafKeyPushResults::from_json({{"sec:mkbr", {{"rsc", rsc}}}});
+    ASSERT_FALSE(got) << rsc.dump();
+    EXPECT_EQ(got.error().detail(), why) << rsc.dump();
+  }
 }
 
 // Each bad shape is a valid key registration with exactly one thing
