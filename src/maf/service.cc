@@ -42,8 +42,9 @@ MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& 
   }
   for (const CseEntry& c : cfg_.cses) {
     if (auto ep = service::parse_endpoint(c.address)) {
-      cse_peers_[c.cse_id] = link::Peer{ep->host, ep->port, c.fqdn};
-      push_lanes_[c.cse_id] = std::make_unique<PushLane>();
+      CsePeer& cse = cse_peers_[c.cse_id];  // built in place: a lane does not move
+      cse.cse_id = c.cse_id;
+      cse.peer = link::Peer{ep->host, ep->port, c.fqdn};
     }
   }
 }
@@ -432,7 +433,9 @@ void MafService::store_key(const Request& req, const service::AuthContext& ctx, 
   // commit, so it never holds a key the MAF refused) before the device
   // hears back, so the device's first handshake there is already warm.
   std::shared_ptr<const proto::MafKeyPush> push;
-  if (link_ != nullptr && cse_peers_.count(body.targets.front()) != 0) {
+  auto cse = cse_peers_.find(body.targets.front());
+  CsePeer* push_to = link_ != nullptr && cse != cse_peers_.end() ? &cse->second : nullptr;
+  if (push_to != nullptr) {
     proto::MafKeyPush p;
     p.kc_id = kc_id->str();
     p.key = k.kc.clone();
@@ -444,7 +447,7 @@ void MafService::store_key(const Request& req, const service::AuthContext& ctx, 
   }
   store_.maf().register_kc_async(
       k, now,
-      [this, gate = gate_, push, req, reply, body = rsp.to_json(), text = kc_id->str(), entity,
+      [this, gate = gate_, push, push_to, req, reply, body = rsp.to_json(), text = kc_id->str(), entity,
        target = body.targets.front(), expires](Status st) {
         if (!st) return reply(refusal(req, st.error(), "KcID"));
         spdlog::info("maf: registered {} for {} -> {}", text, entity, target);
@@ -454,7 +457,7 @@ void MafService::store_key(const Request& req, const service::AuthContext& ctx, 
           // This runs on the store's writer thread: the push (a network
           // call) goes to the pool, while the service is open.
           std::lock_guard lock(gate->mu);
-          if (gate->open) return queue_push(target, push, std::move(answer));
+          if (gate->open) return queue_push(*push_to, push, std::move(answer));
         }
         answer();
       });
@@ -488,11 +491,8 @@ bool MafService::known_entity_b(const std::string& cse_id, const tls::PeerIdenti
   return false;
 }
 
-// send_push sends one MAF Key Push request carrying |keys| keys to
-// |target|'s Entity B.
-Result<proto::Response> MafService::send_push(const std::string& target, nlohmann::json content, std::size_t keys) {
-  auto peer = cse_peers_.find(target);
-  if (peer == cse_peers_.end() || link_ == nullptr) return fail(Errc::not_found, "no link to " + target);
+// send_push sends one MAF Key Push request carrying |keys| keys to |cse|.
+Result<proto::Response> MafService::send_push(CsePeer& cse, nlohmann::json content, std::size_t keys) {
   proto::Request req;
   req.op = proto::Operation::create;
   req.to = std::string(proto::kCseMafKeysPath);
@@ -507,46 +507,47 @@ Result<proto::Response> MafService::send_push(const std::string& target, nlohman
   // Pushing the same Kc under the same KcID twice has the effect of once,
   // so a push on a pooled connection Entity B closed (a restart) is sent
   // again on a fresh one.
-  return link_->call(peer->second, std::move(req), deadline, /*repeatable=*/true);
+  return link_->call(cse.peer, std::move(req), deadline, /*repeatable=*/true);
 }
 
-void MafService::push_kc(const std::string& target, const proto::MafKeyPush& push) {
-  if (!cse_peers_.contains(target) || link_ == nullptr) return;
-  auto rsp = send_push(target, push.to_json(), 1);
+void MafService::push_kc(CsePeer& cse, const proto::MafKeyPush& push) {
+  auto rsp = send_push(cse, push.to_json(), 1);
   if (!rsp) {
-    spdlog::info("maf: could not push {} to {}: {}", push.kc_id, target, rsp.error().message());
+    spdlog::info("maf: could not push {} to {}: {}", push.kc_id, cse.cse_id, rsp.error().message());
   } else if (auto st = proto::expect_success(*rsp); !st) {
-    spdlog::info("maf: {} refused the push of {}: {}", target, push.kc_id, st.error().detail());
+    spdlog::info("maf: {} refused the push of {}: {}", cse.cse_id, push.kc_id, printable(st.error().detail(), 256));
   }
 }
 
 MafService::PushStats MafService::push_stats() const {
   PushStats st;
-  for (const auto& [target, lane] : push_lanes_) {
-    std::lock_guard lock(lane->mu);
-    st.queued += lane->queued.size();
+  for (const auto& [id, cse] : cse_peers_) {
+    std::lock_guard lock(cse.lane.mu);
+    st.queued += cse.lane.queued.size();
   }
   st.requests = push_requests_.load(std::memory_order_relaxed);
   st.keys = pushed_keys_.load(std::memory_order_relaxed);
   return st;
 }
 
-void MafService::queue_push(const std::string& target, std::shared_ptr<const proto::MafKeyPush> push,
-                            std::function<void()> answer) {
-  PushLane& lane = *push_lanes_.at(target);
+void MafService::queue_push(CsePeer& cse, std::shared_ptr<const proto::MafKeyPush> push, std::function<void()> answer) {
+  PushLane& lane = cse.lane;
   {
     std::lock_guard lock(lane.mu);
     lane.queued.emplace_back(std::move(push), std::move(answer));
-    // A worker draining the lane takes it with its next batch; another
-    // starts only when a full batch waits.
-    if (lane.draining > 0 && (lane.queued.size() < proto::kMaxPushBatch || lane.draining >= kMaxPushDrainers)) return;
+    // The workers draining the lane take it with their next batch; another
+    // starts only when a full batch waits for each of them.
+    if (lane.draining > 0 &&
+        (lane.queued.size() < proto::kMaxPushBatch * lane.draining || lane.draining >= kMaxPushDrainers)) {
+      return;
+    }
     ++lane.draining;
   }
-  pool_.post([this, target] { drain_pushes(target); });
+  pool_.post([this, &cse] { drain_pushes(cse); });
 }
 
-void MafService::drain_pushes(const std::string& target) {
-  PushLane& lane = *push_lanes_.at(target);
+void MafService::drain_pushes(CsePeer& cse) {
+  PushLane& lane = cse.lane;
   while (true) {
     std::vector<QueuedPush> batch;
     {
@@ -560,10 +561,10 @@ void MafService::drain_pushes(const std::string& target) {
       lane.queued.erase(lane.queued.begin(), lane.queued.begin() + n);
     }
     try {
-      push_batch(target, lane, batch);
+      push_batch(cse, batch);
     } catch (const std::exception& e) {
       // A push is best effort; its registrations are answered all the same.
-      spdlog::warn("maf: push to {} failed: {}", target, printable(e.what()));
+      spdlog::warn("maf: push to {} failed: {}", cse.cse_id, printable(e.what()));
     }
     for (QueuedPush& q : batch) q.second();
   }
@@ -572,43 +573,41 @@ void MafService::drain_pushes(const std::string& target) {
 // push_batch pushes |batch| in one request (sec:mkb), or one key per
 // request (sec:mkp) when it holds one key or the Entity B does not take
 // batches.
-void MafService::push_batch(const std::string& target, PushLane& lane, const std::vector<QueuedPush>& batch) {
-  if (batch.size() == 1 || !lane.batches.load(std::memory_order_relaxed)) {
-    for (const QueuedPush& q : batch) push_kc(target, *q.first);
+void MafService::push_batch(CsePeer& cse, const std::vector<QueuedPush>& batch) {
+  if (batch.size() == 1 || !cse.lane.batches.load(std::memory_order_relaxed)) {
+    for (const QueuedPush& q : batch) push_kc(cse, *q.first);
     return;
   }
-  if (!cse_peers_.contains(target) || link_ == nullptr) return;
   proto::MafKeyPushBatch body;
   body.keys.reserve(batch.size());
-  for (const QueuedPush& q : batch) {
-    const proto::MafKeyPush& p = *q.first;
-    body.keys.push_back({p.kc_id, p.key.clone(), p.expiration, p.source_id, p.admin_fqdn, p.suid});
-  }
+  for (const QueuedPush& q : batch) body.keys.push_back(q.first->clone());
   nlohmann::json content = body.to_json();
   body.keys.clear();  // wipes the copies of Kc
-  auto rsp = send_push(target, std::move(content), batch.size());
+  auto rsp = send_push(cse, std::move(content), batch.size());
   if (!rsp) {
-    spdlog::info("maf: could not push {} keys to {}: {}", batch.size(), target, rsp.error().message());
+    spdlog::info("maf: could not push {} keys to {}: {}", batch.size(), cse.cse_id, rsp.error().message());
     return;
   }
   if (auto st = proto::expect_success(*rsp); !st && rsp->rsc == Rsc::bad_request) {
     // An Entity B that predates sec:mkb: one key per request from now on.
-    spdlog::info("maf: {} refused a batch of pushes ({}); pushing one key per request", target, st.error().detail());
-    lane.batches.store(false, std::memory_order_relaxed);
-    for (const QueuedPush& q : batch) push_kc(target, *q.first);
+    spdlog::info("maf: {} refused a batch of pushes ({}); pushing one key per request", cse.cse_id,
+                 printable(st.error().detail(), 256));
+    cse.lane.batches.store(false, std::memory_order_relaxed);
+    for (const QueuedPush& q : batch) push_kc(cse, *q.first);
     return;
   } else if (!st) {
-    spdlog::info("maf: {} refused the push of {} keys: {}", target, batch.size(), st.error().detail());
+    spdlog::info("maf: {} refused the push of {} keys: {}", cse.cse_id, batch.size(),
+                 printable(st.error().detail(), 256));
     return;
   }
   auto results = proto::MafKeyPushResults::from_json(rsp->content);
   if (!results || results->rsc.size() != batch.size()) {
-    spdlog::info("maf: {} answered a push of {} keys with no result per key", target, batch.size());
+    spdlog::info("maf: {} answered a push of {} keys with no result per key", cse.cse_id, batch.size());
     return;
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (results->rsc[i] != static_cast<int>(Rsc::created)) {
-      spdlog::info("maf: {} refused the push of {}: RSC {}", target, batch[i].first->kc_id, results->rsc[i]);
+      spdlog::info("maf: {} refused the push of {}: RSC {}", cse.cse_id, batch[i].first->kc_id, results->rsc[i]);
     }
   }
 }

@@ -200,33 +200,37 @@ class MafService {
   // known_entity_b: with [[maf.cse]] configured, only those Entity Bs, by
   // CSE-ID and certificate FQDN, may be targets and retrieve Kc.
   bool known_entity_b(const std::string& cse_id, const tls::PeerIdentity& peer) const;
-  // push_kc hands a committed Kc to its target Entity B (MAF Key Push),
-  // best effort: a failure only means Entity B will retrieve it.
-  void push_kc(const std::string& target, const proto::MafKeyPush& push);
-  Result<proto::Response> send_push(const std::string& target, nlohmann::json content, std::size_t keys);
   // A push lane per target Entity B: one push in flight at a time, and the
   // keys committed meanwhile go together in the next request (sec:mkb), so
   // the pushes cost one exchange per batch, not per key, as the load grows.
-  // While a full batch waits behind the pushes in flight (a slow Entity B),
-  // up to kMaxPushDrainers workers push at once. Each registration is
+  // While a full batch waits for each push in flight (a slow Entity B),
+  // another worker pushes, up to kMaxPushDrainers. Each registration is
   // answered once its key's push has ended.
   static constexpr unsigned kMaxPushDrainers = 4;
   using QueuedPush = std::pair<std::shared_ptr<const proto::MafKeyPush>, std::function<void()>>;
   struct PushLane {
-    std::mutex mu;
+    mutable std::mutex mu;
     unsigned draining = 0;             // workers draining |queued|
     std::vector<QueuedPush> queued;
     std::atomic<bool> batches{true};   // false once the Entity B refused a batch (4000)
   };
-  void queue_push(const std::string& target, std::shared_ptr<const proto::MafKeyPush> push,
-                  std::function<void()> answer);
-  void drain_pushes(const std::string& target);
-  void push_batch(const std::string& target, PushLane& lane, const std::vector<QueuedPush>& batch);
+  // CsePeer is a [[maf.cse]]: where its Entity B listens, and its lane.
+  struct CsePeer {
+    std::string cse_id;
+    link::Peer peer;
+    PushLane lane;
+  };
+  // push_kc hands a committed Kc to |cse| (MAF Key Push), best effort: a
+  // failure only means Entity B will retrieve it.
+  void push_kc(CsePeer& cse, const proto::MafKeyPush& push);
+  Result<proto::Response> send_push(CsePeer& cse, nlohmann::json content, std::size_t keys);
+  void queue_push(CsePeer& cse, std::shared_ptr<const proto::MafKeyPush> push, std::function<void()> answer);
+  void drain_pushes(CsePeer& cse);
+  void push_batch(CsePeer& cse, const std::vector<QueuedPush>& batch);
 
   link::Link* link_;
   std::vector<link::Peer> mef_peers_;  // cfg_.mefs, resolved once
-  std::map<std::string, link::Peer> cse_peers_;  // cfg_.cses by CSE-ID
-  std::map<std::string, std::unique_ptr<PushLane>> push_lanes_;  // by CSE-ID, as cse_peers_
+  std::map<std::string, CsePeer> cse_peers_;  // cfg_.cses by CSE-ID; fixed after construction
   std::atomic<std::uint64_t> push_requests_{0};
   std::atomic<std::uint64_t> pushed_keys_{0};
   // Gate lets a store completion (writer thread) post to the pool only

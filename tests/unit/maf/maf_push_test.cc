@@ -9,11 +9,12 @@
 #include <condition_variable>
 #include <fstream>
 #include <future>
-#include <set>
+#include <map>
 
 #include "../service/service_harness.h"
 #include "../tls/tls_harness.h"
 #include "maf_test_util.h"
+#include "m2msec/core/encoding.h"
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_server.h"
 #include "m2msec/proto/messages.h"
@@ -29,14 +30,21 @@ using tls::test::trust;
 
 using testing::kKmId;
 
-// StubEntityB answers CREATE /mafKeys: a single push (sec:mkp) with 2001;
-// a batch (sec:mkb) with 2001 per key, or with 4000 when it does not take
-// batches (as an Entity B that predates them). With hold_next(), the next
+// How StubEntityB answers a batch.
+enum class BatchAnswer {
+  results,        // 2000, 2001 per key
+  refuse_4000,    // as an Entity B that knows only sec:mkp
+  refuse_4103,    // refused, but not for its form
+  short_results,  // 2000 with fewer results than keys
+};
+
+// StubEntityB answers CREATE /mafKeys: a single push (sec:mkp) with 2001,
+// a batch (sec:mkb) as set_batch_answer() says. With hold_next(), the next
 // request waits until release().
 class StubEntityB {
  public:
-  explicit StubEntityB(bool takes_batches)
-      : takes_batches_(takes_batches), server_(start([this](std::shared_ptr<tls::Session> s) {
+  explicit StubEntityB(BatchAnswer batch_answer)
+      : batch_answer_(batch_answer), server_(start([this](std::shared_ptr<tls::Session> s) {
           proto::serve_http(std::move(s), [this](const proto::Request& req, proto::Reply reply) {
             std::unique_lock lock(mu_);
             bodies_.push_back(req.content);
@@ -56,6 +64,7 @@ class StubEntityB {
   }
 
   std::uint16_t port() const { return server_->port(); }
+  void set_batch_answer(BatchAnswer a) { batch_answer_ = a; }
   void hold_next() {
     std::lock_guard lock(mu_);
     hold_ = true;
@@ -98,15 +107,24 @@ class StubEntityB {
     return std::move(*server);
   }
 
-  void answer(const proto::Request& req, const proto::Reply& reply) const {
+  void answer(const proto::Request& req, const proto::Reply& reply) {
     if (!req.content.contains("sec:mkb")) return reply(proto::ok_response(req, proto::Rsc::created, nullptr));
-    if (!takes_batches_) return reply(proto::error_response(req, proto::Rsc::bad_request, "missing sec:mkp"));
     proto::MafKeyPushResults r;
     r.rsc.assign(req.content["sec:mkb"]["mkp"].size(), static_cast<int>(proto::Rsc::created));
-    reply(proto::ok_response(req, proto::Rsc::ok, r.to_json()));
+    switch (batch_answer_.load()) {
+      case BatchAnswer::results:
+        return reply(proto::ok_response(req, proto::Rsc::ok, r.to_json()));
+      case BatchAnswer::refuse_4000:
+        return reply(proto::error_response(req, proto::Rsc::bad_request, "missing object sec:mkp"));
+      case BatchAnswer::refuse_4103:
+        return reply(proto::error_response(req, proto::Rsc::originator_has_no_privilege, "not now"));
+      case BatchAnswer::short_results:
+        r.rsc.pop_back();
+        return reply(proto::ok_response(req, proto::Rsc::ok, r.to_json()));
+    }
   }
 
-  const bool takes_batches_;
+  std::atomic<BatchAnswer> batch_answer_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool hold_ = false;
@@ -147,6 +165,21 @@ class MafPushTest : public ::testing::Test {
     return f;
   }
 
+  // Held is a registration whose push Entity B holds, and the
+  // registrations started after it (their keys wait behind it).
+  struct Held {
+    std::future<proto::Response> first;
+    std::vector<std::future<proto::Response>> rest;
+  };
+  Held hold_first_push(StubEntityB& cse, std::uint8_t first, const std::vector<std::uint8_t>& rest) {
+    cse.hold_next();
+    const std::size_t before = cse.bodies().size();
+    Held h{register_key(first), {}};
+    EXPECT_TRUE(cse.wait_requests(before + 1)) << "the first push did not arrive";
+    for (std::uint8_t s : rest) h.rest.push_back(register_key(s));
+    return h;
+  }
+
   // wait_queued waits until |n| keys wait for the push in flight.
   bool wait_queued(std::size_t n) {
     for (auto until = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < until;) {
@@ -162,6 +195,13 @@ class MafPushTest : public ::testing::Test {
     std::vector<std::uint8_t> rel(16);
     for (std::size_t i = 0; i < rel.size(); ++i) rel[i] = static_cast<std::uint8_t>(start + i);
     return base64_encode(rel) + "@maf.example.com";
+  }
+
+  // The Kc of that session, in hex: its last 32 bytes (10.3.1).
+  static std::string kc_hex(std::uint8_t start) {
+    std::vector<std::uint8_t> kc(32);
+    for (std::size_t i = 0; i < kc.size(); ++i) kc[i] = static_cast<std::uint8_t>(start + 16 + i);
+    return hex_encode(kc);
   }
 
   void TearDown() override {
@@ -180,34 +220,31 @@ class MafPushTest : public ::testing::Test {
 // one request, and each registration is answered only once its key's push
 // has ended.
 TEST_F(MafPushTest, KeysCommittedDuringAPushGoInOneBatch) {
-  StubEntityB cse(/*takes_batches=*/true);
+  StubEntityB cse(BatchAnswer::results);
   start(cse.port());
-  cse.hold_next();
-  auto first = register_key(100);
-  ASSERT_TRUE(cse.wait_requests(1));
-  std::vector<std::future<proto::Response>> rest;
-  for (std::uint8_t s : {10, 40, 160}) rest.push_back(register_key(s));
+  Held h = hold_first_push(cse, 100, {10, 40, 160});
   ASSERT_TRUE(wait_queued(3));
-  for (auto& f : rest) EXPECT_EQ(f.wait_for(0ms), std::future_status::timeout) << "answered before its push";
-  EXPECT_EQ(first.wait_for(0ms), std::future_status::timeout) << "answered before its push";
+  for (auto& f : h.rest) EXPECT_EQ(f.wait_for(0ms), std::future_status::timeout) << "answered before its push";
+  EXPECT_EQ(h.first.wait_for(0ms), std::future_status::timeout) << "answered before its push";
   cse.release();
-  ASSERT_EQ(rsc(first.get()), 2001);
-  for (auto& f : rest) ASSERT_EQ(rsc(f.get()), 2001);
+  ASSERT_EQ(rsc(h.first.get()), 2001);
+  for (auto& f : h.rest) ASSERT_EQ(rsc(f.get()), 2001);
 
   const std::vector<nlohmann::json> bodies = cse.bodies();
   ASSERT_EQ(bodies.size(), 2u);
   auto one = proto::MafKeyPush::from_json(bodies[0]);
   ASSERT_TRUE(one) << bodies[0].dump();
   EXPECT_EQ(one->kc_id, kc_id(100));
+  EXPECT_EQ(hex_encode(one->key.view()), kc_hex(100));
   auto batch = proto::MafKeyPushBatch::from_json(bodies[1]);
   ASSERT_TRUE(batch) << batch.error().message();
-  std::set<std::string> ids;
+  std::map<std::string, std::string> keys;  // KcID -> Kc (hex)
   for (const proto::MafKeyPush& k : batch->keys) {
-    ids.insert(k.kc_id);
+    keys[k.kc_id] = hex_encode(k.key.view());
     EXPECT_EQ(k.source_id, "/dev-1");
-    EXPECT_EQ(k.key.size(), 32u);
   }
-  EXPECT_EQ(ids, (std::set<std::string>{kc_id(10), kc_id(40), kc_id(160)}));
+  EXPECT_EQ(keys, (std::map<std::string, std::string>{
+                      {kc_id(10), kc_hex(10)}, {kc_id(40), kc_hex(40)}, {kc_id(160), kc_hex(160)}}));
   const MafService::PushStats st = svc_->push_stats();
   EXPECT_EQ(st.requests, 2u);
   EXPECT_EQ(st.keys, 4u);
@@ -217,47 +254,63 @@ TEST_F(MafPushTest, KeysCommittedDuringAPushGoInOneBatch) {
 // Behind a push that does not end (a slow Entity B), a full batch of keys
 // goes in a second request at once rather than waiting.
 TEST_F(MafPushTest, AFullBatchDoesNotWaitBehindASlowPush) {
-  StubEntityB cse(/*takes_batches=*/true);
+  StubEntityB cse(BatchAnswer::results);
   start(cse.port());
-  cse.hold_next();
-  auto first = register_key(100);
-  ASSERT_TRUE(cse.wait_requests(1));
-  std::vector<std::future<proto::Response>> rest;
-  for (std::size_t i = 0; i < proto::kMaxPushBatch; ++i) rest.push_back(register_key(static_cast<std::uint8_t>(3 * i)));
+  std::vector<std::uint8_t> starts;
+  for (std::size_t i = 0; i < proto::kMaxPushBatch; ++i) starts.push_back(static_cast<std::uint8_t>(3 * i));
+  Held h = hold_first_push(cse, 100, starts);
   ASSERT_TRUE(cse.wait_requests(2)) << "the full batch waited behind the held push";
-  for (auto& f : rest) ASSERT_EQ(rsc(f.get()), 2001);
-  EXPECT_EQ(first.wait_for(0ms), std::future_status::timeout) << "answered before its push";
+  for (auto& f : h.rest) ASSERT_EQ(rsc(f.get()), 2001);
+  EXPECT_EQ(h.first.wait_for(0ms), std::future_status::timeout) << "answered before its push";
   auto batch = proto::MafKeyPushBatch::from_json(cse.bodies()[1]);
   ASSERT_TRUE(batch) << batch.error().message();
   EXPECT_EQ(batch->keys.size(), proto::kMaxPushBatch);
   cse.release();
-  ASSERT_EQ(rsc(first.get()), 2001);
+  ASSERT_EQ(rsc(h.first.get()), 2001);
   EXPECT_EQ(svc_->push_stats().requests, 2u);
+}
+
+// kinds lists the body kind of each request Entity B received.
+std::vector<std::string> kinds(StubEntityB& cse) {
+  std::vector<std::string> out;
+  for (const nlohmann::json& b : cse.bodies()) out.push_back(b.begin().key());
+  return out;
 }
 
 // An Entity B that refuses a batch (4000, as one that knows only sec:mkp
 // answers) gets those keys one per request, and no batch again.
 TEST_F(MafPushTest, AnEntityBThatRefusesABatchGetsOneKeyPerRequest) {
-  StubEntityB cse(/*takes_batches=*/false);
+  StubEntityB cse(BatchAnswer::refuse_4000);
   start(cse.port());
-  for (int round = 0; round < 2; ++round) {
-    cse.hold_next();
-    const std::size_t before = cse.bodies().size();
-    auto first = register_key(static_cast<std::uint8_t>(100 + round));
-    ASSERT_TRUE(cse.wait_requests(before + 1));
-    std::vector<std::future<proto::Response>> rest;
-    for (std::uint8_t s : {10, 60}) rest.push_back(register_key(static_cast<std::uint8_t>(s + round)));
+  for (std::uint8_t round = 0; round < 2; ++round) {
+    Held h = hold_first_push(cse, 100 + round, {static_cast<std::uint8_t>(10 + round), static_cast<std::uint8_t>(60 + round)});
     ASSERT_TRUE(wait_queued(2));
     cse.release();
-    ASSERT_EQ(rsc(first.get()), 2001);
-    for (auto& f : rest) ASSERT_EQ(rsc(f.get()), 2001);
+    ASSERT_EQ(rsc(h.first.get()), 2001);
+    for (auto& f : h.rest) ASSERT_EQ(rsc(f.get()), 2001);
   }
-  std::vector<std::string> kinds;
-  for (const nlohmann::json& b : cse.bodies()) kinds.push_back(b.begin().key());
   // Round 1: the held push, the refused batch, then its two keys alone;
   // round 2: three single pushes.
-  EXPECT_EQ(kinds, (std::vector<std::string>{"sec:mkp", "sec:mkb", "sec:mkp", "sec:mkp", "sec:mkp", "sec:mkp",
-                                             "sec:mkp"}));
+  EXPECT_EQ(kinds(cse), (std::vector<std::string>{"sec:mkp", "sec:mkb", "sec:mkp", "sec:mkp", "sec:mkp", "sec:mkp",
+                                                  "sec:mkp"}));
+}
+
+// A batch refused for another reason, or answered without one result per
+// key, costs only that push: its registrations are answered, and the next
+// keys still go in batches.
+TEST_F(MafPushTest, ABatchRefusedOrAnsweredWithoutResultsStillAnswersItsRegistrations) {
+  StubEntityB cse(BatchAnswer::refuse_4103);
+  start(cse.port());
+  const std::vector<BatchAnswer> rounds = {BatchAnswer::refuse_4103, BatchAnswer::short_results, BatchAnswer::results};
+  for (std::uint8_t round = 0; round < rounds.size(); ++round) {
+    cse.set_batch_answer(rounds[round]);
+    Held h = hold_first_push(cse, 100 + round, {static_cast<std::uint8_t>(10 + round), static_cast<std::uint8_t>(60 + round)});
+    ASSERT_TRUE(wait_queued(2));
+    cse.release();
+    ASSERT_EQ(rsc(h.first.get()), 2001);
+    for (auto& f : h.rest) ASSERT_EQ(rsc(f.get()), 2001) << "round " << int(round);
+  }
+  EXPECT_EQ(kinds(cse), (std::vector<std::string>{"sec:mkp", "sec:mkb", "sec:mkp", "sec:mkb", "sec:mkp", "sec:mkb"}));
 }
 
 // push_timeout_ms: 500 ms unless set, 10 ms to 600 s; anything else is
