@@ -524,6 +524,12 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
     return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                        "X-M2M-Origin is not the authenticated MAF-FQDN"));
   }
+  // A request counts once it carried at least one key Entity B took
+  // (KeyStats::push_requests beside KeyStats::pushed).
+  auto count_request = [this] {
+    std::lock_guard lock(mu_);
+    ++stats_.push_requests;
+  };
   if (req.content.is_object() && req.content.contains("sec:mkb")) {
     auto batch = proto::MafKeyPushBatch::from_json(req.content);
     if (!batch) return reply(proto::error_response(req, Rsc::bad_request, batch.error().message()));
@@ -535,14 +541,11 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
       const Rsc rsc = take_pushed_key(k, maf_fqdn, now, why);
       results.rsc.push_back(static_cast<int>(rsc));
       if (rsc != Rsc::created) {
-        spdlog::info("cse: refused the push of {} by {}: {}", printable(k.kc_id), maf_fqdn.str(), why);
+        spdlog::info("cse: refused the push of {} by {}: {}", printable(k.kc_id), maf_fqdn.str(), printable(why));
         service::audit_refusal(audit_, "kc", k.kc_id, maf_fqdn.str(), why);
       }
     }
-    {
-      std::lock_guard lock(mu_);
-      ++stats_.push_requests;
-    }
+    if (std::ranges::count(results.rsc, static_cast<int>(Rsc::created)) > 0) count_request();
     return reply(proto::ok_response(req, Rsc::ok, results.to_json()));
   }
   auto body = proto::MafKeyPush::from_json(req.content);
@@ -550,10 +553,7 @@ void EntityB::accept_push(const service::AuthRef& ctx, const Request& req, proto
   std::string why;
   const Rsc rsc = take_pushed_key(*body, maf_fqdn, service::now_unix(), why);
   if (rsc != Rsc::created) return reply(proto::error_response(req, rsc, why));
-  {
-    std::lock_guard lock(mu_);
-    ++stats_.push_requests;
-  }
+  count_request();
   reply(proto::ok_response(req, Rsc::created, nullptr));
 }
 

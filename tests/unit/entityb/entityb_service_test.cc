@@ -340,6 +340,7 @@ TEST_F(EntityBTest, AcceptsAKcPushedByItsMaf) {
   EXPECT_EQ(session(kPushedKcId)->entity_id, "/dev-7");
   const KeyStats st = svc_->stats();
   EXPECT_EQ(st.pushed, 1u);
+  EXPECT_EQ(st.push_requests, 1u);
   EXPECT_EQ(st.maf_fetches, 0u);
 }
 
@@ -369,6 +370,7 @@ TEST_F(EntityBTest, RefusesPushesThatDoNotFit) {
   EXPECT_EQ(push(maf, push_request({{"sec:mkp", "x"}})), 4000);
   EXPECT_EQ(push(maf, request(Operation::retrieve, std::string(proto::kCseMafKeysPath), "maf.example.com")), 4005);
   EXPECT_EQ(svc_->stats().pushed, 0u);
+  EXPECT_EQ(svc_->stats().push_requests, 0u);
 }
 
 // A batch of pushes (sec:mkb): each entry is held or refused on its own,
@@ -424,6 +426,13 @@ TEST_F(EntityBTest, RefusesBatchesThatDoNotFit) {
   EXPECT_EQ(push(maf, batch_request(std::vector<nlohmann::json>(proto::kMaxPushBatch + 1, push_body()))), 4000);
   EXPECT_EQ(push(maf, push_request({{"sec:mkb", {{"mkp", "x"}}}})), 4000);
   EXPECT_EQ(push(maf, batch_request({push_body({{"kid", kSecondKcId}}), push_body({{"kv", 5}})})), 4000);
+  // A batch whose every entry is refused is answered 2000, entry by entry,
+  // and carried no key.
+  const proto::Response none = call(*svc_, maf, batch_request({push_body({{"suid", 10}}), push_body({{"sid", "x y"}})}));
+  ASSERT_EQ(rsc(none), 2000) << dbg(none);
+  auto results = proto::MafKeyPushResults::from_json(none.content);
+  ASSERT_TRUE(results) << results.error().message();
+  EXPECT_EQ(results->rsc, (std::vector<int>{4000, 4000}));
   const KeyStats st = svc_->stats();
   EXPECT_EQ(st.pushed, 0u);
   EXPECT_EQ(st.push_requests, 0u);
