@@ -458,11 +458,6 @@ def expect_libcoap(h, what, result, want_code, want_rsc, rqi):
     return (m.json() or {}) if ok else {}
 
 
-def free_port_pair():
-    """free_port_pair returns p such that p and p + 1 are free for TCP and UDP (coap-server takes p + 1 for DTLS)."""
-    return free_port(pair=True)
-
-
 def udp_bound(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -821,7 +816,7 @@ def part_d(h):
         "enrolee_id": "/dev-lc", "mef_fqdn": "", "ke_id": "", "expiry": 0, "target_kind": "kpsa", "target": CSE_ID,
         "maf_address": "", "key_id": identity, "km_id": "", "sp_domain": "sp.example.com", "key_lifetime": 0},
         {"kpsa": key.encode().hex()})
-    base = free_port_pair()
+    base = free_port(pair=True)  # coap-server takes base + 1 for DTLS
     log_path = os.path.join(h.dir, "coap-server.log")
     with open(log_path, "w") as log:
         p = subprocess.Popen(["coap-server-openssl", "-A", "127.0.0.1", "-p", str(base), "-k", key, "-h",

@@ -71,6 +71,22 @@ def _picked_port_range():
     return None  # the ephemeral range covers nearly everything: let the kernel pick
 
 
+def _bindable(port):
+    """_bindable is true if 127.0.0.1:port is free for both TCP and UDP."""
+    socks = []
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            socks.append(s)
+            s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port(pair=False):
     """free_port returns a port that is free for both TCP and UDP on 127.0.0.1 (with pair, port + 1 too).
 
@@ -80,28 +96,14 @@ def free_port(pair=False):
     span = _picked_port_range()
     rng = secrets.SystemRandom()
     for _ in range(200):
-        socks = []
-        try:
-            if span is None:
-                first = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(first)
-                first.bind(("127.0.0.1", 0))
-                port = first.getsockname()[1]
-            else:
-                port = rng.randint(span[0], span[1] - 1)
-            for p in ((port, port + 1) if pair else (port,)):
-                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                    if span is None and p == port and kind == socket.SOCK_DGRAM:
-                        continue  # bound above
-                    t = socket.socket(socket.AF_INET, kind)
-                    socks.append(t)
-                    t.bind(("127.0.0.1", p))
+        if span is None:  # let the kernel pick, as a last resort
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        else:
+            port = rng.randint(span[0], span[1] - 1)
+        if port < 65535 and all(_bindable(p) for p in ((port, port + 1) if pair else (port,))):
             return port
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
     raise RuntimeError("no free port")
 
 
