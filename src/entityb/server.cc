@@ -108,7 +108,7 @@ std::string CseServer::metrics() const {
   w.family("m2msec_kc_pushed_total", "counter", "Kc keys a MAF pushed at key registration");
   w.sample({{"role", "cse"}}, k.pushed);
   w.family("m2msec_kc_push_requests_total", "counter",
-           "MAF Key Push requests accepted from a MAF (one key, or a batch of several)");
+           "MAF Key Push requests that carried at least one key Entity B took (one key, or a batch of several)");
   w.sample({{"role", "cse"}}, k.push_requests);
   return w.text();
 }
