@@ -153,6 +153,7 @@ Result<std::pair<SecretBytes, KeyId>> maf_phase(const AssociateOptions& o, Devic
   kr.content = proto::MafKeyRegRequest{st.target, o.kc_lifetime > 0 ? now + o.kc_lifetime : 0, "",
                                        proto::kSuidMafSaef, {sp_relative(o.cse_id)}}
                    .to_json();
+  kr.close = true;  // the session's last request: the MAF closes after answering
   auto rsp = http.call(std::move(kr));
   if (!rsp) return std::unexpected(rsp.error());
   if (auto s = proto::expect_success(*rsp); !s) return std::unexpected(s.error());
@@ -284,6 +285,7 @@ Result<AssociateResult> associate(AssociateOptions o) {
   const int repeat = std::max(1, o.repeat);
   for (int i = 0; i < repeat; ++i) {
     if (i > 0 && o.interval.count() > 0) std::this_thread::sleep_for(o.interval);
+    req.close = i + 1 == repeat;  // Entity B closes after answering the last one
     auto rsp = http.call(req);
     if (!rsp) {
       conn->close();

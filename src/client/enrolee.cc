@@ -46,6 +46,7 @@ Result<Enrolment> enrol(const EnrolOptions& o) {
   proto::EnrolRequest body;
   body.maf_id = o.maf_fqdn;
   req.content = body.to_json();
+  req.close = true;  // the only request of this session: the MEF closes after answering
   auto channel = proto::open_channel(o.binding.value_or(proto::default_binding(o.transport)), *conn, o.mef_fqdn,
                                      o.timeout);
   auto rsp = channel->call(std::move(req));

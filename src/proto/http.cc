@@ -132,6 +132,7 @@ std::string encode_request(const Request& req, std::string_view host) {
   }
   if (!req.content.is_null()) msg.body() = req.content.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   msg.prepare_payload();
+  if (req.close) msg.keep_alive(false);  // "Connection: close"
   std::ostringstream out;
   out << msg;
   return out.str();
@@ -149,12 +150,13 @@ Result<std::string> encode_plain_request(const Request& req) {
   if (!req.plain->authorization.empty()) msg.set(http::field::authorization, req.plain->authorization);
   msg.body() = req.plain->body;
   msg.prepare_payload();
+  if (req.close) msg.keep_alive(false);
   std::ostringstream out;
   out << msg;
   return out.str();
 }
 
-std::string encode_response(const Response& rsp) {
+std::string encode_response(const Response& rsp, bool close) {
   http::response<http::string_body> msg;
   if (rsp.plain) {
     msg.result(static_cast<unsigned>(rsp.plain->status));
@@ -163,6 +165,7 @@ std::string encode_response(const Response& rsp) {
     if (!rsp.plain->content_type.empty()) msg.set(http::field::content_type, rsp.plain->content_type);
     msg.body() = rsp.plain->body;
     msg.prepare_payload();
+    if (close) msg.keep_alive(false);
     std::ostringstream out;
     out << msg;
     return out.str();
@@ -176,6 +179,7 @@ std::string encode_response(const Response& rsp) {
     msg.body() = rsp.content.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   msg.prepare_payload();
+  if (close) msg.keep_alive(false);
   std::ostringstream out;
   out << msg;
   return out.str();
@@ -231,6 +235,7 @@ Result<std::optional<Request>> RequestReader::Impl::next() {
       return fail(Errc::malformed_message, "unsupported HTTP method");
   }
   req.to = std::string(m.target());
+  req.close = !m.keep_alive();
   req.from = header(m, "X-M2M-Origin");
   req.rqi = header(m, "X-M2M-RI");
   if (req.rqi.empty() && allow_plain) {

@@ -11,8 +11,12 @@ namespace m2msec::proto {
 namespace {
 
 class HttpConnection;
-struct NoContext {};
-using PendingReply = detail::PendingReply<HttpConnection, NoContext>;
+// ReplyContext is what answering a request needs beyond its RQI: whether
+// it asked for the connection to close after the answer.
+struct ReplyContext {
+  bool close = false;
+};
+using PendingReply = detail::PendingReply<HttpConnection, ReplyContext>;
 
 // HttpConnection runs the read -> handle -> write loop for one session.
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
@@ -33,16 +37,17 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     do_next();
   }
 
-  // write_response encodes and sends |rsp|, then serves the next request.
-  void write_response(NoContext, const Response& rsp) {
+  // write_response encodes and sends |rsp|, then serves the next request,
+  // or closes the session if the request said "Connection: close".
+  void write_response(ReplyContext ctx, const Response& rsp) {
     std::string text;
     try {
-      text = encode_response(rsp);
+      text = encode_response(rsp, ctx.close);
     } catch (const std::exception& e) {
       spdlog::error("http: could not encode a response: {}", printable(e.what()));
-      text = encode_response(Response{Rsc::internal_server_error, rsp.rqi, nullptr});
+      text = encode_response(Response{Rsc::internal_server_error, rsp.rqi, nullptr}, ctx.close);
     }
-    do_write(text, /*then_close=*/false);
+    do_write(text, ctx.close);
   }
 
  private:
@@ -67,7 +72,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // handle is the exception barrier of handler dispatch: whatever the
   // handler throws becomes one log line and a 5000 answer.
   void handle(Request req) {
-    auto pending = std::make_shared<PendingReply>(shared_from_this(), NoContext{}, req.rqi);
+    auto pending = std::make_shared<PendingReply>(shared_from_this(), ReplyContext{req.close}, req.rqi);
     Reply reply = [pending](Response rsp) { pending->send(std::move(rsp)); };
     try {
       handler_(req, reply);
@@ -96,7 +101,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void fail_malformed(const Error& err) {
     Request dummy;
     dummy.rqi = "";
-    do_write(encode_response(error_response(dummy, Rsc::bad_request, err.message())), /*then_close=*/true);
+    do_write(encode_response(error_response(dummy, Rsc::bad_request, err.message()), /*close=*/true),
+             /*then_close=*/true);
   }
 
   void finish() {

@@ -111,17 +111,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.expires_never();  // the handler may take its time; the answer is written under a deadline
     auto once = std::make_shared<std::atomic<bool>>(false);
     const std::string rqi = req.rqi;
-    proto::Reply reply = [self = shared_from_this(), once, rqi](proto::Response rsp) {
+    const bool close = req.close;  // "Connection: close": answer, then close
+    proto::Reply reply = [self = shared_from_this(), once, rqi, close](proto::Response rsp) {
       std::string text;
       try {
-        text = proto::encode_response(rsp);
+        text = proto::encode_response(rsp, close);
       } catch (const std::exception&) {
         proto::Request stub;
         stub.rqi = rqi;
-        text = proto::encode_response(proto::error_response(stub, proto::Rsc::internal_server_error, "request failed"));
+        text = proto::encode_response(
+            proto::error_response(stub, proto::Rsc::internal_server_error, "request failed"), close);
       }
       if (once->exchange(true)) return;
-      asio::post(self->stream_.get_executor(), [self, text = std::move(text)]() mutable { self->write(std::move(text), false); });
+      asio::post(self->stream_.get_executor(),
+                 [self, text = std::move(text), close]() mutable { self->write(std::move(text), close); });
     };
     try {
       server_->handler(ctx_, req, reply);
@@ -136,7 +139,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // refuse answers a malformed or oversized request 4000 and closes.
   void refuse() {
     proto::Request stub;
-    write(proto::encode_response(proto::error_response(stub, proto::Rsc::bad_request, "malformed HTTP request")),
+    write(proto::encode_response(proto::error_response(stub, proto::Rsc::bad_request, "malformed HTTP request"),
+                                 /*close=*/true),
           true);
   }
 

@@ -208,6 +208,14 @@ class Session:
         body, self.buf = self.buf[:n], self.buf[n:]
         return lines[0], headers, body.decode()
 
+    def closed_by_server(self, timeout=IO_TIMEOUT):
+        """closed_by_server is whether s_client ended by itself: the server closed the session."""
+        try:
+            self.p.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
     def close(self):
         if self.p.poll() is None:
             self.p.stdin.close()
@@ -266,7 +274,7 @@ def check_response(h, name, doc_response, got, subst, label=None):
     got_first, got_headers, got_body = got
     what = label or name
     h.check(got_first == first, f"{what}: status line '{first}'", got_first)
-    for k in ("x-m2m-rsc", "x-m2m-ri"):
+    for k in ("x-m2m-rsc", "x-m2m-ri", "connection"):
         h.check(got_headers.get(k) == headers.get(k), f"{what}: {k} {headers.get(k)}", got_headers)
     h.check(("content-type" in got_headers) == ("content-type" in headers) and
             got_headers.get("content-type") == headers.get("content-type"),
@@ -338,6 +346,7 @@ def body(h, doc_path):
         enrol[n] = {"rel": rel, "ke": ke, "ke_id": ke_id,
                     "subst": [(doc_keid, ke_id), (pct(doc_keid), pct(ke_id)), (doc_rel, rel.hex())]}
         j = run(s, name, enrol[n]["subst"])
+        h.check(s.closed_by_server(), f"{name}: the MEF closed the session after answering 'Connection: close'")
         s.close()
         h.check(j is not None and j["sec:enr"].get("kei") == ke_id,
                 f"{name}: kei = base64(exporter[0:16])@MEF-FQDN, from s_client's own export", j)
@@ -381,6 +390,8 @@ def body(h, doc_path):
     j = run(a, "maf-key-reg", kc_subst)
     h.check(j is not None and j["sec:mkr"].get("rki") == rki, "maf-key-reg: rki = base64(exporter[0:16]), from "
             "s_client's own export", j)
+    h.check(a.closed_by_server(), "maf-key-reg: the MAF closed the session after answering 'Connection: close'")
+    a.close()
 
     # -- §3.3 key retrieval by Entity B (certificate) ------------------------------------------------
     b = Session(maf, MAF, CONNECTION, cert=cert("in-cse"), ca=ca)
@@ -465,6 +476,7 @@ def body(h, doc_path):
     b.close()
 
     # -- §3.5 client de-registration ------------------------------------------------------------------
+    a, _, _ = maf_session()  # the key registration's session ended with it ('Connection: close')
     run(a, "maf-client-delete", s1)
     a.close()
     h.check(not any(c["entity_id"] == "/dev-0001" for c in h.maf_clients()), "the MAF forgot /dev-0001's Km")

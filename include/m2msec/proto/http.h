@@ -43,8 +43,9 @@ std::string encode_request(const Request& req, std::string_view host);
 Result<std::string> encode_plain_request(const Request& req);
 
 // encode_response writes |rsp| as an HTTP/1.1 response (|rsp.plain| as
-// is, when set).
-std::string encode_response(const Response& rsp);
+// is, when set). With |close| it says "Connection: close": the server
+// closes the connection once it is sent.
+std::string encode_response(const Response& rsp, bool close = false);
 
 // RequestReader parses a stream of HTTP requests into primitives.
 class RequestReader {

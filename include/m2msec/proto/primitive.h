@@ -79,6 +79,12 @@ struct Request {
   std::string rvi = "4";  // X-M2M-RVI
   int ty = 0;           // resource type for create (Content-Type ;ty=), 0 if none
   nlohmann::json content;  // null if no body
+  // close: the sender ends the connection once this request is answered
+  // (HTTP "Connection: close", or an HTTP/1.0 request without keep-alive).
+  // An HTTP server answers with "Connection: close" and then closes the
+  // session (RFC 9112 9.6), so a one-shot client does not keep a server
+  // connection waiting for its close_notify. The CoAP binding ignores it.
+  bool close = false;
   // plain is set for a plain HTTP request (see PlainHttp): op is then the
   // method's operation, to the target, and the other fields are empty.
   std::shared_ptr<const PlainHttp> plain = nullptr;

@@ -57,6 +57,39 @@ TEST(Http, BodylessCreateKeepsItsResourceType) {
   EXPECT_TRUE((*got)->content.is_null());
 }
 
+// RFC 9112 9.6 and 9.3: "Connection: close", and HTTP/1.0 without
+// keep-alive, ask the server to close after its answer.
+TEST(Http, ConnectionCloseTravelsBothWays) {
+  Request r = sample();
+  r.close = true;
+  const std::string wire = encode_request(r, "maf.example.com");
+  EXPECT_NE(wire.find("Connection: close\r\n"), std::string::npos) << wire;
+  EXPECT_EQ(encode_request(sample(), "maf.example.com").find("Connection:"), std::string::npos);
+  auto read = [](const std::string& text) {
+    RequestReader reader;
+    EXPECT_TRUE(reader.feed(bytes(text)));
+    auto got = reader.next();
+    EXPECT_TRUE(got && *got);
+    return got && *got ? std::optional<Request>(**got) : std::nullopt;
+  };
+  auto closing = read(wire);
+  ASSERT_TRUE(closing);
+  EXPECT_TRUE(closing->close);
+  auto open = read(encode_request(sample(), "maf.example.com"));
+  ASSERT_TRUE(open);
+  EXPECT_FALSE(open->close);
+  const std::string v10 = "GET /x HTTP/1.0\r\nX-M2M-Origin: o\r\nX-M2M-RI: 1\r\n\r\n";
+  auto old = read(v10);
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(old->close) << "HTTP/1.0 without keep-alive";
+  auto kept = read("GET /x HTTP/1.0\r\nConnection: keep-alive\r\nX-M2M-Origin: o\r\nX-M2M-RI: 1\r\n\r\n");
+  ASSERT_TRUE(kept);
+  EXPECT_FALSE(kept->close);
+  Response rsp{Rsc::ok, "r1", nullptr};
+  EXPECT_NE(encode_response(rsp, true).find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(encode_response(rsp).find("Connection:"), std::string::npos);
+}
+
 TEST(Http, PipelinedRequestsAreSeparated) {
   Request get;
   get.op = Operation::retrieve;

@@ -38,14 +38,19 @@ class RawClient {
     char buf[4096];
     for (;;) {
       const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n == 0) closed_by_peer_ = true;
       if (n <= 0) return out;
       out.append(buf, static_cast<std::size_t>(n));
     }
   }
+  // closed_by_peer: read_all ended because the server closed, not by the
+  // 10 s receive timeout.
+  bool closed_by_peer() const { return closed_by_peer_; }
 
  private:
   int fd_ = -1;
   bool connected_ = false;
+  bool closed_by_peer_ = false;
 };
 
 proto::Request retrieve(std::string from) {
@@ -142,6 +147,24 @@ TEST_F(PlainHttpTest, MalformedAndOversizedRequestsAre400AndClosed) {
   auto rsp = plain_http_call(endpoint(), "in-cse", retrieve("Cae1"), std::chrono::seconds(5));
   ASSERT_TRUE(rsp) << rsp.error().message();
   EXPECT_EQ(rsp->rsc, proto::Rsc::ok);
+}
+
+// RFC 9112 9.6: answered with "Connection: close", then closed at once
+// (well before the idle timeout); a request pipelined behind it is not served.
+TEST_F(PlainHttpTest, ClosesAfterAnsweringARequestThatAsksToClose) {
+  PlainHttpOptions o;
+  o.idle_timeout = std::chrono::seconds(60);
+  start(echo(), o);
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.connected());
+  c.send("GET /cb HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: C1\r\nX-M2M-RI: 1\r\nX-M2M-RVI: 4\r\n"
+         "Connection: close\r\n\r\n"
+         "GET /cb HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: C2\r\nX-M2M-RI: 2\r\nX-M2M-RVI: 4\r\n\r\n");
+  const std::string out = c.read_all();
+  EXPECT_TRUE(c.closed_by_peer()) << "the server did not close: " << out;
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+  EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("C2"), std::string::npos) << "the request after the close was served: " << out;
 }
 
 TEST_F(PlainHttpTest, ConnectionsOverTheBoundAreClosedAtOnce) {
