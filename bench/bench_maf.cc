@@ -152,6 +152,7 @@ Result<Kc> associate_at_maf(std::uint16_t port, int i) {
   kr.ty = proto::kTyMafKeyReg;
   kr.from = "/d-" + std::to_string(i);
   kr.content = proto::MafKeyRegRequest{kMaf, 0, "", proto::kSuidMafSaef, {kCseId}}.to_json();
+  kr.close = true;  // as client::associate: the session's last request
   auto rsp = http.call(std::move(kr));
   if (!rsp) return std::unexpected(rsp.error());
   if (rsp->rsc != proto::Rsc::created) return fail(Errc::request_refused, "key registration: " + rsp->content.dump());

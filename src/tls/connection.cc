@@ -35,12 +35,11 @@ bool ranks_below(const Slot& a, const Slot& b) {
   return a.since.load(std::memory_order_relaxed) < b.since.load(std::memory_order_relaxed);
 }
 
-// peer_address is the IP address |fd| is connected to, as text ("" if it
-// has none); an IPv4-mapped IPv6 address is given in its IPv4 form.
-std::string peer_address(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+}  // namespace
+
+// address_text is an IP address as text ("" for other families); an
+// IPv4-mapped IPv6 address is given in its IPv4 form.
+std::string address_text(const sockaddr_storage& ss) {
   char text[INET6_ADDRSTRLEN] = {};
   if (ss.ss_family == AF_INET) {
     const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
@@ -57,6 +56,17 @@ std::string peer_address(int fd) {
     return text;
   }
   return "";
+}
+
+namespace {
+
+// peer_address is the IP address |fd| is connected to, as text ("" if it
+// has none).
+std::string peer_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  return address_text(ss);
 }
 
 }  // namespace
@@ -100,11 +110,12 @@ void notify(const ServerOptions& options, const Error& event) {
 }
 
 Connection::Connection(const std::shared_ptr<Worker>& worker, std::shared_ptr<ServerShared> shared, int fd,
-                       UniquePtr<SSL> ssl)
+                       UniquePtr<SSL> ssl, std::string address)
     : worker_(*worker),
       worker_weak_(worker),
       shared_(std::move(shared)),
       socket_(worker->ioc, fd),
+      address_(std::move(address)),
       deadline_timer_(worker->ioc),
       dtls_timer_(worker->ioc),
       ssl_(std::move(ssl)) {
@@ -359,7 +370,7 @@ void Connection::finish_handshake() {
   SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);  // no async jobs for records
   peer_ = peer_identity(ssl_.get());
   peer_.transport = shared_->options.transport;
-  peer_.address = peer_address(socket_.native_handle());
+  peer_.address = address_.empty() ? peer_address(socket_.native_handle()) : address_;
   session_slot_ = std::make_shared<Slot>();
   session_slot_->conn = weak_from_this();
   touch();

@@ -2,6 +2,8 @@
 // Internal to the tls module.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -80,6 +82,10 @@ struct Worker {
   std::list<std::weak_ptr<Connection>> connections;
 };
 
+// address_text is an IP address as text ("" for other families); an
+// IPv4-mapped IPv6 address is given in its IPv4 form.
+std::string address_text(const sockaddr_storage& ss);
+
 // Connection drives SSL_do_handshake/SSL_read/SSL_write on a non-blocking
 // socket. Every step runs on the worker's thread; pump() retries whatever
 // is pending and waits (socket readiness, PSK lookup, DTLS retransmission
@@ -89,8 +95,11 @@ struct Worker {
 class Connection final : public Session, public std::enable_shared_from_this<Connection> {
  public:
   // Connection takes ownership of |fd| (non-blocking) and |ssl|, which must
-  // already be in accept state with its BIO on |fd|.
-  Connection(const std::shared_ptr<Worker>& worker, std::shared_ptr<ServerShared> shared, int fd, UniquePtr<SSL> ssl);
+  // already be in accept state with its BIO on |fd|. |address| is the
+  // peer's address as text if the caller knows it (accept4 returned it);
+  // empty, it is read from the socket once the handshake is done.
+  Connection(const std::shared_ptr<Worker>& worker, std::shared_ptr<ServerShared> shared, int fd, UniquePtr<SSL> ssl,
+             std::string address = {});
   ~Connection() override;
 
   // start registers the connection with its worker and begins the
@@ -147,6 +156,7 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   std::weak_ptr<Worker> worker_weak_;  // for PSK completions from other threads
   std::shared_ptr<ServerShared> shared_;
   boost::asio::posix::stream_descriptor socket_;
+  std::string address_;  // the peer's address, if given at construction
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer dtls_timer_;
   std::chrono::steady_clock::time_point deadline_{};

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -35,6 +36,10 @@ using detail::Worker;
 // kListenBurst bounds how many datagrams the DTLS listener handles before
 // yielding to other work on its thread.
 constexpr int kListenBurst = 32;
+
+// kAcceptBurst bounds how many connections one wake-up of the TCP
+// listener accepts before yielding to other work on its thread.
+constexpr int kAcceptBurst = 32;
 
 // kAcceptBackoff is how long the TCP listener pauses when accept() finds
 // no file descriptor (EMFILE, ENFILE) or no kernel memory, instead of
@@ -116,9 +121,9 @@ class Server final : public TlsServer {
   void admit_and_start(const std::shared_ptr<Worker>& worker, const std::shared_ptr<Connection>& conn,
                        std::uint32_t stage);
   void do_accept();
+  void on_acceptable(const boost::system::error_code& ec);
   void on_accept_error(const boost::system::error_code& ec);
-  void on_accept(const std::shared_ptr<Worker>& worker, const boost::system::error_code& ec,
-                 asio::ip::tcp::socket socket);
+  void on_accepted(int fd, const sockaddr_storage& peer);
   Status new_listen_ssl();
   void do_listen();
   void on_datagrams();
@@ -157,6 +162,7 @@ Status Server::bind() {
     if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_->bind(ep, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) acceptor_->non_blocking(true, ec);  // on_acceptable accepts until EAGAIN
     if (ec) return fail(Errc::io_error, "listen: " + ec.message());
     port_ = acceptor_->local_endpoint().port();
     return {};
@@ -248,39 +254,56 @@ void Server::stop() {
 
 // --- TLS over TCP ---
 
+// do_accept waits for the listener to have connections. They are taken
+// with accept4 directly (non-blocking, close-on-exec, with the peer's
+// address) and handed to a worker's Connection: no Asio socket is
+// registered and released per connection (an epoll_ctl pair, two fcntl
+// and a getpeername less per connection; docs/performance.md).
 void Server::do_accept() {
-  std::shared_ptr<Worker> worker = next_worker();
-  asio::io_context& ioc = worker->ioc;
-  acceptor_->async_accept(ioc, [this, worker](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
-    on_accept(worker, ec, std::move(socket));
-  });
+  acceptor_->async_wait(asio::socket_base::wait_read,
+                        [this](const boost::system::error_code& ec) { on_acceptable(ec); });
 }
 
-void Server::on_accept(const std::shared_ptr<Worker>& worker, const boost::system::error_code& ec,
-                       asio::ip::tcp::socket socket) {
+void Server::on_acceptable(const boost::system::error_code& ec) {
   if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-  if (ec) {
-    on_accept_error(ec);
-    return;
+  if (ec) return on_accept_error(ec);
+  for (int i = 0; i < kAcceptBurst; ++i) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const int fd = ::accept4(acceptor_->native_handle(), reinterpret_cast<sockaddr*>(&peer), &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return do_accept();
+      const boost::system::error_code accept_ec(err, boost::system::system_category());
+      if (is_resource_shortage(accept_ec)) return on_accept_error(accept_ec);
+      continue;  // the connection failed before it was taken (ECONNABORTED, EPROTO, ...): the next one
+    }
+    if (accept_failures_ != 0) {
+      detail::notify(shared_->options, Error(Errc::io_error, "accept resumed after " + std::to_string(accept_failures_) +
+                                                                 " failures for lack of file descriptors or memory"));
+      accept_failures_ = 0;
+    }
+    on_accepted(fd, peer);
   }
-  if (accept_failures_ != 0) {
-    detail::notify(shared_->options, Error(Errc::io_error, "accept resumed after " + std::to_string(accept_failures_) +
-                                                               " failures for lack of file descriptors or memory"));
-    accept_failures_ = 0;
-  }
-  boost::system::error_code ignored;
-  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-  const int fd = socket.release(ignored);
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  // More may be waiting: let the thread's other work run first.
+  asio::post(workers_[0]->ioc, [this] { on_acceptable({}); });
+}
+
+void Server::on_accepted(int fd, const sockaddr_storage& peer) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   UniquePtr<SSL> ssl(SSL_new(shared_->config->base.get()));
   if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
     ::close(fd);
     report(Error(Errc::tls_handshake_failed, "SSL_new: " + ossl_error_string()));
-  } else {
-    SSL_set_accept_state(ssl.get());
-    admit_and_start(worker, std::make_shared<Connection>(worker, shared_, fd, std::move(ssl)), buffered_stage(fd));
+    return;
   }
-  do_accept();
+  SSL_set_accept_state(ssl.get());
+  const std::shared_ptr<Worker>& worker = next_worker();
+  admit_and_start(worker,
+                  std::make_shared<Connection>(worker, shared_, fd, std::move(ssl), detail::address_text(peer)),
+                  buffered_stage(fd));
 }
 
 // on_accept_error retries at once after a transient error; when the process
