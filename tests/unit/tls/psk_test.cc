@@ -25,6 +25,7 @@ TEST(TlsPsk, HandshakeExportAndEcho) {
   EXPECT_EQ(rec.peer.psk_identity, "dev1");
   EXPECT_EQ(rec.peer.sni, kMef);
   EXPECT_EQ(rec.peer.cipher, "PSK-AES128-CBC-SHA256");
+  EXPECT_EQ(rec.peer.address, "127.0.0.1");  // as accept4 returned it
   EXPECT_TRUE(c->extms());  // RFC 7627 extended master secret in use
   auto ours = c->export_keying_material(kLabel, 48);
   ASSERT_TRUE(ours.has_value());
@@ -234,6 +235,7 @@ TEST(TlsPsk, IpLiteralSniCountsAsNone) {
     }
     ASSERT_TRUE(h.wait_sessions(2));
     EXPECT_EQ(h.session(0).peer.sni, "");
+    EXPECT_EQ(h.session(0).peer.address, "127.0.0.1") << transport_name(t);
     // A name is still matched strictly.
     EXPECT_FALSE(psk_client(t, h.port(), "dev1", 1, "127.0.0.1.example.com").has_value());
 
