@@ -18,10 +18,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "connection.h"
 
@@ -102,6 +105,17 @@ socklen_t to_sockaddr(const BIO_ADDR* addr, sockaddr_storage& out) {
   }
 }
 
+// Listener is one TCP listening socket of the server's SO_REUSEPORT
+// group, run by one I/O thread: the kernel spreads new connections over
+// the group, and each connection is served by the thread that accepted
+// it, with no hand-off to another thread.
+struct Listener {
+  explicit Listener(std::shared_ptr<Worker> w) : worker(std::move(w)), acceptor(worker->ioc), backoff(worker->ioc) {}
+  std::shared_ptr<Worker> worker;
+  asio::ip::tcp::acceptor acceptor;
+  asio::steady_timer backoff;
+};
+
 class Server final : public TlsServer {
  public:
   Server(std::shared_ptr<ServerShared> shared, unsigned threads) : shared_(std::move(shared)) {
@@ -120,10 +134,11 @@ class Server final : public TlsServer {
   const std::shared_ptr<Worker>& next_worker() { return workers_[next_++ % workers_.size()]; }
   void admit_and_start(const std::shared_ptr<Worker>& worker, const std::shared_ptr<Connection>& conn,
                        std::uint32_t stage);
-  void do_accept();
-  void on_acceptable(const boost::system::error_code& ec);
-  void on_accept_error(const boost::system::error_code& ec);
-  void on_accepted(int fd, const sockaddr_storage& peer);
+  Status bind_tcp(const asio::ip::address& addr);
+  void do_accept(Listener& l);
+  void on_acceptable(Listener& l, const boost::system::error_code& ec);
+  void on_accept_error(Listener& l, const boost::system::error_code& ec);
+  void on_accepted(Listener& l, int fd, const sockaddr_storage& peer);
   Status new_listen_ssl();
   void do_listen();
   void on_datagrams();
@@ -136,9 +151,8 @@ class Server final : public TlsServer {
   std::vector<std::shared_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
-  std::optional<asio::ip::tcp::acceptor> acceptor_;
-  std::optional<asio::steady_timer> accept_backoff_;
-  std::size_t accept_failures_ = 0;  // in the current shortage episode
+  std::vector<std::unique_ptr<Listener>> listeners_;  // one per I/O thread (TCP)
+  std::atomic<std::size_t> accept_failures_{0};      // in the current shortage episode, all listeners
   std::optional<asio::ip::udp::socket> udp_;
   asio::ip::udp::endpoint udp_local_;
   UniquePtr<SSL> listen_ssl_;
@@ -154,19 +168,7 @@ Status Server::bind() {
   const asio::ip::address addr = asio::ip::make_address(o.bind_address, ec);
   if (ec) return fail(Errc::invalid_argument, "bind_address: " + ec.message());
   asio::io_context& ioc = workers_[0]->ioc;
-  if (o.transport == Transport::tls) {
-    acceptor_.emplace(ioc);
-    accept_backoff_.emplace(ioc);
-    const asio::ip::tcp::endpoint ep(addr, o.port);
-    acceptor_->open(ep.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(ep, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) acceptor_->non_blocking(true, ec);  // on_acceptable accepts until EAGAIN
-    if (ec) return fail(Errc::io_error, "listen: " + ec.message());
-    port_ = acceptor_->local_endpoint().port();
-    return {};
-  }
+  if (o.transport == Transport::tls) return bind_tcp(addr);
   udp_.emplace(ioc);
   const asio::ip::udp::endpoint ep(addr, o.port);
   udp_->open(ep.protocol(), ec);
@@ -216,7 +218,7 @@ void Server::start() {
   if (started_ || stopped_) return;
   started_ = true;
   for (auto& w : workers_) guards_.push_back(asio::make_work_guard(w->ioc));
-  if (acceptor_) asio::post(workers_[0]->ioc, [this] { do_accept(); });
+  for (auto& l : listeners_) asio::post(l->worker->ioc, [this, &l = *l] { do_accept(l); });
   if (udp_) asio::post(workers_[0]->ioc, [this] { do_listen(); });
   for (auto& w : workers_) {
     threads_.emplace_back([&ioc = w->ioc, shared = shared_] {
@@ -231,10 +233,15 @@ void Server::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (!started_) return;
+  for (auto& l : listeners_) {
+    asio::post(l->worker->ioc, [&l = *l] {
+      boost::system::error_code ignored;
+      l.acceptor.close(ignored);
+      l.backoff.cancel();
+    });
+  }
   asio::post(workers_[0]->ioc, [this] {
     boost::system::error_code ignored;
-    if (acceptor_) acceptor_->close(ignored);
-    if (accept_backoff_) accept_backoff_->cancel();
     if (udp_) udp_->close(ignored);
   });
   for (auto& w : workers_) {
@@ -254,43 +261,80 @@ void Server::stop() {
 
 // --- TLS over TCP ---
 
-// do_accept waits for the listener to have connections. They are taken
-// with accept4 directly (non-blocking, close-on-exec, with the peer's
-// address) and handed to a worker's Connection: no Asio socket is
-// registered and released per connection (an epoll_ctl pair, two fcntl
-// and a getpeername less per connection; docs/performance.md).
-void Server::do_accept() {
-  acceptor_->async_wait(asio::socket_base::wait_read,
-                        [this](const boost::system::error_code& ec) { on_acceptable(ec); });
+// bind_tcp opens one listening socket per I/O thread on the same port
+// (SO_REUSEPORT). A port some other socket already holds is refused, as
+// it would be without SO_REUSEPORT: a plain probe socket must bind it
+// first. (Another process could still join the group between the probe
+// and the bind, if it ran as the same user and asked for SO_REUSEPORT.)
+Status Server::bind_tcp(const asio::ip::address& addr) {
+  const ServerOptions& o = shared_->options;
+  boost::system::error_code ec;
+  if (o.port != 0) {
+    asio::ip::tcp::acceptor probe(workers_[0]->ioc);
+    const asio::ip::tcp::endpoint ep(addr, o.port);
+    probe.open(ep.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(ep, ec);
+    if (ec) return fail(Errc::io_error, "listen: " + ec.message());
+  }
+  std::uint16_t port = o.port;
+  for (const std::shared_ptr<Worker>& w : workers_) {
+    auto l = std::make_unique<Listener>(w);
+    const asio::ip::tcp::endpoint ep(addr, port);
+    const int one = 1;
+    l->acceptor.open(ep.protocol(), ec);
+    if (!ec) l->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && ::setsockopt(l->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      ec = boost::system::error_code(errno, boost::system::system_category());
+    }
+    if (!ec) l->acceptor.bind(ep, ec);
+    if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) l->acceptor.non_blocking(true, ec);  // on_acceptable accepts until EAGAIN
+    if (ec) return fail(Errc::io_error, "listen: " + ec.message());
+    if (port == 0) port = l->acceptor.local_endpoint().port();  // the rest join the first one's port
+    listeners_.push_back(std::move(l));
+  }
+  port_ = port;
+  return {};
 }
 
-void Server::on_acceptable(const boost::system::error_code& ec) {
-  if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-  if (ec) return on_accept_error(ec);
+// do_accept waits for |l| to have connections. They are taken with
+// accept4 directly (non-blocking, close-on-exec, with the peer's address)
+// and served on |l|'s own thread: no Asio socket is registered and
+// released per connection, and no other thread is woken for it (an
+// epoll_ctl pair, two fcntl, a getpeername and a cross-thread post less
+// per connection; docs/performance.md).
+void Server::do_accept(Listener& l) {
+  l.acceptor.async_wait(asio::socket_base::wait_read,
+                        [this, &l](const boost::system::error_code& ec) { on_acceptable(l, ec); });
+}
+
+void Server::on_acceptable(Listener& l, const boost::system::error_code& ec) {
+  if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
+  if (ec) return on_accept_error(l, ec);
   for (int i = 0; i < kAcceptBurst; ++i) {
     sockaddr_storage peer{};
     socklen_t len = sizeof peer;
-    const int fd = ::accept4(acceptor_->native_handle(), reinterpret_cast<sockaddr*>(&peer), &len,
+    const int fd = ::accept4(l.acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer), &len,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       const int err = errno;
-      if (err == EAGAIN || err == EWOULDBLOCK) return do_accept();
+      if (err == EAGAIN || err == EWOULDBLOCK) return do_accept(l);
       const boost::system::error_code accept_ec(err, boost::system::system_category());
-      if (is_resource_shortage(accept_ec)) return on_accept_error(accept_ec);
+      if (is_resource_shortage(accept_ec)) return on_accept_error(l, accept_ec);
       continue;  // the connection failed before it was taken (ECONNABORTED, EPROTO, ...): the next one
     }
-    if (accept_failures_ != 0) {
-      detail::notify(shared_->options, Error(Errc::io_error, "accept resumed after " + std::to_string(accept_failures_) +
+    if (const std::size_t failures = accept_failures_.exchange(0); failures != 0) {
+      detail::notify(shared_->options, Error(Errc::io_error, "accept resumed after " + std::to_string(failures) +
                                                                  " failures for lack of file descriptors or memory"));
-      accept_failures_ = 0;
     }
-    on_accepted(fd, peer);
+    on_accepted(l, fd, peer);
   }
   // More may be waiting: let the thread's other work run first.
-  asio::post(workers_[0]->ioc, [this] { on_acceptable({}); });
+  asio::post(l.worker->ioc, [this, &l] { on_acceptable(l, {}); });
 }
 
-void Server::on_accepted(int fd, const sockaddr_storage& peer) {
+void Server::on_accepted(Listener& l, int fd, const sockaddr_storage& peer) {
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   UniquePtr<SSL> ssl(SSL_new(shared_->config->base.get()));
@@ -300,18 +344,17 @@ void Server::on_accepted(int fd, const sockaddr_storage& peer) {
     return;
   }
   SSL_set_accept_state(ssl.get());
-  const std::shared_ptr<Worker>& worker = next_worker();
-  admit_and_start(worker,
-                  std::make_shared<Connection>(worker, shared_, fd, std::move(ssl), detail::address_text(peer)),
+  admit_and_start(l.worker,
+                  std::make_shared<Connection>(l.worker, shared_, fd, std::move(ssl), detail::address_text(peer)),
                   buffered_stage(fd));
 }
 
 // on_accept_error retries at once after a transient error; when the process
 // is out of descriptors or memory it pauses (the connection waits in the
 // backlog) and reports once per episode, with the count when it ends.
-void Server::on_accept_error(const boost::system::error_code& ec) {
+void Server::on_accept_error(Listener& l, const boost::system::error_code& ec) {
   if (!is_resource_shortage(ec)) {
-    do_accept();
+    do_accept(l);
     return;
   }
   if (accept_failures_++ == 0) {
@@ -319,10 +362,10 @@ void Server::on_accept_error(const boost::system::error_code& ec) {
                                                                std::to_string(kAcceptBackoff.count()) +
                                                                " ms between attempts"));
   }
-  accept_backoff_->expires_after(kAcceptBackoff);
-  accept_backoff_->async_wait([this](const boost::system::error_code& wait_ec) {
-    if (wait_ec || !acceptor_->is_open()) return;
-    do_accept();
+  l.backoff.expires_after(kAcceptBackoff);
+  l.backoff.async_wait([this, &l](const boost::system::error_code& wait_ec) {
+    if (wait_ec || !l.acceptor.is_open()) return;
+    do_accept(l);
   });
 }
 

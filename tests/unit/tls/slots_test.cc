@@ -356,6 +356,45 @@ TEST(TlsSlots, AcceptPausesWhileOutOfDescriptorsAndResumes) {
   expect_serving(h, Transport::tls, 0);
 }
 
+// Each I/O thread listens on the port (SO_REUSEPORT) and serves what it
+// accepts. The group is the server's own: a port that another socket
+// holds, another TlsServer's or any plain listener's, is still refused.
+TEST(TlsSlots, APortAnotherSocketHoldsIsRefused) {
+  ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+  o.threads = 3;
+  Harness h(std::move(o));
+  for (int i = 0; i < 12; ++i) {  // connections spread over the three listeners all get through
+    auto c = psk_client(Transport::tls, h.port(), "dev1", 1);
+    ASSERT_TRUE(c.has_value()) << i << ": " << c.error().message();
+    expect_echo(*c);
+  }
+  ServerOptions again = psk_server_options(Transport::tls, {{"dev1", 1}});
+  again.port = h.port();
+  again.threads = 3;
+  again.on_session = [](std::shared_ptr<Session>) {};
+  auto second = TlsServer::create(std::move(again));
+  ASSERT_FALSE(second.has_value()) << "a second server joined the first one's port";
+  EXPECT_EQ(second.error().code(), Errc::io_error);
+  EXPECT_NE(second.error().message().find("in use"), std::string::npos) << second.error().message();
+
+  const int plain = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(plain, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sin;
+  ASSERT_EQ(::bind(plain, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
+  ASSERT_EQ(::listen(plain, 4), 0);
+  ASSERT_EQ(::getsockname(plain, reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  ServerOptions taken = psk_server_options(Transport::tls, {{"dev1", 1}});
+  taken.port = ntohs(sin.sin_port);
+  taken.on_session = [](std::shared_ptr<Session>) {};
+  auto third = TlsServer::create(std::move(taken));
+  ::close(plain);
+  ASSERT_FALSE(third.has_value()) << "a server joined a plain listener's port";
+  EXPECT_EQ(third.error().code(), Errc::io_error);
+}
+
 TEST(TlsSlots, RaiseOpenFileLimit) {
   auto limit = raise_open_file_limit();
   ASSERT_TRUE(limit.has_value()) << limit.error().message();
