@@ -95,6 +95,21 @@ class StreamParser {
 
 }  // namespace
 
+namespace {
+
+// serialize writes |msg| with its Content-Length and, with |close|,
+// "Connection: close" (RFC 9112 9.6).
+template <bool IsRequest>
+std::string serialize(http::message<IsRequest, http::string_body>& msg, bool close) {
+  msg.prepare_payload();
+  if (close) msg.keep_alive(false);
+  std::ostringstream out;
+  out << msg;
+  return out.str();
+}
+
+}  // namespace
+
 std::string encode_request(const Request& req, std::string_view host) {
   http::request<http::string_body> msg;
   switch (req.op) {
@@ -131,11 +146,7 @@ std::string encode_request(const Request& req, std::string_view host) {
     msg.set(http::field::content_type, ct);
   }
   if (!req.content.is_null()) msg.body() = req.content.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  msg.prepare_payload();
-  if (req.close) msg.keep_alive(false);  // "Connection: close"
-  std::ostringstream out;
-  out << msg;
-  return out.str();
+  return serialize(msg, req.close);
 }
 
 Result<std::string> encode_plain_request(const Request& req) {
@@ -149,11 +160,7 @@ Result<std::string> encode_plain_request(const Request& req) {
   msg.set(http::field::host, req.plain->host);
   if (!req.plain->authorization.empty()) msg.set(http::field::authorization, req.plain->authorization);
   msg.body() = req.plain->body;
-  msg.prepare_payload();
-  if (req.close) msg.keep_alive(false);
-  std::ostringstream out;
-  out << msg;
-  return out.str();
+  return serialize(msg, req.close);
 }
 
 std::string encode_response(const Response& rsp, bool close) {
@@ -164,11 +171,7 @@ std::string encode_response(const Response& rsp, bool close) {
     for (const auto& [name, value] : rsp.plain->headers) msg.set(name, value);
     if (!rsp.plain->content_type.empty()) msg.set(http::field::content_type, rsp.plain->content_type);
     msg.body() = rsp.plain->body;
-    msg.prepare_payload();
-    if (close) msg.keep_alive(false);
-    std::ostringstream out;
-    out << msg;
-    return out.str();
+    return serialize(msg, close);
   }
   msg.result(static_cast<unsigned>(http_status(rsp.rsc)));
   msg.version(11);
@@ -178,11 +181,7 @@ std::string encode_response(const Response& rsp, bool close) {
     msg.set(http::field::content_type, std::string(kJson));
     msg.body() = rsp.content.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
-  msg.prepare_payload();
-  if (close) msg.keep_alive(false);
-  std::ostringstream out;
-  out << msg;
-  return out.str();
+  return serialize(msg, close);
 }
 
 struct RequestReader::Impl {
