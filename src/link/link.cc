@@ -230,6 +230,9 @@ Result<proto::Response> Link::call(const Peer& peer, proto::Request req, std::ch
                                    bool repeatable) {
   if (timeout.count() <= 0) return fail(Errc::invalid_argument, "link: timeout must be positive");
   const auto deadline = Clock::now() + timeout;
+  // "Connection" is hop-by-hop (RFC 9110 7.6.1): the link keeps its
+  // connections, whatever a relayed request asked of its own hop.
+  req.close = false;
   if (req.rqi.empty()) {
     std::lock_guard lock(impl_->mu);
     req.rqi = "m2msec-link-" + std::to_string(impl_->next_rqi++);

@@ -249,7 +249,11 @@ Result<proto::Response> plain_http_call(const std::string& endpoint, const std::
   tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
   proto::ResponseReader reader(limits);
-  const std::string text = proto::encode_request(req, host);
+  // One connection per call: it ends with the answer ("Connection" is
+  // hop-by-hop, RFC 9110 7.6.1, so a relayed request's own is not kept).
+  proto::Request one_shot = req;
+  one_shot.close = true;
+  const std::string text = proto::encode_request(one_shot, host);
   std::array<std::uint8_t, 16384> buf{};
   std::optional<Result<proto::Response>> out;
   const auto deadline = std::chrono::steady_clock::now() + timeout;

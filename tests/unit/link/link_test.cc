@@ -176,6 +176,23 @@ TEST(Link, ManyCallsShareOneHandshake) {
   EXPECT_EQ(link->stats().reused, 9u);
 }
 
+// "Connection" is hop-by-hop: a request that asked its own hop to close
+// (a relayed one) does not end the link's pooled connection.
+TEST(Link, ARequestThatAskedToCloseKeepsThePooledConnection) {
+  HttpPeer server;
+  auto link = make_link();
+  for (int i = 0; i < 3; ++i) {
+    proto::Request r = get("/maf/keys/" + std::to_string(i));
+    r.close = true;
+    auto rsp = link->call(server.peer(), std::move(r));
+    ASSERT_TRUE(rsp) << rsp.error().message();
+    EXPECT_EQ(rsp->rsc, proto::Rsc::ok);
+  }
+  EXPECT_EQ(server.handshakes(), 1u);
+  EXPECT_EQ(link->stats().reused, 2u);
+  EXPECT_EQ(link->stats().retries, 0u);
+}
+
 TEST(Link, ConcurrentCallsStayWithinThePool) {
   HttpPeer server;
   auto link = make_link();

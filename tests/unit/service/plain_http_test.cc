@@ -95,6 +95,19 @@ TEST_F(PlainHttpTest, ServesRequestsAndNamesThePeer) {
   EXPECT_EQ(rsp->content["listener"], "test/http");
 }
 
+// plain_http_call uses one connection per call, so its request says
+// "Connection: close", whatever the request it relays asked of its hop.
+TEST_F(PlainHttpTest, ACallAsksTheServerToCloseAfterItsAnswer) {
+  start([](const AuthRef&, const proto::Request& req, proto::Reply reply) {
+    reply(proto::ok_response(req, proto::Rsc::ok, {{"close", req.close}}));
+  });
+  proto::Request r = retrieve("Cae1");
+  r.close = false;
+  auto rsp = plain_http_call(endpoint(), "in-cse", r, std::chrono::seconds(5));
+  ASSERT_TRUE(rsp) << rsp.error().message();
+  EXPECT_EQ(rsp->content["close"], true);
+}
+
 TEST_F(PlainHttpTest, AnswersLaterFromAnotherThreadAndOnlyOnce) {
   start([](const AuthRef&, const proto::Request& req, proto::Reply reply) {
     std::thread([req, reply] {
