@@ -1,7 +1,6 @@
 // TlsServer: worker threads, the TCP acceptor and the DTLS listener.
 #include "m2msec/tls/server.h"
 
-#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>

@@ -359,6 +359,48 @@ TEST(TlsSlots, AcceptPausesWhileOutOfDescriptorsAndResumes) {
 // Each I/O thread listens on the port (SO_REUSEPORT) and serves what it
 // accepts. The group is the server's own: a port that another socket
 // holds, another TlsServer's or any plain listener's, is still refused.
+// A backlog longer than one accept burst (32) is taken in full: after each
+// burst the listener goes on by itself, with no new connection to wake it.
+// The only I/O thread is held in a PSK lookup while 100 connections queue.
+TEST(TlsSlots, ABacklogLongerThanOneBurstIsAllAccepted) {
+  ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+  o.threads = 1;
+  o.handshake_timeout = 60s;
+  o.flight_timeout = 60s;
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool entered = false, open = false;
+  };
+  auto gate = std::make_shared<Gate>();
+  PskLookup inner = o.authorities[0].psk_lookup;
+  o.authorities[0].psk_lookup = [inner, gate](const PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
+    std::unique_lock lock(gate->mu);
+    gate->entered = true;
+    gate->cv.notify_all();
+    gate->cv.wait_for(lock, 10s, [&] { return gate->open; });
+    lock.unlock();
+    inner(r, std::move(done));
+  };
+  Harness h(std::move(o));
+  std::thread first([&] { (void)psk_client(Transport::tls, h.port(), "dev1", 1); });
+  {
+    std::unique_lock lock(gate->mu);
+    ASSERT_TRUE(gate->cv.wait_for(lock, 5s, [&] { return gate->entered; }));
+  }
+  std::vector<int> queued;
+  for (int i = 0; i < 100; ++i) queued.push_back(raw_tcp_connect(h.port()));
+  {
+    std::lock_guard lock(gate->mu);
+    gate->open = true;
+  }
+  gate->cv.notify_all();
+  for (int i = 0; i < 500 && h.server().active_handshakes() < 100; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_GE(h.server().active_handshakes(), 100u);
+  for (int fd : queued) raw_close(fd);
+  first.join();
+}
+
 TEST(TlsSlots, APortAnotherSocketHoldsIsRefused) {
   ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
   o.threads = 3;
