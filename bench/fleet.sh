@@ -74,6 +74,14 @@ if psk and cert:
     print(f"server CPU per device vs its handshake floor: {x_device:.1f}x ({device_cpu:.2f} ms against "
           f"{floor_boot + floor_assoc:.2f} ms); bootstrap {x_boot:.1f}x (floor {floor_boot:.2f} ms), "
           f"associate {x_assoc:.1f}x (floor {floor_assoc:.2f} ms)")
+    # Where the server CPU goes: each phase's share by role (the threads'
+    # names: mef-*, maf-*, cse-*), in ms per device of the phase.
+    by_role = {}
+    for name, p in (("bootstrap", boot), ("associate", assoc)):
+        roles = p.get("server_cpu_ms_per_op_by_role")
+        if roles:
+            by_role[name] = {r: round(v, 3) for r, v in roles.items()}
+            print(f"  {name:<10} by role (ms/device): " + "  ".join(f"{r} {v:.2f}" for r, v in sorted(roles.items())))
     # The last line, for the record: the figures and the ratios of this one run.
     print(json.dumps({
         "bench": "fleet", "devices": demo["devices"], "ok": demo["ok"],
@@ -86,6 +94,7 @@ if psk and cert:
         "floor_ms_per_device": round(floor_boot + floor_assoc, 3),
         "cpu_x_floor": round(x_device, 2),
         "bootstrap_cpu_x_floor": round(x_boot, 1),
-        "associate_cpu_x_floor": round(x_assoc, 1)},
+        "associate_cpu_x_floor": round(x_assoc, 1),
+        "server_cpu_ms_by_role": by_role},
         separators=(",", ":")))
 PY

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -27,6 +28,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <thread>
 #include <sstream>
 #include <openssl/rand.h>
@@ -128,13 +130,42 @@ struct ServerProcess {
     ::waitpid(pid, &status, 0);
     pid = -1;
   }
-  // cpu_seconds reads utime+stime of the server from /proc.
+  // cpu_by_role sums the run time of the server's threads by the role
+  // that names them ("mef-tls-io", "maf-worker", "cse-writer", ...), from
+  // each thread's schedstat (exact, where stat's utime and stime are tick
+  // samples); the rest of the process (threads of no role, threads that
+  // have ended) is "other".
+  std::map<std::string, double> cpu_by_role() const {
+    std::map<std::string, double> out{{"mef", 0}, {"maf", 0}, {"cse", 0}};
+    double roles = 0;
+    std::error_code ec;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+      std::ifstream comm_file(task.path() / "comm"), sched(task.path() / "schedstat");
+      std::string comm;
+      double ns = 0;
+      if (!std::getline(comm_file, comm) || !(sched >> ns)) continue;  // ended meanwhile
+      auto it = out.find(comm.substr(0, comm.find('-')));
+      if (it == out.end()) continue;
+      it->second += ns / 1e9;
+      roles += ns / 1e9;
+    }
+    out["other"] = std::max(0.0, cpu_seconds() - roles);
+    return out;
+  }
+  // cpu_seconds reads utime+stime of the whole server from /proc.
   double cpu_seconds() const {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const std::size_t close = text.rfind(')');
     if (close == std::string::npos) return 0;
-    std::istringstream rest(text.substr(close + 2));
+    return stat_seconds(text.substr(close + 2));
+  }
+
+ private:
+  // stat_seconds reads fields 14 and 15 (utime, stime) of a stat line,
+  // given from field 3 on.
+  static double stat_seconds(const std::string& from_field_3) {
+    std::istringstream rest(from_field_3);
     std::string f;
     unsigned long long utime = 0, stime = 0;
     for (int i = 3; i <= 15 && rest >> f; ++i) {
@@ -200,6 +231,7 @@ void run_phase(const char* label, std::vector<Device>& devices, unsigned threads
                PhaseStats& stats, Fn fn) {
   std::atomic<std::size_t> next{0}, done{0};
   const double cpu0 = server.cpu_seconds();
+  const auto roles0 = server.cpu_by_role();
   const auto t0 = Clock::now();
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
@@ -214,6 +246,9 @@ void run_phase(const char* label, std::vector<Device>& devices, unsigned threads
   for (auto& th : pool) th.join();
   stats.set_wall(std::chrono::duration<double>(Clock::now() - t0).count());
   stats.set_server_cpu(server.cpu_seconds() - cpu0);
+  auto roles = server.cpu_by_role();
+  for (auto& [role, s] : roles) s = std::max(0.0, s - roles0.at(role));
+  stats.set_server_cpu_by_role(std::move(roles));
 }
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
@@ -523,6 +558,14 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       }
       // Failure reasons may quote a server's answer: printed escaped.
       for (const std::string& e : p->errors()) std::cout << "    e.g. " << printable(e, 300) << "\n";
+    }
+    std::cout << "\nserver CPU ms per operation, by role:\n";
+    for (const PhaseStats* p : {&boot, &assoc}) {
+      std::cout << "  " << std::left << std::setw(10) << p->name() << std::right;
+      for (const auto& [role, ms] : p->server_cpu_ms_per_op_by_role()) {
+        std::cout << "  " << role << " " << std::fixed << std::setprecision(2) << ms;
+      }
+      std::cout << "\n";
     }
     std::cout << "\n" << ok << "/" << o.devices << " devices onboarded (" << n_maf << " MAF-based, " << n_kpsa
               << " Kpsa, " << n_cert << " certificate, " << n_gba_maf << " GBA via the MAF, " << n_gba_saef

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -27,6 +28,9 @@ class PhaseStats {
   }
   void set_wall(double seconds) { wall_s_ = seconds; }
   void set_server_cpu(double seconds) { server_cpu_s_ = seconds; }
+  // set_server_cpu_by_role splits the server CPU by the role whose
+  // threads spent it ("mef", "maf", "cse", "other"), in seconds.
+  void set_server_cpu_by_role(std::map<std::string, double> seconds) { server_cpu_by_role_s_ = std::move(seconds); }
 
   std::size_t count() const { return ms_.size() + failed_; }
   std::size_t failures() const { return failed_; }
@@ -48,6 +52,14 @@ class PhaseStats {
     if (server_cpu_s_ < 0) return std::nullopt;
     return ms_.empty() ? 0 : server_cpu_s_ * 1000 / static_cast<double>(ms_.size());
   }
+  // server_cpu_ms_per_op_by_role is server_cpu_ms_per_op split by role.
+  std::map<std::string, double> server_cpu_ms_per_op_by_role() const {
+    std::map<std::string, double> out;
+    for (const auto& [role, s] : server_cpu_by_role_s_) {
+      out[role] = ms_.empty() ? 0 : s * 1000 / static_cast<double>(ms_.size());
+    }
+    return out;
+  }
   // errors holds the first few failure reasons.
   std::vector<std::string> errors() const {
     std::lock_guard lock(mu_);
@@ -60,6 +72,7 @@ class PhaseStats {
     if (auto per_op = server_cpu_ms_per_op()) {
       j["server_cpu_s"] = server_cpu_s_;
       j["server_cpu_ms_per_op"] = *per_op;
+      if (!server_cpu_by_role_s_.empty()) j["server_cpu_ms_per_op_by_role"] = server_cpu_ms_per_op_by_role();
     }
     if (!errors_.empty()) j["errors"] = errors_;
     return j;
@@ -73,6 +86,7 @@ class PhaseStats {
   std::vector<std::string> errors_;
   double wall_s_ = 0;
   double server_cpu_s_ = -1;
+  std::map<std::string, double> server_cpu_by_role_s_;
 };
 
 }  // namespace m2msec::cli

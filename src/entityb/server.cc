@@ -54,10 +54,10 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
     if (!opened) return std::unexpected(opened.error());
     s->cse_ = std::move(*opened);
   }
-  s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
+  s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers, "cse-worker");
   s->service_ = std::make_unique<EntityB>(cfg, *s->pool_, s->link_.get(), std::move(provisioned));
   EntityB* svc = s->service_.get();
-  if (cfg.upstream) s->forward_pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
+  if (cfg.upstream) s->forward_pool_ = std::make_unique<service::WorkerPool>(cfg.workers, "cse-forward");
   const Next next = cfg.upstream ? upstream_cse(*cfg.upstream, *s->forward_pool_) : local_cse(*s->cse_, *s->pool_);
   svc->set_next(next);
   if (!cfg.gateway_listen.empty()) {
@@ -82,7 +82,7 @@ Result<std::unique_ptr<CseServer>> CseServer::start(CseConfig cfg) {
       [listeners](const std::function<bool(const service::AuthContext&)>& m) { return listeners->close_sessions(m); });
   if (s->feed_link_) {
     s->revoker_ =
-        std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
+        std::make_unique<service::Periodic>("cse-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
   }
   s->drain_ = cfg.listen.drain;
   auto admin = service::start_role_admin(cfg.listen, "cse", s->listeners_.get(), nullptr,

@@ -42,7 +42,7 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   auto audit = service::AuditLog::open(cfg.audit_file, "maf", cfg.mas_id);
   if (!audit) return std::unexpected(audit.error());
   s->audit_ = std::move(*audit);
-  s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
+  s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers, "maf-worker");
   s->service_ = std::make_unique<MafService>(cfg, *s->store_, *s->pool_, s->link_.get());
   MafService* svc = s->service_.get();
   svc->set_audit(s->audit_.get());
@@ -62,7 +62,7 @@ Result<std::unique_ptr<MafServer>> MafServer::start(MafConfig cfg) {
   });
   // Revocations: the MEFs' feeds and this MAF's own log, every
   // revocation_poll, the first round at once.
-  s->revoker_ = std::make_unique<service::Periodic>("m2m-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
+  s->revoker_ = std::make_unique<service::Periodic>("maf-revoke", cfg.revocation_poll, [svc] { svc->sync_revocations(); });
   s->drain_ = cfg.listen.drain;
   auto admin = service::start_role_admin(cfg.listen, "maf", s->listeners_.get(), s->store_.get(),
                                          [self = s.get()] { return self->metrics(); });

@@ -12,7 +12,7 @@ Result<std::unique_ptr<MefServer>> MefServer::start(MefConfig cfg) {
   auto audit = service::AuditLog::open(cfg.audit_file, "mef");
   if (!audit) return std::unexpected(audit.error());
   s->audit_ = std::move(*audit);
-  s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers);
+  s->pool_ = std::make_unique<service::WorkerPool>(cfg.workers, "mef-worker");
   s->service_ = std::make_unique<MefService>(cfg, *s->store_, *s->pool_);
   MefService* svc = s->service_.get();
   svc->set_audit(s->audit_.get());

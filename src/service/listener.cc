@@ -170,6 +170,7 @@ Result<std::unique_ptr<tls::TlsServer>> start_one(const ListenerSettings& s, con
   o.authorities.push_back(std::move(auth));
   o.default_authority = s.fqdn;
   o.threads = s.threads;
+  o.thread_name = h.role + (transport == tls::Transport::dtls ? "-dtls-io" : "-tls-io");  // "maf-tls-io"
   o.handshake_timeout = s.handshake_timeout;
   o.flight_timeout = s.flight_timeout;
   o.idle_timeout = s.idle_timeout;

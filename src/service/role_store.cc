@@ -59,10 +59,13 @@ Result<std::unique_ptr<store::Store>> open_role_store(const std::string& data_di
     kek = store::create_kek_file(kek_file);
   }
   if (!kek) return std::unexpected(kek.error());
+  // The writer thread is named after the role: "mef.db" -> "mef-writer".
+  const std::string writer_name = fs::path(db_name).stem().string() + "-writer";
   if (store.backend == StoreBackend::postgres) {
     store::PostgresStoreOptions o;
     o.conninfo = store.conninfo;
     o.readers = store.readers;
+    o.write.thread_name = writer_name;
     if (!store.password_file.empty()) {
       Result<SecretString> pw = read_secret_file(store.password_file);
       if (!pw) return std::unexpected(pw.error());
@@ -76,6 +79,7 @@ Result<std::unique_ptr<store::Store>> open_role_store(const std::string& data_di
   store::SqliteStoreOptions o;
   o.path = data_dir + "/" + db_name;
   o.readers = store.readers;
+  o.write.thread_name = writer_name;
   return store::open_sqlite_store(o, std::move(*kek));
 }
 

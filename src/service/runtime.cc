@@ -23,20 +23,22 @@ bool tune_allocator_for_serving() {
 }
 
 struct WorkerPool::Impl {
-  explicit Impl(unsigned n) : pool(n == 0 ? 1 : n) {}
+  Impl(unsigned n, std::string thread_name) : pool(n == 0 ? 1 : n), name(thread_name.substr(0, 15)) {}
   boost::asio::thread_pool pool;
+  const std::string name;
 };
 
-WorkerPool::WorkerPool(unsigned threads) : impl_(std::make_unique<Impl>(threads)) {}
+WorkerPool::WorkerPool(unsigned threads, std::string name)
+    : impl_(std::make_unique<Impl>(threads, std::move(name))) {}
 
 WorkerPool::~WorkerPool() { impl_->pool.join(); }
 
 void WorkerPool::post(std::move_only_function<void()> job) {
   // The pool's exception barrier: a job that throws is logged once and
   // dropped; a Reply it held answers 5000 as it is destroyed.
-  boost::asio::post(impl_->pool, [job = std::move(job)]() mutable {
+  boost::asio::post(impl_->pool, [job = std::move(job), name = impl_->name.c_str()]() mutable {
     // Named once per thread, for top -H and perf.
-    static thread_local const bool named = (pthread_setname_np(pthread_self(), "m2m-worker"), true);
+    static thread_local const bool named = (pthread_setname_np(pthread_self(), name), true);
     (void)named;
     try {
       job();

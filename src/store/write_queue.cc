@@ -140,7 +140,7 @@ void WriteQueue::linger(std::unique_lock<std::mutex>& lock) {
 }
 
 void WriteQueue::loop() {
-  pthread_setname_np(pthread_self(), "m2m-writer");  // for top -H and perf
+  pthread_setname_np(pthread_self(), options_.thread_name.substr(0, 15).c_str());  // for top -H and perf
   std::size_t last_batch = 0;
   std::unique_lock lock(mu_);
   while (true) {

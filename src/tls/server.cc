@@ -221,7 +221,7 @@ void Server::start() {
   if (udp_) asio::post(workers_[0]->ioc, [this] { do_listen(); });
   for (auto& w : workers_) {
     threads_.emplace_back([&ioc = w->ioc, shared = shared_] {
-      pthread_setname_np(pthread_self(), "m2m-tls-io");  // for top -H and perf
+      pthread_setname_np(pthread_self(), shared->options.thread_name.substr(0, 15).c_str());  // for top -H and perf
       detail::block_sigpipe_forever();
       run_guarded(ioc, shared->options);
     });

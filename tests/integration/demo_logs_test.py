@@ -69,6 +69,14 @@ def memory_run():
     check("server_cpu_ms_per_op" in boot and "server_cpu_ms_per_op" in assoc
           and abs(summary.get("server_cpu_ms_per_device", -1) - boot["server_cpu_ms_per_op"]
                   - assoc["server_cpu_ms_per_op"]) < 1e-9, f"server_cpu_ms_per_device in {summary}")
+    # The same CPU split by the role whose threads spent it: the MEF's
+    # threads work in the bootstrap, the MAF's and Entity B's in the
+    # association (thread names "mef-tls-io", "maf-worker", ...; with the
+    # names lost every share would be "other").
+    for name, ph, busy in (("bootstrap", boot, ("mef",)), ("associate", assoc, ("maf", "cse"))):
+        roles = ph.get("server_cpu_ms_per_op_by_role", {})
+        check(set(roles) == {"mef", "maf", "cse", "other"} and min(roles.values()) >= 0
+              and all(roles[r] > 0 for r in busy), f"{name} server CPU by role: {roles}")
     reports = proc_watch.sanitizer_reports(p.stdout + p.stderr)
     check(not reports, f"memory demo has sanitizer reports: {reports[:3]}")
 

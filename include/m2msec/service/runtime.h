@@ -27,7 +27,9 @@ using ::m2msec::parse_endpoint;
 // stalls a handshake and many writes can share one commit.
 class WorkerPool {
  public:
-  explicit WorkerPool(unsigned threads);
+  // |name| names the threads (at most 15 characters are kept), for top -H,
+  // perf and per-role CPU figures.
+  explicit WorkerPool(unsigned threads, std::string name = "m2m-worker");
   ~WorkerPool();  // joins after running queued jobs
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

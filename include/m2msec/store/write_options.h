@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 namespace m2msec::store {
 
@@ -20,6 +21,9 @@ struct WriteQueueOptions {
   // linger_gap ends the linger early: the writer commits once no new op
   // has been queued for this long. Zero lingers the whole max_wait.
   std::chrono::microseconds linger_gap{200};
+  // thread_name names the writer thread (at most 15 characters are kept),
+  // for top -H, perf and per-role CPU figures.
+  std::string thread_name = "m2m-writer";
 };
 
 }  // namespace m2msec::store

@@ -79,6 +79,7 @@ struct ServerOptions {
   std::string default_authority;                  // fqdn used without SNI (or an IP-literal SNI); "" rejects
   CipherProfile ciphers;                          // empty halves: clause 10.2 defaults
   unsigned threads = 0;                           // 0: one per core
+  std::string thread_name = "m2m-tls-io";         // I/O threads' name (15 characters kept), for top -H and perf
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds flight_timeout{2000}; // wait for each client handshake message
   std::chrono::milliseconds idle_timeout{60000};

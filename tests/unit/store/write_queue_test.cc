@@ -7,6 +7,9 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <pthread.h>
+#include <string>
+#include <utility>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -217,6 +220,28 @@ TEST(WriteQueue, SubmitAfterStopFails) {
   Status st = q->run(insert_op(1));
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), Errc::store_error);
+}
+
+// The writer thread carries the name the options give it (for top -H, perf
+// and the demo's CPU by role), cut to the 15 characters Linux keeps.
+TEST(WriteQueue, TheWriterThreadIsNamedAfterItsOptions) {
+  TempDir dir;
+  for (const auto& [name, expected] : {std::pair<std::string, std::string>{"", "m2m-writer"},
+                                       {"maf-writer", "maf-writer"},
+                                       {"a-very-long-writer-name", "a-very-long-wri"}}) {
+    WriteQueueOptions o;
+    if (!name.empty()) o.thread_name = name;
+    std::unique_ptr<WriteQueue> q = start_queue(dir.file(expected + ".db"), o);
+    std::string seen;
+    Status st = q->run([&seen](sql::Connection&) -> Status {
+      char buf[16] = {};
+      pthread_getname_np(pthread_self(), buf, sizeof buf);
+      seen = buf;
+      return {};
+    });
+    ASSERT_TRUE(st) << st.error().message();
+    EXPECT_EQ(seen, expected);
+  }
 }
 
 // A completion runs on the writer thread once the op's transaction has

@@ -8,6 +8,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tls_harness.h"
@@ -128,6 +129,33 @@ TEST(TlsPsk, RecordsReadAheadAreServedWithoutMoreBytes) {
   EXPECT_TRUE(c->reusable());
   c->close();
   (*server)->stop();
+}
+
+// The I/O threads carry the name the options give them (for top -H, perf
+// and the demo's CPU by role), cut to the 15 characters Linux keeps.
+TEST(TlsPsk, IoThreadsAreNamedAfterTheirOptions) {
+  for (const auto& [name, expected] : {std::pair<std::string, std::string>{"", "m2m-tls-io"},
+                                       {"maf-tls-io", "maf-tls-io"},
+                                       {"a-very-long-io-thread-name", "a-very-long-io-"}}) {
+    auto seen = std::make_shared<std::promise<std::string>>();
+    auto f = seen->get_future();
+    ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+    if (!name.empty()) o.thread_name = name;
+    o.on_session = [seen](std::shared_ptr<Session> s) {
+      char buf[16] = {};
+      pthread_getname_np(pthread_self(), buf, sizeof buf);
+      seen->set_value(buf);
+      s->close();
+    };
+    auto server = TlsServer::create(std::move(o));
+    ASSERT_TRUE(server.has_value()) << server.error().message();
+    (*server)->start();
+    auto c = psk_client(Transport::tls, (*server)->port(), "dev1", 1);
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(f.get(), expected);
+    (*server)->stop();
+  }
 }
 
 // read(max) returns at most |max| bytes and at most one record's
