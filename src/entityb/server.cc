@@ -110,6 +110,12 @@ std::string CseServer::metrics() const {
   w.family("m2msec_kc_push_requests_total", "counter",
            "MAF Key Push requests that carried at least one key Entity B took (one key, or a batch of several)");
   w.sample({{"role", "cse"}}, k.push_requests);
+  w.family("m2msec_kc_deregistered_total", "counter",
+           "Kc keys Entity B de-registered at their MAF as their last connection ended");
+  w.sample({{"role", "cse"}}, k.deregistered);
+  w.family("m2msec_kc_dereg_requests_total", "counter",
+           "MAF Key De-Registration requests Entity B sent (one key, or a batch of several)");
+  w.sample({{"role", "cse"}}, k.dereg_requests);
   return w.text();
 }
 

@@ -435,29 +435,111 @@ void EntityB::on_session_end(const service::AuthContext& ctx) {
     it->second.ended = true;
     it->second.key = SecretBytes();
   }
-  pool_.post([this, id = *kc_id, maf] {
+  deregister(std::move(*kc_id), *maf);
+}
+
+void EntityB::deregister(KeyId kc_id, const PeerEntry& maf) {
+  {
+    std::lock_guard lock(dereg_mu_);
+    DeregLane& lane = dereg_[maf.fqdn];
+    lane.queue.push_back(std::move(kc_id));
+    if (lane.busy) return;  // the request in flight takes it next
+    lane.busy = true;
+  }
+  pool_.post([this, &maf] { drain_deregistrations(maf); });
+}
+
+void EntityB::drain_deregistrations(const PeerEntry& maf) {
+  while (true) {
+    std::vector<KeyId> ids;
+    bool batches = true;
+    {
+      std::lock_guard lock(dereg_mu_);
+      DeregLane& lane = dereg_[maf.fqdn];
+      if (lane.queue.empty()) {
+        lane.busy = false;
+        return;
+      }
+      const auto n = static_cast<std::ptrdiff_t>(std::min(lane.queue.size(), proto::kMaxDeregBatch));
+      ids.assign(std::make_move_iterator(lane.queue.begin()), std::make_move_iterator(lane.queue.begin() + n));
+      lane.queue.erase(lane.queue.begin(), lane.queue.begin() + n);
+      batches = lane.batches;
+    }
+    if (ids.size() == 1 || !batches) {
+      deregister_each(ids, maf);
+      continue;
+    }
+    proto::MafKeyDeregBatch body;
+    body.holder = holder_;
+    for (const KeyId& id : ids) body.relative_ids.emplace_back(id.relative());
+    Request req;
+    req.op = proto::Operation::create;
+    req.to = std::string(proto::kMafKeyDeregPath);
+    req.ty = proto::kTyMafKeyDereg;
+    req.from = cfg_.cse_id;
+    req.content = body.to_json();
+    auto rsp = call(maf, std::move(req));
+    count_dereg_request();
+    if (rsp && (rsp->rsc == Rsc::bad_request || rsp->rsc == Rsc::not_found || rsp->rsc == Rsc::operation_not_allowed)) {
+      // A MAF that knows no batches: these keys, and all later ones, one
+      // DELETE each.
+      spdlog::info("cse: MAF {} does not take de-registration batches ({}); de-registering one key per request",
+                   maf.fqdn, static_cast<int>(rsp->rsc));
+      {
+        std::lock_guard lock(dereg_mu_);
+        dereg_[maf.fqdn].batches = false;
+      }
+      deregister_each(ids, maf);
+      continue;
+    }
+    auto results = rsp && rsp->rsc == Rsc::ok ? proto::MafKeyDeregResults::from_json(rsp->content)
+                                              : Result<proto::MafKeyDeregResults>(fail(Errc::malformed_message, ""));
+    const bool answered = results && results->rsc.size() == ids.size();
+    if (!answered && rsp) {
+      spdlog::info("cse: MAF {} answered a de-registration batch with {} and no result per key", maf.fqdn,
+                   static_cast<int>(rsp->rsc));
+    }
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const auto rsc = answered ? static_cast<Rsc>(results->rsc[i]) : Rsc::internal_server_error;
+      deregistered(ids[i], answered && (proto::is_success(rsc) || rsc == Rsc::not_found));
+    }
+  }
+}
+
+void EntityB::deregister_each(const std::vector<KeyId>& ids, const PeerEntry& maf) {
+  for (const KeyId& id : ids) {
     Request req;
     req.op = proto::Operation::del;
     req.to = key_target(id);
     req.from = cfg_.cse_id;
-    auto rsp = call(*maf, std::move(req));
-    // 2002, or 4004 (already gone: expired and purged, or deleted by its
-    // source): the MAF no longer holds it, and the tombstone can go; the
-    // negative cache answers replays for a while, the MAF after that.
-    const bool gone = rsp && (proto::is_success(rsp->rsc) || rsp->rsc == Rsc::not_found);
-    if (!gone) {
-      // Keep the tombstone until the key expires: the MAF may still hold it.
-      spdlog::info("cse: could not de-register {} at the MAF; refusing it here until it expires", id.str());
-      return;
-    }
-    refused_.add(id.canonical(), Error(Errc::unknown_psk_identity, "connection key ended"));
-    {
-      std::lock_guard lock(mu_);
-      auto it = keys_.find(id.canonical());
-      if (it != keys_.end() && it->second.ended) keys_.erase(it);
-    }
-    spdlog::info("cse: connection ended; dropped and de-registered {}", id.str());
-  });
+    auto rsp = call(maf, std::move(req));
+    count_dereg_request();
+    deregistered(id, rsp && (proto::is_success(rsp->rsc) || rsp->rsc == Rsc::not_found));
+  }
+}
+
+// |gone|: 2002, or 4004 (already gone: expired and purged, or deleted by
+// its source): the MAF no longer holds the key, and the tombstone can go;
+// the negative cache answers replays for a while, the MAF after that.
+void EntityB::deregistered(const KeyId& id, bool gone) {
+  if (!gone) {
+    // Keep the tombstone until the key expires: the MAF may still hold it.
+    spdlog::info("cse: could not de-register {} at the MAF; refusing it here until it expires", id.str());
+    return;
+  }
+  refused_.add(id.canonical(), Error(Errc::unknown_psk_identity, "connection key ended"));
+  {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(id.canonical());
+    if (it != keys_.end() && it->second.ended) keys_.erase(it);
+    ++stats_.deregistered;
+  }
+  spdlog::info("cse: connection ended; dropped and de-registered {}", id.str());
+}
+
+void EntityB::count_dereg_request() {
+  std::lock_guard lock(mu_);
+  ++stats_.dereg_requests;
 }
 
 bool EntityB::is_hosting_cse(std::string_view entity) const {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <exception>
 #include <limits>
+#include <memory>
+#include <mutex>
 
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/printable.h"
@@ -316,6 +318,9 @@ void MafService::handle(const service::AuthRef& ctx, const Request& req, proto::
   }
   if (req.to.starts_with(proto::kMafKeysPrefix) && req.op == Operation::del) {
     return delete_key(ctx, req, std::move(reply));
+  }
+  if (req.to == proto::kMafKeyDeregPath && req.op == Operation::create && req.ty == proto::kTyMafKeyDereg) {
+    return delete_keys(ctx, req, std::move(reply));
   }
   if (req.to.starts_with(proto::kMafClientsPrefix) && req.op == Operation::del) {
     return delete_client(ctx, req, std::move(reply));
@@ -679,33 +684,91 @@ void MafService::delete_key(const service::AuthRef& ctx, const Request& req, pro
   if (!path) return reply(proto::error_response(req, Rsc::bad_request, path.error().message()));
   auto kc_id = KeyId::parse(KeyIdKind::kc, path->relative + "@" + fqdn_.str(), cfg_.id_encoding);
   if (!kc_id) return reply(proto::error_response(req, Rsc::bad_request, kc_id.error().message()));
-  pool_.post([this, req, ctx, key = kc_id->canonical(), holder = path->holder, reply = std::move(reply)] {
-    const std::int64_t now = service::now_unix();
-    std::string requester = ctx->entity_id;
+  pool_.post([this, req, ctx, key = kc_id->canonical(), holder = path->holder, reply = std::move(reply)]() mutable {
+    const std::string requester = deleting_requester(*ctx, req, service::now_unix());
     if (requester.empty()) {
-      if (auto c = client_for(ctx->peer, now); c) requester = (*c)->entity_id;
-    }
-    if (auto who = service::peer_entity_id(ctx->peer, cfg_.sp_domain, tls::AnchorRole::infrastructure); who) requester = *who;
-    if (requester.empty() || requester != req.from) {
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not authenticated"));
     }
-    // 8.8.2.10: de-registration ignores the key's expiry, so that an
-    // expired Kc can still be removed by its source or a target.
-    auto k = store_.maf().find_kc(key, store::kAnyExpiry);
-    if (!k) return reply(refusal(req, k.error(), "KcID"));
-    if (k->entity_a_id != requester &&
-        std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
-      return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester may not delete the key"));
+    delete_one(req, requester, key, holder, std::move(reply));
+  });
+}
+
+std::string MafService::deleting_requester(const service::AuthContext& ctx, const Request& req, std::int64_t now) {
+  std::string requester = ctx.entity_id;
+  if (requester.empty()) {
+    if (auto c = client_for(ctx.peer, now); c) requester = (*c)->entity_id;
+  }
+  if (auto who = service::peer_entity_id(ctx.peer, cfg_.sp_domain, tls::AnchorRole::infrastructure); who) requester = *who;
+  return requester == req.from ? requester : std::string();
+}
+
+void MafService::delete_one(const Request& req, const std::string& requester, const std::string& key,
+                            const std::string& holder, proto::Reply reply) {
+  // 8.8.2.10: de-registration ignores the key's expiry, so that an
+  // expired Kc can still be removed by its source or a target.
+  auto k = store_.maf().find_kc(key, store::kAnyExpiry);
+  if (!k) return reply(refusal(req, k.error(), "KcID"));
+  if (k->entity_a_id != requester &&
+      std::find(k->targets.begin(), k->targets.end(), requester) == k->targets.end()) {
+    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester may not delete the key"));
+  }
+  auto done = [req, reply = std::move(reply)](Status st) {
+    if (!st) return reply(refusal(req, st.error(), "KcID"));
+    reply(proto::ok_response(req, Rsc::deleted, nullptr));
+  };
+  // A holder lets the key go; it goes when the last holder has (docs/
+  // protocol.md "Kc holders"). Without a holder (Entity A, or an Entity
+  // B that names none) the key goes at once.
+  if (!holder.empty()) return store_.maf().release_kc_async(key, holder_key(requester, holder), std::move(done));
+  store_.maf().deregister_kc_async(key, std::move(done));
+}
+
+// A batch of de-registrations (docs/protocol.md "MAF Key De-Registration"):
+// the session and From are checked once; each entry is then answered as
+// its own DELETE /maf/keys/<relative>[?holder=] would be, and audited so.
+void MafService::delete_keys(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  auto body = proto::MafKeyDeregBatch::from_json(req.content);
+  if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
+  pool_.post([this, req, ctx, body = std::move(*body), reply = std::move(reply)]() mutable {
+    const std::string requester = deleting_requester(*ctx, req, service::now_unix());
+    if (requester.empty()) {
+      return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not authenticated"));
     }
-    auto done = [req, reply](Status st) {
-      if (!st) return reply(refusal(req, st.error(), "KcID"));
-      reply(proto::ok_response(req, Rsc::deleted, nullptr));
+    struct Results {
+      std::mutex mu;
+      std::vector<int> rsc;
+      std::size_t left;
+      Request req;
+      proto::Reply reply;
     };
-    // A holder lets the key go; it goes when the last holder has (docs/
-    // protocol.md "Kc holders"). Without a holder (Entity A, or an Entity
-    // B that names none) the key goes at once.
-    if (!holder.empty()) return store_.maf().release_kc_async(key, holder_key(requester, holder), std::move(done));
-    store_.maf().deregister_kc_async(key, std::move(done));
+    const std::size_t n = body.relative_ids.size();
+    auto results = std::make_shared<Results>();
+    results->rsc.assign(n, 0);
+    results->left = n;
+    results->req = req;
+    results->reply = std::move(reply);
+    auto answer = [results](std::size_t i, Rsc rsc) {
+      std::unique_lock lock(results->mu);
+      results->rsc[i] = static_cast<int>(rsc);
+      if (--results->left > 0) return;
+      lock.unlock();
+      results->reply(proto::ok_response(results->req, Rsc::ok, proto::MafKeyDeregResults{results->rsc}.to_json()));
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      Request one;  // what the entry's own DELETE would have been, for its answer and the audit
+      one.op = proto::Operation::del;
+      one.to = std::string(proto::kMafKeysPrefix) + proto::percent_encode(body.relative_ids[i]) +
+               (body.holder.empty() ? "" : std::string(proto::kHolderQuery) + body.holder);
+      one.from = req.from;
+      one.rqi = req.rqi;
+      proto::Reply each = service::audit_refusals(audit_, *ctx, one, [answer, i](proto::Response r) { answer(i, r.rsc); });
+      auto kc_id = KeyId::parse(KeyIdKind::kc, body.relative_ids[i] + "@" + fqdn_.str(), cfg_.id_encoding);
+      if (!kc_id) {
+        each(proto::error_response(one, Rsc::bad_request, kc_id.error().message()));
+        continue;
+      }
+      delete_one(one, requester, kc_id->canonical(), body.holder, std::move(each));
+    }
   });
 }
 

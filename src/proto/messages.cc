@@ -270,13 +270,48 @@ Result<MafKeyPushBatch> MafKeyPushBatch::from_json(const json& j) {
   return b;
 }
 
+namespace {
+// read_rsc_list reads a batch's answer: {"<wrapper>": {"rsc": [...]}}, at
+// most |max| codes, each a four-digit RSC.
+Result<std::vector<int>> read_rsc_list(const json& j, const char* wrapper, std::size_t max) {
+  Reader r(j, wrapper);
+  const std::vector<std::int64_t> codes = r.integers("rsc", 1000, 9999, true, max);
+  if (!r.ok()) return std::unexpected(r.error());
+  return std::vector<int>(codes.begin(), codes.end());
+}
+}  // namespace
+
 json MafKeyPushResults::to_json() const { return {{"sec:mkbr", {{"rsc", rsc}}}}; }
 
 Result<MafKeyPushResults> MafKeyPushResults::from_json(const json& j) {
-  Reader r(j, "sec:mkbr");
-  const std::vector<std::int64_t> codes = r.integers("rsc", 1000, 9999, true, kMaxPushBatch);
+  auto codes = read_rsc_list(j, "sec:mkbr", kMaxPushBatch);
+  if (!codes) return std::unexpected(codes.error());
+  return MafKeyPushResults{std::move(*codes)};
+}
+
+json MafKeyDeregBatch::to_json() const {
+  json o = {{"kid", relative_ids}};
+  if (!holder.empty()) o["hld"] = holder;
+  return {{"sec:mkd", std::move(o)}};
+}
+
+Result<MafKeyDeregBatch> MafKeyDeregBatch::from_json(const json& j) {
+  Reader r(j, "sec:mkd");
+  MafKeyDeregBatch b;
+  b.relative_ids = r.strings("kid", true, kMaxDeregBatch);
+  b.holder = r.str("hld", false, 64);
+  if (r.ok() && b.relative_ids.empty()) r.bad("kid", "is empty");
+  if (r.ok() && !b.holder.empty() && !check_holder_id(b.holder)) r.bad("hld", "is not a holder ID");
   if (!r.ok()) return std::unexpected(r.error());
-  return MafKeyPushResults{std::vector<int>(codes.begin(), codes.end())};
+  return b;
+}
+
+json MafKeyDeregResults::to_json() const { return {{"sec:mkdr", {{"rsc", rsc}}}}; }
+
+Result<MafKeyDeregResults> MafKeyDeregResults::from_json(const json& j) {
+  auto codes = read_rsc_list(j, "sec:mkdr", kMaxDeregBatch);
+  if (!codes) return std::unexpected(codes.error());
+  return MafKeyDeregResults{std::move(*codes)};
 }
 
 json RevocationFeed::to_json() const {

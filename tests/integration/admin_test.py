@@ -87,6 +87,11 @@ def body(h):
     h.check(total(cse, "m2msec_key_lookups_total", role="cse", outcome="fetched_maf") >= 1,
             "Entity B counts the Kc it fetched", cse)
     h.check(total(cse, "m2msec_sessions_total", role="cse", peer="psk") >= 1, "Entity B counts the session", cse)
+    # The association's session has ended: Entity B de-registers its Kc, in one request.
+    dereg = wait_until(lambda: total(get(h, "cse", "/metrics")[1], "m2msec_kc_deregistered_total", role="cse") >= 1, 10)
+    _, cse = get(h, "cse", "/metrics")
+    h.check(dereg and total(cse, "m2msec_kc_dereg_requests_total", role="cse") >= 1,
+            "Entity B counts the Kc it de-registered and the request", cse)
 
     # A forged KcID: a refused handshake, counted by reason.
     before = total(cse, "m2msec_handshake_failures_total", role="cse", reason="unknown_psk_identity")

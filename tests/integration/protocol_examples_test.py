@@ -304,7 +304,7 @@ def body(h, doc_path):
     known = {"mef-enrol-maf", "mef-enrol-kpsa", "mef-fetch-km", "mef-fetch-km-not-target", "mef-fetch-kpsa",
              "maf-client-reg", "maf-key-reg", "maf-key-retrieve", "maf-key-delete", "maf-client-delete",
              "cse-retrieve-cb", "cse-create-ae", "cse-spoofed-origin", "cse-maf-key-push",
-             "cse-maf-key-push-batch"}
+             "cse-maf-key-push-batch", "maf-key-delete-batch"}
     h.check(set(ex) == known, "the document's examples are the ones this test runs",
             f"unknown {sorted(set(ex) - known)}, missing {sorted(known - set(ex))}")
     learnt = {}  # label -> hex of every key this test learns, for the secret scan
@@ -450,6 +450,17 @@ def body(h, doc_path):
     kc2_subst = s1 + [(DOC_RKI, rki2), (pct(DOC_RKI), pct(rki2))]
     run(b, "maf-key-delete", kc2_subst)
     a2.close()
+    # The batch form: two more keys, de-registered by their target in one request.
+    rkis = []
+    for _ in range(2):
+        ax, rki_x, _ = maf_session()
+        got = ax.request(wire_request(req))
+        h.check(got[1].get("x-m2m-rsc") == "2001", "a Kc registered for the de-registration batch", got)
+        ax.close()
+        rkis.append(rki_x)
+    run(b, "maf-key-delete-batch", s1 + [(DOC_RKI, rkis[0]), (DOC_RKI_2, rkis[1])])
+    held = {k["kc_id"] for k in h.maf_keys()}
+    h.check(not {r + "@" + MAF for r in rkis} & held, "maf-key-delete-batch: both keys are gone at the MAF", held)
 
     # §3.4: "an expired registration may still be deleted by its source or a target (and by no
     # one else)": a target (Entity B) and a certificate entity that is neither source nor target

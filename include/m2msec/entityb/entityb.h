@@ -132,6 +132,8 @@ struct KeyStats {
   std::uint64_t pushed = 0;         // Kc keys a MAF pushed at key registration
   std::uint64_t push_requests = 0;  // the requests that carried them (a batch carries several)
   std::uint64_t revoked = 0;        // keys dropped because their issuer revoked them
+  std::uint64_t deregistered = 0;   // Kc keys de-registered at their MAF (or found gone there)
+  std::uint64_t dereg_requests = 0; // the requests that carried them (a batch carries several)
 };
 
 // Next is the stage after the acceptor: it answers |req| of the bound
@@ -239,6 +241,17 @@ class EntityB {
   // key_target is the MAF Key Retrieval / De-Registration target of
   // |kc_id|, naming this process as holder.
   std::string key_target(const KeyId& kc_id) const;
+  // deregister queues |kc_id| for de-registration at |maf| (8.8.2.10).
+  // One request per MAF is in flight; the keys whose connections end
+  // meanwhile go together in the next one (docs/protocol.md "MAF Key
+  // De-Registration", batches), each alone if the MAF knows no batches.
+  void deregister(KeyId kc_id, const PeerEntry& maf);
+  void drain_deregistrations(const PeerEntry& maf);
+  // deregister_each sends one DELETE per key; deregistered ends a key's
+  // tombstone once the MAF no longer holds it (|gone|).
+  void deregister_each(const std::vector<KeyId>& ids, const PeerEntry& maf);
+  void deregistered(const KeyId& kc_id, bool gone);
+  void count_dereg_request();
 
   CseConfig cfg_;
   service::WorkerPool& pool_;
@@ -262,6 +275,15 @@ class EntityB {
   std::vector<std::unique_ptr<link::FeedFollower>> feeds_;
   SessionCloser close_sessions_;
   Next next_;
+  // A MAF's de-registration lane: keys waiting, and whether a request is
+  // in flight.
+  struct DeregLane {
+    std::vector<KeyId> queue;
+    bool busy = false;
+    bool batches = true;  // false once the MAF answered a batch as unknown (4000, 4004, 4005)
+  };
+  std::mutex dereg_mu_;
+  std::map<std::string, DeregLane> dereg_;  // MAF FQDN -> lane
 };
 
 class CseServer {

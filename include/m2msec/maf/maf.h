@@ -177,6 +177,18 @@ class MafService {
   void register_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void retrieve_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   void delete_key(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  // delete_keys answers a MafKeyDeregBatch: each entry as delete_key would.
+  void delete_keys(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  // deleting_requester is who asks for a de-registration on |ctx|'s
+  // session: its MAF client's entity, or an infrastructure certificate's;
+  // "" if none, or if it is not the request's From.
+  std::string deleting_requester(const service::AuthContext& ctx, const proto::Request& req, std::int64_t now);
+  // delete_one de-registers the Kc |key| (canonical KcID) for |requester|,
+  // its source or a target; with |holder|, only that Entity B process's
+  // hold goes (docs/protocol.md "Kc holders"). |reply| gets 2002 or the
+  // refusal. Runs on a worker (it reads the store).
+  void delete_one(const proto::Request& req, const std::string& requester, const std::string& key,
+                  const std::string& holder, proto::Reply reply);
   // holder_key is how a Kc hold by |holder|, a process of Entity B
   // |requester|, is stored.
   static std::string holder_key(const std::string& requester, const std::string& holder);

@@ -26,6 +26,7 @@ namespace m2msec::proto {
 inline constexpr int kTyEnrolment = 10001;          // sec:enr
 inline constexpr int kTyMafClientReg = 10002;       // sec:mcr
 inline constexpr int kTyMafKeyReg = 10003;          // sec:mkr
+inline constexpr int kTyMafKeyDereg = 10004;        // sec:mkd (m2msec extension)
 
 // Security Usage Identifiers m2msec uses (TS-0003 clause 8.8.2.3 names
 // SUID 21 for a remotely provisioned key shared with a MAF).
@@ -39,6 +40,9 @@ inline constexpr std::string_view kMefFetchPrefix = "/mef/fetchCredentials/";
 inline constexpr std::string_view kMafPath = "/maf";
 inline constexpr std::string_view kMafKeysPrefix = "/maf/keys/";
 inline constexpr std::string_view kMafClientsPrefix = "/maf/clients/";
+// De-registration of several Kc keys in one request (an m2msec extension;
+// docs/protocol.md "MAF Key De-Registration"): CREATE with a sec:mkd body.
+inline constexpr std::string_view kMafKeyDeregPath = "/maf/keyDeregistrations";
 // Revocation feeds (docs/protocol.md "Revocation feed"): RETRIEVE
 // <prefix><seq> answers the entries after <seq>.
 inline constexpr std::string_view kMefRevocationsPrefix = "/mef/revocations/";
@@ -231,6 +235,32 @@ struct MafKeyPushResults {
 
   nlohmann::json to_json() const;
   static Result<MafKeyPushResults> from_json(const nlohmann::json& j);
+};
+
+// kMaxDeregBatch bounds the keys of one MafKeyDeregBatch.
+inline constexpr std::size_t kMaxDeregBatch = 64;
+
+// MafKeyDeregBatch (sec:mkd) de-registers several Kc keys of one MAF in
+// one request, each as DELETE <kMafKeysPrefix><relative>[?holder=<hld>]
+// would: Entity B sends the keys whose connections ended while its
+// previous de-registration at that MAF was in flight (docs/protocol.md
+// "MAF Key De-Registration").
+struct MafKeyDeregBatch {
+  std::vector<std::string> relative_ids;  // kid: 1 to kMaxDeregBatch RelativeKcIDs
+  std::string holder;                     // hld: the holder letting them go ("" none)
+
+  nlohmann::json to_json() const;
+  static Result<MafKeyDeregBatch> from_json(const nlohmann::json& j);
+};
+
+// MafKeyDeregResults (sec:mkdr) answers a MafKeyDeregBatch: one RSC per
+// entry, in the batch's order (2002: de-registered, or released by the
+// holder).
+struct MafKeyDeregResults {
+  std::vector<int> rsc;                   // rsc
+
+  nlohmann::json to_json() const;
+  static Result<MafKeyDeregResults> from_json(const nlohmann::json& j);
 };
 
 // RevocationEntry is one entry of an issuer's revocation log: identifiers

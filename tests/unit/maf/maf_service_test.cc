@@ -196,6 +196,71 @@ TEST_F(MafServiceTest, AKcGoesWhenTheLastEntityBProcessHoldingItLetsGo) {
   EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 4004);
 }
 
+// docs/protocol.md §3.4, batches: the session and X-M2M-Origin are checked
+// once; then each entry is answered as its own DELETE would be. The
+// RelativeKcIDs of exported_bytes(150) and (200), computed with python3:
+//   base64.b64encode(bytes(range(150, 166))) -> "lpeYmZqbnJ2en6ChoqOkpQ=="
+//   base64.b64encode(bytes(range(200, 216))) -> "yMnKy8zNzs/Q0dLT1NXW1w=="
+TEST_F(MafServiceTest, DeletesABatchOfKcKeysEachAsItsOwnDeleteWould) {
+  const std::string held = "lpeYmZqbnJ2en6ChoqOkpQ==", not_ours = "yMnKy8zNzs/Q0dLT1NXW1w==";
+  ASSERT_EQ(rsc(register_key()), 2001);  // kRelKcId, for /in-cse, held by no process
+  ASSERT_EQ(rsc(register_key(key_reg(), exported_bytes(150))), 2001);
+  ASSERT_EQ(rsc(register_key(key_reg({{"tids", {"/mn-cse"}}}), exported_bytes(200))), 2001);
+  auto with = [](proto::Request r, const std::string& holder) {
+    r.to += std::string(proto::kHolderQuery) + holder;
+    return r;
+  };
+  ASSERT_EQ(rsc(call(*svc_, in_cse(), with(retrieve(held), "node-a"))), 2000);
+  ASSERT_EQ(rsc(call(*svc_, in_cse(), with(retrieve(held), "node-b"))), 2000);
+  auto batch = [](nlohmann::json body, const std::string& from = "/in-cse", int ty = proto::kTyMafKeyDereg) {
+    return request(Operation::create, std::string(proto::kMafKeyDeregPath), from, std::move(body), ty);
+  };
+  auto ids = [](std::vector<std::string> rel, std::string holder) {
+    return proto::MafKeyDeregBatch{std::move(rel), std::move(holder)}.to_json();
+  };
+
+  // Refused as a whole: the requester, the body, the resource type.
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), batch(ids({kRelKcId}, "node-a"), "/mn-cse"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, anonymous_ctx(), batch(ids({kRelKcId}, "node-a")))), 4103);
+  for (const nlohmann::json& bad :
+       {nlohmann::json{{"sec:mkd", {{"kid", nlohmann::json::array()}}}}, nlohmann::json{{"sec:mkd", {{"kid", kRelKcId}}}},
+        nlohmann::json{{"sec:mkd", {{"kid", std::vector<std::string>(65, kRelKcId)}}}},
+        nlohmann::json{{"sec:mkd", {{"kid", {kRelKcId}}, {"hld", "a/b"}}}}, nlohmann::json{{"sec:mkp", {}}}}) {
+    const proto::Response rsp = call(*svc_, in_cse(), batch(bad));
+    EXPECT_EQ(rsc(rsp), 4000) << bad.dump();
+  }
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), batch(ids({kRelKcId}, "node-a"), "/in-cse", proto::kTyMafKeyReg))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 2000) << "no refused batch deleted anything";
+
+  // Each entry on its own: deleted (no process held it), released by
+  // node-a (node-b still holds it), not a target of the key, unknown, not
+  // a RelativeKcID.
+  const proto::Response rsp =
+      call(*svc_, in_cse(), batch(ids({kRelKcId, held, not_ours, "AAAAAAAAAAAAAAAAAAAAAA==", "not base64!"}, "node-a")));
+  ASSERT_EQ(rsc(rsp), 2000);
+  auto results = proto::MafKeyDeregResults::from_json(rsp.content);
+  ASSERT_TRUE(results) << results.error().message();
+  EXPECT_EQ(results->rsc, (std::vector<int>{2002, 2002, 4103, 4004, 4000}));
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 4004);
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(held))), 2000);
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"mn-cse.sp.example.com"}), retrieve(not_ours, "/mn-cse"))), 2000);
+
+  // The last holder lets go; the other key's own target, and a key's
+  // source, may batch too.
+  auto codes = [](const proto::Response& r) {
+    auto got = proto::MafKeyDeregResults::from_json(r.content);
+    return got ? got->rsc : std::vector<int>{};
+  };
+  EXPECT_EQ(codes(call(*svc_, in_cse(), batch(ids({held}, "node-b")))), std::vector<int>{2002});
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(held))), 4004);
+  const AuthRef mn_cse = cert_ctx({}, {"mn-cse.sp.example.com"});
+  EXPECT_EQ(codes(call(*svc_, mn_cse, batch(ids({not_ours}, ""), "/mn-cse"))), std::vector<int>{2002});
+  EXPECT_EQ(rsc(call(*svc_, mn_cse, retrieve(not_ours, "/mn-cse"))), 4004);
+  ASSERT_EQ(rsc(register_key(key_reg(), exported_bytes(100))), 2001);
+  EXPECT_EQ(codes(call(*svc_, psk_ctx(kKmId), batch(ids({kRelKcId}, ""), "/dev-1"))), std::vector<int>{2002});
+  EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 4004);
+}
+
 // docs/protocol.md: an expired Kc can still be de-registered.
 TEST_F(MafServiceTest, DeletesAnExpiredKc) {
   ASSERT_EQ(rsc(register_key(key_reg({{"et", proto::format_time(service::now_unix() + 1)}}))), 2001);

@@ -152,6 +152,52 @@ TEST(Messages, MafKeyPushBatchRoundTripAndBounds) {
   }
 }
 
+// sec:mkd / sec:mkdr (docs/protocol.md §3.4, batches): the wire form, and
+// every bound.
+TEST(Messages, MafKeyDeregBatchRoundTripAndBounds) {
+  using json = nlohmann::json;
+  MafKeyDeregBatch b{{"AAECAwQFBgcICQoLDA0ODw==", "EBESExQVFhcYGRobHB0eHw=="}, "0123456789abcdef"};
+  const json wire = b.to_json();
+  EXPECT_EQ(wire.dump(),
+            R"({"sec:mkd":{"hld":"0123456789abcdef","kid":["AAECAwQFBgcICQoLDA0ODw==","EBESExQVFhcYGRobHB0eHw=="]}})");
+  auto b2 = MafKeyDeregBatch::from_json(wire);
+  ASSERT_TRUE(b2) << b2.error().message();
+  EXPECT_EQ(b2->relative_ids, b.relative_ids);
+  EXPECT_EQ(b2->holder, b.holder);
+  auto no_holder = MafKeyDeregBatch::from_json(MafKeyDeregBatch{{"x"}, ""}.to_json());
+  ASSERT_TRUE(no_holder);
+  EXPECT_EQ(no_holder->holder, "");
+  EXPECT_FALSE((MafKeyDeregBatch{{"x"}, ""}.to_json()["sec:mkd"].contains("hld")));
+  EXPECT_TRUE(MafKeyDeregBatch::from_json({{"sec:mkd", {{"kid", std::vector<std::string>(kMaxDeregBatch, "x")}}}}));
+  const std::vector<std::pair<json, std::string>> bad = {
+      {{{"kid", json::array()}}, "sec:mkd.kid is empty"},
+      {{{"kid", std::vector<std::string>(kMaxDeregBatch + 1, "x")}}, "sec:mkd.kid has more than 64 elements"},
+      {{{"kid", "x"}}, "sec:mkd.kid is not an array"},
+      {{{"kid", json::array({"x", 5})}}, "sec:mkd.kid has a non-string element"},
+      {json::object(), "sec:mkd.kid is missing"},
+      {{{"kid", {"x"}}, {"hld", "a/b"}}, "sec:mkd.hld is not a holder ID"},
+      {{{"kid", {"x"}}, {"hld", std::string(65, 'a')}}, "sec:mkd.hld is longer than 64 bytes"},
+  };
+  for (const auto& [body, why] : bad) {
+    auto got = MafKeyDeregBatch::from_json({{"sec:mkd", body}});
+    ASSERT_FALSE(got) << body.dump();
+    EXPECT_EQ(got.error().detail(), why) << body.dump();
+  }
+  EXPECT_FALSE(MafKeyDeregBatch::from_json({{"sec:mkb", {{"kid", {"x"}}}}}));
+
+  auto r = MafKeyDeregResults::from_json(MafKeyDeregResults{{2002, 4004}}.to_json());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->rsc, (std::vector<int>{2002, 4004}));
+  EXPECT_EQ(MafKeyDeregResults{{2002}}.to_json().dump(), R"({"sec:mkdr":{"rsc":[2002]}})");
+  EXPECT_EQ(MafKeyDeregResults::from_json({{"sec:mkdr", {{"rsc", {4294969298LL}}}}}).error().detail(),
+            "sec:mkdr.rsc has an element out of range 1000..9999");
+  EXPECT_EQ(MafKeyDeregResults::from_json({{"sec:mkdr", {{"rsc", std::vector<int>(kMaxDeregBatch + 1, 2002)}}}})
+                .error()
+                .detail(),
+            "sec:mkdr.rsc has more than 64 elements");
+  EXPECT_FALSE(MafKeyDeregResults::from_json({{"sec:mkbr", {{"rsc", {2002}}}}}));
+}
+
 // Each bad shape is a valid key registration with exactly one thing
 // changed, and must be refused for that thing: the error names the field.
 TEST(Messages, RejectBadShapes) {
