@@ -128,7 +128,8 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
     const auto b = threads_before.find(name);
     return (a == threads_after.end() ? 0.0 : a->second) - (b == threads_before.end() ? 0.0 : b->second);
   };
-  const double io = spent("m2m-tls-io"), workers = spent("m2m-worker"), writer = spent("m2m-writer");
+  // The MEF names its threads after its role (docs/operations.md "Threads").
+  const double io = spent("mef-tls-io"), workers = spent("mef-worker"), writer = spent("mef-writer");
   split_ = {io * 1e6 / n, workers * 1e6 / n, writer * 1e6 / n, client_cpu_s * 1e6 / n,
             (cpu_total - io - workers - writer - client_cpu_s) * 1e6 / n};
   if (failed > 0) {

@@ -33,33 +33,20 @@ inline double thread_cpu_seconds() {
 }
 
 // cpu_by_thread_name sums the CPU time (seconds) of the process's live
-// threads by name (the servers name theirs: m2m-tls-io, m2m-worker,
-// m2m-writer; the benches' own threads keep the program's name). Threads
-// that have exited are not counted, so take it while the threads to
-// compare are alive.
+// threads by name (the servers name theirs after their role: mef-tls-io,
+// mef-worker, mef-writer, ...; the benches' own threads keep the
+// program's name), from each thread's schedstat run time (exact, where
+// stat's utime and stime are tick samples). Threads that have exited are
+// not counted, so take it while the threads to compare are alive.
 inline std::map<std::string, double> cpu_by_thread_name() {
   std::map<std::string, double> out;
-  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
   std::error_code ec;
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(task.path() / "comm");
+    std::ifstream comm(task.path() / "comm"), sched(task.path() / "schedstat");
     std::string name;
-    std::getline(comm, name);
-    std::ifstream stat(task.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    // Fields after the parenthesised name: state is field 3; utime and
-    // stime are fields 14 and 15.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 14) utime = std::stod(field);
-      if (i == 15) stime = std::stod(field);
-    }
-    out[name] += (utime + stime) / tick;
+    double ns = 0;
+    if (!std::getline(comm, name) || !(sched >> ns)) continue;  // ended meanwhile
+    out[name] += ns / 1e9;
   }
   return out;
 }
