@@ -446,7 +446,17 @@ void EntityB::deregister(KeyId kc_id, const PeerEntry& maf) {
     if (lane.busy) return;  // the request in flight takes it next
     lane.busy = true;
   }
-  pool_.post([this, &maf] { drain_deregistrations(maf); });
+  pool_.post([this, &maf] {
+    try {
+      drain_deregistrations(maf);
+    } catch (...) {
+      // The pool logs and drops the job; the lane must not stay busy, or
+      // no later key would be de-registered. The next key restarts it.
+      std::lock_guard lock(dereg_mu_);
+      dereg_[maf.fqdn].busy = false;
+      throw;
+    }
+  });
 }
 
 void EntityB::drain_deregistrations(const PeerEntry& maf) {
