@@ -546,5 +546,29 @@ TEST_F(MafServiceTest, NeverFetchesARevokedKmAgain) {
   EXPECT_EQ(got.error().code(), Errc::unknown_psk_identity);
 }
 
+// A de-registration batch is audited entry by entry, as the DELETEs it
+// stands for would be: a refused entry is a refusal of its own key's
+// resource; the batch's own 2000 is no refusal.
+TEST_F(MafServiceTest, AuditsEachRefusedEntryOfADeRegistrationBatch) {
+  auto log = service::AuditLog::open(dir_.file("audit-batch.jsonl"), "maf", "mas-1.example.com");
+  ASSERT_TRUE(log) << log.error().message();
+  ASSERT_EQ(rsc(register_key()), 2001);
+  svc_->set_audit(log->get());
+  proto::MafKeyDeregBatch body{{kRelKcId, "AAAAAAAAAAAAAAAAAAAAAA=="}, ""};
+  const proto::Response rsp = call(*svc_, in_cse(),
+                                   request(Operation::create, std::string(proto::kMafKeyDeregPath), "/in-cse",
+                                           body.to_json(), proto::kTyMafKeyDereg));
+  svc_->set_audit(nullptr);
+  ASSERT_EQ(rsc(rsp), 2000);
+  EXPECT_EQ(proto::MafKeyDeregResults::from_json(rsp.content)->rsc, (std::vector<int>{2002, 4004}));
+  const auto recs = audit_records((*log)->path());
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["event"], "refusal");
+  EXPECT_EQ(recs[0]["reason"], "unknown_key");
+  EXPECT_EQ(recs[0]["rsc"], 4004);
+  EXPECT_EQ(recs[0]["to"], "/in-cse");
+  EXPECT_EQ(recs[0]["resource"], std::string(proto::kMafKeysPrefix) + "AAAAAAAAAAAAAAAAAAAAAA%3D%3D");
+}
+
 }  // namespace
 }  // namespace m2msec::maf
