@@ -362,5 +362,32 @@ TEST_F(EntityBDeregTest, AMafWithoutBatchesGetsOneDeletePerKey) {
   EXPECT_EQ(svc_->stats().dereg_requests, 6u);
 }
 
+// A batch answered without one code per key (here one code for two keys)
+// says nothing of any of them: each keeps its tombstone, as after a
+// DELETE that failed, and none is fetched again.
+TEST_F(EntityBDeregTest, ABatchAnsweredWithoutACodePerKeyKeepsEveryTombstone) {
+  StubMaf maf(/*refuse=*/false);
+  start(maf.port());
+  hold_keys(maf, 3);
+  maf.set_batch_codes({2002});
+  const std::size_t before = maf.seen().size();
+  end(0);
+  ASSERT_TRUE(maf.wait_held(1));
+  end(1);
+  end(2);
+  maf.release();  // 0's DELETE: gone
+  ASSERT_TRUE(maf.wait_held(1));
+  ASSERT_EQ(maf.seen().back().to, proto::kMafKeyDeregPath);
+  maf.release();  // the batch of 1 and 2, answered with one code
+  ASSERT_TRUE(wait_stats([](const KeyStats& k) { return k.dereg_requests == 2; }));
+  EXPECT_EQ(svc_->stats().deregistered, 1u);
+  for (int i = 1; i <= 2; ++i) {
+    auto r = lookup(rels_[static_cast<std::size_t>(i)] + "@maf.example.com").get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::unknown_psk_identity);
+  }
+  EXPECT_EQ(maf.seen().size(), before + 2) << "no retry, no fetch";
+}
+
 }  // namespace
 }  // namespace m2msec::entityb
