@@ -38,6 +38,7 @@
 #include "bare_tls.h"
 #include "cpu_time.h"
 #include "m2msec/client/enrolee.h"
+#include "m2msec/core/thread.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/service/runtime.h"
 #include "pg_bench.h"
@@ -103,7 +104,7 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
     std::exit(1);
   }
   std::atomic<int> failed{0};
-  const auto threads_before = bench::cpu_by_thread_name();
+  const auto threads_before = thread_run_seconds();
   const double cpu_before = bench::cpu_seconds();
   double client_cpu_s = 0;
   const double secs = bench::run_threads(n, threads, [&](int i) {
@@ -119,7 +120,7 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
     }
   }, &client_cpu_s);
   const double cpu_total = bench::cpu_seconds() - cpu_before;
-  const auto threads_after = bench::cpu_by_thread_name();
+  const auto threads_after = thread_run_seconds();
   const store::WriteStats w = (*server)->store().write_stats();
   // Where an enrolment's CPU went: the MEF's named threads, the client
   // threads (measured by themselves), and the rest.

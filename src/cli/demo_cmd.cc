@@ -41,6 +41,7 @@
 #include "m2msec/client/gba.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/secret_file.h"
+#include "m2msec/core/thread.h"
 #include "m2msec/crypto/derive.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/service/runtime.h"
@@ -131,23 +132,17 @@ struct ServerProcess {
     pid = -1;
   }
   // cpu_by_role sums the run time of the server's threads by the role
-  // that names them ("mef-tls-io", "maf-worker", "cse-writer", ...), from
-  // each thread's schedstat (exact, where stat's utime and stime are tick
-  // samples); the rest of the process (threads of no role, threads that
-  // have ended) is "other".
+  // that names them ("mef-tls-io", "maf-worker", "cse-writer", ...); the
+  // rest of the process (threads of no role, threads that have ended) is
+  // "other".
   std::map<std::string, double> cpu_by_role() const {
     std::map<std::string, double> out{{"mef", 0}, {"maf", 0}, {"cse", 0}};
     double roles = 0;
-    std::error_code ec;
-    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-      std::ifstream comm_file(task.path() / "comm"), sched(task.path() / "schedstat");
-      std::string comm;
-      double ns = 0;
-      if (!std::getline(comm_file, comm) || !(sched >> ns)) continue;  // ended meanwhile
-      auto it = out.find(comm.substr(0, comm.find('-')));
+    for (const auto& [name, s] : thread_run_seconds(pid)) {
+      auto it = out.find(name.substr(0, name.find('-')));
       if (it == out.end()) continue;
-      it->second += ns / 1e9;
-      roles += ns / 1e9;
+      it->second += s;
+      roles += s;
     }
     out["other"] = std::max(0.0, cpu_seconds() - roles);
     return out;

@@ -5,7 +5,6 @@
 
 #include "tcp_listen.h"
 
-#include <pthread.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
@@ -22,6 +21,7 @@
 
 #include "m2msec/core/endpoint.h"
 #include "m2msec/core/printable.h"
+#include "m2msec/core/thread.h"
 
 namespace m2msec::service {
 
@@ -190,7 +190,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& liste
   impl->port = *port;
   impl->do_accept();
   impl->thread = std::thread([impl = impl.get()] {
-    pthread_setname_np(pthread_self(), "m2m-admin");
+    set_thread_name("m2m-admin");
     while (true) {
       try {
         impl->ioc->run();

@@ -1,9 +1,9 @@
 #include "m2msec/service/periodic.h"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include "m2msec/core/printable.h"
+#include "m2msec/core/thread.h"
 
 namespace m2msec::service {
 
@@ -22,7 +22,7 @@ Periodic::~Periodic() {
 }
 
 void Periodic::run() {
-  pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+  set_thread_name(name_);
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();

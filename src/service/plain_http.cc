@@ -1,6 +1,5 @@
 #include "m2msec/service/plain_http.h"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -20,6 +19,7 @@
 
 #include "m2msec/core/endpoint.h"
 #include "m2msec/core/printable.h"
+#include "m2msec/core/thread.h"
 #include "tcp_listen.h"
 
 namespace m2msec::service {
@@ -228,7 +228,7 @@ Result<std::unique_ptr<PlainHttpServer>> PlainHttpServer::start(const std::strin
   impl->port = *port;
   impl->do_accept();
   impl->thread = std::thread([impl = impl.get()] {
-    pthread_setname_np(pthread_self(), "m2m-http");
+    set_thread_name("m2m-http");
     for (;;) {
       try {
         impl->ioc->run();

@@ -1,11 +1,10 @@
 #include "m2msec/service/purge.h"
 
-#include <pthread.h>
-
 #include <spdlog/spdlog.h>
 
 #include "m2msec/core/endpoint.h"
 #include "m2msec/core/printable.h"
+#include "m2msec/core/thread.h"
 
 namespace m2msec::service {
 
@@ -24,7 +23,7 @@ ExpiryPurger::~ExpiryPurger() {
 }
 
 void ExpiryPurger::run() {
-  pthread_setname_np(pthread_self(), (role_ + "-purge").substr(0, 15).c_str());  // "maf-purge", for top -H
+  set_thread_name(role_ + "-purge");  // "maf-purge", for top -H
   std::unique_lock lock(mu_);
   while (true) {
     if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) return;

@@ -1,7 +1,6 @@
 #include "m2msec/service/runtime.h"
 
 #include <malloc.h>
-#include <pthread.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -10,6 +9,7 @@
 
 #include "m2msec/core/ids.h"
 #include "m2msec/core/printable.h"
+#include "m2msec/core/thread.h"
 
 #include <spdlog/spdlog.h>
 
@@ -23,7 +23,7 @@ bool tune_allocator_for_serving() {
 }
 
 struct WorkerPool::Impl {
-  Impl(unsigned n, std::string thread_name) : pool(n == 0 ? 1 : n), name(thread_name.substr(0, 15)) {}
+  Impl(unsigned n, std::string thread_name) : pool(n == 0 ? 1 : n), name(std::move(thread_name)) {}
   boost::asio::thread_pool pool;
   const std::string name;
 };
@@ -36,9 +36,9 @@ WorkerPool::~WorkerPool() { impl_->pool.join(); }
 void WorkerPool::post(std::move_only_function<void()> job) {
   // The pool's exception barrier: a job that throws is logged once and
   // dropped; a Reply it held answers 5000 as it is destroyed.
-  boost::asio::post(impl_->pool, [job = std::move(job), name = impl_->name.c_str()]() mutable {
+  boost::asio::post(impl_->pool, [job = std::move(job), &name = impl_->name]() mutable {
     // Named once per thread, for top -H and perf.
-    static thread_local const bool named = (pthread_setname_np(pthread_self(), name), true);
+    static thread_local const bool named = (set_thread_name(name), true);
     (void)named;
     try {
       job();

@@ -1,6 +1,5 @@
 #include "m2msec/service/session_reaper.h"
 
-#include <pthread.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,6 +8,7 @@
 
 #include "m2msec/core/endpoint.h"
 #include "m2msec/core/printable.h"
+#include "m2msec/core/thread.h"
 
 namespace m2msec::service {
 
@@ -105,7 +105,7 @@ void SessionReaper::sweep() {
 }
 
 void SessionReaper::loop() {
-  pthread_setname_np(pthread_self(), "m2m-reaper");
+  set_thread_name("m2m-reaper");
   std::unique_lock lock(mu_);
   while (!stopping_) {
     if (heap_.empty()) {

@@ -1,11 +1,11 @@
 #include "write_queue.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <vector>
+
+#include "m2msec/core/thread.h"
 
 namespace m2msec::store {
 namespace {
@@ -140,7 +140,7 @@ void WriteQueue::linger(std::unique_lock<std::mutex>& lock) {
 }
 
 void WriteQueue::loop() {
-  pthread_setname_np(pthread_self(), options_.thread_name.substr(0, 15).c_str());  // for top -H and perf
+  set_thread_name(options_.thread_name);  // for top -H and perf
   std::size_t last_batch = 0;
   std::unique_lock lock(mu_);
   while (true) {

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "connection.h"
+#include "m2msec/core/thread.h"
 
 namespace m2msec::tls {
 namespace {
@@ -221,7 +221,7 @@ void Server::start() {
   if (udp_) asio::post(workers_[0]->ioc, [this] { do_listen(); });
   for (auto& w : workers_) {
     threads_.emplace_back([&ioc = w->ioc, shared = shared_] {
-      pthread_setname_np(pthread_self(), shared->options.thread_name.substr(0, 15).c_str());  // for top -H and perf
+      set_thread_name(shared->options.thread_name);  // for top -H and perf
       detail::block_sigpipe_forever();
       run_guarded(ioc, shared->options);
     });
