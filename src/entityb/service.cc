@@ -502,16 +502,19 @@ void EntityB::drain_deregistrations(const PeerEntry& maf) {
       deregister_each(ids, maf);
       continue;
     }
-    auto results = rsp && rsp->rsc == Rsc::ok ? proto::MafKeyDeregResults::from_json(rsp->content)
-                                              : Result<proto::MafKeyDeregResults>(fail(Errc::malformed_message, ""));
-    const bool answered = results && results->rsc.size() == ids.size();
-    if (!answered && rsp) {
+    // One code per key, or nothing is known of any of them.
+    std::vector<int> codes;
+    if (rsp && rsp->rsc == Rsc::ok) {
+      if (auto results = proto::MafKeyDeregResults::from_json(rsp->content); results && results->rsc.size() == ids.size()) {
+        codes = std::move(results->rsc);
+      }
+    }
+    if (codes.empty() && rsp) {
       spdlog::info("cse: MAF {} answered a de-registration batch with {} and no result per key", maf.fqdn,
                    static_cast<int>(rsp->rsc));
     }
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      const auto rsc = answered ? static_cast<Rsc>(results->rsc[i]) : Rsc::internal_server_error;
-      deregistered(ids[i], answered && (proto::is_success(rsc) || rsc == Rsc::not_found));
+      deregistered(ids[i], !codes.empty() && gone_at_maf(static_cast<Rsc>(codes[i])));
     }
   }
 }
@@ -524,13 +527,16 @@ void EntityB::deregister_each(const std::vector<KeyId>& ids, const PeerEntry& ma
     req.from = cfg_.cse_id;
     auto rsp = call(maf, std::move(req));
     count_dereg_request();
-    deregistered(id, rsp && (proto::is_success(rsp->rsc) || rsp->rsc == Rsc::not_found));
+    deregistered(id, rsp && gone_at_maf(rsp->rsc));
   }
 }
 
-// |gone|: 2002, or 4004 (already gone: expired and purged, or deleted by
-// its source): the MAF no longer holds the key, and the tombstone can go;
-// the negative cache answers replays for a while, the MAF after that.
+// gone_at_maf: 2002, or 4004 (already gone: expired and purged, or
+// deleted by its source): the MAF no longer holds the key.
+bool EntityB::gone_at_maf(Rsc rsc) { return proto::is_success(rsc) || rsc == Rsc::not_found; }
+
+// |gone|: the tombstone can go; the negative cache answers replays for a
+// while, the MAF after that.
 void EntityB::deregistered(const KeyId& id, bool gone) {
   if (!gone) {
     // Keep the tombstone until the key expires: the MAF may still hold it.

@@ -251,6 +251,7 @@ class EntityB {
   // tombstone once the MAF no longer holds it (|gone|).
   void deregister_each(const std::vector<KeyId>& ids, const PeerEntry& maf);
   void deregistered(const KeyId& kc_id, bool gone);
+  static bool gone_at_maf(proto::Rsc rsc);
   void count_dereg_request();
 
   CseConfig cfg_;
