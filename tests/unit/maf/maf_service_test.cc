@@ -263,8 +263,12 @@ TEST_F(MafServiceTest, DeletesABatchOfKcKeysEachAsItsOwnDeleteWould) {
 
 // docs/protocol.md: an expired Kc can still be de-registered.
 TEST_F(MafServiceTest, DeletesAnExpiredKc) {
-  ASSERT_EQ(rsc(register_key(key_reg({{"et", proto::format_time(service::now_unix() + 1)}}))), 2001);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // Two seconds ahead: one second left the registration refused (4000,
+  // "et" not in the future) whenever a second boundary fell between the
+  // test's clock reading and the MAF's, as it did under ASan in CI.
+  const std::int64_t et = service::now_unix() + 2;
+  ASSERT_EQ(rsc(register_key(key_reg({{"et", proto::format_time(et)}}))), 2001);
+  while (service::now_unix() <= et) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(rsc(call(*svc_, in_cse(), retrieve(kRelKcId))), 4103);
   EXPECT_EQ(rsc(call(*svc_, in_cse(), remove(kRelKcId, "/in-cse"))), 2002);
 }

@@ -286,10 +286,12 @@ TEST_F(MefServiceTest, ALegacyCnRootOfTrustNeverMatches) {
 
 TEST_F(MefServiceTest, RefusesAnExpiredEnrolment) {
   store::Enrolee e = psk_enrolee("/dev-9", "kpm-9");
-  e.expires_at = service::now_unix() + 1;
+  // Two seconds ahead, so that a second boundary between here and the
+  // enrolment cannot expire it first (as one second could, under load).
+  e.expires_at = service::now_unix() + 2;
   ASSERT_TRUE(store_->mef().add_enrolee(e, service::now_unix()));
   ASSERT_EQ(rsc(call(*svc_, psk_ctx("kpm-9", exported_bytes(0)), enrol_request("kpm-9"))), 2001);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  while (service::now_unix() <= *e.expires_at) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf.example.com"}), fetch_request(kKeIdB64, proto::kSuidMafKm, "maf.example.com"))),
             4103);
 }
