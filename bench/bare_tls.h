@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "m2msec/core/thread.h"
 #include "bare_durable.h"
 #include "bare_psk.h"
 #include "cpu_time.h"
@@ -28,15 +29,17 @@ namespace m2msec::bench {
 
 // run_threads runs job(k) for k in [0, n) on |threads| threads and returns
 // the wall time in seconds; |cpu_s|, if given, gets the CPU time those
-// threads used (each measures its own).
+// threads used (each measures its own). The threads carry |name|, so that
+// a profile (perf report --sort comm) tells the loops apart.
 template <typename Job>
-double run_threads(int n, int threads, Job job, double* cpu_s = nullptr) {
+double run_threads(int n, int threads, Job job, double* cpu_s = nullptr, const char* name = "bench-client") {
   std::atomic<int> next{0};
   std::atomic<long long> cpu_ns{0};
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&] {
+      set_thread_name(name);
       for (int k = next++; k < n; k = next++) job(k);
       cpu_ns += static_cast<long long>(thread_cpu_seconds() * 1e9);
     });
@@ -121,6 +124,7 @@ inline double bare_tls_loop(const char* bench, int n, int threads, SSL_CTX* sctx
   std::vector<std::thread> servers;
   for (int t = 0; t < threads; ++t) {
     servers.emplace_back([&] {
+      set_thread_name("bare-server");
       while (accepted++ < n) {
         const int fd = accept(lfd, nullptr, nullptr);
         if (fd < 0) break;
@@ -132,7 +136,7 @@ inline double bare_tls_loop(const char* bench, int n, int threads, SSL_CTX* sctx
       n, threads, [&](int) {
         if (bare_connect(cctx, sin, c) < 0) ++failed;
       },
-      client_cpu_s);
+      client_cpu_s, "bare-client");
   shutdown(lfd, SHUT_RDWR);
   for (auto& t : servers) t.join();
   close(lfd);

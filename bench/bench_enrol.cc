@@ -118,7 +118,7 @@ double ours(int n, int threads, const std::string& dir, const service::StoreSett
     if (!r) {
       if (failed++ == 0) std::fprintf(stderr, "bench_enrol: enrol: %s\n", r.error().message().c_str());
     }
-  }, &client_cpu_s);
+  }, &client_cpu_s, "m2m-client");
   const double cpu_total = bench::cpu_seconds() - cpu_before;
   const auto threads_after = thread_run_seconds();
   const store::WriteStats w = (*server)->store().write_stats();

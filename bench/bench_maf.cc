@@ -44,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "m2msec/core/thread.h"
 #include "m2msec/crypto/derive.h"
 #include "m2msec/entityb/entityb.h"
 #include "m2msec/maf/maf.h"
@@ -355,10 +356,13 @@ int main(int argc, char** argv) {
   }
   const double c3 = bench::cpu_seconds();
   std::atomic<int> failed{0};
+  const auto threads_before = thread_run_seconds();
+  double client_cpu_s = 0;
   const double secs = bench::run_threads(n, threads, [&](int i) {
     auto r = associate_at_maf(maf_port, i);
     if (!r && failed++ == 0) std::fprintf(stderr, "bench_maf: association: %s\n", r.error().message().c_str());
-  });
+  }, &client_cpu_s, "m2m-client");
+  const auto threads_after = thread_run_seconds();
   if (failed > 0) {
     std::fprintf(stderr, "bench_maf: %d associations failed\n", failed.load());
     return 1;
@@ -368,6 +372,18 @@ int main(int argc, char** argv) {
   // push to Entity B included).
   const double cpu_assoc = (bench::cpu_seconds() - c3) * 1e6 / n, cpu_bare = (c1 - c0) * 1e6 / n,
                cpu_bx = (c2 - c1) * 1e6 / n, cpu_br = (c3 - c2) * 1e6 / n;
+  // Where an association's CPU went: the roles' named threads
+  // (docs/operations.md "Threads"), the client threads (measured by
+  // themselves), and the rest.
+  auto spent_us = [&](const char* name) {
+    const auto a = threads_after.find(name);
+    const auto b = threads_before.find(name);
+    return ((a == threads_after.end() ? 0.0 : a->second) - (b == threads_before.end() ? 0.0 : b->second)) * 1e6 / n;
+  };
+  const double maf_io = spent_us("maf-tls-io"), maf_workers = spent_us("maf-worker"),
+               maf_writer = spent_us("maf-writer"), clients = client_cpu_s * 1e6 / n;
+  const double cse_us = spent_us("cse-tls-io") + spent_us("cse-worker") + spent_us("cse-writer");
+  const double other = cpu_assoc - maf_io - maf_workers - maf_writer - cse_us - clients;
 
   // 2. Kc retrieval at Entity B, sequential.
   //  cold:  the first handshake with a new KcID (after an untimed
@@ -437,6 +453,8 @@ int main(int argc, char** argv) {
   std::printf("| bare, the exchange and a relaxed SQLite row (the ceiling), per s | %.0f |\n", bare_relaxed_tput);
   std::printf("| CPU per operation, clients and servers (µs): association / bare / bare with the exchange / with the row | %.0f / %.0f / %.0f / %.0f |\n",
               cpu_assoc, cpu_bare, cpu_bx, cpu_br);
+  std::printf("| association CPU by thread (µs): MAF I/O / MAF workers / MAF writer / Entity B / clients / other | %.0f / %.0f / %.0f / %.0f / %.0f / %.0f |\n",
+              maf_io, maf_workers, maf_writer, cse_us, clients, other);
   std::printf("| ratio associations / bare handshakes | %.2f |\n", assoc_tput / bare_tput);
   std::printf("| ratio associations / bare handshakes with the exchange | %.2f |\n", assoc_tput / bare_exchange_tput);
   std::printf("| ratio bare with the exchange and a relaxed row / bare handshakes (the ceiling) | %.2f |\n",
@@ -458,10 +476,13 @@ int main(int argc, char** argv) {
               "\"bare_exchange_per_s\":%.1f,\"exchange_ratio\":%.3f,"
               "\"cpu_us_per_association\":%.1f,\"cpu_us_per_bare\":%.1f,\"cpu_us_per_bare_exchange\":%.1f,"
               "\"bare_relaxed_per_s\":%.1f,\"ceiling_ratio\":%.3f,\"cpu_us_per_bare_relaxed\":%.1f,"
+              "\"cpu_us_maf_io\":%.1f,\"cpu_us_maf_workers\":%.1f,\"cpu_us_maf_writer\":%.1f,\"cpu_us_cse\":%.1f,"
+              "\"cpu_us_clients\":%.1f,\"cpu_us_other\":%.1f,"
               "\"kc_push\":%s,\"pushed\":%llu,\"push_requests\":%llu,\"fetched\":%llu,\"store\":\"%s\"}\n",
               assoc_tput, bare_tput, assoc_tput / bare_tput, c.p50, w.p50, b.p50, c.p50 / b.p50,
               w.p50 / b.p50, a.p50, a.p50 / b.p50, bare_exchange_tput, assoc_tput / bare_exchange_tput, cpu_assoc, cpu_bare, cpu_bx,
-              bare_relaxed_tput, bare_relaxed_tput / bare_tput, cpu_br, push ? "true" : "false", static_cast<unsigned long long>(ks.pushed),
+              bare_relaxed_tput, bare_relaxed_tput / bare_tput, cpu_br, maf_io, maf_workers, maf_writer, cse_us, clients,
+              other, push ? "true" : "false", static_cast<unsigned long long>(ks.pushed),
               static_cast<unsigned long long>(ks.push_requests),
               static_cast<unsigned long long>(ks.maf_fetches), pg_db ? "postgres" : "sqlite");
   cse->reset();
