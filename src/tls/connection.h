@@ -54,6 +54,7 @@ class SlotTable {
   bool release(Slot& slot);
 
   std::size_t size() const;
+  std::size_t capacity() const { return capacity_; }
 
  private:
   mutable std::mutex mu_;

@@ -188,7 +188,9 @@ Status Server::bind() {
 // has already sent: 1 if a whole first TLS record (the ClientHello) waits
 // in the socket, else 0. Progress then reflects the client, not how soon
 // this server got to read it, so a device that spoke at once is not shed
-// in favour of a silent peer accepted after it.
+// in favour of a silent peer accepted after it. It costs two system calls
+// (a peek and FIONREAD), so it is asked only where shedding may come
+// (on_accepted).
 std::uint32_t buffered_stage(int fd) {
   std::uint8_t header[5];
   const ssize_t n = ::recv(fd, header, sizeof header, MSG_PEEK | MSG_DONTWAIT);
@@ -343,9 +345,14 @@ void Server::on_accepted(Listener& l, int fd, const sockaddr_storage& peer) {
     return;
   }
   SSL_set_accept_state(ssl.get());
+  // The rank matters only near the cap: a connection is started (its
+  // hello read, which ranks it) before its listener's next burst, so with
+  // room for one burst per listener left none can be shed unranked.
+  const std::size_t bursts = static_cast<std::size_t>(kAcceptBurst) * listeners_.size();
+  const bool may_shed = shared_->handshakes.size() + bursts >= shared_->handshakes.capacity();
   admit_and_start(l.worker,
                   std::make_shared<Connection>(l.worker, shared_, fd, std::move(ssl), detail::address_text(peer)),
-                  buffered_stage(fd));
+                  may_shed ? buffered_stage(fd) : 0);
 }
 
 // on_accept_error retries at once after a transient error; when the process

@@ -401,6 +401,60 @@ TEST(TlsSlots, ABacklogLongerThanOneBurstIsAllAccepted) {
   first.join();
 }
 
+// buffered_stage: a client whose ClientHello already waits in its socket
+// when the server accepts it ranks above a silent peer, also before the
+// server has read a byte of it. The only I/O thread is held in a PSK
+// lookup while the hello and four silent peers queue in the backlog; they
+// are then admitted in one burst into four slots (one may still be the
+// held handshake's), so one or two are shed: unranked, the hello would go
+// first (the oldest without progress).
+TEST(TlsSlots, AHelloWaitingInTheBacklogRanksAboveSilentPeers) {
+  ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
+  o.authorities[0].certificate = cert("mef");  // client_hello_bytes() offers ECDHE-ECDSA
+  o.threads = 1;
+  o.max_handshakes = 4;
+  o.handshake_timeout = 60s;
+  o.flight_timeout = 60s;
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool entered = false, open = false;
+  };
+  auto gate = std::make_shared<Gate>();
+  PskLookup inner = o.authorities[0].psk_lookup;
+  o.authorities[0].psk_lookup = [inner, gate](const PskRequest& r, std::function<void(Result<SecretBytes>)> done) {
+    std::unique_lock lock(gate->mu);
+    gate->entered = true;
+    gate->cv.notify_all();
+    gate->cv.wait_for(lock, 10s, [&] { return gate->open; });
+    lock.unlock();
+    inner(r, std::move(done));
+  };
+  Harness h(std::move(o));
+  std::thread first([&] { (void)psk_client(Transport::tls, h.port(), "dev1", 1); });
+  {
+    std::unique_lock lock(gate->mu);
+    ASSERT_TRUE(gate->cv.wait_for(lock, 5s, [&] { return gate->entered; }));
+  }
+  const std::vector<std::uint8_t> bytes = client_hello_bytes();
+  const int hello = raw_tcp_connect(h.port());
+  ASSERT_EQ(::send(hello, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  std::vector<int> silent;
+  for (int i = 0; i < 4; ++i) silent.push_back(raw_tcp_connect(h.port()));
+  {
+    std::lock_guard lock(gate->mu);
+    gate->open = true;
+  }
+  gate->cv.notify_all();
+  for (int i = 0; i < 500 && !has_detail(h.errors(), "handshake shed"); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(has_detail(h.errors(), "handshake shed"));
+  EXPECT_TRUE(still_open(hello));
+  EXPECT_TRUE(closed_by_server(silent[0], 5s));  // the oldest silent peer went
+  raw_close(hello);
+  for (int fd : silent) raw_close(fd);
+  first.join();
+}
+
 TEST(TlsSlots, APortAnotherSocketHoldsIsRefused) {
   ServerOptions o = psk_server_options(Transport::tls, {{"dev1", 1}});
   o.threads = 3;
