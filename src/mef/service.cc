@@ -82,6 +82,12 @@ void MefService::handle(const service::AuthRef& ctx, const Request& req, proto::
     }
     return fetch(ctx, req, std::move(reply));
   }
+  if (req.to == proto::kMefFetchBatchPath) {
+    if (req.op != proto::Operation::create || req.ty != proto::kTyCredentialFetch) {
+      return reply(proto::error_response(req, Rsc::operation_not_allowed, "only CREATE sec:fcb on credentialFetches"));
+    }
+    return fetch_batch(ctx, req, std::move(reply));
+  }
   if (req.to.starts_with(proto::kMefRevocationsPrefix)) {
     if (req.op != proto::Operation::retrieve) {
       return reply(proto::error_response(req, Rsc::operation_not_allowed, "only RETRIEVE on revocations"));
@@ -254,6 +260,109 @@ void MefService::enrol_as(const service::AuthContext& ctx, const Request& req, c
       });
 }
 
+namespace {
+
+// certificate_refusal refuses a key retrieval unless the session is a
+// certificate one from an infrastructure trust anchor.
+std::optional<proto::Response> certificate_refusal(const tls::PeerIdentity& peer, const Request& req) {
+  if (peer.kind != tls::PeerIdentity::Kind::certificate) {
+    return proto::error_response(req, Rsc::originator_has_no_privilege, "key retrieval needs a certificate");
+  }
+  // Issue 11 item 3: only an infrastructure anchor vouches for a MAF or an
+  // Enrolee B; a device CA naming the MAF gets nothing.
+  if (Status st = service::check_anchor_role(peer, tls::AnchorRole::infrastructure); !st) {
+    spdlog::warn("mef: refused key retrieval by {}: {}", printable(req.from), st.error().detail());
+    return proto::error_response(req, Rsc::originator_has_no_privilege,
+                                 "key retrieval needs a certificate from an infrastructure trust anchor");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<proto::Response> MefService::maf_refusal(const tls::PeerIdentity& peer, const Request& req) const {
+  if (auto refused = certificate_refusal(peer, req)) return refused;
+  if (!service::peer_has_fqdn(peer, req.from, tls::AnchorRole::infrastructure)) {
+    return proto::error_response(req, Rsc::originator_has_no_privilege,
+                                 "X-M2M-Origin is not the authenticated MAF-FQDN");
+  }
+  return std::nullopt;
+}
+
+proto::Response MefService::km_credential(const Request& req, const KeyId& ke_id,
+                                          const std::optional<std::vector<std::uint8_t>>& ua, std::int64_t now) {
+  const std::string key = ke_id.canonical();
+  const std::string text = ke_id.str();
+  auto enr = store_.mef().find_enrolment(key, now);
+  // 8.3.2.3: in the GBA-based framework the KeID is a B-TID and Km its
+  // Ks_NAF for this MAF.
+  const bool b_tid = ke_id.has_b_tid_form() && ke_id.fqdn().matches(fqdn_);
+  if (!enr && enr.error().code() == Errc::not_found && b_tid && ua) {
+    return gba_credential(req, key, *ua, store::TargetKind::maf, now);
+  }
+  if (!enr) return refusal(req, enr.error(), "KeID");
+  auto enrolee = store_.mef().get_enrolee(enr->enrolee_id);
+  if (!enrolee) return refusal(req, enrolee.error(), "enrolee");
+  if (enrolee->state != store::EnroleeState::active) return refusal(req, Error(Errc::not_found), "enrolee");
+  if (enrolee->target_kind != store::TargetKind::maf || !iequal(enrolee->target, req.from)) {
+    spdlog::warn("mef: MAF {} asked for {} whose target is {}", printable(req.from), text, enrolee->target);
+    return proto::error_response(req, Rsc::originator_has_no_privilege, "requester is not the enrolee's MAF");
+  }
+  auto km = crypto::derive_km(enr->ke.view(), crypto::maf_id_for_km(req.from));
+  if (!km) return proto::error_response(req, Rsc::internal_server_error, "Km derivation failed");
+  std::int64_t lifetime = enr->expires_at;
+  if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
+  proto::CredentialResponse rsp{std::move(*km), enrolee->enrolee_id, lifetime, text};
+  spdlog::info("mef: gave Km for {} ({}) to MAF {}", text, enrolee->enrolee_id, printable(req.from));
+  service::audit_grant(audit_, "km", text, req.from, "rsp", lifetime, enrolee->enrolee_id);
+  return proto::ok_response(req, Rsc::ok, rsp.to_json());
+}
+
+// A batch of Km retrievals (docs/protocol.md "Batches of Km fetches"):
+// the session and From are checked once; each entry is then answered as
+// its own RETRIEVE /mef/fetchCredentials/<KeID>/21[?ua=] would be, and
+// audited so, all in one worker job.
+void MefService::fetch_batch(const service::AuthRef& ctx, const Request& req, proto::Reply reply) {
+  if (auto refused = maf_refusal(ctx->peer, req)) return reply(std::move(*refused));
+  auto body = proto::CredentialFetchBatch::from_json(req.content);
+  if (!body) return reply(proto::error_response(req, Rsc::bad_request, body.error().message()));
+  pool_.post([this, ctx, req, body = std::move(*body), reply = std::move(reply)] {
+    const std::int64_t now = service::now_unix();
+    proto::CredentialFetchResults results;
+    results.entries.resize(body.entries.size());
+    for (std::size_t i = 0; i < body.entries.size(); ++i) {
+      const proto::CredentialFetchBatch::Entry& e = body.entries[i];
+      Request one;  // what the entry's own RETRIEVE would have been, for its answer and the audit
+      one.op = proto::Operation::retrieve;
+      one.to = std::string(proto::kMefFetchPrefix) + proto::percent_encode(e.ke_id) + "/" +
+               std::to_string(proto::kSuidMafKm) + (e.ua.empty() ? "" : "?" + std::string(proto::kUaQuery) + e.ua);
+      one.from = req.from;
+      one.rqi = req.rqi;
+      proto::CredentialFetchResults::Entry& out = results.entries[i];
+      proto::Reply each = service::audit_refusals(audit_, *ctx, one, [&out](proto::Response r) {
+        out.rsc = static_cast<int>(r.rsc);
+        out.content = std::move(r.content);
+      });
+      std::optional<std::vector<std::uint8_t>> ua;
+      if (!e.ua.empty()) {
+        auto bytes = hex_decode(e.ua);
+        if (!bytes || !crypto::is_ua_security_protocol_id(*bytes)) {
+          each(proto::error_response(one, Rsc::bad_request, "want ua=<Ua security protocol identifier in hex>"));
+          continue;
+        }
+        ua = std::move(*bytes);
+      }
+      auto ke_id = KeyId::parse(KeyIdKind::ke, e.ke_id, cfg_.id_encoding);
+      if (!ke_id) {
+        each(proto::error_response(one, Rsc::bad_request, ke_id.error().message()));
+        continue;
+      }
+      each(km_credential(one, *ke_id, ua, now));
+    }
+    reply(proto::ok_response(req, Rsc::ok, results.to_json()));
+  });
+}
+
 // 8.3.2.1 step f): "a retrieve request to MEF with the target URI set to
 // /fetchCredentials/<KeID>/<security-usage-identifier> ... The originator
 // field ... contains the ID (AE-ID/CSE-ID/MAF-ID) of the Enrolment
@@ -284,16 +393,7 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
   auto id_text = proto::percent_decode(rest.substr(0, slash));
   const std::string_view suid = rest.substr(slash + 1);
   if (!id_text) return reply(proto::error_response(req, Rsc::bad_request, id_text.error().message()));
-  if (peer.kind != tls::PeerIdentity::Kind::certificate) {
-    return reply(proto::error_response(req, Rsc::originator_has_no_privilege, "key retrieval needs a certificate"));
-  }
-  // Issue 11 item 3: only an infrastructure anchor vouches for a MAF or an
-  // Enrolee B; a device CA naming the MAF gets nothing.
-  if (Status st = service::check_anchor_role(peer, tls::AnchorRole::infrastructure); !st) {
-    spdlog::warn("mef: refused key retrieval by {}: {}", printable(req.from), st.error().detail());
-    return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
-                                       "key retrieval needs a certificate from an infrastructure trust anchor"));
-  }
+  if (auto refused = certificate_refusal(peer, req)) return reply(std::move(*refused));
 
   if (suid == std::to_string(proto::kSuidMafKm)) {
     auto ke_id = KeyId::parse(KeyIdKind::ke, *id_text, cfg_.id_encoding);
@@ -302,32 +402,8 @@ void MefService::fetch(const service::AuthRef& ctx, const Request& req, proto::R
       return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
                                          "X-M2M-Origin is not the authenticated MAF-FQDN"));
     }
-    const bool b_tid = ke_id->has_b_tid_form() && ke_id->fqdn().matches(fqdn_);
-    pool_.post([this, req, key = ke_id->canonical(), text = ke_id->str(), b_tid, ua, reply = std::move(reply)] {
-      const std::int64_t now = service::now_unix();
-      auto enr = store_.mef().find_enrolment(key, now);
-      // 8.3.2.3: in the GBA-based framework the KeID is a B-TID and Km its
-      // Ks_NAF for this MAF.
-      if (!enr && enr.error().code() == Errc::not_found && b_tid && ua) {
-        return reply(gba_credential(req, key, *ua, store::TargetKind::maf, now));
-      }
-      if (!enr) return reply(refusal(req, enr.error(), "KeID"));
-      auto enrolee = store_.mef().get_enrolee(enr->enrolee_id);
-      if (!enrolee) return reply(refusal(req, enrolee.error(), "enrolee"));
-      if (enrolee->state != store::EnroleeState::active) return reply(refusal(req, Error(Errc::not_found), "enrolee"));
-      if (enrolee->target_kind != store::TargetKind::maf || !iequal(enrolee->target, req.from)) {
-        spdlog::warn("mef: MAF {} asked for {} whose target is {}", printable(req.from), text, enrolee->target);
-        return reply(proto::error_response(req, Rsc::originator_has_no_privilege,
-                                           "requester is not the enrolee's MAF"));
-      }
-      auto km = crypto::derive_km(enr->ke.view(), crypto::maf_id_for_km(req.from));
-      if (!km) return reply(proto::error_response(req, Rsc::internal_server_error, "Km derivation failed"));
-      std::int64_t lifetime = enr->expires_at;
-      if (enrolee->expires_at && *enrolee->expires_at < lifetime) lifetime = *enrolee->expires_at;
-      proto::CredentialResponse rsp{std::move(*km), enrolee->enrolee_id, lifetime, text};
-      spdlog::info("mef: gave Km for {} ({}) to MAF {}", text, enrolee->enrolee_id, printable(req.from));
-      service::audit_grant(audit_, "km", text, req.from, "rsp", lifetime, enrolee->enrolee_id);
-      reply(proto::ok_response(req, Rsc::ok, rsp.to_json()));
+    pool_.post([this, req, ke_id = std::move(*ke_id), ua, reply = std::move(reply)] {
+      reply(km_credential(req, ke_id, ua, service::now_unix()));
     });
     return;
   }

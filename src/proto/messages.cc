@@ -136,6 +136,60 @@ Result<CredentialResponse> CredentialResponse::from_json(const json& j) {
   return m;
 }
 
+json CredentialFetchBatch::to_json() const {
+  json list = json::array();
+  for (const Entry& e : entries) {
+    json o = {{"kid", e.ke_id}};
+    if (!e.ua.empty()) o["ua"] = e.ua;
+    list.push_back(std::move(o));
+  }
+  return {{"sec:fcb", {{"fcr", std::move(list)}}}};
+}
+
+Result<CredentialFetchBatch> CredentialFetchBatch::from_json(const json& j) {
+  Reader r(j, "sec:fcb");
+  const json* list = r.array("fcr", true, kMaxFetchBatch, 1);
+  if (!r.ok()) return std::unexpected(r.error());
+  CredentialFetchBatch b;
+  b.entries.reserve(list->size());
+  for (const json& item : *list) {
+    const std::string name = "sec:fcb.fcr[" + std::to_string(b.entries.size()) + "]";
+    const json wrapped = {{name, item}};  // the reader points into it
+    Reader e(wrapped, name.c_str());
+    Entry entry{e.str("kid"), e.str("ua", false, 64)};
+    if (!e.ok()) return std::unexpected(e.error());
+    b.entries.push_back(std::move(entry));
+  }
+  return b;
+}
+
+json CredentialFetchResults::to_json() const {
+  json list = json::array();
+  for (const Entry& e : entries) list.push_back({{"rsc", e.rsc}, {"pc", e.content}});
+  return {{"sec:fcbr", {{"rsp", std::move(list)}}}};
+}
+
+Result<CredentialFetchResults> CredentialFetchResults::from_json(const json& j) {
+  Reader r(j, "sec:fcbr");
+  const json* list = r.array("rsp", true, kMaxFetchBatch, 1);
+  if (!r.ok()) return std::unexpected(r.error());
+  CredentialFetchResults out;
+  out.entries.reserve(list->size());
+  for (const json& item : *list) {
+    const std::string name = "sec:fcbr.rsp[" + std::to_string(out.entries.size()) + "]";
+    const json wrapped = {{name, item}};  // the reader points into it
+    Reader e(wrapped, name.c_str());
+    Entry entry;
+    entry.rsc = static_cast<int>(e.integer("rsc", 0, 1000, 9999, true));
+    const json* pc = e.raw("pc");
+    if (e.ok() && (pc == nullptr || !pc->is_object())) e.bad("pc", "is not an object");
+    if (!e.ok()) return std::unexpected(e.error());
+    entry.content = *pc;
+    out.entries.push_back(std::move(entry));
+  }
+  return out;
+}
+
 json MafClientRegRequest::to_json() const {
   json o = {{"fqdn", maf_fqdn}, {"adm", admin_fqdn}};
   if (expiration != 0) o["et"] = format_time(expiration);

@@ -75,6 +75,9 @@ class MefService {
   //   RETRIEVE /mef/fetchCredentials/<KeID>/<SUID> key retrieval by a MAF
   //            or an Enrolee B (8.3.2.1 "Use of Remotely Provisioned
   //            Credential")
+  //   CREATE   /mef/credentialFetches (sec:fcb) several Km retrievals by
+  //            a MAF in one request (docs/protocol.md "Batches of Km
+  //            fetches")
   //   RETRIEVE /mef/revocations/<seq>          the revocation feed of a MAF
   //            or an Enrolee B (docs/protocol.md)
   //   GET /    (plain HTTP, no X-M2M-RI)        GBA bootstrap on Ub, when
@@ -99,6 +102,15 @@ class MefService {
   void enrol_as(const service::AuthContext& ctx, const proto::Request& req, const proto::EnrolRequest& request,
                 const store::Enrolee& enrolee, proto::Reply reply);
   void fetch(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  void fetch_batch(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
+  // maf_refusal is the answer refusing |req| a Km, or nullopt if it may
+  // ask: a certificate session from an infrastructure anchor whose FQDN
+  // is X-M2M-Origin.
+  std::optional<proto::Response> maf_refusal(const tls::PeerIdentity& peer, const proto::Request& req) const;
+  // km_credential answers one Km retrieval for KeID |ke_id| (already
+  // checked with maf_refusal): a worker's job (store reads).
+  proto::Response km_credential(const proto::Request& req, const KeyId& ke_id,
+                                const std::optional<std::vector<std::uint8_t>>& ua, std::int64_t now);
   void revocations(const service::AuthRef& ctx, const proto::Request& req, proto::Reply reply);
   proto::Response gba_credential(const proto::Request& req, const std::string& b_tid,
                                  const std::vector<std::uint8_t>& ua, store::TargetKind kind, std::int64_t now);

@@ -27,6 +27,7 @@ inline constexpr int kTyEnrolment = 10001;          // sec:enr
 inline constexpr int kTyMafClientReg = 10002;       // sec:mcr
 inline constexpr int kTyMafKeyReg = 10003;          // sec:mkr
 inline constexpr int kTyMafKeyDereg = 10004;        // sec:mkd (m2msec extension)
+inline constexpr int kTyCredentialFetch = 10005;    // sec:fcb (m2msec extension)
 
 // Security Usage Identifiers m2msec uses (TS-0003 clause 8.8.2.3 names
 // SUID 21 for a remotely provisioned key shared with a MAF).
@@ -37,6 +38,9 @@ inline constexpr int kSuidMafSaef = 32; // Kc for the MAF-based SAEF (TS-0004 MA
 // Resource paths.
 inline constexpr std::string_view kMefPath = "/mef";
 inline constexpr std::string_view kMefFetchPrefix = "/mef/fetchCredentials/";
+// Several fetchCredentials of Km in one request (an m2msec extension;
+// docs/protocol.md "Batches of Km fetches"): CREATE with a sec:fcb body.
+inline constexpr std::string_view kMefFetchBatchPath = "/mef/credentialFetches";
 inline constexpr std::string_view kMafPath = "/maf";
 inline constexpr std::string_view kMafKeysPrefix = "/maf/keys/";
 inline constexpr std::string_view kMafClientsPrefix = "/maf/clients/";
@@ -134,6 +138,39 @@ struct CredentialResponse {
 
   nlohmann::json to_json() const;
   static Result<CredentialResponse> from_json(const nlohmann::json& j);
+};
+
+// kMaxFetchBatch bounds the entries of one CredentialFetchBatch.
+inline constexpr std::size_t kMaxFetchBatch = 64;
+
+// CredentialFetchBatch (sec:fcb) asks the MEF for the Km of several KeIDs
+// in one request, each as RETRIEVE
+// <kMefFetchPrefix><KeID>/<kSuidMafKm>[?ua=<ua>] would: a MAF sends the
+// KeIDs whose devices arrived while its previous fetch from that MEF was
+// in flight (docs/protocol.md "Batches of Km fetches").
+struct CredentialFetchBatch {
+  struct Entry {
+    std::string ke_id;  // kid: the KeID (or a B-TID)
+    std::string ua;     // ua: the Ua security protocol identifier in hex ("" none)
+  };
+  std::vector<Entry> entries;  // fcr: 1 to kMaxFetchBatch entries
+
+  nlohmann::json to_json() const;
+  static Result<CredentialFetchBatch> from_json(const nlohmann::json& j);
+};
+
+// CredentialFetchResults (sec:fcbr) answers a CredentialFetchBatch: per
+// entry, in the batch's order, the RSC and the content its own RETRIEVE
+// would have had (a sec:crd on 2000, an m2m:dbg otherwise).
+struct CredentialFetchResults {
+  struct Entry {
+    int rsc = 0;                 // rsc
+    nlohmann::json content;      // pc
+  };
+  std::vector<Entry> entries;    // rsp
+
+  nlohmann::json to_json() const;
+  static Result<CredentialFetchResults> from_json(const nlohmann::json& j);
 };
 
 // --- Mmaf -----------------------------------------------------------------

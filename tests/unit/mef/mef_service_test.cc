@@ -347,6 +347,108 @@ namespace {
 // Issue 11 item 5 (docs/audit.md): the MEF records the Ke it grants at
 // enrolment, the Km it gives a MAF, and the class of each refusal, by key
 // identifier only.
+// docs/protocol.md "Batches of Km fetches": the session and From are
+// checked once for the whole request; each entry is answered with the RSC
+// and content its own RETRIEVE would have had.
+TEST_F(MefServiceTest, AnswersABatchOfKmFetchesEachAsItsOwnRetrieveWould) {
+  ASSERT_EQ(rsc(enrol_dev1()), 2001);
+  ASSERT_EQ(rsc(call(*svc_, psk_ctx("kpm-2", exported_bytes(100)),
+                     enrol_request("kpm-2", {{"sec:enr", nlohmann::json::object()}}))),
+            2001);
+  const std::string kpsa_ke_id = "ZGVmZ2hpamtsbW5vcHFycw==@mef.example.com";  // base64(bytes 100..115)
+  auto batch = [](std::vector<proto::CredentialFetchBatch::Entry> entries, const std::string& from) {
+    return request(Operation::create, std::string(proto::kMefFetchBatchPath), from,
+                   proto::CredentialFetchBatch{std::move(entries)}.to_json(), proto::kTyCredentialFetch);
+  };
+  const auto maf = cert_ctx({}, {"maf.example.com"});
+  const proto::Response rsp = call(*svc_, maf,
+                                   batch({{kKeIdB64, ""},
+                                          {"EBESExQVFhcYGRobHB0eHw==@mef.example.com", ""},
+                                          {"not-a-keid", ""},
+                                          {kKeIdB64, "zz"},
+                                          {kpsa_ke_id, ""},
+                                          {kKeIdB64, "01000100ae"}},
+                                         "maf.example.com"));
+  ASSERT_EQ(rsc(rsp), 2000) << dbg(rsp);
+  auto results = proto::CredentialFetchResults::from_json(rsp.content);
+  ASSERT_TRUE(results) << results.error().message();
+  std::vector<int> codes;
+  for (const auto& e : results->entries) codes.push_back(e.rsc);
+  EXPECT_EQ(codes, (std::vector<int>{2000, 4004, 4000, 4000, 4103, 2000}));
+  for (std::size_t i : {0u, 5u}) {  // a ua is ignored for a KeID of the exporter, as on RETRIEVE
+    auto cred = proto::CredentialResponse::from_json(results->entries[i].content);
+    ASSERT_TRUE(cred) << cred.error().message();
+    EXPECT_EQ(base64_encode(cred->key.view()), kKmB64);
+    EXPECT_EQ(cred->enrolee_id, "/dev-1");
+  }
+  EXPECT_EQ(results->entries[1].content["m2m:dbg"], "KeID not found");
+  EXPECT_EQ(results->entries[4].content["m2m:dbg"], "requester is not the enrolee's MAF");
+  // The same entries one by one give the same codes.
+  const std::vector<std::string> singles = {kKeIdB64, "EBESExQVFhcYGRobHB0eHw==@mef.example.com", "not-a-keid"};
+  for (std::size_t i = 0; i < singles.size(); ++i) {
+    EXPECT_EQ(rsc(call(*svc_, maf, fetch_request(singles[i], proto::kSuidMafKm, "maf.example.com"))), codes[i]);
+  }
+
+  // Whole-request refusals.
+  const std::vector<proto::CredentialFetchBatch::Entry> one = {{kKeIdB64, ""}};
+  EXPECT_EQ(rsc(call(*svc_, cert_ctx({}, {"maf2.example.com"}), batch(one, "maf.example.com"))), 4103);
+  EXPECT_EQ(rsc(call(*svc_, psk_ctx("kpm-1"), batch(one, "maf.example.com"))), 4103);
+  const proto::Response device_anchor = call(*svc_, cert_ctx({}, {"maf.example.com"}, kDeviceCa), batch(one, "maf.example.com"));
+  EXPECT_EQ(rsc(device_anchor), 4103);
+  EXPECT_EQ(dbg(device_anchor), "key retrieval needs a certificate from an infrastructure trust anchor");
+  const std::vector<std::pair<nlohmann::json, std::string>> bad = {
+      {nlohmann::json::object(), "malformed message: missing object sec:fcb"},
+      {{{"sec:fcb", {{"fcr", nlohmann::json::array()}}}}, "malformed message: sec:fcb.fcr has fewer than 1 elements"},
+      {{{"sec:fcb", {{"fcr", std::vector<nlohmann::json>(proto::kMaxFetchBatch + 1, {{"kid", kKeIdB64}})}}}},
+       "malformed message: sec:fcb.fcr has more than 64 elements"},
+  };
+  for (const auto& [body, why] : bad) {
+    const proto::Response r = call(*svc_, maf, request(Operation::create, std::string(proto::kMefFetchBatchPath),
+                                                        "maf.example.com", body, proto::kTyCredentialFetch));
+    EXPECT_EQ(rsc(r), 4000) << body.dump();
+    EXPECT_EQ(dbg(r), why);
+  }
+  EXPECT_EQ(rsc(call(*svc_, maf, request(Operation::retrieve, std::string(proto::kMefFetchBatchPath), "maf.example.com"))),
+            4005);
+  EXPECT_EQ(rsc(call(*svc_, maf, request(Operation::create, std::string(proto::kMefFetchBatchPath), "maf.example.com",
+                                         proto::CredentialFetchBatch{one}.to_json(), proto::kTyEnrolment))),
+            4005);
+}
+
+// Each refused entry of a batch is audited as its own RETRIEVE; each
+// granted one as a Km grant.
+TEST_F(MefServiceTest, AuditsEachEntryOfABatchOfKmFetches) {
+  auto log = service::AuditLog::open(dir_.file("audit-batch.jsonl"), "mef");
+  ASSERT_TRUE(log) << log.error().message();
+  ASSERT_EQ(rsc(enrol_dev1()), 2001);
+  svc_->set_audit(log->get());
+  const proto::Response rsp = call(
+      *svc_, cert_ctx({}, {"maf.example.com"}),
+      request(Operation::create, std::string(proto::kMefFetchBatchPath), "maf.example.com",
+              proto::CredentialFetchBatch{{{kKeIdB64, ""}, {"EBESExQVFhcYGRobHB0eHw==@mef.example.com", ""}}}.to_json(),
+              proto::kTyCredentialFetch));
+  svc_->set_audit(nullptr);
+  ASSERT_EQ(rsc(rsp), 2000);
+  std::ifstream in((*log)->path());
+  std::vector<nlohmann::json> recs;
+  std::string text;
+  for (std::string l; std::getline(in, l);) {
+    recs.push_back(nlohmann::json::parse(l));
+    text += l + "\n";
+  }
+  ASSERT_EQ(recs.size(), 2u) << text;
+  EXPECT_EQ(recs[0]["event"], "grant");
+  EXPECT_EQ(recs[0]["kind"], "km");
+  EXPECT_EQ(recs[0]["key_id"], kKeIdB64);
+  EXPECT_EQ(recs[0]["to"], "maf.example.com");
+  EXPECT_EQ(recs[1]["event"], "refusal");
+  EXPECT_EQ(recs[1]["reason"], "unknown_key");
+  EXPECT_EQ(recs[1]["rsc"], 4004);
+  EXPECT_EQ(recs[1]["to"], "maf.example.com");
+  EXPECT_EQ(recs[1]["resource"], std::string(proto::kMefFetchPrefix) + "EBESExQVFhcYGRobHB0eHw%3D%3D%40mef.example.com/21");
+  EXPECT_EQ(text.find(kKmB64), std::string::npos);
+}
+
 TEST_F(MefServiceTest, AuditsGrantsAndRefusalsByIdentifierOnly) {
   auto log = service::AuditLog::open(dir_.file("audit.jsonl"), "mef");
   ASSERT_TRUE(log) << log.error().message();

@@ -198,6 +198,64 @@ TEST(Messages, MafKeyDeregBatchRoundTripAndBounds) {
   EXPECT_FALSE(MafKeyDeregResults::from_json({{"sec:mkbr", {{"rsc", {2002}}}}}));
 }
 
+TEST(Messages, CredentialFetchBatchRoundTripAndBounds) {
+  using json = nlohmann::json;
+  CredentialFetchBatch b{{{"AAECAwQFBgcICQoLDA0ODw==@mef.example.com", ""},
+                          {"QUJD@bsf.example.com", "01000100ae"}}};
+  const json wire = b.to_json();
+  EXPECT_EQ(wire.dump(),
+            R"({"sec:fcb":{"fcr":[{"kid":"AAECAwQFBgcICQoLDA0ODw==@mef.example.com"},)"
+            R"({"kid":"QUJD@bsf.example.com","ua":"01000100ae"}]}})");
+  auto b2 = CredentialFetchBatch::from_json(wire);
+  ASSERT_TRUE(b2) << b2.error().message();
+  ASSERT_EQ(b2->entries.size(), 2u);
+  EXPECT_EQ(b2->entries[0].ke_id, b.entries[0].ke_id);
+  EXPECT_EQ(b2->entries[0].ua, "");
+  EXPECT_EQ(b2->entries[1].ua, "01000100ae");
+  EXPECT_TRUE(CredentialFetchBatch::from_json(
+      {{"sec:fcb", {{"fcr", std::vector<json>(kMaxFetchBatch, json{{"kid", "x"}})}}}}));
+  const std::vector<std::pair<json, std::string>> bad = {
+      {{{"fcr", json::array()}}, "sec:fcb.fcr has fewer than 1 elements"},
+      {{{"fcr", std::vector<json>(kMaxFetchBatch + 1, json{{"kid", "x"}})}}, "sec:fcb.fcr has more than 64 elements"},
+      {{{"fcr", "x"}}, "sec:fcb.fcr is not an array"},
+      {json::object(), "sec:fcb.fcr is missing"},
+      {{{"fcr", {"x"}}}, "missing object sec:fcb.fcr[0]"},
+      {{{"fcr", {json{{"kid", "x"}}, json{{"ua", "01"}}}}}, "sec:fcb.fcr[1].kid is missing"},
+      {{{"fcr", {json{{"kid", 5}}}}}, "sec:fcb.fcr[0].kid is not a string"},
+      {{{"fcr", {json{{"kid", "x"}, {"ua", std::string(65, '0')}}}}}, "sec:fcb.fcr[0].ua is longer than 64 bytes"},
+  };
+  for (const auto& [body, why] : bad) {
+    auto got = CredentialFetchBatch::from_json({{"sec:fcb", body}});
+    ASSERT_FALSE(got) << body.dump();
+    EXPECT_EQ(got.error().detail(), why) << body.dump();
+  }
+  EXPECT_FALSE(CredentialFetchBatch::from_json({{"sec:mkd", {{"fcr", {json{{"kid", "x"}}}}}}}));
+
+  CredentialFetchResults r{{{2000, CredentialResponse{SecretBytes(std::vector<std::uint8_t>(32, 7)), "/d-1", 0, "k"}.to_json()},
+                            {4004, {{"m2m:dbg", "KeID not found"}}}}};
+  auto r2 = CredentialFetchResults::from_json(r.to_json());
+  ASSERT_TRUE(r2) << r2.error().message();
+  ASSERT_EQ(r2->entries.size(), 2u);
+  EXPECT_EQ(r2->entries[0].rsc, 2000);
+  auto cred = CredentialResponse::from_json(r2->entries[0].content);
+  ASSERT_TRUE(cred) << cred.error().message();
+  EXPECT_EQ(cred->enrolee_id, "/d-1");
+  EXPECT_EQ(r2->entries[1].rsc, 4004);
+  EXPECT_EQ(r2->entries[1].content.dump(), R"({"m2m:dbg":"KeID not found"})");
+  const std::vector<std::pair<json, std::string>> bad_results = {
+      {{{"rsp", json::array()}}, "sec:fcbr.rsp has fewer than 1 elements"},
+      {{{"rsp", {json{{"rsc", 2000}}}}}, "sec:fcbr.rsp[0].pc is not an object"},
+      {{{"rsp", {json{{"rsc", 2000}, {"pc", "x"}}}}}, "sec:fcbr.rsp[0].pc is not an object"},
+      {{{"rsp", {json{{"pc", json::object()}}}}}, "sec:fcbr.rsp[0].rsc is missing"},
+      {{{"rsp", {json{{"rsc", 99999}, {"pc", json::object()}}}}}, "sec:fcbr.rsp[0].rsc is out of range 1000..9999"},
+  };
+  for (const auto& [body, why] : bad_results) {
+    auto got = CredentialFetchResults::from_json({{"sec:fcbr", body}});
+    ASSERT_FALSE(got) << body.dump();
+    EXPECT_EQ(got.error().detail(), why) << body.dump();
+  }
+}
+
 // Each bad shape is a valid key registration with exactly one thing
 // changed, and must be refused for that thing: the error names the field.
 TEST(Messages, RejectBadShapes) {
