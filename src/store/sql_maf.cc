@@ -159,29 +159,53 @@ Result<std::size_t> SqlMafRepository::add_clients(std::span<const MafClient> row
   });
 }
 
+namespace {
+
+// client_op checks and seals |c| and returns the write that stores it
+// (register_client's upsert). The op owns identifiers and the sealed Km.
+Result<WriteOp> client_op(const Backend& b, const MafClient& c, std::int64_t now) {
+  Status st = check_client(c, now);
+  if (!st) return std::unexpected(st.error());
+  Result<std::vector<std::uint8_t>> km = seal_cell(*b.kek, "maf_clients", "km", c.km_id, c.km.view());
+  if (!km) return std::unexpected(km.error());
+  auto row = std::make_shared<MafClient>();  // without Km: bind_client binds the sealed copy
+  row->km_id = c.km_id;
+  row->entity_id = c.entity_id;
+  row->source = c.source;
+  row->expires_at = c.expires_at;
+  row->app_id = c.app_id;
+  return WriteOp([row = std::move(row), sealed = std::move(*km), now](sql::Connection& conn) -> Status {
+    // One statement, so replicas registering one entity at once take
+    // turns instead of colliding. The conflict path UPDATEs, keeping the
+    // row (and the kc_keys rows that reference its entity_id) while the
+    // KmID and Km change; a replacement without an App-ID keeps the one
+    // stored. A KmID taken by another entity is still a UNIQUE error.
+    Result<Stmt> up = conn.prepare(std::string(kInsertClient) +
+                                   " ON CONFLICT (entity_id) DO UPDATE SET km_id = excluded.km_id, km = excluded.km, "
+                                   "source = excluded.source, expires_at = excluded.expires_at, "
+                                   "registered_at = excluded.registered_at, "
+                                   "app_id = coalesce(excluded.app_id, maf_clients.app_id)");
+    if (!up) return std::unexpected(up.error());
+    Status ok = bind_client(*up, *row, sealed, now);
+    if (ok) ok = up->run();
+    return ok;
+  });
+}
+
+}  // namespace
+
 Status SqlMafRepository::register_client(const MafClient& c, std::int64_t now) {
   return guarded([&]() -> Status {
-    Status st = check_client(c, now);
-    if (!st) return st;
-    Result<std::vector<std::uint8_t>> km = seal_cell(*b_.kek, "maf_clients", "km", c.km_id, c.km.view());
-    if (!km) return std::unexpected(km.error());
-    return b_.writer->run([&](sql::Connection& conn) -> Status {
-      // One statement, so replicas registering one entity at once take
-      // turns instead of colliding. The conflict path UPDATEs, keeping the
-      // row (and the kc_keys rows that reference its entity_id) while the
-      // KmID and Km change; a replacement without an App-ID keeps the one
-      // stored. A KmID taken by another entity is still a UNIQUE error.
-      Result<Stmt> up = conn.prepare(std::string(kInsertClient) +
-                                     " ON CONFLICT (entity_id) DO UPDATE SET km_id = excluded.km_id, km = excluded.km, "
-                                     "source = excluded.source, expires_at = excluded.expires_at, "
-                                     "registered_at = excluded.registered_at, "
-                                     "app_id = coalesce(excluded.app_id, maf_clients.app_id)");
-      if (!up) return std::unexpected(up.error());
-      Status ok = bind_client(*up, c, *km, now);
-      if (ok) ok = up->run();
-      return ok;
-    });
+    Result<WriteOp> op = client_op(b_, c, now);
+    if (!op) return std::unexpected(op.error());
+    return b_.writer->run(std::move(*op));
   });
+}
+
+void SqlMafRepository::register_client_async(const MafClient& c, std::int64_t now, Completion done) {
+  Result<WriteOp> op = guarded([&]() -> Result<WriteOp> { return client_op(b_, c, now); });
+  if (!op) return done(std::unexpected(op.error()));
+  b_.writer->submit(std::move(*op), Durability::full, std::move(done));
 }
 
 Result<MafClient> SqlMafRepository::read_client(std::string_view where_column, std::string_view value,

@@ -12,6 +12,7 @@ class SqlMafRepository final : public MafRepository {
   explicit SqlMafRepository(Backend backend) : b_(backend) {}
 
   Status register_client(const MafClient& client, std::int64_t now) override;
+  void register_client_async(const MafClient& client, std::int64_t now, Completion done) override;
   Result<std::size_t> add_clients(std::span<const MafClient> rows, std::int64_t now,
                                   std::vector<RowError>* out_errors) override;
   Result<MafClient> find_client(std::string_view km_id, std::int64_t now) override;

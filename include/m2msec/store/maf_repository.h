@@ -34,6 +34,14 @@ class MafRepository {
   // belongs to the AE, not to its key).
   virtual Status register_client(const MafClient& client, std::int64_t now) = 0;
 
+  // register_client_async is register_client without waiting: |done|
+  // receives the same Status once the row is durably committed (or
+  // refused), so that several registrations share one commit. Default:
+  // the synchronous form.
+  virtual void register_client_async(const MafClient& client, std::int64_t now, Completion done) {
+    done(register_client(client, now));
+  }
+
   // add_clients inserts pre-provisioned (or any) registrations, all in one
   // transaction or none, and never replaces one: a KmID or an entity that
   // already has a registration (in the database or in an earlier row of

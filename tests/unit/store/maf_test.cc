@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "test_util.h"
 
 namespace m2msec::store {
@@ -69,6 +71,31 @@ TEST_F(MafTest, RegisterFindAndReplaceClient) {
   // KmIDs must be canonical (relative part lower case).
   EXPECT_EQ(maf().register_client(client("C3@maf.example.com", "/cseC"), kNow).error().code(),
             Errc::invalid_identifier);
+}
+
+// register_client_async: the same rules and the same row, answered once
+// the row is durably committed (a full, not a relaxed, transaction).
+TEST_F(MafTest, RegisterClientAsyncCommitsDurablyAndRefusesAsTheSyncFormDoes) {
+  auto wait = [&](const MafClient& c) {
+    std::promise<Status> p;
+    auto f = p.get_future();
+    maf().register_client_async(c, kNow, [&p](Status st) { p.set_value(std::move(st)); });
+    return f.get();
+  };
+  const WriteStats before = store_->write_stats();
+  ASSERT_TRUE(wait(client("c1@maf.example.com", "/cseA", 0x31)));
+  const WriteStats after = store_->write_stats();
+  EXPECT_EQ(after.transactions - before.transactions, 1u);
+  EXPECT_EQ(after.relaxed_transactions, before.relaxed_transactions);
+  Result<MafClient> c = maf().find_client("c1@maf.example.com", kNow);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE(c->km == secret_of(0x31));
+  EXPECT_EQ(c->entity_id, "/cseA");
+  EXPECT_EQ(wait(client("c1@maf.example.com", "/cseB")).error().code(), Errc::already_exists);
+  EXPECT_EQ(wait(client("C3@maf.example.com", "/cseC")).error().code(), Errc::invalid_identifier);
+  MafClient empty = client("c4@maf.example.com", "/cseD");
+  empty.km = SecretBytes();
+  EXPECT_EQ(wait(empty).error().code(), Errc::invalid_argument);
 }
 
 MafClient preprovisioned(const std::string& km_id, const std::string& entity, std::optional<std::string> app_id = {}) {
