@@ -84,6 +84,14 @@ std::string MafServer::metrics() const {
   w.sample({{"role", "maf"}}, push.requests);
   w.family("m2msec_kc_pushes_sent_total", "counter", "Kc keys sent in MAF Key Push requests");
   w.sample({{"role", "maf"}}, push.keys);
+  const MafService::FetchStats fetch = service_->fetch_stats();
+  w.family("m2msec_km_fetch_queued", "gauge", "KeIDs waiting for the Km fetch in flight to their MEF");
+  w.sample({{"role", "maf"}}, fetch.queued);
+  w.family("m2msec_km_fetch_requests_sent_total", "counter",
+           "Km fetch requests sent to the MEFs (one KeID, or a batch of several)");
+  w.sample({{"role", "maf"}}, fetch.requests);
+  w.family("m2msec_km_fetches_sent_total", "counter", "KeIDs sent in Km fetch requests");
+  w.sample({{"role", "maf"}}, fetch.keys);
   return w.text();
 }
 

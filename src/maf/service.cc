@@ -41,6 +41,7 @@ MafService::MafService(MafConfig cfg, store::Store& store, service::WorkerPool& 
   for (const PeerEntry& m : cfg_.mefs) {
     auto ep = service::parse_endpoint(m.address);  // checked by load_maf_config
     mef_peers_.push_back(ep ? link::Peer{ep->host, ep->port, m.fqdn} : link::Peer{m.address, 0, m.fqdn});
+    fetch_lanes_.push_back(std::make_unique<FetchLane>());
   }
   for (const CseEntry& c : cfg_.cses) {
     if (auto ep = service::parse_endpoint(c.address)) {
@@ -157,49 +158,187 @@ void MafService::close() {
 // fetch_from_mef: 8.3.2.1 "If the Enrolment Target wishes to fetch any
 // credential information from the MEF, a retrieve request to MEF with the
 // target URI set to /fetchCredentials/<KeID>/<security-usage-identifier>".
-// The MAF stores Km (seed 004: the MTF provisions the root key to the MAS)
-// under the KmID it assigns, with the enrolee's ID and lifetime.
+void MafService::fetch_km(const KeyId& ke_id, const KeyId& km_id, tls::Transport transport,
+                          std::function<void(Result<SecretBytes>)> done) {
+  auto mef = std::find_if(cfg_.mefs.begin(), cfg_.mefs.end(),
+                          [&](const PeerEntry& m) { return Fqdn::parse(m.fqdn)->matches(ke_id.fqdn()); });
+  if (mef == cfg_.mefs.end()) return done(fail(Errc::unknown_psk_identity, "KeID of an unknown MEF"));
+  if (link_ == nullptr) return done(fail(Errc::connect_failed, "no link to the MEFs"));
+  const auto index = static_cast<std::size_t>(mef - cfg_.mefs.begin());
+  FetchLane& lane = *fetch_lanes_[index];
+  {
+    std::lock_guard lock(lane.mu);
+    lane.queued.push_back(QueuedFetch{ke_id, km_id, transport, std::move(done)});
+    // The workers sending the lane take it with their next batch; another
+    // starts only when a full batch waits for each of them.
+    if (lane.sending > 0 &&
+        (lane.queued.size() < proto::kMaxFetchBatch * lane.sending || lane.sending >= kMaxFetchSenders)) {
+      return;
+    }
+    ++lane.sending;
+  }
+  send_fetches(index);
+}
+
+void MafService::answer(QueuedFetch& q, Result<SecretBytes> r) {
+  if (auto done = std::exchange(q.done, nullptr)) done(std::move(r));
+}
+
+void MafService::send_fetches(std::size_t mef) {
+  FetchLane& lane = *fetch_lanes_[mef];
+  while (true) {
+    std::vector<QueuedFetch> batch;
+    {
+      std::lock_guard lock(lane.mu);
+      if (lane.queued.empty()) {
+        --lane.sending;
+        return;
+      }
+      const auto n = static_cast<std::ptrdiff_t>(std::min(lane.queued.size(), proto::kMaxFetchBatch));
+      batch.assign(std::make_move_iterator(lane.queued.begin()), std::make_move_iterator(lane.queued.begin() + n));
+      lane.queued.erase(lane.queued.begin(), lane.queued.begin() + n);
+    }
+    try {
+      fetch_batch(mef, batch);
+    } catch (const std::exception& e) {
+      spdlog::error("maf: Km fetch from MEF {} failed: {}", cfg_.mefs[mef].fqdn, printable(e.what()));
+    }
+    // Whatever the batch did not answer (it threw) fails, so that no
+    // handshake waits for a fetch that ended.
+    for (QueuedFetch& q : batch) answer(q, fail(Errc::connect_failed, "Km fetch failed"));
+  }
+}
+
+// fetch_batch fetches |batch| in one request (sec:fcb), or one KeID per
+// request (the RETRIEVE of 8.3.2.1) when it holds one KeID or the MEF
+// does not take batches.
+void MafService::fetch_batch(std::size_t mef, std::vector<QueuedFetch>& batch) {
+  FetchLane& lane = *fetch_lanes_[mef];
+  const std::string& name = cfg_.mefs[mef].fqdn;
+  if (batch.size() == 1 || !lane.batches.load(std::memory_order_relaxed)) {
+    for (QueuedFetch& q : batch) fetch_one(mef, q);
+    return;
+  }
+  proto::CredentialFetchBatch body;
+  body.entries.reserve(batch.size());
+  for (const QueuedFetch& q : batch) {
+    body.entries.push_back(
+        {q.ke_id.str(), hex_encode(crypto::ua_security_protocol_id(proto::ua_binding(q.transport)))});
+  }
+  proto::Request req;
+  req.op = proto::Operation::create;
+  req.to = std::string(proto::kMefFetchBatchPath);
+  req.ty = proto::kTyCredentialFetch;
+  req.from = fqdn_.str();
+  req.content = body.to_json();
+  fetch_requests_.fetch_add(1, std::memory_order_relaxed);
+  fetched_keys_.fetch_add(batch.size(), std::memory_order_relaxed);
+  auto rsp = link_->call(mef_peers_[mef], std::move(req));
+  if (!rsp) {
+    spdlog::warn("maf: MEF {} unreachable for {} KeIDs: {}", name, batch.size(), rsp.error().message());
+    for (QueuedFetch& q : batch) answer(q, fail(Errc::connect_failed, "MEF " + name + " unreachable"));
+    return;
+  }
+  if (rsp->rsc == Rsc::bad_request || rsp->rsc == Rsc::not_found || rsp->rsc == Rsc::operation_not_allowed) {
+    // A MEF that predates sec:fcb: one KeID per request from now on.
+    spdlog::info("maf: MEF {} refused a batch of Km fetches (RSC {}); fetching one KeID per request", name,
+                 static_cast<int>(rsp->rsc));
+    lane.batches.store(false, std::memory_order_relaxed);
+    for (QueuedFetch& q : batch) fetch_one(mef, q);
+    return;
+  }
+  if (auto st = proto::expect_success(*rsp); !st) {
+    spdlog::info("maf: MEF {} refused a batch of {} KeIDs: {}", name, batch.size(), st.error().detail());
+    for (QueuedFetch& q : batch) answer(q, fail(Errc::unknown_psk_identity, "MEF refused the KeID"));
+    return;
+  }
+  auto results = proto::CredentialFetchResults::from_json(rsp->content);
+  if (!results || results->entries.size() != batch.size()) {
+    spdlog::warn("maf: MEF {} answered a batch of {} KeIDs without a result per KeID", name, batch.size());
+    for (QueuedFetch& q : batch) answer(q, fail(Errc::connect_failed, "MEF " + name + " answered no result"));
+    return;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    proto::CredentialFetchResults::Entry& e = results->entries[i];
+    if (e.rsc != static_cast<int>(Rsc::ok)) {
+      spdlog::info("maf: MEF {} refused {}: RSC {}", name, batch[i].ke_id.str(), e.rsc);
+      answer(batch[i], fail(Errc::unknown_psk_identity, "MEF refused the KeID"));
+      continue;
+    }
+    auto cred = proto::CredentialResponse::from_json(e.content);
+    if (!cred) {
+      answer(batch[i], std::unexpected(cred.error()));
+      continue;
+    }
+    accept_km(mef, batch[i], std::move(*cred));
+  }
+}
+
+// 8.3.2.1 "Use of Remotely Provisioned Credential": one KeID, one
+// RETRIEVE /mef/fetchCredentials/<KeID>/21.
 //
 // 8.3.2.3: in the GBA-based framework the KeID is a B-TID and Km its
 // Ks_NAF, whose NAF_Id ends with the Ua security protocol identifier of
 // the device's session here, so the request names it ("?ua=", Zn); the MEF
 // ignores it for a KeID of its exporter. A B-TID's Km is thus the one of
 // the transport the device first came over, which the device keeps using
-// over either transport (docs/protocol.md 2.4).
-Result<SecretBytes> MafService::fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, tls::Transport transport,
-                                               std::int64_t now) {
-  auto mef = std::find_if(cfg_.mefs.begin(), cfg_.mefs.end(),
-                          [&](const PeerEntry& m) { return Fqdn::parse(m.fqdn)->matches(ke_id.fqdn()); });
-  if (mef == cfg_.mefs.end()) return fail(Errc::unknown_psk_identity, "KeID of an unknown MEF");
-  if (link_ == nullptr) return fail(Errc::connect_failed, "no link to the MEFs");
-  const link::Peer& peer = mef_peers_[static_cast<std::size_t>(mef - cfg_.mefs.begin())];
+// over either transport (docs/protocol.md 2.4). A batch names it per entry.
+void MafService::fetch_one(std::size_t mef, QueuedFetch& q) {
+  const std::string& name = cfg_.mefs[mef].fqdn;
   proto::Request req;
   req.op = proto::Operation::retrieve;
-  req.to = proto::fetch_credentials_path(ke_id.str(), proto::kSuidMafKm, transport);
+  req.to = proto::fetch_credentials_path(q.ke_id.str(), proto::kSuidMafKm, q.transport);
   req.from = fqdn_.str();
-  auto rsp = link_->call(peer, std::move(req));
+  fetch_requests_.fetch_add(1, std::memory_order_relaxed);
+  fetched_keys_.fetch_add(1, std::memory_order_relaxed);
+  auto rsp = link_->call(mef_peers_[mef], std::move(req));
   if (!rsp) {
-    spdlog::warn("maf: MEF {} unreachable for {}: {}", mef->fqdn, ke_id.str(), rsp.error().message());
-    return fail(Errc::connect_failed, "MEF " + mef->fqdn + " unreachable");
+    spdlog::warn("maf: MEF {} unreachable for {}: {}", name, q.ke_id.str(), rsp.error().message());
+    return answer(q, fail(Errc::connect_failed, "MEF " + name + " unreachable"));
   }
   if (auto st = proto::expect_success(*rsp); !st) {
-    spdlog::info("maf: MEF {} refused {}: {}", mef->fqdn, ke_id.str(), st.error().detail());
-    return fail(Errc::unknown_psk_identity, "MEF refused the KeID");
+    spdlog::info("maf: MEF {} refused {}: {}", name, q.ke_id.str(), st.error().detail());
+    return answer(q, fail(Errc::unknown_psk_identity, "MEF refused the KeID"));
   }
   auto cred = proto::CredentialResponse::from_json(rsp->content);
-  if (!cred) return std::unexpected(cred.error());
-  if (cred->lifetime != 0 && cred->lifetime <= now) return fail(Errc::key_expired, "Km lifetime has passed");
+  if (!cred) return answer(q, std::unexpected(cred.error()));
+  accept_km(mef, q, std::move(*cred));
+}
+
+// The MAF stores Km (seed 004: the MTF provisions the root key to the MAS)
+// under the KmID it assigns, with the enrolee's ID and lifetime, durably,
+// before any handshake uses it: the writer commits the Km of a batch
+// together, and the worker does not wait for it.
+void MafService::accept_km(std::size_t mef, QueuedFetch& q, proto::CredentialResponse cred) {
+  const std::int64_t now = service::now_unix();
+  if (cred.lifetime != 0 && cred.lifetime <= now) return answer(q, fail(Errc::key_expired, "Km lifetime has passed"));
   store::MafClient c;
-  c.km_id = km_id.canonical();
-  c.km = cred->key.clone();
-  c.entity_id = cred->enrolee_id;
+  c.km_id = q.km_id.canonical();
+  c.km = std::move(cred.key);
+  c.entity_id = cred.enrolee_id;
   c.source = store::KmSource::mef;
-  if (cred->lifetime != 0) c.expires_at = cred->lifetime;
-  if (auto st = store_.maf().register_client(c, now); !st) return std::unexpected(st.error());
-  spdlog::info("maf: stored Km {} for {} from MEF {}", km_id.str(), c.entity_id, mef->fqdn);
-  service::audit_grant(audit_, "km", km_id.str(), fqdn_.str(), "rsp", c.expires_at, c.entity_id);
-  remember(std::move(c));
-  return std::move(cred->key);
+  if (cred.lifetime != 0) c.expires_at = cred.lifetime;
+  auto stored = std::make_shared<store::MafClient>(std::move(c));
+  store_.maf().register_client_async(
+      *stored, now,
+      [this, stored, km_text = q.km_id.str(), mef_name = cfg_.mefs[mef].fqdn,
+       done = std::exchange(q.done, nullptr)](Status st) {
+        if (!st) return done(std::unexpected(st.error()));
+        spdlog::info("maf: stored Km {} for {} from MEF {}", km_text, stored->entity_id, mef_name);
+        service::audit_grant(audit_, "km", km_text, fqdn_.str(), "rsp", stored->expires_at, stored->entity_id);
+        done(remember(std::move(*stored))->km.clone());
+      });
+}
+
+MafService::FetchStats MafService::fetch_stats() const {
+  FetchStats st;
+  for (const auto& lane : fetch_lanes_) {
+    std::lock_guard lock(lane->mu);
+    st.queued += lane->queued.size();
+  }
+  st.requests = fetch_requests_.load(std::memory_order_relaxed);
+  st.keys = fetched_keys_.load(std::memory_order_relaxed);
+  return st;
 }
 
 std::optional<std::string> MafService::client_km_id(std::string_view identity) const {
@@ -268,19 +407,21 @@ void MafService::psk_lookup(const tls::PskRequest& req, std::function<void(Resul
       done(r->clone());
     };
     if (!fetches_.join(key, std::move(waiter))) return;
-    Result<SecretBytes> r = fail(Errc::connect_failed, "Km fetch failed");
+    auto finish = [this, key](const Result<SecretBytes>& r) {
+      if (!r && is_refusal(r.error())) refused_.add(key, r.error());
+      fetches_.finish(key, r);
+    };
     try {
       // A fetch that finished between find_client and join stored Km.
-      if (auto c = store_.maf().find_client(key, now); c) {
-        r = remember(std::move(*c))->km.clone();
-      } else {
-        r = fetch_from_mef(*ke_id, *km_id, transport, now);
-      }
+      if (auto c = store_.maf().find_client(key, now); c) return finish(remember(std::move(*c))->km.clone());
+      // |finish| runs once the MEF answered and Km is stored (or not).
+      fetch_km(*ke_id, *km_id, transport, finish);
     } catch (const std::exception& e) {
+      // A fetch already queued answers |finish| itself; a second finish
+      // of the key is then a no-op.
       spdlog::error("maf: Km fetch for {} failed: {}", printable(identity), printable(e.what()));
+      finish(fail(Errc::connect_failed, "Km fetch failed"));
     }
-    if (!r && is_refusal(r.error())) refused_.add(key, r.error());
-    fetches_.finish(key, r);
   });
 }
 

@@ -160,6 +160,16 @@ class MafService {
   };
   PushStats push_stats() const;
 
+  // FetchStats counts the Km fetches from the MEFs: KeIDs waiting for the
+  // fetch in flight to their MEF, and the requests and KeIDs sent (a
+  // batch is one request of several KeIDs).
+  struct FetchStats {
+    std::size_t queued = 0;
+    std::uint64_t requests = 0;
+    std::uint64_t keys = 0;
+  };
+  FetchStats fetch_stats() const;
+
  private:
   using ClientRef = std::shared_ptr<const store::MafClient>;
   // client_km_id is the canonical KmID behind a MAF PSK identity (a KmID
@@ -201,8 +211,38 @@ class MafService {
   // serving_refusal: why a client read from the store must not be served
   // yet (a Km from a MEF before the MEF feeds were read); nullopt if it may.
   std::optional<Error> serving_refusal(const store::MafClient& c) const;
-  Result<SecretBytes> fetch_from_mef(const KeyId& ke_id, const KeyId& km_id, tls::Transport transport,
-                                     std::int64_t now);
+  // A fetch lane per MEF: one Km fetch in flight at a time, and the KeIDs
+  // whose first handshakes arrive meanwhile go together in the next
+  // request (sec:fcb), so the fetches cost one exchange per batch, not per
+  // KeID, as the load grows. While a full batch waits for each fetch in
+  // flight (a slow MEF), another worker fetches, up to kMaxFetchSenders. A
+  // KeID alone goes as the RETRIEVE of 8.3.2.1.
+  static constexpr unsigned kMaxFetchSenders = 4;
+  struct QueuedFetch {
+    KeyId ke_id;
+    KeyId km_id;
+    tls::Transport transport;
+    std::function<void(Result<SecretBytes>)> done;  // called once; empty after
+  };
+  struct FetchLane {
+    mutable std::mutex mu;
+    unsigned sending = 0;              // workers sending |queued|
+    std::vector<QueuedFetch> queued;
+    std::atomic<bool> batches{true};   // false once the MEF refused a batch (4000, 4004, 4005)
+  };
+  // fetch_km fetches Km for |ke_id| from its MEF (|done| gets Km once it is
+  // stored durably, or why not). Runs on a worker, which may then send
+  // the lane's batches.
+  void fetch_km(const KeyId& ke_id, const KeyId& km_id, tls::Transport transport,
+                std::function<void(Result<SecretBytes>)> done);
+  // answer hands |r| to |q| once: its callback is empty afterwards.
+  static void answer(QueuedFetch& q, Result<SecretBytes> r);
+  void send_fetches(std::size_t mef);
+  void fetch_batch(std::size_t mef, std::vector<QueuedFetch>& batch);
+  void fetch_one(std::size_t mef, QueuedFetch& q);
+  // accept_km stores the Km the MEF gave for |q| (durably, without
+  // holding the worker) and then answers |q|.
+  void accept_km(std::size_t mef, QueuedFetch& q, proto::CredentialResponse cred);
 
   MafConfig cfg_;
   Fqdn fqdn_;
@@ -242,6 +282,9 @@ class MafService {
 
   link::Link* link_;
   std::vector<link::Peer> mef_peers_;  // cfg_.mefs, resolved once
+  std::vector<std::unique_ptr<FetchLane>> fetch_lanes_;  // one per cfg_.mefs entry
+  std::atomic<std::uint64_t> fetch_requests_{0};
+  std::atomic<std::uint64_t> fetched_keys_{0};
   std::map<std::string, CsePeer> cse_peers_;  // cfg_.cses by CSE-ID; fixed after construction
   std::atomic<std::uint64_t> push_requests_{0};
   std::atomic<std::uint64_t> pushed_keys_{0};
