@@ -155,9 +155,10 @@ void MafService::close() {
   gate_->open = false;
 }
 
-// fetch_from_mef: 8.3.2.1 "If the Enrolment Target wishes to fetch any
+// fetch_km: 8.3.2.1 "If the Enrolment Target wishes to fetch any
 // credential information from the MEF, a retrieve request to MEF with the
-// target URI set to /fetchCredentials/<KeID>/<security-usage-identifier>".
+// target URI set to /fetchCredentials/<KeID>/<security-usage-identifier>"
+// (fetch_one), or several in one request (fetch_batch).
 void MafService::fetch_km(const KeyId& ke_id, const KeyId& km_id, tls::Transport transport,
                           std::function<void(Result<SecretBytes>)> done) {
   auto mef = std::find_if(cfg_.mefs.begin(), cfg_.mefs.end(),

@@ -304,7 +304,7 @@ def body(h, doc_path):
     known = {"mef-enrol-maf", "mef-enrol-kpsa", "mef-fetch-km", "mef-fetch-km-not-target", "mef-fetch-kpsa",
              "maf-client-reg", "maf-key-reg", "maf-key-retrieve", "maf-key-delete", "maf-client-delete",
              "cse-retrieve-cb", "cse-create-ae", "cse-spoofed-origin", "cse-maf-key-push",
-             "cse-maf-key-push-batch", "maf-key-delete-batch"}
+             "cse-maf-key-push-batch", "maf-key-delete-batch", "mef-fetch-km-batch"}
     h.check(set(ex) == known, "the document's examples are the ones this test runs",
             f"unknown {sorted(set(ex) - known)}, missing {sorted(known - set(ex))}")
     learnt = {}  # label -> hex of every key this test learns, for the secret scan
@@ -371,6 +371,11 @@ def body(h, doc_path):
     s.close()
     s = Session(mef, MEF_FQDN, BOOTSTRAP, cert=cert("maf2"), ca=ca)
     run(s, "mef-fetch-km-not-target", s1)
+    s.close()
+    # The Km of /dev-0001 and, refused, that of the Kpsa enrolee /dev-0002, in one request.
+    s = Session(mef, MEF_FQDN, BOOTSTRAP, cert=cert("maf"), ca=ca)
+    run(s, "mef-fetch-km-batch", s1 + enrol["0002"]["subst"] + [(DOC_KV, b64(km))],
+        "mef-fetch-km-batch (kv = python's 10.3.2 Km; the Kpsa enrolee's KeID refused)")
     s.close()
     s = Session(mef, MEF_FQDN, BOOTSTRAP, cert=cert("in-cse"), ca=ca)
     run(s, "mef-fetch-kpsa", enrol["0002"]["subst"] + [(DOC_KV, b64(kpsa))],
