@@ -82,6 +82,10 @@ def body(h):
     h.check(total(maf, "m2msec_key_grants_total", role="maf", kind="km") >= 1, "MAF counts the Km from the MEF", maf)
     h.check(total(maf, "m2msec_key_grants_total", role="maf", kind="kc") >= 1, "MAF counts the Kc grant", maf)
     h.check(total(maf, "m2msec_link_calls_total", role="maf", link="keys") >= 1, "MAF counts its link calls", maf)
+    h.check(total(maf, "m2msec_km_fetches_sent_total", role="maf") >= 1 and
+            total(maf, "m2msec_km_fetch_requests_sent_total", role="maf") >= 1 and
+            total(maf, "m2msec_km_fetch_queued", role="maf") == 0,
+            "MAF counts the KeID it fetched and the request; none waits", maf)
     h.check(total(maf, "m2msec_link_breaker_open") == 0, "no link breaker open", maf)
     _, cse = get(h, "cse", "/metrics")
     h.check(total(cse, "m2msec_key_lookups_total", role="cse", outcome="fetched_maf") >= 1,
