@@ -61,6 +61,18 @@ class MefServiceTest : public ::testing::Test {
                    std::string(proto::kMefFetchPrefix) + proto::percent_encode(id) + "/" + std::to_string(suid), from);
   }
 
+  // audit_records reads an audit log: its records, and its whole text.
+  static std::pair<std::vector<nlohmann::json>, std::string> audit_records(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<nlohmann::json> recs;
+    std::string text;
+    for (std::string l; std::getline(in, l);) {
+      recs.push_back(nlohmann::json::parse(l));
+      text += l + "\n";
+    }
+    return {std::move(recs), std::move(text)};
+  }
+
   TempDir dir_;
   service::WorkerPool pool_{2};
   std::unique_ptr<store::Store> store_;
@@ -429,13 +441,7 @@ TEST_F(MefServiceTest, AuditsEachEntryOfABatchOfKmFetches) {
               proto::kTyCredentialFetch));
   svc_->set_audit(nullptr);
   ASSERT_EQ(rsc(rsp), 2000);
-  std::ifstream in((*log)->path());
-  std::vector<nlohmann::json> recs;
-  std::string text;
-  for (std::string l; std::getline(in, l);) {
-    recs.push_back(nlohmann::json::parse(l));
-    text += l + "\n";
-  }
+  const auto [recs, text] = audit_records((*log)->path());
   ASSERT_EQ(recs.size(), 2u) << text;
   EXPECT_EQ(recs[0]["event"], "grant");
   EXPECT_EQ(recs[0]["kind"], "km");
@@ -463,13 +469,7 @@ TEST_F(MefServiceTest, AuditsGrantsAndRefusalsByIdentifierOnly) {
   ASSERT_EQ(rsc(call(*svc_, psk_ctx("kpm-1", exported_bytes(0)), enrol_request("kpm-2"))), 4103);
   svc_->set_audit(nullptr);
 
-  std::ifstream in((*log)->path());
-  std::vector<nlohmann::json> recs;
-  std::string text;
-  for (std::string l; std::getline(in, l);) {
-    recs.push_back(nlohmann::json::parse(l));
-    text += l + "\n";
-  }
+  const auto [recs, text] = audit_records((*log)->path());
   ASSERT_EQ(recs.size(), 4u) << text;
   EXPECT_EQ(recs[0]["role"], "mef");
   EXPECT_EQ(recs[0]["event"], "grant");
