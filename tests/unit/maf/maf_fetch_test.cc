@@ -7,13 +7,13 @@
 // fetches").
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <future>
 #include <set>
 
 #include "../service/service_harness.h"
 #include "../tls/tls_harness.h"
 #include "maf_test_util.h"
+#include "stub_peer.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_server.h"
@@ -24,8 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace service::testing;
-using tls::test::cert;
-using tls::test::trust;
 
 // How StubMef answers a batch.
 enum class BatchAnswer {
@@ -53,78 +51,26 @@ const std::string kUa = hex_encode(crypto::ua_security_protocol_id(proto::ua_bin
 
 // StubMef answers RETRIEVE /mef/fetchCredentials/<KeID>/21 with the Km of
 // ke_id(n) for /d-<n> (4004 for the KeIDs set_unknown() names), and a
-// batch as set_batch_answer() says. With hold_next(), the next request
-// waits until release().
+// batch as set_batch_answer() says; hold_next() and release() as
+// StubPeer's.
 class StubMef {
  public:
   explicit StubMef(BatchAnswer batch_answer)
-      : batch_answer_(batch_answer), server_(start([this](std::shared_ptr<tls::Session> s) {
-          proto::serve_http(std::move(s), [this](const proto::Request& req, proto::Reply reply) {
-            std::unique_lock lock(mu_);
-            requests_.push_back(req);
-            cv_.notify_all();
-            if (hold_) {
-              hold_ = false;
-              held_.emplace_back(req, std::move(reply));
-              return;
-            }
-            lock.unlock();
-            answer(req, reply);
-          });
-        })) {}
-  ~StubMef() {
-    release();
-    server_->stop();
-  }
+      : batch_answer_(batch_answer),
+        peer_("mef.example.com", "mef", [this](const proto::Request& req, const proto::Reply& reply) { answer(req, reply); }) {}
 
-  std::uint16_t port() const { return server_->port(); }
+  std::uint16_t port() const { return peer_.port(); }
   void set_batch_answer(BatchAnswer a) { batch_answer_ = a; }
   void set_unknown(const std::string& ke) {
     std::lock_guard lock(mu_);
     unknown_.insert(ke);
   }
-  void hold_next() {
-    std::lock_guard lock(mu_);
-    hold_ = true;
-  }
-  void release() {
-    std::vector<std::pair<proto::Request, proto::Reply>> held;
-    {
-      std::lock_guard lock(mu_);
-      held.swap(held_);
-    }
-    for (auto& [req, reply] : held) answer(req, reply);
-  }
-  bool wait_requests(std::size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 10s, [&] { return requests_.size() >= n; });
-  }
-  std::vector<proto::Request> requests() {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
+  void hold_next() { peer_.hold_next(); }
+  void release() { peer_.release(); }
+  bool wait_requests(std::size_t n) { return peer_.wait_requests(n); }
+  std::vector<proto::Request> requests() { return peer_.requests(); }
 
  private:
-  static std::unique_ptr<tls::TlsServer> start(std::function<void(std::shared_ptr<tls::Session>)> on_session) {
-    tls::ServerOptions o;
-    tls::ServerAuthority a;
-    a.fqdn = "mef.example.com";
-    a.certificate = cert("mef");
-    a.client_trust = trust();
-    a.client_auth = tls::ClientAuth::required;
-    o.authorities.push_back(std::move(a));
-    o.threads = 1;
-    o.handshake_timeout = 5s;
-    o.on_session = std::move(on_session);
-    auto server = tls::TlsServer::create(std::move(o));
-    if (!server) {
-      ADD_FAILURE() << server.error().message();
-      std::abort();
-    }
-    (*server)->start();
-    return std::move(*server);
-  }
-
   proto::Response credential(const proto::Request& req, const std::string& ke) {
     {
       std::lock_guard lock(mu_);
@@ -162,30 +108,18 @@ class StubMef {
 
   std::atomic<BatchAnswer> batch_answer_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
   std::set<std::string> unknown_;
-  std::vector<proto::Request> requests_;
-  std::vector<std::pair<proto::Request, proto::Reply>> held_;
-  std::unique_ptr<tls::TlsServer> server_;  // last: started after the members it uses
+  testing::StubPeer peer_;  // last: it answers through the members above
 };
 
-class MafFetchTest : public ::testing::Test {
+class MafFetchTest : public testing::LinkedMafTest {
  protected:
   void start(std::uint16_t mef_port) {
-    store_ = store::testing::open_store(dir_.file("maf.db"));
-    ASSERT_TRUE(store_);
     MafConfig cfg = testing::test_config();
     // A held fetch must stay in flight for as long as a test holds it.
     cfg.link_timeout = 30s;
     cfg.mefs.push_back({"mef.example.com", "127.0.0.1:" + std::to_string(mef_port)});
-    link::LinkOptions lo;
-    lo.certificate = cert("maf");
-    lo.trust = trust();
-    auto l = link::Link::create(std::move(lo));
-    ASSERT_TRUE(l);
-    link_ = std::move(*l);
-    svc_ = std::make_unique<MafService>(cfg, *store_, *pool_, link_.get());
+    start_service(cfg);
   }
 
   // lookup is the MAF handshake's key lookup for ke_id(n).
@@ -241,16 +175,6 @@ class MafFetchTest : public ::testing::Test {
            r.to == proto::fetch_credentials_path(ke_id(n), proto::kSuidMafKm, tls::Transport::tls);
   }
 
-  void TearDown() override {
-    if (svc_) svc_->close();
-    pool_.reset();
-  }
-
-  TempDir dir_;
-  std::unique_ptr<link::Link> link_;
-  std::unique_ptr<service::WorkerPool> pool_ = std::make_unique<service::WorkerPool>(4);
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<MafService> svc_;
 };
 
 // The KeIDs whose first handshakes arrive while a fetch is in flight go to

@@ -6,7 +6,6 @@
 // reached Entity B.
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <fstream>
 #include <future>
 #include <map>
@@ -14,6 +13,7 @@
 #include "../service/service_harness.h"
 #include "../tls/tls_harness.h"
 #include "maf_test_util.h"
+#include "stub_peer.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/maf/maf.h"
 #include "m2msec/proto/http_server.h"
@@ -25,8 +25,6 @@ namespace {
 using namespace std::chrono_literals;
 using namespace service::testing;
 using proto::Operation;
-using tls::test::cert;
-using tls::test::trust;
 
 using testing::kKmId;
 
@@ -39,74 +37,27 @@ enum class BatchAnswer {
 };
 
 // StubEntityB answers CREATE /mafKeys: a single push (sec:mkp) with 2001,
-// a batch (sec:mkb) as set_batch_answer() says. With hold_next(), the next
-// request waits until release().
+// a batch (sec:mkb) as set_batch_answer() says; hold_next() and release()
+// as StubPeer's.
 class StubEntityB {
  public:
   explicit StubEntityB(BatchAnswer batch_answer)
-      : batch_answer_(batch_answer), server_(start([this](std::shared_ptr<tls::Session> s) {
-          proto::serve_http(std::move(s), [this](const proto::Request& req, proto::Reply reply) {
-            std::unique_lock lock(mu_);
-            bodies_.push_back(req.content);
-            cv_.notify_all();
-            if (hold_) {
-              hold_ = false;
-              held_.emplace_back(req, std::move(reply));
-              return;
-            }
-            lock.unlock();
-            answer(req, reply);
-          });
-        })) {}
-  ~StubEntityB() {
-    release();
-    server_->stop();
-  }
+      : batch_answer_(batch_answer),
+        peer_("cse1.sp.example.com", "cse",
+              [this](const proto::Request& req, const proto::Reply& reply) { answer(req, reply); }) {}
 
-  std::uint16_t port() const { return server_->port(); }
+  std::uint16_t port() const { return peer_.port(); }
   void set_batch_answer(BatchAnswer a) { batch_answer_ = a; }
-  void hold_next() {
-    std::lock_guard lock(mu_);
-    hold_ = true;
-  }
-  void release() {
-    std::vector<std::pair<proto::Request, proto::Reply>> held;
-    {
-      std::lock_guard lock(mu_);
-      held.swap(held_);
-    }
-    for (auto& [req, reply] : held) answer(req, reply);
-  }
-  bool wait_requests(std::size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 10s, [&] { return bodies_.size() >= n; });
-  }
+  void hold_next() { peer_.hold_next(); }
+  void release() { peer_.release(); }
+  bool wait_requests(std::size_t n) { return peer_.wait_requests(n); }
   std::vector<nlohmann::json> bodies() {
-    std::lock_guard lock(mu_);
-    return bodies_;
+    std::vector<nlohmann::json> out;
+    for (const proto::Request& r : peer_.requests()) out.push_back(r.content);
+    return out;
   }
 
  private:
-  static std::unique_ptr<tls::TlsServer> start(std::function<void(std::shared_ptr<tls::Session>)> on_session) {
-    tls::ServerOptions o;
-    tls::ServerAuthority a;
-    a.fqdn = "cse1.sp.example.com";
-    a.certificate = cert("cse");
-    a.client_trust = trust();
-    a.client_auth = tls::ClientAuth::required;
-    o.authorities.push_back(std::move(a));
-    o.threads = 1;
-    o.handshake_timeout = 5s;
-    o.on_session = std::move(on_session);
-    auto server = tls::TlsServer::create(std::move(o));
-    if (!server) {
-      ADD_FAILURE() << server.error().message();
-      std::abort();
-    }
-    (*server)->start();
-    return std::move(*server);
-  }
-
   void answer(const proto::Request& req, const proto::Reply& reply) {
     if (!req.content.contains("sec:mkb")) return reply(proto::ok_response(req, proto::Rsc::created, nullptr));
     proto::MafKeyPushResults r;
@@ -125,30 +76,17 @@ class StubEntityB {
   }
 
   std::atomic<BatchAnswer> batch_answer_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
-  std::vector<nlohmann::json> bodies_;
-  std::vector<std::pair<proto::Request, proto::Reply>> held_;
-  std::unique_ptr<tls::TlsServer> server_;  // last: started after the members it uses
+  testing::StubPeer peer_;  // last: it answers through the member above
 };
 
-class MafPushTest : public ::testing::Test {
+class MafPushTest : public testing::LinkedMafTest {
  protected:
   void start(std::uint16_t cse_port) {
-    store_ = store::testing::open_store(dir_.file("maf.db"));
-    ASSERT_TRUE(store_);
     MafConfig cfg = testing::test_config();
     // A held push must stay in flight for as long as a test holds it.
     cfg.link_timeout = cfg.push_timeout = 30s;
     cfg.cses.push_back({"/cse1", "cse1.sp.example.com", "127.0.0.1:" + std::to_string(cse_port)});
-    link::LinkOptions lo;
-    lo.certificate = cert("maf");
-    lo.trust = trust();
-    auto l = link::Link::create(std::move(lo));
-    ASSERT_TRUE(l);
-    link_ = std::move(*l);
-    svc_ = std::make_unique<MafService>(cfg, *store_, *pool_, link_.get());
+    start_service(cfg);
     testing::add_test_client(*store_);
   }
 
@@ -204,16 +142,6 @@ class MafPushTest : public ::testing::Test {
     return hex_encode(kc);
   }
 
-  void TearDown() override {
-    if (svc_) svc_->close();
-    pool_.reset();
-  }
-
-  TempDir dir_;
-  std::unique_ptr<link::Link> link_;
-  std::unique_ptr<service::WorkerPool> pool_ = std::make_unique<service::WorkerPool>(4);
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<MafService> svc_;
 };
 
 // The keys committed while a push is in flight go to Entity B together, in
