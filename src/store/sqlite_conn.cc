@@ -122,7 +122,28 @@ Result<SqliteConn> SqliteConn::open(const std::string& path, SqliteMode mode, in
   return conn;
 }
 
+namespace {
+
+// is_per_write reports the statements every write runs (BEGIN IMMEDIATE,
+// SAVEPOINT and RELEASE around each op, COMMIT, the durability switch):
+// one statement each, without parameters, so exec keeps them compiled in
+// the statement cache instead of having sqlite3_exec parse them each time.
+bool is_per_write(std::string_view sql) {
+  if (sql.find(';') != std::string_view::npos) return false;
+  for (const std::string_view head : {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT ", "RELEASE ", "PRAGMA synchronous="}) {
+    if (sql.starts_with(head)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Status SqliteConn::exec(std::string_view sql) {
+  if (is_per_write(sql)) {
+    Result<sql::Stmt> stmt = prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    return stmt->run();
+  }
   const std::string text(sql);
   char* msg = nullptr;
   const int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &msg);

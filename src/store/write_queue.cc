@@ -84,8 +84,13 @@ void WriteQueue::submit(WriteOp op, Durability durability, WriteDone done) {
       // If push_back throws, |done| is still ours to call.
       queue_.push_back(Item{std::move(op), WriteDone(), durability});
       queue_.back().done = std::move(done);
+      // A lingering writer looks at the queue once per linger_gap by
+      // itself: waking it for every op that joins its batch would cost a
+      // futex call here and a wake-up there each. A full batch ends the
+      // linger at once.
+      const bool wake = !lingering_ || queue_.size() >= options_.max_batch;
       lock.unlock();
-      cv_.notify_one();
+      if (wake) cv_.notify_one();
       return;
     }
   } catch (const std::exception& e) {
@@ -117,26 +122,33 @@ WriteStats WriteQueue::stats() const {
   return stats_;
 }
 
-// linger holds the batch open while ops keep arriving: it commits once no
-// new op has come for linger_gap, max_batch ops are queued, or max_wait
-// has passed since it began. Under an open stream of requests batches grow
-// up to max_wait; when every waiting writer has already queued its op (a
-// fixed set of clients, each waiting for its commit) it gives up after one
-// gap instead of the whole max_wait.
+bool WriteQueue::lingering() const {
+  std::lock_guard lock(mu_);
+  return lingering_;
+}
+
+// linger holds the batch open while ops keep arriving: it commits once a
+// whole linger_gap has passed with no new op, max_batch ops are queued, or
+// max_wait has passed since it began. Under an open stream of requests
+// batches grow up to max_wait; when every waiting writer has already queued
+// its op (a fixed set of clients, each waiting for its commit) it gives up
+// after one or two gaps instead of the whole max_wait. Submitters do not
+// wake it meanwhile (submit), so it sleeps one gap at a time and counts
+// what arrived.
 void WriteQueue::linger(std::unique_lock<std::mutex>& lock) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point until = Clock::now() + options_.max_wait;
   const auto gap = options_.linger_gap.count() > 0 ? std::min(options_.linger_gap, options_.max_wait) : options_.max_wait;
+  lingering_ = true;
   while (!stopping_ && queue_.size() < options_.max_batch) {
     const std::size_t seen = queue_.size();
     const Clock::time_point now = Clock::now();
-    if (now >= until) return;
-    const Clock::time_point next = std::min(until, now + gap);
-    const bool moved = cv_.wait_until(lock, next, [&] {
-      return stopping_ || queue_.size() >= options_.max_batch || queue_.size() != seen;
-    });
-    if (!moved) return;  // nothing new within the gap
+    if (now >= until) break;
+    cv_.wait_until(lock, std::min(until, now + gap),
+                   [&] { return stopping_ || queue_.size() >= options_.max_batch; });
+    if (queue_.size() == seen) break;  // nothing new within the gap
   }
+  lingering_ = false;
 }
 
 void WriteQueue::loop() {

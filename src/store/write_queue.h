@@ -74,6 +74,10 @@ class WriteQueue {
 
   WriteStats stats() const;
 
+  // lingering is true while the writer holds a batch open for more ops
+  // (WriteQueueOptions::max_wait): for tests and diagnostics.
+  bool lingering() const;
+
  private:
   struct Item {
     WriteOp op;
@@ -93,6 +97,7 @@ class WriteQueue {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stopping_ = false;
+  bool lingering_ = false;  // in linger(): submit does not wake the writer
   WriteStats stats_;
   std::thread thread_;
 };

@@ -18,8 +18,11 @@ struct WriteQueueOptions {
   // never lingers (batches then form only from ops that queue up during a
   // commit).
   std::chrono::microseconds max_wait{2000};
-  // linger_gap ends the linger early: the writer commits once no new op
-  // has been queued for this long. Zero lingers the whole max_wait.
+  // linger_gap ends the linger early: the writer looks at the queue once
+  // per gap (ops that join the batch do not wake it, the op that fills
+  // max_batch does) and commits after a whole gap in which no new op was
+  // queued, so between one and two gaps after the last one. Zero lingers
+  // the whole max_wait.
   std::chrono::microseconds linger_gap{200};
   // thread_name names the writer thread (at most 15 characters are kept),
   // for top -H, perf and per-role CPU figures.

@@ -213,6 +213,46 @@ TEST(WriteQueue, LingerEndsWhenNoNewOpArrives) {
   q->stop();
 }
 
+// While the writer lingers, ops that join its batch do not wake it (it
+// looks once per linger_gap), but the op that fills max_batch does: with a
+// gap and a max_wait of an hour, the four ops below commit as one batch as
+// soon as the fourth is queued (without that wake-up they would wait the
+// hour, and the wait below fails). The first op is queued alone and the
+// others once the writer lingers for more.
+TEST(WriteQueue, AFullBatchEndsTheLingerAtOnce) {
+  TempDir dir;
+  WriteQueueOptions opts;
+  opts.max_batch = 4;
+  opts.max_wait = std::chrono::hours(1);
+  opts.linger_gap = std::chrono::hours(1);
+  std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"), opts);
+  {  // a first batch of several, so that the writer lingers before the next
+    HeldWriter held(*q);
+    std::vector<std::future<Status>> first;
+    for (int i = 0; i < 3; ++i) first.push_back(q->submit(insert_op(i)));
+    ASSERT_TRUE(held.let_go());
+    for (auto& f : first) ASSERT_TRUE(f.get());
+  }
+  const WriteStats before = q->stats();
+  ASSERT_GE(before.largest_batch, 3u);
+  std::vector<std::future<Status>> next;
+  next.push_back(q->submit(insert_op(10)));
+  // The first op starts the linger; the next three join it.
+  for (int spins = 0; !q->lingering(); ++spins) {
+    ASSERT_LT(spins, 60000) << "the writer did not linger";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (int i = 11; i < 14; ++i) next.push_back(q->submit(insert_op(i)));
+  for (auto& f : next) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "a full batch kept lingering";
+    EXPECT_TRUE(f.get());
+  }
+  const WriteStats after = q->stats();
+  EXPECT_EQ(after.batches, before.batches + 1);  // the four went together
+  EXPECT_EQ(after.ops, before.ops + 4);
+  q->stop();
+}
+
 TEST(WriteQueue, SubmitAfterStopFails) {
   TempDir dir;
   std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"));
@@ -363,6 +403,45 @@ TEST(SqliteConn, ReusesPreparedStatementsWithClearedBindings) {
   Result<sql::Stmt> bad = c->prepare("SELEKT 1");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Errc::store_error);
+}
+
+// The statements every write runs (BEGIN IMMEDIATE, SAVEPOINT, RELEASE,
+// COMMIT, the durability switch) stay compiled in the statement cache; a
+// refused one still fails as sqlite3_exec would; and text of several
+// statements still runs as a whole.
+TEST(SqliteConn, KeepsThePerWriteStatementsCompiled) {
+  TempDir dir;
+  Result<SqliteConn> c = SqliteConn::open(dir.file("w.db"), SqliteMode::writer, 100);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->exec("CREATE TABLE t (id INTEGER PRIMARY KEY); CREATE TABLE u (id INTEGER PRIMARY KEY)"));
+  const std::size_t base = c->cached_statements();
+  auto write_once = [&](int id) {
+    ASSERT_TRUE(c->begin_write(Durability::relaxed));
+    ASSERT_TRUE(c->exec("SAVEPOINT m2msec_op"));
+    ASSERT_TRUE(c->exec("INSERT INTO t (id) VALUES (" + std::to_string(id) + ")"));
+    ASSERT_TRUE(c->exec("RELEASE m2msec_op"));
+    ASSERT_TRUE(c->commit());
+  };
+  write_once(1);
+  // PRAGMA synchronous=NORMAL, BEGIN IMMEDIATE, SAVEPOINT, RELEASE, COMMIT.
+  EXPECT_EQ(c->cached_statements(), base + 5);
+  write_once(2);
+  EXPECT_EQ(c->cached_statements(), base + 5);  // the same five, reused
+  EXPECT_EQ(c->pragma_text("synchronous").value_or(""), "1");  // NORMAL, as begin_write asked
+  Status no_txn = c->commit();
+  ASSERT_FALSE(no_txn);
+  EXPECT_EQ(no_txn.error().code(), Errc::store_error);
+  ASSERT_TRUE(c->exec("BEGIN IMMEDIATE"));
+  Status unknown = c->exec("RELEASE no_such_savepoint");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), Errc::store_error);
+  ASSERT_TRUE(c->rollback());
+  ASSERT_TRUE(c->exec("BEGIN; INSERT INTO u (id) VALUES (7); COMMIT"));
+  Result<sql::Stmt> rows = c->prepare("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM u)");
+  ASSERT_TRUE(rows);
+  ASSERT_TRUE(rows->step().value_or(false));
+  EXPECT_EQ(rows->column_int64(0), 2);
+  EXPECT_EQ(rows->column_int64(1), 1);
 }
 
 TEST(SqliteConn, PragmasApplied) {
