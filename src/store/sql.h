@@ -111,6 +111,12 @@ class Connection {
 
   // exec runs one or more statements that return no rows we need.
   virtual Status exec(std::string_view sql) = 0;
+  // exec_control runs one transaction-control statement without
+  // parameters that every read or write runs again (BEGIN, COMMIT,
+  // ROLLBACK, SAVEPOINT, RELEASE, the durability switch). By default it is
+  // exec; SQLite keeps such statements compiled in the statement cache
+  // instead of parsing their text each time.
+  virtual Status exec_control(std::string_view sql) { return exec(sql); }
   // prepare hands out the statement this connection compiled for the same
   // text before, or compiles it.
   Result<Stmt> prepare(std::string_view sql);
@@ -126,8 +132,8 @@ class Connection {
   // snapshot. commit and rollback end either.
   virtual Status begin_write(Durability durability) = 0;
   virtual Status begin_read() = 0;
-  Status commit() { return exec("COMMIT"); }
-  Status rollback() { return exec("ROLLBACK"); }
+  Status commit() { return exec_control("COMMIT"); }
+  Status rollback() { return exec_control("ROLLBACK"); }
 
   // in_transaction is false once the engine has ended the transaction on
   // its own (SQLite rolls back on I/O errors; a PostgreSQL connection that
@@ -152,17 +158,17 @@ class Connection {
 template <typename F>
 Status with_savepoint(Connection& conn, std::string_view name, F&& f) {
   const std::string n(name);
-  if (Status st = conn.exec("SAVEPOINT " + n); !st) return st;
+  if (Status st = conn.exec_control("SAVEPOINT " + n); !st) return st;
   Status result = f();
   if (!conn.in_transaction()) return result;
   if (!result) {
-    (void)conn.exec("ROLLBACK TO " + n);
-    (void)conn.exec("RELEASE " + n);
+    (void)conn.exec_control("ROLLBACK TO " + n);
+    (void)conn.exec_control("RELEASE " + n);
     return result;
   }
-  if (Status rel = conn.exec("RELEASE " + n); !rel) {
-    (void)conn.exec("ROLLBACK TO " + n);
-    (void)conn.exec("RELEASE " + n);
+  if (Status rel = conn.exec_control("RELEASE " + n); !rel) {
+    (void)conn.exec_control("ROLLBACK TO " + n);
+    (void)conn.exec_control("RELEASE " + n);
     return rel;
   }
   return result;

@@ -122,28 +122,7 @@ Result<SqliteConn> SqliteConn::open(const std::string& path, SqliteMode mode, in
   return conn;
 }
 
-namespace {
-
-// is_per_write reports the statements every write runs (BEGIN IMMEDIATE,
-// SAVEPOINT and RELEASE around each op, COMMIT, the durability switch):
-// one statement each, without parameters, so exec keeps them compiled in
-// the statement cache instead of having sqlite3_exec parse them each time.
-bool is_per_write(std::string_view sql) {
-  if (sql.find(';') != std::string_view::npos) return false;
-  for (const std::string_view head : {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT ", "RELEASE ", "PRAGMA synchronous="}) {
-    if (sql.starts_with(head)) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
 Status SqliteConn::exec(std::string_view sql) {
-  if (is_per_write(sql)) {
-    Result<sql::Stmt> stmt = prepare(sql);
-    if (!stmt) return std::unexpected(stmt.error());
-    return stmt->run();
-  }
   const std::string text(sql);
   char* msg = nullptr;
   const int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &msg);
@@ -164,11 +143,18 @@ Result<std::unique_ptr<sql::Statement>> SqliteConn::compile(std::string_view sql
   return std::unique_ptr<sql::Statement>(new SqliteStatement(db_.get(), raw));
 }
 
+Status SqliteConn::exec_control(std::string_view sql) {
+  Result<sql::Stmt> stmt = prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  return stmt->run();
+}
+
 int SqliteConn::changes() const { return sqlite3_changes(db_.get()); }
 
 Status SqliteConn::begin_write(Durability durability) {
   if (durability != synchronous_) {
-    Status set = exec(durability == Durability::relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
+    Status set =
+        exec_control(durability == Durability::relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
     // Never commit a full write without FULL; a relaxed one may stay FULL.
     if (set) {
       synchronous_ = durability;
@@ -176,7 +162,7 @@ Status SqliteConn::begin_write(Durability durability) {
       return set;
     }
   }
-  return exec("BEGIN IMMEDIATE");
+  return exec_control("BEGIN IMMEDIATE");
 }
 
 bool SqliteConn::in_transaction() const { return db_ && sqlite3_get_autocommit(db_.get()) == 0; }

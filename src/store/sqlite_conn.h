@@ -39,13 +39,16 @@ class SqliteConn final : public sql::Connection {
 
   sql::Dialect dialect() const override { return sql::Dialect::sqlite; }
   Status exec(std::string_view sql) override;
+  // exec_control runs the statement from the statement cache (compiled
+  // once per connection and text).
+  Status exec_control(std::string_view sql) override;
   int changes() const override;
   // begin_write switches synchronous (FULL for full, NORMAL for relaxed:
   // in WAL mode the commit is atomic and the WAL is fsynced at the next
   // checkpoint or full commit) outside the transaction, then BEGIN
   // IMMEDIATE.
   Status begin_write(Durability durability) override;
-  Status begin_read() override { return exec("BEGIN"); }
+  Status begin_read() override { return exec_control("BEGIN"); }
   bool in_transaction() const override;
 
   // pragma_text returns the first column of "PRAGMA <name>" as text.

@@ -405,11 +405,12 @@ TEST(SqliteConn, ReusesPreparedStatementsWithClearedBindings) {
   EXPECT_EQ(bad.error().code(), Errc::store_error);
 }
 
-// The statements every write runs (BEGIN IMMEDIATE, SAVEPOINT, RELEASE,
-// COMMIT, the durability switch) stay compiled in the statement cache; a
-// refused one still fails as sqlite3_exec would; and text of several
-// statements still runs as a whole.
-TEST(SqliteConn, KeepsThePerWriteStatementsCompiled) {
+// The transaction-control statements every write runs (the durability
+// switch, BEGIN IMMEDIATE, SAVEPOINT, RELEASE, COMMIT) stay compiled in the
+// statement cache; one the engine refuses, or that does not compile, fails
+// as sqlite3_exec would and leaves the cache as it was; and exec still runs
+// text of several statements as a whole, without caching it.
+TEST(SqliteConn, KeepsTheTransactionControlStatementsCompiled) {
   TempDir dir;
   Result<SqliteConn> c = SqliteConn::open(dir.file("w.db"), SqliteMode::writer, 100);
   ASSERT_TRUE(c);
@@ -417,9 +418,10 @@ TEST(SqliteConn, KeepsThePerWriteStatementsCompiled) {
   const std::size_t base = c->cached_statements();
   auto write_once = [&](int id) {
     ASSERT_TRUE(c->begin_write(Durability::relaxed));
-    ASSERT_TRUE(c->exec("SAVEPOINT m2msec_op"));
-    ASSERT_TRUE(c->exec("INSERT INTO t (id) VALUES (" + std::to_string(id) + ")"));
-    ASSERT_TRUE(c->exec("RELEASE m2msec_op"));
+    Status st = sql::with_savepoint(*c, "m2msec_op", [&] {
+      return c->exec("INSERT INTO t (id) VALUES (" + std::to_string(id) + ")");
+    });
+    ASSERT_TRUE(st);
     ASSERT_TRUE(c->commit());
   };
   write_once(1);
@@ -428,15 +430,22 @@ TEST(SqliteConn, KeepsThePerWriteStatementsCompiled) {
   write_once(2);
   EXPECT_EQ(c->cached_statements(), base + 5);  // the same five, reused
   EXPECT_EQ(c->pragma_text("synchronous").value_or(""), "1");  // NORMAL, as begin_write asked
+  const std::size_t cached = c->cached_statements();
   Status no_txn = c->commit();
   ASSERT_FALSE(no_txn);
   EXPECT_EQ(no_txn.error().code(), Errc::store_error);
-  ASSERT_TRUE(c->exec("BEGIN IMMEDIATE"));
-  Status unknown = c->exec("RELEASE no_such_savepoint");
+  ASSERT_TRUE(c->begin_write(Durability::relaxed));
+  Status unknown = c->exec_control("RELEASE no_such_savepoint");
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code(), Errc::store_error);
+  Status bad = c->exec_control("RELEASE 1 2");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Errc::store_error);
   ASSERT_TRUE(c->rollback());
+  // RELEASE no_such_savepoint and ROLLBACK compiled; "RELEASE 1 2" did not.
+  EXPECT_EQ(c->cached_statements(), cached + 2);
   ASSERT_TRUE(c->exec("BEGIN; INSERT INTO u (id) VALUES (7); COMMIT"));
+  EXPECT_EQ(c->cached_statements(), cached + 2);
   Result<sql::Stmt> rows = c->prepare("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM u)");
   ASSERT_TRUE(rows);
   ASSERT_TRUE(rows->step().value_or(false));
