@@ -31,15 +31,17 @@ perf record -q -e raw_syscalls:sys_enter -e sched:sched_switch -o "$out/perf.dat
 perf script -i "$out/perf.data" -F comm,event,trace 2> /dev/null | python3 -c '
 import collections, json, re, sys
 ops = float(sys.argv[1])
-# x86_64 numbers of the calls the servers and benches make.
+# x86_64 numbers of the calls the servers and benches make (elsewhere the
+# numbers are printed as they are).
 names = {0: "read", 1: "write", 3: "close", 7: "poll", 8: "lseek", 9: "mmap", 10: "mprotect", 11: "munmap",
-         12: "brk", 13: "rt_sigaction", 14: "rt_sigprocmask", 21: "access", 59: "execve", 60: "exit",
-         16: "ioctl", 17: "pread64", 18: "pwrite64", 20: "writev", 28: "madvise", 39: "getpid", 41: "socket",
-         42: "connect", 43: "accept", 44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 54: "setsockopt",
-         55: "getsockopt", 72: "fcntl", 74: "fsync", 75: "fdatasync", 202: "futex", 228: "clock_gettime",
+         12: "brk", 13: "rt_sigaction", 14: "rt_sigprocmask", 16: "ioctl", 17: "pread64", 18: "pwrite64",
+         20: "writev", 21: "access", 28: "madvise", 39: "getpid", 41: "socket", 42: "connect", 43: "accept",
+         44: "sendto", 45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 54: "setsockopt", 55: "getsockopt",
+         59: "execve", 60: "exit", 72: "fcntl", 74: "fsync", 75: "fdatasync", 202: "futex", 228: "clock_gettime",
          232: "epoll_wait", 233: "epoll_ctl", 257: "openat", 262: "newfstatat", 281: "epoll_pwait",
-         286: "timerfd_settime",
-         288: "accept4", 290: "eventfd2", 291: "epoll_create1"}
+         286: "timerfd_settime", 288: "accept4", 290: "eventfd2", 291: "epoll_create1"}
+if sys.argv[2] != "x86_64":
+    names = {}
 calls = collections.defaultdict(collections.Counter)
 switches = collections.Counter()
 for line in sys.stdin:
@@ -64,4 +66,4 @@ for comm in sorted(calls, key=lambda c: -sum(calls[c].values())):
     print("%-16s %6.1f syscalls/op %5.2f switches/op  %s" % (comm, total / ops, switches[comm] / ops,
           " ".join("%s=%.2f" % kv for kv in top.items())))
 print(json.dumps({"bench": "syscalls", "ops": int(ops), "threads": rows}, separators=(",", ":")))
-' "$OPS"
+' "$OPS" "$(uname -m)"
