@@ -253,6 +253,35 @@ TEST(WriteQueue, AFullBatchEndsTheLingerAtOnce) {
   q->stop();
 }
 
+// stop() ends a linger at once: with a gap and a max_wait of an hour, the
+// op the writer is lingering over still commits, and stop returns, without
+// waiting the hour (the waits below would fail).
+TEST(WriteQueue, StopEndsALingerAndCommitsWhatItHeld) {
+  TempDir dir;
+  const std::string path = dir.file("q.db");
+  WriteQueueOptions opts;
+  opts.max_wait = std::chrono::hours(1);
+  opts.linger_gap = std::chrono::hours(1);
+  std::unique_ptr<WriteQueue> q = start_queue(path, opts);
+  {  // a first batch of several, so that the writer lingers before the next
+    HeldWriter held(*q);
+    std::vector<std::future<Status>> first;
+    for (int i = 0; i < 3; ++i) first.push_back(q->submit(insert_op(i)));
+    ASSERT_TRUE(held.let_go());
+    for (auto& f : first) ASSERT_TRUE(f.get());
+  }
+  std::future<Status> held_op = q->submit(insert_op(10));
+  for (int spins = 0; !q->lingering(); ++spins) {
+    ASSERT_LT(spins, 60000) << "the writer did not linger";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::future<void> stopped = std::async(std::launch::async, [&q] { q->stop(); });
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "stop waited for the linger";
+  ASSERT_EQ(held_op.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_TRUE(held_op.get());
+  EXPECT_EQ(count_rows(path), 4);
+}
+
 TEST(WriteQueue, SubmitAfterStopFails) {
   TempDir dir;
   std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"));
