@@ -151,6 +151,26 @@ class HeldWriter {
   std::future<Status> blocker_;
 };
 
+// commit_a_batch_of_three holds the writer while three ops queue, so that
+// they commit as one batch: after a batch of several the writer lingers
+// before its next commit.
+void commit_a_batch_of_three(WriteQueue& q) {
+  HeldWriter held(q);
+  std::vector<std::future<Status>> first;
+  for (int i = 0; i < 3; ++i) first.push_back(q.submit(insert_op(i)));
+  ASSERT_TRUE(held.let_go());
+  for (auto& f : first) ASSERT_TRUE(f.get());
+}
+
+// wait_until_lingering waits (a minute at most) until the writer holds its
+// batch open for more ops.
+void wait_until_lingering(const WriteQueue& q) {
+  for (int spins = 0; !q.lingering(); ++spins) {
+    ASSERT_LT(spins, 60000) << "the writer did not linger";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 TEST(WriteQueue, FailingOpDoesNotPoisonItsBatch) {
   TempDir dir;
   const std::string path = dir.file("q.db");
@@ -226,22 +246,13 @@ TEST(WriteQueue, AFullBatchEndsTheLingerAtOnce) {
   opts.max_wait = std::chrono::hours(1);
   opts.linger_gap = std::chrono::hours(1);
   std::unique_ptr<WriteQueue> q = start_queue(dir.file("q.db"), opts);
-  {  // a first batch of several, so that the writer lingers before the next
-    HeldWriter held(*q);
-    std::vector<std::future<Status>> first;
-    for (int i = 0; i < 3; ++i) first.push_back(q->submit(insert_op(i)));
-    ASSERT_TRUE(held.let_go());
-    for (auto& f : first) ASSERT_TRUE(f.get());
-  }
+  ASSERT_NO_FATAL_FAILURE(commit_a_batch_of_three(*q));  // so that the writer lingers before the next
   const WriteStats before = q->stats();
   ASSERT_GE(before.largest_batch, 3u);
   std::vector<std::future<Status>> next;
   next.push_back(q->submit(insert_op(10)));
   // The first op starts the linger; the next three join it.
-  for (int spins = 0; !q->lingering(); ++spins) {
-    ASSERT_LT(spins, 60000) << "the writer did not linger";
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_until_lingering(*q));
   for (int i = 11; i < 14; ++i) next.push_back(q->submit(insert_op(i)));
   for (auto& f : next) {
     ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "a full batch kept lingering";
@@ -263,18 +274,9 @@ TEST(WriteQueue, StopEndsALingerAndCommitsWhatItHeld) {
   opts.max_wait = std::chrono::hours(1);
   opts.linger_gap = std::chrono::hours(1);
   std::unique_ptr<WriteQueue> q = start_queue(path, opts);
-  {  // a first batch of several, so that the writer lingers before the next
-    HeldWriter held(*q);
-    std::vector<std::future<Status>> first;
-    for (int i = 0; i < 3; ++i) first.push_back(q->submit(insert_op(i)));
-    ASSERT_TRUE(held.let_go());
-    for (auto& f : first) ASSERT_TRUE(f.get());
-  }
+  ASSERT_NO_FATAL_FAILURE(commit_a_batch_of_three(*q));  // so that the writer lingers before the next
   std::future<Status> held_op = q->submit(insert_op(10));
-  for (int spins = 0; !q->lingering(); ++spins) {
-    ASSERT_LT(spins, 60000) << "the writer did not linger";
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_until_lingering(*q));
   std::future<void> stopped = std::async(std::launch::async, [&q] { q->stop(); });
   ASSERT_EQ(stopped.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "stop waited for the linger";
   ASSERT_EQ(held_op.wait_for(std::chrono::seconds(0)), std::future_status::ready);
