@@ -2,6 +2,7 @@
 // Not installed; not part of the public API.
 #pragma once
 
+#include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <memory>
@@ -143,5 +144,11 @@ void install_cookie_callbacks(SSL_CTX* ctx);
 // set_cookie_secret lends |secret| (kept alive by the caller as long as
 // |ctx|) to the cookie callbacks of |ctx|.
 void set_cookie_secret(SSL_CTX* ctx, const SecretBytes* secret);
+
+// peer_socket_bound_hook, if set, runs on the DTLS listener's thread with
+// a verified client's new socket between its bind() and its connect(): the
+// moment in which the kernel may queue other clients' datagrams on it (see
+// answer_strays in server.cc). For tests; null otherwise.
+extern std::atomic<void (*)(int fd)> peer_socket_bound_hook;
 
 }  // namespace m2msec::tls::detail

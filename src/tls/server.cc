@@ -28,6 +28,9 @@
 #include "m2msec/core/thread.h"
 
 namespace m2msec::tls {
+
+std::atomic<void (*)(int fd)> detail::peer_socket_bound_hook{nullptr};
+
 namespace {
 
 namespace asio = boost::asio;
@@ -104,6 +107,23 @@ socklen_t to_sockaddr(const BIO_ADDR* addr, sockaddr_storage& out) {
   }
 }
 
+// same_endpoint says whether two IPv4/IPv6 socket addresses name the
+// same address and port.
+bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
+  if (a.ss_family != b.ss_family) return false;
+  if (a.ss_family == AF_INET) {
+    const auto& x = reinterpret_cast<const sockaddr_in&>(a);
+    const auto& y = reinterpret_cast<const sockaddr_in&>(b);
+    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+  }
+  if (a.ss_family == AF_INET6) {
+    const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
+    const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
+    return x.sin6_port == y.sin6_port && std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
+  }
+  return false;
+}
+
 // Listener is one TCP listening socket of the server's SO_REUSEPORT
 // group, run by one I/O thread: the kernel spreads new connections over
 // the group, and each connection is served by the thread that accepted
@@ -138,10 +158,12 @@ class Server final : public TlsServer {
   void on_acceptable(Listener& l, const boost::system::error_code& ec);
   void on_accept_error(Listener& l, const boost::system::error_code& ec);
   void on_accepted(Listener& l, int fd, const sockaddr_storage& peer);
+  Result<UniquePtr<SSL>> make_listen_ssl(int fd);
   Status new_listen_ssl();
   void do_listen();
   void on_datagrams();
-  void accept_dtls(const BIO_ADDR* peer);
+  void accept_dtls(const BIO_ADDR* peer, UniquePtr<SSL> ssl);
+  void answer_strays(int fd, const sockaddr_storage& own);
   void report(const Error& e) {
     if (shared_->options.on_handshake_error) shared_->options.on_handshake_error(e);
   }
@@ -377,14 +399,23 @@ void Server::on_accept_error(Listener& l, const boost::system::error_code& ec) {
 
 // --- DTLS over UDP ---
 
-Status Server::new_listen_ssl() {
-  listen_ssl_.reset(SSL_new(shared_->config->base.get()));
-  UniquePtr<BIO> bio(BIO_new_dgram(udp_->native_handle(), BIO_NOCLOSE));
-  if (!listen_ssl_ || !bio) return fail(Errc::io_error, "DTLS listener: " + ossl_error_string());
+// make_listen_ssl makes an SSL for DTLSv1_listen on |fd|: it reads each
+// datagram with its sender's address and answers that sender (sendto).
+Result<UniquePtr<SSL>> Server::make_listen_ssl(int fd) {
+  UniquePtr<SSL> ssl(SSL_new(shared_->config->base.get()));
+  UniquePtr<BIO> bio(BIO_new_dgram(fd, BIO_NOCLOSE));
+  if (!ssl || !bio) return fail(Errc::io_error, "DTLS listener: " + ossl_error_string());
   BIO* raw = bio.release();
-  SSL_set_bio(listen_ssl_.get(), raw, raw);  // the SSL owns the BIO
-  SSL_set_options(listen_ssl_.get(), SSL_OP_COOKIE_EXCHANGE | SSL_OP_NO_QUERY_MTU);
-  DTLS_set_link_mtu(listen_ssl_.get(), static_cast<long>(shared_->config->mtu));
+  SSL_set_bio(ssl.get(), raw, raw);  // the SSL owns the BIO
+  SSL_set_options(ssl.get(), SSL_OP_COOKIE_EXCHANGE | SSL_OP_NO_QUERY_MTU);
+  DTLS_set_link_mtu(ssl.get(), static_cast<long>(shared_->config->mtu));
+  return ssl;
+}
+
+Status Server::new_listen_ssl() {
+  auto ssl = make_listen_ssl(udp_->native_handle());
+  if (!ssl) return std::unexpected(ssl.error());
+  listen_ssl_ = std::move(*ssl);
   return {};
 }
 
@@ -403,7 +434,7 @@ void Server::on_datagrams() {
     ERR_clear_error();
     const int rc = DTLSv1_listen(listen_ssl_.get(), peer.get());
     if (rc > 0) {
-      accept_dtls(peer.get());
+      accept_dtls(peer.get(), std::move(listen_ssl_));
       if (!new_listen_ssl()) return;
       continue;
     }
@@ -428,23 +459,25 @@ void Server::on_datagrams() {
 
 // accept_dtls gives the verified client its own UDP socket: bound to the
 // listener's address (SO_REUSEADDR/SO_REUSEPORT) and connected to the
-// peer, so the kernel delivers that peer's datagrams to it.
-void Server::accept_dtls(const BIO_ADDR* peer) {
+// peer, so the kernel delivers that peer's datagrams to it. |ssl| is the
+// listen SSL that verified the client's cookie.
+void Server::accept_dtls(const BIO_ADDR* peer, UniquePtr<SSL> ssl) {
   const int fd = ::socket(udp_local_.protocol().family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   sockaddr_storage peer_ss{};
   const socklen_t peer_len = to_sockaddr(peer, peer_ss);
   const sockaddr* peer_sa = reinterpret_cast<const sockaddr*>(&peer_ss);
-  if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
-      ::bind(fd, udp_local_.data(), static_cast<socklen_t>(udp_local_.size())) != 0 ||
-      peer_len == 0 || ::connect(fd, peer_sa, peer_len) != 0) {
+  const bool bound = fd >= 0 && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+                     ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
+                     ::bind(fd, udp_local_.data(), static_cast<socklen_t>(udp_local_.size())) == 0;
+  if (auto* hook = detail::peer_socket_bound_hook.load(std::memory_order_acquire); hook && bound) hook(fd);
+  if (!bound || peer_len == 0 || ::connect(fd, peer_sa, peer_len) != 0) {
     const std::string why = std::strerror(errno);
     if (fd >= 0) ::close(fd);
     report(Error(Errc::io_error, "DTLS peer socket: " + why));
     return;
   }
-  UniquePtr<SSL> ssl = std::move(listen_ssl_);
+  answer_strays(fd, peer_ss);
   BIO* bio = BIO_new_dgram(fd, BIO_NOCLOSE);
   if (bio == nullptr) {
     ::close(fd);
@@ -456,6 +489,40 @@ void Server::accept_dtls(const BIO_ADDR* peer) {
   // The peer returned our cookie: its ClientHello is complete (stage 1),
   // and its next flight is due within flight_timeout.
   admit_and_start(worker, std::make_shared<Connection>(worker, shared_, fd, std::move(ssl)), 1);
+}
+
+// answer_strays serves the datagrams of other clients that the kernel
+// queued on a new peer socket in the moment between its bind() and its
+// connect(). While the socket is bound but not yet connected it is a
+// member of the listener's SO_REUSEPORT group like the listener, and once
+// the group holds connected sockets (every open DTLS session), Linux
+// hands a datagram from a new address to the most recently bound of its
+// unconnected members: the new socket, not the listener. Dropped, such a
+// datagram (a ClientHello, with or without its cookie) would cost its
+// client a whole retransmission timer, a second. So each is run through a
+// listen SSL on this socket, which answers its sender as the listener
+// would (a HelloVerifyRequest by sendto, or, for a returned cookie, a
+// connection of its own). They sit ahead of anything from the socket's
+// own peer, which sends nothing until this server answers its hello.
+void Server::answer_strays(int fd, const sockaddr_storage& own) {
+  for (int i = 0; i < kListenBurst; ++i) {
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    std::uint8_t probe = 0;
+    if (::recvfrom(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len) < 0) return;
+    if (same_endpoint(from, own)) return;  // the peer's own datagrams are its connection's
+    auto ssl = make_listen_ssl(fd);
+    if (!ssl) return report(ssl.error());
+    UniquePtr<BIO_ADDR> sender(BIO_ADDR_new());
+    if (!sender) return;
+    ERR_clear_error();
+    const int rc = DTLSv1_listen(ssl->get(), sender.get());  // reads until a returned cookie or none left
+    ERR_clear_error();
+    if (rc <= 0) continue;
+    sockaddr_storage sender_ss{};
+    if (to_sockaddr(sender.get(), sender_ss) == 0 || same_endpoint(sender_ss, own)) continue;  // a repeated hello
+    accept_dtls(sender.get(), std::move(*ssl));
+  }
 }
 
 }  // namespace

@@ -15,12 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "internal.h"
 #include "tls_harness.h"
 
 namespace m2msec::tls::test {
@@ -152,6 +154,74 @@ TEST(DtlsCookie, AShortSecretIsRefused) {
   auto s = TlsServer::create(std::move(o));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), Errc::invalid_length) << s.error().message();
+}
+
+// A ClientHello that reaches the server while it is giving another
+// verified client its own socket (bound to the listener's address, not yet
+// connected) lands on that socket, not on the listener: once the
+// SO_REUSEPORT group holds a connected socket, Linux hands a datagram from
+// a new address to the group's most recently bound unconnected member.
+// The server must still answer it (TlsServer's answer_strays); dropped,
+// it would cost its client a retransmission timer. The client here
+// never retransmits (memory BIOs, nothing drives its timer), so a dropped
+// hello leaves it without an answer.
+struct Stray {
+  static inline Client* client = nullptr;
+  static inline std::uint16_t port = 0;
+  static inline std::vector<std::uint8_t> hello;
+  static inline std::atomic<bool> sent{false};
+  static inline std::atomic<bool> landed{false};
+  // on_bound sends the stray hello once, into the first new socket's
+  // moment between bind and connect, and sees whether it landed there.
+  static void on_bound(int fd) {
+    if (sent.exchange(true)) return;
+    client->send_to(port, hello);
+    pollfd p{fd, POLLIN, 0};
+    landed = ::poll(&p, 1, 5000) == 1;
+  }
+};
+
+// stray_into_new_socket opens a session (a connected socket in the
+// group), then connects a second client while |stray| sends |hello| into
+// the moment between its socket's bind and connect; returns whether the
+// hello landed there. Both sessions still echo afterwards.
+bool stray_into_new_socket(Harness& h, Client& stray, std::vector<std::uint8_t> hello) {
+  auto open = psk_client(Transport::dtls, h.port(), "dev1", 1);
+  EXPECT_TRUE(open.has_value()) << open.error().message();
+  if (!open) return false;
+  Stray::client = &stray;
+  Stray::port = h.port();
+  Stray::hello = std::move(hello);
+  Stray::sent = false;
+  Stray::landed = false;
+  detail::peer_socket_bound_hook = &Stray::on_bound;
+  auto next = psk_client(Transport::dtls, h.port(), "dev1", 1);
+  detail::peer_socket_bound_hook = nullptr;
+  EXPECT_TRUE(next.has_value()) << next.error().message();
+  if (!next) return false;
+  expect_echo(*open);
+  expect_echo(*next);
+  return Stray::sent && Stray::landed;
+}
+
+TEST(DtlsCookie, AHelloThatLandsOnANewPeerSocketIsAnswered) {
+  Harness h(dtls_server(nullptr));
+  Client stray;
+  ASSERT_TRUE(stray_into_new_socket(h, stray, stray.next_flight()))
+      << "the stray hello did not reach the new socket: the test proves nothing";
+  EXPECT_EQ(handshake_type(stray.receive()), kHelloVerifyRequest);
+  stray.send_to(h.port(), stray.next_flight());  // the hello with the cookie, to the listener
+  EXPECT_EQ(handshake_type(stray.receive()), kServerHello);
+}
+
+TEST(DtlsCookie, ACookieHelloThatLandsOnANewPeerSocketGetsItsConnection) {
+  Harness h(dtls_server(nullptr));
+  Client stray;
+  stray.send_to(h.port(), stray.next_flight());
+  ASSERT_EQ(handshake_type(stray.receive()), kHelloVerifyRequest);
+  ASSERT_TRUE(stray_into_new_socket(h, stray, stray.next_flight()))
+      << "the stray hello did not reach the new socket: the test proves nothing";
+  EXPECT_EQ(handshake_type(stray.receive()), kServerHello);
 }
 
 }  // namespace
