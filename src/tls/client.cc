@@ -162,13 +162,16 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
     ctx = impl->ctx.get();
     verifies = o.trust != nullptr;
   }
+  impl->ssl.reset(SSL_new(ctx));
+  if (!impl->ssl) return fail(Errc::tls_handshake_failed, "SSL_new: " + ossl_error_string());
+  SSL* ssl = impl->ssl.get();
+  if (impl->shared && o.certificate) {
+    if (Status s = detail::use_connection_certificate(ssl, *o.certificate); !s) return std::unexpected(s.error());
+  }
   auto fd = open_socket(o, deadline);
   if (!fd) return std::unexpected(fd.error());
   impl->fd = *fd;
 
-  impl->ssl.reset(SSL_new(ctx));
-  if (!impl->ssl) return fail(Errc::tls_handshake_failed, "SSL_new: " + ossl_error_string());
-  SSL* ssl = impl->ssl.get();
   if (o.transport == Transport::tls) {
     BIO* bio = detail::new_nosignal_socket_bio(impl->fd);
     if (bio == nullptr) return fail(Errc::tls_handshake_failed, "socket BIO: " + ossl_error_string());

@@ -333,6 +333,24 @@ Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOpti
   return std::shared_ptr<const ServerConfig>(std::move(config));
 }
 
+Status use_connection_certificate(SSL* ssl, const CertificateKey& cert) {
+  if (SSL_use_certificate(ssl, cert.leaf.get()) != 1 || SSL_use_PrivateKey(ssl, cert.key.get()) != 1) {
+    return fail(Errc::invalid_credentials, "cannot use certificate: " + ossl_error_string());
+  }
+  // The chain replaces the context's (a context's chain is for its own
+  // certificate).
+  if (SSL_clear_chain_certs(ssl) != 1) return fail(Errc::invalid_credentials, "chain: " + ossl_error_string());
+  for (int i = 0; cert.chain && i < sk_X509_num(cert.chain.get()); ++i) {
+    if (SSL_add1_chain_cert(ssl, sk_X509_value(cert.chain.get(), i)) != 1) {
+      return fail(Errc::invalid_credentials, "cannot add chain certificate: " + ossl_error_string());
+    }
+  }
+  if (SSL_check_private_key(ssl) != 1) {
+    return fail(Errc::invalid_credentials, "key does not match certificate: " + ossl_error_string());
+  }
+  return {};
+}
+
 Result<UniquePtr<SSL_CTX>> build_client_context(const ClientOptions& options) {
   auto ctx = new_context(options.transport, false);
   if (!ctx) return std::unexpected(ctx.error());

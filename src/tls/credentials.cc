@@ -1,5 +1,6 @@
 #include "m2msec/tls/credentials.h"
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
@@ -8,8 +9,29 @@
 
 #include "m2msec/core/secret_file.h"
 #include "m2msec/tls/identity.h"
+#include "internal.h"
 
 namespace m2msec::tls {
+
+UniquePtr<EVP_PKEY> detail::read_pem_private_key(BIO* bio, const char* key_type) {
+  if (key_type != nullptr) {
+    EVP_PKEY* raw = nullptr;  // the decoder's output, set only on success
+    UniquePtr<OSSL_DECODER_CTX> dctx(
+        OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", nullptr, key_type, EVP_PKEY_KEYPAIR, nullptr, nullptr));
+    const bool decoded = dctx && OSSL_DECODER_from_bio(dctx.get(), bio) == 1;
+    UniquePtr<EVP_PKEY> key(raw);
+    if (decoded && key) return key;
+    ERR_clear_error();
+    if (BIO_reset(bio) < 0) return nullptr;
+  }
+  return UniquePtr<EVP_PKEY>(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
+}
+
+const char* detail::key_type_of(const X509* cert) {
+  const EVP_PKEY* pub = cert == nullptr ? nullptr : X509_get0_pubkey(cert);
+  return pub == nullptr ? nullptr : EVP_PKEY_get0_type_name(pub);
+}
+
 namespace {
 
 Result<UniquePtr<BIO>> open_file(const std::string& path) {
@@ -22,9 +44,10 @@ Result<UniquePtr<BIO>> open_file(const std::string& path) {
 }
 
 // read_private_key reads a PEM private key from a file that only its owner
-// may access. Fails with Errc::insecure_permissions (the detail names the
-// mode and the fix), Errc::io_error, or Errc::invalid_credentials.
-Result<UniquePtr<EVP_PKEY>> read_private_key(const std::string& path) {
+// may access; |key_type| as for detail::read_pem_private_key. Fails with
+// Errc::insecure_permissions (the detail names the mode and the fix),
+// Errc::io_error, or Errc::invalid_credentials.
+Result<UniquePtr<EVP_PKEY>> read_private_key(const std::string& path, const char* key_type) {
   Result<SecretString> pem = read_secret_file(path);
   if (!pem && pem.error().code() == Errc::insecure_permissions) {
     struct stat st {};
@@ -36,7 +59,7 @@ Result<UniquePtr<EVP_PKEY>> read_private_key(const std::string& path) {
   if (!pem) return std::unexpected(pem.error());
   UniquePtr<BIO> bio(BIO_new_mem_buf(pem->view().data(), static_cast<int>(pem->size())));
   if (!bio) return fail(Errc::invalid_credentials, "out of memory");
-  UniquePtr<EVP_PKEY> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  UniquePtr<EVP_PKEY> key = detail::read_pem_private_key(bio.get(), key_type);
   if (!key) {
     ossl_error_string();
     return fail(Errc::invalid_credentials, "no private key in " + path);
@@ -66,7 +89,7 @@ Result<std::shared_ptr<const CertificateKey>> load_certificate_key(const std::st
     }
   }
   ossl_error_string();  // the loop ends on "no start line"
-  auto key = read_private_key(key_pem_path);
+  auto key = read_private_key(key_pem_path, detail::key_type_of(out->leaf.get()));
   if (!key) return std::unexpected(key.error());
   out->key = std::move(*key);
   if (X509_check_private_key(out->leaf.get(), out->key.get()) != 1) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "m2msec/tls/ossl.h"
+#include "internal.h"
 
 namespace m2msec::tls {
 namespace {
@@ -92,10 +93,13 @@ Status write_pair(const std::string& stem, X509* cert, EVP_PKEY* key) {
 
 Result<std::pair<UniquePtr<X509>, UniquePtr<EVP_PKEY>>> load_ca(const std::string& dir, const std::string& ca) {
   File cf(std::fopen((dir + "/" + ca + ".crt").c_str(), "r"));
-  File kf(std::fopen((dir + "/" + ca + ".key").c_str(), "r"));
-  if (!cf || !kf) return fail(Errc::io_error, dir + "/" + ca + ".crt or " + ca + ".key missing");
+  UniquePtr<BIO> kf(BIO_new_file((dir + "/" + ca + ".key").c_str(), "r"));
+  if (!cf || !kf) {
+    ossl_error_string();
+    return fail(Errc::io_error, dir + "/" + ca + ".crt or " + ca + ".key missing");
+  }
   UniquePtr<X509> cert(PEM_read_X509(cf.get(), nullptr, nullptr, nullptr));
-  UniquePtr<EVP_PKEY> key(PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr));
+  UniquePtr<EVP_PKEY> key = detail::read_pem_private_key(kf.get(), detail::key_type_of(cert.get()));
   if (!cert || !key) return fail(Errc::invalid_credentials, dir + ": unreadable CA");
   return std::pair{std::move(cert), std::move(key)};
 }

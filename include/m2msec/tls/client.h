@@ -50,10 +50,13 @@ struct ClientOptions {
   // export any key material"). false admits legacy servers.
   bool require_extended_master_secret = true;
   // context, if set, is a context built once by ClientContext::create and
-  // shared by many connections: transport, trust, certificate, ciphers,
+  // shared by many connections: transport, trust, ciphers,
   // cipher_override and require_extended_master_secret are then taken from
   // it (the fields here are ignored),
-  // and no SSL_CTX is built per connection. |psk| is still read from here.
+  // and no SSL_CTX is built per connection. |psk| is still read from here,
+  // and so is |certificate|: if set, it is this connection's own, in place
+  // of the context's (one context with the trust anchors serves many
+  // entities, each with its certificate); if not, the context's is used.
   std::shared_ptr<const ClientContext> context;
 };
 

@@ -7,6 +7,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/decoder.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -41,6 +42,7 @@ M2MSEC_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free);
 M2MSEC_OSSL_DELETER(ASN1_BIT_STRING, ASN1_BIT_STRING_free);
 M2MSEC_OSSL_DELETER(X509_EXTENSION, X509_EXTENSION_free);
 M2MSEC_OSSL_DELETER(BIGNUM, BN_free);
+M2MSEC_OSSL_DELETER(OSSL_DECODER_CTX, OSSL_DECODER_CTX_free);
 
 #undef M2MSEC_OSSL_DELETER
 
