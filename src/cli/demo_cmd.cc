@@ -79,6 +79,9 @@ struct Device {
   client::Usim usim;    // GBA devices: a simulated UICC
   std::string impi;
   bool coap = false;    // enrols, registers and associates over CoAP/DTLS (coaps://)
+  // Certificate devices: the certificate and key, read once at bootstrap
+  // and held for the association, as a device holds its credential.
+  std::shared_ptr<const tls::CertificateKey> certificate;
   std::string state_dir;              // used when state_files
   client::DeviceCredentials memory;   // used otherwise
   bool ok = true;
@@ -378,7 +381,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   if (!ca) return failure(ca.error());
 
   // The simulated devices share one PSK client context (a real device
-  // builds its own once); certificate devices each bring their own.
+  // builds its own once).
   tls::ClientOptions pco;
   pco.psk = tls::ClientPsk{"demo", SecretBytes(std::size_t{32})};
   auto psk_context = tls::ClientContext::create(pco);
@@ -386,6 +389,16 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   pco.transport = tls::Transport::dtls;  // for the CoAP devices
   auto dtls_psk_context = tls::ClientContext::create(pco);
   if (!dtls_psk_context) return failure(dtls_psk_context.error());
+  // Certificate devices share one context per transport too (the trust
+  // anchors); each presents its own certificate on it. GBA devices use it
+  // for Ub (server-authenticated).
+  tls::ClientOptions cco;
+  cco.trust = *ca;
+  auto cert_context = tls::ClientContext::create(cco);
+  if (!cert_context) return failure(cert_context.error());
+  cco.transport = tls::Transport::dtls;
+  auto dtls_cert_context = tls::ClientContext::create(cco);
+  if (!dtls_cert_context) return failure(dtls_cert_context.error());
 
   PhaseStats boot("bootstrap"), assoc("associate"), maf_sub("  maf"), cse_sub("  entity-b");
   run_phase("bootstrap", devices, o.threads, *server, boot, [&](Device& d) {
@@ -396,6 +409,7 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       ub.port = static_cast<std::uint16_t>(mef_port);
       ub.bsf_fqdn = "mef.sp.example.com";
       ub.trust = *ca;
+      ub.context = *cert_context;
       ub.impi = d.impi;
       auto b = client::gba_bootstrap(ub, d.usim);
       if (!b) return d.ok = false, boot.failed(d.id + ": " + b.error().message());
@@ -420,7 +434,9 @@ int run_demo(Context& ctx, const DemoOpts& o) {
       const std::string stem = work + "/pki/device-" + d.id.substr(1);
       auto ck = tls::load_certificate_key(stem + ".crt", stem + ".key");
       if (!ck) return d.ok = false, boot.failed(d.id + ": " + ck.error().message());
-      eo.certificate = *ck;
+      d.certificate = *ck;
+      eo.certificate = d.certificate;
+      eo.context = d.coap ? *dtls_cert_context : *cert_context;
     } else {
       eo.psk = tls::ClientPsk{d.id.substr(1) + "@factory.example.com", d.kpm.clone()};
       eo.context = d.coap ? *dtls_psk_context : *psk_context;
@@ -465,10 +481,8 @@ int run_demo(Context& ctx, const DemoOpts& o) {
         break;
       case Kind::cert: {
         a.framework = client::Framework::cert;
-        const std::string stem = work + "/pki/device-" + d.id.substr(1);
-        auto ck = tls::load_certificate_key(stem + ".crt", stem + ".key");
-        if (!ck) return d.ok = false, assoc.failed(d.id + ": " + ck.error().message());
-        a.certificate = *ck;
+        a.certificate = d.certificate;
+        a.certificate_context = d.coap ? *dtls_cert_context : *cert_context;
         a.trust = *ca;
         a.entity_id = d.id;
         a.cse_fqdn = "in-cse.sp.example.com";

@@ -52,6 +52,10 @@ Result<tls::TlsClient> connect(const AssociateOptions& o, const Server& server, 
   if (!co.psk) {
     co.certificate = o.certificate;
     co.trust = o.trust;
+    if (o.certificate_context && o.certificate_context->transport() == server.transport &&
+        o.certificate_context->verifies_certificates()) {
+      co.context = o.certificate_context;
+    }
   }
   return tls::TlsClient::connect(std::move(co));
 }

@@ -54,6 +54,11 @@ struct AssociateOptions {
   // new SSL_CTX per connection: for a program that associates many
   // entities (a gateway, the demo fleet).
   std::shared_ptr<const tls::ClientContext> psk_context;
+  // certificate_context, if set, is a client context built with |trust|
+  // (tls::ClientContext) used for the certificate framework's handshake
+  // with Entity B instead of a new SSL_CTX; |certificate| is still this
+  // entity's own (one context serves every entity of a program).
+  std::shared_ptr<const tls::ClientContext> certificate_context;
   // hold waits this long between getting the key and contacting Entity B
   // (to exercise key expiry).
   std::chrono::milliseconds hold{0};
