@@ -555,11 +555,12 @@ int run_demo(Context& ctx, const DemoOpts& o) {
   } else {
     std::cout << "\n" << std::left << std::setw(12) << "phase" << std::right << std::setw(8) << "count" << std::setw(9)
               << "failed" << std::setw(10) << "rate/s" << std::setw(10) << "p50 ms" << std::setw(10) << "p99 ms"
-              << std::setw(14) << "srv cpu ms/op" << "\n";
+              << std::setw(10) << "max ms" << std::setw(14) << "srv cpu ms/op" << "\n";
     for (const PhaseStats* p : {&boot, &assoc, &maf_sub, &cse_sub}) {
       std::cout << std::left << std::setw(12) << p->name() << std::right << std::setw(8) << p->count() << std::setw(9)
                 << p->failures() << std::fixed << std::setprecision(1) << std::setw(10) << p->rate() << std::setw(10)
-                << p->percentile(50) << std::setw(10) << p->percentile(99) << std::setw(14);
+                << p->percentile(50) << std::setw(10) << p->percentile(99) << std::setw(10) << p->max()
+                << std::setw(14);
       if (auto per_op = p->server_cpu_ms_per_op()) {
         std::cout << *per_op << "\n";
       } else {

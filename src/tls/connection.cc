@@ -229,8 +229,25 @@ void Connection::on_deadline() {
   close_now(Error(Errc::timeout, "idle timeout"));
 }
 
+// pass_on_strays hands the datagrams from other addresses at the head of
+// a DTLS handshake's socket to the server (ServerShared::stray), which
+// answers them as its listener would: the kernel may queue other clients'
+// datagrams on this socket around the moment it was connected (see
+// accept_dtls in server.cc). They come before anything from the peer,
+// which sends nothing until the server's first flight; looking at every
+// step of the handshake also catches one queued a moment late. The
+// handshake then reads only its peer's datagrams.
+void Connection::pass_on_strays() {
+  for (int i = 0; i < 8; ++i) {
+    auto stray = take_stray(socket_.native_handle(), *datagram_peer_);
+    if (!stray) return;
+    shared_->stray(std::move(stray->first), stray->second);
+  }
+}
+
 void Connection::pump() {
   if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::handshaking && datagram_peer_ && shared_->stray) pass_on_strays();
   want_read_ = false;
   want_write_ = false;
   if (phase_ == Phase::handshaking && !pump_handshake()) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,11 @@ struct ServerShared {
   ServerOptions options;
   SlotTable handshakes;
   SlotTable sessions;
+  // stray, set by a DTLS server before it starts, takes a datagram from
+  // another address found at the head of a connection's socket during its
+  // handshake (see accept_dtls in server.cc). Called on the connection's
+  // thread.
+  std::function<void(ByteVector datagram, const sockaddr_storage& from)> stray;
 };
 
 // Worker is one io_context, run by one thread, and its connections. Only
@@ -109,6 +115,12 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   // our cookie in its ClientHello).
   void start(std::uint32_t stage = 0);
 
+  // set_datagram_peer names the connected peer of a DTLS connection's
+  // socket (before start()): during the handshake, datagrams at the head of
+  // the socket's queue from any other address go to ServerShared::stray
+  // instead of the handshake.
+  void set_datagram_peer(const sockaddr_storage& peer) { datagram_peer_ = peer; }
+
   // handshake_slot is this connection's place among the server's
   // handshakes; admit it before start().
   const std::shared_ptr<Slot>& handshake_slot() const { return handshake_slot_; }
@@ -132,6 +144,7 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   enum class Phase { handshaking, established, closed };
 
   void pump();
+  void pass_on_strays();
   bool pump_handshake();
   void pump_write();
   void pump_read();
@@ -158,6 +171,7 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   std::shared_ptr<ServerShared> shared_;
   boost::asio::posix::stream_descriptor socket_;
   std::string address_;  // the peer's address, if given at construction
+  std::optional<sockaddr_storage> datagram_peer_;  // DTLS: the socket's connected peer
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer dtls_timer_;
   std::chrono::steady_clock::time_point deadline_{};

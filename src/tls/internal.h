@@ -2,6 +2,8 @@
 // Not installed; not part of the public API.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "m2msec/core/error.h"
@@ -17,6 +20,7 @@
 #include "m2msec/tls/identity.h"
 #include "m2msec/tls/ossl.h"
 #include "m2msec/tls/server.h"
+#include "m2msec/tls/session.h"
 
 namespace m2msec::tls::detail {
 
@@ -162,10 +166,27 @@ UniquePtr<EVP_PKEY> read_pem_private_key(BIO* bio, const char* key_type);
 // or null.
 const char* key_type_of(const X509* cert);
 
+// same_endpoint says whether two IPv4/IPv6 socket addresses name the
+// same address and port.
+bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b);
+
+// take_stray takes the datagram at the head of the UDP socket |fd|'s queue
+// if it came from an address other than |own| (the socket's connected
+// peer), with its sender; nothing if the queue is empty or the head is
+// |own|'s. See accept_dtls in server.cc.
+std::optional<std::pair<ByteVector, sockaddr_storage>> take_stray(int fd, const sockaddr_storage& own);
+
+// new_one_datagram_bio returns a BIO for DTLSv1_listen that reads
+// |datagram| once (then asks to retry, as a drained socket does), names
+// |from| as its peer, and sends what is written to |from| from the UDP
+// socket |fd| (not owned). Null if OpenSSL refuses or |from| is not
+// IPv4/IPv6.
+BIO* new_one_datagram_bio(int fd, ByteVector datagram, const sockaddr_storage& from);
+
 // peer_socket_bound_hook, if set, runs on the DTLS listener's thread with
 // a verified client's new socket between its bind() and its connect(): the
 // moment in which the kernel may queue other clients' datagrams on it (see
-// answer_strays in server.cc). For tests; null otherwise.
+// accept_dtls in server.cc). For tests; null otherwise.
 extern std::atomic<void (*)(int fd)> peer_socket_bound_hook;
 
 }  // namespace m2msec::tls::detail

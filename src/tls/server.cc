@@ -107,23 +107,6 @@ socklen_t to_sockaddr(const BIO_ADDR* addr, sockaddr_storage& out) {
   }
 }
 
-// same_endpoint says whether two IPv4/IPv6 socket addresses name the
-// same address and port.
-bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
-  if (a.ss_family != b.ss_family) return false;
-  if (a.ss_family == AF_INET) {
-    const auto& x = reinterpret_cast<const sockaddr_in&>(a);
-    const auto& y = reinterpret_cast<const sockaddr_in&>(b);
-    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
-  }
-  if (a.ss_family == AF_INET6) {
-    const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
-    const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
-    return x.sin6_port == y.sin6_port && std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
-  }
-  return false;
-}
-
 // Listener is one TCP listening socket of the server's SO_REUSEPORT
 // group, run by one I/O thread: the kernel spreads new connections over
 // the group, and each connection is served by the thread that accepted
@@ -158,12 +141,12 @@ class Server final : public TlsServer {
   void on_acceptable(Listener& l, const boost::system::error_code& ec);
   void on_accept_error(Listener& l, const boost::system::error_code& ec);
   void on_accepted(Listener& l, int fd, const sockaddr_storage& peer);
-  Result<UniquePtr<SSL>> make_listen_ssl(int fd);
+  Result<UniquePtr<SSL>> make_listen_ssl(BIO* bio);
   Status new_listen_ssl();
   void do_listen();
   void on_datagrams();
   void accept_dtls(const BIO_ADDR* peer, UniquePtr<SSL> ssl);
-  void answer_strays(int fd, const sockaddr_storage& own);
+  void answer_stray(ByteVector datagram, const sockaddr_storage& from);
   void report(const Error& e) {
     if (shared_->options.on_handshake_error) shared_->options.on_handshake_error(e);
   }
@@ -242,7 +225,15 @@ void Server::start() {
   started_ = true;
   for (auto& w : workers_) guards_.push_back(asio::make_work_guard(w->ioc));
   for (auto& l : listeners_) asio::post(l->worker->ioc, [this, &l = *l] { do_accept(l); });
-  if (udp_) asio::post(workers_[0]->ioc, [this] { do_listen(); });
+  if (udp_) {
+    // Connections hand strays to the listener's thread (answer_stray).
+    shared_->stray = [this](ByteVector datagram, const sockaddr_storage& from) {
+      asio::post(workers_[0]->ioc, [this, datagram = std::move(datagram), from]() mutable {
+        if (udp_->is_open()) answer_stray(std::move(datagram), from);
+      });
+    };
+    asio::post(workers_[0]->ioc, [this] { do_listen(); });
+  }
   for (auto& w : workers_) {
     threads_.emplace_back([&ioc = w->ioc, shared = shared_] {
       set_thread_name(shared->options.thread_name);  // for top -H and perf
@@ -280,6 +271,7 @@ void Server::stop() {
   }
   for (auto& t : threads_) t.join();
   guards_.clear();
+  shared_->stray = nullptr;  // connections outliving the server must not reach it
 }
 
 // --- TLS over TCP ---
@@ -399,11 +391,12 @@ void Server::on_accept_error(Listener& l, const boost::system::error_code& ec) {
 
 // --- DTLS over UDP ---
 
-// make_listen_ssl makes an SSL for DTLSv1_listen on |fd|: it reads each
-// datagram with its sender's address and answers that sender (sendto).
-Result<UniquePtr<SSL>> Server::make_listen_ssl(int fd) {
+// make_listen_ssl makes an SSL for DTLSv1_listen over |bio| (taken): a
+// datagram BIO that reads each datagram with its sender's address and
+// answers that sender.
+Result<UniquePtr<SSL>> Server::make_listen_ssl(BIO* raw_bio) {
+  UniquePtr<BIO> bio(raw_bio);
   UniquePtr<SSL> ssl(SSL_new(shared_->config->base.get()));
-  UniquePtr<BIO> bio(BIO_new_dgram(fd, BIO_NOCLOSE));
   if (!ssl || !bio) return fail(Errc::io_error, "DTLS listener: " + ossl_error_string());
   BIO* raw = bio.release();
   SSL_set_bio(ssl.get(), raw, raw);  // the SSL owns the BIO
@@ -413,7 +406,7 @@ Result<UniquePtr<SSL>> Server::make_listen_ssl(int fd) {
 }
 
 Status Server::new_listen_ssl() {
-  auto ssl = make_listen_ssl(udp_->native_handle());
+  auto ssl = make_listen_ssl(BIO_new_dgram(udp_->native_handle(), BIO_NOCLOSE));
   if (!ssl) return std::unexpected(ssl.error());
   listen_ssl_ = std::move(*ssl);
   return {};
@@ -461,6 +454,19 @@ void Server::on_datagrams() {
 // listener's address (SO_REUSEADDR/SO_REUSEPORT) and connected to the
 // peer, so the kernel delivers that peer's datagrams to it. |ssl| is the
 // listen SSL that verified the client's cookie.
+//
+// Between that bind() and that connect() the socket is an unconnected
+// member of the listener's SO_REUSEPORT group like the listener, and once
+// the group holds connected sockets (every open DTLS session), Linux hands
+// a datagram from a new address to the most recently bound unconnected
+// member: this socket, not the listener. (A datagram whose sender's kernel
+// chose this socket then may even be queued just after connect().) Read by
+// the new connection, such a datagram (another client's ClientHello, with
+// or without its cookie) would be dropped, and its client would wait a
+// whole retransmission timer, a second. So the connection takes any
+// datagram from another address off the head of its socket's queue during
+// its handshake (Connection::pass_on_strays) and hands it here, to be
+// answered as the listener would (answer_stray).
 void Server::accept_dtls(const BIO_ADDR* peer, UniquePtr<SSL> ssl) {
   const int fd = ::socket(udp_local_.protocol().family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -477,7 +483,6 @@ void Server::accept_dtls(const BIO_ADDR* peer, UniquePtr<SSL> ssl) {
     report(Error(Errc::io_error, "DTLS peer socket: " + why));
     return;
   }
-  answer_strays(fd, peer_ss);
   BIO* bio = BIO_new_dgram(fd, BIO_NOCLOSE);
   if (bio == nullptr) {
     ::close(fd);
@@ -486,43 +491,28 @@ void Server::accept_dtls(const BIO_ADDR* peer, UniquePtr<SSL> ssl) {
   BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &peer_ss);
   SSL_set_bio(ssl.get(), bio, bio);  // frees the listener's BIO (NOCLOSE)
   const std::shared_ptr<Worker>& worker = next_worker();
+  auto conn = std::make_shared<Connection>(worker, shared_, fd, std::move(ssl));
+  conn->set_datagram_peer(peer_ss);
   // The peer returned our cookie: its ClientHello is complete (stage 1),
   // and its next flight is due within flight_timeout.
-  admit_and_start(worker, std::make_shared<Connection>(worker, shared_, fd, std::move(ssl)), 1);
+  admit_and_start(worker, conn, 1);
 }
 
-// answer_strays serves the datagrams of other clients that the kernel
-// queued on a new peer socket in the moment between its bind() and its
-// connect(). While the socket is bound but not yet connected it is a
-// member of the listener's SO_REUSEPORT group like the listener, and once
-// the group holds connected sockets (every open DTLS session), Linux
-// hands a datagram from a new address to the most recently bound of its
-// unconnected members: the new socket, not the listener. Dropped, such a
-// datagram (a ClientHello, with or without its cookie) would cost its
-// client a whole retransmission timer, a second. So each is run through a
-// listen SSL on this socket, which answers its sender as the listener
-// would (a HelloVerifyRequest by sendto, or, for a returned cookie, a
-// connection of its own). They sit ahead of anything from the socket's
-// own peer, which sends nothing until this server answers its hello.
-void Server::answer_strays(int fd, const sockaddr_storage& own) {
-  for (int i = 0; i < kListenBurst; ++i) {
-    sockaddr_storage from{};
-    socklen_t from_len = sizeof from;
-    std::uint8_t probe = 0;
-    if (::recvfrom(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len) < 0) return;
-    if (same_endpoint(from, own)) return;  // the peer's own datagrams are its connection's
-    auto ssl = make_listen_ssl(fd);
-    if (!ssl) return report(ssl.error());
-    UniquePtr<BIO_ADDR> sender(BIO_ADDR_new());
-    if (!sender) return;
-    ERR_clear_error();
-    const int rc = DTLSv1_listen(ssl->get(), sender.get());  // reads until a returned cookie or none left
-    ERR_clear_error();
-    if (rc <= 0) continue;
-    sockaddr_storage sender_ss{};
-    if (to_sockaddr(sender.get(), sender_ss) == 0 || same_endpoint(sender_ss, own)) continue;  // a repeated hello
-    accept_dtls(sender.get(), std::move(*ssl));
-  }
+// answer_stray runs one datagram that reached some other socket through a
+// listen SSL whose replies leave from the listener's socket: a
+// HelloVerifyRequest for a ClientHello without our cookie, a connection of
+// its own for one with it, nothing for anything else. Listener's thread.
+void Server::answer_stray(ByteVector datagram, const sockaddr_storage& from) {
+  BIO* bio = detail::new_one_datagram_bio(udp_->native_handle(), std::move(datagram), from);
+  if (bio == nullptr) return;
+  auto ssl = make_listen_ssl(bio);
+  if (!ssl) return report(ssl.error());
+  UniquePtr<BIO_ADDR> sender(BIO_ADDR_new());
+  if (!sender) return;
+  ERR_clear_error();
+  const int rc = DTLSv1_listen(ssl->get(), sender.get());
+  ERR_clear_error();
+  if (rc > 0) accept_dtls(sender.get(), std::move(*ssl));
 }
 
 }  // namespace

@@ -161,7 +161,7 @@ TEST(DtlsCookie, AShortSecretIsRefused) {
 // connected) lands on that socket, not on the listener: once the
 // SO_REUSEPORT group holds a connected socket, Linux hands a datagram from
 // a new address to the group's most recently bound unconnected member.
-// The server must still answer it (TlsServer's answer_strays); dropped,
+// The server must still answer it (Connection::pass_on_strays); dropped,
 // it would cost its client a retransmission timer. The client here
 // never retransmits (memory BIOs, nothing drives its timer), so a dropped
 // hello leaves it without an answer.
