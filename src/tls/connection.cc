@@ -229,25 +229,49 @@ void Connection::on_deadline() {
   close_now(Error(Errc::timeout, "idle timeout"));
 }
 
-// pass_on_strays hands the datagrams from other addresses at the head of
-// a DTLS handshake's socket to the server (ServerShared::stray), which
-// answers them as its listener would: the kernel may queue other clients'
-// datagrams on this socket around the moment it was connected (see
-// accept_dtls in server.cc). They come before anything from the peer,
-// which sends nothing until the server's first flight; looking at every
-// step of the handshake also catches one queued a moment late. The
-// handshake then reads only its peer's datagrams.
+// pass_on_strays hands on the datagrams at the head of a DTLS socket's
+// queue that are not this connection's (ServerShared::stray), to be
+// answered as the listener would answer them:
+// * one from another address: the kernel may queue other clients'
+//   datagrams on this socket around the moment it was connected (see
+//   accept_dtls in server.cc). They come before anything from the peer,
+//   which sends nothing until the server's first flight; looking at every
+//   step also catches one queued a moment late.
+// * once the session is established, a ClientHello from the peer itself:
+//   a client that lost its session (or a new client that drew the same
+//   port) begins a new association from the same address, which the
+//   kernel delivers here, not to the listener; OpenSSL would drop it.
+//   RFC 6347 4.2.8: the server answers with a HelloVerifyRequest and ends
+//   this session only once the client has returned the cookie (give_way),
+//   so a forged hello does not end it.
 void Connection::pass_on_strays() {
+  const int fd = socket_.native_handle();
   for (int i = 0; i < 8; ++i) {
-    auto stray = take_stray(socket_.native_handle(), *datagram_peer_);
-    if (!stray) return;
-    shared_->stray(std::move(stray->first), stray->second);
+    auto head = peek_datagram(fd);
+    if (!head) return;
+    std::weak_ptr<Connection> replaced;
+    if (same_endpoint(head->from, *datagram_peer_)) {
+      if (phase_ != Phase::established || !head->starts_client_hello()) return;
+      replaced = weak_from_this();
+    }
+    auto datagram = take_datagram(fd, head->size);
+    if (!datagram) return;
+    shared_->stray(std::move(*datagram), head->from, std::move(replaced));
   }
+}
+
+void Connection::give_way(std::move_only_function<void()> then) {
+  asio::post(worker_.ioc, [self = shared_from_this(), then = std::move(then)]() mutable {
+    if (self->phase_ == Phase::established) {
+      self->close_now(Error(Errc::connection_closed, "the peer began a new association (RFC 6347 4.2.8)"));
+    }
+    then();
+  });
 }
 
 void Connection::pump() {
   if (phase_ == Phase::closed) return;
-  if (phase_ == Phase::handshaking && datagram_peer_ && shared_->stray) pass_on_strays();
+  if (datagram_peer_ && shared_->stray) pass_on_strays();
   want_read_ = false;
   want_write_ = false;
   if (phase_ == Phase::handshaking && !pump_handshake()) {

@@ -75,11 +75,13 @@ struct ServerShared {
   ServerOptions options;
   SlotTable handshakes;
   SlotTable sessions;
-  // stray, set by a DTLS server before it starts, takes a datagram from
-  // another address found at the head of a connection's socket during its
-  // handshake (see accept_dtls in server.cc). Called on the connection's
-  // thread.
-  std::function<void(ByteVector datagram, const sockaddr_storage& from)> stray;
+  // stray, set by a DTLS server before it starts, takes a datagram that
+  // reached a connection's socket but is not that connection's: one from
+  // another address (see accept_dtls in server.cc), or a ClientHello with
+  // which the session's own peer begins a new association (RFC 6347
+  // 4.2.8); |replaced| is then that session, to be closed once the peer
+  // has returned a cookie. Called on the connection's thread.
+  std::function<void(ByteVector datagram, const sockaddr_storage& from, std::weak_ptr<Connection> replaced)> stray;
 };
 
 // Worker is one io_context, run by one thread, and its connections. Only
@@ -116,10 +118,16 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   void start(std::uint32_t stage = 0);
 
   // set_datagram_peer names the connected peer of a DTLS connection's
-  // socket (before start()): during the handshake, datagrams at the head of
-  // the socket's queue from any other address go to ServerShared::stray
-  // instead of the handshake.
+  // socket (before start()): datagrams at the head of the socket's queue
+  // from any other address, and once established a ClientHello from the
+  // peer itself, go to ServerShared::stray instead of the session.
   void set_datagram_peer(const sockaddr_storage& peer) { datagram_peer_ = peer; }
+
+  // give_way closes this session, if still established, because its peer
+  // has begun a new association from the same address and returned the
+  // server's cookie (RFC 6347 4.2.8), then runs |then| on this
+  // connection's thread. Any thread.
+  void give_way(std::move_only_function<void()> then);
 
   // handshake_slot is this connection's place among the server's
   // handshakes; admit it before start().

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -139,20 +140,24 @@ bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
   return false;
 }
 
-std::optional<std::pair<ByteVector, sockaddr_storage>> take_stray(int fd, const sockaddr_storage& own) {
-  sockaddr_storage from{};
-  socklen_t len = sizeof from;
-  std::uint8_t probe = 0;
-  // MSG_TRUNC: the datagram's whole length, though one byte is copied.
-  const ssize_t size =
-      ::recvfrom(fd, &probe, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
-  if (size < 0 || same_endpoint(from, own)) return std::nullopt;
-  ByteVector d(static_cast<std::size_t>(size));
-  len = sizeof from;
-  const ssize_t n = ::recvfrom(fd, d.data(), d.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
+std::optional<DatagramHead> peek_datagram(int fd) {
+  DatagramHead h;
+  socklen_t len = sizeof h.from;
+  // MSG_TRUNC: the datagram's whole length, though only the head is copied.
+  const ssize_t size = ::recvfrom(fd, h.bytes.data(), h.bytes.size(), MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT,
+                                  reinterpret_cast<sockaddr*>(&h.from), &len);
+  if (size < 0) return std::nullopt;
+  h.size = static_cast<std::size_t>(size);
+  h.have = std::min(h.size, h.bytes.size());
+  return h;
+}
+
+std::optional<ByteVector> take_datagram(int fd, std::size_t size) {
+  ByteVector d(size);
+  const ssize_t n = ::recv(fd, d.data(), d.size(), MSG_DONTWAIT);
   if (n < 0) return std::nullopt;
   d.resize(static_cast<std::size_t>(n));
-  return std::pair{std::move(d), from};
+  return d;
 }
 
 }  // namespace m2msec::tls::detail

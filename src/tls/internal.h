@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -170,11 +171,27 @@ const char* key_type_of(const X509* cert);
 // same address and port.
 bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b);
 
-// take_stray takes the datagram at the head of the UDP socket |fd|'s queue
-// if it came from an address other than |own| (the socket's connected
-// peer), with its sender; nothing if the queue is empty or the head is
-// |own|'s. See accept_dtls in server.cc.
-std::optional<std::pair<ByteVector, sockaddr_storage>> take_stray(int fd, const sockaddr_storage& own);
+// DatagramHead is what a peek shows of the next datagram of a UDP socket:
+// its whole size, its sender and its first bytes (a DTLS record header and
+// the first byte of a handshake message).
+struct DatagramHead {
+  std::size_t size = 0;
+  sockaddr_storage from{};
+  std::array<std::uint8_t, 14> bytes{};
+  std::size_t have = 0;  // bytes[0..have) were copied
+  // starts_client_hello: an epoch-0 DTLS handshake record whose message is
+  // a ClientHello (RFC 6347 4.1, 4.2.2).
+  bool starts_client_hello() const {
+    return have == bytes.size() && bytes[0] == 22 && bytes[3] == 0 && bytes[4] == 0 && bytes[13] == 1;
+  }
+};
+
+// peek_datagram looks at the next datagram of the UDP socket |fd| without
+// taking it; nothing if none is queued.
+std::optional<DatagramHead> peek_datagram(int fd);
+
+// take_datagram reads the next datagram of |fd|, whose size a peek gave.
+std::optional<ByteVector> take_datagram(int fd, std::size_t size);
 
 // new_one_datagram_bio returns a BIO for DTLSv1_listen that reads
 // |datagram| once (then asks to retry, as a drained socket does), names

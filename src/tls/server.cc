@@ -146,7 +146,7 @@ class Server final : public TlsServer {
   void do_listen();
   void on_datagrams();
   void accept_dtls(const BIO_ADDR* peer, UniquePtr<SSL> ssl);
-  void answer_stray(ByteVector datagram, const sockaddr_storage& from);
+  void answer_stray(ByteVector datagram, const sockaddr_storage& from, std::weak_ptr<Connection> replaced);
   void report(const Error& e) {
     if (shared_->options.on_handshake_error) shared_->options.on_handshake_error(e);
   }
@@ -227,10 +227,11 @@ void Server::start() {
   for (auto& l : listeners_) asio::post(l->worker->ioc, [this, &l = *l] { do_accept(l); });
   if (udp_) {
     // Connections hand strays to the listener's thread (answer_stray).
-    shared_->stray = [this](ByteVector datagram, const sockaddr_storage& from) {
-      asio::post(workers_[0]->ioc, [this, datagram = std::move(datagram), from]() mutable {
-        if (udp_->is_open()) answer_stray(std::move(datagram), from);
-      });
+    shared_->stray = [this](ByteVector datagram, const sockaddr_storage& from, std::weak_ptr<Connection> replaced) {
+      asio::post(workers_[0]->ioc,
+                 [this, datagram = std::move(datagram), from, replaced = std::move(replaced)]() mutable {
+                   if (udp_->is_open()) answer_stray(std::move(datagram), from, std::move(replaced));
+                 });
     };
     asio::post(workers_[0]->ioc, [this] { do_listen(); });
   }
@@ -501,8 +502,11 @@ void Server::accept_dtls(const BIO_ADDR* peer, UniquePtr<SSL> ssl) {
 // answer_stray runs one datagram that reached some other socket through a
 // listen SSL whose replies leave from the listener's socket: a
 // HelloVerifyRequest for a ClientHello without our cookie, a connection of
-// its own for one with it, nothing for anything else. Listener's thread.
-void Server::answer_stray(ByteVector datagram, const sockaddr_storage& from) {
+// its own for one with it, nothing for anything else. A returned cookie
+// from the peer of an established session (|replaced|) first ends that
+// session, whose socket holds the address (RFC 6347 4.2.8).
+// Listener's thread.
+void Server::answer_stray(ByteVector datagram, const sockaddr_storage& from, std::weak_ptr<Connection> replaced) {
   BIO* bio = detail::new_one_datagram_bio(udp_->native_handle(), std::move(datagram), from);
   if (bio == nullptr) return;
   auto ssl = make_listen_ssl(bio);
@@ -512,7 +516,16 @@ void Server::answer_stray(ByteVector datagram, const sockaddr_storage& from) {
   ERR_clear_error();
   const int rc = DTLSv1_listen(ssl->get(), sender.get());
   ERR_clear_error();
-  if (rc > 0) accept_dtls(sender.get(), std::move(*ssl));
+  if (rc <= 0) return;
+  if (auto old = replaced.lock()) {
+    old->give_way([this, sender = std::move(sender), ssl = std::move(*ssl)]() mutable {
+      asio::post(workers_[0]->ioc, [this, sender = std::move(sender), ssl = std::move(ssl)]() mutable {
+        if (udp_->is_open()) accept_dtls(sender.get(), std::move(ssl));
+      });
+    });
+    return;
+  }
+  accept_dtls(sender.get(), std::move(*ssl));
 }
 
 }  // namespace

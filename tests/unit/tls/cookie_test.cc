@@ -41,9 +41,11 @@ unsigned int client_psk(SSL*, const char*, char* identity, unsigned int max_iden
 }
 
 // Client is a DTLS 1.2 PSK client whose datagrams go through memory BIOs.
+// Given |shared_udp|, it sends and receives on that socket (not owned),
+// as a second association from the same address and port would.
 class Client {
  public:
-  Client() {
+  explicit Client(int shared_udp = -1) {
     ctx_ = SSL_CTX_new(DTLS_client_method());
     SSL_CTX_set_min_proto_version(ctx_, DTLS1_2_VERSION);
     SSL_CTX_set_max_proto_version(ctx_, DTLS1_2_VERSION);
@@ -57,6 +59,11 @@ class Client {
     SSL_set_options(ssl_, SSL_OP_NO_QUERY_MTU);
     DTLS_set_link_mtu(ssl_, 1200);
     SSL_set_tlsext_host_name(ssl_, kMef);
+    if (shared_udp >= 0) {
+      udp_ = shared_udp;
+      return;
+    }
+    owns_udp_ = true;
     udp_ = ::socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -66,7 +73,33 @@ class Client {
   ~Client() {
     SSL_free(ssl_);
     SSL_CTX_free(ctx_);
-    ::close(udp_);
+    if (owns_udp_) ::close(udp_);
+  }
+  int udp() const { return udp_; }
+
+  // handshake completes a handshake with the server on |port|; false if
+  // the server stops answering.
+  bool handshake(std::uint16_t port) {
+    for (int i = 0; i < 16; ++i) {
+      const auto out = next_flight();
+      if (!out.empty()) send_to(port, out);
+      if (SSL_is_init_finished(ssl_)) return true;
+      if (receive().empty()) return false;
+    }
+    return false;
+  }
+  // echo sends |text| on the session and returns what comes back.
+  std::string echo(std::uint16_t port, const std::string& text) {
+    ERR_clear_error();
+    if (SSL_write(ssl_, text.data(), static_cast<int>(text.size())) <= 0) return {};
+    std::vector<std::uint8_t> d(static_cast<std::size_t>(BIO_ctrl_pending(out_)));
+    BIO_read(out_, d.data(), static_cast<int>(d.size()));
+    send_to(port, d);
+    if (receive().empty()) return {};
+    std::string back(2048, '\0');
+    const int n = SSL_read(ssl_, back.data(), static_cast<int>(back.size()));
+    back.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return back;
   }
 
   // next_flight runs the handshake until it waits for the server, and
@@ -104,6 +137,7 @@ class Client {
   BIO* in_ = nullptr;
   BIO* out_ = nullptr;
   int udp_ = -1;
+  bool owns_udp_ = false;
 };
 
 // handshake_type is the type of the first handshake message of a DTLS
@@ -222,6 +256,33 @@ TEST(DtlsCookie, ACookieHelloThatLandsOnANewPeerSocketGetsItsConnection) {
   ASSERT_TRUE(stray_into_new_socket(h, stray, stray.next_flight()))
       << "the stray hello did not reach the new socket: the test proves nothing";
   EXPECT_EQ(handshake_type(stray.receive()), kServerHello);
+}
+
+// RFC 6347 4.2.8: a ClientHello from the address and port of an
+// established session begins a new association (the client lost its
+// state, or a new client drew the same port). The kernel delivers it to
+// that session's socket, not to the listener; the server must still
+// answer it with a HelloVerifyRequest, keep the session while the cookie
+// has not come back (a forged hello must not end it), and end it for the
+// new association once the cookie returns.
+TEST(DtlsCookie, AHelloFromAnEstablishedSessionsAddressBeginsANewAssociation) {
+  Harness h(dtls_server(nullptr));
+  Client old_session;
+  ASSERT_TRUE(old_session.handshake(h.port()));
+  EXPECT_EQ(old_session.echo(h.port(), "before"), "before");
+  Client fresh(old_session.udp());  // same address and port
+  fresh.send_to(h.port(), fresh.next_flight());
+  ASSERT_EQ(handshake_type(fresh.receive()), kHelloVerifyRequest);
+  // No cookie returned yet: the session still serves.
+  EXPECT_EQ(old_session.echo(h.port(), "still"), "still");
+  fresh.send_to(h.port(), fresh.next_flight());  // the hello with the cookie
+  std::vector<std::uint8_t> answer;
+  // The old session's close_notify (an epoch-1 alert) may come first.
+  for (int i = 0; i < 3 && handshake_type(answer) != kServerHello; ++i) answer = fresh.receive();
+  ASSERT_EQ(handshake_type(answer), kServerHello);
+  ASSERT_TRUE(fresh.handshake(h.port()));
+  EXPECT_EQ(fresh.echo(h.port(), "after"), "after");
+  ASSERT_TRUE(h.wait_sessions(2));
 }
 
 }  // namespace
