@@ -12,6 +12,7 @@
 #include <array>
 #include <exception>
 #include <thread>
+#include <utility>
 
 #include "m2msec/core/printable.h"
 
@@ -229,35 +230,57 @@ void Connection::on_deadline() {
   close_now(Error(Errc::timeout, "idle timeout"));
 }
 
-// pass_on_strays hands on the datagrams at the head of a DTLS socket's
-// queue that are not this connection's (ServerShared::stray), to be
-// answered as the listener would answer them:
-// * one from another address: the kernel may queue other clients'
-//   datagrams on this socket around the moment it was connected (see
-//   accept_dtls in server.cc). They come before anything from the peer,
-//   which sends nothing until the server's first flight; looking at every
-//   step also catches one queued a moment late.
-// * once the session is established, a ClientHello from the peer itself:
-//   a client that lost its session (or a new client that drew the same
-//   port) begins a new association from the same address, which the
-//   kernel delivers here, not to the listener; OpenSSL would drop it.
-//   RFC 6347 4.2.8: the server answers with a HelloVerifyRequest and ends
-//   this session only once the client has returned the cookie (give_way),
-//   so a forged hello does not end it.
+void Connection::set_datagram_peer(const sockaddr_storage& peer) {
+  datagram_peer_ = peer;
+  BIO* rbio = SSL_get_rbio(ssl_.get());
+  BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(rbio, &Connection::watch_reads);
+}
+
+// pass_on_strays hands the datagrams from other addresses at the head of a
+// DTLS handshake's socket to the server (ServerShared::stray), which
+// answers them as its listener would: the kernel may queue other clients'
+// datagrams on this socket around the moment it was connected (see
+// accept_dtls in server.cc). They come before anything from the peer,
+// which sends nothing until the server's first flight; looking at every
+// step of the handshake also catches one queued a moment late. The
+// handshake then reads only its peer's datagrams.
 void Connection::pass_on_strays() {
   const int fd = socket_.native_handle();
   for (int i = 0; i < 8; ++i) {
     auto head = peek_datagram(fd);
-    if (!head) return;
-    std::weak_ptr<Connection> replaced;
-    if (same_endpoint(head->from, *datagram_peer_)) {
-      if (phase_ != Phase::established || !head->starts_client_hello()) return;
-      replaced = weak_from_this();
-    }
+    if (!head || same_endpoint(head->from, *datagram_peer_)) return;
     auto datagram = take_datagram(fd, head->size);
     if (!datagram) return;
-    shared_->stray(std::move(*datagram), head->from, std::move(replaced));
+    shared_->stray(std::move(*datagram), head->from, {});
   }
+}
+
+// watch_reads sees every datagram the session's SSL reads from its socket
+// (BIO_set_callback_ex) and keeps a ClientHello that arrives once the
+// session is established: a client that lost its session, or a new client
+// whose kernel drew the same port, begins a new association from the same
+// address, which the kernel delivers to this socket, not to the listener,
+// and OpenSSL drops (its epoch is not the session's). pass_on_new_hello
+// hands it on. Looking at what is read anyway costs no system call.
+long Connection::watch_reads(BIO* bio, int oper, const char* data, std::size_t, int, long, int ret,
+                             std::size_t* processed) {
+  if (oper != (BIO_CB_READ | BIO_CB_RETURN) || ret <= 0 || data == nullptr || processed == nullptr) return ret;
+  auto* self = reinterpret_cast<Connection*>(BIO_get_callback_arg(bio));
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(data);
+  if (self != nullptr && self->phase_ == Phase::established && starts_client_hello(bytes, *processed)) {
+    self->new_hello_.assign(bytes, bytes + *processed);
+  }
+  return ret;
+}
+
+// pass_on_new_hello hands the peer's new ClientHello to the server. RFC
+// 6347 4.2.8: the server answers with a HelloVerifyRequest and ends this
+// session only once the client has returned the cookie (give_way), so a
+// forged hello does not end it.
+void Connection::pass_on_new_hello() {
+  if (new_hello_.empty() || !shared_->stray) return;
+  shared_->stray(std::exchange(new_hello_, {}), *datagram_peer_, weak_from_this());
 }
 
 void Connection::give_way(std::move_only_function<void()> then) {
@@ -271,7 +294,7 @@ void Connection::give_way(std::move_only_function<void()> then) {
 
 void Connection::pump() {
   if (phase_ == Phase::closed) return;
-  if (datagram_peer_ && shared_->stray) pass_on_strays();
+  if (phase_ == Phase::handshaking && datagram_peer_ && shared_->stray) pass_on_strays();
   want_read_ = false;
   want_write_ = false;
   if (phase_ == Phase::handshaking && !pump_handshake()) {
@@ -504,6 +527,7 @@ void Connection::pump_read() {
   std::size_t n = 0;
   ERR_clear_error();
   const int rc = SSL_read_ex(ssl_.get(), chunk.data(), chunk.size(), &n);
+  pass_on_new_hello();
   if (rc == 1) {
     ByteVector buf(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
     OPENSSL_cleanse(chunk.data(), n);

@@ -121,7 +121,7 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   // socket (before start()): datagrams at the head of the socket's queue
   // from any other address, and once established a ClientHello from the
   // peer itself, go to ServerShared::stray instead of the session.
-  void set_datagram_peer(const sockaddr_storage& peer) { datagram_peer_ = peer; }
+  void set_datagram_peer(const sockaddr_storage& peer);
 
   // give_way closes this session, if still established, because its peer
   // has begun a new association from the same address and returned the
@@ -153,6 +153,9 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
 
   void pump();
   void pass_on_strays();
+  void pass_on_new_hello();
+  static long watch_reads(BIO* bio, int oper, const char* data, std::size_t len, int argi, long argl, int ret,
+                          std::size_t* processed);
   bool pump_handshake();
   void pump_write();
   void pump_read();
@@ -180,6 +183,7 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   boost::asio::posix::stream_descriptor socket_;
   std::string address_;  // the peer's address, if given at construction
   std::optional<sockaddr_storage> datagram_peer_;  // DTLS: the socket's connected peer
+  ByteVector new_hello_;  // DTLS, established: a ClientHello the peer sent (watch_reads)
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer dtls_timer_;
   std::chrono::steady_clock::time_point deadline_{};

@@ -143,13 +143,19 @@ bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
 std::optional<DatagramHead> peek_datagram(int fd) {
   DatagramHead h;
   socklen_t len = sizeof h.from;
-  // MSG_TRUNC: the datagram's whole length, though only the head is copied.
-  const ssize_t size = ::recvfrom(fd, h.bytes.data(), h.bytes.size(), MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT,
-                                  reinterpret_cast<sockaddr*>(&h.from), &len);
+  std::uint8_t probe = 0;
+  // MSG_TRUNC: the datagram's whole length, though one byte is copied.
+  const ssize_t size =
+      ::recvfrom(fd, &probe, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&h.from), &len);
   if (size < 0) return std::nullopt;
   h.size = static_cast<std::size_t>(size);
-  h.have = std::min(h.size, h.bytes.size());
   return h;
+}
+
+bool starts_client_hello(const std::uint8_t* d, std::size_t size) {
+  // 13-byte record header: type 22 (handshake), version, epoch (bytes 3-4),
+  // sequence, length; then the handshake message type, 1 (ClientHello).
+  return size > 13 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[13] == 1;
 }
 
 std::optional<ByteVector> take_datagram(int fd, std::size_t size) {

@@ -172,23 +172,19 @@ const char* key_type_of(const X509* cert);
 bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b);
 
 // DatagramHead is what a peek shows of the next datagram of a UDP socket:
-// its whole size, its sender and its first bytes (a DTLS record header and
-// the first byte of a handshake message).
+// its whole size and its sender.
 struct DatagramHead {
   std::size_t size = 0;
   sockaddr_storage from{};
-  std::array<std::uint8_t, 14> bytes{};
-  std::size_t have = 0;  // bytes[0..have) were copied
-  // starts_client_hello: an epoch-0 DTLS handshake record whose message is
-  // a ClientHello (RFC 6347 4.1, 4.2.2).
-  bool starts_client_hello() const {
-    return have == bytes.size() && bytes[0] == 22 && bytes[3] == 0 && bytes[4] == 0 && bytes[13] == 1;
-  }
 };
 
 // peek_datagram looks at the next datagram of the UDP socket |fd| without
 // taking it; nothing if none is queued.
 std::optional<DatagramHead> peek_datagram(int fd);
+
+// starts_client_hello says whether |datagram| begins with an epoch-0 DTLS
+// handshake record whose message is a ClientHello (RFC 6347 4.1, 4.2.2).
+bool starts_client_hello(const std::uint8_t* datagram, std::size_t size);
 
 // take_datagram reads the next datagram of |fd|, whose size a peek gave.
 std::optional<ByteVector> take_datagram(int fd, std::size_t size);
