@@ -4,7 +4,6 @@
 
 #include <sys/socket.h>
 
-#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -12,7 +11,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "m2msec/core/error.h"
