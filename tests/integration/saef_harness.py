@@ -87,11 +87,37 @@ def _bindable(port):
             s.close()
 
 
+_reserved = {}  # port -> the socket that holds it for this process's life
+
+
+def _reserve(port):
+    """_reserve claims port for this process: not handed out twice here, nor by another test's free_port.
+
+    A port is only bound once its server starts, so a pick alone does not
+    keep it: two picks of one test (a dozen ports for a replica set) or of
+    two tests running alongside could meet. Each pick therefore binds a
+    Unix socket in the abstract namespace named after the port, which only
+    one process can hold, and keeps it until this process ends; the kernel
+    releases it then, however the process ends, and leaves no file behind.
+    """
+    if port in _reserved:
+        return False
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.bind(f"\0m2msec-test-port-{port}")
+    except OSError:
+        s.close()
+        return False
+    _reserved[port] = s
+    return True
+
+
 def free_port(pair=False):
     """free_port returns a port that is free for both TCP and UDP on 127.0.0.1 (with pair, port + 1 too).
 
     It is picked at random outside the ephemeral range (_picked_port_range),
-    so only another test's pick could take it before its server binds.
+    so no outgoing connection takes it before its server binds, and it is
+    reserved (_reserve) so that no other pick of this or another test does.
     """
     span = _picked_port_range()
     rng = secrets.SystemRandom()
@@ -102,7 +128,8 @@ def free_port(pair=False):
                 port = s.getsockname()[1]
         else:
             port = rng.randint(span[0], span[1] - 1)
-        if port < 65535 and all(_bindable(p) for p in ((port, port + 1) if pair else (port,))):
+        ports = (port, port + 1) if pair else (port,)
+        if port < 65535 and all(_bindable(p) for p in ports) and all(_reserve(p) for p in ports):
             return port
     raise RuntimeError("no free port")
 

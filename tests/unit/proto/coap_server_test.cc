@@ -23,6 +23,7 @@
 #include "m2msec/proto/coap_server.h"
 #include "m2msec/tls/client.h"
 #include "m2msec/tls/server.h"
+#include "../joined_threads.h"
 
 namespace m2msec::proto {
 namespace {
@@ -627,12 +628,13 @@ TEST_F(CoapServer, DroppedReplyIsAnswered5000) {
 }
 
 TEST_F(CoapServer, ReplyFromAnotherThreadIsSentAndOnlyOnce) {
-  start([](const Request& req, Reply reply) {
-    std::thread([req, reply] {
+  testing::JoinedThreads repliers;  // joined before the fixture's server goes
+  start([&repliers](const Request& req, Reply reply) {
+    repliers.start([req, reply] {
       std::this_thread::sleep_for(20ms);
       reply(ok_response(req, Rsc::updated, nullptr));
       reply(error_response(req, Rsc::internal_server_error, "again"));  // ignored
-    }).detach();
+    });
   });
   auto c = connect();
   send(c, request(coap::Type::con, codes::put, 1, "late"));

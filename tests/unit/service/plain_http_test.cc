@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include "../joined_threads.h"
+
 namespace m2msec::service {
 namespace {
 
@@ -109,11 +111,12 @@ TEST_F(PlainHttpTest, ACallAsksTheServerToCloseAfterItsAnswer) {
 }
 
 TEST_F(PlainHttpTest, AnswersLaterFromAnotherThreadAndOnlyOnce) {
-  start([](const AuthRef&, const proto::Request& req, proto::Reply reply) {
-    std::thread([req, reply] {
+  testing::JoinedThreads repliers;  // joined before the fixture's server goes
+  start([&repliers](const AuthRef&, const proto::Request& req, proto::Reply reply) {
+    repliers.start([req, reply] {
       reply(proto::ok_response(req, proto::Rsc::created, nullptr));
       reply(proto::ok_response(req, proto::Rsc::ok, nullptr));  // ignored
-    }).detach();
+    });
   });
   for (int i = 0; i < 3; ++i) {
     auto rsp = plain_http_call(endpoint(), "in-cse", retrieve("Cae1"), std::chrono::seconds(5));

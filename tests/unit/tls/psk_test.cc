@@ -188,14 +188,16 @@ TEST(TlsPsk, ReadReturnsAtMostMaxAndOneRecordPerCall) {
 TEST(TlsPsk, SlowLookupDoesNotBlockOthers) {
   auto release = std::make_shared<std::promise<void>>();
   auto released = release->get_future().share();
+  testing::JoinedThreads lookups;  // joined after the harness's server is stopped
   ServerOptions o = psk_server_options(Transport::tls, {});
   o.threads = 1;
-  o.authorities[0].psk_lookup = [released](const PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
+  o.authorities[0].psk_lookup = [released, &lookups](const PskRequest& req,
+                                                     std::function<void(Result<SecretBytes>)> done) {
     if (req.identity == "slow") {
-      std::thread([released, done = std::move(done)] {
+      lookups.start([released, done = std::move(done)] {
         released.wait();
         done(key(7));
-      }).detach();
+      });
       return;
     }
     done(key(1));  // synchronous answer

@@ -48,15 +48,20 @@ std::shared_ptr<const TrustAnchors> trust(const std::string& name) {
   return t ? *t : nullptr;
 }
 
+testing::JoinedThreads& lookup_threads() {
+  static testing::JoinedThreads threads;
+  return threads;
+}
+
 PskLookup table_lookup(std::map<std::string, std::uint8_t> table, std::chrono::milliseconds delay) {
   auto shared = std::make_shared<std::map<std::string, std::uint8_t>>(std::move(table));
   return [shared, delay](const PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
-    std::thread([shared, delay, id = req.identity, done = std::move(done)] {
+    lookup_threads().start([shared, delay, id = req.identity, done = std::move(done)] {
       std::this_thread::sleep_for(delay);
       auto it = shared->find(id);
       if (it == shared->end()) return done(fail(Errc::unknown_psk_identity, id));
       done(key(it->second));
-    }).detach();
+    });
   };
 }
 
@@ -87,7 +92,10 @@ Harness::Harness(ServerOptions options) {
   server_->start();
 }
 
-Harness::~Harness() { server_->stop(); }
+Harness::~Harness() {
+  lookup_threads().join();  // their "done" callbacks hold sessions of this server
+  server_->stop();
+}
 
 void Harness::echo(std::shared_ptr<Session> s) {
   s->async_read([this, s](Result<ByteVector> data) {

@@ -16,6 +16,7 @@
 
 #include "m2msec/tls/client.h"
 #include "m2msec/tls/server.h"
+#include "../joined_threads.h"
 
 namespace m2msec::tls::test {
 
@@ -36,7 +37,10 @@ SecretBytes key(std::uint8_t seed, std::size_t size = 32);
 std::shared_ptr<const CertificateKey> cert(const std::string& name, bool enforce_profile = true);
 std::shared_ptr<const TrustAnchors> trust(const std::string& name = "ca");
 
-// table_lookup answers from |table| on another thread after |delay|.
+// table_lookup answers from |table| on another thread after |delay|; those
+// threads are lookup_threads(), which ~Harness joins before its server goes
+// (a test running a server of its own joins them itself).
+testing::JoinedThreads& lookup_threads();
 PskLookup table_lookup(std::map<std::string, std::uint8_t> table, std::chrono::milliseconds delay = 2ms);
 
 // start_maf_server starts a TLS server on a loopback port as kMaf (the
