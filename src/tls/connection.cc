@@ -283,6 +283,31 @@ void Connection::pass_on_new_hello() {
   shared_->stray(std::exchange(new_hello_, {}), *datagram_peer_, weak_from_this());
 }
 
+// pass_on_queued_hellos hands the first ClientHellos still queued on a
+// closing DTLS socket to the server before the socket goes: closing it
+// would drop them with it. A client that ends its session (close_notify)
+// and a new client whose kernel draws the same port at once, or a session
+// that ends while it was not reading, leave the new client's ClientHello
+// behind the last datagram this session read; dropped, it would cost that
+// client a retransmission timer (a second, at first). The server answers
+// it with a HelloVerifyRequest, which holds no state; a hello that returns
+// a cookie is not handed on (the connection it would make might meet one
+// already made for it), nor is anything else queued there. The usual cost
+// is one recv() that finds nothing.
+void Connection::pass_on_queued_hellos() {
+  if (!datagram_peer_ || !shared_->stray || !socket_.is_open()) return;
+  const int fd = socket_.native_handle();
+  for (int i = 0; i < 16; ++i) {
+    auto head = peek_datagram(fd);
+    if (!head) return;
+    auto datagram = take_datagram(fd, head->size);
+    if (!datagram) return;
+    if (starts_first_client_hello(datagram->data(), datagram->size())) {
+      shared_->stray(std::move(*datagram), head->from, {});
+    }
+  }
+}
+
 void Connection::give_way(std::move_only_function<void()> then) {
   asio::post(worker_.ioc, [self = shared_from_this(), then = std::move(then)]() mutable {
     if (self->phase_ == Phase::established) {
@@ -478,6 +503,7 @@ void Connection::close_now(const Error& reason) {
   boost::system::error_code ignored;
   deadline_timer_.cancel();
   dtls_timer_.cancel();
+  pass_on_queued_hellos();
   socket_.close(ignored);
   release_slots();
   if (registered_) {

@@ -154,6 +154,7 @@ class Connection final : public Session, public std::enable_shared_from_this<Con
   void pump();
   void pass_on_strays();
   void pass_on_new_hello();
+  void pass_on_queued_hellos();
   static long watch_reads(BIO* bio, int oper, const char* data, std::size_t len, int argi, long argl, int ret,
                           std::size_t* processed);
   bool pump_handshake();

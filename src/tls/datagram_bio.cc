@@ -158,6 +158,17 @@ bool starts_client_hello(const std::uint8_t* d, std::size_t size) {
   return size > 13 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[13] == 1;
 }
 
+bool starts_first_client_hello(const std::uint8_t* d, std::size_t size) {
+  if (!starts_client_hello(d, size)) return false;
+  // The handshake header (12 bytes from 13) gives the fragment's offset
+  // (bytes 19-21); the body, from 25, holds client_version (2), random
+  // (32), session_id (a length byte at 59, then the id) and the cookie
+  // (a length byte, then the cookie).
+  if (d[19] != 0 || d[20] != 0 || d[21] != 0 || size <= 59) return false;
+  const std::size_t cookie_at = 60 + std::size_t{d[59]};
+  return size > cookie_at && d[cookie_at] == 0;
+}
+
 std::optional<ByteVector> take_datagram(int fd, std::size_t size) {
   ByteVector d(size);
   const ssize_t n = ::recv(fd, d.data(), d.size(), MSG_DONTWAIT);

@@ -184,6 +184,11 @@ std::optional<DatagramHead> peek_datagram(int fd);
 // handshake record whose message is a ClientHello (RFC 6347 4.1, 4.2.2).
 bool starts_client_hello(const std::uint8_t* datagram, std::size_t size);
 
+// starts_first_client_hello says whether |datagram| begins with a whole
+// epoch-0 ClientHello without a cookie: a client's first, which a server
+// answers with a HelloVerifyRequest and no state (RFC 6347 4.2.1).
+bool starts_first_client_hello(const std::uint8_t* datagram, std::size_t size);
+
 // take_datagram reads the next datagram of |fd|, whose size a peek gave.
 std::optional<ByteVector> take_datagram(int fd, std::size_t size);
 

@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -129,6 +131,24 @@ class Client {
     d.resize(static_cast<std::size_t>(n));
     BIO_write(in_, d.data(), static_cast<int>(d.size()));
     return d;
+  }
+
+  // receive_handshake is receive() for the next handshake datagram: others
+  // before it (an ended session's alert, which a memory BIO would join to
+  // the next datagram into one packet) are left out.
+  std::vector<std::uint8_t> receive_handshake() {
+    for (int i = 0; i < 4; ++i) {
+      pollfd p{udp_, POLLIN, 0};
+      if (::poll(&p, 1, 5000) != 1) return {};
+      std::vector<std::uint8_t> d(2048);
+      const ssize_t n = ::recv(udp_, d.data(), d.size(), 0);
+      if (n <= 0) return {};
+      d.resize(static_cast<std::size_t>(n));
+      if (d[0] != 22) continue;
+      BIO_write(in_, d.data(), static_cast<int>(d.size()));
+      return d;
+    }
+    return {};
   }
 
  private:
@@ -283,6 +303,61 @@ TEST(DtlsCookie, AHelloFromAnEstablishedSessionsAddressBeginsANewAssociation) {
   ASSERT_TRUE(fresh.handshake(h.port()));
   EXPECT_EQ(fresh.echo(h.port(), "after"), "after");
   ASSERT_TRUE(h.wait_sessions(2));
+}
+
+// A session's socket holds its peer's datagrams until the session reads
+// them. When the session ends with a new client's ClientHello still there
+// (the old client's close_notify came first, or the session was not
+// reading), closing the socket would drop the hello, and its client would
+// wait a whole retransmission timer. The server must answer it instead
+// (Connection::pass_on_queued_hellos). Here the session never reads, so
+// the hello is surely queued on its socket when its idle timeout ends it;
+// the client never retransmits, so a dropped hello leaves it unanswered.
+TEST(DtlsCookie, AHelloQueuedOnAnEndingSessionsSocketIsAnswered) {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Session>> held;  // established, never read
+  ServerOptions o = dtls_server(nullptr);
+  o.idle_timeout = 300ms;
+  o.on_session = [&](std::shared_ptr<Session> s) {
+    std::lock_guard lock(mu);
+    held.push_back(std::move(s));
+  };
+  auto server = TlsServer::create(std::move(o));
+  ASSERT_TRUE(server) << server.error().message();
+  (*server)->start();
+  const std::uint16_t port = (*server)->port();
+  Client old_session;
+  ASSERT_TRUE(old_session.handshake(port));
+  Client fresh(old_session.udp());  // same address and port: queued on the session's socket
+  fresh.send_to(port, fresh.next_flight());
+  // The ending session's close_notify (an epoch-1 alert) comes first.
+  EXPECT_EQ(handshake_type(fresh.receive_handshake()), kHelloVerifyRequest);
+  fresh.send_to(port, fresh.next_flight());  // the hello with the cookie, to the listener now
+  EXPECT_EQ(handshake_type(fresh.receive()), kServerHello);
+  (*server)->stop();
+  std::lock_guard lock(mu);
+  held.clear();  // before the server's io_context goes
+}
+
+// A hello that returns a cookie is not handed on from an ending session
+// (its connection might meet one already made for it), nor is anything
+// but a whole first ClientHello.
+TEST(DtlsCookie, OnlyAFirstClientHelloIsHandedOnFromAnEndingSession) {
+  Client c;
+  auto hello = c.next_flight();
+  ASSERT_TRUE(detail::starts_first_client_hello(hello.data(), hello.size()));
+  Harness h(dtls_server(nullptr));
+  c.send_to(h.port(), hello);
+  ASSERT_EQ(handshake_type(c.receive()), kHelloVerifyRequest);
+  auto with_cookie = c.next_flight();
+  EXPECT_TRUE(detail::starts_client_hello(with_cookie.data(), with_cookie.size()));
+  EXPECT_FALSE(detail::starts_first_client_hello(with_cookie.data(), with_cookie.size()));
+  auto fragment = hello;
+  fragment[21] = 1;  // a fragment offset
+  EXPECT_FALSE(detail::starts_first_client_hello(fragment.data(), fragment.size()));
+  for (std::size_t n : {std::size_t{0}, std::size_t{14}, std::size_t{59}, std::size_t{60}}) {
+    EXPECT_FALSE(detail::starts_first_client_hello(hello.data(), n)) << n;
+  }
 }
 
 }  // namespace
