@@ -183,6 +183,7 @@ Result<TlsClient> TlsClient::connect(ClientOptions options) {
     BIO* bio = BIO_new_dgram(impl->fd, BIO_NOCLOSE);
     if (bio == nullptr) return fail(Errc::tls_handshake_failed, "BIO_new_dgram");
     BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &peer);
+    BIO_set_callback_ex(bio, &detail::keep_receive_timeout);  // the poll in wait() keeps it
     SSL_set_bio(ssl, bio, bio);  // the SSL owns the BIO
     SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
     DTLS_set_link_mtu(ssl, static_cast<long>(o.mtu));

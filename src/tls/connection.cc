@@ -262,9 +262,12 @@ void Connection::pass_on_strays() {
 // whose kernel drew the same port, begins a new association from the same
 // address, which the kernel delivers to this socket, not to the listener,
 // and OpenSSL drops (its epoch is not the session's). pass_on_new_hello
-// hands it on. Looking at what is read anyway costs no system call.
-long Connection::watch_reads(BIO* bio, int oper, const char* data, std::size_t, int, long, int ret,
+// hands it on. Looking at what is read anyway costs no system call. The
+// same callback keeps the retransmission deadline from the BIO
+// (keep_receive_timeout), which this non-blocking socket does not need.
+long Connection::watch_reads(BIO* bio, int oper, const char* data, std::size_t, int cmd, long, int ret,
                              std::size_t* processed) {
+  if (skips_receive_timeout(oper, cmd)) return 0;  // see keep_receive_timeout
   if (oper != (BIO_CB_READ | BIO_CB_RETURN) || ret <= 0 || data == nullptr || processed == nullptr) return ret;
   auto* self = reinterpret_cast<Connection*>(BIO_get_callback_arg(bio));
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(data);

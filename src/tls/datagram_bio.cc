@@ -158,6 +158,12 @@ bool starts_client_hello(const std::uint8_t* d, std::size_t size) {
   return size > 13 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[13] == 1;
 }
 
+bool skips_receive_timeout(int oper, int cmd) { return oper == BIO_CB_CTRL && cmd == BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT; }
+
+long keep_receive_timeout(BIO*, int oper, const char*, std::size_t, int cmd, long, int ret, std::size_t*) {
+  return skips_receive_timeout(oper, cmd) ? 0 : ret;
+}
+
 bool starts_first_client_hello(const std::uint8_t* d, std::size_t size) {
   if (!starts_client_hello(d, size)) return false;
   // The handshake header (12 bytes from 13) gives the fragment's offset

@@ -184,6 +184,18 @@ std::optional<DatagramHead> peek_datagram(int fd);
 // handshake record whose message is a ClientHello (RFC 6347 4.1, 4.2.2).
 bool starts_client_hello(const std::uint8_t* datagram, std::size_t size);
 
+// keep_receive_timeout, set with BIO_set_callback_ex on a datagram BIO of
+// a non-blocking socket, keeps DTLS from handing the BIO its retransmission
+// deadline (BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT; skips_receive_timeout says
+// whether a BIO operation is that one). Told it, OpenSSL's datagram BIO
+// sets SO_RCVTIMEO before and after every read (getsockopt and two
+// setsockopt calls) so that a blocking read would wake for it; here
+// nothing blocks in a read, and the caller's poll or timer already keeps
+// that deadline (DTLSv1_get_timeout, DTLSv1_handle_timeout).
+bool skips_receive_timeout(int oper, int cmd);
+long keep_receive_timeout(BIO* bio, int oper, const char* argp, std::size_t len, int cmd, long argl, int ret,
+                          std::size_t* processed);
+
 // starts_first_client_hello says whether |datagram| begins with a whole
 // epoch-0 ClientHello without a cookie: a client's first, which a server
 // answers with a HelloVerifyRequest and no state (RFC 6347 4.2.1).
