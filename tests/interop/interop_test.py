@@ -11,6 +11,7 @@ fails the case (proc_watch.py in tests/integration).
 import hashlib
 import os
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -102,13 +103,32 @@ def s_client(port, extra, dtls=False):
 
 
 def s_server(extra, dtls=False):
-    """Starts openssl s_server for one connection; returns (proc, port)."""
-    port = free_port(socket.SOCK_DGRAM if dtls else socket.SOCK_STREAM)
-    cmd = ["openssl", "s_server", "-accept", str(port), "-naccept", "1",
-           "-keymatexport", LABEL, "-keymatexportlen", "48"]
-    cmd += ["-dtls1_2"] if dtls else ["-tls1_2"]
-    p = subprocess.Popen(cmd + extra, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(0.4)
+    """Starts openssl s_server for one connection; returns (proc, port) once it listens.
+
+    s_server prints ACCEPT when its socket is bound. A port that another
+    process took meanwhile makes it exit at once: then another port.
+    """
+    for _ in range(3):
+        port = free_port(socket.SOCK_DGRAM if dtls else socket.SOCK_STREAM)
+        cmd = ["openssl", "s_server", "-accept", str(port), "-naccept", "1",
+               "-keymatexport", LABEL, "-keymatexportlen", "48"]
+        cmd += ["-dtls1_2"] if dtls else ["-tls1_2"]
+        p = subprocess.Popen(cmd + extra, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        # Read the raw descriptor, not p.stdout: what a buffered read took
+        # would be missing from communicate() later.
+        early = b""
+        deadline = time.time() + TIMEOUT
+        while b"ACCEPT\n" not in early and time.time() < deadline:
+            ready, _, _ = select.select([p.stdout.fileno()], [], [], max(0.0, deadline - time.time()))
+            chunk = os.read(p.stdout.fileno(), 4096) if ready else b""
+            if not chunk:
+                break
+            early += chunk
+        p.early = early.decode(errors="replace")
+        if b"ACCEPT\n" in early or p.poll() is None:
+            return p, port
+        p.wait()
     return p, port
 
 
@@ -126,7 +146,7 @@ def finish_s_server(p):
     except subprocess.TimeoutExpired:
         p.kill()
         out, _ = p.communicate()
-    return out
+    return p.early + out
 
 
 def case_openssl_psk(exe, pki):
