@@ -222,6 +222,14 @@ void progress(const char* label, std::size_t n, std::size_t total) {
   if (n == total) std::cerr << "\n";
 }
 
+// every_nth says whether device |i| is one of every |n|th (none for 0):
+// the |back|th from the end of each run of |n|, so that the kinds of the
+// default mix fall on different devices; with n = 1, every device.
+bool every_nth(std::size_t i, unsigned n, unsigned back) {
+  if (n == 0) return false;
+  return i % n == (n - back % n) % n;
+}
+
 // run_phase runs |fn| for every device on |threads| workers and records
 // the phase's wall time and the server's CPU time.
 template <typename Fn>
@@ -292,11 +300,10 @@ int run_demo(Context& ctx, const DemoOpts& o) {
     std::snprintf(name, sizeof name, "dev-%05zu", i + 1);
     Device& d = devices[i];
     d.id = std::string("/") + name;
-    d.kind = (o.cert_every && i % o.cert_every == o.cert_every - 1)   ? Kind::cert
-             : (o.kpsa_every && i % o.kpsa_every == o.kpsa_every - 2) ? Kind::kpsa
-             : (o.gba_every && i % o.gba_every == o.gba_every - 3)
-                 ? ((i / o.gba_every) % 2 == 0 ? Kind::gba_maf : Kind::gba_saef)
-                 : Kind::maf;
+    d.kind = every_nth(i, o.cert_every, 1)   ? Kind::cert
+             : every_nth(i, o.kpsa_every, 2) ? Kind::kpsa
+             : every_nth(i, o.gba_every, 3)  ? ((i / o.gba_every) % 2 == 0 ? Kind::gba_maf : Kind::gba_saef)
+                                             : Kind::maf;
     d.state_dir = work + "/devices/" + name;
     d.coap = !is_gba(d.kind) && o.coap_every != 0 && of_kind[static_cast<std::size_t>(d.kind)]++ % o.coap_every == 0;
     if (is_gba(d.kind)) {
@@ -606,10 +613,13 @@ void add_demo_command(CLI::App& app, Context& ctx) {
                   "Keep device state files, PKI and server log here (default: a temp dir, removed, and the "
                   "devices hold their state in memory)");
   cmd->add_flag("--keep", o.keep, "Keep the temporary work dir (devices then write state files too)");
-  cmd->add_option("--kpsa-every", o.kpsa_every, "One device in N uses the Kpsa framework (0: none)");
-  cmd->add_option("--cert-every", o.cert_every, "One device in N uses certificates (0: none)");
+  cmd->add_option("--kpsa-every", o.kpsa_every,
+                  "One device in N uses the Kpsa framework (default 10; 1: all; 0: none). A device two kinds "
+                  "pick is a certificate device first, then a Kpsa one, then a GBA one");
+  cmd->add_option("--cert-every", o.cert_every, "One device in N uses certificates (default 10; 0: none)");
   cmd->add_option("--gba-every", o.gba_every,
-                  "One device in N bootstraps by GBA, alternately for the MAF and for Entity B (0: none)");
+                  "One device in N bootstraps by GBA, alternately for the MAF and for Entity B (default 10; "
+                  "0: none)");
   cmd->add_option("--coap-every", o.coap_every,
                   "One device in N of each Kpm, Kpsa and certificate kind enrols, registers and associates over "
                   "CoAP/DTLS (TS-0008, coaps://) instead of HTTP/TLS (0: none; GBA devices use HTTP/TLS)");

@@ -81,6 +81,23 @@ def memory_run():
     check(not reports, f"memory demo has sanitizer reports: {reports[:3]}")
 
 
+def one_kind_runs():
+    """--<kind>-every 1 makes every device that kind (the others 0)."""
+    n = 4
+    for flag, kinds in (("--kpsa-every", {"kpsa"}), ("--gba-every", {"gba_maf", "gba_saef"}),
+                        ("--cert-every", {"cert"})):
+        args = {"--kpsa-every": "0", "--cert-every": "0", "--gba-every": "0", "--coap-every": "0", flag: "1"}
+        cmd = [M2MSEC, "demo", "--devices", str(n), "--threads", "2", "--json"]
+        for k, v in args.items():
+            cmd += [k, v]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        check(p.returncode == 0, f"demo {flag} 1: exit {p.returncode}: {p.stderr[-500:]}")
+        if p.returncode != 0:
+            continue
+        fw = json.loads(p.stdout.strip().splitlines()[-1])["frameworks"]
+        check(sum(fw[k] for k in kinds) == n and sum(fw.values()) == n, f"demo {flag} 1: frameworks {fw}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = os.path.join(tmp, "demo")
@@ -125,6 +142,7 @@ def main():
             reports = proc_watch.sanitizer_reports(text)
             check(not reports, f"{name} has sanitizer reports: {reports[:3]}")
         memory_run()
+        one_kind_runs()
     print(f"demo_logs_test: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
