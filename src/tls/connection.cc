@@ -241,13 +241,16 @@ void Connection::set_datagram_peer(const sockaddr_storage& peer) {
 // DTLS handshake's socket to the server (ServerShared::stray), which
 // answers them as its listener would: the kernel may queue other clients'
 // datagrams on this socket around the moment it was connected (see
-// accept_dtls in server.cc). They come before anything from the peer,
-// which sends nothing until the server's first flight; looking at every
-// step of the handshake also catches one queued a moment late. The
-// handshake then reads only its peer's datagrams.
+// accept_dtls in server.cc). It runs before each read of the handshake's
+// SSL (watch_reads): a stray is mostly queued before anything from the
+// peer, but one whose sender's kernel chose the socket just before the
+// connect, and was delayed, can come after the peer's first datagrams,
+// and a look only at the start of each step would leave it to the SSL,
+// which would take it for its peer's and drop it. The handshake then
+// reads only its peer's datagrams.
 void Connection::pass_on_strays() {
   const int fd = socket_.native_handle();
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 32; ++i) {
     auto head = peek_datagram(fd);
     if (!head || same_endpoint(head->from, *datagram_peer_)) return;
     auto datagram = take_datagram(fd, head->size);
@@ -263,11 +266,17 @@ void Connection::pass_on_strays() {
 // address, which the kernel delivers to this socket, not to the listener,
 // and OpenSSL drops (its epoch is not the session's). pass_on_new_hello
 // hands it on. Looking at what is read anyway costs no system call. The
-// same callback keeps the retransmission deadline from the BIO
-// (keep_receive_timeout), which this non-blocking socket does not need.
+// same callback runs pass_on_strays before each read of the handshake, and
+// keeps the retransmission deadline from the BIO (keep_receive_timeout),
+// which this non-blocking socket does not need.
 long Connection::watch_reads(BIO* bio, int oper, const char* data, std::size_t, int cmd, long, int ret,
                              std::size_t* processed) {
   if (skips_receive_timeout(oper, cmd)) return 0;  // see keep_receive_timeout
+  if (oper == BIO_CB_READ) {  // before the read: during the handshake, strays first
+    auto* self = reinterpret_cast<Connection*>(BIO_get_callback_arg(bio));
+    if (self != nullptr && self->phase_ == Phase::handshaking && self->shared_->stray) self->pass_on_strays();
+    return ret;
+  }
   if (oper != (BIO_CB_READ | BIO_CB_RETURN) || ret <= 0 || data == nullptr || processed == nullptr) return ret;
   auto* self = reinterpret_cast<Connection*>(BIO_get_callback_arg(bio));
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(data);
@@ -322,7 +331,6 @@ void Connection::give_way(std::move_only_function<void()> then) {
 
 void Connection::pump() {
   if (phase_ == Phase::closed) return;
-  if (phase_ == Phase::handshaking && datagram_peer_ && shared_->stray) pass_on_strays();
   want_read_ = false;
   want_write_ = false;
   if (phase_ == Phase::handshaking && !pump_handshake()) {

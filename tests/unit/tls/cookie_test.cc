@@ -13,11 +13,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <linux/sock_diag.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <openssl/bio.h>
@@ -276,6 +278,65 @@ TEST(DtlsCookie, ACookieHelloThatLandsOnANewPeerSocketGetsItsConnection) {
   ASSERT_TRUE(stray_into_new_socket(h, stray, stray.next_flight()))
       << "the stray hello did not reach the new socket: the test proves nothing";
   EXPECT_EQ(handshake_type(stray.receive()), kServerHello);
+}
+
+// queued_bytes is the memory a socket's receive queue holds (SO_MEMINFO).
+std::uint32_t queued_bytes(int fd) {
+  std::uint32_t info[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0) return 0;
+  return info[SK_MEMINFO_RMEM_ALLOC];
+}
+
+// A stray can also come after the peer's own datagrams: its sender's
+// kernel chose the new socket just before the connect, and the datagram
+// was queued later. Here the peer's retransmitted ClientHello and then a
+// stray hello land on the new socket, in that order. The handshake's SSL
+// reads the first; the stray behind it must still go to the listener,
+// not to the SSL (Connection::pass_on_strays runs before every read).
+struct Behind {
+  static inline Client* peer = nullptr;
+  static inline Client* stray = nullptr;
+  static inline std::uint16_t port = 0;
+  static inline std::vector<std::uint8_t> peer_datagram, stray_hello;
+  static inline std::atomic<bool> sent{false};
+  static inline std::atomic<bool> landed{false};
+  static void on_bound(int fd) {
+    if (sent.exchange(true)) return;
+    peer->send_to(port, peer_datagram);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return;
+    const std::uint32_t one = queued_bytes(fd);
+    stray->send_to(port, stray_hello);
+    for (int i = 0; i < 500 && queued_bytes(fd) == one; ++i) std::this_thread::sleep_for(1ms);
+    landed = queued_bytes(fd) > one;
+  }
+};
+
+TEST(DtlsCookie, AStrayBehindThePeersDatagramIsAnswered) {
+  Harness h(dtls_server(nullptr));
+  auto open = psk_client(Transport::dtls, h.port(), "dev1", 1);  // a connected socket in the group
+  ASSERT_TRUE(open.has_value()) << open.error().message();
+  Client peer, stray;
+  peer.send_to(h.port(), peer.next_flight());
+  ASSERT_EQ(handshake_type(peer.receive()), kHelloVerifyRequest);
+  const auto with_cookie = peer.next_flight();
+  Behind::peer = &peer;
+  Behind::stray = &stray;
+  Behind::port = h.port();
+  Behind::peer_datagram = with_cookie;  // as the peer's retransmission
+  Behind::stray_hello = stray.next_flight();
+  Behind::sent = false;
+  Behind::landed = false;
+  detail::peer_socket_bound_hook = &Behind::on_bound;
+  peer.send_to(h.port(), with_cookie);  // the listener accepts: a new socket, and the hook
+  const bool done = peer.handshake(h.port());
+  detail::peer_socket_bound_hook = nullptr;
+  ASSERT_TRUE(Behind::sent && Behind::landed)
+      << "the two datagrams did not both reach the new socket: the test proves nothing";
+  EXPECT_TRUE(done);
+  EXPECT_EQ(handshake_type(stray.receive()), kHelloVerifyRequest);
+  expect_echo(*open);
 }
 
 // RFC 6347 4.2.8: a ClientHello from the address and port of an
