@@ -27,6 +27,7 @@
 #include "m2msec/core/encoding.h"
 #include "m2msec/tls/client.h"
 #include "m2msec/tls/server.h"
+#include "../unit/joined_threads.h"
 
 using namespace m2msec;
 using namespace m2msec::tls;
@@ -106,16 +107,17 @@ int main(int argc, char** argv) {
 
   ServerAuthority auth;
   auth.fqdn = get("--fqdn", "mef.example.com");
+  m2msec::testing::JoinedThreads lookups;  // joined before the server stops: "done" holds a connection
   if (psk) {
     auto table = std::make_shared<std::map<std::string, SecretBytes>>();
     table->emplace(get("--psk-identity"), psk->clone());
-    auth.psk_lookup = [table](const PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
-      std::thread([table, id = req.identity, done = std::move(done)] {
+    auth.psk_lookup = [table, &lookups](const PskRequest& req, std::function<void(Result<SecretBytes>)> done) {
+      lookups.start([table, id = req.identity, done = std::move(done)] {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         auto it = table->find(id);
         if (it == table->end()) return done(fail(Errc::unknown_psk_identity, id));
         done(it->second.clone());
-      }).detach();
+      });
     };
   }
   if (!get("--cert").empty()) {
@@ -175,6 +177,7 @@ int main(int argc, char** argv) {
   cv.wait_for(lock, std::chrono::seconds(30), [&] { return sessions >= count; });
   lock.unlock();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the echo finish
+  lookups.join();
   (*server)->stop();
   return sessions >= count ? 0 : 1;
 }
