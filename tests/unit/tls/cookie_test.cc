@@ -124,21 +124,19 @@ class Client {
   }
   // receive returns the next datagram (empty after 5 s) and hands it to
   // the client's handshake.
-  std::vector<std::uint8_t> receive() {
-    pollfd p{udp_, POLLIN, 0};
-    if (::poll(&p, 1, 5000) != 1) return {};
-    std::vector<std::uint8_t> d(2048);
-    const ssize_t n = ::recv(udp_, d.data(), d.size(), 0);
-    if (n <= 0) return {};
-    d.resize(static_cast<std::size_t>(n));
-    BIO_write(in_, d.data(), static_cast<int>(d.size()));
-    return d;
-  }
-
+  std::vector<std::uint8_t> receive() { return receive_where([](const auto&) { return true; }); }
   // receive_handshake is receive() for the next handshake datagram: others
   // before it (an ended session's alert, which a memory BIO would join to
   // the next datagram into one packet) are left out.
   std::vector<std::uint8_t> receive_handshake() {
+    return receive_where([](const std::vector<std::uint8_t>& d) { return d[0] == 22; });
+  }
+
+ private:
+  // receive_where returns the first of the next few datagrams that |wanted|
+  // (empty after 5 s without one), handed to the client's handshake.
+  template <typename Pred>
+  std::vector<std::uint8_t> receive_where(Pred wanted) {
     for (int i = 0; i < 4; ++i) {
       pollfd p{udp_, POLLIN, 0};
       if (::poll(&p, 1, 5000) != 1) return {};
@@ -146,14 +144,13 @@ class Client {
       const ssize_t n = ::recv(udp_, d.data(), d.size(), 0);
       if (n <= 0) return {};
       d.resize(static_cast<std::size_t>(n));
-      if (d[0] != 22) continue;
+      if (!wanted(d)) continue;
       BIO_write(in_, d.data(), static_cast<int>(d.size()));
       return d;
     }
     return {};
   }
 
- private:
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   BIO* in_ = nullptr;
