@@ -166,11 +166,14 @@ long keep_receive_timeout(BIO*, int oper, const char*, std::size_t, int cmd, lon
 
 bool starts_first_client_hello(const std::uint8_t* d, std::size_t size) {
   if (!starts_client_hello(d, size)) return false;
-  // The handshake header (12 bytes from 13) gives the fragment's offset
-  // (bytes 19-21); the body, from 25, holds client_version (2), random
-  // (32), session_id (a length byte at 59, then the id) and the cookie
-  // (a length byte, then the cookie).
-  if (d[19] != 0 || d[20] != 0 || d[21] != 0 || size <= 59) return false;
+  // The handshake header (12 bytes from 13) gives the message's length
+  // (bytes 14-16), the fragment's offset (19-21) and the fragment's length
+  // (22-24): a whole message starts at 0 and is as long as the message.
+  // The body, from 25, holds client_version (2), random (32), session_id
+  // (a length byte at 59, then the id) and the cookie (a length byte, then
+  // the cookie).
+  if (size <= 59 || d[19] != 0 || d[20] != 0 || d[21] != 0) return false;
+  if (d[14] != d[22] || d[15] != d[23] || d[16] != d[24]) return false;
   const std::size_t cookie_at = 60 + std::size_t{d[59]};
   return size > cookie_at && d[cookie_at] == 0;
 }

@@ -413,6 +413,9 @@ TEST(DtlsCookie, OnlyAFirstClientHelloIsHandedOnFromAnEndingSession) {
   auto fragment = hello;
   fragment[21] = 1;  // a fragment offset
   EXPECT_FALSE(detail::starts_first_client_hello(fragment.data(), fragment.size()));
+  fragment = hello;
+  fragment[24] ^= 1;  // a fragment length other than the message's
+  EXPECT_FALSE(detail::starts_first_client_hello(fragment.data(), fragment.size()));
   for (std::size_t n : {std::size_t{0}, std::size_t{14}, std::size_t{59}, std::size_t{60}}) {
     EXPECT_FALSE(detail::starts_first_client_hello(hello.data(), n)) << n;
   }
