@@ -167,11 +167,11 @@ TEST(TlsNegative, IdleTimeoutClosesSession) {
   Harness h(std::move(o));
   auto c = psk_client(Transport::tls, h.port(), "dev1", 1);
   ASSERT_TRUE(c.has_value());
-  const auto t0 = std::chrono::steady_clock::now();
+  // The server closes it at 300 ms; the client's own 3 s deadline would
+  // fail the read with Errc::timeout instead.
   auto r = c->read(10, 3s);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), Errc::connection_closed);
+  EXPECT_EQ(r.error().code(), Errc::connection_closed) << r.error().message();
   for (int i = 0; i < 100 && h.read_errors().empty(); ++i) std::this_thread::sleep_for(10ms);
   const auto errs = h.read_errors();
   ASSERT_EQ(errs.size(), 1u);
