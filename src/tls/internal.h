@@ -188,8 +188,8 @@ bool starts_client_hello(const std::uint8_t* datagram, std::size_t size);
 // a non-blocking socket, keeps DTLS from handing the BIO its retransmission
 // deadline (BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT; skips_receive_timeout says
 // whether a BIO operation is that one). Told it, OpenSSL's datagram BIO
-// sets SO_RCVTIMEO before and after every read (getsockopt and two
-// setsockopt calls) so that a blocking read would wake for it; here
+// sets SO_RCVTIMEO before and after every read while the timer runs (the
+// handshake; getsockopt and two setsockopt calls) so that a blocking read would wake for it; here
 // nothing blocks in a read, and the caller's poll or timer already keeps
 // that deadline (DTLSv1_get_timeout, DTLSv1_handle_timeout).
 bool skips_receive_timeout(int oper, int cmd);
