@@ -237,6 +237,24 @@ void Connection::set_datagram_peer(const sockaddr_storage& peer) {
   BIO_set_callback_ex(rbio, &Connection::watch_reads);
 }
 
+namespace {
+
+// take_queued takes at most |max| datagrams off the head of the UDP socket
+// |fd|'s queue, as long as |wanted| says so of the next one, and gives each
+// to |give| with its sender.
+template <typename Wanted, typename Give>
+void take_queued(int fd, int max, Wanted wanted, Give give) {
+  for (int i = 0; i < max; ++i) {
+    auto head = peek_datagram(fd);
+    if (!head || !wanted(*head)) return;
+    auto datagram = take_datagram(fd, head->size);
+    if (!datagram) return;
+    give(std::move(*datagram), head->from);
+  }
+}
+
+}  // namespace
+
 // pass_on_strays hands the datagrams from other addresses at the head of a
 // DTLS handshake's socket to the server (ServerShared::stray), which
 // answers them as its listener would: the kernel may queue other clients'
@@ -249,14 +267,9 @@ void Connection::set_datagram_peer(const sockaddr_storage& peer) {
 // which would take it for its peer's and drop it. The handshake then
 // reads only its peer's datagrams.
 void Connection::pass_on_strays() {
-  const int fd = socket_.native_handle();
-  for (int i = 0; i < 32; ++i) {
-    auto head = peek_datagram(fd);
-    if (!head || same_endpoint(head->from, *datagram_peer_)) return;
-    auto datagram = take_datagram(fd, head->size);
-    if (!datagram) return;
-    shared_->stray(std::move(*datagram), head->from, {});
-  }
+  take_queued(
+      socket_.native_handle(), 32, [this](const DatagramHead& h) { return !same_endpoint(h.from, *datagram_peer_); },
+      [this](ByteVector d, const sockaddr_storage& from) { shared_->stray(std::move(d), from, {}); });
 }
 
 // watch_reads sees every datagram the session's SSL reads from its socket
@@ -308,16 +321,11 @@ void Connection::pass_on_new_hello() {
 // is one recv() that finds nothing.
 void Connection::pass_on_queued_hellos() {
   if (!datagram_peer_ || !shared_->stray || !socket_.is_open()) return;
-  const int fd = socket_.native_handle();
-  for (int i = 0; i < 16; ++i) {
-    auto head = peek_datagram(fd);
-    if (!head) return;
-    auto datagram = take_datagram(fd, head->size);
-    if (!datagram) return;
-    if (starts_first_client_hello(datagram->data(), datagram->size())) {
-      shared_->stray(std::move(*datagram), head->from, {});
-    }
-  }
+  take_queued(
+      socket_.native_handle(), 16, [](const DatagramHead&) { return true; },
+      [this](ByteVector d, const sockaddr_storage& from) {
+        if (starts_first_client_hello(d.data(), d.size())) shared_->stray(std::move(d), from, {});
+      });
 }
 
 void Connection::give_way(std::move_only_function<void()> then) {

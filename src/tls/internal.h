@@ -189,9 +189,10 @@ bool starts_client_hello(const std::uint8_t* datagram, std::size_t size);
 // deadline (BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT; skips_receive_timeout says
 // whether a BIO operation is that one). Told it, OpenSSL's datagram BIO
 // sets SO_RCVTIMEO before and after every read while the timer runs (the
-// handshake; getsockopt and two setsockopt calls) so that a blocking read would wake for it; here
-// nothing blocks in a read, and the caller's poll or timer already keeps
-// that deadline (DTLSv1_get_timeout, DTLSv1_handle_timeout).
+// handshake; a getsockopt and two setsockopt calls) so that a blocking
+// read would wake for it; here nothing blocks in a read, and the caller's
+// poll or timer already keeps that deadline (DTLSv1_get_timeout,
+// DTLSv1_handle_timeout).
 bool skips_receive_timeout(int oper, int cmd);
 long keep_receive_timeout(BIO* bio, int oper, const char* argp, std::size_t len, int cmd, long argl, int ret,
                           std::size_t* processed);
