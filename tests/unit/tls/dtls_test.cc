@@ -2,11 +2,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <future>
+#include <thread>
 #include <vector>
 
+#include <openssl/bio.h>
+
+#include "internal.h"
 #include "tls_harness.h"
 
 namespace m2msec::tls::test {
@@ -127,6 +132,56 @@ TEST(Dtls, ClientTimesOutAgainstSilentPeer) {
   int hellos = 0;
   while (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0) ++hellos;
   EXPECT_GE(hellos, 2);  // the ClientHello was retransmitted
+  ::close(fd);
+}
+
+// keep_receive_timeout keeps DTLS's retransmission deadline
+// (BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT) from a datagram BIO and lets the BIO's
+// other controls through. Told the deadline, OpenSSL's datagram BIO sets
+// SO_RCVTIMEO to the time left for the length of each read (a getsockopt
+// and two setsockopt calls); seen from another thread while a read waits,
+// the socket's receive timeout must stay unset. (That the client still
+// retransmits on its own timer: ClientTimesOutAgainstSilentPeer.)
+TEST(Dtls, TheDatagramBioIsNotToldTheRetransmissionDeadline) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);  // blocking: the read waits
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  BIO* bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+  ASSERT_NE(bio, nullptr);
+  BIO_set_callback_ex(bio, &detail::keep_receive_timeout);
+  EXPECT_EQ(BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_MTU, 1200, nullptr), 1200);  // others go through
+  EXPECT_EQ(BIO_ctrl(bio, BIO_CTRL_DGRAM_GET_MTU, 0, nullptr), 1200);
+  timeval deadline{};
+  ::gettimeofday(&deadline, nullptr);
+  deadline.tv_sec += 30;
+  EXPECT_EQ(BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT, 0, &deadline), 0);  // refused
+  auto read = std::async(std::launch::async, [bio] {
+    char buf[64];
+    return BIO_read(bio, buf, sizeof buf);
+  });
+  auto receive_timeout = [fd] {
+    timeval tv{};
+    socklen_t n = sizeof tv;
+    ::getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &n);
+    return tv.tv_sec * 1000000L + tv.tv_usec;
+  };
+  // Told the deadline, the BIO would set about 30 s as soon as the read
+  // starts; look for a while, then let the read end.
+  long seen = 0;
+  for (int i = 0; i < 200 && seen == 0; ++i) {
+    seen = receive_timeout();
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(seen, 0) << "SO_RCVTIMEO was set to " << seen << " us during the read";
+  const int out = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ::sendto(out, "x", 1, 0, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+  EXPECT_EQ(read.get(), 1);
+  ::close(out);
+  BIO_free(bio);
   ::close(fd);
 }
 
