@@ -17,6 +17,22 @@
 namespace m2msec::tls::test {
 namespace {
 
+// bound_udp_socket returns a blocking UDP socket bound to a loopback port,
+// its address in |sin|; -1 on failure.
+int bound_udp_socket(sockaddr_in& sin) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sin = {};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sin;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 TEST(Dtls, PskHandshakeExportAndEcho) {
   Harness h(psk_server_options(Transport::dtls, {{"dev1", 1}}));
   expect_serving(h, Transport::dtls, 0);
@@ -112,13 +128,9 @@ TEST(Dtls, SuitesOutsideProfile) {
 }
 
 TEST(Dtls, ClientTimesOutAgainstSilentPeer) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
-  socklen_t len = sizeof sin;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  const int fd = bound_udp_socket(sin);
+  ASSERT_GE(fd, 0);
   ClientOptions c;
   c.transport = Transport::dtls;
   c.port = ntohs(sin.sin_port);
@@ -143,13 +155,9 @@ TEST(Dtls, ClientTimesOutAgainstSilentPeer) {
 // the socket's receive timeout must stay unset. (That the client still
 // retransmits on its own timer: ClientTimesOutAgainstSilentPeer.)
 TEST(Dtls, TheDatagramBioIsNotToldTheRetransmissionDeadline) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);  // blocking: the read waits
   sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
-  socklen_t len = sizeof sin;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  const int fd = bound_udp_socket(sin);  // blocking: the read waits
+  ASSERT_GE(fd, 0);
   BIO* bio = BIO_new_dgram(fd, BIO_NOCLOSE);
   ASSERT_NE(bio, nullptr);
   BIO_set_callback_ex(bio, &detail::keep_receive_timeout);
