@@ -249,6 +249,29 @@ Status use_certificate(SSL_CTX* ctx, const CertificateKey& cert) {
   return {};
 }
 
+// kChainFlags: build the chain a certificate is sent with from the
+// store, without the self-signed root, keeping what was found when the
+// path does not verify (the peer judges it).
+constexpr int kChainFlags =
+    SSL_BUILD_CHAIN_FLAG_NO_ROOT | SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR | SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR;
+
+bool has_chain(const CertificateKey& cert) { return cert.chain && sk_X509_num(cert.chain.get()) > 0; }
+
+// settle_chain fixes, once, the chain |ctx| sends with its certificate:
+// the certificate file's intermediates as given or, when the file has
+// none, the intermediates the context's store holds for it, never the
+// root (RFC 5246 7.4.2: the peer must already hold it). Otherwise OpenSSL
+// would build the chain from the store at every handshake (a path
+// validation, with a signature check when the issuer is there) and send
+// the root too, which the peer then decodes for nothing (a certificate
+// decode costs more than a P-256 signature check in OpenSSL 3.0). A
+// failure (a chain certificate below the security level) leaves the
+// chain to OpenSSL, which refuses it at the handshake as before.
+void settle_chain(SSL_CTX* ctx, const CertificateKey& cert) {
+  if (has_chain(cert)) return;
+  if (SSL_CTX_build_cert_chain(ctx, kChainFlags) <= 0) ERR_clear_error();
+}
+
 void use_trust(SSL_CTX* ctx, const TrustAnchors& trust) {
   X509_STORE_up_ref(trust.store.get());
   SSL_CTX_set_cert_store(ctx, trust.store.get());  // takes the reference
@@ -314,6 +337,7 @@ Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOpti
       entry->verify_mode = SSL_VERIFY_PEER;
       if (a.client_auth == ClientAuth::required) entry->verify_mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     }
+    if (a.certificate) settle_chain(entry->ctx.get(), *a.certificate);  // with the store set
     entry->ciphers = cipher_list(options.ciphers, options.transport, bool(a.psk_lookup), bool(a.certificate));
     if (entry->ciphers.empty()) return fail(Errc::invalid_argument, "authority " + a.fqdn + " has no credentials");
     if (Status s = check_cipher_list(entry->ctx.get(), entry->ciphers); !s) return std::unexpected(s.error());
@@ -348,6 +372,9 @@ Status use_connection_certificate(SSL* ssl, const CertificateKey& cert) {
   if (SSL_check_private_key(ssl) != 1) {
     return fail(Errc::invalid_credentials, "key does not match certificate: " + ossl_error_string());
   }
+  // As settle_chain, for this connection: the intermediates the shared
+  // context's store holds, not the root.
+  if (!has_chain(cert) && SSL_build_cert_chain(ssl, kChainFlags) <= 0) ERR_clear_error();
   return {};
 }
 
@@ -366,6 +393,7 @@ Result<UniquePtr<SSL_CTX>> build_client_context(const ClientOptions& options) {
   }
   if (options.certificate) {
     if (Status s = use_certificate(ctx->get(), *options.certificate); !s) return std::unexpected(s.error());
+    settle_chain(ctx->get(), *options.certificate);
   }
   return std::move(*ctx);
 }

@@ -12,6 +12,9 @@
 #   untrusted.pem/key mef.example.com issued by a CA nobody trusts
 #   nodigsig.pem/key  mef.example.com, keyUsage without digitalSignature
 #   wildcard.pem/key  SAN dNSName *.example.com
+#   inter.pem/key     intermediate CA issued by ca
+#   mefint.pem/key    mef.example.com issued by inter (the file holds the leaf only)
+#   ca-inter.pem      ca.pem and inter.pem, one store for both
 set -euo pipefail
 dir=$1
 mkdir -p "$dir"
@@ -25,6 +28,18 @@ mkca() {  # name
   openssl req -new -x509 -key "$1.key" -sha256 -days 30 -subj "/CN=$1 test CA" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -out "$1.pem" 2>/dev/null
+  mkdir -p "$1.db"
+  : > "$1.db/index.txt"
+  echo 01 > "$1.db/serial"
+}
+
+mkint() {  # name parent: an intermediate CA signed by |parent|
+  key "$1"
+  openssl req -new -key "$1.key" -subj "/CN=$1 test CA" -out "$1.csr" 2>/dev/null
+  printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -set_serial 0x1001 -days 30 -sha256 \
+    -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+  rm -f "$1.csr" "$1.ext"
   mkdir -p "$1.db"
   : > "$1.db/index.txt"
   echo 01 > "$1.db/serial"
@@ -71,3 +86,6 @@ leaf wrongsan ca "DNS:other.example.com" digitalSignature
 leaf untrusted rogue "DNS:mef.example.com" digitalSignature
 leaf nodigsig ca "DNS:mef.example.com" keyAgreement
 leaf wildcard ca "DNS:*.example.com" digitalSignature
+mkint inter ca
+leaf mefint inter "DNS:mef.example.com" digitalSignature
+cat ca.pem inter.pem > ca-inter.pem

@@ -1,0 +1,187 @@
+// The chain each side sends with its certificate: the certificate file's
+// intermediates, or those the context's store holds for it, and never the
+// self-signed root (RFC 5246 7.4.2: the peer must hold it already). What
+// was sent is read by a plain OpenSSL peer (SSL_get_peer_cert_chain), not
+// by our code.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <future>
+
+#include "tls_harness.h"
+
+namespace m2msec::tls::test {
+namespace {
+
+// common_names lists the CN of each certificate of |chain|, in order.
+std::vector<std::string> common_names(STACK_OF(X509) * chain) {
+  std::vector<std::string> out;
+  for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+    char cn[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(sk_X509_value(chain, i)), NID_commonName, cn, sizeof cn);
+    out.emplace_back(cn);
+  }
+  return out;
+}
+
+// plain_context: a plain OpenSSL TLS 1.2 context with the certificate
+// suites that verifies its peer against <pki>/ca.pem.
+UniquePtr<SSL_CTX> plain_context(bool server) {
+  UniquePtr<SSL_CTX> ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(ctx.get(), "ECDHE-ECDSA-AES128-SHA256");
+  SSL_CTX_load_verify_locations(ctx.get(), pki_file("ca.pem").c_str(), nullptr);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nullptr);
+  return ctx;
+}
+
+// sent_by_server handshakes with |port| as a plain OpenSSL client (no
+// certificate of its own) and returns the certificates the server sent,
+// leaf first, by CN; empty if the handshake or the path validation failed.
+std::vector<std::string> sent_by_server(std::uint16_t port) {
+  auto ctx = plain_context(false);
+  const int fd = raw_tcp_connect(port);
+  UniquePtr<SSL> ssl(SSL_new(ctx.get()));
+  SSL_set_fd(ssl.get(), fd);
+  SSL_set_tlsext_host_name(ssl.get(), kMef);
+  std::vector<std::string> out;
+  if (SSL_connect(ssl.get()) == 1 && SSL_get_verify_result(ssl.get()) == X509_V_OK) {
+    out = common_names(SSL_get_peer_cert_chain(ssl.get()));  // on a client: the leaf too
+    SSL_shutdown(ssl.get());
+  }
+  ERR_clear_error();
+  ssl.reset();
+  raw_close(fd);
+  return out;
+}
+
+// PlainServer accepts one TLS connection as a plain OpenSSL server (the
+// test PKI's mef certificate, a client certificate required) and records
+// what the client sent with its certificate.
+class PlainServer {
+ public:
+  PlainServer() : ctx_(plain_context(true)) {
+    SSL_CTX_use_certificate_file(ctx_.get(), pki_file("mef.pem").c_str(), SSL_FILETYPE_PEM);
+    SSL_CTX_use_PrivateKey_file(ctx_.get(), pki_file("mef.key").c_str(), SSL_FILETYPE_PEM);
+    lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sin;
+    if (::bind(lfd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || ::listen(lfd_, 4) != 0 ||
+        ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+      ADD_FAILURE() << "cannot listen";
+    }
+    port_ = ntohs(sin.sin_port);
+    threads_.start([this] { result_.set_value(accept_one()); });
+  }
+  ~PlainServer() {
+    ::shutdown(lfd_, SHUT_RDWR);  // ends an accept that nobody answered
+    threads_.join();
+    ::close(lfd_);
+  }
+  std::uint16_t port() const { return port_; }
+
+  // chain waits for the connection and returns the certificates the
+  // client sent after its own, by CN (on a server, SSL_get_peer_cert_chain
+  // leaves the peer's certificate out); nullopt if there was no verified
+  // client certificate.
+  std::optional<std::vector<std::string>> chain() {
+    auto f = result_.get_future();
+    if (f.wait_for(10s) != std::future_status::ready) return std::nullopt;
+    return f.get();
+  }
+
+ private:
+  std::optional<std::vector<std::string>> accept_one() {
+    const int fd = ::accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    UniquePtr<SSL> ssl(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl.get(), fd);
+    std::optional<std::vector<std::string>> out;
+    if (SSL_accept(ssl.get()) == 1 && SSL_get_verify_result(ssl.get()) == X509_V_OK) {
+      out = common_names(SSL_get_peer_cert_chain(ssl.get()));
+      SSL_shutdown(ssl.get());
+    }
+    ERR_clear_error();
+    ssl.reset();
+    ::close(fd);
+    return out;
+  }
+
+  UniquePtr<SSL_CTX> ctx_;
+  int lfd_ = -1;
+  std::uint16_t port_ = 0;
+  std::promise<std::optional<std::vector<std::string>>> result_;
+  testing::JoinedThreads threads_;
+};
+
+// mef_authority: the MEF's set-up, its certificate issued by a CA that
+// is also in the store it checks its clients against.
+ServerOptions mef_authority(const std::string& certificate, const std::string& client_trust) {
+  ServerOptions o;
+  ServerAuthority a;
+  a.fqdn = kMef;
+  a.certificate = cert(certificate);
+  a.client_auth = ClientAuth::optional;
+  a.client_trust = trust(client_trust);
+  o.authorities.push_back(std::move(a));
+  return o;
+}
+
+TEST(TlsChain, TheServerDoesNotSendTheRoot) {
+  Harness h(mef_authority("mef", "ca"));
+  EXPECT_EQ(sent_by_server(h.port()), std::vector<std::string>{"mef"});
+}
+
+// A certificate file holding the leaf alone, whose intermediate is in the
+// server's store: the intermediate is sent (the client trusts the root
+// only), the root is not.
+TEST(TlsChain, TheServerSendsTheIntermediateItsStoreHolds) {
+  Harness h(mef_authority("mefint", "ca-inter"));
+  EXPECT_EQ(sent_by_server(h.port()), (std::vector<std::string>{"mefint", "inter test CA"}));
+}
+
+// Without the intermediate anywhere, only the leaf goes, and the client
+// cannot validate it.
+TEST(TlsChain, AnIntermediateNobodyHoldsIsNotInvented) {
+  Harness h(mef_authority("mefint", "ca"));
+  EXPECT_TRUE(sent_by_server(h.port()).empty());
+}
+
+// A client whose certificate comes from the CA it trusts servers with
+// sends its certificate alone, on a context of its own and on a shared
+// context with the certificate given per connection.
+TEST(TlsChain, TheClientDoesNotSendTheRoot) {
+  ClientOptions shared_options;
+  shared_options.trust = trust();
+  auto shared = ClientContext::create(shared_options);
+  ASSERT_TRUE(shared.has_value()) << shared.error().message();
+  for (const bool per_connection : {false, true}) {
+    PlainServer server;
+    ClientOptions o;
+    o.port = server.port();
+    o.sni = kMef;
+    o.certificate = cert("ae");
+    o.timeout = 5s;
+    if (per_connection) {
+      o.context = *shared;
+    } else {
+      o.trust = trust();
+    }
+    auto c = TlsClient::connect(std::move(o));
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    auto sent = server.chain();
+    ASSERT_TRUE(sent.has_value()) << "per_connection " << per_connection;
+    EXPECT_TRUE(sent->empty()) << "per_connection " << per_connection << ": sent " << sent->size();
+  }
+}
+
+}  // namespace
+}  // namespace m2msec::tls::test
