@@ -5,6 +5,7 @@
 // by our code.
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -29,6 +30,13 @@ std::vector<std::string> common_names(STACK_OF(X509) * chain) {
   return out;
 }
 
+// bounded makes a blocking read on |fd| give up after 10 s, so that a
+// peer that never answers fails the test instead of hanging it.
+void bounded(int fd) {
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
 // plain_context: a plain OpenSSL TLS 1.2 context with the certificate
 // suites that verifies its peer against <pki>/ca.pem.
 UniquePtr<SSL_CTX> plain_context(bool server) {
@@ -47,6 +55,7 @@ UniquePtr<SSL_CTX> plain_context(bool server) {
 std::vector<std::string> sent_by_server(std::uint16_t port) {
   auto ctx = plain_context(false);
   const int fd = raw_tcp_connect(port);
+  bounded(fd);
   UniquePtr<SSL> ssl(SSL_new(ctx.get()));
   SSL_set_fd(ssl.get(), fd);
   SSL_set_tlsext_host_name(ssl.get(), kMef);
@@ -102,6 +111,7 @@ class PlainServer {
   std::optional<std::vector<std::string>> accept_one() {
     const int fd = ::accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return std::nullopt;
+    bounded(fd);
     UniquePtr<SSL> ssl(SSL_new(ctx_.get()));
     SSL_set_fd(ssl.get(), fd);
     std::optional<std::vector<std::string>> out;
