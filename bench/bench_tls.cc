@@ -4,8 +4,17 @@
 // N sequential handshakes over loopback; the parent is the server. Reports
 // handshakes/s and server CPU (user+sys of the server process) per
 // handshake, and the ratio m2msec/bare (target >= 0.8x for PSK). MODE
-// (TLS-PSK, TLS-cert, DTLS-PSK or DTLS-cert) runs that mode alone, e.g.
-// under a profiler.
+// (TLS-PSK, TLS-cert, DTLS-PSK, DTLS-cert, TLS-mutual or DTLS-mutual) runs
+// that mode alone, e.g. under a profiler.
+//
+// The mutual modes are the MEF's and Entity B's certificate set-up: the
+// client presents a certificate, and the server checks it against a store
+// that also holds the server's own CA. Both servers send their chain
+// without the root, built once (m2msec does; the bare server calls
+// SSL_CTX_build_cert_chain). A third row runs the bare server as OpenSSL
+// is left by default, rebuilding its chain from that store at every
+// handshake and sending the root: what m2msec did before (JSON
+// "bare_default_chain_*").
 //
 //   cmake --preset release && cmake --build --preset release --target bench_tls
 //   build/release/bench/bench_tls [N [MODE]]
@@ -54,6 +63,7 @@ struct Mode {
   Transport transport;
   bool psk;
   const char* suite;
+  bool mutual = false;  // the client presents a certificate, the server requires one
 };
 
 // run_client is the child: waits for the port, does |n| handshakes with
@@ -62,6 +72,7 @@ struct Mode {
   std::uint16_t port = 0;
   if (read(pipe_fd, &port, sizeof port) != sizeof port) _exit(3);
   auto trust = m.psk ? nullptr : load_trust_anchors(g_pki + "/ca.pem").value();
+  auto mine = m.mutual ? load_certificate_key(g_pki + "/ae.pem", g_pki + "/ae.key").value() : nullptr;
   for (int i = 0; i < n; ++i) {
     ClientOptions o;
     o.transport = m.transport;
@@ -69,6 +80,7 @@ struct Mode {
     o.sni = kSni;
     if (m.psk) o.psk = ClientPsk{kIdentity, bench_key()};
     o.trust = trust;
+    o.certificate = mine;
     auto c = TlsClient::connect(std::move(o));
     if (!c) {
       std::fprintf(stderr, "client: %s\n", c.error().message().c_str());
@@ -130,6 +142,10 @@ Measured ours(const Mode& m, int n) {
     } else {
       a.certificate = load_certificate_key(g_pki + "/mef.pem", g_pki + "/mef.key").value();
     }
+    if (m.mutual) {
+      a.client_trust = load_trust_anchors(g_pki + "/ca.pem").value();
+      a.client_auth = ClientAuth::required;
+    }
     o.authorities.push_back(std::move(a));
     o.on_session = [&done, &all_done, n](std::shared_ptr<Session> s) {
       auto ex = s->export_keying_material(kLabel, 48);
@@ -154,7 +170,9 @@ unsigned int bare_psk_cb(SSL*, const char* id, unsigned char* psk, unsigned int 
   return 32;
 }
 
-Measured bare(const Mode& m, int n) {
+// bare: |default_chain| leaves a mutual mode's chain to OpenSSL's default
+// (rebuilt from the verify store at every handshake, root included).
+Measured bare(const Mode& m, int n, bool default_chain = false) {
   const bool dtls = m.transport == Transport::dtls;
   SSL_CTX* ctx = SSL_CTX_new(dtls ? DTLS_server_method() : TLS_server_method());
   const int v = dtls ? DTLS1_2_VERSION : TLS1_2_VERSION;
@@ -169,6 +187,14 @@ Measured bare(const Mode& m, int n) {
   } else {
     SSL_CTX_use_certificate_file(ctx, (g_pki + "/mef.pem").c_str(), SSL_FILETYPE_PEM);
     SSL_CTX_use_PrivateKey_file(ctx, (g_pki + "/mef.key").c_str(), SSL_FILETYPE_PEM);
+  }
+  if (m.mutual) {
+    SSL_CTX_load_verify_locations(ctx, (g_pki + "/ca.pem").c_str(), nullptr);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    if (!default_chain) {
+      SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_NO_ROOT | SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR);
+      ERR_clear_error();
+    }
   }
   SSL_CTX_set_cookie_generate_cb(ctx, bench::bare_cookie_gen);
   SSL_CTX_set_cookie_verify_cb(ctx, bench::bare_cookie_verify);
@@ -223,10 +249,12 @@ int main(int argc, char** argv) {
       {"TLS-cert", Transport::tls, false, "ECDHE-ECDSA-AES128-SHA256"},
       {"DTLS-PSK", Transport::dtls, true, "PSK-AES128-CCM8"},
       {"DTLS-cert", Transport::dtls, false, "ECDHE-ECDSA-AES128-CCM8"},
+      {"TLS-mutual", Transport::tls, false, "ECDHE-ECDSA-AES128-SHA256", true},
+      {"DTLS-mutual", Transport::dtls, false, "ECDHE-ECDSA-AES128-CCM8", true},
   };
   if (n < 1 || (!only.empty() && std::none_of(std::begin(modes), std::end(modes),
                                                 [&](const Mode& m) { return only == m.name; }))) {
-    std::fprintf(stderr, "usage: bench_tls [N [TLS-PSK|TLS-cert|DTLS-PSK|DTLS-cert]]\n");
+    std::fprintf(stderr, "usage: bench_tls [N [TLS-PSK|TLS-cert|DTLS-PSK|DTLS-cert|TLS-mutual|DTLS-mutual]]\n");
     return 2;
   }
   char tmpl[] = "/tmp/m2msec-bench-XXXXXX";
@@ -248,9 +276,19 @@ int main(int argc, char** argv) {
     char entry[320];
     std::snprintf(entry, sizeof entry,
                   "%s\"%s\":{\"handshakes_per_s\":%.1f,\"bare_per_s\":%.1f,\"ratio\":%.3f,"
-                  "\"server_cpu_us\":%.1f,\"bare_server_cpu_us\":%.1f}",
+                  "\"server_cpu_us\":%.1f,\"bare_server_cpu_us\":%.1f",
                   first ? "" : ",", m.name, o.per_sec, b.per_sec, o.per_sec / b.per_sec, o.cpu_us, b.cpu_us);
     json += entry;
+    if (m.mutual) {
+      const Measured d = bare(m, n, true);
+      std::printf("| %s, bare with OpenSSL's default chain | %s | | %.0f | | | %.0f | |\n", m.name, m.suite, d.per_sec,
+                  d.cpu_us);
+      std::fflush(stdout);
+      std::snprintf(entry, sizeof entry, ",\"bare_default_chain_per_s\":%.1f,\"bare_default_chain_server_cpu_us\":%.1f",
+                    d.per_sec, d.cpu_us);
+      json += entry;
+    }
+    json += "}";
     first = false;
   }
   // The last line: the figures as one JSON object (docs/performance.md).
