@@ -272,6 +272,13 @@ void settle_chain(SSL_CTX* ctx, const CertificateKey& cert) {
   if (SSL_CTX_build_cert_chain(ctx, kChainFlags) <= 0) ERR_clear_error();
 }
 
+// settle_chain, for a certificate given to one connection on a shared
+// context: the intermediates that context's store holds, not the root.
+void settle_chain(SSL* ssl, const CertificateKey& cert) {
+  if (has_chain(cert)) return;
+  if (SSL_build_cert_chain(ssl, kChainFlags) <= 0) ERR_clear_error();
+}
+
 void use_trust(SSL_CTX* ctx, const TrustAnchors& trust) {
   X509_STORE_up_ref(trust.store.get());
   SSL_CTX_set_cert_store(ctx, trust.store.get());  // takes the reference
@@ -372,9 +379,7 @@ Status use_connection_certificate(SSL* ssl, const CertificateKey& cert) {
   if (SSL_check_private_key(ssl) != 1) {
     return fail(Errc::invalid_credentials, "key does not match certificate: " + ossl_error_string());
   }
-  // As settle_chain, for this connection: the intermediates the shared
-  // context's store holds, not the root.
-  if (!has_chain(cert) && SSL_build_cert_chain(ssl, kChainFlags) <= 0) ERR_clear_error();
+  settle_chain(ssl, cert);
   return {};
 }
 
