@@ -38,30 +38,38 @@ void bounded(int fd) {
 }
 
 // plain_context: a plain OpenSSL TLS 1.2 context with the certificate
-// suites that verifies its peer against <pki>/ca.pem.
+// suites that verifies its peer against <pki>/ca.pem (a server refuses a
+// client that fails; a client goes on and records the result).
 UniquePtr<SSL_CTX> plain_context(bool server) {
   UniquePtr<SSL_CTX> ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_cipher_list(ctx.get(), "ECDHE-ECDSA-AES128-SHA256");
   SSL_CTX_load_verify_locations(ctx.get(), pki_file("ca.pem").c_str(), nullptr);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nullptr);
+  SSL_CTX_set_verify(ctx.get(), server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_NONE, nullptr);
   return ctx;
 }
 
+// Sent is what a server sent with its certificate, leaf first, by CN, and
+// whether the client could validate it against <pki>/ca.pem.
+struct Sent {
+  std::vector<std::string> chain;  // empty if the handshake failed
+  bool verified = false;
+};
+
 // sent_by_server handshakes with |port| as a plain OpenSSL client (no
-// certificate of its own) and returns the certificates the server sent,
-// leaf first, by CN; empty if the handshake or the path validation failed.
-std::vector<std::string> sent_by_server(std::uint16_t port) {
+// certificate of its own) and returns what the server sent.
+Sent sent_by_server(std::uint16_t port) {
   auto ctx = plain_context(false);
   const int fd = raw_tcp_connect(port);
   bounded(fd);
   UniquePtr<SSL> ssl(SSL_new(ctx.get()));
   SSL_set_fd(ssl.get(), fd);
   SSL_set_tlsext_host_name(ssl.get(), kMef);
-  std::vector<std::string> out;
-  if (SSL_connect(ssl.get()) == 1 && SSL_get_verify_result(ssl.get()) == X509_V_OK) {
-    out = common_names(SSL_get_peer_cert_chain(ssl.get()));  // on a client: the leaf too
+  Sent out;
+  if (SSL_connect(ssl.get()) == 1) {
+    out.chain = common_names(SSL_get_peer_cert_chain(ssl.get()));  // on a client: the leaf too
+    out.verified = SSL_get_verify_result(ssl.get()) == X509_V_OK;
     SSL_shutdown(ssl.get());
   }
   ERR_clear_error();
@@ -147,7 +155,9 @@ ServerOptions mef_authority(const std::string& certificate, const std::string& c
 
 TEST(TlsChain, TheServerDoesNotSendTheRoot) {
   Harness h(mef_authority("mef", "ca"));
-  EXPECT_EQ(sent_by_server(h.port()), std::vector<std::string>{"mef"});
+  const Sent sent = sent_by_server(h.port());
+  EXPECT_EQ(sent.chain, std::vector<std::string>{"mef"});
+  EXPECT_TRUE(sent.verified);
 }
 
 // A certificate file holding the leaf alone, whose intermediate is in the
@@ -155,14 +165,18 @@ TEST(TlsChain, TheServerDoesNotSendTheRoot) {
 // only), the root is not.
 TEST(TlsChain, TheServerSendsTheIntermediateItsStoreHolds) {
   Harness h(mef_authority("mefint", "ca-inter"));
-  EXPECT_EQ(sent_by_server(h.port()), (std::vector<std::string>{"mefint", "inter test CA"}));
+  const Sent sent = sent_by_server(h.port());
+  EXPECT_EQ(sent.chain, (std::vector<std::string>{"mefint", "inter test CA"}));
+  EXPECT_TRUE(sent.verified);
 }
 
 // Without the intermediate anywhere, only the leaf goes, and the client
 // cannot validate it.
 TEST(TlsChain, AnIntermediateNobodyHoldsIsNotInvented) {
   Harness h(mef_authority("mefint", "ca"));
-  EXPECT_TRUE(sent_by_server(h.port()).empty());
+  const Sent sent = sent_by_server(h.port());
+  EXPECT_EQ(sent.chain, std::vector<std::string>{"mefint"});
+  EXPECT_FALSE(sent.verified);
 }
 
 // A client whose certificate comes from the CA it trusts servers with
