@@ -116,11 +116,11 @@ RunningAllInOne::~RunningAllInOne() {
 namespace {
 
 int run_serve(Context& ctx, const std::string& config, const std::string& log_level) {
+  block_signals();  // before init_logging starts spdlog's flusher thread
   if (!init_logging(log_level)) return usage_error("unknown --log-level " + log_level);
   std::vector<std::string> created;
   auto a = load_all_in_one(config, &created);
   if (!a) return usage_error(a.error());
-  block_signals();
   service::log_open_file_limit("all-in-one");
   std::vector<std::string> keks;
   for (const std::string& k : {a->mef ? a->mef->kek_file : "", a->maf ? a->maf->kek_file : ""}) {

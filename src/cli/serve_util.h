@@ -9,7 +9,10 @@
 namespace m2msec::cli {
 
 // block_signals blocks SIGINT and SIGTERM in the calling thread and the
-// threads it starts later; call before starting servers.
+// threads it starts later. Call it first, before anything starts a thread
+// (init_logging starts spdlog's flusher): a thread that leaves SIGTERM
+// unblocked takes a signal the main thread is not waiting for at that
+// moment, and SIGTERM's default action ends the process.
 void block_signals();
 
 // wait_for_signal waits for SIGINT or SIGTERM (blocked by block_signals)
@@ -44,13 +47,13 @@ namespace m2msec::cli {
 // SIGINT/SIGTERM.
 template <typename Server, typename LoadFn>
 int serve_role(Context& ctx, const char* role, const std::string& config, const std::string& log_level, LoadFn load) {
+  block_signals();  // before init_logging starts spdlog's flusher thread
   if (!init_logging(log_level)) return usage_error("unknown --log-level " + log_level);
   auto file = service::ConfigFile::load(config);
   if (!file) return usage_error(file.error());
   auto cfg = load(*file);
   if (!cfg) return usage_error(cfg.error());
   const std::string fqdn = cfg->listen.fqdn;
-  block_signals();
   service::log_open_file_limit(role);
   auto server = Server::start(std::move(*cfg));
   if (!server) return failure(server.error());

@@ -4,10 +4,13 @@ Prometheus and an operator would: /healthz, /readyz and /metrics over plain
 HTTP (Python's own HTTP client), the counters moving with a real enrolment,
 association and refused handshake, "m2msec status" reading them instead of
 the database, and the drain after SIGTERM (not ready, still serving, then
-gone)."""
+gone). Every thread of a serving process blocks SIGINT and SIGTERM, so a
+second signal during the drain waits for the main thread."""
 import json
 import os
+import re
 import signal
+import subprocess
 import sys
 import time
 import urllib.error
@@ -55,10 +58,37 @@ def total(text, name, **want):
     return sum(v for n, l, v in samples(text) if n == name and all(l.get(k) == w for k, w in want.items()))
 
 
+STOP_SIGNALS = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+
+
+def unblocked_threads(pid):
+    """unblocked_threads names the threads of |pid|, but its main one, that leave SIGINT or SIGTERM unblocked.
+
+    The main thread waits for them in sigwait, which unblocks them while it waits. Any other
+    thread that leaves them unblocked takes a signal the main thread is not waiting for at that
+    moment (a second SIGTERM during the drain), and SIGTERM's default action ends the process."""
+    bad = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        if int(tid) == pid:
+            continue
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                status = f.read()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        name = re.search(r"^Name:\s*(.*)$", status, re.M).group(1)
+        blocked = int(re.search(r"^SigBlk:\s*([0-9a-f]+)$", status, re.M).group(1), 16)
+        if blocked & STOP_SIGNALS != STOP_SIGNALS:
+            bad.append(f"{name} ({tid}) SigBlk {blocked:x}")
+    return bad
+
+
 def body(h):
     h.start_all()
     for role in ("mef", "maf", "cse"):
         srv = getattr(h, role)
+        bad = unblocked_threads(srv.p.pid)
+        h.check(not bad, f"{role}: every thread but the main one blocks SIGINT and SIGTERM", bad)
         h.check(srv.admin_port == h.ports[role + "_admin"], f"{role}: ready line names the admin port",
                 srv.admin_port)
         h.check(get(h, role, "/healthz") == (200, "ok\n"), f"{role}: /healthz 200", get(h, role, "/healthz"))
@@ -146,7 +176,44 @@ def body(h):
     h.check(gone and "second signal: stopping now" in h.maf.log_text(), "MAF: a second signal ends the drain",
             h.maf.log_text()[-1500:])
     h.stop_all()
+    all_in_one(h)
     cookie_secret_file(h)
+
+
+def all_in_one(h):
+    """"m2msec serve" runs the three roles in one process: its threads block the stop signals too,
+    and two SIGTERMs (the second during the drain) end it with exit 0."""
+    out_path, err_path = os.path.join(h.logs, "all-in-one.out"), os.path.join(h.logs, "all-in-one.log")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        p = subprocess.Popen([h.m2msec, "serve", "--config", h.config, "--json"], stdout=out, stderr=err,
+                             stdin=subprocess.DEVNULL)
+    watched = h.watch.add("all-in-one serve", p, [out_path, err_path])
+
+    def ready():
+        if p.poll() is not None:
+            return "exited"
+        with open(out_path) as f:
+            line = f.readline()
+        return line if line.endswith("\n") else None
+
+    line = wait_until(ready, 60)
+    log = lambda: open(err_path, errors="replace").read()[-1500:]  # noqa: E731
+    if not h.check(line and line != "exited", "all-in-one: ready line", log()):
+        watched.send(signal.SIGKILL)
+        p.wait(10)
+        return
+    bad = unblocked_threads(p.pid)
+    h.check(not bad, "all-in-one: every thread but the main one blocks SIGINT and SIGTERM", bad)
+    watched.send(signal.SIGTERM)
+    wait_until(lambda: get(h, "maf", "/readyz")[0] == 503, 5)
+    watched.send(signal.SIGTERM)
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(10)
+    h.check(p.returncode == 0 and "second signal: stopping now" in log(),
+            "all-in-one: a second signal ends the drain, exit 0", f"exit {p.returncode}: {log()}")
 
 
 def cookie_secret_file(h):
