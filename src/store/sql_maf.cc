@@ -16,14 +16,12 @@ Status check_entity(std::string_view id, std::string_view field) {
   return {};
 }
 
-// replace_targets rewrites the target list of |kc_id| inside the caller's
-// transaction. Duplicates in |targets| collapse.
-Status replace_targets(sql::Connection& conn, const std::string& kc_id, std::span<const std::string> targets) {
-  Result<Stmt> del = conn.prepare("DELETE FROM kc_targets WHERE kc_id = ?1");
-  if (!del) return std::unexpected(del.error());
-  Status st = del->bind_text(1, kc_id);
-  if (st) st = del->run();
-  if (!st) return st;
+// insert_targets writes the target list of |kc_id|, a row the caller's
+// transaction has just inserted (so it has no targets yet: a deleted Kc's
+// targets went with it, ON DELETE CASCADE). Duplicates in |targets|
+// collapse.
+Status insert_targets(sql::Connection& conn, const std::string& kc_id, std::span<const std::string> targets) {
+  Status st;
   Result<Stmt> ins = conn.prepare("INSERT INTO kc_targets (kc_id, target_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
   if (!ins) return std::unexpected(ins.error());
   for (const std::string& t : targets) {
@@ -34,6 +32,17 @@ Status replace_targets(sql::Connection& conn, const std::string& kc_id, std::spa
     if (!st) return st;
   }
   return {};
+}
+
+// replace_targets rewrites the target list of an existing |kc_id| inside
+// the caller's transaction.
+Status replace_targets(sql::Connection& conn, const std::string& kc_id, std::span<const std::string> targets) {
+  Result<Stmt> del = conn.prepare("DELETE FROM kc_targets WHERE kc_id = ?1");
+  if (!del) return std::unexpected(del.error());
+  Status st = del->bind_text(1, kc_id);
+  if (st) st = del->run();
+  if (!st) return st;
+  return insert_targets(conn, kc_id, targets);
 }
 
 Status check_targets(std::span<const std::string> targets) {
@@ -381,7 +390,7 @@ Result<WriteOp> kc_op(const Backend& b, const KcKey& k, std::int64_t now) {
     if (ok) ok = ins->bind_int64(4, expires_at);
     if (ok) ok = ins->bind_int64(5, now);
     if (ok) ok = ins->run();
-    if (ok) ok = replace_targets(conn, kc_id, targets);
+    if (ok) ok = insert_targets(conn, kc_id, targets);
     return ok;
   });
 }
