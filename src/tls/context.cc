@@ -264,19 +264,26 @@ bool has_chain(const CertificateKey& cert) { return cert.chain && sk_X509_num(ce
 // would build the chain from the store at every handshake (a path
 // validation, with a signature check when the issuer is there) and send
 // the root too, which the peer then decodes for nothing (a certificate
-// decode costs more than a P-256 signature check in OpenSSL 3.0). A
-// failure (a chain certificate below the security level) leaves the
-// chain to OpenSSL, which refuses it at the handshake as before.
-void settle_chain(SSL_CTX* ctx, const CertificateKey& cert) {
-  if (has_chain(cert)) return;
-  if (SSL_CTX_build_cert_chain(ctx, kChainFlags) <= 0) ERR_clear_error();
+// decode costs more than a P-256 signature check in OpenSSL 3.0). It
+// fails when the chain found holds a certificate below OpenSSL's security
+// level (a CA key that is too small): every handshake would fail on it,
+// so the context is refused when it is built, saying why.
+Status settle_chain(SSL_CTX* ctx, const CertificateKey& cert) {
+  if (has_chain(cert)) return {};
+  if (SSL_CTX_build_cert_chain(ctx, kChainFlags) <= 0) {
+    return fail(Errc::invalid_credentials, "cannot send this certificate's chain: " + ossl_error_string());
+  }
+  return {};
 }
 
 // settle_chain, for a certificate given to one connection on a shared
 // context: the intermediates that context's store holds, not the root.
-void settle_chain(SSL* ssl, const CertificateKey& cert) {
-  if (has_chain(cert)) return;
-  if (SSL_build_cert_chain(ssl, kChainFlags) <= 0) ERR_clear_error();
+Status settle_chain(SSL* ssl, const CertificateKey& cert) {
+  if (has_chain(cert)) return {};
+  if (SSL_build_cert_chain(ssl, kChainFlags) <= 0) {
+    return fail(Errc::invalid_credentials, "cannot send this certificate's chain: " + ossl_error_string());
+  }
+  return {};
 }
 
 void use_trust(SSL_CTX* ctx, const TrustAnchors& trust) {
@@ -344,7 +351,11 @@ Result<std::shared_ptr<const ServerConfig>> build_server_config(const ServerOpti
       entry->verify_mode = SSL_VERIFY_PEER;
       if (a.client_auth == ClientAuth::required) entry->verify_mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     }
-    if (a.certificate) settle_chain(entry->ctx.get(), *a.certificate);  // with the store set
+    if (a.certificate) {  // with the store set
+      if (Status s = settle_chain(entry->ctx.get(), *a.certificate); !s) {
+        return fail(s.error().code(), "authority " + a.fqdn + ": " + s.error().detail());
+      }
+    }
     entry->ciphers = cipher_list(options.ciphers, options.transport, bool(a.psk_lookup), bool(a.certificate));
     if (entry->ciphers.empty()) return fail(Errc::invalid_argument, "authority " + a.fqdn + " has no credentials");
     if (Status s = check_cipher_list(entry->ctx.get(), entry->ciphers); !s) return std::unexpected(s.error());
@@ -379,8 +390,7 @@ Status use_connection_certificate(SSL* ssl, const CertificateKey& cert) {
   if (SSL_check_private_key(ssl) != 1) {
     return fail(Errc::invalid_credentials, "key does not match certificate: " + ossl_error_string());
   }
-  settle_chain(ssl, cert);
-  return {};
+  return settle_chain(ssl, cert);
 }
 
 Result<UniquePtr<SSL_CTX>> build_client_context(const ClientOptions& options) {
@@ -398,7 +408,7 @@ Result<UniquePtr<SSL_CTX>> build_client_context(const ClientOptions& options) {
   }
   if (options.certificate) {
     if (Status s = use_certificate(ctx->get(), *options.certificate); !s) return std::unexpected(s.error());
-    settle_chain(ctx->get(), *options.certificate);
+    if (Status s = settle_chain(ctx->get(), *options.certificate); !s) return std::unexpected(s.error());
   }
   return std::move(*ctx);
 }

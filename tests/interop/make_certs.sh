@@ -15,6 +15,10 @@
 #   inter.pem/key     intermediate CA issued by ca
 #   mefint.pem/key    mef.example.com issued by inter (the file holds the leaf only)
 #   ca-inter.pem      ca.pem and inter.pem, one store for both
+#   weakint.pem/key   intermediate CA issued by ca with an RSA-1024 key (the
+#                     one exception to P-256: below OpenSSL's security level 2)
+#   mefweak.pem/key   mef.example.com issued by weakint (the leaf only)
+#   ca-weakint.pem    ca.pem and weakint.pem
 set -euo pipefail
 dir=$1
 mkdir -p "$dir"
@@ -33,8 +37,12 @@ mkca() {  # name
   echo 01 > "$1.db/serial"
 }
 
-mkint() {  # name parent: an intermediate CA signed by |parent|
-  key "$1"
+mkint() {  # name parent [rsa1024]: an intermediate CA signed by |parent|
+  if [ "${3:-}" = rsa1024 ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$1.key" 2>/dev/null
+  else
+    key "$1"
+  fi
   openssl req -new -key "$1.key" -subj "/CN=$1 test CA" -out "$1.csr" 2>/dev/null
   printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$1.ext"
   openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -set_serial 0x1001 -days 30 -sha256 \
@@ -89,3 +97,6 @@ leaf wildcard ca "DNS:*.example.com" digitalSignature
 mkint inter ca
 leaf mefint inter "DNS:mef.example.com" digitalSignature
 cat ca.pem inter.pem > ca-inter.pem
+mkint weakint ca rsa1024
+leaf mefweak weakint "DNS:mef.example.com" digitalSignature
+cat ca.pem weakint.pem > ca-weakint.pem

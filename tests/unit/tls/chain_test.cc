@@ -207,5 +207,48 @@ TEST(TlsChain, TheClientDoesNotSendTheRoot) {
   }
 }
 
+// A chain whose intermediate is below OpenSSL's security level (an
+// RSA-1024 CA key; Debian's default is level 2) would fail every
+// handshake: the server is refused when it is built, and says why.
+TEST(TlsChain, AServerWhoseChainIsBelowTheSecurityLevelIsRefusedAtStart) {
+  ServerOptions o = mef_authority("mefweak", "ca-weakint");
+  o.on_session = [](std::shared_ptr<Session>) {};
+  auto s = TlsServer::create(std::move(o));
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), Errc::invalid_credentials);
+  EXPECT_NE(s.error().message().find("authority mef.example.com: cannot send this certificate's chain"),
+            std::string::npos)
+      << s.error().message();
+  EXPECT_NE(s.error().message().find("too small"), std::string::npos) << s.error().message();
+}
+
+// The same chain on the client side: refused before anything is sent, on
+// a context of its own and on a shared one with the certificate given per
+// connection (the plain server sees no client certificate).
+TEST(TlsChain, AClientWhoseChainIsBelowTheSecurityLevelIsRefusedBeforeItSends) {
+  ClientOptions shared_options;
+  shared_options.trust = trust("ca-weakint");
+  auto shared = ClientContext::create(shared_options);
+  ASSERT_TRUE(shared.has_value()) << shared.error().message();
+  for (const bool per_connection : {false, true}) {
+    PlainServer server;
+    ClientOptions o;
+    o.port = server.port();
+    o.sni = kMef;
+    o.certificate = cert("mefweak");
+    o.timeout = 5s;
+    if (per_connection) {
+      o.context = *shared;
+    } else {
+      o.trust = trust("ca-weakint");
+    }
+    auto c = TlsClient::connect(std::move(o));
+    ASSERT_FALSE(c.has_value()) << "per_connection " << per_connection;
+    EXPECT_EQ(c.error().code(), Errc::invalid_credentials) << c.error().message();
+    EXPECT_NE(c.error().message().find("cannot send this certificate's chain"), std::string::npos)
+        << "per_connection " << per_connection << ": " << c.error().message();
+  }
+}
+
 }  // namespace
 }  // namespace m2msec::tls::test
