@@ -140,6 +140,29 @@ class PlainServer {
   testing::JoinedThreads threads_;
 };
 
+// connect_presenting connects to |port| as m2msec's client presenting the
+// test PKI's |certificate|, trusting |store|: on a context of its own or,
+// if |per_connection|, on a shared context with the certificate given per
+// connection.
+Result<TlsClient> connect_presenting(std::uint16_t port, const std::string& certificate,
+                                     const std::string& store, bool per_connection) {
+  ClientOptions o;
+  o.port = port;
+  o.sni = kMef;
+  o.certificate = cert(certificate);
+  o.timeout = 5s;
+  if (per_connection) {
+    ClientOptions shared;
+    shared.trust = trust(store);
+    auto context = ClientContext::create(shared);
+    if (!context) return std::unexpected(context.error());
+    o.context = *context;
+  } else {
+    o.trust = trust(store);
+  }
+  return TlsClient::connect(std::move(o));
+}
+
 // mef_authority: the MEF's set-up, its certificate issued by a CA that
 // is also in the store it checks its clients against.
 ServerOptions mef_authority(const std::string& certificate, const std::string& client_trust) {
@@ -183,23 +206,9 @@ TEST(TlsChain, AnIntermediateNobodyHoldsIsNotInvented) {
 // sends its certificate alone, on a context of its own and on a shared
 // context with the certificate given per connection.
 TEST(TlsChain, TheClientDoesNotSendTheRoot) {
-  ClientOptions shared_options;
-  shared_options.trust = trust();
-  auto shared = ClientContext::create(shared_options);
-  ASSERT_TRUE(shared.has_value()) << shared.error().message();
   for (const bool per_connection : {false, true}) {
     PlainServer server;
-    ClientOptions o;
-    o.port = server.port();
-    o.sni = kMef;
-    o.certificate = cert("ae");
-    o.timeout = 5s;
-    if (per_connection) {
-      o.context = *shared;
-    } else {
-      o.trust = trust();
-    }
-    auto c = TlsClient::connect(std::move(o));
+    auto c = connect_presenting(server.port(), "ae", "ca", per_connection);
     ASSERT_TRUE(c.has_value()) << c.error().message();
     auto sent = server.chain();
     ASSERT_TRUE(sent.has_value()) << "per_connection " << per_connection;
@@ -226,23 +235,9 @@ TEST(TlsChain, AServerWhoseChainIsBelowTheSecurityLevelIsRefusedAtStart) {
 // a context of its own and on a shared one with the certificate given per
 // connection (the plain server sees no client certificate).
 TEST(TlsChain, AClientWhoseChainIsBelowTheSecurityLevelIsRefusedBeforeItSends) {
-  ClientOptions shared_options;
-  shared_options.trust = trust("ca-weakint");
-  auto shared = ClientContext::create(shared_options);
-  ASSERT_TRUE(shared.has_value()) << shared.error().message();
   for (const bool per_connection : {false, true}) {
     PlainServer server;
-    ClientOptions o;
-    o.port = server.port();
-    o.sni = kMef;
-    o.certificate = cert("mefweak");
-    o.timeout = 5s;
-    if (per_connection) {
-      o.context = *shared;
-    } else {
-      o.trust = trust("ca-weakint");
-    }
-    auto c = TlsClient::connect(std::move(o));
+    auto c = connect_presenting(server.port(), "mefweak", "ca-weakint", per_connection);
     ASSERT_FALSE(c.has_value()) << "per_connection " << per_connection;
     EXPECT_EQ(c.error().code(), Errc::invalid_credentials) << c.error().message();
     EXPECT_NE(c.error().message().find("cannot send this certificate's chain"), std::string::npos)
