@@ -8,10 +8,19 @@
 #
 #   cmake --preset release && cmake --build --preset release --target m2msec bench_tls
 #   bench/fleet.sh [DEVICES] [THREADS]
+#
+# DEVICES (default 1000) devices onboard, THREADS (default 16) at a time;
+# the mix is the demo's without GBA and CoAP. BUILD_DIR=DIR measures
+# another build (default build/release).
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 DEVICES="${1:-1000}"
 THREADS="${2:-16}"
+[[ "$DEVICES" =~ ^[1-9][0-9]*$ && "$THREADS" =~ ^[1-9][0-9]*$ ]] ||
+  { echo "usage: bench/fleet.sh [DEVICES] [THREADS] (positive integers; --help for more)" >&2; exit 2; }
 BIN="${BUILD_DIR:-build/release}"  # another build to compare, e.g. BUILD_DIR=/path/to/old/build
 [ -x "$BIN/m2msec" ] && [ -x "$BIN/bench/bench_tls" ] || { echo "build the release preset first (see the header)" >&2; exit 2; }
 
