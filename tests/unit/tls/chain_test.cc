@@ -3,7 +3,6 @@
 // self-signed root (RFC 5246 7.4.2: the peer must hold it already). What
 // was sent is read by a plain OpenSSL peer (SSL_get_peer_cert_chain), not
 // by our code.
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -86,16 +85,7 @@ class PlainServer {
   PlainServer() : ctx_(plain_context(true)) {
     SSL_CTX_use_certificate_file(ctx_.get(), pki_file("mef.pem").c_str(), SSL_FILETYPE_PEM);
     SSL_CTX_use_PrivateKey_file(ctx_.get(), pki_file("mef.key").c_str(), SSL_FILETYPE_PEM);
-    lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sin;
-    if (::bind(lfd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || ::listen(lfd_, 4) != 0 ||
-        ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
-      ADD_FAILURE() << "cannot listen";
-    }
-    port_ = ntohs(sin.sin_port);
+    lfd_ = raw_tcp_listen(port_);
     threads_.start([this] { result_.set_value(accept_one()); });
   }
   ~PlainServer() {
@@ -217,7 +207,7 @@ TEST(TlsChain, TheClientDoesNotSendTheRoot) {
 }
 
 // A chain whose intermediate is below OpenSSL's security level (an
-// RSA-1024 CA key; Debian's default is level 2) would fail every
+// RSA-512 CA key, too small at every level but 0) would fail every
 // handshake: the server is refused when it is built, and says why.
 TEST(TlsChain, AServerWhoseChainIsBelowTheSecurityLevelIsRefusedAtStart) {
   ServerOptions o = mef_authority("mefweak", "ca-weakint");

@@ -90,16 +90,7 @@ RawOutcome raw_psk_client(Transport t, std::uint16_t port, bool ems) {
 class RawServer {
  public:
   explicit RawServer(bool ems) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sin;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || ::listen(listen_fd_, 1) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
-      ADD_FAILURE() << "raw server socket";
-    }
-    port_ = ntohs(sin.sin_port);
+    listen_fd_ = raw_tcp_listen(port_);
     done_ = std::async(std::launch::async, [this, ems] { return serve_one(ems); });
   }
   ~RawServer() { ::close(listen_fd_); }

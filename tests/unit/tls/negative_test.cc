@@ -180,15 +180,9 @@ TEST(TlsNegative, IdleTimeoutClosesSession) {
 
 TEST(TlsNegative, ClientTimeoutAndConnectFailure) {
   // A TCP listener that never answers: the client times out.
-  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
-  ASSERT_EQ(::listen(lfd, 4), 0);
-  socklen_t len = sizeof sin;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&sin), &len);
-  const std::uint16_t port = ntohs(sin.sin_port);
+  std::uint16_t port = 0;
+  const int lfd = raw_tcp_listen(port);
+  ASSERT_GE(lfd, 0);
   ClientOptions o;
   o.port = port;
   o.sni = kMef;

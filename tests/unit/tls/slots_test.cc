@@ -471,17 +471,11 @@ TEST(TlsSlots, APortAnotherSocketHoldsIsRefused) {
   EXPECT_EQ(second.error().code(), Errc::io_error);
   EXPECT_NE(second.error().message().find("in use"), std::string::npos) << second.error().message();
 
-  const int plain = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  std::uint16_t plain_port = 0;
+  const int plain = raw_tcp_listen(plain_port);
   ASSERT_GE(plain, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sin;
-  ASSERT_EQ(::bind(plain, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
-  ASSERT_EQ(::listen(plain, 4), 0);
-  ASSERT_EQ(::getsockname(plain, reinterpret_cast<sockaddr*>(&sin), &len), 0);
   ServerOptions taken = psk_server_options(Transport::tls, {{"dev1", 1}});
-  taken.port = ntohs(sin.sin_port);
+  taken.port = plain_port;
   taken.on_session = [](std::shared_ptr<Session>) {};
   auto third = TlsServer::create(std::move(taken));
   ::close(plain);

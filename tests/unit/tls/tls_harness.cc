@@ -7,7 +7,9 @@
 
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -191,6 +193,22 @@ int raw_connect(std::uint16_t port, int type) {
 }  // namespace
 
 int raw_tcp_connect(std::uint16_t port) { return raw_connect(port, SOCK_STREAM); }
+
+int raw_tcp_listen(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sin;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || ::listen(fd, 4) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+    ADD_FAILURE() << "raw listen: " << std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  port = ntohs(sin.sin_port);
+  return fd;
+}
 int raw_udp_connect(std::uint16_t port) { return raw_connect(port, SOCK_DGRAM); }
 void raw_close(int fd) { ::close(fd); }
 

@@ -117,6 +117,9 @@ void expect_serving(Harness& h, Transport t, std::size_t sessions_before);
 
 // Raw peers.
 int raw_tcp_connect(std::uint16_t port);
+// raw_tcp_listen returns a TCP socket listening on an ephemeral loopback
+// port and sets |port| to it; -1 (and a test failure) if it cannot.
+int raw_tcp_listen(std::uint16_t& port);
 int raw_udp_connect(std::uint16_t port);
 void raw_close(int fd);
 // client_hello_bytes returns a real TLS 1.2 ClientHello (PSK suite).
