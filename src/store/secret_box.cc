@@ -26,7 +26,9 @@ constexpr std::size_t kMaxSealInput = 1 << 20;
 
 // aes_256_gcm is the cipher fetched once from the default provider. Passing
 // EVP_aes_256_gcm() instead makes OpenSSL 3 fetch it again, through the
-// locked method store, at every seal and open.
+// locked method store, at every seal and open. Should the fetch fail, the
+// Init call below refuses the null cipher (no cipher set), and seal or
+// open reports it.
 const EVP_CIPHER* aes_256_gcm() {
   static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
   return cipher;
@@ -88,7 +90,7 @@ Result<std::vector<std::uint8_t>> seal(const Kek& kek, std::string_view aad, std
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   std::uint8_t* ct = out.data() + kSealNonceSize;
-  if (!ctx || aes_256_gcm() == nullptr || EVP_EncryptInit_ex2(ctx.get(), aes_256_gcm(), kek.view().data(), out.data(), nullptr) != 1 ||
+  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), aes_256_gcm(), kek.view().data(), out.data(), nullptr) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes_of(aad), static_cast<int>(aad.size())) != 1 ||
       (!plaintext.empty() &&
        EVP_EncryptUpdate(ctx.get(), ct, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1) ||
@@ -112,7 +114,7 @@ Result<SecretBytes> open_sealed(const Kek& kek, std::string_view aad, std::span<
   SecretBytes plain(ct_len);
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  if (!ctx || aes_256_gcm() == nullptr || EVP_DecryptInit_ex2(ctx.get(), aes_256_gcm(), kek.view().data(), nonce, nullptr) != 1 ||
+  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), aes_256_gcm(), kek.view().data(), nonce, nullptr) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes_of(aad), static_cast<int>(aad.size())) != 1 ||
       (ct_len > 0 && EVP_DecryptUpdate(ctx.get(), plain.data(), &len, ct, static_cast<int>(ct_len)) != 1) ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kSealTagSize), tag) != 1) {

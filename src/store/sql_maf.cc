@@ -21,11 +21,10 @@ Status check_entity(std::string_view id, std::string_view field) {
 // targets went with it, ON DELETE CASCADE). Duplicates in |targets|
 // collapse.
 Status insert_targets(sql::Connection& conn, const std::string& kc_id, std::span<const std::string> targets) {
-  Status st;
   Result<Stmt> ins = conn.prepare("INSERT INTO kc_targets (kc_id, target_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
   if (!ins) return std::unexpected(ins.error());
   for (const std::string& t : targets) {
-    st = ins->bind_text(1, kc_id);
+    Status st = ins->bind_text(1, kc_id);
     if (st) st = ins->bind_text(2, t);
     if (st) st = ins->run();
     ins->reset();

@@ -257,6 +257,12 @@ constexpr int kChainFlags =
 
 bool has_chain(const CertificateKey& cert) { return cert.chain && sk_X509_num(cert.chain.get()) > 0; }
 
+// chain_built turns SSL(_CTX)_build_cert_chain's result into a Status.
+Status chain_built(int rc) {
+  if (rc > 0) return {};
+  return fail(Errc::invalid_credentials, "cannot send this certificate's chain: " + ossl_error_string());
+}
+
 // settle_chain fixes, once, the chain |ctx| sends with its certificate:
 // the certificate file's intermediates as given or, when the file has
 // none, the intermediates the context's store holds for it, never the
@@ -269,21 +275,13 @@ bool has_chain(const CertificateKey& cert) { return cert.chain && sk_X509_num(ce
 // level (a CA key that is too small): every handshake would fail on it,
 // so the context is refused when it is built, saying why.
 Status settle_chain(SSL_CTX* ctx, const CertificateKey& cert) {
-  if (has_chain(cert)) return {};
-  if (SSL_CTX_build_cert_chain(ctx, kChainFlags) <= 0) {
-    return fail(Errc::invalid_credentials, "cannot send this certificate's chain: " + ossl_error_string());
-  }
-  return {};
+  return has_chain(cert) ? Status{} : chain_built(SSL_CTX_build_cert_chain(ctx, kChainFlags));
 }
 
 // settle_chain, for a certificate given to one connection on a shared
 // context: the intermediates that context's store holds, not the root.
 Status settle_chain(SSL* ssl, const CertificateKey& cert) {
-  if (has_chain(cert)) return {};
-  if (SSL_build_cert_chain(ssl, kChainFlags) <= 0) {
-    return fail(Errc::invalid_credentials, "cannot send this certificate's chain: " + ossl_error_string());
-  }
-  return {};
+  return has_chain(cert) ? Status{} : chain_built(SSL_build_cert_chain(ssl, kChainFlags));
 }
 
 void use_trust(SSL_CTX* ctx, const TrustAnchors& trust) {
