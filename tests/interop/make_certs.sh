@@ -15,8 +15,9 @@
 #   inter.pem/key     intermediate CA issued by ca
 #   mefint.pem/key    mef.example.com issued by inter (the file holds the leaf only)
 #   ca-inter.pem      ca.pem and inter.pem, one store for both
-#   weakint.pem/key   intermediate CA issued by ca with an RSA-1024 key (the
-#                     one exception to P-256: below OpenSSL's security level 2)
+#   weakint.pem/key   intermediate CA issued by ca with an RSA-512 key (the
+#                     one exception to P-256: below every OpenSSL security
+#                     level but 0, so whatever the system's default is)
 #   mefweak.pem/key   mef.example.com issued by weakint (the leaf only)
 #   ca-weakint.pem    ca.pem and weakint.pem
 set -euo pipefail
@@ -37,9 +38,9 @@ mkca() {  # name
   echo 01 > "$1.db/serial"
 }
 
-mkint() {  # name parent [rsa1024]: an intermediate CA signed by |parent|
-  if [ "${3:-}" = rsa1024 ]; then
-    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$1.key" 2>/dev/null
+mkint() {  # name parent [rsa512]: an intermediate CA signed by |parent|
+  if [ "${3:-}" = rsa512 ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out "$1.key" 2>/dev/null
   else
     key "$1"
   fi
@@ -97,6 +98,6 @@ leaf wildcard ca "DNS:*.example.com" digitalSignature
 mkint inter ca
 leaf mefint inter "DNS:mef.example.com" digitalSignature
 cat ca.pem inter.pem > ca-inter.pem
-mkint weakint ca rsa1024
+mkint weakint ca rsa512
 leaf mefweak weakint "DNS:mef.example.com" digitalSignature
 cat ca.pem weakint.pem > ca-weakint.pem
