@@ -10,14 +10,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from saef_harness import Saef, wait_until  # noqa: E402
+from saef_harness import Saef, Server, wait_until  # noqa: E402
 
 DRAIN_MS = 3000
 
@@ -183,37 +182,14 @@ def body(h):
 def all_in_one(h):
     """"m2msec serve" runs the three roles in one process: its threads block the stop signals too,
     and two SIGTERMs (the second during the drain) end it with exit 0."""
-    out_path, err_path = os.path.join(h.logs, "all-in-one.out"), os.path.join(h.logs, "all-in-one.log")
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        p = subprocess.Popen([h.m2msec, "serve", "--config", h.config, "--json"], stdout=out, stderr=err,
-                             stdin=subprocess.DEVNULL)
-    watched = h.watch.add("all-in-one serve", p, [out_path, err_path])
-
-    def ready():
-        if p.poll() is not None:
-            return "exited"
-        with open(out_path) as f:
-            line = f.readline()
-        return line if line.endswith("\n") else None
-
-    line = wait_until(ready, 60)
-    log = lambda: open(err_path, errors="replace").read()[-1500:]  # noqa: E731
-    if not h.check(line and line != "exited", "all-in-one: ready line", log()):
-        watched.send(signal.SIGKILL)
-        p.wait(10)
-        return
-    bad = unblocked_threads(p.pid)
+    srv = Server(h, None, h.config, "all-in-one")
+    bad = unblocked_threads(srv.p.pid)
     h.check(not bad, "all-in-one: every thread but the main one blocks SIGINT and SIGTERM", bad)
-    watched.send(signal.SIGTERM)
+    srv.watched.send(signal.SIGTERM)
     wait_until(lambda: get(h, "maf", "/readyz")[0] == 503, 5)
-    watched.send(signal.SIGTERM)
-    try:
-        p.wait(20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(10)
-    h.check(p.returncode == 0 and "second signal: stopping now" in log(),
-            "all-in-one: a second signal ends the drain, exit 0", f"exit {p.returncode}: {log()}")
+    rc = srv.kill()  # the second SIGTERM, during the drain
+    h.check(rc == 0 and "second signal: stopping now" in srv.log_text(),
+            "all-in-one: a second signal ends the drain, exit 0", f"exit {rc}: {srv.log_text()[-1500:]}")
 
 
 def cookie_secret_file(h):

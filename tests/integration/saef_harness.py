@@ -145,7 +145,8 @@ def wait_until(cond, timeout, step=0.05):
 
 
 class Server:
-    """Server is one "m2msec <role> serve --json --log-level debug" process."""
+    """Server is one "m2msec <role> serve --json --log-level debug" process, or with role None the
+    all-in-one "m2msec serve" (its ready line nests each role's ports under the role's name)."""
 
     def __init__(self, h, role, config, name):
         self.h = h
@@ -155,7 +156,8 @@ class Server:
         h.all_logs += [self.out_path, self.err_path]
         self.out = open(self.out_path, "w")
         self.err = open(self.err_path, "w")
-        self.p = subprocess.Popen([h.m2msec, role, "serve", "--config", config, "--json", "--log-level", "debug"],
+        command = [role, "serve"] if role else ["serve"]
+        self.p = subprocess.Popen([h.m2msec] + command + ["--config", config, "--json", "--log-level", "debug"],
                                   stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL)
         self.watched = h.watch.add(f"{name} serve", self.p, [self.out_path, self.err_path])
         h.servers.append(self)
@@ -172,6 +174,9 @@ class Server:
             self.kill()
             raise RuntimeError(f"{name} printed no ready line; log:\n" + self.log_text())
         j = json.loads(line)
+        if role is None:
+            self.ports = {r: j[r] for r in ("mef", "maf", "cse") if r in j}
+            return
         self.tls_port = j["tls_port"]
         self.dtls_port = j["dtls_port"]
         self.admin_port = j.get("admin_port", 0)
