@@ -266,6 +266,14 @@ TEST_F(MafTest, KcRegisterFindUpdateDeregister) {
   ASSERT_TRUE(maf().deregister_kc(kc_id(1)));
   EXPECT_EQ(maf().find_kc(kc_id(1), kNow).error().code(), Errc::not_found);
   EXPECT_EQ(maf().deregister_kc(kc_id(1)).error().code(), Errc::not_found);
+
+  // Registered again, the KcID has its new targets only: the old ones went
+  // with the deregistered row (register_kc inserts targets without first
+  // deleting any).
+  ASSERT_TRUE(maf().register_kc(kc(1, "/cseA", {"/cseE"}), kNow));
+  Result<KcKey> again = maf().find_kc(kc_id(1), kNow);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->targets, std::vector<std::string>{"/cseE"});
 }
 
 TEST_F(MafTest, DeregisterClientRemovesItsKeys) {
