@@ -13,17 +13,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checks  # noqa: E402
+from checks import check  # noqa: E402
+
 ROOT = sys.argv[1]
-passed, failed = 0, 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
 
 
 def run(script, *args, build_dir=None):
@@ -60,5 +54,4 @@ with tempfile.TemporaryDirectory() as empty:
               f"{script} with an empty BUILD_DIR: says to build first ({r.stderr!r})")
         check(r.stdout == "" and "==" not in r.stderr, f"{script} with an empty BUILD_DIR: runs nothing")
 
-print(f"bench scripts: {passed} checks passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(checks.summary("bench_scripts_test"))

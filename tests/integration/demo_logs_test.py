@@ -26,19 +26,11 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import proc_watch  # noqa: E402
+import checks  # noqa: E402
+from checks import check  # noqa: E402
 
 M2MSEC = sys.argv[1]
 DEVICES = int(sys.argv[2]) if len(sys.argv) > 2 else 30
-passed, failed = 0, 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def forms(hex_key):
@@ -143,8 +135,7 @@ def main():
             check(not reports, f"{name} has sanitizer reports: {reports[:3]}")
         memory_run()
         one_kind_runs()
-    print(f"demo_logs_test: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.summary("demo_logs_test")
 
 
 if __name__ == "__main__":
