@@ -20,9 +20,11 @@ struct AllInOne {
   std::string pki_dir;  // "" without a [pki] table
 };
 
-// load_all_in_one reads every role table of |path| and, with a [pki]
-// table, creates the demo CA and the roles' certificates that do not exist
-// yet, listing the files it created in |out_created|.
+// load_all_in_one reads every role table of |path|. With |out_created|
+// (the servers' start) and a [pki] table, it also creates the demo CAs and
+// the roles' certificates that do not exist yet, listing the files it
+// created there; without it (operator and status commands) it creates
+// nothing.
 Result<AllInOne> load_all_in_one(const std::string& path, std::vector<std::string>* out_created);
 
 struct RunningAllInOne {

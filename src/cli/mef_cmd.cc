@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "cli.h"
+#include "store_views.h"
 #include "m2msec/core/ids.h"
 #include "m2msec/core/secret_file.h"
 #include "m2msec/mef/mef.h"
@@ -132,7 +133,7 @@ int add(Context& ctx, const MefOpts& o) {
 int remove(Context& ctx, const MefOpts& o) {
   auto cfg = load_config(o.config);
   if (!cfg) return usage_error(cfg.error());
-  auto db = mef::open_mef_store(*cfg, /*create_kek=*/false);
+  auto db = open_existing_mef(*cfg);
   if (!db) return failure(db.error());
   if (auto st = (*db)->mef().remove_enrolee(o.enrolee_id); !st) {
     return st.error().code() == Errc::not_found ? usage_error(st.error()) : failure(st.error());

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "cli.h"
+#include "store_views.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/mef/mef.h"
 #include "m2msec/service/runtime.h"
@@ -47,15 +48,7 @@ OpenedStore open_store(const std::string& path) {
   }
   out.cfg = std::move(*cfg);
   // Reading must not create anything: say so if there is no database yet.
-  if (!service::store_exists(out.cfg.store, out.cfg.data_dir, "mef.db", out.cfg.kek_file)) {
-    const std::string where = out.cfg.store.backend == service::StoreBackend::postgres
-                                  ? "yet: no KEK at " + out.cfg.kek_file
-                                  : "in " + out.cfg.data_dir;
-    out.exit_code = failure(
-        Error(Errc::not_found, "no MEF database " + where + " (mef enrolee add/import, mef subscriber add/import or mef serve creates it)"));
-    return out;
-  }
-  auto db = mef::open_mef_store(out.cfg, /*create_kek=*/false);
+  auto db = open_existing_mef(out.cfg);
   if (!db) {
     out.exit_code = failure(db.error());
     return out;
@@ -114,53 +107,6 @@ std::string shown_expiry(const store::EnroleeSummary& e) {
   return e.expires_at ? iso_time(*e.expires_at) : "-";
 }
 
-// print_table writes rows as left-aligned columns separated by two spaces.
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width;
-  for (const auto& r : rows) {
-    width.resize(std::max(width.size(), r.size()));
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
-
-// Paged is up to --limit rows of a listing, and the key the next page
-// starts after if there may be more.
-template <typename T>
-struct Paged {
-  std::vector<T> rows;
-  std::optional<std::string> next;
-};
-
-// page_through calls |fetch| (Page -> Result<vector<T>>) with pages of at
-// most kMaxPageLimit from after |after|, until it has |limit| rows or a
-// page comes back short. |key| gives a row's page key.
-template <typename T, typename Fetch, typename Key>
-Result<Paged<T>> page_through(std::size_t limit, const std::string& after, Fetch fetch, Key key) {
-  Paged<T> out;
-  store::Page page{after, 0};
-  bool full = false;
-  while (out.rows.size() < limit) {
-    page.limit = std::min(limit - out.rows.size(), store::kMaxPageLimit);
-    auto got = fetch(page);
-    if (!got) return std::unexpected(got.error());
-    full = got->size() == page.limit;
-    for (auto& r : *got) out.rows.push_back(std::move(r));
-    if (!full) break;
-    page.after = key(out.rows.back());
-  }
-  // A full last page: there may be more.
-  if (full && !out.rows.empty()) out.next = key(out.rows.back());
-  return out;
-}
-
 int run_list(Context& ctx, const ListOpts& o) {
   if (o.limit == 0) return usage_error("--limit must be at least 1");
   store::EnroleeFilter filter;
@@ -197,7 +143,7 @@ int run_list(Context& ctx, const ListOpts& o) {
                      e.enrolment ? e.enrolment->ke_id : "-", shown_expiry(e)});
   }
   print_table(table);
-  if (next) std::cerr << "more enrolees follow; continue with --after '" << *next << "'\n";
+  more_follow("enrolees", next);
   return kExitOk;
 }
 
@@ -314,7 +260,7 @@ int run_subscriber_list(Context& ctx, const ListOpts& o) {
                      iso_time(g.created_at)});
   }
   print_table(table);
-  if (paged->next) std::cerr << "more subscribers follow; continue with --after '" << printable_text(*paged->next) << "'\n";
+  more_follow("subscribers", paged->next);
   return kExitOk;
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "cli.h"
+#include "store_views.h"
 #include "import_rows.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/secret_file.h"
@@ -210,7 +211,7 @@ int import(Context& ctx, const SubscriberOpts& o) {
 int remove(Context& ctx, const SubscriberOpts& o) {
   auto cfg = load_config(o.config);
   if (!cfg) return usage_error(cfg.error());
-  auto db = mef::open_mef_store(*cfg, /*create_kek=*/false);
+  auto db = open_existing_mef(*cfg);
   if (!db) return failure(db.error());
   if (auto st = (*db)->mef().remove_subscriber(o.impi); !st) {
     return st.error().code() == Errc::not_found ? usage_error(st.error()) : failure(st.error());

@@ -6,6 +6,7 @@
 
 #include "all_in_one.h"
 #include "cli.h"
+#include "store_views.h"
 #include "m2msec/client/device_state.h"
 #include "m2msec/core/encoding.h"
 #include "m2msec/core/secret_file.h"
@@ -28,11 +29,8 @@ Result<AllInOne> load(const std::string& path) { return load_all_in_one(path, nu
 // rotate revokes the enrolment there, after which the running MAF, reading
 // the MEF's feed, may revoke the Km itself first; the Km is revoked either
 // way, and the revocation logged once.
-Status revoke_at_maf(const maf::MafConfig& cfg, const std::string& entity,
-                     const std::function<Status()>& before = {}) {
-  auto db = maf::open_maf_store(cfg, false);
-  if (!db) return std::unexpected(db.error());
-  auto c = (*db)->maf().find_client_by_entity(entity, store::kAnyExpiry);
+Status revoke_at_maf(store::Store& db, const std::string& entity, const std::function<Status()>& before = {}) {
+  auto c = db.maf().find_client_by_entity(entity, store::kAnyExpiry);
   Status first = before ? before() : Status();
   if (!c) return std::unexpected(c.error());
   if (!first && first.error().code() != Errc::not_found) return first;
@@ -40,15 +38,16 @@ Status revoke_at_maf(const maf::MafConfig& cfg, const std::string& entity,
   r.kind = store::RevokedKind::km;
   r.key_id = c->km_id;
   r.entity_id = c->entity_id;
-  auto done = (*db)->maf().revoke_client(r, service::now_unix());
+  auto done = db.maf().revoke_client(r, service::now_unix());
   if (!done) return std::unexpected(done.error());
   return {};
 }
 
 // rotate_at_mef revokes the entity's enrolment: its KeID stops resolving
 // and the device must enrol again, which gives a new Ke and so a new Km.
+// Errc::not_found if the MEF has no such enrolment, or no store at all.
 Status rotate_at_mef(const mef::MefConfig& cfg, const std::string& entity) {
-  auto db = mef::open_mef_store(cfg, false);
+  auto db = open_existing_mef(cfg);
   if (!db) return std::unexpected(db.error());
   return (*db)->mef().revoke_enrolment(entity);
 }
@@ -78,14 +77,16 @@ int maf_revoke(Context& ctx, const OpOpts& o) {
   if (!a->maf) return usage_error(o.config + ": no [maf] table");
   if (o.entity.empty() == o.kc_id.empty()) return usage_error("give exactly one of --entity and --kc-id");
   if (!o.entity.empty()) {
-    Status st = revoke_at_maf(*a->maf, o.entity);
+    auto db = open_existing_maf(*a->maf);
+    if (!db) return failure(db.error());
+    Status st = revoke_at_maf(**db, o.entity);
     if (st && !maf_event(*a->maf, service::operator_event("revoke", "km", o.entity))) return kExitFailure;
     return report(ctx, st, {{"revoked_client", o.entity}},
                   "revoked MAF client " + o.entity + ": its Km and Kc keys are gone; its sessions are closed");
   }
   auto id = KeyId::parse(KeyIdKind::kc, o.kc_id, a->maf->id_encoding);
   if (!id) return usage_error(id.error());
-  auto db = maf::open_maf_store(*a->maf, false);
+  auto db = open_existing_maf(*a->maf);
   if (!db) return failure(db.error());
   Status st = (*db)->maf().revoke_kc(id->canonical(), service::now_unix());
   if (st && !maf_event(*a->maf, service::operator_event("revoke", "kc", "", id->str()))) return kExitFailure;
@@ -97,7 +98,9 @@ int mef_rotate(Context& ctx, const OpOpts& o) {
   auto a = load(o.config);
   if (!a) return usage_error(a.error());
   if (!a->mef) return usage_error(o.config + ": no [mef] table");
-  Status st = rotate_at_mef(*a->mef, o.entity);
+  auto db = open_existing_mef(*a->mef);
+  if (!db) return failure(db.error());
+  Status st = (*db)->mef().revoke_enrolment(o.entity);
   if (st && !mef_event(*a->mef, service::operator_event("rotate", "ke", o.entity))) return kExitFailure;
   return report(ctx, st, {{"rotated", o.entity}},
                 o.entity + " must enrol again: its KeID no longer resolves");
@@ -114,7 +117,7 @@ int mef_retarget(Context& ctx, const OpOpts& o) {
   auto kind = enrolee_target_kind(o.target, o.target_kind);
   if (!kind) return usage_error(kind.error());
   if (auto st = store::validate_target(*kind, o.target); !st) return usage_error(st.error());
-  auto db = mef::open_mef_store(*a->mef, false);
+  auto db = open_existing_mef(*a->mef);
   if (!db) return failure(db.error());
   auto before = (*db)->mef().get_enrolee(o.entity);
   if (!before) return before.error().code() == Errc::not_found ? usage_error(before.error()) : failure(before.error());
@@ -142,11 +145,15 @@ int rotate(Context& ctx, const OpOpts& o) {
   if (!a->mef || !a->maf) return usage_error(o.config + ": rotate needs [mef] and [maf] tables");
   Status st;
   bool at_mef_ran = false;
-  Status st2 = revoke_at_maf(*a->maf, o.entity, [&] {
-    at_mef_ran = true;
-    st = rotate_at_mef(*a->mef, o.entity);
-    return st;
-  });
+  // A MAF with no store yet has no Km to revoke (not_found, as an unknown entity).
+  auto maf_db = open_existing_maf(*a->maf);
+  Status st2 = maf_db ? revoke_at_maf(**maf_db, o.entity,
+                                      [&] {
+                                        at_mef_ran = true;
+                                        st = rotate_at_mef(*a->mef, o.entity);
+                                        return st;
+                                      })
+                      : Status(std::unexpected(maf_db.error()));
   if (!at_mef_ran) st = rotate_at_mef(*a->mef, o.entity);  // the MAF store did not open
   if (!st && st.error().code() != Errc::not_found) return failure(st.error());
   if (!st && !st2) return usage_error(Error(Errc::not_found, "nothing to rotate for " + o.entity));

@@ -64,6 +64,7 @@ Result<AllInOne> load_all_in_one(const std::string& path, std::vector<std::strin
     if (device_ca_name == ca_name) {
       return fail(Errc::invalid_argument, "pki.device_ca_name: must differ from pki.ca_name");
     }
+    if (!out_created) return a;  // an operator or status command: it creates nothing
     std::vector<std::string> created;
     // Two roots (issue 11 item 3): ca.crt vouches for the servers
     // (trust_anchors), device-ca.crt for device certificates
@@ -78,7 +79,7 @@ Result<AllInOne> load_all_in_one(const std::string& path, std::vector<std::strin
     if (st && a.maf) st = issue_for(a.pki_dir, a.maf->listen.certificate, a.maf->listen.fqdn, created);
     if (st && a.cse) st = issue_for(a.pki_dir, a.cse->listen.certificate, a.cse->listen.fqdn, created);
     if (!st) return std::unexpected(st.error());
-    if (out_created) *out_created = std::move(created);
+    *out_created = std::move(created);
   }
   return a;
 }

@@ -7,6 +7,11 @@
     next association fails; after a fresh enrolment it gets a new Ke and
     Km and associates again.
   * "m2msec maf revoke --kc-id/--entity", unknown entity -> exit 2.
+  * Before any server ran, the commands that read or change a store (maf
+    keys|clients|revoke, mef enrolee list|remove|rotate|retarget, mef
+    subscriber remove, rotate, status) say there is none and create
+    nothing, not even the demo PKI of a [pki] table.
+  * "m2msec maf keys": a header, then one row per Kc.
   * "m2msec state show": never a key; "--reveal" shows them.
   * No key in any command output except "state show --reveal".
 
@@ -20,7 +25,36 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from saef_harness import Saef  # noqa: E402
 
 
+def no_store_yet(h):
+    """Before any server ran: the commands that read or change a role's store say there is none, exit 1,
+    and create nothing (no data directory, KEK or database)."""
+    for args, role in ((["maf", "keys"], "MAF"), (["maf", "clients"], "MAF"),
+                       (["maf", "revoke", "--entity", "/op-1"], "MAF"),
+                       (["mef", "enrolee", "list"], "MEF"), (["mef", "enrolee", "remove", "--enrolee-id", "/op-1"], "MEF"),
+                       (["mef", "enrolee", "rotate", "--enrolee-id", "/op-1"], "MEF"),
+                       (["mef", "enrolee", "retarget", "--enrolee-id", "/op-1", "--target", "/in-cse"], "MEF"),
+                       (["mef", "subscriber", "remove", "--impi", "op-1@ims.example.com"], "MEF")):
+        rc, out, err = h.run(args + ["--config", h.config])
+        h.check(rc == 1 and f"no {role} database in " in err and "creates it" in err and err.count("\n") == 1,
+                f"{' '.join(args[:3])} with no {role} store yet: exit 1, says which commands create one",
+                f"exit {rc}: {err!r}")
+    rc, out, err = h.run(["rotate", "--entity", "/op-1", "--config", h.config])
+    h.check(rc == 2 and "nothing to rotate" in err, "rotate with no stores yet: nothing to rotate, exit 2", f"{rc} {err!r}")
+    # The same commands, and status, with a [pki] table (the all-in-one's demo PKI, which "m2msec serve"
+    # creates on first start): no CA or certificate either.
+    with_pki = os.path.join(h.dir, "with-pki.toml")
+    with open(with_pki, "w") as f:
+        f.write(open(h.config).read() + '\n[pki]\ndir = "demo-pki"\n')
+    for args in (["maf", "revoke", "--entity", "/op-1"], ["rotate", "--entity", "/op-1"],
+                 ["mef", "enrolee", "retarget", "--enrolee-id", "/op-1", "--target", "/in-cse"], ["status"]):
+        rc, out, err = h.run(args + ["--config", with_pki])
+        h.check(rc in (1, 2) and "Traceback" not in err, f"{' '.join(args[:3])} with a [pki] table: refused", err)
+    made = [d for d in ("mefdata", "mafdata", "demo-pki") if os.path.exists(os.path.join(h.dir, d))]
+    h.check(not made, "no command created a data directory or a demo PKI", made)
+
+
 def body(h):
+    no_store_yet(h)
     h.start_all()
     st = h.enrol("op-1")
     rc, j, err = h.associate(st)
@@ -71,6 +105,11 @@ def body(h):
     rc, out, err = h.run(["maf", "keys", "--config", h.config, "--json"])
     keys = [k for k in (json.loads(out)["keys"] if rc == 0 else []) if k["targets"] == ["/other-cse"]]
     h.check(len(keys) == 1, "the Kc for /other-cse is listed", out)
+    rc, text, err = h.run(["maf", "keys", "--config", h.config])
+    lines = text.splitlines()
+    h.check(rc == 0 and lines and lines[0].split() == ["KCID", "ENTITY", "A", "TARGETS", "EXPIRES", "CREATED"]
+            and any(keys and ln.startswith(keys[0]["kc_id"]) and "/other-cse" in ln for ln in lines[1:]),
+            "maf keys: a header, then the Kc with its target", text)
     kc = keys[0]["kc_id"] if keys else "none@maf.example.com"
     rc, out, err = h.run(["maf", "revoke", "--config", h.config, "--kc-id", kc, "--json"])
     h.check(rc == 0 and json.loads(out).get("revoked_key"), "maf revoke --kc-id", err)

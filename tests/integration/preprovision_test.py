@@ -150,7 +150,23 @@ def body(h):
             and clients.get("/in-cse/Cpre3", {}).get("app_id") == "Rorg.example.pre3"
             and clients.get("/pre-2", {}).get("app_id") is None, "App-IDs listed beside their root keys", clients)
     rc, out, _ = h.run(["maf", "clients", "--config", h.config])
-    h.check("app Npre1" in out, "text listing shows the App-ID", out)
+    rows = [ln.split() for ln in out.splitlines()]
+    h.check(rc == 0 and rows and rows[0] == ["ENTITY", "KMID", "SOURCE", "APP-ID", "EXPIRES", "REGISTERED"],
+            "text listing: a header", out)
+    h.check(any(r[:1] == ["/in-cse/Cpre1"] and r[3:4] == ["Npre1"] for r in rows[1:]),
+            "text listing shows the App-ID beside its entity", out)
+    # Paging: entity-ID order, two at a time.
+    page = h.json_cmd(["maf", "clients", "--config", h.config, "--limit", "2"])
+    h.check([c["entity_id"] for c in page["clients"]] == ["/in-cse/Cpre1", "/in-cse/Cpre3"]
+            and page["count"] == 2 and page["next_after"] == "/in-cse/Cpre3", "clients --limit 2: the first page", page)
+    rc, out, err = h.run(["maf", "clients", "--config", h.config, "--limit", "2"])
+    h.check(rc == 0 and "more clients follow; continue with --after '/in-cse/Cpre3'" in err,
+            "clients --limit 2: says how to continue", err)
+    page = h.json_cmd(["maf", "clients", "--config", h.config, "--after", "/in-cse/Cpre3"])
+    h.check([c["entity_id"] for c in page["clients"]] == ["/pre-2"] and page["next_after"] is None,
+            "clients --after: the rest", page)
+    rc, out, err = h.run(["maf", "clients", "--config", h.config, "--limit", "0"])
+    h.check(rc == 2 and "--limit must be at least 1" in err, "clients --limit 0: exit 2", f"{rc} {err!r}")
     # Every key the operator loaded is in the MAF's audit trail, with the MAS-ID; the refused ones are not.
     rc, out, err = h.run(["audit", "--config", h.config, "--role", "maf", "--event", "operator", "--json"])
     recs = [json.loads(ln) for ln in out.splitlines() if ln.strip()] if rc == 0 else []
