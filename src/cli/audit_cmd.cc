@@ -169,8 +169,8 @@ int run_audit(Context& ctx, const AuditOpts& o) {
     for (const auto& j : records) print_json(j);
     return kExitOk;
   }
-  std::printf("%-20s %-4s %-8s %-8s %-44s %-24s %-20s %s\n", "TIME", "ROLE", "EVENT", "WHAT", "KEY-ID", "TO",
-              "EXPIRES", "REASON");
+  // str_field makes every cell printable (a file edited by hand too).
+  std::vector<std::vector<std::string>> table = {{"TIME", "ROLE", "EVENT", "WHAT", "KEY-ID", "TO", "EXPIRES", "REASON"}};
   for (const auto& j : records) {
     std::string what = str_field(j, "event") == "operator" ? str_field(j, "action") : str_field(j, "kind");
     std::string to = str_field(j, "to");
@@ -179,10 +179,11 @@ int run_audit(Context& ctx, const AuditOpts& o) {
     if (auto it = j.find("expires_at"); it != j.end() && it->is_number_integer()) expires = format_utc(it->get<std::int64_t>());
     std::string reason = str_field(j, "reason");
     if (auto it = j.find("count"); it != j.end() && it->is_number_integer()) reason = std::to_string(it->get<std::int64_t>()) + " rows";
-    std::printf("%-20s %-4s %-8s %-8s %-44s %-24s %-20s %s\n", format_utc(j["ts"].get<std::int64_t>()).c_str(),
-                str_field(j, "role").c_str(), str_field(j, "event").c_str(), what.c_str(), str_field(j, "key_id").c_str(),
-                to.c_str(), expires.c_str(), reason.c_str());
+    std::vector<std::string> row = {format_utc(j["ts"].get<std::int64_t>()), str_field(j, "role"), str_field(j, "event"),
+                                    what, str_field(j, "key_id"), to, expires, reason};
+    table.push_back(std::move(row));
   }
+  print_table(table);
   std::fflush(stdout);
   return kExitOk;
 }

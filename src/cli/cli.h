@@ -38,6 +38,11 @@ int failure(const Error& err);
 // is written as U+FFFD instead of throwing.
 void print_json(const nlohmann::json& j);
 
+// print_table writes rows to stdout as left-aligned columns separated by
+// two spaces, each column as wide as its widest cell; the caller makes
+// the cells printable.
+void print_table(const std::vector<std::vector<std::string>>& rows);
+
 // add_json_flag registers --json on |cmd|, bound to ctx.json.
 void add_json_flag(CLI::App* cmd, Context& ctx);
 

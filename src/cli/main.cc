@@ -1,4 +1,5 @@
 // main.cc: the m2msec command line, one binary for every role.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -24,6 +25,23 @@ int failure(const Error& err) {
 // nlohmann's dump() would throw on it, so such bytes become U+FFFD.
 void print_json(const nlohmann::json& j) {
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows) {
+    width.resize(std::max(width.size(), r.size()));
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    line.erase(line.find_last_not_of(' ') + 1);  // empty last cells leave no trailing blanks
+    std::cout << line << "\n";
+  }
 }
 
 void add_json_flag(CLI::App* cmd, Context& ctx) {

@@ -30,22 +30,6 @@ Result<std::unique_ptr<store::Store>> open_existing_maf(const maf::MafConfig& cf
   return open_existing(cfg, "MAF", "maf.db", "maf client add/import or maf serve", maf::open_maf_store);
 }
 
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width;
-  for (const auto& r : rows) {
-    width.resize(std::max(width.size(), r.size()));
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
-
 void more_follow(const std::string& what, const std::optional<std::string>& next) {
   if (next) std::cerr << "more " << what << " follow; continue with --after '" << printable_text(*next) << "'\n";
 }

@@ -1,6 +1,6 @@
 // store_views.h: what the operator commands that read or change a role's
-// store share: opening a store that must already be there, and printing
-// pages of rows.
+// store share: opening a store that must already be there, and paging
+// through its rows.
 #pragma once
 
 #include <algorithm>
@@ -26,9 +26,6 @@ namespace m2msec::cli {
 // and nothing is created: no data directory, no KEK, no database.
 Result<std::unique_ptr<store::Store>> open_existing_mef(const mef::MefConfig& cfg);
 Result<std::unique_ptr<store::Store>> open_existing_maf(const maf::MafConfig& cfg);
-
-// print_table writes rows as left-aligned columns separated by two spaces.
-void print_table(const std::vector<std::vector<std::string>>& rows);
 
 // Paged is up to --limit rows of a listing, and the key the next page
 // starts after if there may be more.

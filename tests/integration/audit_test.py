@@ -95,6 +95,12 @@ def body(h):
     h.check(rc == 2, "bad --role: exit 2", err)
     rc, out, err = h.run(["audit", "--config", h.config])
     h.check(rc == 0 and out.startswith("TIME") and kc_id in out, "table form", out[:500] + err)
+    lines = out.splitlines()
+    col = lines[0].find("KEY-ID") if lines else -1
+    rows = [ln for ln in lines[1:] if kc_id in ln]
+    h.check(col > 0 and rows and all(ln.index(kc_id) == col for ln in rows) and all(ln == ln.rstrip() for ln in lines),
+            "table form: each key identifier starts under KEY-ID, however long the cells before it; no trailing blanks",
+            out[:1500])
     rc, out, err = h.run(["audit", "--help"])
     h.check(rc == 0 and "--since" in out and "docs/audit.md" in out, "--help teaches", out)
 
