@@ -35,7 +35,7 @@ def no_store_yet(h):
                        (["mef", "enrolee", "retarget", "--enrolee-id", "/op-1", "--target", "/in-cse"], "MEF"),
                        (["mef", "subscriber", "remove", "--impi", "op-1@ims.example.com"], "MEF")):
         rc, out, err = h.run(args + ["--config", h.config])
-        h.check(rc == 1 and f"no {role} database in " in err and "creates it" in err and err.count("\n") == 1,
+        h.check(rc == 1 and f"no {role} database " in err and "creates it" in err and err.count("\n") == 1,
                 f"{' '.join(args[:3])} with no {role} store yet: exit 1, says which commands create one",
                 f"exit {rc}: {err!r}")
     rc, out, err = h.run(["rotate", "--entity", "/op-1", "--config", h.config])
