@@ -11,8 +11,10 @@ void add_cse_commands(CLI::App& app, Context& ctx) {
   cse->require_subcommand(1);
   CLI::App* serve = cse->add_subcommand(
       "serve",
-      "Accept MAF-based (KcID), provisioned-key (KpsaID) and certificate associations and serve a minimal "
-      "CSE (CSEBase retrieve, AE create/retrieve) until SIGINT/SIGTERM");
+      "Accept MAF-based (KcID), provisioned-key (KpsaID), GBA (B-TID) and certificate associations and serve the "
+      "CSE behind them (CSEBase, AE, container, contentInstance, accessControlPolicy and group resources, every "
+      "request decided by its access control policies; docs/cse.md), or relay to an upstream CSE "
+      "([cse.upstream]), until SIGINT/SIGTERM");
   serve->add_option("--config", config, "TOML file with a [cse] table")->required();
   serve->add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
   add_json_flag(serve, ctx);

@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   m2msec::service::tune_allocator_for_serving();
   CLI::App app{
       "m2msec: oneM2M service-layer security (TS-0003).\n"
-      "Key derivations, identifiers, and (as they land) the MEF, MAF and Entity B servers.\n"
+      "The MEF, the MAF and Entity B (servers and operator commands), the Enrolee and Entity A (enrol, associate),\n"
+      "key derivations and identifiers. Start with 'm2msec demo' or 'm2msec serve' (README.md).\n"
       "Secrets are read from files (mode 0600) or stdin ('-'), never from arguments.",
       "m2msec"};
   app.require_subcommand(1);
