@@ -90,17 +90,17 @@ Result<RunningAllInOne> start_all_in_one(AllInOne a) {
   // first and Entity B last; each makes its own KEK on first start.
   if (a.mef) {
     auto s = mef::MefServer::start(*a.mef);
-    if (!s) return fail(s.error().code(), "mef: " + s.error().message());
+    if (!s) return fail(s.error().code(), "mef: " + s.error().detail());
     r.mef = std::move(*s);
   }
   if (a.maf) {
     auto s = maf::MafServer::start(*a.maf);
-    if (!s) return fail(s.error().code(), "maf: " + s.error().message());
+    if (!s) return fail(s.error().code(), "maf: " + s.error().detail());
     r.maf = std::move(*s);
   }
   if (a.cse) {
     auto s = entityb::CseServer::start(*a.cse);
-    if (!s) return fail(s.error().code(), "cse: " + s.error().message());
+    if (!s) return fail(s.error().code(), "cse: " + s.error().detail());
     r.cse = std::move(*s);
   }
   return r;

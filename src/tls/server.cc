@@ -21,6 +21,8 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -166,6 +168,15 @@ class Server final : public TlsServer {
   bool stopped_ = false;
 };
 
+// listen_failure says which address and protocol a listener could not
+// take, and why: "listen on 127.0.0.1:5684/TCP: Address already in use".
+template <typename Endpoint>
+std::string listen_failure(const Endpoint& ep, const char* protocol, const boost::system::error_code& ec) {
+  std::ostringstream where;
+  where << ep;  // an IPv6 address in brackets
+  return "listen on " + where.str() + "/" + protocol + ": " + ec.message();
+}
+
 Status Server::bind() {
   const ServerOptions& o = shared_->options;
   boost::system::error_code ec;
@@ -183,7 +194,7 @@ Status Server::bind() {
   }
   if (!ec) udp_->bind(ep, ec);
   if (!ec) udp_->non_blocking(true, ec);
-  if (ec) return fail(Errc::io_error, "UDP bind: " + ec.message());
+  if (ec) return fail(Errc::io_error, listen_failure(ep, "UDP", ec));
   udp_local_ = udp_->local_endpoint();
   port_ = udp_local_.port();
   return new_listen_ssl();
@@ -291,7 +302,7 @@ Status Server::bind_tcp(const asio::ip::address& addr) {
     probe.open(ep.protocol(), ec);
     if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) probe.bind(ep, ec);
-    if (ec) return fail(Errc::io_error, "listen: " + ec.message());
+    if (ec) return fail(Errc::io_error, listen_failure(ep, "TCP", ec));
   }
   std::uint16_t port = o.port;
   for (const std::shared_ptr<Worker>& w : workers_) {
@@ -306,7 +317,7 @@ Status Server::bind_tcp(const asio::ip::address& addr) {
     if (!ec) l->acceptor.bind(ep, ec);
     if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (!ec) l->acceptor.non_blocking(true, ec);  // on_acceptable accepts until EAGAIN
-    if (ec) return fail(Errc::io_error, "listen: " + ec.message());
+    if (ec) return fail(Errc::io_error, listen_failure(ep, "TCP", ec));
     if (port == 0) port = l->acceptor.local_endpoint().port();  // the rest join the first one's port
     listeners_.push_back(std::move(l));
   }

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -177,6 +178,7 @@ def body(h):
     h.stop_all()
     all_in_one(h)
     cookie_secret_file(h)
+    port_taken(h)
 
 
 def all_in_one(h):
@@ -221,6 +223,32 @@ def cookie_secret_file(h):
                          (os.path.join(h.dir, "missing.hex"), "dtls_cookie_secret_file")):
         rc, out, err = h.run(["mef", "serve", "--config", config_with(path)], timeout=30)
         h.check(rc != 0 and needle in err, f"MEF refuses to start with {os.path.basename(path)}", (rc, err[-500:]))
+
+
+def port_taken(h):
+    """A listener whose port another socket holds: the role, and the all-in-one, refuse to start and say which
+    address and protocol (TCP for TLS, UDP for DTLS) they could not take."""
+    base = open(h.config).read()
+    mef_tls = f'tls_listen = "127.0.0.1:{h.ports["mef"]}"'
+    for kind, protocol in ((socket.SOCK_STREAM, "TCP"), (socket.SOCK_DGRAM, "UDP")):
+        holder = socket.socket(socket.AF_INET, kind)
+        holder.bind(("127.0.0.1", 0))
+        if kind == socket.SOCK_STREAM:
+            holder.listen(1)
+        port = holder.getsockname()[1]
+        listen = f'tls_listen = "127.0.0.1:{port}"' if protocol == "TCP" else \
+            f'{mef_tls}\ndtls_listen = "127.0.0.1:{port}"'
+        cfg = os.path.join(h.dir, f"taken-{protocol}.toml")
+        with open(cfg, "w") as f:
+            f.write(base.replace(mef_tls, listen, 1))
+        try:
+            for args in (["mef", "serve"], ["serve"]):
+                rc, out, err = h.run(args + ["--config", cfg], timeout=30)
+                h.check(rc == 1 and f"listen on 127.0.0.1:{port}/{protocol}: Address already in use" in err
+                        and "I/O error: mef: I/O error" not in err,
+                        f"'{' '.join(args)}' with the MEF's {protocol} port taken: exit 1, names the address", (rc, err[-500:]))
+        finally:
+            holder.close()
 
 
 if __name__ == "__main__":
