@@ -18,14 +18,17 @@ struct AllInOne {
   std::optional<maf::MafConfig> maf;
   std::optional<entityb::CseConfig> cse;
   std::string pki_dir;  // "" without a [pki] table
+  std::string ca_name, device_ca_name;  // the demo CAs' names, with a [pki] table
 };
 
-// load_all_in_one reads every role table of |path|. With |out_created|
-// (the servers' start) and a [pki] table, it also creates the demo CAs and
-// the roles' certificates that do not exist yet, listing the files it
-// created there; without it (operator and status commands) it creates
-// nothing.
-Result<AllInOne> load_all_in_one(const std::string& path, std::vector<std::string>* out_created);
+// load_all_in_one reads every role table of |path|, and the [pki] table
+// if there is one. It creates nothing.
+Result<AllInOne> load_all_in_one(const std::string& path);
+
+// make_demo_pki creates, with a [pki] table, the demo CAs and the roles'
+// certificates that do not exist yet (the servers' start, not operator
+// or status commands); returns the files it created.
+Result<std::vector<std::string>> make_demo_pki(const AllInOne& a);
 
 struct RunningAllInOne {
   RunningAllInOne();

@@ -19,8 +19,6 @@ struct OpOpts {
   bool reveal = false;
 };
 
-Result<AllInOne> load(const std::string& path) { return load_all_in_one(path, nullptr); }
-
 // revoke_at_maf revokes an entity's Km and its Kc keys at the MAF: the
 // rows go and the revocation is logged, so the running MAF closes the
 // sessions using them, Entity B drops the Kc keys it holds, and the MAF
@@ -72,7 +70,7 @@ int report(Context& ctx, const Status& st, const nlohmann::json& j, const std::s
 }
 
 int maf_revoke(Context& ctx, const OpOpts& o) {
-  auto a = load(o.config);
+  auto a = load_all_in_one(o.config);
   if (!a) return usage_error(a.error());
   if (!a->maf) return usage_error(o.config + ": no [maf] table");
   if (o.entity.empty() == o.kc_id.empty()) return usage_error("give exactly one of --entity and --kc-id");
@@ -95,7 +93,7 @@ int maf_revoke(Context& ctx, const OpOpts& o) {
 }
 
 int mef_rotate(Context& ctx, const OpOpts& o) {
-  auto a = load(o.config);
+  auto a = load_all_in_one(o.config);
   if (!a) return usage_error(a.error());
   if (!a->mef) return usage_error(o.config + ": no [mef] table");
   auto db = open_existing_mef(*a->mef);
@@ -111,7 +109,7 @@ int mef_rotate(Context& ctx, const OpOpts& o) {
 // enrolment is revoked (its old target drops what it derived from it) and
 // its next enrolment yields keys for the new target only.
 int mef_retarget(Context& ctx, const OpOpts& o) {
-  auto a = load(o.config);
+  auto a = load_all_in_one(o.config);
   if (!a) return usage_error(a.error());
   if (!a->mef) return usage_error(o.config + ": no [mef] table");
   auto kind = enrolee_target_kind(o.target, o.target_kind);
@@ -140,7 +138,7 @@ int mef_retarget(Context& ctx, const OpOpts& o) {
 // from Ke (10.3.2), so rotation means a new enrolment: the MEF forgets the
 // old Ke and the MAF its old Km.
 int rotate(Context& ctx, const OpOpts& o) {
-  auto a = load(o.config);
+  auto a = load_all_in_one(o.config);
   if (!a) return usage_error(a.error());
   if (!a->mef || !a->maf) return usage_error(o.config + ": rotate needs [mef] and [maf] tables");
   Status st;

@@ -35,7 +35,7 @@ Status issue_for(const std::string& pki_dir, const std::string& certificate, con
 
 }  // namespace
 
-Result<AllInOne> load_all_in_one(const std::string& path, std::vector<std::string>* out_created) {
+Result<AllInOne> load_all_in_one(const std::string& path) {
   auto file = service::ConfigFile::load(path);
   if (!file) return std::unexpected(file.error());
   AllInOne a;
@@ -58,30 +58,33 @@ Result<AllInOne> load_all_in_one(const std::string& path, std::vector<std::strin
   if (file->has("pki")) {
     auto t = file->table("pki");
     a.pki_dir = t->path("dir", "", true);
-    const std::string ca_name = t->str("ca_name", "m2msec demo CA");
-    const std::string device_ca_name = t->str("device_ca_name", "m2msec demo device CA");
+    a.ca_name = t->str("ca_name", "m2msec demo CA");
+    a.device_ca_name = t->str("device_ca_name", "m2msec demo device CA");
     if (auto st = t->finish(); !st) return std::unexpected(st.error());
-    if (device_ca_name == ca_name) {
+    if (a.device_ca_name == a.ca_name) {
       return fail(Errc::invalid_argument, "pki.device_ca_name: must differ from pki.ca_name");
     }
-    if (!out_created) return a;  // an operator or status command: it creates nothing
-    std::vector<std::string> created;
-    // Two roots (issue 11 item 3): ca.crt vouches for the servers
-    // (trust_anchors), device-ca.crt for device certificates
-    // (device_trust_anchors).
-    for (const auto& [stem, name] : {std::pair{std::string("ca"), ca_name}, std::pair{std::string("device-ca"), device_ca_name}}) {
-      const bool had = fs::exists(a.pki_dir + "/" + stem + ".crt");
-      if (auto st = tls::ensure_ca(a.pki_dir, name, stem); !st) return std::unexpected(st.error());
-      if (!had) created.push_back(a.pki_dir + "/" + stem + ".crt");
-    }
-    Status st;
-    if (a.mef) st = issue_for(a.pki_dir, a.mef->listen.certificate, a.mef->listen.fqdn, created);
-    if (st && a.maf) st = issue_for(a.pki_dir, a.maf->listen.certificate, a.maf->listen.fqdn, created);
-    if (st && a.cse) st = issue_for(a.pki_dir, a.cse->listen.certificate, a.cse->listen.fqdn, created);
-    if (!st) return std::unexpected(st.error());
-    *out_created = std::move(created);
   }
   return a;
+}
+
+Result<std::vector<std::string>> make_demo_pki(const AllInOne& a) {
+  std::vector<std::string> created;
+  if (a.pki_dir.empty()) return created;
+  // Two roots (issue 11 item 3): ca.crt vouches for the servers
+  // (trust_anchors), device-ca.crt for device certificates
+  // (device_trust_anchors).
+  for (const auto& [stem, name] : {std::pair{std::string("ca"), a.ca_name}, std::pair{std::string("device-ca"), a.device_ca_name}}) {
+    const bool had = fs::exists(a.pki_dir + "/" + stem + ".crt");
+    if (auto st = tls::ensure_ca(a.pki_dir, name, stem); !st) return std::unexpected(st.error());
+    if (!had) created.push_back(a.pki_dir + "/" + stem + ".crt");
+  }
+  Status st;
+  if (a.mef) st = issue_for(a.pki_dir, a.mef->listen.certificate, a.mef->listen.fqdn, created);
+  if (st && a.maf) st = issue_for(a.pki_dir, a.maf->listen.certificate, a.maf->listen.fqdn, created);
+  if (st && a.cse) st = issue_for(a.pki_dir, a.cse->listen.certificate, a.cse->listen.fqdn, created);
+  if (!st) return std::unexpected(st.error());
+  return created;
 }
 
 Result<RunningAllInOne> start_all_in_one(AllInOne a) {
@@ -119,9 +122,11 @@ namespace {
 int run_serve(Context& ctx, const std::string& config, const std::string& log_level) {
   block_signals();  // before init_logging starts spdlog's flusher thread
   if (!init_logging(log_level)) return usage_error("unknown --log-level " + log_level);
-  std::vector<std::string> created;
-  auto a = load_all_in_one(config, &created);
+  auto a = load_all_in_one(config);
   if (!a) return usage_error(a.error());
+  auto made = make_demo_pki(*a);
+  if (!made) return usage_error(made.error());
+  const std::vector<std::string>& created = *made;
   service::log_open_file_limit("all-in-one");
   std::vector<std::string> keks;
   for (const std::string& k : {a->mef ? a->mef->kek_file : "", a->maf ? a->maf->kek_file : ""}) {

@@ -205,7 +205,7 @@ void print_text(const nlohmann::json& j) {
 }
 
 int run_status(Context& ctx, const std::string& config) {
-  auto a = load_all_in_one(config, nullptr);
+  auto a = load_all_in_one(config);
   if (!a) return usage_error(a.error());
   nlohmann::json j = nlohmann::json::object();
   bool healthy = true;
