@@ -16,97 +16,83 @@ struct MafOpts {
   std::size_t limit = 100;
 };
 
-// open_store opens the MAF store of |config| for a listing; a bad config
+// open_store opens the MAF store of |config| for a listing. A bad config
 // is a usage error (exit 2), a missing or unreadable store a failure
-// (exit 1). Nothing is created.
-Result<std::unique_ptr<store::Store>> open_store(const std::string& config, int& exit_code) {
+// (exit 1); the exit code is in |exit_code| when it returns no store.
+// Nothing is created.
+std::unique_ptr<store::Store> open_store(const std::string& config, int& exit_code) {
   auto file = service::ConfigFile::load(config);
   auto cfg = file ? maf::load_maf_config(*file) : std::unexpected(file.error());
   if (!cfg) {
     exit_code = usage_error(cfg.error());
-    return std::unexpected(cfg.error());
+    return nullptr;
   }
   auto db = open_existing_maf(*cfg);
-  if (!db) exit_code = failure(db.error());
-  return db;
+  if (!db) {
+    exit_code = failure(db.error());
+    return nullptr;
+  }
+  return std::move(*db);
 }
 
-nlohmann::json opt_time(const std::optional<std::int64_t>& t) { return t ? nlohmann::json(format_utc(*t)) : nullptr; }
-
 int list_clients(Context& ctx, const MafOpts& o) {
-  if (o.limit == 0) return usage_error("--limit must be at least 1");
   int exit_code = kExitOk;
   auto db = open_store(o.config, exit_code);
   if (!db) return exit_code;
   auto paged = page_through<store::MafClientSummary>(
-      o.limit, o.after, [&](const store::Page& p) { return (*db)->maf().list_clients(p); },
+      o.limit, o.after, [&](const store::Page& p) { return db->maf().list_clients(p); },
       [](const store::MafClientSummary& c) { return c.entity_id; });
   if (!paged) return failure(paged.error());
-  if (ctx.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : paged->rows) {
-      arr.push_back({{"km_id", r.km_id},
-                     {"entity_id", r.entity_id},
-                     {"source", store::km_source_name(r.source)},
-                     {"expires_at", r.expires_at ? nlohmann::json(*r.expires_at) : nlohmann::json()},
-                     {"expires", opt_time(r.expires_at)},
-                     {"registered_at", r.registered_at},
-                     {"registered", format_utc(r.registered_at)},
-                     {"app_id", r.app_id ? nlohmann::json(*r.app_id) : nlohmann::json()}});
-    }
-    print_json({{"clients", arr},
-                {"count", paged->rows.size()},
-                {"next_after", paged->next ? nlohmann::json(*paged->next) : nlohmann::json()}});
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> table = {{"ENTITY", "KMID", "SOURCE", "APP-ID", "EXPIRES", "REGISTERED"}};
-  for (const auto& r : paged->rows) {
-    table.push_back({printable_text(r.entity_id), printable_text(r.km_id), std::string(store::km_source_name(r.source)),
-                     r.app_id ? printable_text(*r.app_id) : "-", r.expires_at ? format_utc(*r.expires_at) : "-",
-                     format_utc(r.registered_at)});
-  }
-  print_table(table);
-  more_follow("clients", paged->next);
-  return kExitOk;
+  return print_page(
+      ctx, "clients", *paged,
+      [](const store::MafClientSummary& r) {
+        return nlohmann::json{{"km_id", r.km_id},
+                              {"entity_id", r.entity_id},
+                              {"source", store::km_source_name(r.source)},
+                              {"expires_at", opt(r.expires_at)},
+                              {"expires", opt_time(r.expires_at)},
+                              {"registered_at", r.registered_at},
+                              {"registered", format_utc(r.registered_at)},
+                              {"app_id", opt(r.app_id)}};
+      },
+      {"ENTITY", "KMID", "SOURCE", "APP-ID", "EXPIRES", "REGISTERED"},
+      [](const store::MafClientSummary& r) {
+        return std::vector<std::string>{printable_text(r.entity_id), printable_text(r.km_id),
+                                        std::string(store::km_source_name(r.source)),
+                                        r.app_id ? printable_text(*r.app_id) : "-",
+                                        r.expires_at ? format_utc(*r.expires_at) : "-", format_utc(r.registered_at)};
+      });
 }
 
+// list_keys: a Kc lives as long as its connection (seed 000); once the
+// device's session closes, Entity B de-registers it and it leaves the list.
 int list_keys(Context& ctx, const MafOpts& o) {
-  if (o.limit == 0) return usage_error("--limit must be at least 1");
   int exit_code = kExitOk;
   auto db = open_store(o.config, exit_code);
   if (!db) return exit_code;
   auto paged = page_through<store::KcSummary>(
-      o.limit, o.after, [&](const store::Page& p) { return (*db)->maf().list_kc(p); },
+      o.limit, o.after, [&](const store::Page& p) { return db->maf().list_kc(p); },
       [](const store::KcSummary& k) { return k.kc_id; });
   if (!paged) return failure(paged.error());
-  if (ctx.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : paged->rows) {
-      arr.push_back({{"kc_id", r.kc_id},
-                     {"entity_a_id", r.entity_a_id},
-                     {"targets", r.targets},
-                     {"expires_at", r.expires_at},
-                     {"expires", format_utc(r.expires_at)},
-                     {"created_at", r.created_at},
-                     {"created", format_utc(r.created_at)}});
-    }
-    print_json({{"keys", arr},
-                {"count", paged->rows.size()},
-                {"next_after", paged->next ? nlohmann::json(*paged->next) : nlohmann::json()}});
-    return kExitOk;
-  }
-  // A Kc lives as long as its connection (seed 000): once the device's
-  // session closes, Entity B de-registers it and it leaves this list.
-  std::vector<std::vector<std::string>> table = {{"KCID", "ENTITY A", "TARGETS", "EXPIRES", "CREATED"}};
-  for (const auto& r : paged->rows) {
-    std::string targets;
-    for (const std::string& t : r.targets) targets += (targets.empty() ? "" : ",") + printable_text(t);
-    table.push_back({printable_text(r.kc_id), printable_text(r.entity_a_id), targets.empty() ? "-" : targets,
-                     format_utc(r.expires_at), format_utc(r.created_at)});
-  }
-  print_table(table);
-  more_follow("keys", paged->next);
-  return kExitOk;
+  return print_page(
+      ctx, "keys", *paged,
+      [](const store::KcSummary& r) {
+        return nlohmann::json{{"kc_id", r.kc_id},
+                              {"entity_a_id", r.entity_a_id},
+                              {"targets", r.targets},
+                              {"expires_at", r.expires_at},
+                              {"expires", format_utc(r.expires_at)},
+                              {"created_at", r.created_at},
+                              {"created", format_utc(r.created_at)}};
+      },
+      {"KCID", "ENTITY A", "TARGETS", "EXPIRES", "CREATED"},
+      [](const store::KcSummary& r) {
+        std::string targets;
+        for (const std::string& t : r.targets) targets += (targets.empty() ? "" : ",") + printable_text(t);
+        return std::vector<std::string>{printable_text(r.kc_id), printable_text(r.entity_a_id),
+                                        targets.empty() ? "-" : targets, format_utc(r.expires_at),
+                                        format_utc(r.created_at)};
+      });
 }
 
 }  // namespace
@@ -128,11 +114,10 @@ void add_maf_commands(CLI::App& app, Context& ctx) {
   CLI::App* keys = maf->add_subcommand("keys", "List registered connection keys (Kc, never shown) with targets");
   for (CLI::App* c : {clients, keys}) {
     c->add_option("--config", o.config, "TOML file with a [maf] table")->required();
-    c->add_option("--limit", o.limit, "At most this many rows (default 100)");
     add_json_flag(c, ctx);
   }
-  clients->add_option("--after", o.after, "Start after this entity ID (paging)");
-  keys->add_option("--after", o.after, "Start after this KcID (paging)");
+  add_paging_options(clients, o.limit, o.after, "clients", "entity ID");
+  add_paging_options(keys, o.limit, o.after, "keys", "KcID");
   clients->callback([&ctx] { ctx.run = [&ctx] { return list_clients(ctx, o); }; });
   keys->callback([&ctx] { ctx.run = [&ctx] { return list_keys(ctx, o); }; });
   add_maf_client_commands(maf, ctx);

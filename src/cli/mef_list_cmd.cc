@@ -60,13 +60,6 @@ OpenedStore open_store(const std::string& path) {
 // iso_time formats unix seconds as "2025-01-31T12:00:00Z".
 std::string iso_time(std::int64_t t) { return format_utc(t); }
 
-nlohmann::json opt_time(const std::optional<std::int64_t>& t) { return t ? nlohmann::json(iso_time(*t)) : nullptr; }
-
-template <typename T>
-nlohmann::json opt(const std::optional<T>& v) {
-  return v ? nlohmann::json(*v) : nlohmann::json();
-}
-
 // summary_json renders one enrolee summary (no secrets exist in it).
 nlohmann::json summary_json(const store::EnroleeSummary& e) {
   nlohmann::json j = {{"enrolee_id", e.enrolee_id},
@@ -108,7 +101,6 @@ std::string shown_expiry(const store::EnroleeSummary& e) {
 }
 
 int run_list(Context& ctx, const ListOpts& o) {
-  if (o.limit == 0) return usage_error("--limit must be at least 1");
   store::EnroleeFilter filter;
   if (!o.state.empty()) {
     auto s = store::parse_enrolee_state(o.state);
@@ -126,25 +118,14 @@ int run_list(Context& ctx, const ListOpts& o) {
       },
       [](const store::EnroleeSummary& e) { return e.enrolee_id; });
   if (!paged) return failure(paged.error());
-  const std::vector<store::EnroleeSummary>& rows = paged->rows;
-  const std::optional<std::string>& next = paged->next;
-
-  if (ctx.json) {
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& e : rows) list.push_back(summary_json(e));
-    print_json({{"enrolees", list}, {"count", rows.size()}, {"next_after", opt(next)}});
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> table = {
-      {"ENROLEE", "STATE", "AUTH", "KPMID/CERT SUBJECT", "TARGET", "KEID", "EXPIRES"}};
-  for (const auto& e : rows) {
-    table.push_back({e.enrolee_id, std::string(store::enrolee_state_name(e.state)),
-                     std::string(store::auth_kind_name(e.auth_kind)), credential_name(e), e.target,
-                     e.enrolment ? e.enrolment->ke_id : "-", shown_expiry(e)});
-  }
-  print_table(table);
-  more_follow("enrolees", next);
-  return kExitOk;
+  return print_page(ctx, "enrolees", *paged, summary_json,
+                    {"ENROLEE", "STATE", "AUTH", "KPMID/CERT SUBJECT", "TARGET", "KEID", "EXPIRES"},
+                    [](const store::EnroleeSummary& e) {
+                      return std::vector<std::string>{e.enrolee_id, std::string(store::enrolee_state_name(e.state)),
+                                                      std::string(store::auth_kind_name(e.auth_kind)),
+                                                      credential_name(e), e.target,
+                                                      e.enrolment ? e.enrolment->ke_id : "-", shown_expiry(e)};
+                    });
 }
 
 // find_summary looks one enrolee up through the listing (which reads no
@@ -231,37 +212,32 @@ int run_status(Context& ctx, const ListOpts& o) {
 // enrolee ID, Enrolment Target and creation time, never K or OPc (the
 // summaries do not hold them).
 int run_subscriber_list(Context& ctx, const ListOpts& o) {
-  if (o.limit == 0) return usage_error("--limit must be at least 1");
   OpenedStore s = open_store(o.config);
   if (!s.db) return s.exit_code;
   auto paged = page_through<store::GbaSubscriberSummary>(
       o.limit, o.after, [&](const store::Page& p) { return s.db->mef().list_subscribers(p); },
       [](const store::GbaSubscriberSummary& g) { return g.impi; });
   if (!paged) return failure(paged.error());
-  if (ctx.json) {
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& g : paged->rows) {
-      list.push_back({{"impi", g.impi},
-                      {"sqn", g.sqn},
-                      {"amf", amf_hex(g.amf)},
-                      {"enrolee_id", g.enrolee_id},
-                      {"target_kind", store::target_kind_name(g.target_kind)},
-                      {"target", g.target},
-                      {"created_at", g.created_at},
-                      {"created", iso_time(g.created_at)}});
-    }
-    print_json({{"subscribers", list}, {"count", paged->rows.size()}, {"next_after", opt(paged->next)}});
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> table = {{"IMPI", "SQN", "AMF", "ENROLEE", "TARGET", "CREATED"}};
-  for (const auto& g : paged->rows) {
-    table.push_back({printable_text(g.impi), std::to_string(g.sqn), amf_hex(g.amf), printable_text(g.enrolee_id),
-                     std::string(store::target_kind_name(g.target_kind)) + " " + printable_text(g.target),
-                     iso_time(g.created_at)});
-  }
-  print_table(table);
-  more_follow("subscribers", paged->next);
-  return kExitOk;
+  return print_page(
+      ctx, "subscribers", *paged,
+      [](const store::GbaSubscriberSummary& g) {
+        return nlohmann::json{{"impi", g.impi},
+                              {"sqn", g.sqn},
+                              {"amf", amf_hex(g.amf)},
+                              {"enrolee_id", g.enrolee_id},
+                              {"target_kind", store::target_kind_name(g.target_kind)},
+                              {"target", g.target},
+                              {"created_at", g.created_at},
+                              {"created", iso_time(g.created_at)}};
+      },
+      {"IMPI", "SQN", "AMF", "ENROLEE", "TARGET", "CREATED"},
+      [](const store::GbaSubscriberSummary& g) {
+        return std::vector<std::string>{printable_text(g.impi), std::to_string(g.sqn), amf_hex(g.amf),
+                                        printable_text(g.enrolee_id),
+                                        std::string(store::target_kind_name(g.target_kind)) + " " +
+                                            printable_text(g.target),
+                                        iso_time(g.created_at)};
+      });
 }
 
 }  // namespace
@@ -274,8 +250,7 @@ void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, CLI::App* subscribe
       "list", "List enrolees in enrolee-ID order with their current KeID (no key material)");
   list->add_option("--config", o.config, "TOML file with a [mef] table")->required();
   list->add_option("--state", o.state, "Only enrolees in this state")->check(CLI::IsMember({"active", "removed"}));
-  list->add_option("--limit", o.limit, "At most this many enrolees (default 100)");
-  list->add_option("--after", o.after, "Start after this enrolee ID (paging)");
+  add_paging_options(list, o.limit, o.after, "enrolees", "enrolee ID");
   add_json_flag(list, ctx);
   list->callback([&ctx] { ctx.run = [&ctx] { return run_list(ctx, o); }; });
 
@@ -290,8 +265,7 @@ void add_mef_list_commands(CLI::App* mef, CLI::App* enrolee, CLI::App* subscribe
       "List GBA subscribers in IMPI order with their SQN, AMF, enrolee ID and Enrolment Target (the only NAF "
       "that may get their Ks_NAF) (no key material)");
   subs->add_option("--config", o.config, "TOML file with a [mef] table")->required();
-  subs->add_option("--limit", o.limit, "At most this many subscribers (default 100)");
-  subs->add_option("--after", o.after, "Start after this IMPI (paging)");
+  add_paging_options(subs, o.limit, o.after, "subscribers", "IMPI");
   add_json_flag(subs, ctx);
   subs->callback([&ctx] { ctx.run = [&ctx] { return run_subscriber_list(ctx, o); }; });
 

@@ -2,6 +2,7 @@
 #include "store_views.h"
 
 #include "m2msec/core/encoding.h"
+#include "m2msec/core/endpoint.h"
 #include "m2msec/service/role_store.h"
 
 namespace m2msec::cli {
@@ -28,6 +29,20 @@ Result<std::unique_ptr<store::Store>> open_existing_mef(const mef::MefConfig& cf
 
 Result<std::unique_ptr<store::Store>> open_existing_maf(const maf::MafConfig& cfg) {
   return open_existing(cfg, "MAF", "maf.db", "maf client add/import or maf serve", maf::open_maf_store);
+}
+
+nlohmann::json opt_time(const std::optional<std::int64_t>& t) { return t ? nlohmann::json(format_utc(*t)) : nullptr; }
+
+void add_paging_options(CLI::App* cmd, std::size_t& limit, std::string& after, const std::string& rows,
+                        const std::string& key) {
+  cmd->add_option("--limit", limit, "At most this many " + rows + " (default " + std::to_string(limit) + ")")
+      ->check(CLI::Validator(
+          [](std::string& v) {  // digits only ("-1" would wrap to SIZE_MAX), not all zeros
+            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) return std::string("not a number");
+            return v.find_first_not_of('0') == std::string::npos ? std::string("must be at least 1") : std::string();
+          },
+          "", "at least 1"));
+  cmd->add_option("--after", after, "Start after this " + key + " (paging)");
 }
 
 void more_follow(const std::string& what, const std::optional<std::string>& next) {

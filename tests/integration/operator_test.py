@@ -45,10 +45,17 @@ def no_store_yet(h):
     with_pki = os.path.join(h.dir, "with-pki.toml")
     with open(with_pki, "w") as f:
         f.write(open(h.config).read() + '\n[pki]\ndir = "demo-pki"\n')
-    for args in (["maf", "revoke", "--entity", "/op-1"], ["rotate", "--entity", "/op-1"],
-                 ["mef", "enrolee", "retarget", "--enrolee-id", "/op-1", "--target", "/in-cse"], ["status"]):
+    for args, want_rc, needle in ((["maf", "revoke", "--entity", "/op-1"], 1, "no MAF database "),
+                                  (["rotate", "--entity", "/op-1"], 2, "nothing to rotate for /op-1"),
+                                  (["mef", "enrolee", "retarget", "--enrolee-id", "/op-1", "--target", "/in-cse"], 1,
+                                   "no MEF database "),
+                                  (["status", "--json"], 1, "")):
         rc, out, err = h.run(args + ["--config", with_pki])
-        h.check(rc in (1, 2) and "Traceback" not in err, f"{' '.join(args[:3])} with a [pki] table: refused", err)
+        h.check(rc == want_rc and needle in err, f"{' '.join(args[:3])} with a [pki] table: exit {want_rc}", (rc, err))
+        if args[0] == "status":
+            st = json.loads(out) if out.strip() else {}
+            h.check(all(st.get(r, {}).get("store") == {"exists": False} for r in ("mef", "maf")),
+                    "status with no stores yet: each says its store does not exist", out)
     made = [d for d in ("mefdata", "mafdata", "demo-pki") if os.path.exists(os.path.join(h.dir, d))]
     h.check(not made, "no command created a data directory or a demo PKI", made)
 
@@ -105,6 +112,18 @@ def body(h):
     rc, out, err = h.run(["maf", "keys", "--config", h.config, "--json"])
     keys = [k for k in (json.loads(out)["keys"] if rc == 0 else []) if k["targets"] == ["/other-cse"]]
     h.check(len(keys) == 1, "the Kc for /other-cse is listed", out)
+    # A second Kc for /other-cse, so that the listing has two pages of one.
+    rc, j, err = h.associate(st, cse_id="/other-cse", extra=["--cse-fqdn", "in-cse.sp.example.com"])
+    both = sorted(k["kc_id"] for k in h.maf_keys() if k["targets"] == ["/other-cse"])
+    h.check(len(both) == 2, "two Kc for /other-cse", both)
+    first = h.json_cmd(["maf", "keys", "--config", h.config, "--limit", "1"])
+    rest = h.json_cmd(["maf", "keys", "--config", h.config, "--after", first["next_after"] or ""])
+    listed = [k["kc_id"] for k in first["keys"]] + [k["kc_id"] for k in rest["keys"]]
+    h.check(first["count"] == 1 and first["next_after"] == first["keys"][0]["kc_id"] and rest["next_after"] is None
+            and sorted(listed) == sorted(k["kc_id"] for k in h.maf_keys()) and len(set(listed)) == len(listed),
+            "maf keys --limit 1, then --after: every Kc once", (first, rest))
+    rc, out, err = h.run(["mef", "enrolee", "list", "--config", h.config, "--limit", "0"])
+    h.check(rc == 2 and "--limit: must be at least 1" in err, "mef enrolee list --limit 0: exit 2", (rc, err))
     rc, text, err = h.run(["maf", "keys", "--config", h.config])
     lines = text.splitlines()
     h.check(rc == 0 and lines and lines[0].split() == ["KCID", "ENTITY", "A", "TARGETS", "EXPIRES", "CREATED"]

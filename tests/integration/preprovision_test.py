@@ -165,8 +165,10 @@ def body(h):
     page = h.json_cmd(["maf", "clients", "--config", h.config, "--after", "/in-cse/Cpre3"])
     h.check([c["entity_id"] for c in page["clients"]] == ["/pre-2"] and page["next_after"] is None,
             "clients --after: the rest", page)
-    rc, out, err = h.run(["maf", "clients", "--config", h.config, "--limit", "0"])
-    h.check(rc == 2 and "--limit must be at least 1" in err, "clients --limit 0: exit 2", f"{rc} {err!r}")
+    for limit, needle in (("0", "--limit: must be at least 1"), ("00", "--limit: must be at least 1"),
+                          ("-1", "--limit: not a number"), ("+2", "--limit: not a number")):
+        rc, out, err = h.run(["maf", "clients", "--config", h.config, "--limit", limit])
+        h.check(rc == 2 and needle in err and out == "", f"clients --limit {limit}: exit 2, '{needle}'", f"{rc} {err!r}")
     # Every key the operator loaded is in the MAF's audit trail, with the MAS-ID; the refused ones are not.
     rc, out, err = h.run(["audit", "--config", h.config, "--role", "maf", "--event", "operator", "--json"])
     recs = [json.loads(ln) for ln in out.splitlines() if ln.strip()] if rc == 0 else []
