@@ -179,9 +179,8 @@ int run_audit(Context& ctx, const AuditOpts& o) {
     if (auto it = j.find("expires_at"); it != j.end() && it->is_number_integer()) expires = format_utc(it->get<std::int64_t>());
     std::string reason = str_field(j, "reason");
     if (auto it = j.find("count"); it != j.end() && it->is_number_integer()) reason = std::to_string(it->get<std::int64_t>()) + " rows";
-    std::vector<std::string> row = {format_utc(j["ts"].get<std::int64_t>()), str_field(j, "role"), str_field(j, "event"),
-                                    what, str_field(j, "key_id"), to, expires, reason};
-    table.push_back(std::move(row));
+    table.push_back({format_utc(j["ts"].get<std::int64_t>()), str_field(j, "role"), str_field(j, "event"), what,
+                     str_field(j, "key_id"), to, expires, reason});
   }
   print_table(table);
   std::fflush(stdout);

@@ -188,7 +188,7 @@ def all_in_one(h):
     bad = unblocked_threads(srv.p.pid)
     h.check(not bad, "all-in-one: every thread but the main one blocks SIGINT and SIGTERM", bad)
     srv.watched.send(signal.SIGTERM)
-    wait_until(lambda: get(h, "maf", "/readyz")[0] == 503, 5)
+    h.check(wait_until(lambda: get(h, "maf", "/readyz")[0] == 503, 5), "all-in-one: not ready once draining")
     rc = srv.kill()  # the second SIGTERM, during the drain
     h.check(rc == 0 and "second signal: stopping now" in srv.log_text(),
             "all-in-one: a second signal ends the drain, exit 0", f"exit {rc}: {srv.log_text()[-1500:]}")
