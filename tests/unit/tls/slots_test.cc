@@ -469,6 +469,9 @@ TEST(TlsSlots, APortAnotherSocketHoldsIsRefused) {
   auto second = TlsServer::create(std::move(again));
   ASSERT_FALSE(second.has_value()) << "a second server joined the first one's port";
   EXPECT_EQ(second.error().code(), Errc::io_error);
+  EXPECT_NE(second.error().message().find("listen on 127.0.0.1:" + std::to_string(h.port()) + "/TCP: "),
+            std::string::npos)
+      << second.error().message();
   EXPECT_NE(second.error().message().find("in use"), std::string::npos) << second.error().message();
 
   std::uint16_t plain_port = 0;
@@ -481,6 +484,9 @@ TEST(TlsSlots, APortAnotherSocketHoldsIsRefused) {
   ::close(plain);
   ASSERT_FALSE(third.has_value()) << "a server joined a plain listener's port";
   EXPECT_EQ(third.error().code(), Errc::io_error);
+  EXPECT_NE(third.error().message().find("listen on 127.0.0.1:" + std::to_string(plain_port) + "/TCP: "),
+            std::string::npos)
+      << third.error().message();
 }
 
 TEST(TlsSlots, RaiseOpenFileLimit) {
